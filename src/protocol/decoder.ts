@@ -1,0 +1,108 @@
+import { ErrorCode } from '../errors.js';
+import { DEFAULT_LIMITS, HEADER_SIZE, MsgType, type Frame, type PushLimits } from './messages.js';
+import { decodePush, isRejection } from './push.js';
+
+/** A fatal error in the byte stream: the connection must be closed and the reason recorded. */
+export interface DecodeError {
+  readonly code: ErrorCode;
+  readonly reason: string;
+}
+
+export interface FrameSink {
+  frame(frame: Frame): void;
+  error(err: DecodeError): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Incremental, pure frame decoder: feed it bytes in any segmentation, it calls
+ * `sink.frame` for each complete frame, in order, and `sink.error` once for the first
+ * fatal error, after which it ignores further input.
+ *
+ * The length of a PUSH_LOAD_INFO is checked against `maxPayload` from the header, before
+ * a single payload byte is buffered. Payloads of HELLO/HELLO_ACK and of unknown types
+ * are skipped as they stream past, never buffered.
+ */
+export class FrameDecoder {
+  private pending: Buffer = EMPTY;
+  private skip = 0;
+  private failed = false;
+  private readonly limits: PushLimits;
+
+  constructor(private readonly sink: FrameSink, limits: Partial<PushLimits> = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  /** True once a fatal error was reported. */
+  get closed(): boolean {
+    return this.failed;
+  }
+
+  /** Bytes held waiting for the rest of a frame (never more than header + maxPayload). */
+  get buffered(): number {
+    return this.pending.length;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.failed || chunk.length === 0) return;
+    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.skip > 0) {
+      if (buf.length <= this.skip) {
+        this.skip -= buf.length;
+        return;
+      }
+      buf = buf.subarray(this.skip);
+      this.skip = 0;
+    }
+    if (this.pending.length > 0) buf = Buffer.concat([this.pending, buf]);
+    let pos = 0;
+    const end = buf.length;
+    while (end - pos >= HEADER_SIZE) {
+      const type = buf.readUInt16BE(pos);
+      const len = buf.readUInt16BE(pos + 2);
+      if (type === MsgType.PUSH_LOAD_INFO) {
+        if (len > this.limits.maxPayload) {
+          return this.fail(ErrorCode.FRAME_TOO_LARGE, `PUSH_LOAD_INFO payload of ${len} bytes exceeds the limit of ${this.limits.maxPayload}`);
+        }
+        if (end - pos - HEADER_SIZE < len) break; // wait for the rest of this frame
+        const payload = buf.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + len);
+        pos += HEADER_SIZE + len;
+        const info = decodePush(payload, this.limits);
+        if (isRejection(info)) return this.fail(info.code, info.reason);
+        this.sink.frame({ type: 'PUSH_LOAD_INFO', info });
+        if (this.failed) return; // the sink may close us
+        continue;
+      }
+      pos += HEADER_SIZE;
+      const available = end - pos;
+      if (len > available) {
+        this.skip = len - available;
+        pos = end;
+      } else {
+        pos += len;
+      }
+      if (type === MsgType.HELLO) this.sink.frame(HELLO);
+      else if (type === MsgType.HELLO_ACK) this.sink.frame(HELLO_ACK);
+      else this.sink.frame({ type: 'UNKNOWN', code: type, length: len });
+      if (this.failed) return;
+    }
+    // Copy the remainder so we do not pin the caller's (possibly large) chunk.
+    this.pending = pos >= end ? EMPTY : Buffer.from(buf.subarray(pos));
+  }
+
+  /** Stop decoding (the connection is going away); later input is ignored. */
+  close(): void {
+    this.failed = true;
+    this.pending = EMPTY;
+  }
+
+  private fail(code: ErrorCode, reason: string): void {
+    this.failed = true;
+    this.pending = EMPTY;
+    this.sink.error({ code, reason });
+  }
+}
+
+const HELLO: Frame = Object.freeze({ type: 'HELLO' });
+const HELLO_ACK: Frame = Object.freeze({ type: 'HELLO_ACK' });

@@ -1,0 +1,182 @@
+import { ErrorCode } from '../errors.js';
+import type { AttrValue, Attrs, LoadInfo, PushLimits } from './messages.js';
+
+/** Why a payload was refused: a stable code and a reason for the violation event. */
+export interface PushRejection {
+  code: ErrorCode;
+  reason: string;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+class Reject {
+  constructor(readonly code: ErrorCode, readonly reason: string) {}
+}
+
+// host or host:port; IPv6 in brackets. Deliberately loose on the host (names, IPv4, IPv6),
+// strict on what would break a client: whitespace, empty parts, a port out of range.
+const ADDR_RE = /^(?:\[[0-9A-Fa-f:.%\w-]+\]|[^\s:[\]/]+)(?::(\d{1,5}))?$/;
+
+export function isValidAddr(addr: string): boolean {
+  const m = ADDR_RE.exec(addr);
+  if (!m) return false;
+  return m[1] === undefined || Number(m[1]) <= 65535;
+}
+
+/**
+ * Decodes and validates a PUSH_LOAD_INFO payload: a MessagePack map with string keys
+ * (fixmap, map16 or map32), values string / number / boolean, within `limits`.
+ * A small strict reader rather than a general MessagePack decoder: it checks every
+ * length against the limits before touching the bytes, refuses trailing bytes, duplicate
+ * keys and nested values, and never builds objects it is going to refuse.
+ */
+export function decodePush(buf: Uint8Array, limits: PushLimits): LoadInfo | PushRejection {
+  try {
+    return readPush(buf, limits);
+  } catch (e) {
+    if (e instanceof Reject) return { code: e.code, reason: e.reason };
+    throw e;
+  }
+}
+
+export function isRejection(x: LoadInfo | PushRejection): x is PushRejection {
+  return (x as PushRejection).code !== undefined;
+}
+
+function readPush(buf: Uint8Array, limits: PushLimits): LoadInfo {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let pos = 0;
+  const need = (n: number): void => {
+    if (pos + n > buf.length) throw new Reject(ErrorCode.PUSH_MALFORMED, 'MessagePack data ends early');
+  };
+  if (buf.length === 0) throw new Reject(ErrorCode.PUSH_NOT_MAP, 'payload is empty, expected a MessagePack map');
+  const first = buf[0]!;
+  let count: number;
+  if (first >= 0x80 && first <= 0x8f) {
+    count = first & 0x0f;
+    pos = 1;
+  } else if (first === 0xde) {
+    need(3);
+    count = view.getUint16(1);
+    pos = 3;
+  } else if (first === 0xdf) {
+    need(5);
+    count = view.getUint32(1);
+    pos = 5;
+  } else {
+    throw new Reject(ErrorCode.PUSH_NOT_MAP, `payload is not a MessagePack map (first byte 0x${first.toString(16).padStart(2, '0')})`);
+  }
+  // Each entry takes at least two bytes: refuse an absurd count before looping over it.
+  if (count * 2 > buf.length - pos) throw new Reject(ErrorCode.PUSH_MALFORMED, `map claims ${count} entries, more than the payload holds`);
+
+  const readStr = (what: 'key' | 'value', max: number): string => {
+    need(1);
+    const b = buf[pos]!;
+    let len: number;
+    if (b >= 0xa0 && b <= 0xbf) {
+      len = b & 0x1f;
+      pos += 1;
+    } else if (b === 0xd9) {
+      need(2);
+      len = buf[pos + 1]!;
+      pos += 2;
+    } else if (b === 0xda) {
+      need(3);
+      len = view.getUint16(pos + 1);
+      pos += 3;
+    } else if (b === 0xdb) {
+      need(5);
+      len = view.getUint32(pos + 1);
+      pos += 5;
+    } else {
+      throw new Reject(ErrorCode.PUSH_BAD_KEY, `map key is not a string (byte 0x${b.toString(16).padStart(2, '0')})`);
+    }
+    if (len > max) {
+      throw new Reject(
+        what === 'key' ? ErrorCode.PUSH_KEY_TOO_LONG : ErrorCode.PUSH_VALUE_TOO_LONG,
+        `${what} of ${len} bytes exceeds the limit of ${max}`,
+      );
+    }
+    need(len);
+    let s: string;
+    try {
+      s = utf8.decode(buf.subarray(pos, pos + len));
+    } catch {
+      throw new Reject(ErrorCode.PUSH_MALFORMED, `${what} is not valid UTF-8`);
+    }
+    pos += len;
+    return s;
+  };
+
+  const readValue = (key: string): AttrValue => {
+    need(1);
+    const b = buf[pos]!;
+    if (b <= 0x7f) return pos++, b;
+    if (b >= 0xe0) return pos++, b - 0x100;
+    if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)) {
+      // readStr reports the type byte; values are checked against the value limit
+      return readStr('value', limits.maxStringBytes);
+    }
+    pos += 1;
+    switch (b) {
+      case 0xc2: return false;
+      case 0xc3: return true;
+      case 0xca: need(4); pos += 4; return view.getFloat32(pos - 4);
+      case 0xcb: need(8); pos += 8; return view.getFloat64(pos - 8);
+      case 0xcc: need(1); pos += 1; return view.getUint8(pos - 1);
+      case 0xcd: need(2); pos += 2; return view.getUint16(pos - 2);
+      case 0xce: need(4); pos += 4; return view.getUint32(pos - 4);
+      case 0xcf: need(8); pos += 8; return Number(view.getBigUint64(pos - 8));
+      case 0xd0: need(1); pos += 1; return view.getInt8(pos - 1);
+      case 0xd1: need(2); pos += 2; return view.getInt16(pos - 2);
+      case 0xd2: need(4); pos += 4; return view.getInt32(pos - 4);
+      case 0xd3: need(8); pos += 8; return Number(view.getBigInt64(pos - 8));
+      default:
+        throw new Reject(
+          key === 'load' ? ErrorCode.PUSH_BAD_LOAD : key === 'capacity' ? ErrorCode.PUSH_BAD_CAPACITY : key === 'addr' ? ErrorCode.PUSH_BAD_ADDR : ErrorCode.PUSH_BAD_ATTR,
+          `value of "${key}" must be a string, number or boolean (byte 0x${b.toString(16).padStart(2, '0')})`,
+        );
+    }
+  };
+
+  let load: number | undefined;
+  let addr: string | undefined;
+  let capacity: number | undefined;
+  const attrs: Attrs = Object.create(null) as Attrs;
+  const seen = new Set<string>();
+  let nAttrs = 0;
+  for (let i = 0; i < count; i++) {
+    const key = readStr('key', limits.maxKeyBytes);
+    if (seen.has(key)) throw new Reject(ErrorCode.PUSH_MALFORMED, `duplicate key "${key}"`);
+    seen.add(key);
+    const value = readValue(key);
+    if (key === 'load') {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+        throw new Reject(ErrorCode.PUSH_BAD_LOAD, `"load" must be a finite number ≥ 0, got ${JSON.stringify(value)}`);
+      }
+      load = value;
+    } else if (key === 'capacity') {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+        throw new Reject(ErrorCode.PUSH_BAD_CAPACITY, `"capacity" must be a finite number > 0, got ${JSON.stringify(value)}`);
+      }
+      capacity = value;
+    } else if (key === 'addr') {
+      if (typeof value !== 'string' || !isValidAddr(value)) {
+        throw new Reject(ErrorCode.PUSH_BAD_ADDR, `"addr" must be host or host:port, got ${JSON.stringify(value)}`);
+      }
+      addr = value;
+    } else {
+      if (++nAttrs > limits.maxAttrs) throw new Reject(ErrorCode.PUSH_TOO_MANY_ATTRS, `more than ${limits.maxAttrs} attributes`);
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        throw new Reject(ErrorCode.PUSH_BAD_ATTR, `attribute "${key}" is not a finite number`);
+      }
+      attrs[key] = value;
+    }
+  }
+  if (pos !== buf.length) throw new Reject(ErrorCode.PUSH_MALFORMED, `${buf.length - pos} bytes after the map`);
+  if (load === undefined) throw new Reject(ErrorCode.PUSH_BAD_LOAD, '"load" is missing');
+  const info: LoadInfo = { load, attrs };
+  if (addr !== undefined) info.addr = addr;
+  if (capacity !== undefined) info.capacity = capacity;
+  return info;
+}

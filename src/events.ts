@@ -1,0 +1,71 @@
+import type { Attrs } from './protocol/messages.js';
+
+/**
+ * Everything that happens to the master, as facts in the past tense. The log is a
+ * sequence of these; the projections are folds over them (src/projection/evolve.ts).
+ *
+ * `seq` is gapless from 1; `ts` is the master's wall clock (ms since the epoch) when the
+ * event was recorded. Both are assigned by the recorder, never by the reducer.
+ * `conn` numbers are unique over the whole log (they continue across restarts).
+ */
+export type Event<Type extends string, Data extends object> = Readonly<{ seq: number; ts: number; type: Type } & Data>;
+
+export type MasterStarted = Event<'MasterStarted', { epoch: number; listen: string; http: string; pid: number; helloInterval: number; deadAfter: number }>;
+export type MasterStopped = Event<'MasterStopped', { epoch: number; reason: string }>;
+export type SlaveConnected = Event<'SlaveConnected', { conn: number; remote: string }>;
+/** A connection was refused at accept time (max-slaves reached). */
+export type SlaveRefused = Event<'SlaveRefused', { remote: string; reason: string }>;
+export type HelloReceived = Event<'HelloReceived', { conn: number }>;
+export type HelloAckSent = Event<'HelloAckSent', { conn: number }>;
+/** The master pinged a quiet slave. */
+export type HelloSent = Event<'HelloSent', { conn: number }>;
+export type HelloAckReceived = Event<'HelloAckReceived', { conn: number }>;
+export type LoadPushed = Event<'LoadPushed', { conn: number; node: string; load: number; capacity: number; attrs: Attrs }>;
+export type UnknownFrameSkipped = Event<'UnknownFrameSkipped', { conn: number; code: number; length: number }>;
+export type SlaveTimedOut = Event<'SlaveTimedOut', { conn: number; silentMs: number }>;
+export type SlaveDisconnected = Event<'SlaveDisconnected', { conn: number; reason: string }>;
+export type ProtocolViolated = Event<'ProtocolViolated', { conn: number; code: string; reason: string }>;
+/** `conn` lost its node to the newer connection `by`, and was closed. */
+export type SlaveSuperseded = Event<'SlaveSuperseded', { conn: number; node: string; by: number }>;
+
+export type LedgerEvent =
+  | MasterStarted
+  | MasterStopped
+  | SlaveConnected
+  | SlaveRefused
+  | HelloReceived
+  | HelloAckSent
+  | HelloSent
+  | HelloAckReceived
+  | LoadPushed
+  | UnknownFrameSkipped
+  | SlaveTimedOut
+  | SlaveDisconnected
+  | ProtocolViolated
+  | SlaveSuperseded;
+
+export type EventType = LedgerEvent['type'];
+
+/** An event before the recorder stamped it with `seq` and `ts`. */
+export type NewEvent = LedgerEvent extends infer E ? (E extends LedgerEvent ? Omit<E, 'seq' | 'ts'> : never) : never;
+
+export const EVENT_TYPES: readonly EventType[] = [
+  'MasterStarted',
+  'MasterStopped',
+  'SlaveConnected',
+  'SlaveRefused',
+  'HelloReceived',
+  'HelloAckSent',
+  'HelloSent',
+  'HelloAckReceived',
+  'LoadPushed',
+  'UnknownFrameSkipped',
+  'SlaveTimedOut',
+  'SlaveDisconnected',
+  'ProtocolViolated',
+  'SlaveSuperseded',
+];
+
+export function isEventType(s: string): s is EventType {
+  return (EVENT_TYPES as readonly string[]).includes(s);
+}

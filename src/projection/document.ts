@@ -1,0 +1,62 @@
+import type { Attrs } from '../protocol/messages.js';
+import type { MasterState, NodeEntry, Projection, SlaveState } from './state.js';
+
+/** One node as `GET /v1/state`, `GET /v1/nodes` and `replay --json` show it. */
+export interface NodeDocument {
+  id: string;
+  addr: string;
+  state: SlaveState;
+  load: number;
+  capacity: number;
+  attrs: Attrs;
+  lastSeen: number;
+  since: number;
+  epoch: number;
+  /** Why the node is DOWN; absent while it is up. */
+  reason?: string;
+}
+
+/** A connection that has not pushed its load yet (slave state CONNECTED). */
+export interface PendingDocument {
+  conn: number;
+  remote: string;
+  state: 'CONNECTED';
+  since: number;
+  lastSeen: number;
+}
+
+/** The `/v1/state` document. `replay --json` prints exactly this for the same seq. */
+export interface StateDocument {
+  seq: number;
+  master: { state: MasterState; epoch: number; since: number };
+  nodes: NodeDocument[];
+  pending: PendingDocument[];
+}
+
+export function nodeDocument(n: NodeEntry): NodeDocument {
+  const d: NodeDocument = {
+    id: n.id,
+    addr: n.id,
+    state: n.state,
+    load: n.load,
+    capacity: n.capacity,
+    attrs: { ...n.attrs },
+    lastSeen: n.lastSeen,
+    since: n.since,
+    epoch: n.epoch,
+  };
+  if (n.state === 'DOWN') d.reason = n.reason;
+  return d;
+}
+
+const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+export function stateDocument(p: Projection): StateDocument {
+  const nodes = Array.from(p.nodes.values(), nodeDocument).sort(byId);
+  const pending: PendingDocument[] = [];
+  for (const c of p.conns.values()) {
+    if (c.node === null) pending.push({ conn: c.conn, remote: c.remote, state: 'CONNECTED', since: c.since, lastSeen: c.lastSeen });
+  }
+  pending.sort((a, b) => a.conn - b.conn);
+  return { seq: p.seq, master: { ...p.master }, nodes, pending };
+}

@@ -1,0 +1,145 @@
+import type { LedgerEvent } from '../events.js';
+import type { ConnEntry, NodeEntry, Projection } from './state.js';
+
+/**
+ * The fold: `evolve(state, event)` applies one event and returns the state.
+ *
+ * Deterministic by construction: it reads nothing but its arguments (no clock, no
+ * randomness, no I/O), so folding the same events always yields the same state, which is
+ * what makes replay exact. For speed it updates `state` in place and returns it (a log of
+ * millions of events cannot afford a copy per event); callers that need an old state keep
+ * a snapshot (src/projection/snapshot.ts), never a reference.
+ */
+export function evolve(state: Projection, event: LedgerEvent): Projection {
+  state.seq = event.seq;
+  state.ts = event.ts;
+  switch (event.type) {
+    case 'MasterStarted':
+      dropAllConnections(state, event.ts, `master restarted (epoch ${event.epoch})`);
+      state.master = { state: 'UP_LISTENING', epoch: event.epoch, since: event.ts };
+      break;
+    case 'MasterStopped':
+      dropAllConnections(state, event.ts, `master stopped (${event.reason})`);
+      state.master = { state: 'DOWN', epoch: event.epoch, since: event.ts };
+      break;
+    case 'SlaveConnected':
+      if (event.conn > state.lastConn) state.lastConn = event.conn;
+      state.conns.set(event.conn, { conn: event.conn, remote: event.remote, node: null, since: event.ts, lastSeen: event.ts });
+      break;
+    case 'SlaveRefused':
+    case 'HelloAckSent':
+    case 'HelloSent':
+      break;
+    case 'HelloReceived':
+    case 'HelloAckReceived':
+    case 'UnknownFrameSkipped':
+      touch(state, event.conn, event.ts);
+      break;
+    case 'LoadPushed':
+      loadPushed(state, event.conn, event.node, event.load, event.capacity, event.attrs, event.ts);
+      break;
+    case 'SlaveTimedOut':
+      dropConnection(state, event.conn, event.ts, `no frame for ${formatSeconds(event.silentMs)}`);
+      break;
+    case 'SlaveDisconnected':
+      dropConnection(state, event.conn, event.ts, `disconnected (${event.reason})`);
+      break;
+    case 'ProtocolViolated':
+      dropConnection(state, event.conn, event.ts, `protocol violation ${event.code}: ${event.reason}`);
+      break;
+    case 'SlaveSuperseded':
+      dropConnection(state, event.conn, event.ts, `superseded by connection ${event.by}`);
+      break;
+    default: {
+      const unknown: never = event;
+      // An event type from a newer version: the log format check should have refused it.
+      void unknown;
+    }
+  }
+  return state;
+}
+
+/** Seconds with one decimal, as operators read them: 3000 → "3.0s". */
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+function touch(state: Projection, conn: number, ts: number): ConnEntry | undefined {
+  const c = state.conns.get(conn);
+  if (!c) return undefined;
+  c.lastSeen = ts;
+  if (c.node !== null) {
+    const n = state.nodes.get(c.node);
+    if (n && n.conn === conn) n.lastSeen = ts;
+  }
+  return c;
+}
+
+function loadPushed(state: Projection, conn: number, id: string, load: number, capacity: number, attrs: NodeEntry['attrs'], ts: number): void {
+  const c = state.conns.get(conn);
+  if (!c) return; // a push for a connection the log never saw open: nothing to bind
+  c.lastSeen = ts;
+  c.node = id;
+  let n = state.nodes.get(id);
+  if (!n) {
+    n = { id, state: 'DOWN', load, capacity, attrs, lastSeen: ts, since: ts, conn: null, epoch: state.master.epoch, reason: '' };
+    state.nodes.set(id, n);
+  } else if (n.conn !== null && n.conn !== conn) {
+    // The recorder writes SlaveSuperseded first; this only guards a hand-made log.
+    const old = state.conns.get(n.conn);
+    if (old) old.node = null;
+  }
+  if (n.state === 'PUSH_LOAD_INFO') {
+    if (n.load !== load) {
+      state.index.remove(n);
+      n.load = load;
+      state.index.add(n);
+    }
+  } else {
+    n.load = load;
+    n.state = 'PUSH_LOAD_INFO';
+    n.since = ts;
+    n.reason = '';
+    state.index.add(n);
+  }
+  n.capacity = capacity;
+  n.attrs = attrs;
+  n.conn = conn;
+  n.epoch = state.master.epoch;
+  n.lastSeen = ts;
+}
+
+function markDown(state: Projection, n: NodeEntry, ts: number, reason: string): void {
+  if (n.state === 'PUSH_LOAD_INFO') state.index.remove(n);
+  n.state = 'DOWN';
+  n.since = ts;
+  n.conn = null;
+  n.reason = reason;
+}
+
+function dropConnection(state: Projection, conn: number, ts: number, reason: string): void {
+  const c = state.conns.get(conn);
+  if (!c) return;
+  state.conns.delete(conn);
+  if (c.node === null) return;
+  const n = state.nodes.get(c.node);
+  if (n && n.conn === conn) markDown(state, n, ts, reason);
+}
+
+function dropAllConnections(state: Projection, ts: number, reason: string): void {
+  for (const c of state.conns.values()) {
+    if (c.node === null) continue;
+    const n = state.nodes.get(c.node);
+    if (n && n.conn === c.conn) markDown(state, n, ts, reason);
+  }
+  state.conns.clear();
+  // Nodes of an earlier epoch whose connection was never closed in the log (the master
+  // crashed): not eligible until they reconnect.
+  for (const n of state.nodes.values()) if (n.state !== 'DOWN') markDown(state, n, ts, reason);
+}
+
+/** Folds `events` into `state` (in place) and returns it. */
+export function foldEvents(state: Projection, events: Iterable<LedgerEvent>): Projection {
+  for (const e of events) evolve(state, e);
+  return state;
+}

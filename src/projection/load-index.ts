@@ -1,0 +1,48 @@
+import BTreeModule from 'sorted-btree';
+import type { NodeEntry } from './state.js';
+
+// sorted-btree is CommonJS with the class on `exports.default`: under NodeNext ESM the
+// default import is the whole exports object.
+const BTreeCtor = BTreeModule.default;
+
+function compare(a: NodeEntry, b: NodeEntry): number {
+  if (a.load !== b.load) return a.load < b.load ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * The eligible nodes (state PUSH_LOAD_INFO) ordered by (load, id): an update and a
+ * least-loaded query cost O(log n). The entries themselves are the keys, so the caller
+ * must `remove` a node before changing its load and `add` it again afterwards.
+ */
+export class LoadIndex {
+  private readonly tree = new BTreeCtor<NodeEntry, undefined>(undefined, compare);
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  add(node: NodeEntry): void {
+    this.tree.set(node, undefined);
+  }
+
+  remove(node: NodeEntry): void {
+    this.tree.delete(node);
+  }
+
+  /** The least-loaded eligible node, ties by id; with a filter, the first that matches. */
+  least(filter?: (n: NodeEntry) => boolean): NodeEntry | undefined {
+    if (!filter) return this.tree.minKey();
+    for (const n of this.tree.keys()) if (filter(n)) return n;
+    return undefined;
+  }
+
+  /** Eligible nodes in (load, id) order. */
+  *ordered(): IterableIterator<NodeEntry> {
+    yield* this.tree.keys();
+  }
+
+  clear(): void {
+    this.tree.clear();
+  }
+}

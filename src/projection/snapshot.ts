@@ -1,0 +1,48 @@
+import type { ConnEntry, MasterEntry, NodeEntry, Projection } from './state.js';
+import { createProjection } from './state.js';
+
+/**
+ * A projection as plain data, for the snapshot store and export files. The load index is
+ * not stored: it is rebuilt from the nodes, so a snapshot cannot disagree with it.
+ */
+export interface ProjectionSnapshot {
+  v: 1;
+  seq: number;
+  ts: number;
+  master: MasterEntry;
+  nodes: NodeEntry[];
+  conns: ConnEntry[];
+  lastConn: number;
+}
+
+export function toSnapshot(p: Projection): ProjectionSnapshot {
+  return {
+    v: 1,
+    seq: p.seq,
+    ts: p.ts,
+    master: { ...p.master },
+    nodes: Array.from(p.nodes.values(), (n) => ({ ...n })),
+    conns: Array.from(p.conns.values(), (c) => ({ ...c })),
+    lastConn: p.lastConn,
+  };
+}
+
+export function fromSnapshot(s: ProjectionSnapshot): Projection {
+  const p = createProjection();
+  p.seq = s.seq;
+  p.ts = s.ts;
+  p.master = { ...s.master };
+  p.lastConn = s.lastConn;
+  for (const n of s.nodes) {
+    const node: NodeEntry = { ...n, attrs: { ...n.attrs } };
+    p.nodes.set(node.id, node);
+    if (node.state === 'PUSH_LOAD_INFO') p.index.add(node);
+  }
+  for (const c of s.conns) p.conns.set(c.conn, { ...c });
+  return p;
+}
+
+/** A deep, independent copy (what a snapshot round trip would give, without encoding). */
+export function cloneProjection(p: Projection): Projection {
+  return fromSnapshot(toSnapshot(p));
+}

@@ -1,0 +1,67 @@
+import type { Attrs } from '../protocol/messages.js';
+import { LoadIndex } from './load-index.js';
+
+/** The original design's names (lb_master_state, lb_slave_state). */
+export type MasterState = 'UP_LISTENING' | 'DOWN';
+export type SlaveState = 'CONNECTED' | 'PUSH_LOAD_INFO' | 'DOWN';
+
+export interface NodeEntry {
+  /** The key in the load table: the slave's `addr`, or its remote IP when it sent none. */
+  readonly id: string;
+  state: SlaveState;
+  load: number;
+  capacity: number;
+  attrs: Attrs;
+  /** ts of the last frame received from this node's connection. */
+  lastSeen: number;
+  /** ts of the last state change. */
+  since: number;
+  /** The connection bound to this node, or null when DOWN. */
+  conn: number | null;
+  /** Epoch in which it last reported. */
+  epoch: number;
+  /** Why it is DOWN (empty while up). */
+  reason: string;
+}
+
+/** A live TCP connection as the log knows it. */
+export interface ConnEntry {
+  readonly conn: number;
+  readonly remote: string;
+  /** Bound by its first PUSH_LOAD_INFO; null while CONNECTED. */
+  node: string | null;
+  since: number;
+  lastSeen: number;
+}
+
+export interface MasterEntry {
+  state: MasterState;
+  epoch: number;
+  since: number;
+}
+
+export interface Projection {
+  /** seq of the last event folded in (0 for an empty log). */
+  seq: number;
+  /** ts of the last event folded in. */
+  ts: number;
+  master: MasterEntry;
+  nodes: Map<string, NodeEntry>;
+  conns: Map<number, ConnEntry>;
+  /** Highest conn number used so far: a restarted master continues after it. */
+  lastConn: number;
+  /** Eligible nodes by (load, id). Derived; rebuilt from `nodes` when loading a snapshot. */
+  readonly index: LoadIndex;
+}
+
+export function createProjection(): Projection {
+  return {
+    seq: 0,
+    ts: 0,
+    master: { state: 'DOWN', epoch: 0, since: 0 },
+    nodes: new Map(),
+    conns: new Map(),
+    lastConn: 0,
+    index: new LoadIndex(),
+  };
+}

@@ -1,0 +1,256 @@
+import { existsSync } from 'node:fs';
+import { Level } from 'level';
+import type { AbstractSublevel } from 'abstract-level';
+import { ErrorCode, LoadLedgerError } from '../src/errors.js';
+import type { LedgerEvent } from '../src/events.js';
+import type { ProjectionSnapshot } from '../src/projection/snapshot.js';
+import { FORMAT_VERSION, RECORD_EVENTS, keySeq, logPackr, seqKey } from './format.js';
+
+type Sub = AbstractSublevel<Level<string, Buffer>, string | Buffer | Uint8Array, string, Buffer>;
+
+export interface EventLogOptions {
+  /** Create the log when the directory holds none (a master); false for readers. */
+  create?: boolean;
+  /** fsync every group commit (slower; survives power loss, not only process crashes). */
+  sync?: boolean;
+}
+
+/**
+ * The event log on LevelDB. Appends are group commits: one `batch()` write for all the
+ * events handed over together, split into records of at most RECORD_EVENTS events.
+ */
+export class EventLog {
+  /** seq of the last event in the log (0 when empty). */
+  lastSeq = 0;
+  /** seq of the oldest event still in the log (lastSeq + 1 when empty). */
+  firstSeq = 1;
+
+  private constructor(
+    readonly dir: string,
+    private readonly db: Level<string, Buffer>,
+    private readonly ev: Sub,
+    private readonly snap: Sub,
+    private readonly meta: Sub,
+    private readonly sync: boolean,
+  ) {}
+
+  static async open(dir: string, options: EventLogOptions = {}): Promise<EventLog> {
+    const create = options.create ?? false;
+    if (!create && !existsSync(dir)) {
+      throw new LoadLedgerError(ErrorCode.LOG_NOT_FOUND, `no event log at ${dir}`);
+    }
+    const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer', createIfMissing: create });
+    try {
+      await db.open();
+    } catch (e) {
+      throw openError(dir, e);
+    }
+    const sub = (name: string): Sub => db.sublevel<string, Buffer>(name, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+    const log = new EventLog(dir, db, sub('ev'), sub('snap'), sub('meta'), options.sync ?? false);
+    try {
+      await log.checkFormat(create);
+      await log.findBounds();
+    } catch (e) {
+      await db.close().catch(() => {});
+      throw e;
+    }
+    return log;
+  }
+
+  private async checkFormat(create: boolean): Promise<void> {
+    const raw = await this.meta.get('format');
+    if (raw === undefined) {
+      const any = await this.ev.keys({ limit: 1 }).all();
+      if (any.length > 0) throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${this.dir}: events without a format record`);
+      if (!create) throw new LoadLedgerError(ErrorCode.LOG_NOT_FOUND, `no event log at ${this.dir} (empty LevelDB)`);
+      await this.meta.batch([
+        { type: 'put', key: 'format', value: logPackr.pack(FORMAT_VERSION) },
+        { type: 'put', key: 'created', value: logPackr.pack(Date.now()) },
+      ]);
+      return;
+    }
+    const version: unknown = logPackr.unpack(raw);
+    if (version !== FORMAT_VERSION) {
+      throw new LoadLedgerError(
+        ErrorCode.LOG_FORMAT_UNSUPPORTED,
+        `${this.dir}: log format version ${String(version)}, this loadledger reads version ${FORMAT_VERSION}; use a newer loadledger`,
+      );
+    }
+  }
+
+  private async findBounds(): Promise<void> {
+    const [firstKey] = await this.ev.keys({ limit: 1 }).all();
+    const [lastEntry] = await this.ev.iterator({ reverse: true, limit: 1 }).all();
+    if (firstKey === undefined || lastEntry === undefined) {
+      const snap = await this.latestSnapshot();
+      this.lastSeq = snap?.seq ?? 0;
+      this.firstSeq = this.lastSeq + 1;
+      return;
+    }
+    const events = decodeRecord(lastEntry[1], this.dir);
+    this.firstSeq = keySeq(firstKey);
+    this.lastSeq = keySeq(lastEntry[0]) + events.length - 1;
+  }
+
+  /**
+   * Appends events whose seqs continue the log without a gap, in one LevelDB write.
+   * Resolves once LevelDB has the write (and, with `sync`, once it is on disk).
+   */
+  async append(events: readonly LedgerEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const first = events[0]!.seq;
+    if (first !== this.lastSeq + 1) {
+      throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `append of seq ${first} after ${this.lastSeq} would leave a gap`);
+    }
+    const ops: { type: 'put'; key: string; value: Buffer }[] = [];
+    for (let i = 0; i < events.length; i += RECORD_EVENTS) {
+      const chunk = events.length <= RECORD_EVENTS ? events : events.slice(i, i + RECORD_EVENTS);
+      ops.push({ type: 'put', key: seqKey(chunk[0]!.seq), value: logPackr.pack(chunk) });
+    }
+    try {
+      await this.ev.batch(ops, { sync: this.sync } as object);
+    } catch (e) {
+      throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${this.dir}: ${(e as Error).message}`, { cause: e });
+    }
+    this.lastSeq = events[events.length - 1]!.seq;
+  }
+
+  /**
+   * Reads events with from ≤ seq ≤ to, in order, in arrays of up to a record's worth.
+   * `to` defaults to the end of the log as it is when the read starts.
+   */
+  async *read(from = this.firstSeq, to = this.lastSeq): AsyncGenerator<LedgerEvent[]> {
+    if (from > to) return;
+    // The record holding `from` starts at or before it.
+    const [startKey] = await this.ev.keys({ lte: seqKey(from), reverse: true, limit: 1 }).all();
+    const it = this.ev.iterator({ gte: startKey ?? seqKey(from), lte: seqKey(to) });
+    try {
+      for (;;) {
+        const entries = await it.nextv(64);
+        if (entries.length === 0) return;
+        for (const [, value] of entries) {
+          let events = decodeRecord(value, this.dir);
+          const head = events[0]!.seq;
+          const tail = events[events.length - 1]!.seq;
+          if (head < from || tail > to) events = events.filter((e) => e.seq >= from && e.seq <= to);
+          if (events.length > 0) yield events;
+          if (tail >= to) return;
+        }
+      }
+    } finally {
+      await it.close();
+    }
+  }
+
+  /** Raw records (undecoded), for measuring the read limit of the store itself. */
+  async *readRaw(): AsyncGenerator<Buffer[]> {
+    const it = this.ev.values();
+    try {
+      for (;;) {
+        const values = await it.nextv(64);
+        if (values.length === 0) return;
+        yield values;
+      }
+    } finally {
+      await it.close();
+    }
+  }
+
+  async putSnapshot(snapshot: ProjectionSnapshot): Promise<void> {
+    await this.snap.put(seqKey(snapshot.seq), logPackr.pack(snapshot));
+  }
+
+  /** The newest snapshot with seq ≤ `atOrBefore` (any seq when omitted). */
+  async nearestSnapshot(atOrBefore?: number): Promise<ProjectionSnapshot | undefined> {
+    const range = atOrBefore === undefined ? { reverse: true, limit: 1 } : { lte: seqKey(atOrBefore), reverse: true, limit: 1 };
+    const [entry] = await this.snap.iterator(range).all();
+    if (!entry) return undefined;
+    return decodeSnapshot(entry[1], this.dir);
+  }
+
+  latestSnapshot(): Promise<ProjectionSnapshot | undefined> {
+    return this.nearestSnapshot();
+  }
+
+  async snapshotSeqs(): Promise<number[]> {
+    return (await this.snap.keys().all()).map(keySeq);
+  }
+
+  /**
+   * Retention: deletes the records whose events all have seq < `seq`, and snapshots older
+   * than the newest one at or before the new start of the log. Runs in slices so that it
+   * never holds up appends for long. Returns the number of events deleted.
+   */
+  async deleteBefore(seq: number): Promise<number> {
+    const keys = await this.ev.keys({ lt: seqKey(seq) }).all();
+    let deleted = 0;
+    const doomed: string[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const next = keys[i + 1];
+      const endOfRecord = next !== undefined ? keySeq(next) - 1 : await this.recordEnd(keys[i]!);
+      if (endOfRecord < seq) {
+        doomed.push(keys[i]!);
+        deleted += endOfRecord - keySeq(keys[i]!) + 1;
+      }
+    }
+    for (let i = 0; i < doomed.length; i += 256) {
+      await this.ev.batch(doomed.slice(i, i + 256).map((key) => ({ type: 'del' as const, key })));
+    }
+    const [first] = await this.ev.keys({ limit: 1 }).all();
+    this.firstSeq = first !== undefined ? keySeq(first) : this.lastSeq + 1;
+    const snaps = await this.snapshotSeqs();
+    const keep = snaps.filter((s) => s <= this.firstSeq - 1).pop();
+    const old = snaps.filter((s) => keep !== undefined && s < keep);
+    if (old.length > 0) await this.snap.batch(old.map((s) => ({ type: 'del' as const, key: seqKey(s) })));
+    return deleted;
+  }
+
+  private async recordEnd(key: string): Promise<number> {
+    const value = await this.ev.get(key);
+    if (value === undefined) return keySeq(key) - 1;
+    return keySeq(key) + decodeRecord(value, this.dir).length - 1;
+  }
+
+  /** Bytes on disk of the events between two seqs, as LevelDB estimates them. */
+  async approximateSize(): Promise<number> {
+    const db = this.db as unknown as { approximateSize?: (a: string, b: string) => Promise<number> };
+    if (!db.approximateSize) return 0;
+    return db.approximateSize('!', '~');
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+export function decodeRecord(value: Buffer, dir: string): LedgerEvent[] {
+  let events: unknown;
+  try {
+    events = logPackr.unpack(value);
+  } catch (e) {
+    throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${dir}: an event record does not decode (${(e as Error).message})`, { cause: e });
+  }
+  if (!Array.isArray(events) || events.length === 0) {
+    throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${dir}: an event record is not a list of events`);
+  }
+  return events as LedgerEvent[];
+}
+
+function decodeSnapshot(value: Buffer, dir: string): ProjectionSnapshot {
+  try {
+    return logPackr.unpack(value) as ProjectionSnapshot;
+  } catch (e) {
+    throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${dir}: a snapshot does not decode`, { cause: e });
+  }
+}
+
+function openError(dir: string, e: unknown): LoadLedgerError {
+  const err = e as { code?: string; cause?: { code?: string; message?: string } };
+  if (err.cause?.code === 'LEVEL_LOCKED' || err.code === 'LEVEL_LOCKED') {
+    return new LoadLedgerError(ErrorCode.LOG_LOCKED, `the event log in ${dir} is locked by another process (a running master?)`, { cause: e });
+  }
+  if (err.cause?.code === 'LEVEL_CORRUPTION') {
+    return new LoadLedgerError(ErrorCode.LOG_CORRUPT, `the event log in ${dir} is corrupt: ${err.cause.message ?? ''}`, { cause: e });
+  }
+  return new LoadLedgerError(ErrorCode.LOG_NOT_FOUND, `cannot open the event log in ${dir}: ${err.cause?.message ?? (e as Error).message}`, { cause: e });
+}

@@ -1,0 +1,78 @@
+import { Command, Option } from 'commander';
+import { Master, MASTER_DEFAULTS } from '../../master/master.js';
+import type { HostPort } from '../../util/hostport.js';
+import { die } from '../output.js';
+import { durationArg, hostPortArg, intArg, positiveDurationArg } from '../options.js';
+
+interface MasterFlags {
+  data: string;
+  listen: HostPort;
+  http: HostPort | false;
+  helloInterval: number;
+  deadAfter: number;
+  maxSlaves: number;
+  snapshotEvery: number;
+  snapshotInterval: number;
+  fsync: boolean;
+}
+
+export function masterCommand(): Command {
+  return new Command('master')
+    .description('run a master: accept slaves, log every event to LevelDB, serve the HTTP API')
+    .option('--data <dir>', 'directory of the event log', MASTER_DEFAULTS.data)
+    .option('--listen <host:port>', 'address for slaves', hostPortArg, MASTER_DEFAULTS.listen)
+    .option('--http <host:port>', 'address of the HTTP API', hostPortArg, MASTER_DEFAULTS.http)
+    .option('--no-http', 'do not serve the HTTP API')
+    .option('--hello-interval <duration>', 'HELLO a slave that was quiet this long', positiveDurationArg, MASTER_DEFAULTS.helloInterval)
+    .option('--dead-after <duration>', 'a slave with no frame for this long is DOWN', positiveDurationArg, MASTER_DEFAULTS.deadAfter)
+    .option('--max-slaves <n>', 'refuse connections beyond this many', intArg(1), MASTER_DEFAULTS.maxSlaves)
+    .option('--snapshot-every <events>', 'snapshot the projection every N events (0: off)', intArg(0), MASTER_DEFAULTS.snapshotEvery)
+    .option('--snapshot-interval <duration>', 'and at least this often (0: off)', durationArg, MASTER_DEFAULTS.snapshotInterval)
+    .addOption(new Option('--fsync', 'fsync every group commit (survives power loss; slower)').default(false))
+    .addHelpText('after', '\nDurations: 500ms, 3s, 1m. Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0).')
+    .action(async (flags: MasterFlags) => {
+      let master: Master;
+      try {
+        master = await Master.start({
+          data: flags.data,
+          listen: flags.listen,
+          http: flags.http === false ? null : flags.http,
+          helloInterval: flags.helloInterval,
+          deadAfter: flags.deadAfter,
+          maxSlaves: flags.maxSlaves,
+          snapshotEvery: flags.snapshotEvery,
+          snapshotInterval: flags.snapshotInterval,
+          sync: flags.fsync,
+        });
+      } catch (e) {
+        die(e);
+      }
+      const { listen, http } = master.addresses;
+      const p = master.projection;
+      process.stderr.write(
+        `loadledger master: UP_LISTENING epoch ${p.master.epoch}, slaves on ${listen.host}:${listen.port}` +
+          (http ? `, HTTP on http://${http.host}:${http.port}` : '') +
+          `, log ${flags.data} (seq ${p.seq}, ${p.nodes.size} nodes known)\n`,
+      );
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        master.stop(signal).then(
+          () => {
+            process.stderr.write(`loadledger master: stopped (${signal}) at seq ${master.projection.seq}\n`);
+            process.exit(0);
+          },
+          (e: unknown) => die(e),
+        );
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      master.events$.subscribe({
+        error: (e: unknown) => {
+          process.stderr.write(`loadledger master: the event log failed, stopping: ${(e as Error).message}\n`);
+          void master.stop('log failure').finally(() => process.exit(1));
+        },
+      });
+    });
+}

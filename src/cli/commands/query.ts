@@ -1,0 +1,62 @@
+import { Argument, Command } from 'commander';
+import { ErrorCode, LoadLedgerError } from '../../errors.js';
+import type { NodeDocument, StateDocument } from '../../projection/document.js';
+import { getJson, parseMasterUrl } from '../http-client.js';
+import { die, formatAttrs, formatLoad, isoTime, table } from '../output.js';
+import { keyValueArg } from '../options.js';
+
+interface QueryFlags {
+  http: string;
+  json?: boolean;
+  where?: Record<string, string>;
+}
+
+export function nodesTable(nodes: NodeDocument[]): string {
+  return table(
+    ['NODE', 'STATE', 'LOAD', 'CAP', 'LAST SEEN', 'SINCE', 'ATTRS / REASON'],
+    nodes.map((n) => [n.id, n.state, formatLoad(n.load), formatLoad(n.capacity), isoTime(n.lastSeen), isoTime(n.since), n.reason ? n.reason : formatAttrs(n.attrs)]),
+  );
+}
+
+export function stateText(doc: StateDocument): string {
+  const up = doc.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length;
+  let out = `seq ${doc.seq}  master ${doc.master.state} epoch ${doc.master.epoch} since ${isoTime(doc.master.since)}  nodes ${doc.nodes.length} (${up} up)`;
+  if (doc.pending.length > 0) out += `  connections awaiting first push ${doc.pending.length}`;
+  return `${out}\n${doc.nodes.length > 0 ? nodesTable(doc.nodes) : '(no nodes)\n'}`;
+}
+
+export function queryCommand(): Command {
+  return new Command('query')
+    .description("ask a running master: the least-loaded node, the whole state, or the nodes")
+    .addArgument(new Argument('<what>', 'what to ask').choices(['least-loaded', 'state', 'nodes']))
+    .option('--http <url>', 'the master\'s HTTP API', 'http://127.0.0.1:7480')
+    .option('--json', 'print the JSON document')
+    .option('--where <key=value>', 'only nodes with this attribute (repeatable)', keyValueArg)
+    .action(async (what: string, flags: QueryFlags) => {
+      try {
+        const base = parseMasterUrl(flags.http);
+        const qs = new URLSearchParams(flags.where ?? {}).toString();
+        const path = what === 'least-loaded' ? '/v1/least-loaded' : what === 'state' ? '/v1/state' : '/v1/nodes';
+        if (what === 'state' && qs) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--where applies to least-loaded and nodes, not state');
+        const { status, body } = await getJson(base, qs ? `${path}?${qs}` : path);
+        if (status !== 200) {
+          const err = body as { error?: string; code?: string };
+          if (flags.json) process.stdout.write(JSON.stringify(body) + '\n');
+          process.stderr.write(`loadledger: ${err.error ?? `HTTP ${status}`}\n`);
+          process.exit(1);
+        }
+        if (flags.json) {
+          process.stdout.write(JSON.stringify(body, null, 2) + '\n');
+          return;
+        }
+        if (what === 'least-loaded') process.stdout.write(`${(body as NodeDocument).addr}\n`);
+        else if (what === 'state') process.stdout.write(stateText(body as StateDocument));
+        else {
+          const nodes = (body as { nodes: NodeDocument[] }).nodes;
+          process.stdout.write(nodes.length > 0 ? nodesTable(nodes) : '(no nodes)\n');
+        }
+      } catch (e) {
+        die(e);
+      }
+    });
+}

@@ -1,0 +1,71 @@
+import { Command } from 'commander';
+import { createSlave } from '../../slave/slave.js';
+import { parseLoadSource } from '../../slave/load-sources.js';
+import { die } from '../output.js';
+import { keyValueArg, numberArg, positiveDurationArg } from '../options.js';
+
+interface SlaveFlags {
+  master: string;
+  addr?: string;
+  load: string;
+  interval: number;
+  deadAfter: number;
+  capacity?: number;
+  attr?: Record<string, string>;
+  cmdTimeout: number;
+  quiet?: boolean;
+}
+
+/** Attribute values from the command line: numbers and booleans where they parse as such. */
+function typed(v: string): string | number | boolean {
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  if (v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  return v;
+}
+
+export function slaveCommand(): Command {
+  return new Command('slave')
+    .description('run a slave: report the load of a gateway to a master')
+    .requiredOption('--master <host:port>', 'the master to report to')
+    .requiredOption('--load <source>', 'a number, loadavg, cpu, file:PATH or cmd:COMMAND')
+    .option('--addr <addr>', 'the address clients are given for this node (default: our IP as the master sees it)')
+    .option('--interval <duration>', 'HELLO and push period', positiveDurationArg, 1000)
+    .option('--dead-after <duration>', 'reconnect when the master is silent this long', positiveDurationArg, 3000)
+    .option('--capacity <n>', 'relative capacity (> 0)', numberArg(0, true))
+    .option('--attr <key=value>', 'an attribute of the node (repeatable), e.g. zone=eu-1', keyValueArg)
+    .option('--cmd-timeout <duration>', 'timeout of a cmd: load source', positiveDurationArg, 2000)
+    .option('-q, --quiet', 'print only failures')
+    .action(async (flags: SlaveFlags) => {
+      try {
+        const load = parseLoadSource(flags.load, { cmdTimeout: flags.cmdTimeout });
+        const attrs = flags.attr ? Object.fromEntries(Object.entries(flags.attr).map(([k, v]) => [k, typed(v)])) : undefined;
+        const slave = createSlave({
+          master: flags.master,
+          load,
+          interval: flags.interval,
+          deadAfter: flags.deadAfter,
+          ...(flags.addr !== undefined ? { addr: flags.addr } : {}),
+          ...(flags.capacity !== undefined ? { capacity: flags.capacity } : {}),
+          ...(attrs ? { attrs } : {}),
+        });
+        const say = (s: string): void => {
+          if (!flags.quiet) process.stderr.write(`loadledger slave: ${s}\n`);
+        };
+        const m = `${slave.master.host}:${slave.master.port}`;
+        say(`reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${m} every ${flags.interval}ms`);
+        slave.on('connect', () => say(`connected to ${m}`));
+        slave.on('disconnect', (reason) => say(`disconnected from ${m}: ${reason}`));
+        slave.on('masterDead', (ms) => say(`master silent for ${ms}ms, reconnecting`));
+        slave.on('reconnecting', (r) => say(`reconnecting in ${r.delay}ms (${r.reason})`));
+        slave.on('loadError', (e) => process.stderr.write(`loadledger slave: load source failed, not pushing until it recovers: ${e.message}\n`));
+        slave.on('loadRecovered', (load) => say(`load source recovered (${load}), pushing again`));
+        slave.on('error', () => {});
+        const stop = (): void => void slave.close().then(() => process.exit(0));
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      } catch (e) {
+        die(e);
+      }
+    });
+}

@@ -1,0 +1,167 @@
+import type { Socket } from 'node:net';
+import { ErrorCode } from '../errors.js';
+import { FrameDecoder, type DecodeError, type FrameSink } from '../protocol/decoder.js';
+import { HELLO_ACK_FRAME, HELLO_FRAME } from '../protocol/encoder.js';
+import type { Frame, PushLimits } from '../protocol/messages.js';
+import type { Recorder } from './recorder.js';
+
+/** What a connection needs from the master it belongs to. */
+export interface ConnectionHost {
+  readonly recorder: Recorder;
+  /** Binds `node` to `c`, superseding (and closing) whichever connection held it. */
+  bind(c: SlaveConnection, node: string): void;
+  /** The connection is gone (after its last event was recorded). */
+  forget(c: SlaveConnection): void;
+  readonly counters: { unknownFrames: number };
+  now(): number;
+}
+
+/** Above this many bytes queued for a slave that does not read, it is cut off. */
+const MAX_WRITE_BACKLOG = 256 * 1024;
+
+/**
+ * The socket adapter for one slave: bytes go to the pure FrameDecoder, frames become
+ * events; its only decisions are the protocol's (identity binding, closing on violation).
+ */
+export class SlaveConnection implements FrameSink {
+  /** The node this connection reports for, bound by its first PUSH_LOAD_INFO. */
+  node: string | null = null;
+  /** Monotonic ms of the last frame received. */
+  lastRx: number;
+  /** Monotonic ms of the last HELLO the master sent it. */
+  lastPing = 0;
+  /** Set once the connection's end was recorded (timeout, violation, supersession, close). */
+  ended = false;
+  private lastError = '';
+  readonly remote: string;
+  readonly remoteIp: string;
+  private readonly decoder: FrameDecoder;
+
+  constructor(
+    readonly conn: number,
+    readonly socket: Socket,
+    private readonly host: ConnectionHost,
+    limits: Partial<PushLimits>,
+  ) {
+    this.remoteIp = normalizeIp(socket.remoteAddress ?? 'unknown');
+    this.remote = formatAddr(this.remoteIp, socket.remotePort ?? 0);
+    this.lastRx = host.now();
+    this.decoder = new FrameDecoder(this, limits);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.lastRx = this.host.now();
+      this.decoder.push(chunk);
+    });
+    // 'close' follows with hadError; the reason is recorded there
+    socket.on('error', (e: NodeJS.ErrnoException) => (this.lastError = e.code ?? e.message));
+    socket.on('close', (hadError) => this.closed(hadError));
+  }
+
+  frame(f: Frame): void {
+    const recorder = this.host.recorder;
+    switch (f.type) {
+      case 'HELLO':
+        recorder.record({ type: 'HelloReceived', conn: this.conn });
+        recorder.record({ type: 'HelloAckSent', conn: this.conn }, () => this.send(HELLO_ACK_FRAME));
+        break;
+      case 'HELLO_ACK':
+        recorder.record({ type: 'HelloAckReceived', conn: this.conn });
+        break;
+      case 'PUSH_LOAD_INFO': {
+        const node = f.info.addr ?? this.remoteIp;
+        if (this.node !== null && this.node !== node) {
+          this.violation({ code: ErrorCode.PUSH_ADDR_CHANGED, reason: `connection bound to ${this.node} pushed for ${node}` });
+          return;
+        }
+        if (this.node === null) this.host.bind(this, node);
+        recorder.record({ type: 'LoadPushed', conn: this.conn, node, load: f.info.load, capacity: f.info.capacity ?? 1, attrs: f.info.attrs });
+        break;
+      }
+      case 'UNKNOWN':
+        this.host.counters.unknownFrames++;
+        recorder.record({ type: 'UnknownFrameSkipped', conn: this.conn, code: f.code, length: f.length });
+        break;
+      default: {
+        const never: never = f;
+        void never;
+      }
+    }
+  }
+
+  /** A fatal decode error or a protocol rule broken: record it, close the connection. */
+  error(err: DecodeError): void {
+    this.violation(err);
+  }
+
+  private violation(err: DecodeError): void {
+    if (this.ended) return;
+    this.end();
+    this.host.recorder.record({ type: 'ProtocolViolated', conn: this.conn, code: err.code, reason: err.reason });
+    this.socket.destroy();
+  }
+
+  /** Sends a HELLO to a quiet slave (the protocol allows the master to ping first). */
+  ping(now: number): void {
+    this.lastPing = now;
+    this.host.recorder.record({ type: 'HelloSent', conn: this.conn }, () => this.send(HELLO_FRAME));
+  }
+
+  timedOut(silentMs: number): void {
+    if (this.ended) return;
+    this.end();
+    this.host.recorder.record({ type: 'SlaveTimedOut', conn: this.conn, silentMs: Math.round(silentMs) });
+    this.socket.destroy();
+  }
+
+  superseded(by: number): void {
+    if (this.ended || this.node === null) return;
+    this.end();
+    this.host.recorder.record({ type: 'SlaveSuperseded', conn: this.conn, node: this.node, by });
+    this.socket.destroy();
+  }
+
+  /** Closes without recording anything (the master is stopping and records that itself). */
+  drop(): void {
+    if (this.ended) return;
+    this.end();
+    this.socket.destroy();
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.ended) this.socket.resume();
+  }
+
+  private send(frame: Buffer): void {
+    if (this.ended || this.socket.destroyed) return;
+    if (this.socket.writableLength > MAX_WRITE_BACKLOG) {
+      this.violation({ code: ErrorCode.WRITE_BACKLOG, reason: `slave does not read: ${this.socket.writableLength} bytes queued` });
+      return;
+    }
+    this.socket.write(frame);
+  }
+
+  private end(): void {
+    this.ended = true;
+    this.decoder.close();
+    this.host.forget(this);
+  }
+
+  private closed(hadError: boolean): void {
+    if (this.ended) return;
+    this.end();
+    this.host.recorder.record({ type: 'SlaveDisconnected', conn: this.conn, reason: hadError ? `connection error ${this.lastError}`.trim() : 'closed by slave' });
+  }
+}
+
+/** IPv4-mapped IPv6 addresses as plain IPv4: the node key a C agent would expect. */
+export function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}
+
+export function formatAddr(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,267 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Observable } from 'rxjs';
+import { EventLog } from '../../storage/event-log.js';
+import { ErrorCode, LoadLedgerError } from '../errors.js';
+import type { LedgerEvent } from '../events.js';
+import type { PushLimits } from '../protocol/messages.js';
+import { toSnapshot } from '../projection/snapshot.js';
+import type { Projection } from '../projection/state.js';
+import { loadProjection } from '../../replay/load.js';
+import { SlaveConnection, formatAddr, normalizeIp, type ConnectionHost } from './connection.js';
+import { Recorder } from './recorder.js';
+import { startHttpApi, type HttpApi } from '../http/server.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface MasterOptions {
+  /** Directory of the event log (created if missing). */
+  data: string;
+  listen: HostPort;
+  /** HTTP API address; null for none. */
+  http: HostPort | null;
+  /** The master HELLOs a slave that was quiet this long (ms). */
+  helloInterval: number;
+  /** A slave with no frame for this long is DOWN (ms). */
+  deadAfter: number;
+  maxSlaves: number;
+  limits?: Partial<PushLimits>;
+  /** Snapshot the projection every this many events (0: never by count). */
+  snapshotEvery?: number;
+  /** … or every this many ms, whichever comes first (0: never by time). */
+  snapshotInterval?: number;
+  /** fsync each group commit. */
+  sync?: boolean;
+  /** Wall clock for event timestamps (tests may pin it). */
+  clock?: () => number;
+}
+
+export const MASTER_DEFAULTS = {
+  data: './data',
+  listen: { host: '127.0.0.1', port: 7400 },
+  http: { host: '127.0.0.1', port: 7480 },
+  helloInterval: 1000,
+  deadAfter: 3000,
+  maxSlaves: 65536,
+  snapshotEvery: 100_000,
+  snapshotInterval: 60_000,
+} as const;
+
+/**
+ * The master: accepts slaves, turns everything that happens into events through the
+ * Recorder, finds timeouts with a timer, and serves the projection over HTTP.
+ */
+export class Master implements ConnectionHost {
+  readonly recorder: Recorder;
+  private readonly conns = new Map<number, SlaveConnection>();
+  private readonly bindings = new Map<string, SlaveConnection>();
+  private nextConn: number;
+  private server: Server | undefined;
+  private http: HttpApi | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private paused = false;
+  private stopping: Promise<void> | undefined;
+  private lastSnapshotSeq: number;
+  private lastSnapshotAt = performance.now();
+  private snapshotting = false;
+  /** Unknown frame types skipped, for /metrics. */
+  readonly counters = { unknownFrames: 0, refused: 0 };
+
+  private constructor(
+    readonly options: Required<Omit<MasterOptions, 'limits'>> & { limits: Partial<PushLimits> },
+    readonly log: EventLog,
+    projection: Projection,
+  ) {
+    this.recorder = new Recorder(log, projection, options.clock, 20_000, (seq) => this.committed(seq));
+    this.nextConn = projection.lastConn + 1;
+    this.lastSnapshotSeq = projection.seq;
+  }
+
+  /** Opens the log, rebuilds the projection from it, starts listening and records the start. */
+  static async start(opts: MasterOptions): Promise<Master> {
+    const options = {
+      snapshotEvery: MASTER_DEFAULTS.snapshotEvery,
+      snapshotInterval: MASTER_DEFAULTS.snapshotInterval,
+      sync: false,
+      clock: Date.now,
+      limits: {},
+      ...opts,
+    };
+    mkdirSync(options.data, { recursive: true });
+    const log = await EventLog.open(options.data, { create: true, sync: options.sync });
+    let master: Master | undefined;
+    try {
+      const projection = await loadProjection(log);
+      master = new Master(options, log, projection);
+      await master.listen();
+      return master;
+    } catch (e) {
+      if (master) await master.closeSockets();
+      await log.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  get projection(): Projection {
+    return this.recorder.projection;
+  }
+
+  /** Committed events, in order (hot: subscribers see only what is in the log). */
+  get events$(): Observable<LedgerEvent> {
+    return this.recorder.events$;
+  }
+
+  /** The addresses actually bound (port 0 in the options means any free port). */
+  get addresses(): { listen: HostPort; http: HostPort | null } {
+    const a = this.server?.address();
+    const listen = a && typeof a === 'object' ? { host: a.address, port: a.port } : this.options.listen;
+    return { listen, http: this.http?.address ?? null };
+  }
+
+  /** True while the master accepts slaves and its log takes writes. */
+  get healthy(): boolean {
+    return this.projection.master.state === 'UP_LISTENING' && !this.recorder.failure && !this.stopping;
+  }
+
+  private async listen(): Promise<void> {
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--listen ${this.options.listen.host}:${this.options.listen.port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, { cause: e })),
+      );
+      server.listen(this.options.listen.port, this.options.listen.host, () => resolve());
+    });
+    server.on('error', () => {}); // after listening, errors are per-connection
+    if (this.options.http) {
+      this.http = await startHttpApi(this, this.options.http);
+    }
+    const epoch = this.projection.master.epoch + 1;
+    this.recorder.record({
+      type: 'MasterStarted',
+      epoch,
+      listen: formatAddr(this.addresses.listen.host, this.addresses.listen.port),
+      http: this.addresses.http ? formatAddr(this.addresses.http.host, this.addresses.http.port) : '',
+      pid: process.pid,
+      helloInterval: this.options.helloInterval,
+      deadAfter: this.options.deadAfter,
+    });
+    await this.recorder.flush();
+    writeFileSync(join(this.options.data, 'master.pid'), `${process.pid}\n`);
+    const tick = Math.max(5, Math.min(250, Math.floor(Math.min(this.options.helloInterval, this.options.deadAfter) / 4)));
+    this.timer = setInterval(() => this.checkLiveness(), tick);
+    this.timer.unref();
+  }
+
+  now(): number {
+    return performance.now();
+  }
+
+  private accept(socket: Socket): void {
+    if (this.stopping || this.recorder.failure) {
+      socket.destroy();
+      return;
+    }
+    if (this.conns.size >= this.options.maxSlaves) {
+      this.counters.refused++;
+      const remote = formatAddr(normalizeIp(socket.remoteAddress ?? 'unknown'), socket.remotePort ?? 0);
+      this.recorder.record({ type: 'SlaveRefused', remote, reason: `max-slaves (${this.options.maxSlaves}) reached` });
+      socket.destroy();
+      return;
+    }
+    const c = new SlaveConnection(this.nextConn++, socket, this, this.options.limits);
+    this.conns.set(c.conn, c);
+    this.recorder.record({ type: 'SlaveConnected', conn: c.conn, remote: c.remote });
+    if (this.paused) c.pause();
+  }
+
+  bind(c: SlaveConnection, node: string): void {
+    const holder = this.bindings.get(node);
+    if (holder && holder !== c) holder.superseded(c.conn);
+    c.node = node;
+    this.bindings.set(node, c);
+  }
+
+  forget(c: SlaveConnection): void {
+    this.conns.delete(c.conn);
+    if (c.node !== null && this.bindings.get(c.node) === c) this.bindings.delete(c.node);
+  }
+
+  private checkLiveness(): void {
+    const now = this.now();
+    const { deadAfter, helloInterval } = this.options;
+    for (const c of this.conns.values()) {
+      const silent = now - c.lastRx;
+      if (silent >= deadAfter) c.timedOut(silent);
+      else if (silent >= helloInterval && now - c.lastPing >= helloInterval) c.ping(now);
+    }
+    if (this.recorder.backlogged && !this.paused) {
+      // Backpressure: stop reading from slaves until the log catches up.
+      this.paused = true;
+      for (const c of this.conns.values()) c.pause();
+      void this.recorder.whenNotBacklogged().then(() => {
+        this.paused = false;
+        for (const c of this.conns.values()) c.resume();
+      });
+    }
+  }
+
+  private committed(seq: number): void {
+    const { snapshotEvery, snapshotInterval } = this.options;
+    const due =
+      (snapshotEvery > 0 && seq - this.lastSnapshotSeq >= snapshotEvery) ||
+      (snapshotInterval > 0 && performance.now() - this.lastSnapshotAt >= snapshotInterval && seq > this.lastSnapshotSeq);
+    if (due && !this.snapshotting) void this.snapshot();
+  }
+
+  /** Writes a snapshot of the projection as it is now (between two commits, so exact). */
+  async snapshot(): Promise<void> {
+    this.snapshotting = true;
+    const snap = toSnapshot(this.projection);
+    this.lastSnapshotSeq = snap.seq;
+    this.lastSnapshotAt = performance.now();
+    try {
+      await this.log.putSnapshot(snap);
+    } catch {
+      // A failed snapshot costs restart time, not data: the events are in the log.
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  /**
+   * Stops accepting, records the stop, flushes the log and closes it. Safe to call twice.
+   */
+  stop(reason = 'stopped'): Promise<void> {
+    this.stopping ??= this.doStop(reason);
+    return this.stopping;
+  }
+
+  private async doStop(reason: string): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    if (!this.recorder.failure) {
+      for (const c of this.conns.values()) c.drop();
+      this.recorder.record({ type: 'MasterStopped', epoch: this.projection.master.epoch, reason });
+      await this.recorder.flush();
+      if (!this.recorder.failure && this.projection.seq > this.lastSnapshotSeq) {
+        while (this.snapshotting) await new Promise((r) => setTimeout(r, 5));
+        await this.snapshot();
+      }
+    }
+    await this.closeSockets();
+    this.recorder.events$.complete();
+    await this.log.close();
+    rmSync(join(this.options.data, 'master.pid'), { force: true });
+  }
+
+  private async closeSockets(): Promise<void> {
+    for (const c of this.conns.values()) c.drop();
+    await this.http?.close();
+  }
+}

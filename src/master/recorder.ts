@@ -1,0 +1,116 @@
+import { Subject } from 'rxjs';
+import { ErrorCode, LoadLedgerError } from '../errors.js';
+import type { LedgerEvent, NewEvent } from '../events.js';
+import { evolve } from '../projection/evolve.js';
+import type { Projection } from '../projection/state.js';
+import type { EventLog } from '../../storage/event-log.js';
+
+/**
+ * The write path: stamps events with `seq` and `ts`, group-commits them to the log, and
+ * only then folds them into the projection, publishes them on `events$` and runs the
+ * effects that waited for them (a HELLO_ACK goes out after its HELLO is on disk).
+ *
+ * Group commit: events recorded while a write is in flight (or in the same turn of the
+ * event loop) go out together in the next single LevelDB write.
+ */
+export class Recorder {
+  /** Every event, in seq order, after it is in the log and folded into the projection. */
+  readonly events$ = new Subject<LedgerEvent>();
+  /** Set when a write failed: nothing more is accepted (the master stops). */
+  failure: LoadLedgerError | undefined;
+
+  private pending: LedgerEvent[] = [];
+  private pendingEffects: (() => void)[] = [];
+  private writing = false;
+  private scheduled = false;
+  private nextSeq: number;
+  private idleWaiters: (() => void)[] = [];
+  private backlogWaiters: (() => void)[] = [];
+
+  /** Counters for /metrics and the benchmarks. */
+  readonly stats = { events: 0, writes: 0, maxBatch: 0 };
+
+  constructor(
+    private readonly log: EventLog,
+    readonly projection: Projection,
+    private readonly clock: () => number = Date.now,
+    /** Above this many events waiting, `backlogged` is true and the master pauses reads. */
+    private readonly highWater = 20_000,
+    private readonly onCommitted?: (lastSeq: number) => void,
+  ) {
+    this.nextSeq = log.lastSeq + 1;
+  }
+
+  get lastSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  get backlogged(): boolean {
+    return this.pending.length >= this.highWater;
+  }
+
+  /** Queues an event; `effect` runs once the event is in the log and the projection. */
+  record(event: NewEvent, effect?: () => void): LedgerEvent {
+    if (this.failure) throw this.failure;
+    const stamped = { seq: this.nextSeq++, ts: this.clock(), ...event } as LedgerEvent;
+    this.pending.push(stamped);
+    if (effect) this.pendingEffects.push(effect);
+    if (!this.writing && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.drain);
+    }
+    return stamped;
+  }
+
+  /** Resolves when everything recorded so far is committed. */
+  flush(): Promise<void> {
+    if (!this.writing && !this.scheduled && this.pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Resolves when the backlog is below the high-water mark again. */
+  whenNotBacklogged(): Promise<void> {
+    if (!this.backlogged) return Promise.resolve();
+    return new Promise((resolve) => this.backlogWaiters.push(resolve));
+  }
+
+  private readonly drain = (): void => {
+    this.scheduled = false;
+    if (this.writing || this.pending.length === 0) return this.settleIdle();
+    const batch = this.pending;
+    const effects = this.pendingEffects;
+    this.pending = [];
+    this.pendingEffects = [];
+    this.writing = true;
+    this.log.append(batch).then(
+      () => {
+        this.writing = false;
+        this.stats.writes++;
+        this.stats.events += batch.length;
+        if (batch.length > this.stats.maxBatch) this.stats.maxBatch = batch.length;
+        for (const e of batch) {
+          evolve(this.projection, e);
+          this.events$.next(e);
+        }
+        for (const effect of effects) effect();
+        this.onCommitted?.(this.projection.seq);
+        if (!this.backlogged) for (const w of this.backlogWaiters.splice(0)) w();
+        if (this.pending.length > 0) this.drain();
+        else this.settleIdle();
+      },
+      (e: unknown) => {
+        this.writing = false;
+        this.failure = e instanceof LoadLedgerError ? e : new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, String(e), { cause: e });
+        this.pending = [];
+        this.pendingEffects = [];
+        this.events$.error(this.failure);
+        this.settleIdle();
+      },
+    );
+  };
+
+  private settleIdle(): void {
+    if (this.writing || this.scheduled || this.pending.length > 0) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+}

@@ -26,11 +26,17 @@ export interface PushFields {
 
 /** The MessagePack payload of a PUSH_LOAD_INFO: `load` first, then addr, capacity, attributes. */
 export function encodePushPayload(p: PushFields): Buffer {
-  const map: Record<string, unknown> = { load: p.load };
-  if (p.addr !== undefined) map['addr'] = p.addr;
-  if (p.capacity !== undefined) map['capacity'] = p.capacity;
-  if (p.attrs) for (const [k, v] of Object.entries(p.attrs)) map[k] = v;
-  return wirePackr.pack(map);
+  const entries: [string, unknown][] = [['load', p.load]];
+  if (p.addr !== undefined) entries.push(['addr', p.addr]);
+  if (p.capacity !== undefined) entries.push(['capacity', p.capacity]);
+  if (p.attrs) {
+    for (const [k, v] of Object.entries(p.attrs)) {
+      if (k === 'load' || k === 'addr' || k === 'capacity') throw new RangeError(`attribute "${k}" would overwrite the field of that name`);
+      entries.push([k, v]);
+    }
+  }
+  // fromEntries makes own properties even for "__proto__", which assignment would swallow.
+  return wirePackr.pack(Object.fromEntries(entries));
 }
 
 export function encodePush(p: PushFields): Buffer {

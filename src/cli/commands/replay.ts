@@ -1,35 +1,234 @@
-import { Command } from 'commander';
-import { loadProjection } from '../../../replay/load.js';
-import { openLogReadOnly } from '../../../replay/open.js';
-import { stateDocument } from '../../projection/document.js';
-import { die } from '../output.js';
-import { intArg } from '../options.js';
+import { Command, Option } from 'commander';
+import { diffStates, type StateDiff } from '../../../replay/diff.js';
+import { NodeExplainer, clock, formatTransitions } from '../../../replay/explain.js';
+import { foldTo, stateAt } from '../../../replay/fold.js';
+import { openSource, type SourceFlags } from '../../../replay/sources.js';
+import type { EventSource } from '../../../replay/source.js';
+import { lastEventTs, parsePoint, resolvePoint } from '../../../replay/time.js';
+import { eventDetails, eventNode, matches, type TimelineFilter } from '../../../replay/timeline.js';
+import { badArgument, ErrorCode, LoadLedgerError } from '../../errors.js';
+import { EVENT_TYPES, isEventType, type EventType } from '../../events.js';
+import { stateDocument, type StateDocument } from '../../projection/document.js';
+import { die, formatLoad, isoTime, table } from '../output.js';
+import { numberArg } from '../options.js';
+import { Progress } from '../progress.js';
 import { stateText } from './query.js';
 
-interface ReplayFlags {
-  data: string;
-  at?: number;
+interface ReplayFlags extends SourceFlags {
+  at?: string;
   json?: boolean;
+  events?: boolean;
+  node?: string;
+  type?: string;
+  since?: string;
+  until?: string;
+  explain?: string;
+  diff?: string;
+  threshold: number;
+  follow?: boolean;
 }
 
 export function replayCommand(): Command {
   return new Command('replay')
-    .description('fold an event log with the master\'s reducer and print the projection (read-only)')
-    .option('--data <dir>', 'a stopped master\'s log directory, or a copy of it', './data')
-    .option('--at <seq>', 'the projection just after this seq (default: the end)', intArg(0))
-    .option('--json', 'print the /v1/state document for that seq')
+    .description('rebuild the projection from a log, with the master\'s reducer; time travel, timelines, node histories, diffs (read-only)')
+    .addOption(new Option('--data <dir>', 'a stopped master\'s log directory, or a copy of it (default ./data)').conflicts(['file', 'http']))
+    .addOption(new Option('--file <file>', 'an export file (loadledger export)').conflicts(['http']))
+    .option('--http <url>', 'a running master, e.g. http://127.0.0.1:7480')
+    .option('--at <point>', 'the state just after this point: a seq, an ISO time, a time of day (03:12:05) or relative (-5m)')
+    .option('--json', 'machine output: the /v1/state document, or JSON Lines of events')
+    .option('--events', 'print the event timeline instead of the state')
+    .option('--node <id>', 'with --events: only this node\'s events')
+    .option('--type <types>', `with --events: only these types (comma-separated: ${EVENT_TYPES.join(', ')})`)
+    .option('--since <point>', 'with --events: from this point')
+    .option('--until <point>', 'with --events: up to this point')
+    .option('--explain <node>', 'the node\'s state history with causes, up to --at, and where it went next')
+    .option('--diff <A..B>', 'what changed between two points')
+    .option('--threshold <load>', 'with --diff: report load changes larger than this', numberArg(0), 10)
+    .option('--follow', 'with --http: print events live as the master appends them')
+    .addHelpText(
+      'after',
+      `
+Points: 1200345 (seq) | 2026-11-24T03:12:00Z (ISO; no zone = UTC) | 03:12 or 03:12:05.250 (time
+of day, UTC, latest at or before the log's last event) | -5m, 1h (before the log's last event).
+
+Examples:
+  loadledger replay --data ./data --at 2026-11-24T03:12:00Z
+  loadledger replay --data ./data --events --node 10.0.0.5:8080 --since 03:10 --until 03:15
+  loadledger replay --data ./data --explain 10.0.0.5:8080 --at 03:12:05
+  loadledger replay --data ./data --diff 03:00..03:15
+  loadledger replay --file incident.llog --at 03:12:00
+  loadledger replay --http http://127.0.0.1:7480 --follow`,
+    )
     .action(async (flags: ReplayFlags) => {
       try {
-        const src = await openLogReadOnly(flags.data);
-        try {
-          const state = await loadProjection(src.log, flags.at ?? src.log.lastSeq);
-          const doc = stateDocument(state);
-          process.stdout.write(flags.json ? JSON.stringify(doc, null, 2) + '\n' : stateText(doc));
-        } finally {
-          await src.close();
-        }
+        await run(flags);
       } catch (e) {
         die(e);
       }
     });
+}
+
+async function run(flags: ReplayFlags): Promise<void> {
+  const modes = [flags.events, flags.explain !== undefined, flags.diff !== undefined, flags.follow].filter(Boolean).length;
+  if (modes > 1) throw badArgument('choose one of --events, --explain, --diff, --follow');
+  if (!flags.events && (flags.node !== undefined || flags.type !== undefined || flags.since !== undefined || flags.until !== undefined) && !flags.follow) {
+    throw badArgument('--node, --type, --since and --until filter --events (or --follow)');
+  }
+  if (flags.follow) {
+    if (flags.http === undefined) throw badArgument('--follow needs --http URL (a running master)');
+    const { follow } = await import('./follow.js');
+    return follow(flags);
+  }
+  const source = await openSource(flags);
+  try {
+    if (flags.events) await timeline(source, flags);
+    else if (flags.explain !== undefined) await explain(source, flags.explain, flags);
+    else if (flags.diff !== undefined) await diff(source, flags.diff, flags);
+    else await state(source, flags);
+  } finally {
+    await source.close();
+  }
+}
+
+function progressFor(label: string, flags: ReplayFlags): Progress {
+  return new Progress(label, 0, { quiet: flags.json === true });
+}
+
+async function state(source: EventSource, flags: ReplayFlags): Promise<void> {
+  const target = flags.at !== undefined ? await resolvePoint(flags.at, { source, flag: '--at' }) : source.lastSeq;
+  const progress = progressFor('replay', flags);
+  const base = await source.base(target);
+  const from = base.seq;
+  const s = await foldTo(source, base, target, { onProgress: (d, t) => progress.update(d, t) });
+  const doc = stateDocument(s);
+  if (!flags.json) progress.done(target - from, `replayed ${source.describe} to seq ${target}`);
+  process.stdout.write(flags.json ? JSON.stringify(doc, null, 2) + '\n' : stateText(doc));
+}
+
+export function parseTypes(text: string | undefined): ReadonlySet<EventType> | undefined {
+  if (text === undefined) return undefined;
+  const types = text.split(',').map((t) => t.trim()).filter(Boolean);
+  for (const t of types) if (!isEventType(t)) throw badArgument(`--type: unknown event type ${JSON.stringify(t)}; known: ${EVENT_TYPES.join(', ')}`);
+  return new Set(types as EventType[]);
+}
+
+/** --since/--until as a timeline filter (seqs stay seqs, times stay times). */
+export function rangeFilter(flags: { since?: string; until?: string }, lastTs: number): TimelineFilter {
+  const f: TimelineFilter = {};
+  if (flags.since !== undefined) {
+    const p = parsePoint(flags.since, '--since', lastTs);
+    if (p.kind === 'seq') f.fromSeq = p.seq;
+    else f.sinceMs = p.ms;
+  }
+  if (flags.until !== undefined) {
+    const p = parsePoint(flags.until, '--until', lastTs);
+    if (p.kind === 'seq') f.toSeq = p.seq;
+    else f.untilMs = p.ms;
+  }
+  return f;
+}
+
+async function timeline(source: EventSource, flags: ReplayFlags): Promise<void> {
+  const lastTs = await lastEventTs(source);
+  const filter: TimelineFilter = { ...rangeFilter(flags, lastTs) };
+  const types = parseTypes(flags.type);
+  if (types) filter.types = types;
+  if (flags.node !== undefined) filter.node = flags.node;
+  const progress = progressFor('events', flags);
+  const state = await source.base(source.firstSeq - 1);
+  const out: string[] = [];
+  let shown = 0;
+  const rows: string[][] = [];
+  const flushRows = (): void => {
+    if (rows.length > 0) out.push(table(['TIME (UTC)', 'SEQ', 'TYPE', 'CONN', 'NODE', 'DETAILS'], rows.splice(0)));
+  };
+  const end = filter.toSeq !== undefined ? Math.min(filter.toSeq, source.lastSeq) : source.lastSeq;
+  await foldTo(source, state, end, {
+    onProgress: (d, t) => progress.update(d, t),
+    before: (s, e) => {
+      const node = eventNode(s, e);
+      if (!matches(filter, e, node)) return;
+      shown++;
+      if (flags.json) process.stdout.write(JSON.stringify(e) + '\n');
+      else rows.push([isoTime(e.ts), String(e.seq), e.type, 'conn' in e ? String(e.conn) : '', node ?? '', eventDetails(e)]);
+    },
+  });
+  flushRows();
+  if (!flags.json) {
+    process.stdout.write(out.join('') || '(no events match)\n');
+    progress.done(end - source.firstSeq + 1, `scanned ${source.describe}, ${shown} events shown`);
+  }
+}
+
+async function explain(source: EventSource, node: string, flags: ReplayFlags): Promise<void> {
+  const target = flags.at !== undefined ? await resolvePoint(flags.at, { source, flag: '--at' }) : source.lastSeq;
+  const explainer = new NodeExplainer(node);
+  const progress = progressFor('explain', flags);
+  const state = await source.base(source.firstSeq - 1);
+  let atDoc: ReturnType<typeof stateDocument>['nodes'][number] | undefined;
+  let atTs = 0;
+  await foldTo(source, state, source.lastSeq, {
+    onProgress: (d, t) => progress.update(d, t),
+    before: (s, e) => explainer.before(s, e),
+    after: (s, e) => {
+      explainer.after(s, e);
+      if (e.seq === target) {
+        atTs = e.ts;
+        const n = s.nodes.get(node);
+        if (n) atDoc = stateDocument({ ...s, nodes: new Map([[node, n]]) }).nodes[0];
+      }
+    },
+  });
+  if (!explainer.seen) throw new LoadLedgerError(ErrorCode.NOT_FOUND, `node ${node} does not appear in ${source.describe}`);
+  const history = explainer.transitions.filter((t) => t.seq <= target);
+  const next = explainer.transitions.filter((t) => t.seq > target);
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({ node, at: { seq: target, ts: atTs }, state: atDoc ?? null, history, next }, null, 2) + '\n');
+    return;
+  }
+  let out = `${node} at seq ${target}${atTs ? ` (${isoTime(atTs)})` : ''}: `;
+  if (!atDoc) out += 'not yet in the load table\n';
+  else {
+    out += `${atDoc.state} since ${clock(atDoc.since)}, load ${formatLoad(atDoc.load)}, last seen ${clock(atDoc.lastSeen)}`;
+    out += atDoc.reason ? `\n  why: ${atDoc.reason}\n` : '\n';
+  }
+  out += `history:\n${formatTransitions(history) || '  (none)\n'}`;
+  out += `next:\n${next.length > 0 ? formatTransitions(next) : '  (nothing after this point: it stays ' + (atDoc?.state ?? 'absent') + ' to the end of the log)\n'}`;
+  process.stdout.write(out);
+  progress.done(source.lastSeq - source.firstSeq + 1, `explained ${node} from ${source.describe}`);
+}
+
+async function diff(source: EventSource, spec: string, flags: ReplayFlags): Promise<void> {
+  const parts = spec.split('..');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw badArgument(`--diff: expected A..B (two points, e.g. 03:00..03:15 or 1000..2000), got ${JSON.stringify(spec)}`);
+  const lastTs = await lastEventTs(source);
+  const a = await resolvePoint(parts[0], { source, flag: '--diff', lastTs });
+  const b = await resolvePoint(parts[1], { source, flag: '--diff', lastTs });
+  if (b < a) throw badArgument(`--diff ${spec}: the first point (seq ${a}) comes after the second (seq ${b})`);
+  const progress = progressFor('diff', flags);
+  const s = await stateAt(source, a, { onProgress: (d, t) => progress.update(d, t) });
+  const docA = stateDocument(s);
+  const tsA = s.ts;
+  await foldTo(source, s, b, { onProgress: (d, t) => progress.update(d, t) });
+  const docB = stateDocument(s);
+  const d = diffStates(docA, docB, flags.threshold);
+  if (flags.json) {
+    process.stdout.write(JSON.stringify(d, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(formatDiff(d, docA, docB, tsA, s.ts, flags.threshold));
+  progress.done(b - a, `diffed ${source.describe}`);
+}
+
+function formatDiff(d: StateDiff, a: StateDocument, b: StateDocument, tsA: number, tsB: number, threshold: number): string {
+  const up = (doc: StateDocument): number => doc.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length;
+  let out = `from seq ${a.seq} (${isoTime(tsA)}): ${a.nodes.length} nodes, ${up(a)} up\n`;
+  out += `to   seq ${b.seq} (${isoTime(tsB)}): ${b.nodes.length} nodes, ${up(b)} up\n`;
+  const rows: string[][] = [];
+  for (const x of d.appeared) rows.push(['appeared', x.id, `${x.was} → ${x.now.state}`, `load ${formatLoad(x.now.load)}`]);
+  for (const x of d.disappeared) rows.push(['disappeared', x.id, `${x.was.state} → ${x.now.state}`, x.now.reason ?? '']);
+  for (const x of d.changed) rows.push(['changed', x.id, `${x.was.state} → ${x.now.state}`, x.now.reason ?? '']);
+  for (const x of d.load) rows.push(['load', x.id, `${formatLoad(x.was)} → ${formatLoad(x.now)}`, `${x.delta > 0 ? '+' : ''}${formatLoad(x.delta)}`]);
+  out += rows.length > 0 ? table(['CHANGE', 'NODE', 'WAS → NOW', 'DETAILS'], rows) : `no changes (load threshold ${threshold})\n`;
+  return out;
 }

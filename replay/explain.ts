@@ -1,0 +1,98 @@
+import type { LedgerEvent } from '../src/events.js';
+import { formatSeconds } from '../src/projection/evolve.js';
+import type { Projection, SlaveState } from '../src/projection/state.js';
+
+/** One change of a node's state, with the event that caused it. */
+export interface Transition {
+  seq: number;
+  ts: number;
+  from: SlaveState | 'ABSENT';
+  to: SlaveState;
+  cause: string;
+  /** The event type that caused it. */
+  event: LedgerEvent['type'];
+}
+
+/** ms → "03:12:04.120" (UTC). */
+export function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 23);
+}
+
+/**
+ * Watches one node while a log is folded and writes down each change of its state and
+ * why. Feed it every event twice: `before` (state not yet changed) and `after`.
+ */
+export class NodeExplainer {
+  readonly transitions: Transition[] = [];
+  /** ts of the last HELLO received on each connection (of this node or not yet bound). */
+  private readonly lastHello = new Map<number, number>();
+  private prev: SlaveState | 'ABSENT' = 'ABSENT';
+  private prevConn: number | null = null;
+  private remoteOf = new Map<number, string>();
+  seen = false;
+
+  constructor(readonly node: string) {}
+
+  before(state: Projection, e: LedgerEvent): void {
+    const n = state.nodes.get(this.node);
+    this.prev = n ? n.state : 'ABSENT';
+    this.prevConn = n ? n.conn : null;
+    if (e.type === 'SlaveConnected') this.remoteOf.set(e.conn, e.remote);
+    if (e.type === 'HelloReceived') this.lastHello.set(e.conn, e.ts);
+  }
+
+  after(state: Projection, e: LedgerEvent): void {
+    const n = state.nodes.get(this.node);
+    if (!n) return;
+    this.seen = true;
+    if (n.state === this.prev) return;
+    this.transitions.push({ seq: e.seq, ts: e.ts, from: this.prev, to: n.state, cause: this.cause(e, n.load), event: e.type });
+    if (e.type === 'SlaveTimedOut' || e.type === 'SlaveDisconnected' || e.type === 'ProtocolViolated' || e.type === 'SlaveSuperseded') {
+      this.lastHello.delete(e.conn);
+      this.remoteOf.delete(e.conn);
+    }
+  }
+
+  private cause(e: LedgerEvent, load: number): string {
+    const conn = this.prevConn;
+    const hello = conn !== null ? this.lastHello.get(conn) : undefined;
+    const last = `last HELLO ${hello !== undefined ? clock(hello) : 'never'}, last load ${load}`;
+    switch (e.type) {
+      case 'LoadPushed': {
+        const from = this.remoteOf.get(e.conn) ?? 'unknown';
+        return this.prev === 'ABSENT'
+          ? `first PUSH_LOAD_INFO, from ${from} (connection ${e.conn}), load ${e.load}`
+          : `reconnected from ${from} (connection ${e.conn}), load ${e.load}`;
+      }
+      case 'SlaveTimedOut':
+        return `no frame for ${formatSeconds(e.silentMs)} (${last})`;
+      case 'SlaveDisconnected':
+        return `connection ${e.conn} ${e.reason} (${last})`;
+      case 'ProtocolViolated':
+        return `protocol violation ${e.code}: ${e.reason} (connection ${e.conn} closed)`;
+      case 'SlaveSuperseded':
+        return `superseded by connection ${e.by}${this.remoteOf.has(e.by) ? ` from ${this.remoteOf.get(e.by)!}` : ''} (a restarted slave took its addr)`;
+      case 'MasterStarted':
+        return `master restarted (epoch ${e.epoch}): not eligible until it reconnects`;
+      case 'MasterStopped':
+        return `master stopped (${e.reason})`;
+      default:
+        return e.type;
+    }
+  }
+}
+
+/** Formats transitions as lines; a date line whenever the day changes. */
+export function formatTransitions(ts: Transition[], indent = '  '): string {
+  let out = '';
+  let day = '';
+  for (const t of ts) {
+    const d = new Date(t.ts).toISOString().slice(0, 10);
+    if (d !== day) {
+      day = d;
+      out += `${indent}${d} (UTC)\n`;
+    }
+    out += `${indent}${clock(t.ts)} ${t.from === 'ABSENT' ? '(new)' : t.from} → ${t.to}: ${t.cause}  [seq ${t.seq}]\n`;
+  }
+  return out;
+}

@@ -1,0 +1,40 @@
+import type { LedgerEvent } from '../src/events.js';
+import { evolve } from '../src/projection/evolve.js';
+import type { Projection } from '../src/projection/state.js';
+import type { EventSource } from './source.js';
+
+export interface FoldOptions {
+  /** Called with events folded so far and the total to fold. */
+  onProgress?: (done: number, total: number) => void;
+  /** Sees each event with the state just before it is applied. */
+  before?: (state: Projection, event: LedgerEvent) => void;
+  /** Sees each event with the state just after it is applied. */
+  after?: (state: Projection, event: LedgerEvent) => void;
+}
+
+/** Folds `source` from `state` (in place) up to and including `to`. */
+export async function foldTo(source: EventSource, state: Projection, to: number, opts: FoldOptions = {}): Promise<Projection> {
+  const total = Math.max(0, to - state.seq);
+  let done = 0;
+  const { before, after, onProgress } = opts;
+  if (to <= state.seq) return state;
+  for await (const batch of source.read(state.seq + 1, to)) {
+    if (before || after) {
+      for (const e of batch) {
+        before?.(state, e);
+        evolve(state, e);
+        after?.(state, e);
+      }
+    } else {
+      for (const e of batch) evolve(state, e);
+    }
+    done += batch.length;
+    onProgress?.(done, total);
+  }
+  return state;
+}
+
+/** The projection just after `seq`: the source's nearest base, then the tail folded. */
+export async function stateAt(source: EventSource, seq: number, opts: FoldOptions = {}): Promise<Projection> {
+  return foldTo(source, await source.base(seq), seq, opts);
+}

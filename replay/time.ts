@@ -1,0 +1,100 @@
+import { badArgument, ErrorCode, LoadLedgerError } from '../src/errors.js';
+import { parseDuration } from '../src/util/duration.js';
+import type { EventSource } from './source.js';
+
+/**
+ * A point in a log as a person writes it:
+ *   1200345                   a seq
+ *   2026-11-24T03:12:00Z      an ISO time (a date is required; no zone means UTC)
+ *   03:12 | 03:12:05.250      a time of day, UTC: its latest occurrence at or before the last event
+ *   -5m | 5m | 1h             relative: that long before the last event of the source
+ * Relative times and times of day count from the log's last event, not from the clock of
+ * the machine replaying it: a log copied off a server weeks later means the same thing.
+ */
+export type Point = { kind: 'seq'; seq: number } | { kind: 'time'; ms: number };
+
+const SEQ_RE = /^\d+$/;
+const TIME_OF_DAY_RE = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/;
+const DATE_RE = /^\d{4}-\d{2}-\d{2}/;
+const RELATIVE_RE = /^-?(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+
+/** Parses `spec` against `lastTs` (ms of the source's last event). */
+export function parsePoint(spec: string, flag: string, lastTs: number): Point {
+  const s = spec.trim();
+  if (SEQ_RE.test(s)) return { kind: 'seq', seq: Number(s) };
+  const rel = RELATIVE_RE.exec(s);
+  if (rel) {
+    const ms = rel[2] === 'd' ? Number(rel[1]) * 86_400_000 : parseDuration(`${rel[1]}${rel[2]}`, flag);
+    return { kind: 'time', ms: lastTs - ms };
+  }
+  const tod = TIME_OF_DAY_RE.exec(s);
+  if (tod) {
+    const [h, m, sec, frac] = [Number(tod[1]), Number(tod[2]), Number(tod[3] ?? 0), Number((tod[4] ?? '0').padEnd(3, '0'))];
+    if (h > 23 || m > 59 || sec > 59) throw badArgument(`${flag}: ${JSON.stringify(spec)} is not a time of day`);
+    const day = new Date(lastTs);
+    let ms = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), h, m, sec, frac);
+    if (ms > lastTs) ms -= 86_400_000;
+    return { kind: 'time', ms };
+  }
+  if (DATE_RE.test(s)) {
+    const iso = /[zZ]|[+-]\d{2}:?\d{2}$/.test(s) || !s.includes('T') && !s.includes(' ') ? s : `${s}Z`;
+    const ms = Date.parse(iso.replace(' ', 'T'));
+    if (Number.isFinite(ms)) return { kind: 'time', ms };
+  }
+  throw badArgument(
+    `${flag}: cannot read ${JSON.stringify(spec)} as a point in the log; expected a seq (1200345), an ISO time (2026-11-24T03:12:00Z), a time of day (03:12:05) or a relative time (-5m)`,
+  );
+}
+
+/** ts of the last event in the source (0 when it is empty). */
+export async function lastEventTs(source: EventSource): Promise<number> {
+  if (source.lastSeq < source.firstSeq) return 0;
+  for await (const batch of source.read(source.lastSeq, source.lastSeq)) {
+    const e = batch[batch.length - 1];
+    if (e) return e.ts;
+  }
+  return 0;
+}
+
+/** The last seq whose event happened at or before `ms` (firstSeq - 1 when none did). */
+export async function seqAtTime(source: EventSource, ms: number): Promise<{ seq: number; firstTs: number }> {
+  let seq = source.firstSeq - 1;
+  let firstTs = 0;
+  for await (const batch of source.read(source.firstSeq, source.lastSeq)) {
+    if (firstTs === 0 && batch[0]) firstTs = batch[0].ts;
+    for (const e of batch) {
+      if (e.ts > ms) return { seq, firstTs };
+      seq = e.seq;
+    }
+  }
+  return { seq, firstTs };
+}
+
+/**
+ * Resolves a point to a seq in `source`: the state "at" a time is the state after the last
+ * event at or before it. A point before the oldest event the source can rebuild, or after
+ * its end, is refused with one clear line rather than answered with a wrong state.
+ */
+export async function resolvePoint(spec: string, ctx: { source: EventSource; flag: string; lastTs?: number }): Promise<number> {
+  const { source, flag } = ctx;
+  const lastTs = ctx.lastTs ?? (await lastEventTs(source));
+  const p = parsePoint(spec, flag, lastTs);
+  if (p.kind === 'seq') {
+    if (p.seq > source.lastSeq) {
+      throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `${flag} ${spec}: after the end of ${source.describe} (last seq ${source.lastSeq})`);
+    }
+    if (p.seq < source.firstSeq - 1) {
+      throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `${flag} ${spec}: before the oldest event retained in ${source.describe} (seq ${source.firstSeq})`);
+    }
+    return p.seq;
+  }
+  const { seq, firstTs } = await seqAtTime(source, p.ms);
+  if (seq < source.firstSeq) {
+    const oldest = firstTs > 0 ? new Date(firstTs).toISOString() : 'none';
+    throw new LoadLedgerError(
+      ErrorCode.SEQ_OUT_OF_RANGE,
+      `${flag} ${spec} (${new Date(p.ms).toISOString()}): before the oldest event retained in ${source.describe} (${oldest}, seq ${source.firstSeq})`,
+    );
+  }
+  return seq;
+}

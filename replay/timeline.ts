@@ -1,0 +1,66 @@
+import type { EventType, LedgerEvent } from '../src/events.js';
+import type { Projection } from '../src/projection/state.js';
+
+/** The node an event concerns, as known just before it is folded (connections bind on push). */
+export function eventNode(state: Projection, e: LedgerEvent): string | null {
+  switch (e.type) {
+    case 'LoadPushed':
+    case 'SlaveSuperseded':
+      return e.node;
+    case 'MasterStarted':
+    case 'MasterStopped':
+    case 'SlaveRefused':
+      return null;
+    default:
+      return state.conns.get(e.conn)?.node ?? null;
+  }
+}
+
+/** What an event says, beyond its type, in a few words. */
+export function eventDetails(e: LedgerEvent): string {
+  switch (e.type) {
+    case 'MasterStarted':
+      return `epoch ${e.epoch}, slaves on ${e.listen}${e.http ? `, HTTP on ${e.http}` : ''}, pid ${e.pid}, dead-after ${e.deadAfter}ms`;
+    case 'MasterStopped':
+      return `epoch ${e.epoch}, ${e.reason}`;
+    case 'SlaveConnected':
+      return `from ${e.remote}`;
+    case 'SlaveRefused':
+      return `${e.remote}: ${e.reason}`;
+    case 'LoadPushed': {
+      const attrs = Object.entries(e.attrs).map(([k, v]) => `${k}=${String(v)}`);
+      return `load ${e.load}${e.capacity !== 1 ? ` capacity ${e.capacity}` : ''}${attrs.length ? ` ${attrs.join(',')}` : ''}`;
+    }
+    case 'UnknownFrameSkipped':
+      return `type ${e.code}, ${e.length} bytes`;
+    case 'SlaveTimedOut':
+      return `silent ${e.silentMs}ms`;
+    case 'SlaveDisconnected':
+      return e.reason;
+    case 'ProtocolViolated':
+      return `${e.code}: ${e.reason}`;
+    case 'SlaveSuperseded':
+      return `by connection ${e.by}`;
+    default:
+      return '';
+  }
+}
+
+export interface TimelineFilter {
+  node?: string;
+  types?: ReadonlySet<EventType>;
+  sinceMs?: number;
+  untilMs?: number;
+  fromSeq?: number;
+  toSeq?: number;
+}
+
+export function matches(f: TimelineFilter, e: LedgerEvent, node: string | null): boolean {
+  if (f.types && !f.types.has(e.type)) return false;
+  if (f.node !== undefined && node !== f.node) return false;
+  if (f.sinceMs !== undefined && e.ts < f.sinceMs) return false;
+  if (f.untilMs !== undefined && e.ts > f.untilMs) return false;
+  if (f.fromSeq !== undefined && e.seq < f.fromSeq) return false;
+  if (f.toSeq !== undefined && e.seq > f.toSeq) return false;
+  return true;
+}

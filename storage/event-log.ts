@@ -177,32 +177,53 @@ export class EventLog {
   }
 
   /**
-   * Retention: deletes the records whose events all have seq < `seq`, and snapshots older
-   * than the newest one at or before the new start of the log. Runs in slices so that it
-   * never holds up appends for long. Returns the number of events deleted.
+   * Retention: deletes the records whose events all have seq < `seq` (whole records only,
+   * so the log may keep a few events more), then the snapshots that can no longer serve as
+   * a base, and compacts the deleted range so the disk space really comes back. Deletes in
+   * slices of 256 records, each its own write, so appends are never held up for long.
+   * Returns the number of events deleted.
    */
   async deleteBefore(seq: number): Promise<number> {
-    const keys = await this.ev.keys({ lt: seqKey(seq) }).all();
     let deleted = 0;
-    const doomed: string[] = [];
-    for (let i = 0; i < keys.length; i++) {
-      const next = keys[i + 1];
-      const endOfRecord = next !== undefined ? keySeq(next) - 1 : await this.recordEnd(keys[i]!);
-      if (endOfRecord < seq) {
+    let lastDeletedKey: string | undefined;
+    for (;;) {
+      const keys = await this.ev.keys({ lt: seqKey(seq), limit: 257 }).all();
+      if (keys.length === 0) break;
+      const doomed: string[] = [];
+      for (let i = 0; i < keys.length && doomed.length < 256; i++) {
+        const next = keys[i + 1];
+        const end = next !== undefined ? keySeq(next) - 1 : await this.recordEnd(keys[i]!);
+        if (end >= seq) break;
         doomed.push(keys[i]!);
-        deleted += endOfRecord - keySeq(keys[i]!) + 1;
+        deleted += end - keySeq(keys[i]!) + 1;
       }
-    }
-    for (let i = 0; i < doomed.length; i += 256) {
-      await this.ev.batch(doomed.slice(i, i + 256).map((key) => ({ type: 'del' as const, key })));
+      if (doomed.length === 0) break;
+      await this.ev.batch(doomed.map((key) => ({ type: 'del' as const, key })));
+      lastDeletedKey = doomed[doomed.length - 1];
+      if (doomed.length < 256) break;
     }
     const [first] = await this.ev.keys({ limit: 1 }).all();
     this.firstSeq = first !== undefined ? keySeq(first) : this.lastSeq + 1;
+    // Keep every snapshot from the newest one that can still start a replay of what is left.
     const snaps = await this.snapshotSeqs();
-    const keep = snaps.filter((s) => s <= this.firstSeq - 1).pop();
-    const old = snaps.filter((s) => keep !== undefined && s < keep);
+    const base = snaps.filter((s) => s <= this.firstSeq - 1).pop();
+    const old = snaps.filter((s) => base !== undefined && s < base);
     if (old.length > 0) await this.snap.batch(old.map((s) => ({ type: 'del' as const, key: seqKey(s) })));
+    if (lastDeletedKey !== undefined) {
+      const db = this.db as unknown as { compactRange?: (a: string, b: string) => Promise<void> };
+      await db.compactRange?.('!ev!', `!ev!${lastDeletedKey}`).catch(() => {});
+    }
     return deleted;
+  }
+
+  /** Drops the oldest snapshots beyond the newest `keep` (bounded disk without retention). */
+  async pruneSnapshots(keep: number): Promise<void> {
+    const snaps = await this.snapshotSeqs();
+    if (snaps.length <= keep) return;
+    // Never drop the base of the oldest retained events.
+    const base = snaps.filter((s) => s <= this.firstSeq - 1).pop();
+    const doomed = snaps.slice(0, snaps.length - keep).filter((s) => s !== base);
+    if (doomed.length > 0) await this.snap.batch(doomed.map((s) => ({ type: 'del' as const, key: seqKey(s) })));
   }
 
   private async recordEnd(key: string): Promise<number> {
@@ -211,7 +232,7 @@ export class EventLog {
     return keySeq(key) + decodeRecord(value, this.dir).length - 1;
   }
 
-  /** Bytes on disk of the events between two seqs, as LevelDB estimates them. */
+  /** Bytes LevelDB estimates the whole store takes on disk. */
   async approximateSize(): Promise<number> {
     const db = this.db as unknown as { approximateSize?: (a: string, b: string) => Promise<number> };
     if (!db.approximateSize) return 0;

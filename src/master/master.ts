@@ -37,6 +37,14 @@ export interface MasterOptions {
   snapshotInterval?: number;
   /** fsync each group commit. */
   sync?: boolean;
+  /** Retention: delete events older than this many ms (0: keep everything). */
+  retain?: number;
+  /** Retention: keep only the newest this many events (0: keep everything). */
+  retainEvents?: number;
+  /** How often the retention task runs (ms). */
+  retentionInterval?: number;
+  /** Snapshots kept (the oldest go first). */
+  maxSnapshots?: number;
   /** Wall clock for event timestamps (tests may pin it). */
   clock?: () => number;
 }
@@ -50,6 +58,10 @@ export const MASTER_DEFAULTS = {
   maxSlaves: 65536,
   snapshotEvery: 100_000,
   snapshotInterval: 60_000,
+  retain: 0,
+  retainEvents: 0,
+  retentionInterval: 10_000,
+  maxSnapshots: 32,
 } as const;
 
 /**
@@ -69,6 +81,8 @@ export class Master implements ConnectionHost {
   private lastSnapshotSeq: number;
   private lastSnapshotAt = performance.now();
   private snapshotting = false;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private retaining: Promise<void> | undefined;
   /** Unknown frame types skipped, for /metrics. */
   readonly counters = { unknownFrames: 0, refused: 0 };
 
@@ -87,6 +101,10 @@ export class Master implements ConnectionHost {
     const options = {
       snapshotEvery: MASTER_DEFAULTS.snapshotEvery,
       snapshotInterval: MASTER_DEFAULTS.snapshotInterval,
+      retain: MASTER_DEFAULTS.retain,
+      retainEvents: MASTER_DEFAULTS.retainEvents,
+      retentionInterval: MASTER_DEFAULTS.retentionInterval,
+      maxSnapshots: MASTER_DEFAULTS.maxSnapshots,
       sync: false,
       clock: Date.now,
       limits: {},
@@ -156,6 +174,10 @@ export class Master implements ConnectionHost {
     const tick = Math.max(5, Math.min(250, Math.floor(Math.min(this.options.helloInterval, this.options.deadAfter) / 4)));
     this.timer = setInterval(() => this.checkLiveness(), tick);
     this.timer.unref();
+    if (this.options.retain > 0 || this.options.retainEvents > 0) {
+      this.retentionTimer = setInterval(() => void this.applyRetention(), this.options.retentionInterval);
+      this.retentionTimer.unref();
+    }
   }
 
   now(): number {
@@ -227,10 +249,42 @@ export class Master implements ConnectionHost {
     this.lastSnapshotAt = performance.now();
     try {
       await this.log.putSnapshot(snap);
+      await this.log.pruneSnapshots(this.options.maxSnapshots);
     } catch {
       // A failed snapshot costs restart time, not data: the events are in the log.
     } finally {
       this.snapshotting = false;
+    }
+  }
+
+  /**
+   * Retention, in the background: finds the new start of the log, makes sure a snapshot
+   * sits exactly before it (so replay still works from there), then deletes what is older.
+   * Appends go on meanwhile: LevelDB work runs off the event loop, and the fold that builds
+   * the snapshot yields between records.
+   */
+  applyRetention(): Promise<void> {
+    this.retaining ??= this.retain().finally(() => (this.retaining = undefined));
+    return this.retaining;
+  }
+
+  private async retain(): Promise<void> {
+    const log = this.log;
+    const last = this.projection.seq;
+    let cutoff = 0;
+    if (this.options.retainEvents > 0) cutoff = last - this.options.retainEvents;
+    if (this.options.retain > 0) {
+      const limit = this.options.clock() - this.options.retain;
+      cutoff = Math.max(cutoff, await lastSeqBefore(log, limit, last));
+    }
+    if (cutoff < log.firstSeq || this.stopping) return;
+    try {
+      const snap = await log.nearestSnapshot(cutoff);
+      if (!snap || snap.seq !== cutoff) await log.putSnapshot(toSnapshot(await loadProjection(log, cutoff)));
+      if (this.stopping) return;
+      await log.deleteBefore(cutoff + 1);
+    } catch (e) {
+      process.emitWarning(`retention failed, will retry: ${(e as Error).message}`);
     }
   }
 
@@ -244,6 +298,8 @@ export class Master implements ConnectionHost {
 
   private async doStop(reason: string): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    await this.retaining;
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     if (!this.recorder.failure) {
       for (const c of this.conns.values()) c.drop();
@@ -264,4 +320,16 @@ export class Master implements ConnectionHost {
     for (const c of this.conns.values()) c.drop();
     await this.http?.close();
   }
+}
+
+/** The last seq whose event is older than `ms` (reads only the old part of the log). */
+async function lastSeqBefore(log: EventLog, ms: number, last: number): Promise<number> {
+  let seq = 0;
+  for await (const batch of log.read(log.firstSeq, last)) {
+    for (const e of batch) {
+      if (e.ts >= ms) return seq;
+      seq = e.seq;
+    }
+  }
+  return seq;
 }

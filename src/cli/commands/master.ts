@@ -14,6 +14,9 @@ interface MasterFlags {
   snapshotEvery: number;
   snapshotInterval: number;
   fsync: boolean;
+  retain: number;
+  retainEvents: number;
+  retentionInterval: number;
 }
 
 export function masterCommand(): Command {
@@ -28,6 +31,9 @@ export function masterCommand(): Command {
     .option('--max-slaves <n>', 'refuse connections beyond this many', intArg(1), MASTER_DEFAULTS.maxSlaves)
     .option('--snapshot-every <events>', 'snapshot the projection every N events (0: off)', intArg(0), MASTER_DEFAULTS.snapshotEvery)
     .option('--snapshot-interval <duration>', 'and at least this often (0: off)', durationArg, MASTER_DEFAULTS.snapshotInterval)
+    .option('--retain <duration>', 'delete events older than this, in the background (default: keep all)', durationArg, 0)
+    .option('--retain-events <n>', 'keep only the newest N events (default: keep all)', intArg(0), 0)
+    .option('--retention-interval <duration>', 'how often retention runs', positiveDurationArg, MASTER_DEFAULTS.retentionInterval)
     .addOption(new Option('--fsync', 'fsync every group commit (survives power loss; slower)').default(false))
     .addHelpText('after', '\nDurations: 500ms, 3s, 1m. Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0).')
     .action(async (flags: MasterFlags) => {
@@ -43,6 +49,9 @@ export function masterCommand(): Command {
           snapshotEvery: flags.snapshotEvery,
           snapshotInterval: flags.snapshotInterval,
           sync: flags.fsync,
+          retain: flags.retain,
+          retainEvents: flags.retainEvents,
+          retentionInterval: flags.retentionInterval,
         });
       } catch (e) {
         die(e);

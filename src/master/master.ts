@@ -14,10 +14,8 @@ import { SlaveConnection, formatAddr, normalizeIp, type ConnectionHost } from '.
 import { Recorder } from './recorder.js';
 import { startHttpApi, type HttpApi } from '../http/server.js';
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
+export type { HostPort } from '../util/hostport.js';
+import type { HostPort } from '../util/hostport.js';
 
 export interface MasterOptions {
   /** Directory of the event log (created if missing). */

@@ -1,0 +1,12 @@
+/**
+ * loadledger as a library: the slave for embedding in a gateway, the master for tests
+ * and tools, and the pieces replay is made of.
+ */
+export { createSlave, type Slave, type SlaveOptions, type SlaveEvents } from './slave/slave.js';
+export { parseLoadSource, type LoadSource } from './slave/load-sources.js';
+export { Master, MASTER_DEFAULTS, type MasterOptions } from './master/master.js';
+export * from './protocol/index.js';
+export * from './events.js';
+export * from './projection/index.js';
+export { LoadLedgerError, ErrorCode, isLoadLedgerError } from './errors.js';
+export { EventLog } from '../storage/event-log.js';

@@ -298,9 +298,11 @@ export class Master implements ConnectionHost {
     if (this.timer) clearInterval(this.timer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.retaining;
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    // Stop accepting now; close() only calls back once every connection is gone, so the
+    // connections are dropped below before waiting for it.
+    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    for (const c of this.conns.values()) c.drop();
     if (!this.recorder.failure) {
-      for (const c of this.conns.values()) c.drop();
       this.recorder.record({ type: 'MasterStopped', epoch: this.projection.master.epoch, reason });
       await this.recorder.flush();
       if (!this.recorder.failure && this.projection.seq > this.lastSnapshotSeq) {
@@ -309,6 +311,7 @@ export class Master implements ConnectionHost {
       }
     }
     await this.closeSockets();
+    await closed;
     this.recorder.events$.complete();
     await this.log.close();
     rmSync(join(this.options.data, 'master.pid'), { force: true });

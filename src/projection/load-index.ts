@@ -1,9 +1,11 @@
 import BTreeModule from 'sorted-btree';
 import type { NodeEntry } from './state.js';
 
-// sorted-btree is CommonJS with the class on `exports.default`: under NodeNext ESM the
-// default import is the whole exports object.
-const BTreeCtor = BTreeModule.default;
+// sorted-btree is CommonJS with the class on `exports.default`: Node's ESM loader hands us
+// the whole exports object, bundlers (vitest) the class itself. Accept both.
+type BTreeClass = typeof BTreeModule.default;
+const BTreeCtor: BTreeClass =
+  typeof BTreeModule === 'function' ? (BTreeModule as unknown as BTreeClass) : BTreeModule.default;
 
 function compare(a: NodeEntry, b: NodeEntry): number {
   if (a.load !== b.load) return a.load < b.load ? -1 : 1;

@@ -2,10 +2,17 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { EXIT_USAGE, die } from './output.js';
+import { exportCommand } from './commands/export.js';
 import { masterCommand } from './commands/master.js';
 import { queryCommand } from './commands/query.js';
 import { replayCommand } from './commands/replay.js';
 import { slaveCommand } from './commands/slave.js';
+
+// `loadledger replay … | head`: a closed pipe ends the command quietly, like any Unix tool.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -15,7 +22,7 @@ const program = new Command('loadledger')
   .showSuggestionAfterError()
   .configureOutput({ outputError: (text, write) => write(`loadledger: ${text.replace(/^error: /, '')}`) });
 
-for (const cmd of [masterCommand(), slaveCommand(), queryCommand(), replayCommand()]) {
+for (const cmd of [masterCommand(), slaveCommand(), queryCommand(), replayCommand(), exportCommand()]) {
   program.addCommand(cmd.configureOutput({ outputError: (text, write) => write(`loadledger ${cmd.name()}: ${text.replace(/^error: /, '')}`) }));
 }
 program.commands.forEach((c) => c.exitOverride());

@@ -14,10 +14,20 @@ export interface FoldOptions {
 
 /** Folds `source` from `state` (in place) up to and including `to`. */
 export async function foldTo(source: EventSource, state: Projection, to: number, opts: FoldOptions = {}): Promise<Projection> {
+  if (to <= state.seq) return state;
+  state.index.suspend();
+  try {
+    await foldBatches(source, state, to, opts);
+  } finally {
+    state.index.resume(state.nodes.values());
+  }
+  return state;
+}
+
+async function foldBatches(source: EventSource, state: Projection, to: number, opts: FoldOptions): Promise<void> {
   const total = Math.max(0, to - state.seq);
   let done = 0;
   const { before, after, onProgress } = opts;
-  if (to <= state.seq) return state;
   for await (const batch of source.read(state.seq + 1, to)) {
     if (before || after) {
       for (const e of batch) {
@@ -31,7 +41,6 @@ export async function foldTo(source: EventSource, state: Projection, to: number,
     done += batch.length;
     onProgress?.(done, total);
   }
-  return state;
 }
 
 /** The projection just after `seq`: the source's nearest base, then the tail folded. */

@@ -4,6 +4,7 @@ import type { Projection } from '../src/projection/state.js';
 import { createProjection } from '../src/projection/state.js';
 import { fromSnapshot } from '../src/projection/snapshot.js';
 import { openLogReadOnly } from './open.js';
+import type { EventLog } from '../storage/event-log.js';
 
 /**
  * Where replay reads events from: a log directory (--data), an export file (--file) or a
@@ -30,13 +31,11 @@ export function beforeOldest(seq: number, oldest: number, describe: string): Loa
   return new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `seq ${seq} is before the oldest event retained in ${describe} (seq ${oldest})`);
 }
 
-/** A stopped master's log directory, opened read-only (a private copy, see open.ts). */
-export async function openDataSource(dir: string): Promise<EventSource> {
-  const ro = await openLogReadOnly(dir);
-  const log = ro.log;
-  const describe = `log ${dir}`;
-  // After retention the log starts later; the state is rebuildable from the first snapshot
-  // that leaves no gap before the remaining events.
+/**
+ * An EventLog as a source. After retention the log starts later; the state is
+ * rebuildable from the first snapshot that leaves no gap before the remaining events.
+ */
+export async function logSource(log: EventLog, describe: string, close: () => Promise<void> = async () => {}): Promise<EventSource> {
   const usable = log.firstSeq > 1 ? (await log.snapshotSeqs()).find((s) => s >= log.firstSeq - 1) : 0;
   const firstSeq = usable === undefined ? log.lastSeq + 1 : usable + 1;
   return {
@@ -51,6 +50,17 @@ export async function openDataSource(dir: string): Promise<EventSource> {
       return createProjection();
     },
     read: (from, to) => log.read(from, to),
-    close: () => ro.close(),
+    close,
   };
+}
+
+/** A stopped master's log directory, opened read-only (a private copy, see open.ts). */
+export async function openDataSource(dir: string): Promise<EventSource> {
+  const ro = await openLogReadOnly(dir);
+  try {
+    return await logSource(ro.log, `log ${dir}`, () => ro.close());
+  } catch (e) {
+    await ro.close();
+    throw e;
+  }
 }

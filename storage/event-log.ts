@@ -124,10 +124,13 @@ export class EventLog {
     // The record holding `from` starts at or before it.
     const [startKey] = await this.ev.keys({ lte: seqKey(from), reverse: true, limit: 1 }).all();
     const it = this.ev.iterator({ gte: startKey ?? seqKey(from), lte: seqKey(to) });
+    // Read ahead: LevelDB fetches the next slice on its thread while we decode this one.
+    let next = it.nextv(64);
     try {
       for (;;) {
-        const entries = await it.nextv(64);
+        const entries = await next;
         if (entries.length === 0) return;
+        next = it.nextv(64);
         for (const [, value] of entries) {
           let events = decodeRecord(value, this.dir);
           const head = events[0]!.seq;
@@ -138,6 +141,7 @@ export class EventLog {
         }
       }
     } finally {
+      await next.catch(() => {});
       await it.close();
     }
   }
@@ -145,13 +149,16 @@ export class EventLog {
   /** Raw records (undecoded), for measuring the read limit of the store itself. */
   async *readRaw(): AsyncGenerator<Buffer[]> {
     const it = this.ev.values();
+    let next = it.nextv(64);
     try {
       for (;;) {
-        const values = await it.nextv(64);
+        const values = await next;
         if (values.length === 0) return;
+        next = it.nextv(64);
         yield values;
       }
     } finally {
+      await next.catch(() => {});
       await it.close();
     }
   }

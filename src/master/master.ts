@@ -91,6 +91,8 @@ export class Master implements ConnectionHost {
   ) {
     this.recorder = new Recorder(log, projection, options.clock, 20_000, (seq) => this.committed(seq));
     this.nextConn = projection.lastConn + 1;
+    // The log refused a write: nothing else may take effect, so no connection stays open.
+    this.recorder.events$.subscribe({ error: () => this.conns.forEach((c) => c.drop()) });
     this.lastSnapshotSeq = projection.seq;
   }
 
@@ -318,6 +320,7 @@ export class Master implements ConnectionHost {
   }
 
   private async closeSockets(): Promise<void> {
+    if (this.server?.listening) this.server.close();
     for (const c of this.conns.values()) c.drop();
     await this.http?.close();
   }

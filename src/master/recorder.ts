@@ -49,9 +49,13 @@ export class Recorder {
     return this.pending.length >= this.highWater;
   }
 
-  /** Queues an event; `effect` runs once the event is in the log and the projection. */
-  record(event: NewEvent, effect?: () => void): LedgerEvent {
-    if (this.failure) throw this.failure;
+  /**
+   * Queues an event; `effect` runs once the event is in the log and the projection.
+   * After a write failure nothing more is taken (returns undefined): what cannot be logged
+   * must not take effect, and the master is stopping.
+   */
+  record(event: NewEvent, effect?: () => void): LedgerEvent | undefined {
+    if (this.failure) return undefined;
     const stamped = { seq: this.nextSeq++, ts: this.clock(), ...event } as LedgerEvent;
     this.pending.push(stamped);
     if (effect) this.pendingEffects.push(effect);

@@ -1,0 +1,222 @@
+/**
+ * The built CLI as a user runs it: `node dist/src/cli/main.js …` in child processes (the
+ * test script compiles first, so dist/ is fresh), a master on 127.0.0.1 port 0 with its
+ * log in a temp dir, slaves as separate processes. Ports are read from the master's
+ * "UP_LISTENING" line on stderr.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { StateDocument } from '../../src/projection/document.js';
+import { Cleanup } from '../helpers/cleanup.js';
+import { getJson } from '../helpers/master.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+beforeAll(() => {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npm run build; npm test does it)`);
+});
+
+// ---------------------------------------------------------------- processes
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Proc {
+  readonly child: ChildProcess;
+  readonly out: { stdout: string; stderr: string };
+  readonly exit: Promise<Exit>;
+}
+
+function spawnCli(args: string[]): Proc {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '' } });
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out.stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (out.stderr += s));
+  const exit = new Promise<Exit>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  cleanup.defer(`kill ${args.slice(0, 2).join(' ')}`, async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exit;
+    }
+  });
+  return { child, out, exit };
+}
+
+async function runCli(args: string[], timeout = 15_000): Promise<Exit & { stdout: string; stderr: string }> {
+  const p = spawnCli(args);
+  const exit = await withTimeout(p.exit, timeout, `loadledger ${args.join(' ')}`);
+  return { ...exit, ...p.out };
+}
+
+interface CliMaster extends Proc {
+  dir: string;
+  slavePort: number;
+  http: string;
+}
+
+const UP_RE = /^loadledger master: UP_LISTENING .*slaves on 127\.0\.0\.1:(\d+), HTTP on (http:\/\/127\.0\.0\.1:\d+)/m;
+
+async function startCliMaster(extra: string[] = []): Promise<CliMaster> {
+  const dir = await cleanup.tempDir('loadledger-cli-');
+  const p = spawnCli(['master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--hello-interval', '50ms', '--dead-after', '300ms', ...extra]);
+  const m = await waitFor(() => UP_RE.exec(p.out.stderr) ?? (p.child.exitCode !== null ? { failed: true } : undefined), {
+    what: 'the master UP_LISTENING line on stderr',
+    timeout: 10_000,
+    describe: () => p.out.stderr,
+  });
+  if ('failed' in m) throw new Error(`the master exited: ${p.out.stderr}`);
+  return { ...p, dir, slavePort: Number(m[1]), http: m[2]! };
+}
+
+const SLAVES = [
+  ['10.0.0.1:8080', '30'],
+  ['10.0.0.2:8080', '10'],
+  ['10.0.0.3:8080', '20'],
+] as const;
+const LEAST = '10.0.0.2:8080';
+
+function startCliSlaves(master: CliMaster): Proc[] {
+  return SLAVES.map(([addr, load]) =>
+    spawnCli(['slave', '--master', `127.0.0.1:${master.slavePort}`, '--addr', addr, '--load', load, '--interval', '50ms', '--dead-after', '300ms', '-q']),
+  );
+}
+
+async function clusterUp(master: CliMaster): Promise<void> {
+  await waitFor(
+    async () => {
+      const r = await getJson<StateDocument>(`${master.http}/v1/state`);
+      return r.body.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length === 3;
+    },
+    { what: 'three slaves in PUSH_LOAD_INFO', timeout: 10_000, interval: 20 },
+  );
+}
+
+function lines(s: string): string[] {
+  return s.split('\n').filter((l) => l.trim() !== '');
+}
+
+// ---------------------------------------------------------------- tests
+
+describe('loadledger CLI', () => {
+  it('master and three slave processes: query least-loaded prints the 10 node; query state --json parses; SIGTERM with slaves connected → exit 0', async () => {
+    const master = await startCliMaster();
+    startCliSlaves(master);
+    await clusterUp(master);
+
+    const least = await runCli(['query', 'least-loaded', '--http', master.http]);
+    expect(least).toMatchObject({ code: 0, stdout: `${LEAST}\n` });
+
+    const state = await runCli(['query', 'state', '--json', '--http', master.http]);
+    expect(state.code).toBe(0);
+    const doc = JSON.parse(state.stdout) as StateDocument;
+    expect(doc.master).toMatchObject({ state: 'UP_LISTENING', epoch: 1 });
+    expect(doc.nodes.map((n) => [n.id, n.load, n.state])).toEqual(SLAVES.map(([a, l]) => [a, Number(l), 'PUSH_LOAD_INFO']));
+
+    master.child.kill('SIGTERM');
+    const exit = await withTimeout(master.exit, 5000, 'the master to exit after SIGTERM');
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(master.out.stderr).toMatch(/stopped \(SIGTERM\)/);
+  });
+
+  it('after the master stops, replay --at S --json equals the /v1/state it served at seq S', async () => {
+    // Snapshots every 25 events, so that replay starts from a snapshot and folds the tail.
+    const master = await startCliMaster(['--snapshot-every', '25']);
+    const slaves = startCliSlaves(master);
+    await clusterUp(master);
+    await waitFor(async () => (await getJson<StateDocument>(`${master.http}/v1/state`)).body.seq > 60, { what: 'a log past a few snapshots', timeout: 10_000 });
+    const served = (await getJson<StateDocument>(`${master.http}/v1/state`)).body;
+    expect(served.nodes.some((n) => n.state === 'PUSH_LOAD_INFO')).toBe(true);
+
+    for (const s of slaves) s.child.kill('SIGTERM');
+    for (const s of slaves) expect(await withTimeout(s.exit, 5000, 'a slave to exit')).toEqual({ code: 0, signal: null });
+    master.child.kill('SIGTERM');
+    expect(await withTimeout(master.exit, 5000, 'the master to exit')).toEqual({ code: 0, signal: null });
+
+    const at = await runCli(['replay', '--data', master.dir, '--at', String(served.seq), '--json']);
+    expect(at.code).toBe(0);
+    expect(JSON.parse(at.stdout)).toEqual(served);
+
+    const end = await runCli(['replay', '--data', master.dir, '--json']);
+    expect(end.code).toBe(0);
+    const final = JSON.parse(end.stdout) as StateDocument;
+    expect(final.seq).toBeGreaterThan(served.seq);
+    expect(final.master).toMatchObject({ state: 'DOWN', epoch: 1 });
+    expect(final.nodes.map((n) => [n.id, n.state])).toEqual(SLAVES.map(([a]) => [a, 'DOWN']));
+
+    const text = await runCli(['replay', '--data', master.dir]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(LEAST);
+  });
+
+  it('replay --data on the log of a running master → exit 1, one line naming the running master', async () => {
+    const master = await startCliMaster();
+    const r = await runCli(['replay', '--data', master.dir, '--json']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/running master/);
+    expect(r.stderr).not.toContain('    at ');
+  });
+
+  it.each([
+    [['master', '--listen', 'nope']],
+    [['slave', '--master', 'x', '--load', 'bogus']],
+    [['query', 'bogus']],
+    [['master', '--dead-after', 'soon']],
+    [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', 'fast']],
+  ])('bad usage %j → exit 2, one line on stderr, no stack trace', async (args) => {
+    const r = await runCli(args);
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr), r.stderr).toHaveLength(1);
+    expect(r.stderr).not.toContain('    at ');
+    expect(r.stdout).toBe('');
+  });
+
+  it.each([
+    ['port 1 (refused by fetch itself)', async () => 'http://127.0.0.1:1'],
+    ['a closed port', async () => `http://127.0.0.1:${await closedPort()}`],
+  ])('query least-loaded against %s → exit 1, one line "master unreachable"', async (_what, url) => {
+    const r = await runCli(['query', 'least-loaded', '--http', await url()]);
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/master unreachable/);
+    expect(r.stderr).not.toContain('    at ');
+  });
+
+  it('--help of the program and of every command exits 0 and prints usage', async () => {
+    const root = await runCli(['--help']);
+    expect(root.code).toBe(0);
+    const commands = commandNames(root.stdout);
+    expect(commands).toEqual(expect.arrayContaining(['master', 'slave', 'query', 'replay']));
+    const results = await Promise.all(commands.map(async (c) => [c, await runCli([c, '--help'])] as const));
+    for (const [c, r] of results) {
+      expect({ command: c, code: r.code }).toEqual({ command: c, code: 0 });
+      expect(r.stdout).toMatch(new RegExp(`^Usage: loadledger ${c} `, 'm'));
+    }
+  });
+});
+
+/** Command names from commander's "Commands:" section (without the implicit `help`). */
+function commandNames(help: string): string[] {
+  const section = help.split(/^Commands:\s*$/m)[1] ?? '';
+  return [...section.matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+}
+
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}

@@ -1,0 +1,94 @@
+/**
+ * Event builders for reducer tests. The builders return events without `seq`/`ts`
+ * (NewEvent); `Stamper` numbers them the way the recorder does: seq gapless from 1, ts
+ * from a fixed clock so that the expected documents are exact.
+ */
+import type { Attrs } from '../../src/protocol/messages.js';
+import type { LedgerEvent, NewEvent } from '../../src/events.js';
+
+/** 2023-11-14T22:13:20Z: any fixed instant will do; the reducer never reads a clock. */
+export const T0 = 1_700_000_000_000;
+
+export class Stamper {
+  seq = 0;
+  constructor(private readonly tsOf: (seq: number) => number = (seq) => T0 + seq * 10) {}
+
+  stamp(e: NewEvent): LedgerEvent {
+    const seq = ++this.seq;
+    return { seq, ts: this.tsOf(seq), ...e } as LedgerEvent;
+  }
+
+  stampAll(events: readonly NewEvent[]): LedgerEvent[] {
+    return events.map((e) => this.stamp(e));
+  }
+}
+
+export const ev = {
+  masterStarted: (epoch: number): NewEvent => ({
+    type: 'MasterStarted',
+    epoch,
+    listen: '127.0.0.1:7400',
+    http: '127.0.0.1:7480',
+    pid: 4242,
+    helloInterval: 1000,
+    deadAfter: 3000,
+  }),
+  masterStopped: (epoch: number, reason = 'SIGTERM'): NewEvent => ({ type: 'MasterStopped', epoch, reason }),
+  connected: (conn: number, remote = `10.0.0.${conn}:${40000 + conn}`): NewEvent => ({ type: 'SlaveConnected', conn, remote }),
+  refused: (remote = '10.0.0.99:40099', reason = 'max-slaves (1) reached'): NewEvent => ({ type: 'SlaveRefused', remote, reason }),
+  helloReceived: (conn: number): NewEvent => ({ type: 'HelloReceived', conn }),
+  helloAckSent: (conn: number): NewEvent => ({ type: 'HelloAckSent', conn }),
+  helloSent: (conn: number): NewEvent => ({ type: 'HelloSent', conn }),
+  helloAckReceived: (conn: number): NewEvent => ({ type: 'HelloAckReceived', conn }),
+  pushed: (conn: number, node: string, load: number, opts: { capacity?: number; attrs?: Attrs } = {}): NewEvent => ({
+    type: 'LoadPushed',
+    conn,
+    node,
+    load,
+    capacity: opts.capacity ?? 1,
+    attrs: opts.attrs ?? {},
+  }),
+  unknownSkipped: (conn: number, code = 0x8001, length = 3): NewEvent => ({ type: 'UnknownFrameSkipped', conn, code, length }),
+  timedOut: (conn: number, silentMs = 3000): NewEvent => ({ type: 'SlaveTimedOut', conn, silentMs }),
+  disconnected: (conn: number, reason = 'closed by slave'): NewEvent => ({ type: 'SlaveDisconnected', conn, reason }),
+  violated: (conn: number, code = 'PUSH_BAD_LOAD', reason = '"load" is missing'): NewEvent => ({ type: 'ProtocolViolated', conn, code, reason }),
+  superseded: (conn: number, node: string, by: number): NewEvent => ({ type: 'SlaveSuperseded', conn, node, by }),
+};
+
+/**
+ * A log as a master records it over two epochs, with every event type: three slaves, a
+ * refused one, pings, an unknown frame, a timeout, a violation, a supersession, a clean
+ * stop, a restart, reconnections.
+ */
+export const RECORDED_LOG: readonly NewEvent[] = [
+  ev.masterStarted(1),
+  ev.connected(1),
+  ev.connected(2),
+  ev.pushed(1, 'gw-a:8080', 30, { attrs: { zone: 'eu-1' } }),
+  ev.pushed(2, 'gw-b:8080', 10, { capacity: 2, attrs: { zone: 'eu-2', canary: true } }),
+  ev.helloReceived(1),
+  ev.helloAckSent(1),
+  ev.connected(3),
+  ev.pushed(3, 'gw-c:8080', 20),
+  ev.refused(),
+  ev.helloSent(2),
+  ev.helloAckReceived(2),
+  ev.unknownSkipped(3, 0x0005, 12),
+  ev.pushed(2, 'gw-b:8080', 35, { capacity: 2, attrs: { zone: 'eu-2', canary: true } }),
+  ev.connected(4),
+  ev.violated(4, 'PUSH_NOT_MAP', 'payload is not a MessagePack map (first byte 0x2a)'),
+  ev.timedOut(3, 3012),
+  ev.connected(5),
+  ev.superseded(1, 'gw-a:8080', 5),
+  ev.pushed(5, 'gw-a:8080', 25, { attrs: { zone: 'eu-1' } }),
+  ev.connected(6),
+  ev.pushed(6, '10.0.0.6', 5),
+  ev.disconnected(6, 'connection error ECONNRESET'),
+  ev.masterStopped(1, 'SIGTERM'),
+  ev.masterStarted(2),
+  ev.connected(7),
+  ev.pushed(7, 'gw-c:8080', 15),
+  ev.connected(8),
+  ev.helloReceived(8),
+  ev.helloAckSent(8),
+];

@@ -1,0 +1,114 @@
+/**
+ * A raw TCP client speaking the wire protocol byte for byte: what a C agent, a hung
+ * gateway or a hostile peer looks like to the master. It decodes what the master sends
+ * with the project's FrameDecoder and remembers every frame.
+ */
+import { connect, type Socket } from 'node:net';
+import { FrameDecoder, HELLO_ACK_FRAME, HELLO_FRAME, encodePush, type DecodeError, type Frame, type PushFields } from '../../src/protocol/index.js';
+import { waitFor } from './wait.js';
+
+export interface RawClientOptions {
+  /** Answer the master's HELLO with HELLO_ACK (a live slave does). Default false: silent. */
+  answerHello?: boolean;
+}
+
+export class RawClient {
+  readonly frames: Frame[] = [];
+  readonly errors: DecodeError[] = [];
+  /** performance.now() when the socket closed, or undefined while open. */
+  closedAt: number | undefined;
+  answerHello: boolean;
+  /** How the master names this connection's remote end (SlaveConnected.remote). */
+  readonly remote: string;
+  private readonly decoder: FrameDecoder;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  private constructor(readonly socket: Socket, opts: RawClientOptions) {
+    this.answerHello = opts.answerHello ?? false;
+    this.remote = `127.0.0.1:${socket.localPort}`;
+    this.decoder = new FrameDecoder({
+      frame: (f) => {
+        this.frames.push(f);
+        if (f.type === 'HELLO' && this.answerHello) this.send(HELLO_ACK_FRAME);
+      },
+      error: (e) => this.errors.push(e),
+    });
+    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    socket.on('error', () => {}); // a reset by the master shows as 'close'
+    socket.on('close', () => {
+      this.closedAt = performance.now();
+      this.stopHeartbeat();
+    });
+  }
+
+  static async connect(port: number, opts: RawClientOptions = {}): Promise<RawClient> {
+    const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawClient(socket, opts);
+  }
+
+
+  get closed(): boolean {
+    return this.closedAt !== undefined;
+  }
+
+  send(bytes: Uint8Array): void {
+    if (!this.socket.destroyed) this.socket.write(bytes);
+  }
+
+  hello(): void {
+    this.send(HELLO_FRAME);
+  }
+
+  push(fields: PushFields): void {
+    this.send(encodePush(fields));
+  }
+
+  count(type: Frame['type']): number {
+    return this.frames.filter((f) => f.type === type).length;
+  }
+
+  /**
+   * Behaves like a live slave: HELLO and a push every `intervalMs`, answering HELLO.
+   * `freeze()` stops all of it while the socket stays open (a hung agent).
+   */
+  startHeartbeat(fields: PushFields, intervalMs: number): void {
+    this.answerHello = true;
+    this.push(fields);
+    this.heartbeat = setInterval(() => {
+      this.hello();
+      this.push(fields);
+    }, intervalMs);
+  }
+
+  /** Stops sending anything, answers nothing; the socket stays open and keeps reading. */
+  freeze(): void {
+    this.stopHeartbeat();
+    this.answerHello = false;
+  }
+
+  async waitClosed(timeout = 2000, what = 'the master to close the connection'): Promise<number> {
+    return waitFor(() => this.closedAt, { timeout, what });
+  }
+
+  destroy(): void {
+    this.stopHeartbeat();
+    this.socket.destroy();
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+}
+
+/** A frame with any type and payload, honest header (u16 BE type, u16 BE length). */
+export function rawFrame(type: number, payload: Uint8Array = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt16BE(type, 0);
+  head.writeUInt16BE(payload.length, 2);
+  return Buffer.concat([head, payload]);
+}

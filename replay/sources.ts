@@ -1,4 +1,6 @@
 import { badArgument } from '../src/errors.js';
+import { openFileSource } from './file-source.js';
+import { openHttpSource } from './http-source.js';
 import { openDataSource, type EventSource } from './source.js';
 
 export interface SourceFlags {
@@ -11,7 +13,7 @@ export interface SourceFlags {
 export async function openSource(flags: SourceFlags): Promise<EventSource> {
   const given = [flags.data, flags.file, flags.http].filter((x) => x !== undefined).length;
   if (given > 1) throw badArgument('give one source: --data DIR, --file FILE or --http URL');
-  if (flags.file !== undefined) throw badArgument('--file: not available yet');
-  if (flags.http !== undefined) throw badArgument('--http: not available yet');
+  if (flags.file !== undefined) return openFileSource(flags.file);
+  if (flags.http !== undefined) return openHttpSource(flags.http);
   return openDataSource(flags.data ?? './data');
 }

@@ -35,6 +35,8 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   NO_ELIGIBLE_NODE: 'NO_ELIGIBLE_NODE',
   MASTER_UNREACHABLE: 'MASTER_UNREACHABLE',
+  /** A master's event stream broke off: it ended early, skipped a seq, or cut off a client that fell behind. */
+  EVENT_STREAM_BROKEN: 'EVENT_STREAM_BROKEN',
   LOAD_SOURCE_FAILED: 'LOAD_SOURCE_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

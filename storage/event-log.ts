@@ -125,12 +125,15 @@ export class EventLog {
     const [startKey] = await this.ev.keys({ lte: seqKey(from), reverse: true, limit: 1 }).all();
     const it = this.ev.iterator({ gte: startKey ?? seqKey(from), lte: seqKey(to) });
     // Read ahead: LevelDB fetches the next slice on its thread while we decode this one.
-    let next = it.nextv(64);
+    // A rejection while the consumer is paused at `yield` would otherwise be unhandled;
+    // it is still thrown from the `await` below.
+    const ahead = <T>(p: Promise<T>): Promise<T> => (p.catch(() => {}), p);
+    let next = ahead(it.nextv(64));
     try {
       for (;;) {
         const entries = await next;
         if (entries.length === 0) return;
-        next = it.nextv(64);
+        next = ahead(it.nextv(64));
         for (const [, value] of entries) {
           let events = decodeRecord(value, this.dir);
           const head = events[0]!.seq;
@@ -149,12 +152,13 @@ export class EventLog {
   /** Raw records (undecoded), for measuring the read limit of the store itself. */
   async *readRaw(): AsyncGenerator<Buffer[]> {
     const it = this.ev.values();
-    let next = it.nextv(64);
+    const ahead = <T>(p: Promise<T>): Promise<T> => (p.catch(() => {}), p);
+    let next = ahead(it.nextv(64));
     try {
       for (;;) {
         const values = await next;
         if (values.length === 0) return;
-        next = it.nextv(64);
+        next = ahead(it.nextv(64));
         yield values;
       }
     } finally {

@@ -1,3 +1,4 @@
+import { ErrorCode, LoadLedgerError } from '../src/errors.js';
 import type { LedgerEvent } from '../src/events.js';
 import { evolve } from '../src/projection/evolve.js';
 import type { Projection } from '../src/projection/state.js';
@@ -29,6 +30,10 @@ async function foldBatches(source: EventSource, state: Projection, to: number, o
   let done = 0;
   const { before, after, onProgress } = opts;
   for await (const batch of source.read(state.seq + 1, to)) {
+    // A gap (events deleted under us by retention) must fail, never fold into a wrong state.
+    if (batch[0]!.seq !== state.seq + 1) {
+      throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `${source.describe}: expected seq ${state.seq + 1}, found ${batch[0]!.seq} (events removed by retention?)`);
+    }
     if (before || after) {
       for (const e of batch) {
         before?.(state, e);

@@ -36,7 +36,7 @@ export function beforeOldest(seq: number, oldest: number, describe: string): Loa
  * rebuildable from the first snapshot that leaves no gap before the remaining events.
  */
 export async function logSource(log: EventLog, describe: string, close: () => Promise<void> = async () => {}): Promise<EventSource> {
-  const usable = log.firstSeq > 1 ? (await log.snapshotSeqs()).find((s) => s >= log.firstSeq - 1) : 0;
+  const usable = await log.replayBaseSeq();
   const firstSeq = usable === undefined ? log.lastSeq + 1 : usable + 1;
   return {
     describe,

@@ -19,6 +19,8 @@ export const ErrorCode = {
   PUSH_ADDR_CHANGED: 'PUSH_ADDR_CHANGED',
   WRITE_BACKLOG: 'WRITE_BACKLOG',
   TOO_MANY_SLAVES: 'TOO_MANY_SLAVES',
+  /** --listen or --http: another process has the port (a run-time failure: exit 1). */
+  ADDRESS_IN_USE: 'ADDRESS_IN_USE',
   // storage
   LOG_LOCKED: 'LOG_LOCKED',
   LOG_NOT_FOUND: 'LOG_NOT_FOUND',

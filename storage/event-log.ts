@@ -125,9 +125,6 @@ export class EventLog {
     const [startKey] = await this.ev.keys({ lte: seqKey(from), reverse: true, limit: 1 }).all();
     const it = this.ev.iterator({ gte: startKey ?? seqKey(from), lte: seqKey(to) });
     // Read ahead: LevelDB fetches the next slice on its thread while we decode this one.
-    // A rejection while the consumer is paused at `yield` would otherwise be unhandled;
-    // it is still thrown from the `await` below.
-    const ahead = <T>(p: Promise<T>): Promise<T> => (p.catch(() => {}), p);
     let next = ahead(it.nextv(64));
     try {
       for (;;) {
@@ -152,7 +149,6 @@ export class EventLog {
   /** Raw records (undecoded), for measuring the read limit of the store itself. */
   async *readRaw(): AsyncGenerator<Buffer[]> {
     const it = this.ev.values();
-    const ahead = <T>(p: Promise<T>): Promise<T> => (p.catch(() => {}), p);
     let next = ahead(it.nextv(64));
     try {
       for (;;) {
@@ -215,10 +211,9 @@ export class EventLog {
     }
     const [first] = await this.ev.keys({ limit: 1 }).all();
     this.firstSeq = first !== undefined ? keySeq(first) : this.lastSeq + 1;
-    // Keep every snapshot from the newest one that can still start a replay of what is left.
-    const snaps = await this.snapshotSeqs();
-    const base = snaps.filter((s) => s <= this.firstSeq - 1).pop();
-    const old = snaps.filter((s) => base !== undefined && s < base);
+    // Snapshots older than the one replay of what is left starts from serve nothing.
+    const base = await this.replayBaseSeq();
+    const old = base === undefined ? [] : (await this.snapshotSeqs()).filter((s) => s < base);
     if (old.length > 0) await this.snap.batch(old.map((s) => ({ type: 'del' as const, key: seqKey(s) })));
     if (lastDeletedKey !== undefined) {
       const db = this.db as unknown as { compactRange?: (a: string, b: string) => Promise<void> };
@@ -232,9 +227,25 @@ export class EventLog {
     const snaps = await this.snapshotSeqs();
     if (snaps.length <= keep) return;
     // Never drop the base of the oldest retained events.
-    const base = snaps.filter((s) => s <= this.firstSeq - 1).pop();
+    const base = await this.replayBaseSeq();
     const doomed = snaps.slice(0, snaps.length - keep).filter((s) => s !== base);
     if (doomed.length > 0) await this.snap.batch(doomed.map((s) => ({ type: 'del' as const, key: seqKey(s) })));
+  }
+
+  /**
+   * The seq replay of this log can start from: 0 while it still begins at seq 1; after
+   * retention, the first snapshot that leaves no gap before the remaining events
+   * (undefined when there is none: the remaining events cannot be replayed).
+   */
+  async replayBaseSeq(): Promise<number | undefined> {
+    if (this.firstSeq <= 1) return 0;
+    return (await this.snapshotSeqs()).find((s) => s >= this.firstSeq - 1);
+  }
+
+  /** The first seq of the record that holds `seq` (records are deleted whole). */
+  async recordStart(seq: number): Promise<number | undefined> {
+    const [key] = await this.ev.keys({ lte: seqKey(seq), reverse: true, limit: 1 }).all();
+    return key === undefined ? undefined : keySeq(key);
   }
 
   private async recordEnd(key: string): Promise<number> {
@@ -253,6 +264,15 @@ export class EventLog {
   async close(): Promise<void> {
     await this.db.close();
   }
+}
+
+/**
+ * A read-ahead promise: a rejection while the consumer is paused at `yield` would otherwise
+ * be unhandled; it is still thrown where the promise is awaited.
+ */
+function ahead<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
 
 export function decodeRecord(value: Buffer, dir: string): LedgerEvent[] {

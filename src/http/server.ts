@@ -20,7 +20,7 @@ type Params = URLSearchParams;
 export function attrFilter(params: Iterable<[string, string]>): ((n: NodeEntry) => boolean) | undefined {
   const pairs = [...params];
   if (pairs.length === 0) return undefined;
-  return (n) => pairs.every(([k, v]) => k in n.attrs && String(n.attrs[k]) === v);
+  return (n) => pairs.every(([k, v]) => Object.hasOwn(n.attrs, k) && String(n.attrs[k]) === v);
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -49,7 +49,7 @@ export async function startHttpApi(master: Master, at: HostPort): Promise<HttpAp
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(Object.assign(new Error(`--http ${at.host}:${at.port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`), { code: ErrorCode.BAD_ARGUMENT })),
+      reject(new LoadLedgerError(e.code === 'EADDRINUSE' ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT, `--http ${at.host}:${at.port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, { cause: e })),
     );
     server.listen(at.port, at.host, () => resolve());
   });
@@ -89,8 +89,9 @@ function route(master: Master, req: IncomingMessage, res: ServerResponse, follow
       return send(res, 200, stateDocument(p));
     case '/v1/nodes': {
       const state = params.get('state');
-      if (state !== null && state !== 'PUSH_LOAD_INFO' && state !== 'DOWN' && state !== 'CONNECTED') {
-        return fail(res, 400, ErrorCode.BAD_ARGUMENT, `state must be PUSH_LOAD_INFO, DOWN or CONNECTED (got ${JSON.stringify(state)})`);
+      if (state !== null && state !== 'PUSH_LOAD_INFO' && state !== 'DOWN') {
+        const hint = state === 'CONNECTED' ? '; connections that have not pushed yet are the "pending" list of /v1/state' : '';
+        return fail(res, 400, ErrorCode.BAD_ARGUMENT, `state must be PUSH_LOAD_INFO or DOWN (got ${JSON.stringify(state)})${hint}`);
       }
       params.delete('state');
       const match = attrFilter(params);
@@ -187,12 +188,10 @@ export function parseEventsQuery(params: Params): EventsQuery | string {
 
 /**
  * The oldest `from` for which this log can rebuild the state at from - 1: 1 while the log
- * still starts at seq 1; after retention, one past the first snapshot that leaves no gap
- * before the remaining events (as replay/source.ts openDataSource).
+ * still starts at seq 1; after retention, one past EventLog.replayBaseSeq.
  */
 async function stateFrom(log: EventLog, last: number): Promise<number> {
-  if (log.firstSeq <= 1) return 1;
-  const usable = (await log.snapshotSeqs()).find((s) => s >= log.firstSeq - 1);
+  const usable = await log.replayBaseSeq();
   return usable === undefined ? last + 1 : usable + 1;
 }
 

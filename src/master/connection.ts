@@ -4,6 +4,7 @@ import { FrameDecoder, type DecodeError, type FrameSink } from '../protocol/deco
 import { HELLO_ACK_FRAME, HELLO_FRAME } from '../protocol/encoder.js';
 import type { Frame, PushLimits } from '../protocol/messages.js';
 import type { Recorder } from './recorder.js';
+import type { NewEvent } from '../events.js';
 
 /** What a connection needs from the master it belongs to. */
 export interface ConnectionHost {
@@ -32,6 +33,8 @@ export class SlaveConnection implements FrameSink {
   lastPing = 0;
   /** Set once the connection's end was recorded (timeout, violation, supersession, close). */
   ended = false;
+  /** Reading is paused because the log is behind (backpressure). */
+  paused = false;
   private lastError = '';
   readonly remote: string;
   readonly remoteIp: string;
@@ -49,8 +52,9 @@ export class SlaveConnection implements FrameSink {
     this.decoder = new FrameDecoder(this, limits);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      this.lastRx = this.host.now();
       this.decoder.push(chunk);
+      // Backpressure: a slave that sends faster than the log takes it waits, not the others.
+      if (this.host.recorder.backlogged && !this.ended) this.pauseUntilDrained();
     });
     // 'close' follows with hadError; the reason is recorded there
     socket.on('error', (e: NodeJS.ErrnoException) => (this.lastError = e.code ?? e.message));
@@ -58,6 +62,8 @@ export class SlaveConnection implements FrameSink {
   }
 
   frame(f: Frame): void {
+    // A whole frame is the sign of life (PROTOCOL.md), not a byte trickling in.
+    this.lastRx = this.host.now();
     const recorder = this.host.recorder;
     switch (f.type) {
       case 'HELLO':
@@ -78,8 +84,7 @@ export class SlaveConnection implements FrameSink {
         break;
       }
       case 'UNKNOWN':
-        this.host.counters.unknownFrames++;
-        recorder.record({ type: 'UnknownFrameSkipped', conn: this.conn, code: f.code, length: f.length });
+        recorder.record({ type: 'UnknownFrameSkipped', conn: this.conn, code: f.code, length: f.length }, () => this.host.counters.unknownFrames++);
         break;
       default: {
         const never: never = f;
@@ -96,8 +101,8 @@ export class SlaveConnection implements FrameSink {
   private violation(err: DecodeError): void {
     if (this.ended) return;
     this.end();
-    this.host.recorder.record({ type: 'ProtocolViolated', conn: this.conn, code: err.code, reason: err.reason });
-    this.socket.destroy();
+    // The decoder is closed: nothing more is read. The socket goes once the fact is logged.
+    this.recordThenDestroy({ type: 'ProtocolViolated', conn: this.conn, code: err.code, reason: err.reason });
   }
 
   /** Sends a HELLO to a quiet slave (the protocol allows the master to ping first). */
@@ -109,15 +114,13 @@ export class SlaveConnection implements FrameSink {
   timedOut(silentMs: number): void {
     if (this.ended) return;
     this.end();
-    this.host.recorder.record({ type: 'SlaveTimedOut', conn: this.conn, silentMs: Math.round(silentMs) });
-    this.socket.destroy();
+    this.recordThenDestroy({ type: 'SlaveTimedOut', conn: this.conn, silentMs: Math.round(silentMs) });
   }
 
   superseded(by: number): void {
     if (this.ended || this.node === null) return;
     this.end();
-    this.host.recorder.record({ type: 'SlaveSuperseded', conn: this.conn, node: this.node, by });
-    this.socket.destroy();
+    this.recordThenDestroy({ type: 'SlaveSuperseded', conn: this.conn, node: this.node, by });
   }
 
   /** Closes without recording anything (the master is stopping and records that itself). */
@@ -127,12 +130,24 @@ export class SlaveConnection implements FrameSink {
     this.socket.destroy();
   }
 
-  pause(): void {
-    this.socket.pause();
+  private readonly destroy = (): void => {
+    this.socket.destroy();
+  };
+
+  /** The socket goes once the fact is in the log (or at once when nothing can be logged). */
+  private recordThenDestroy(event: NewEvent): void {
+    if (!this.host.recorder.record(event, this.destroy)) this.destroy();
   }
 
-  resume(): void {
-    if (!this.ended) this.socket.resume();
+  private pauseUntilDrained(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+    void this.host.recorder.whenNotBacklogged().then(() => {
+      this.paused = false;
+      this.lastRx = this.host.now(); // the pause was ours: its length is not the slave's silence
+      if (!this.ended) this.socket.resume();
+    });
   }
 
   private send(frame: Buffer): void {
@@ -147,6 +162,7 @@ export class SlaveConnection implements FrameSink {
   private end(): void {
     this.ended = true;
     this.decoder.close();
+    this.socket.pause();
     this.host.forget(this);
   }
 

@@ -74,7 +74,8 @@ export class Master implements ConnectionHost {
   private server: Server | undefined;
   private http: HttpApi | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private paused = false;
+  /** Connections that arrived before MasterStarted was committed: accepted right after. */
+  private early: Socket[] | null = [];
   private stopping: Promise<void> | undefined;
   private lastSnapshotSeq: number;
   private lastSnapshotAt = performance.now();
@@ -110,7 +111,12 @@ export class Master implements ConnectionHost {
       limits: {},
       ...opts,
     };
-    mkdirSync(options.data, { recursive: true });
+    try {
+      mkdirSync(options.data, { recursive: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--data ${options.data}: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : (e as Error).message}`, { cause: e });
+    }
     const log = await EventLog.open(options.data, { create: true, sync: options.sync });
     let master: Master | undefined;
     try {
@@ -147,11 +153,13 @@ export class Master implements ConnectionHost {
   }
 
   private async listen(): Promise<void> {
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Sockets start paused and wait until MasterStarted is in the log: a slave's events
+    // must never come before the start they belong to (the start ends the old epoch).
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => (this.early ? this.early.push(socket) : this.accept(socket)));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--listen ${this.options.listen.host}:${this.options.listen.port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, { cause: e })),
+        reject(new LoadLedgerError(e.code === 'EADDRINUSE' ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT, `--listen ${this.options.listen.host}:${this.options.listen.port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, { cause: e })),
       );
       server.listen(this.options.listen.port, this.options.listen.host, () => resolve());
     });
@@ -171,6 +179,9 @@ export class Master implements ConnectionHost {
     });
     await this.recorder.flush();
     writeFileSync(join(this.options.data, 'master.pid'), `${process.pid}\n`);
+    const early = this.early ?? [];
+    this.early = null;
+    for (const socket of early) this.accept(socket);
     const tick = Math.max(5, Math.min(250, Math.floor(Math.min(this.options.helloInterval, this.options.deadAfter) / 4)));
     this.timer = setInterval(() => this.checkLiveness(), tick);
     this.timer.unref();
@@ -199,7 +210,7 @@ export class Master implements ConnectionHost {
     const c = new SlaveConnection(this.nextConn++, socket, this, this.options.limits);
     this.conns.set(c.conn, c);
     this.recorder.record({ type: 'SlaveConnected', conn: c.conn, remote: c.remote });
-    if (this.paused) c.pause();
+    socket.resume();
   }
 
   bind(c: SlaveConnection, node: string): void {
@@ -218,18 +229,10 @@ export class Master implements ConnectionHost {
     const now = this.now();
     const { deadAfter, helloInterval } = this.options;
     for (const c of this.conns.values()) {
+      if (c.paused) continue; // we are not reading it: its silence is ours, not the slave's
       const silent = now - c.lastRx;
       if (silent >= deadAfter) c.timedOut(silent);
       else if (silent >= helloInterval && now - c.lastPing >= helloInterval) c.ping(now);
-    }
-    if (this.recorder.backlogged && !this.paused) {
-      // Backpressure: stop reading from slaves until the log catches up.
-      this.paused = true;
-      for (const c of this.conns.values()) c.pause();
-      void this.recorder.whenNotBacklogged().then(() => {
-        this.paused = false;
-        for (const c of this.conns.values()) c.resume();
-      });
     }
   }
 
@@ -277,6 +280,11 @@ export class Master implements ConnectionHost {
       const limit = this.options.clock() - this.options.retain;
       cutoff = Math.max(cutoff, await lastSeqBefore(log, limit, last));
     }
+    // Records are deleted whole: move the cutoff back to the start of the record that holds
+    // cutoff + 1, so the snapshot sits exactly before the new first event.
+    const start = cutoff >= log.firstSeq ? await log.recordStart(cutoff + 1) : undefined;
+    if (start === undefined) return;
+    cutoff = start - 1;
     if (cutoff < log.firstSeq || this.stopping) return;
     try {
       const snap = await log.nearestSnapshot(cutoff);
@@ -304,6 +312,7 @@ export class Master implements ConnectionHost {
     // connections are dropped below before waiting for it.
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const c of this.conns.values()) c.drop();
+    for (const socket of this.early ?? []) socket.destroy();
     if (!this.recorder.failure) {
       this.recorder.record({ type: 'MasterStopped', epoch: this.projection.master.epoch, reason });
       await this.recorder.flush();

@@ -521,7 +521,7 @@ describe('stop and restart', () => {
     const dir = await cleanup.tempDir();
     await expect(
       Master.start({ data: dir, listen: { host: '127.0.0.1', port }, http: running.addresses.http, maxSlaves: 10, ...SLOW }),
-    ).rejects.toMatchObject({ code: ErrorCode.BAD_ARGUMENT });
+    ).rejects.toMatchObject({ code: ErrorCode.ADDRESS_IN_USE });
     // Nothing may still listen on the slave port of the master that failed to start.
     await expect(RawClient.connect(port).then((c) => (c.destroy(), 'connected'))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     const retry = await startMaster(cleanup, { ...SLOW, data: dir });

@@ -62,11 +62,18 @@ describe('retention', () => {
     const [first, ...rest] = sizes;
     for (const s of rest) expect(s).toBeLessThan(Math.max(first! * 1.5, 8 * 1024 * 1024));
     expect(master.log.firstSeq).toBeGreaterThan(last - 25_000);
+    // The cutoff is aligned to a record: the snapshot sits exactly before the first event.
+    expect(await master.log.replayBaseSeq()).toBe(master.log.firstSeq - 1);
+    // However many snapshots come after it, pruning never drops that base.
+    for (let i = 0; i < 40; i++) await master.snapshot();
+    expect(await master.log.replayBaseSeq()).toBe(master.log.firstSeq - 1);
 
+    const dirFirst = master.log.firstSeq;
     await master.stop('test');
     const source = await openDataSource(dir);
     cleanup.defer('source', () => source.close());
     expect(source.firstSeq).toBeGreaterThan(1);
+    expect(source.firstSeq).toBe(dirFirst);
     // The oldest point still answerable replays to the right state, and older ones are refused.
     const state = stateDocument(await stateAt(source, source.firstSeq));
     expect(state.nodes.map((n) => [n.id, n.load])).toEqual([['10.0.0.5:8080', 1]]);

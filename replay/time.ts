@@ -24,7 +24,7 @@ export function parsePoint(spec: string, flag: string, lastTs: number): Point {
   if (SEQ_RE.test(s)) return { kind: 'seq', seq: Number(s) };
   const rel = RELATIVE_RE.exec(s);
   if (rel) {
-    const ms = rel[2] === 'd' ? Number(rel[1]) * 86_400_000 : parseDuration(`${rel[1]}${rel[2]}`, flag);
+    const ms = parseDuration(`${rel[1]}${rel[2]}`, flag);
     return { kind: 'time', ms: lastTs - ms };
   }
   const tod = TIME_OF_DAY_RE.exec(s);
@@ -39,11 +39,43 @@ export function parsePoint(spec: string, flag: string, lastTs: number): Point {
   if (DATE_RE.test(s)) {
     const iso = /[zZ]|[+-]\d{2}:?\d{2}$/.test(s) || !s.includes('T') && !s.includes(' ') ? s : `${s}Z`;
     const ms = Date.parse(iso.replace(' ', 'T'));
-    if (Number.isFinite(ms)) return { kind: 'time', ms };
+    if (Number.isFinite(ms)) {
+      checkCalendar(s, ms, flag, spec);
+      return { kind: 'time', ms };
+    }
   }
   throw badArgument(
     `${flag}: cannot read ${JSON.stringify(spec)} as a point in the log; expected a seq (1200345), an ISO time (2026-11-24T03:12:00Z), a time of day (03:12:05) or a relative time (-5m)`,
   );
+}
+
+const ISO_FIELDS_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/;
+const OFFSET_RE = /[+-]\d{2}:?\d{2}$/;
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+/**
+ * Date.parse normalises a date that does not exist (2026-02-30 → March 2) instead of
+ * refusing it: an operator who mistyped a date would be shown the wrong moment. Checks
+ * the fields as written against the parsed time (in UTC when the text is UTC), or at
+ * least their ranges when the text has an offset.
+ */
+function checkCalendar(s: string, ms: number, flag: string, spec: string): void {
+  const m = ISO_FIELDS_RE.exec(s);
+  if (!m) return;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const [h, mi, sec] = [Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0)];
+  const hasTime = m[4] !== undefined;
+  let ok: boolean;
+  if (hasTime && OFFSET_RE.test(s)) {
+    ok = mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth(y, mo) && h <= 23 && mi <= 59 && sec <= 59;
+  } else {
+    const t = new Date(ms);
+    ok = t.getUTCFullYear() === y && t.getUTCMonth() + 1 === mo && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === sec;
+  }
+  if (!ok) throw badArgument(`${flag}: ${JSON.stringify(spec)} is not a real date and time (no such day or time of day)`);
 }
 
 /** ts of the last event in the source (0 when it is empty). */

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { isLoadLedgerError } from '../errors.js';
+import { FORBIDDEN_KEY } from '../protocol/push.js';
 import { parseDuration } from '../util/duration.js';
 import { parseHostPort, type HostPort } from '../util/hostport.js';
 
@@ -15,10 +16,24 @@ function commanderParser<T>(parse: (s: string) => T): (s: string) => T {
   };
 }
 
-export const durationArg = commanderParser((s) => parseDuration(s, 'duration'));
+// A bare number: the library reads it as milliseconds, which on the command line is a trap
+// (`--retain 30` would keep 30 ms of history). Flags require a unit; only 0 goes without one.
+const BARE_NUMBER_RE = /^(\d+(?:\.\d+)?|\.\d+)$/;
 
+function cliDuration(s: string): number {
+  const t = s.trim();
+  if (BARE_NUMBER_RE.test(t) && Number(t) !== 0) {
+    throw new InvalidArgumentError(`expected a duration with a unit, like 500ms, 3s, 1m, 2h, 7d, got ${JSON.stringify(s)}`);
+  }
+  return parseDuration(s, 'duration');
+}
+
+/** A duration flag (≥ 0): `500ms`, `3s`, `1m`, `2h`, `7d`, or `0`; a unit is required. */
+export const durationArg = commanderParser(cliDuration);
+
+/** A duration flag above 0; a unit is required. */
 export const positiveDurationArg = commanderParser((s) => {
-  const ms = parseDuration(s, 'duration');
+  const ms = cliDuration(s);
   if (ms <= 0) throw new InvalidArgumentError(`expected a duration above 0, got ${JSON.stringify(s)}`);
   return ms;
 });
@@ -49,5 +64,7 @@ export function numberArg(min: number, exclusive = false): (s: string) => number
 export function keyValueArg(s: string, previous: Record<string, string> = {}): Record<string, string> {
   const i = s.indexOf('=');
   if (i <= 0) throw new InvalidArgumentError(`expected KEY=VALUE, got ${JSON.stringify(s)}`);
-  return { ...previous, [s.slice(0, i)]: s.slice(i + 1) };
+  const key = s.slice(0, i);
+  if (key === FORBIDDEN_KEY) throw new InvalidArgumentError(`the key ${JSON.stringify(key)} is not allowed (a master refuses it)`);
+  return { ...previous, [key]: s.slice(i + 1) };
 }

@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr';
+import { FORBIDDEN_KEY } from './push.js';
 import { HEADER_SIZE, MAX_WIRE_PAYLOAD, MsgType, type Attrs } from './messages.js';
 
 // Plain MessagePack maps on the wire: no msgpackr records/extensions, so a C agent can read them.
@@ -32,10 +33,11 @@ export function encodePushPayload(p: PushFields): Buffer {
   if (p.attrs) {
     for (const [k, v] of Object.entries(p.attrs)) {
       if (k === 'load' || k === 'addr' || k === 'capacity') throw new RangeError(`attribute "${k}" would overwrite the field of that name`);
+      if (k === FORBIDDEN_KEY) throw new RangeError(`attribute key "${k}" is not allowed (a master refuses it)`);
       entries.push([k, v]);
     }
   }
-  // fromEntries makes own properties even for "__proto__", which assignment would swallow.
+  // fromEntries makes own properties for every key (plain assignment would run setters).
   return wirePackr.pack(Object.fromEntries(entries));
 }
 

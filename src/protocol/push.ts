@@ -9,6 +9,15 @@ export interface PushRejection {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * Strict UTF-8 (invalid bytes throw). Keys and addresses are nearly always ASCII, which
+ * is also valid UTF-8 and Buffer decodes at half the cost of the fatal TextDecoder.
+ */
+function decodeUtf8(buf: Buffer, start: number, end: number): string {
+  for (let i = start; i < end; i++) if (buf[i]! > 0x7f) return utf8.decode(buf.subarray(start, end));
+  return buf.toString('latin1', start, end);
+}
+
 class Reject {
   constructor(readonly code: ErrorCode, readonly reason: string) {}
 }
@@ -16,6 +25,12 @@ class Reject {
 // host or host:port; IPv6 in brackets. Deliberately loose on the host (names, IPv4, IPv6),
 // strict on what would break a client: whitespace, empty parts, a port out of range.
 const ADDR_RE = /^(?:\[[0-9A-Fa-f:.%\w-]+\]|[^\s:[\]/]+)(?::(\d{1,5}))?$/;
+
+/**
+ * The one attribute key refused everywhere (wire, encoder, slave options, CLI): msgpackr,
+ * which the event log is written with, decodes a "__proto__" key as "__proto_".
+ */
+export const FORBIDDEN_KEY = '__proto__';
 
 export function isValidAddr(addr: string): boolean {
   const m = ADDR_RE.exec(addr);
@@ -43,7 +58,8 @@ export function isRejection(x: LoadInfo | PushRejection): x is PushRejection {
   return (x as PushRejection).code !== undefined;
 }
 
-function readPush(buf: Uint8Array, limits: PushLimits): LoadInfo {
+function readPush(bytes: Uint8Array, limits: PushLimits): LoadInfo {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let pos = 0;
   const need = (n: number): void => {
@@ -100,7 +116,7 @@ function readPush(buf: Uint8Array, limits: PushLimits): LoadInfo {
     need(len);
     let s: string;
     try {
-      s = utf8.decode(buf.subarray(pos, pos + len));
+      s = decodeUtf8(buf, pos, pos + len);
     } catch {
       throw new Reject(ErrorCode.PUSH_MALFORMED, `${what} is not valid UTF-8`);
     }
@@ -147,6 +163,9 @@ function readPush(buf: Uint8Array, limits: PushLimits): LoadInfo {
   let nAttrs = 0;
   for (let i = 0; i < count; i++) {
     const key = readStr('key', limits.maxKeyBytes);
+    // The log's MessagePack decoder (msgpackr) reads a "__proto__" key back as "__proto_",
+    // so a replay would differ from the live state: refuse it on the wire.
+    if (key === FORBIDDEN_KEY) throw new Reject(ErrorCode.PUSH_BAD_KEY, `key "${FORBIDDEN_KEY}" is not allowed`);
     if (seen.has(key)) throw new Reject(ErrorCode.PUSH_MALFORMED, `duplicate key "${key}"`);
     seen.add(key);
     const value = readValue(key);
@@ -154,7 +173,7 @@ function readPush(buf: Uint8Array, limits: PushLimits): LoadInfo {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
         throw new Reject(ErrorCode.PUSH_BAD_LOAD, `"load" must be a finite number ≥ 0, got ${JSON.stringify(value)}`);
       }
-      load = value;
+      load = value + 0; // -0 → 0, as the log would give it back on replay
     } else if (key === 'capacity') {
       if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
         throw new Reject(ErrorCode.PUSH_BAD_CAPACITY, `"capacity" must be a finite number > 0, got ${JSON.stringify(value)}`);
@@ -170,7 +189,7 @@ function readPush(buf: Uint8Array, limits: PushLimits): LoadInfo {
       if (typeof value === 'number' && !Number.isFinite(value)) {
         throw new Reject(ErrorCode.PUSH_BAD_ATTR, `attribute "${key}" is not a finite number`);
       }
-      attrs[key] = value;
+      attrs[key] = typeof value === 'number' ? value + 0 : value; // -0 → 0, as for load
     }
   }
   if (pos !== buf.length) throw new Reject(ErrorCode.PUSH_MALFORMED, `${buf.length - pos} bytes after the map`);

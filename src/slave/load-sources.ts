@@ -9,6 +9,7 @@ import { open } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { ErrorCode, LoadLedgerError, badArgument } from '../errors.js';
+import { errMessage } from '../util/err.js';
 
 export interface LoadSource {
   /** What the load comes from, for messages and logs (e.g. `file:/run/gw.load`). */
@@ -292,8 +293,4 @@ function quote(s: string): string {
 function firstLine(stderr: string): string {
   const line = stderr.trim().split('\n', 1)[0]?.trim() ?? '';
   return line === '' ? '' : ` (stderr: ${line.length > 200 ? `${line.slice(0, 200)}…` : line})`;
-}
-
-function errMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -16,6 +16,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { ErrorCode, LoadLedgerError, badArgument } from '../errors.js';
 import {
   DEFAULT_LIMITS,
+  FORBIDDEN_KEY,
   FrameDecoder,
   HELLO_ACK_FRAME,
   HELLO_FRAME,
@@ -26,6 +27,7 @@ import {
   type Frame,
 } from '../protocol/index.js';
 import { parseDuration } from '../util/duration.js';
+import { errMessage } from '../util/err.js';
 import { parseHostPort, type HostPort } from '../util/hostport.js';
 import { parseLoadSource, type LoadSource } from './load-sources.js';
 
@@ -506,6 +508,7 @@ function resolveAttrs(a: Attrs): Attrs {
   if (entries.length > DEFAULT_LIMITS.maxAttrs) throw badArgument(`attrs: at most ${DEFAULT_LIMITS.maxAttrs} attributes, got ${entries.length}`);
   for (const [k, v] of entries) {
     if (RESERVED_KEYS.has(k)) throw badArgument(`attrs: "${k}" is not an attribute; use the ${k} option`);
+    if (k === FORBIDDEN_KEY) throw badArgument(`attrs: key "${k}" is not allowed (a master refuses it)`);
     if (Buffer.byteLength(k) > DEFAULT_LIMITS.maxKeyBytes) throw badArgument(`attrs: key "${k.slice(0, 20)}…" is longer than ${DEFAULT_LIMITS.maxKeyBytes} bytes`);
     if (typeof v === 'string') {
       if (Buffer.byteLength(v) > DEFAULT_LIMITS.maxStringBytes) throw badArgument(`attrs.${k}: longer than ${DEFAULT_LIMITS.maxStringBytes} bytes`);
@@ -526,8 +529,4 @@ function duration(v: DurationInput | undefined, dflt: number, name: string): num
     throw badArgument(`${name}: expected a duration > 0 and at most ${MAX_TIMER_MS} ms, got ${JSON.stringify(v)}`);
   }
   return ms;
-}
-
-function errMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -1,14 +1,14 @@
 import { badArgument } from '../errors.js';
 
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 // A plain decimal (no sign, no exponent, no hex): `1.5s` yes, `-1s`, `1e3`, `0x10` no.
-const DURATION_RE = /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)?$/;
+const DURATION_RE = /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h|d)?$/;
 
 /**
- * Parses a duration given by a person: `500ms`, `3s`, `1.5s`, `1m`, `2h`, or a bare
- * number of milliseconds. Returns milliseconds (≥ 0, possibly fractional); callers
- * decide whether 0 makes sense for their flag.
+ * Parses a duration given by a person: `500ms`, `3s`, `1.5s`, `1m`, `2h`, `7d`, or a bare
+ * number of milliseconds (the CLI flags require a unit: see src/cli/options.ts). Returns
+ * milliseconds (≥ 0, possibly fractional); callers decide whether 0 makes sense for their flag.
  *
  * @param flag names the flag or option in the error, e.g. `--interval`.
  * @throws LoadLedgerError BAD_ARGUMENT with one line naming `flag`.
@@ -17,7 +17,7 @@ export function parseDuration(s: string, flag: string): number {
   const m = DURATION_RE.exec(typeof s === 'string' ? s.trim() : '');
   const ms = m ? Number(m[1]) * UNIT_MS[(m[2] ?? 'ms') as keyof typeof UNIT_MS] : NaN;
   if (!Number.isFinite(ms)) {
-    throw badArgument(`${flag}: expected a duration like 500ms, 3s, 1.5s, 1m, 2h or a number of milliseconds, got ${JSON.stringify(s)}`);
+    throw badArgument(`${flag}: expected a duration like 500ms, 3s, 1.5s, 1m, 2h, 7d or a number of milliseconds, got ${JSON.stringify(s)}`);
   }
   return ms;
 }

@@ -175,12 +175,19 @@ describe('loadledger CLI', () => {
     [['query', 'bogus']],
     [['master', '--dead-after', 'soon']],
     [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', 'fast']],
-  ])('bad usage %j → exit 2, one line on stderr, no stack trace', async (args) => {
+    [['master', '--retain', '30'], /expected a duration with a unit, like 500ms, 3s, 1m, 2h, 7d, got "30"/],
+    [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', '250'], /--interval .*expected a duration with a unit/],
+    [['master', '--hello-interval', '3s', '--dead-after', '3s'], /^loadledger: --hello-interval \(3000 ms\) must be shorter than --dead-after \(3000 ms\): the master would never ping/],
+    [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', '1s', '--dead-after', '500ms'], /^loadledger: --dead-after: must be longer than --interval \(1000 ms\), got 500 ms/],
+    [['slave', '--master', '127.0.0.1:9', '--load', '5', '--attr', '__proto__=x'], /--attr .*"__proto__" is not allowed/],
+    [['slave', '--master', '127.0.0.1:9', '--load', '5', '--attr', 'load=3'], /^loadledger: --attr: "load" is not an attribute; use --load$/m],
+  ])('bad usage %j → exit 2, one line on stderr, no stack trace', async (args, message?: RegExp) => {
     const r = await runCli(args);
     expect(r.code).toBe(2);
     expect(lines(r.stderr), r.stderr).toHaveLength(1);
     expect(r.stderr).not.toContain('    at ');
     expect(r.stdout).toBe('');
+    if (message) expect(r.stderr).toMatch(message);
   });
 
   it.each([

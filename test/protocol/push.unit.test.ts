@@ -55,7 +55,7 @@ describe('decodePush', () => {
       { name: 'load float64', payload: mp.map([['load', mp.float64(0.1)]]), info: { load: 0.1, attrs: {} } },
       { name: 'load float64 max', payload: mp.map([['load', mp.float64(Number.MAX_VALUE)]]), info: { load: Number.MAX_VALUE, attrs: {} } },
       { name: 'load float64 smallest subnormal', payload: mp.map([['load', mp.float64(Number.MIN_VALUE)]]), info: { load: Number.MIN_VALUE, attrs: {} } },
-      { name: 'load -0.0 (not below zero)', payload: mp.map([['load', mp.float64(-0)]]), info: { load: -0, attrs: {} } },
+      { name: 'load -0.0 (not below zero; stored as 0)', payload: mp.map([['load', mp.float64(-0)]]), info: { load: 0, attrs: {} } },
       { name: 'capacity as float', payload: mp.map([load1, ['capacity', mp.float64(0.5)]]), info: { load: 1, capacity: 0.5, attrs: {} } },
       { name: 'capacity as uint16', payload: mp.map([load1, ['capacity', mp.uint16(1000)]]), info: { load: 1, capacity: 1000, attrs: {} } },
       { name: 'capacity smallest subnormal', payload: mp.map([load1, ['capacity', mp.float64(Number.MIN_VALUE)]]), info: { load: 1, capacity: Number.MIN_VALUE, attrs: {} } },
@@ -87,7 +87,7 @@ describe('decodePush', () => {
         payload: mp.map([load1, ['addr', mp.str('h:1')], ['capacity', mp.fixint(2)], ...Array.from({ length: 32 }, (_, i) => [`a${i}`, mp.fixint(i)] as const)]),
         info: { load: 1, addr: 'h:1', capacity: 2, attrs: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`a${i}`, i])) },
       },
-      { name: 'keys that are names on Object.prototype', payload: mp.map([load1, ['__proto__', mp.str('x')], ['constructor', mp.true], ['toString', mp.fixint(1)]]), info: { load: 1, attrs: JSON.parse('{"__proto__":"x","constructor":true,"toString":1}') as Record<string, AttrValue> } },
+      { name: 'keys that are names on Object.prototype (but "__proto__")', payload: mp.map([load1, ['constructor', mp.true], ['toString', mp.fixint(1)], ['valueOf', mp.str('x')]]), info: { load: 1, attrs: { constructor: true, toString: 1, valueOf: 'x' } } },
       { name: 'the empty key', payload: mp.map([load1, ['', mp.true]]), info: { load: 1, attrs: { '': true } } },
       { name: 'keys differing only in case from load, addr and capacity', payload: mp.map([load1, ['Load', mp.fixint(2)], ['ADDR', mp.str('x y')], ['Capacity', mp.fixint(0)]]), info: { load: 1, attrs: { Load: 2, ADDR: 'x y', Capacity: 0 } } },
       { name: 'NUL and non-ASCII in keys and values', payload: mp.map([load1, ['zo\u0000ne', mp.str('ünï\u0000cødé ✓ 😀')]]), info: { load: 1, attrs: { 'zo\u0000ne': 'ünï\u0000cødé ✓ 😀' } } },
@@ -102,9 +102,16 @@ describe('decodePush', () => {
     });
 
     it('keeps attribute keys as own properties, whatever their name', () => {
-      const r = accepted(mp.map([load1, ['__proto__', mp.str('x')], ['hasOwnProperty', mp.true]]));
-      expect(Object.getOwnPropertyNames(r.attrs).sort()).toEqual(['__proto__', 'hasOwnProperty']);
+      const r = accepted(mp.map([load1, ['constructor', mp.str('x')], ['hasOwnProperty', mp.true]]));
+      expect(Object.getOwnPropertyNames(r.attrs).sort()).toEqual(['constructor', 'hasOwnProperty']);
       expect(Object.getPrototypeOf(r)).toBe(Object.prototype);
+    });
+
+    // The event log (msgpackr) would read -0 back as 0: the live state must hold what a replay gives.
+    it('stores a load or numeric attribute of -0 as 0', () => {
+      const r = accepted(mp.map([['load', mp.float64(-0)], ['t', mp.float32(-0)]]));
+      expect(Object.is(r.load, 0)).toBe(true);
+      expect(Object.is(r.attrs['t'], 0)).toBe(true);
     });
   });
 
@@ -114,6 +121,15 @@ describe('decodePush', () => {
       expect(isRejection(r)).toBe(true);
       expect((r as PushRejection).code).toBe(code);
       expect((r as PushRejection).reason).toEqual(expect.any(String));
+    });
+
+    // The event log (msgpackr) reads a "__proto__" key back as "__proto_": a replay would differ from the live state.
+    it('refuses the key "__proto__" wherever it is, with a reason naming it', () => {
+      for (const payload of [mp.map([load1, ['__proto__', mp.str('x')]]), mp.map([['__proto__', mp.fixint(1)], load1]), mp.map([load1, [mp.str8('__proto__'), mp.true]])]) {
+        expect(decode(payload)).toEqual({ code: ErrorCode.PUSH_BAD_KEY, reason: 'key "__proto__" is not allowed' });
+      }
+      // Only that exact key: its neighbours are ordinary attributes.
+      expect(accepted(mp.map([load1, ['__proto_', mp.true], ['__proto__x', mp.true], ['__PROTO__', mp.true]])).attrs).toEqual({ __proto_: true, __proto__x: true, __PROTO__: true });
     });
 
     it('does not read past the payload slice it is given', () => {
@@ -178,9 +194,15 @@ describe('encodePush', () => {
     expect(accepted(payload).attrs['k19']).toBe('v19');
   });
 
-  // `map[k] = v` on an object literal would run the "__proto__" setter and drop the attribute.
-  it('keeps an attribute named "__proto__"', () => {
+  // A master refuses the key (PUSH_BAD_KEY): the encoder does not write what would be refused.
+  it('refuses an attribute named "__proto__"', () => {
     const attrs = JSON.parse('{"__proto__":"x","zone":"a"}') as Record<string, AttrValue>;
+    expect(() => encodePushPayload({ load: 1, attrs })).toThrow(RangeError);
+    expect(() => encodePushPayload({ load: 1, attrs })).toThrow(/"__proto__"/);
+  });
+
+  it('keeps attributes named after other Object.prototype properties', () => {
+    const attrs = { constructor: 'x', toString: 1, hasOwnProperty: true };
     expect(accepted(encodePushPayload({ load: 1, attrs })).attrs).toEqual(attrs);
   });
 
@@ -199,8 +221,8 @@ describe('encode → decode round trip', () => {
       .filter((s) => utf8Length(s) <= maxBytes);
   const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
   const attrKey = stringOfBytes(DEFAULT_LIMITS.maxKeyBytes, 32)
-    // the reserved keys are fields, not attributes (the encoder refuses them in attrs)
-    .filter((k) => !RESERVED_KEYS.has(k));
+    // the reserved keys are fields, not attributes, and "__proto__" is refused (the encoder refuses them in attrs)
+    .filter((k) => !RESERVED_KEYS.has(k) && k !== '__proto__');
   const attrValue: fc.Arbitrary<AttrValue> = fc.oneof(
     stringOfBytes(DEFAULT_LIMITS.maxStringBytes, 128),
     finite,

@@ -109,6 +109,23 @@ describe('time travel', () => {
       expect(() => parsePoint(bad, '--since', at('03:16:00.000'))).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
     }
   });
+
+  // Date.parse turns 2026-02-30 into March 2: a mistyped date must not silently show another day.
+  it('dates and times that do not exist are refused, not normalised', () => {
+    const last = at('03:16:00.000');
+    for (const bad of ['2026-02-30T00:00:00Z', '2026-02-29T12:00:00Z', '2026-02-30', '2026-04-31T10:00', '2026-11-31 03:12', '2026-02-30T00:00:00+02:00', '2026-06-31T23:00:00-0500', '2026-11-24T24:00:00Z', '2026-00-10T00:00:00Z']) {
+      expect(() => parsePoint(bad, '--at', last), bad).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT', message: expect.stringMatching(/^--at: /) as unknown }));
+    }
+    expect(() => parsePoint('2026-02-30T00:00:00Z', '--at', last)).toThrow(/not a real date/);
+    // and real ones, leap days and offsets included, still parse to the same instant as before
+    expect(parsePoint('2024-02-29T12:00:00Z', '--at', last)).toEqual({ kind: 'time', ms: Date.UTC(2024, 1, 29, 12) });
+    expect(parsePoint('2026-02-28', '--at', last)).toEqual({ kind: 'time', ms: Date.UTC(2026, 1, 28) });
+    expect(parsePoint('2026-11-24 03:12:05.250', '--at', last)).toEqual({ kind: 'time', ms: at('03:12:05.250') });
+    expect(parsePoint('2026-03-01T01:30:00+02:00', '--at', last)).toEqual({ kind: 'time', ms: Date.UTC(2026, 1, 28, 23, 30) });
+    expect(parsePoint('2026-12-31T23:59:59-05:00', '--at', last)).toEqual({ kind: 'time', ms: Date.UTC(2027, 0, 1, 4, 59, 59) });
+    // relative days count back from the last event too
+    expect(parsePoint('-1d', '--since', last)).toEqual({ kind: 'time', ms: last - 86_400_000 });
+  });
 });
 
 describe('snapshots', () => {
@@ -192,6 +209,33 @@ describe('diff', () => {
   });
 });
 
+describe('flags that do not go together', () => {
+  const replay = (...args: string[]) => spawnSync('node', [...CLI, 'replay', '--data', dir, ...args], { encoding: 'utf8' });
+  const oneLine = (r: ReturnType<typeof replay>, message: RegExp): void => {
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  };
+
+  it('--at goes with the state and --explain only, not with --events or --diff', () => {
+    oneLine(replay('--events', '--at', '5'), /^loadledger: --at applies to the state and --explain only; with --events use --since and --until$/m);
+    oneLine(replay('--diff', '03:11..03:13', '--at', '03:12'), /^loadledger: --at applies to the state and --explain only; --diff takes/m);
+    expect(replay('--at', '5', '--json').status).toBe(0);
+    expect(replay('--explain', A, '--at', '5').status).toBe(0);
+  });
+
+  it('--until does not go with --follow (checked before any connection)', () => {
+    oneLine(spawnSync('node', [...CLI, 'replay', '--http', 'http://127.0.0.1:1', '--follow', '--until', '10'], { encoding: 'utf8' }), /--until cannot be used with --follow/);
+  });
+
+  it('--events with --until before --since is refused, for seqs and for times', () => {
+    oneLine(replay('--events', '--since', '10', '--until', '5'), /^loadledger: --until 5 is before --since 10$/m);
+    oneLine(replay('--events', '--since', '03:14', '--until', '03:12'), /^loadledger: --until 03:12 \(2026-11-24T03:12:00\.000Z\) is before --since 03:14/m);
+    expect(replay('--events', '--since', '5', '--until', '5', '--json').status).toBe(0);
+  });
+});
+
 describe('event timeline', () => {
   it('filters by node, type and time, as a table or JSON Lines', () => {
     const r = spawnSync('node', [...CLI, 'replay', '--data', dir, '--events', '--node', A, '--since', '03:12', '--until', '03:14:30', '--json'], { encoding: 'utf8' });
@@ -205,7 +249,7 @@ describe('event timeline', () => {
   });
 
   it('bad filters get one line and exit 2, never a stack trace', () => {
-    for (const args of [['--since', 'nonsense'], ['--type', 'HelloRecieved'], ['--until', '99:99']]) {
+    for (const args of [['--since', 'nonsense'], ['--type', 'HelloRecieved'], ['--until', '99:99'], ['--since', '2026-02-30T03:12:00Z']]) {
       const r = spawnSync('node', [...CLI, 'replay', '--data', dir, '--events', ...args], { encoding: 'utf8' });
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -401,6 +401,8 @@ describe('createSlave: options', () => {
     ['a reserved attr', { attrs: { load: 3 } }, /^attrs: "load"/],
     ['a non-finite attr', { attrs: { w: Infinity } }, /^attrs.w: /],
     ['an object attr', { attrs: { w: {} } }, /^attrs.w: /],
+    // a master refuses it (PUSH_BAD_KEY): the log would give it back as "__proto_"
+    ['the attr key "__proto__"', { attrs: JSON.parse('{"__proto__":"x"}') as Record<string, string> }, /^attrs: key "__proto__" is not allowed/],
     ['interval 0', { interval: 0 }, /^interval: /],
     ['a bad interval string', { interval: 'soon' }, /^interval: expected a duration/],
     ['deadAfter ≤ interval', { interval: '1s', deadAfter: '1s' }, /^deadAfter: must be longer than interval/],

@@ -20,6 +20,10 @@ describe('parseDuration', () => {
     ['1.5s', 1500],
     ['1m', 60_000],
     ['2h', 7_200_000],
+    ['7d', 604_800_000],
+    ['1d', 86_400_000],
+    ['0.5d', 43_200_000],
+    ['0d', 0],
     ['250', 250],
     ['0', 0],
     ['0.5', 0.5],
@@ -29,7 +33,7 @@ describe('parseDuration', () => {
     expect(parseDuration(s, '--interval')).toBe(ms);
   });
 
-  it.each(['', ' ', 's', 'ms', '3 s', '-1s', '+1s', '1e3', '0x10', '3S', '3d', '1.s', '1..5s', 'Infinity', 'NaN', '3sec', '1h30m'])(
+  it.each(['', ' ', 's', 'ms', '3 s', '-1s', '+1s', '1e3', '0x10', '3S', '3D', '3days', '1w', '1.s', '1..5s', 'Infinity', 'NaN', '3sec', '1h30m'])(
     'refuses %j with BAD_ARGUMENT naming the flag',
     (s) => {
       const e = thrown(() => parseDuration(s, '--dead-after'));
@@ -38,6 +42,10 @@ describe('parseDuration', () => {
       expect(e.message).not.toContain('\n');
     },
   );
+
+  it('names 7d in its example, among the units', () => {
+    expect(thrown(() => parseDuration('3w', '--retain')).message).toMatch(/7d/);
+  });
 
   it('refuses a number too large to be finite', () => {
     expect(thrown(() => parseDuration('9'.repeat(400), '--interval')).code).toBe(ErrorCode.BAD_ARGUMENT);

@@ -1,17 +1,11 @@
 import { Command, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { exportLog, exportSummary, type ExportResult } from '../../../replay/export.js';
-import { openFileSource } from '../../../replay/file-source.js';
-import { openHttpSource } from '../../../replay/http-source.js';
-import { openDataSource, type EventSource } from '../../../replay/source.js';
-import { badArgument } from '../../errors.js';
+import { openSource, type SourceFlags } from '../../../replay/sources.js';
 import { die } from '../output.js';
 import { Progress } from '../progress.js';
 
-export interface ExportFlags {
-  data?: string;
-  http?: string;
-  file?: string;
+export interface ExportFlags extends SourceFlags {
   since?: string;
   until?: string;
   output: string;
@@ -26,14 +20,6 @@ function generator(): string {
   } catch {
     return 'loadledger';
   }
-}
-
-async function openSource(flags: ExportFlags): Promise<EventSource> {
-  const given = [flags.data, flags.http, flags.file].filter((x) => x !== undefined).length;
-  if (given > 1) throw badArgument('give one source: --data DIR, --http URL or --file FILE');
-  if (flags.http !== undefined) return openHttpSource(flags.http);
-  if (flags.file !== undefined) return openFileSource(flags.file);
-  return openDataSource(flags.data ?? './data');
 }
 
 /**

@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
 import { Master, MASTER_DEFAULTS } from '../../master/master.js';
 import type { HostPort } from '../../util/hostport.js';
+import { badArgument } from '../../errors.js';
 import { die } from '../output.js';
+import { stopOnSignals } from '../signals.js';
 import { durationArg, hostPortArg, intArg, positiveDurationArg } from '../options.js';
 
 interface MasterFlags {
@@ -35,10 +37,17 @@ export function masterCommand(): Command {
     .option('--retain-events <n>', 'keep only the newest N events (default: keep all)', intArg(0), 0)
     .option('--retention-interval <duration>', 'how often retention runs', positiveDurationArg, MASTER_DEFAULTS.retentionInterval)
     .addOption(new Option('--fsync', 'fsync every group commit (survives power loss; slower)').default(false))
-    .addHelpText('after', '\nDurations: 500ms, 3s, 1m. Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0).')
+    .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
     .action(async (flags: MasterFlags) => {
       let master: Master;
       try {
+        // A slave is pinged once it has been quiet for --hello-interval; one that is declared
+        // dead first was never asked whether it is alive.
+        if (flags.helloInterval >= flags.deadAfter) {
+          throw badArgument(
+            `--hello-interval (${flags.helloInterval} ms) must be shorter than --dead-after (${flags.deadAfter} ms): the master would never ping a quiet slave before timing it out`,
+          );
+        }
         master = await Master.start({
           data: flags.data,
           listen: flags.listen,
@@ -63,10 +72,7 @@ export function masterCommand(): Command {
           (http ? `, HTTP on http://${http.host}:${http.port}` : '') +
           `, log ${flags.data} (seq ${p.seq}, ${p.nodes.size} nodes known)\n`,
       );
-      let stopping = false;
-      const stop = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
+      stopOnSignals('loadledger master', (signal) => {
         master.stop(signal).then(
           () => {
             process.stderr.write(`loadledger master: stopped (${signal}) at seq ${master.projection.seq}\n`);
@@ -74,14 +80,10 @@ export function masterCommand(): Command {
           },
           (e: unknown) => die(e),
         );
-      };
-      process.on('SIGINT', () => stop('SIGINT'));
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      master.events$.subscribe({
-        error: (e: unknown) => {
-          process.stderr.write(`loadledger master: the event log failed, stopping: ${(e as Error).message}\n`);
-          void master.stop('log failure').finally(() => process.exit(1));
-        },
+      });
+      master.recorder.onFailure((e) => {
+        process.stderr.write(`loadledger master: the event log failed, stopping: ${e.message}\n`);
+        void master.stop('log failure').finally(() => process.exit(1));
       });
     });
 }

@@ -71,6 +71,13 @@ Examples:
 async function run(flags: ReplayFlags): Promise<void> {
   const modes = [flags.events, flags.explain !== undefined, flags.diff !== undefined, flags.follow].filter(Boolean).length;
   if (modes > 1) throw badArgument('choose one of --events, --explain, --diff, --follow');
+  if (flags.at !== undefined) {
+    // --at picks the state shown (the table, or the point of --explain); the other modes have their own range.
+    if (flags.events) throw badArgument('--at applies to the state and --explain only; with --events use --since and --until');
+    if (flags.diff !== undefined) throw badArgument('--at applies to the state and --explain only; --diff takes its two points as A..B');
+    if (flags.follow) throw badArgument('--at applies to the state and --explain only; with --follow use --since SEQ');
+  }
+  if (flags.follow && flags.until !== undefined) throw badArgument('--until cannot be used with --follow: following has no end (use --events --until for a range)');
   if (!flags.events && (flags.node !== undefined || flags.type !== undefined || flags.since !== undefined || flags.until !== undefined) && !flags.follow) {
     throw badArgument('--node, --type, --since and --until filter --events (or --follow)');
   }
@@ -124,6 +131,14 @@ export function rangeFilter(flags: { since?: string; until?: string }, lastTs: n
     const p = parsePoint(flags.until, '--until', lastTs);
     if (p.kind === 'seq') f.toSeq = p.seq;
     else f.untilMs = p.ms;
+  }
+  // A range that is empty by construction is a typo, not a question: say so rather than print nothing.
+  // (A seq and a time cannot be compared without reading the log; such a pair is left to the filter.)
+  if (f.fromSeq !== undefined && f.toSeq !== undefined && f.toSeq < f.fromSeq) {
+    throw badArgument(`--until ${flags.until} is before --since ${flags.since}`);
+  }
+  if (f.sinceMs !== undefined && f.untilMs !== undefined && f.untilMs < f.sinceMs) {
+    throw badArgument(`--until ${flags.until} (${isoTime(f.untilMs)}) is before --since ${flags.since} (${isoTime(f.sinceMs)})`);
   }
   return f;
 }

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { badArgument, ErrorCode, isLoadLedgerError } from '../../errors.js';
 import { createSlave } from '../../slave/slave.js';
 import { parseLoadSource } from '../../slave/load-sources.js';
 import { die } from '../output.js';
@@ -16,12 +17,51 @@ interface SlaveFlags {
   quiet?: boolean;
 }
 
-/** Attribute values from the command line: numbers and booleans where they parse as such. */
-function typed(v: string): string | number | boolean {
+// A plain decimal as people write a number: no hex (0x10), exponent (1e3), leading zeros
+// (007), sign other than minus, or surrounding space. Anything else stays the string given.
+const DECIMAL_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?$/;
+
+/** An attribute value from the command line: true/false and plain decimals are typed, the rest are strings. */
+export function attrValue(v: string): string | number | boolean {
   if (v === 'true') return true;
   if (v === 'false') return false;
-  if (v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  if (DECIMAL_RE.test(v)) {
+    const n = Number(v);
+    if (Number.isFinite(n)) return n;
+  }
   return v;
+}
+
+// createSlave names its options (`deadAfter`, `attrs.zone`); the person typed flags.
+const OPTION_FLAGS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^deadAfter\b/, '--dead-after'],
+  [/^interval\b/, '--interval'],
+  [/^connectTimeout\b/, '--dead-after'],
+  [/^cmdTimeout\b/, '--cmd-timeout'],
+  [/^master(?:\.host|\.port)?\b/, '--master'],
+  [/^addr\b/, '--addr'],
+  [/^capacity\b/, '--capacity'],
+  [/^load\b/, '--load'],
+];
+
+/**
+ * Rewrites a createSlave BAD_ARGUMENT message so that it names the flags of this command
+ * rather than the library's options: `deadAfter: must be longer than interval …` becomes
+ * `--dead-after: must be longer than --interval …`, `attrs.zone: …` becomes `--attr zone: …`.
+ */
+export function slaveFlagMessage(message: string): string {
+  const attr = /^attrs(?:\.([^:]*))?: (.*)$/s.exec(message);
+  if (attr) {
+    const rest = (attr[2] ?? '').replace(/use the (load|addr|capacity) option/, 'use --$1');
+    return attr[1] !== undefined ? `--attr ${attr[1]}: ${rest}` : `--attr: ${rest}`;
+  }
+  for (const [re, flag] of OPTION_FLAGS) {
+    if (re.test(message)) {
+      const out = message.replace(re, flag);
+      return flag === '--dead-after' ? out.replace(/\binterval \(/, '--interval (') : out;
+    }
+  }
+  return message;
 }
 
 export function slaveCommand(): Command {
@@ -39,7 +79,7 @@ export function slaveCommand(): Command {
     .action(async (flags: SlaveFlags) => {
       try {
         const load = parseLoadSource(flags.load, { cmdTimeout: flags.cmdTimeout });
-        const attrs = flags.attr ? Object.fromEntries(Object.entries(flags.attr).map(([k, v]) => [k, typed(v)])) : undefined;
+        const attrs = flags.attr ? Object.fromEntries(Object.entries(flags.attr).map(([k, v]) => [k, attrValue(v)])) : undefined;
         const slave = createSlave({
           master: flags.master,
           load,
@@ -65,7 +105,7 @@ export function slaveCommand(): Command {
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       } catch (e) {
-        die(e);
+        die(isLoadLedgerError(e) && e.code === ErrorCode.BAD_ARGUMENT ? badArgument(slaveFlagMessage(e.message)) : e);
       }
     });
 }

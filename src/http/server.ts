@@ -23,6 +23,14 @@ export function attrFilter(params: Iterable<[string, string]>): ((n: NodeEntry) 
   return (n) => pairs.every(([k, v]) => Object.hasOwn(n.attrs, k) && String(n.attrs[k]) === v);
 }
 
+/** Per master: the last unfiltered /v1/least-loaded answer, valid while its projection is at `seq`. */
+const answers = new WeakMap<Master, { seq: number; body: Buffer | null }>();
+
+function sendBody(res: ServerResponse, status: number, body: Buffer): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
+  res.end(body);
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -78,11 +86,18 @@ function route(master: Master, req: IncomingMessage, res: ServerResponse, follow
   const p = master.projection;
   switch (path) {
     case '/v1/least-loaded': {
+      let cache = answers.get(master);
+      if (!cache) answers.set(master, (cache = { seq: -1, body: null }));
+      if (params.size === 0 && cache.seq === p.seq && cache.body) return sendBody(res, 200, cache.body);
       const n = p.index.least(attrFilter(params));
       if (!n) {
         return fail(res, 503, ErrorCode.NO_ELIGIBLE_NODE, params.size > 0 ? `no eligible node matches ${params.toString()}` : 'no eligible node (none in state PUSH_LOAD_INFO)');
       }
-      return send(res, 200, nodeDocument(n));
+      if (params.size > 0) return send(res, 200, nodeDocument(n));
+      // The answer changes only with the projection: cache the encoded body by seq.
+      cache.seq = p.seq;
+      cache.body = Buffer.from(JSON.stringify(nodeDocument(n)));
+      return sendBody(res, 200, cache.body);
     }
     case '/v1/state':
       if (params.size > 0) return fail(res, 400, ErrorCode.BAD_ARGUMENT, `/v1/state takes no parameters (got ${params.toString()})`);

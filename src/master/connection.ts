@@ -68,7 +68,7 @@ export class SlaveConnection implements FrameSink {
     switch (f.type) {
       case 'HELLO':
         recorder.record({ type: 'HelloReceived', conn: this.conn });
-        recorder.record({ type: 'HelloAckSent', conn: this.conn }, () => this.send(HELLO_ACK_FRAME));
+        recorder.record({ type: 'HelloAckSent', conn: this.conn }, this.sendAck);
         break;
       case 'HELLO_ACK':
         recorder.record({ type: 'HelloAckReceived', conn: this.conn });
@@ -129,6 +129,9 @@ export class SlaveConnection implements FrameSink {
     this.end();
     this.socket.destroy();
   }
+
+  /** One closure per connection, not one per HELLO. */
+  private readonly sendAck = (): void => this.send(HELLO_ACK_FRAME);
 
   private readonly destroy = (): void => {
     this.socket.destroy();

@@ -93,7 +93,8 @@ export class Master implements ConnectionHost {
     this.recorder = new Recorder(log, projection, options.clock, 20_000, (seq) => this.committed(seq));
     this.nextConn = projection.lastConn + 1;
     // The log refused a write: nothing else may take effect, so no connection stays open.
-    this.recorder.events$.subscribe({ error: () => this.conns.forEach((c) => c.drop()) });
+    // (a handler, not an events$ subscriber: events$ skips publishing while nobody listens)
+    this.recorder.onFailure(() => this.conns.forEach((c) => c.drop()));
     this.lastSnapshotSeq = projection.seq;
   }
 

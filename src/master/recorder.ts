@@ -18,6 +18,8 @@ export class Recorder {
   readonly events$ = new Subject<LedgerEvent>();
   /** Set when a write failed: nothing more is accepted (the master stops). */
   failure: LoadLedgerError | undefined;
+  /** Called once when a write fails (before events$ errors). */
+  private readonly failureHandlers: ((e: LoadLedgerError) => void)[] = [];
 
   private pending: LedgerEvent[] = [];
   private pendingEffects: (() => void)[] = [];
@@ -41,6 +43,10 @@ export class Recorder {
     this.nextSeq = log.lastSeq + 1;
   }
 
+  onFailure(handler: (e: LoadLedgerError) => void): void {
+    this.failureHandlers.push(handler);
+  }
+
   get lastSeq(): number {
     return this.nextSeq - 1;
   }
@@ -56,14 +62,17 @@ export class Recorder {
    */
   record(event: NewEvent, effect?: () => void): LedgerEvent | undefined {
     if (this.failure) return undefined;
-    const stamped = { seq: this.nextSeq++, ts: this.clock(), ...event } as LedgerEvent;
-    this.pending.push(stamped);
+    // Stamped in place (the caller hands the object over): no copy per event on the hot path.
+    const stamped = event as { seq?: number; ts?: number } & NewEvent;
+    stamped.seq = this.nextSeq++;
+    stamped.ts = this.clock();
+    this.pending.push(stamped as LedgerEvent);
     if (effect) this.pendingEffects.push(effect);
     if (!this.writing && !this.scheduled) {
       this.scheduled = true;
       setImmediate(this.drain);
     }
-    return stamped;
+    return stamped as LedgerEvent;
   }
 
   /** Resolves when everything recorded so far is committed. */
@@ -92,9 +101,13 @@ export class Recorder {
         this.stats.writes++;
         this.stats.events += batch.length;
         if (batch.length > this.stats.maxBatch) this.stats.maxBatch = batch.length;
-        for (const e of batch) {
-          evolve(this.projection, e);
-          this.events$.next(e);
+        if (this.events$.observed) {
+          for (const e of batch) {
+            evolve(this.projection, e);
+            this.events$.next(e);
+          }
+        } else {
+          for (const e of batch) evolve(this.projection, e);
         }
         for (const effect of effects) effect();
         this.onCommitted?.(this.projection.seq);
@@ -107,6 +120,7 @@ export class Recorder {
         this.failure = e instanceof LoadLedgerError ? e : new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, String(e), { cause: e });
         this.pending = [];
         this.pendingEffects = [];
+        for (const h of this.failureHandlers) h(this.failure);
         this.events$.error(this.failure);
         this.settleIdle();
       },

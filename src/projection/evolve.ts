@@ -91,16 +91,15 @@ function loadPushed(state: Projection, conn: number, id: string, load: number, c
   }
   if (n.state === 'PUSH_LOAD_INFO') {
     if (n.load !== load) {
-      state.index.remove(n);
       n.load = load;
-      state.index.add(n);
+      state.index.touch(n);
     }
   } else {
     n.load = load;
     n.state = 'PUSH_LOAD_INFO';
     n.since = ts;
     n.reason = '';
-    state.index.add(n);
+    state.index.touch(n);
   }
   n.capacity = capacity;
   n.attrs = attrs;
@@ -110,7 +109,7 @@ function loadPushed(state: Projection, conn: number, id: string, load: number, c
 }
 
 function markDown(state: Projection, n: NodeEntry, ts: number, reason: string): void {
-  if (n.state === 'PUSH_LOAD_INFO') state.index.remove(n);
+  if (n.state === 'PUSH_LOAD_INFO') state.index.touch(n);
   n.state = 'DOWN';
   n.since = ts;
   n.conn = null;

@@ -7,63 +7,92 @@ type BTreeClass = typeof BTreeModule.default;
 const BTreeCtor: BTreeClass =
   typeof BTreeModule === 'function' ? (BTreeModule as unknown as BTreeClass) : BTreeModule.default;
 
-function compare(a: NodeEntry, b: NodeEntry): number {
+/** A node's place in the tree: its load when it was (re)inserted, so the key never moves. */
+interface Key {
+  readonly load: number;
+  readonly id: string;
+  readonly node: NodeEntry;
+}
+
+function compare(a: Key, b: Key): number {
   if (a.load !== b.load) return a.load < b.load ? -1 : 1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /**
- * The eligible nodes (state PUSH_LOAD_INFO) ordered by (load, id): an update and a
- * least-loaded query cost O(log n). The entries themselves are the keys, so the caller
- * must `remove` a node before changing its load and `add` it again afterwards.
+ * The eligible nodes (state PUSH_LOAD_INFO) ordered by (load, id), in a B+tree: a
+ * least-loaded query is O(log n) plus the nodes changed since the last query.
+ *
+ * Lazy: the reducer only `touch`es a node whose load or state changed; the tree catches
+ * up when someone reads it. A slave pushes every second but clients may ask far less
+ * often, and a node pushed ten times between two queries costs one tree update, not ten.
+ * The ingest path pays a Set insertion per push.
  */
 export class LoadIndex {
-  private readonly tree = new BTreeCtor<NodeEntry, undefined>(undefined, compare);
+  private readonly tree = new BTreeCtor<Key, undefined>(undefined, compare);
+  private readonly keys = new Map<NodeEntry, Key>();
+  private readonly dirty = new Set<NodeEntry>();
   private live = true;
 
+  /** Number of eligible nodes. */
   get size(): number {
+    this.sync();
     return this.tree.size;
   }
 
-  add(node: NodeEntry): void {
-    if (this.live) this.tree.set(node, undefined);
-  }
-
-  remove(node: NodeEntry): void {
-    if (this.live) this.tree.delete(node);
+  /** The node's load or state may have changed. */
+  touch(node: NodeEntry): void {
+    if (this.live) this.dirty.add(node);
   }
 
   /**
-   * Bulk folds (replay, restart) do not need the index until they are done: suspended, it
-   * ignores updates, and `resume` rebuilds it from the nodes in O(n log n) once, instead of
-   * two tree operations per load change.
+   * Bulk folds (replay, restart) do not track changes at all: suspended, the index ignores
+   * them, and `resume` marks every node for the next read.
    */
   suspend(): void {
     this.live = false;
     this.tree.clear();
+    this.keys.clear();
+    this.dirty.clear();
   }
 
   resume(nodes: Iterable<NodeEntry>): void {
     if (this.live) return;
     this.live = true;
-    for (const n of nodes) if (n.state === 'PUSH_LOAD_INFO') this.tree.set(n, undefined);
+    for (const n of nodes) this.dirty.add(n);
   }
 
   /** The least-loaded eligible node, ties by id; with a filter, the first that matches. */
   least(filter?: (n: NodeEntry) => boolean): NodeEntry | undefined {
-    if (!this.live) throw new Error('LoadIndex.least() while the index is suspended');
-    if (!filter) return this.tree.minKey();
-    for (const n of this.tree.keys()) if (filter(n)) return n;
+    this.sync();
+    if (!filter) return this.tree.minKey()?.node;
+    for (const k of this.tree.keys()) if (filter(k.node)) return k.node;
     return undefined;
   }
 
   /** Eligible nodes in (load, id) order. */
   *ordered(): IterableIterator<NodeEntry> {
-    if (!this.live) throw new Error('LoadIndex.ordered() while the index is suspended');
-    yield* this.tree.keys();
+    this.sync();
+    for (const k of this.tree.keys()) yield k.node;
   }
 
-  clear(): void {
-    this.tree.clear();
+  private sync(): void {
+    if (!this.live) throw new Error('LoadIndex read while suspended');
+    if (this.dirty.size === 0) return;
+    for (const n of this.dirty) {
+      const old = this.keys.get(n);
+      const eligible = n.state === 'PUSH_LOAD_INFO';
+      if (old && eligible && old.load === n.load) continue;
+      if (old) {
+        this.tree.delete(old);
+        this.keys.delete(n);
+      }
+      if (eligible) {
+        const key: Key = { load: n.load, id: n.id, node: n };
+        this.tree.set(key, undefined);
+        this.keys.set(n, key);
+      }
+    }
+    this.dirty.clear();
   }
 }

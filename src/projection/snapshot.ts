@@ -36,13 +36,8 @@ export function fromSnapshot(s: ProjectionSnapshot): Projection {
   for (const n of s.nodes) {
     const node: NodeEntry = { ...n, attrs: { ...n.attrs } };
     p.nodes.set(node.id, node);
-    if (node.state === 'PUSH_LOAD_INFO') p.index.add(node);
+    p.index.touch(node);
   }
   for (const c of s.conns) p.conns.set(c.conn, { ...c });
   return p;
-}
-
-/** A deep, independent copy (what a snapshot round trip would give, without encoding). */
-export function cloneProjection(p: Projection): Projection {
-  return fromSnapshot(toSnapshot(p));
 }

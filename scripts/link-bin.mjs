@@ -1,6 +1,8 @@
-// Run by `prepare` after the build: makes `npx loadledger` work inside this checkout.
-// npm links the bins of dependencies into node_modules/.bin, never the project's own,
-// so without this `npx loadledger` would look for a package of that name in the registry.
+// Run by `prepare` after the build: puts the project's own command in node_modules/.bin
+// (npm links only the bins of dependencies there) and makes it executable (tsc writes
+// it without the x bit). `npx loadledger` itself also works without this, through npm's
+// self-install of the local package into its npx cache; the link is what lets npm
+// scripts and shells with node_modules/.bin on PATH run `loadledger` directly.
 import { chmodSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -27,6 +27,7 @@ import { Cleanup } from '../helpers/cleanup.js';
 import { httpBase, startMaster } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
+import { codeOf } from '../helpers/errors.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -129,14 +130,6 @@ async function expectSameStates(reference: Projection, refSource: EventSource, f
   return compared;
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'no error';
-  } catch (e) {
-    return e instanceof LoadLedgerError ? e.code : `not a LoadLedgerError: ${String(e)}`;
-  }
-}
 
 /** Opens a file source and folds every event: a damaged file fails one way or the other. */
 async function replayWhole(path: string): Promise<number> {

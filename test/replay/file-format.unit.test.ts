@@ -28,6 +28,7 @@ import { fromSnapshot, toSnapshot } from '../../src/projection/snapshot.js';
 import { createProjection } from '../../src/projection/state.js';
 import { logPackr } from '../../storage/format.js';
 import { Cleanup } from '../helpers/cleanup.js';
+import { codeOf } from '../helpers/errors.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -86,14 +87,6 @@ async function readAll(path: string): Promise<LedgerEvent[] | ErrorCode> {
   }
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'no error';
-  } catch (e) {
-    return e instanceof LoadLedgerError ? e.code : `not a LoadLedgerError: ${String(e)}`;
-  }
-}
 
 /** A raw file from frames, for files the writer would never produce. */
 async function rawFile(parts: Buffer[]): Promise<string> {

@@ -21,6 +21,7 @@ import { Cleanup } from '../helpers/cleanup.js';
 import { httpBase, startMaster } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
+import { codeOf } from '../helpers/errors.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -44,14 +45,6 @@ async function allEvents(src: EventSource, from: number, to: number): Promise<Le
   return out;
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'no error';
-  } catch (e) {
-    return e instanceof LoadLedgerError ? e.code : `not a LoadLedgerError: ${String(e)}`;
-  }
-}
 
 async function errorOf(p: Promise<unknown>): Promise<LoadLedgerError> {
   try {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
 import { commandSource, cpuSource, parseLoadSource } from '../../src/slave/load-sources.js';
+import { thrown } from '../helpers/errors.js';
 
 async function rejection(p: Promise<unknown>): Promise<LoadLedgerError> {
   try {
@@ -15,15 +16,6 @@ async function rejection(p: Promise<unknown>): Promise<LoadLedgerError> {
   throw new Error('expected a rejection');
 }
 
-function thrown(fn: () => unknown): LoadLedgerError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LoadLedgerError);
-    return e as LoadLedgerError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('parseLoadSource: spec', () => {
   it.each([

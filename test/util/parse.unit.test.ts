@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { parseDuration } from '../../src/util/duration.js';
 import { parseHostPort } from '../../src/util/hostport.js';
+import { thrown } from '../helpers/errors.js';
 
-function thrown(fn: () => unknown): LoadLedgerError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(LoadLedgerError);
-    return e as LoadLedgerError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('parseDuration', () => {
   it.each([

@@ -162,6 +162,8 @@ function endFollows(follows: Set<Follow>, ms = 1000): Promise<void> {
 
 /** A following client that falls this many bytes behind is cut off (with an error line). */
 export const FOLLOW_MAX_BACKLOG = 64 * 1024 * 1024;
+/** Live events held for a follower still catching up (~64 MiB of JSON at ~100 B each). */
+const FOLLOW_MAX_BUFFERED_EVENTS = 640_000;
 
 export interface EventsQuery {
   from: number | undefined;
@@ -370,7 +372,17 @@ async function serveEvents(master: Master, q: EventsQuery, res: ServerResponse, 
   res.on('close', stop);
   follows.add(entry);
   entry.sub = master.events$.subscribe({
-    next: (e) => (buffer ? buffer.push(e) : writeLive(e)),
+    next: (e) => {
+      if (!buffer) return writeLive(e);
+      buffer.push(e);
+      // A client that stops reading during its last catch-up must not make us hold the
+      // live stream for it without limit (same bound as a live follower's backlog).
+      if (buffer.length > FOLLOW_MAX_BUFFERED_EVENTS) {
+        buffer = [];
+        stop();
+        endWithError(res, ErrorCode.EVENT_STREAM_BROKEN, `this client did not read while catching up; cut off at seq ${sent}`);
+      }
+    },
     complete: () => (buffer ? (completed = true) : finish()),
     error: (e: unknown) => {
       stop();

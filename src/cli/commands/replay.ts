@@ -8,7 +8,8 @@ import { lastEventTs, parsePoint, resolvePoint } from '../../../replay/time.js';
 import { eventDetails, eventNode, matches, type TimelineFilter } from '../../../replay/timeline.js';
 import { badArgument, ErrorCode, LoadLedgerError } from '../../errors.js';
 import { EVENT_TYPES, isEventType, type EventType } from '../../events.js';
-import { stateDocument, type StateDocument } from '../../projection/document.js';
+import { nodeDocument, stateDocument, type NodeDocument, type StateDocument } from '../../projection/document.js';
+import type { Projection } from '../../projection/state.js';
 import { die, formatLoad, isoTime, table } from '../output.js';
 import { numberArg } from '../options.js';
 import { Progress } from '../progress.js';
@@ -182,6 +183,16 @@ async function explain(source: EventSource, node: string, flags: ReplayFlags): P
   const state = await source.base(source.firstSeq - 1);
   let atDoc: ReturnType<typeof stateDocument>['nodes'][number] | undefined;
   let atTs = 0;
+  const docOf = (s: Projection): NodeDocument | undefined => {
+    const n = s.nodes.get(node);
+    return n ? nodeDocument(n) : undefined;
+  };
+  // The node may already be in the base (an export file's or retained log's snapshot).
+  const inBase = docOf(state);
+  if (target === state.seq) {
+    atTs = state.ts;
+    atDoc = inBase;
+  }
   await foldTo(source, state, source.lastSeq, {
     onProgress: (d, t) => progress.update(d, t),
     before: (s, e) => explainer.before(s, e),
@@ -189,12 +200,11 @@ async function explain(source: EventSource, node: string, flags: ReplayFlags): P
       explainer.after(s, e);
       if (e.seq === target) {
         atTs = e.ts;
-        const n = s.nodes.get(node);
-        if (n) atDoc = stateDocument({ ...s, nodes: new Map([[node, n]]) }).nodes[0];
+        atDoc = docOf(s);
       }
     },
   });
-  if (!explainer.seen) throw new LoadLedgerError(ErrorCode.NOT_FOUND, `node ${node} does not appear in ${source.describe}`);
+  if (!explainer.seen && !inBase) throw new LoadLedgerError(ErrorCode.NOT_FOUND, `node ${node} does not appear in ${source.describe}`);
   const history = explainer.transitions.filter((t) => t.seq <= target);
   const next = explainer.transitions.filter((t) => t.seq > target);
   if (flags.json) {

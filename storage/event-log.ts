@@ -254,13 +254,6 @@ export class EventLog {
     return keySeq(key) + decodeRecord(value, this.dir).length - 1;
   }
 
-  /** Bytes LevelDB estimates the whole store takes on disk. */
-  async approximateSize(): Promise<number> {
-    const db = this.db as unknown as { approximateSize?: (a: string, b: string) => Promise<number> };
-    if (!db.approximateSize) return 0;
-    return db.approximateSize('!', '~');
-  }
-
   async close(): Promise<void> {
     await this.db.close();
   }

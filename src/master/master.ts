@@ -10,6 +10,8 @@ import type { PushLimits } from '../protocol/messages.js';
 import { toSnapshot } from '../projection/snapshot.js';
 import type { Projection } from '../projection/state.js';
 import { loadProjection } from '../../replay/load.js';
+import { logSource } from '../../replay/source.js';
+import { seqAtTime } from '../../replay/time.js';
 import { SlaveConnection, formatAddr, normalizeIp, type ConnectionHost } from './connection.js';
 import { Recorder } from './recorder.js';
 import { startHttpApi, type HttpApi } from '../http/server.js';
@@ -275,11 +277,13 @@ export class Master implements ConnectionHost {
   private async retain(): Promise<void> {
     const log = this.log;
     const last = this.projection.seq;
+    if ((await log.replayBaseSeq()) === undefined) return; // nothing can be replayed: touch nothing
     let cutoff = 0;
     if (this.options.retainEvents > 0) cutoff = last - this.options.retainEvents;
     if (this.options.retain > 0) {
       const limit = this.options.clock() - this.options.retain;
-      cutoff = Math.max(cutoff, await lastSeqBefore(log, limit, last));
+      // the last event older than the limit (reads only the old part of the log)
+      cutoff = Math.max(cutoff, (await seqAtTime(await logSource(log, `log ${log.dir}`), limit - 1)).seq);
     }
     // Records are deleted whole: move the cutoff back to the start of the record that holds
     // cutoff + 1, so the snapshot sits exactly before the new first event.
@@ -336,14 +340,3 @@ export class Master implements ConnectionHost {
   }
 }
 
-/** The last seq whose event is older than `ms` (reads only the old part of the log). */
-async function lastSeqBefore(log: EventLog, ms: number, last: number): Promise<number> {
-  let seq = 0;
-  for await (const batch of log.read(log.firstSeq, last)) {
-    for (const e of batch) {
-      if (e.ts >= ms) return seq;
-      seq = e.seq;
-    }
-  }
-  return seq;
-}

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isLoadLedgerError } from '../errors.js';
 import { FORBIDDEN_KEY } from '../protocol/push.js';
 import { parseDuration } from '../util/duration.js';
@@ -67,4 +67,15 @@ export function keyValueArg(s: string, previous: Record<string, string> = {}): R
   const key = s.slice(0, i);
   if (key === FORBIDDEN_KEY) throw new InvalidArgumentError(`the key ${JSON.stringify(key)} is not allowed (a master refuses it)`);
   return { ...previous, [key]: s.slice(i + 1) };
+}
+
+/**
+ * Adds --data, --file and --http (mutually exclusive) to a command that reads a log.
+ * `fileHelp` says what --file is for in that command.
+ */
+export function addSourceOptions(cmd: Command, fileHelp: string): Command {
+  return cmd
+    .addOption(new Option('--data <dir>', "a stopped master's log directory, or a copy of it (default ./data)").conflicts(['file', 'http']))
+    .addOption(new Option('--file <file>', fileHelp).conflicts(['http']))
+    .option('--http <url>', 'a running master, e.g. http://127.0.0.1:7480');
 }

@@ -4,17 +4,10 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { thrown } from '../helpers/errors.js';
 import { durationArg, intArg, keyValueArg, numberArg, positiveDurationArg } from '../../src/cli/options.js';
 
-function refusal(fn: () => unknown): InvalidArgumentError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(InvalidArgumentError);
-    return e as InvalidArgumentError;
-  }
-  throw new Error('expected a throw');
-}
+const refusal = (fn: () => unknown): InvalidArgumentError => thrown(fn, InvalidArgumentError);
 
 describe('durationArg', () => {
   it.each([

@@ -2,13 +2,15 @@
 import { expect } from 'vitest';
 import { LoadLedgerError } from '../../src/errors.js';
 
-/** The LoadLedgerError `fn` throws (fails the test if it throws something else or nothing). */
-export function thrown(fn: () => unknown): LoadLedgerError {
+/** The error `fn` throws, checked to be a `type` (LoadLedgerError unless said otherwise). */
+export function thrown(fn: () => unknown): LoadLedgerError;
+export function thrown<E extends Error>(fn: () => unknown, type: new (...args: never[]) => E): E;
+export function thrown(fn: () => unknown, type: new (...args: never[]) => Error = LoadLedgerError): Error {
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(LoadLedgerError);
-    return e as LoadLedgerError;
+    expect(e).toBeInstanceOf(type);
+    return e as Error;
   }
   throw new Error('expected a throw');
 }

@@ -3,7 +3,7 @@
  * gateway or a hostile peer looks like to the master. It decodes what the master sends
  * with the project's FrameDecoder and remembers every frame.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { FrameDecoder, HELLO_ACK_FRAME, HELLO_FRAME, encodePush, type DecodeError, type Frame, type PushFields } from '../../src/protocol/index.js';
 import { waitFor } from './wait.js';
 
@@ -111,4 +111,13 @@ export function rawFrame(type: number, payload: Uint8Array = Buffer.alloc(0)): B
   head.writeUInt16BE(type, 0);
   head.writeUInt16BE(payload.length, 2);
   return Buffer.concat([head, payload]);
+}
+
+/** A loopback port that nothing listens on (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }

@@ -22,6 +22,7 @@ import { httpBase, startMaster } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
 import { codeOf } from '../helpers/errors.js';
+import { closedPort } from '../helpers/net.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -240,13 +241,6 @@ describe('GET /v1/events', () => {
 });
 
 describe('an unreachable master, or one whose stream breaks', () => {
-  async function closedPort(): Promise<number> {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const { port } = s.address() as AddressInfo;
-    await new Promise<void>((r) => s.close(() => r()));
-    return port;
-  }
 
   /** A stand-in master on a real socket that answers /v1/events with `lines`, then does `end`. */
   async function standIn(lines: string[], end: 'end' | 'destroy'): Promise<string> {

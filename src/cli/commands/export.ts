@@ -1,4 +1,5 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
+import { addSourceOptions } from '../options.js';
 import { createRequire } from 'node:module';
 import { exportLog, exportSummary, type ExportResult } from '../../../replay/export.js';
 import { openSource, type SourceFlags } from '../../../replay/sources.js';
@@ -51,11 +52,8 @@ export async function runExport(flags: ExportFlags, io: { stderr?: NodeJS.WriteS
 }
 
 export function exportCommand(): Command {
-  return new Command('export')
-    .description('write a range of a log to a portable, self-describing file that replays to exact states on its own')
-    .addOption(new Option('--data <dir>', "a stopped master's log directory, or a copy of it (default ./data)").conflicts(['http', 'file']))
-    .addOption(new Option('--http <url>', 'a running master, e.g. http://127.0.0.1:7480').conflicts(['file']))
-    .option('--file <file>', 'another export file (to cut a smaller range out of it)')
+  const cmd = new Command('export').description('write a range of a log to a portable, self-describing file that replays to exact states on its own');
+  return addSourceOptions(cmd, 'another export file (to cut a smaller range out of it)')
     .option('--since <point>', 'first point of the range: a seq (included), an ISO time, a time of day (03:10) or relative (1h)')
     .option('--until <point>', 'last point of the range (default: the last event)')
     .requiredOption('-o, --output <file>', 'the file to write (conventionally *.llog)')

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { diffStates, type StateDiff } from '../../../replay/diff.js';
 import { NodeExplainer, clock, formatTransitions } from '../../../replay/explain.js';
 import { foldTo, stateAt } from '../../../replay/fold.js';
@@ -11,7 +11,7 @@ import { EVENT_TYPES, isEventType, type EventType } from '../../events.js';
 import { nodeDocument, stateDocument, type NodeDocument, type StateDocument } from '../../projection/document.js';
 import type { Projection } from '../../projection/state.js';
 import { die, formatLoad, isoTime, table } from '../output.js';
-import { numberArg } from '../options.js';
+import { addSourceOptions, numberArg } from '../options.js';
 import { Progress } from '../progress.js';
 import { stateText } from './query.js';
 
@@ -30,11 +30,10 @@ interface ReplayFlags extends SourceFlags {
 }
 
 export function replayCommand(): Command {
-  return new Command('replay')
-    .description('rebuild the projection from a log, with the master\'s reducer; time travel, timelines, node histories, diffs (read-only)')
-    .addOption(new Option('--data <dir>', 'a stopped master\'s log directory, or a copy of it (default ./data)').conflicts(['file', 'http']))
-    .addOption(new Option('--file <file>', 'an export file (loadledger export)').conflicts(['http']))
-    .option('--http <url>', 'a running master, e.g. http://127.0.0.1:7480')
+  const cmd = new Command('replay').description(
+    "rebuild the projection from a log, with the master's reducer; time travel, timelines, node histories, diffs (read-only)",
+  );
+  return addSourceOptions(cmd, 'an export file (loadledger export)')
     .option('--at <point>', 'the state just after this point: a seq, an ISO time, a time of day (03:12:05) or relative (-5m)')
     .option('--json', 'machine output: the /v1/state document, or JSON Lines of events')
     .option('--events', 'print the event timeline instead of the state')

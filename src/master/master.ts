@@ -204,16 +204,21 @@ export class Master implements ConnectionHost {
       return;
     }
     if (this.conns.size >= this.options.maxSlaves) {
-      this.counters.refused++;
-      const remote = formatAddr(normalizeIp(socket.remoteAddress ?? 'unknown'), socket.remotePort ?? 0);
-      this.recorder.record({ type: 'SlaveRefused', remote, reason: `max-slaves (${this.options.maxSlaves}) reached` });
-      socket.destroy();
+      this.refuse(socket, `max-slaves (${this.options.maxSlaves}) reached`);
       return;
     }
     const c = new SlaveConnection(this.nextConn++, socket, this, this.options.limits);
     this.conns.set(c.conn, c);
     this.recorder.record({ type: 'SlaveConnected', conn: c.conn, remote: c.remote });
     socket.resume();
+  }
+
+  /** Records a refused connection (max-slaves, --allow, TLS) and closes it. */
+  refuse(socket: Socket, reason: string): void {
+    this.counters.refused++;
+    const remote = formatAddr(normalizeIp(socket.remoteAddress ?? 'unknown'), socket.remotePort ?? 0);
+    this.recorder.record({ type: 'SlaveRefused', remote, reason });
+    socket.destroy();
   }
 
   bind(c: SlaveConnection, node: string): void {

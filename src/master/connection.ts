@@ -21,6 +21,14 @@ export interface ConnectionHost {
 const MAX_WRITE_BACKLOG = 256 * 1024;
 
 /**
+ * At most this many of one connection's events wait for the log at a time. A slave that
+ * sends faster is held (its decoder and socket paused) until they are committed: it gets
+ * the log's pace, other slaves' events never queue behind thousands of its own, and the
+ * master buffers at most one socket chunk for it.
+ */
+export const MAX_INFLIGHT_EVENTS = 128;
+
+/**
  * The socket adapter for one slave: bytes go to the pure FrameDecoder, frames become
  * events; its only decisions are the protocol's (identity binding, closing on violation).
  */
@@ -35,6 +43,13 @@ export class SlaveConnection implements FrameSink {
   ended = false;
   /** Reading is paused because the log is behind (backpressure). */
   paused = false;
+  /** Frames received (0: still in the handshake, see the master's handshake timeout). */
+  frames = 0;
+  /** Monotonic ms when the connection was accepted. */
+  readonly connectedAt: number;
+  /** seq of the newest event this connection caused, and how many are not committed yet. */
+  private lastSeq = 0;
+  private inflight = 0;
   private lastError = '';
   readonly remote: string;
   readonly remoteIp: string;
@@ -48,13 +63,13 @@ export class SlaveConnection implements FrameSink {
   ) {
     this.remoteIp = normalizeIp(socket.remoteAddress ?? 'unknown');
     this.remote = formatAddr(this.remoteIp, socket.remotePort ?? 0);
-    this.lastRx = host.now();
+    this.lastRx = this.connectedAt = host.now();
     this.decoder = new FrameDecoder(this, limits);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       this.decoder.push(chunk);
-      // Backpressure: a slave that sends faster than the log takes it waits, not the others.
-      if (this.host.recorder.backlogged && !this.ended) this.pauseUntilDrained();
+      // Backpressure for the whole master: when the log is far behind, every sender waits.
+      if (this.host.recorder.backlogged && !this.ended) this.holdUntil(this.host.recorder.whenNotBacklogged());
     });
     // 'close' follows with hadError; the reason is recorded there
     socket.on('error', (e: NodeJS.ErrnoException) => (this.lastError = e.code ?? e.message));
@@ -64,14 +79,15 @@ export class SlaveConnection implements FrameSink {
   frame(f: Frame): void {
     // A whole frame is the sign of life (PROTOCOL.md), not a byte trickling in.
     this.lastRx = this.host.now();
+    this.frames++;
     const recorder = this.host.recorder;
     switch (f.type) {
       case 'HELLO':
         recorder.record({ type: 'HelloReceived', conn: this.conn });
-        recorder.record({ type: 'HelloAckSent', conn: this.conn }, this.sendAck);
+        this.track(recorder.record({ type: 'HelloAckSent', conn: this.conn }, this.sendAck), 2);
         break;
       case 'HELLO_ACK':
-        recorder.record({ type: 'HelloAckReceived', conn: this.conn });
+        this.track(recorder.record({ type: 'HelloAckReceived', conn: this.conn }), 1);
         break;
       case 'PUSH_LOAD_INFO': {
         const node = f.info.addr ?? this.remoteIp;
@@ -80,11 +96,11 @@ export class SlaveConnection implements FrameSink {
           return;
         }
         if (this.node === null) this.host.bind(this, node);
-        recorder.record({ type: 'LoadPushed', conn: this.conn, node, load: f.info.load, capacity: f.info.capacity ?? 1, attrs: f.info.attrs });
+        this.track(recorder.record({ type: 'LoadPushed', conn: this.conn, node, load: f.info.load, capacity: f.info.capacity ?? 1, attrs: f.info.attrs }), 1);
         break;
       }
       case 'UNKNOWN':
-        recorder.record({ type: 'UnknownFrameSkipped', conn: this.conn, code: f.code, length: f.length }, () => this.host.counters.unknownFrames++);
+        this.track(recorder.record({ type: 'UnknownFrameSkipped', conn: this.conn, code: f.code, length: f.length }, () => this.host.counters.unknownFrames++), 1);
         break;
       default: {
         const never: never = f;
@@ -142,14 +158,31 @@ export class SlaveConnection implements FrameSink {
     if (!this.host.recorder.record(event, this.destroy)) this.destroy();
   }
 
-  private pauseUntilDrained(): void {
+  /**
+   * Counts `n` events this connection caused (the newest is `e`); past MAX_INFLIGHT_EVENTS
+   * not yet committed, reading stops until they are.
+   */
+  private track(e: { seq: number } | undefined, n: number): void {
+    if (!e) return;
+    if (this.host.recorder.projection.seq >= this.lastSeq) this.inflight = 0; // all committed
+    this.lastSeq = e.seq;
+    this.inflight += n;
+    if (this.inflight >= MAX_INFLIGHT_EVENTS) this.holdUntil(this.host.recorder.whenCommitted(e.seq));
+  }
+
+  /** Stops decoding and reading until `until` resolves (backpressure). */
+  private holdUntil(until: Promise<void>): void {
     if (this.paused) return;
     this.paused = true;
+    this.decoder.pause();
     this.socket.pause();
-    void this.host.recorder.whenNotBacklogged().then(() => {
+    void until.then(() => {
       this.paused = false;
+      this.inflight = 0;
       this.lastRx = this.host.now(); // the pause was ours: its length is not the slave's silence
-      if (!this.ended) this.socket.resume();
+      if (this.ended) return;
+      this.decoder.resume(); // decodes what was held; may hold again
+      if (!this.paused) this.socket.resume();
     });
   }
 

@@ -28,6 +28,8 @@ export class Recorder {
   private nextSeq: number;
   private idleWaiters: (() => void)[] = [];
   private backlogWaiters: (() => void)[] = [];
+  /** Waiting for a seq to be committed (connections held back by backpressure); few. */
+  private commitWaiters: { seq: number; resolve: () => void }[] = [];
 
   /** Counters for /metrics and the benchmarks. */
   readonly stats = { events: 0, writes: 0, maxBatch: 0 };
@@ -87,6 +89,20 @@ export class Recorder {
     return new Promise((resolve) => this.backlogWaiters.push(resolve));
   }
 
+  /** Resolves once `seq` is committed (or the log failed: nothing more will be). */
+  whenCommitted(seq: number): Promise<void> {
+    if (seq <= this.projection.seq || this.failure) return Promise.resolve();
+    return new Promise((resolve) => this.commitWaiters.push({ seq, resolve }));
+  }
+
+  private releaseCommitWaiters(all: boolean): void {
+    if (this.commitWaiters.length === 0) return;
+    const done = this.projection.seq;
+    const still: { seq: number; resolve: () => void }[] = [];
+    for (const w of this.commitWaiters) (all || w.seq <= done ? w.resolve() : still.push(w));
+    this.commitWaiters = still;
+  }
+
   private readonly drain = (): void => {
     this.scheduled = false;
     if (this.writing || this.pending.length === 0) return this.settleIdle();
@@ -110,6 +126,7 @@ export class Recorder {
           for (const e of batch) evolve(this.projection, e);
         }
         for (const effect of effects) effect();
+        this.releaseCommitWaiters(false);
         this.onCommitted?.(this.projection.seq);
         if (!this.backlogged) for (const w of this.backlogWaiters.splice(0)) w();
         if (this.pending.length > 0) this.drain();
@@ -121,6 +138,7 @@ export class Recorder {
         this.pending = [];
         this.pendingEffects = [];
         for (const h of this.failureHandlers) h(this.failure);
+        this.releaseCommitWaiters(true);
         this.events$.error(this.failure);
         this.settleIdle();
       },

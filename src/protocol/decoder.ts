@@ -28,6 +28,7 @@ export class FrameDecoder {
   private pending: Buffer = EMPTY;
   private skip = 0;
   private failed = false;
+  private paused = false;
   private readonly limits: PushLimits;
 
   constructor(private readonly sink: FrameSink, limits: Partial<PushLimits> = {}) {
@@ -44,8 +45,35 @@ export class FrameDecoder {
     return this.pending.length;
   }
 
+  /** True while paused: input is buffered, not decoded. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Stops after the frame being delivered (the sink may call this from `frame`): the rest
+   * of the input is held, undecoded, until `resume()`. Backpressure for a fast sender.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Decodes what was held while paused, then goes on with new input. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const held = this.pending;
+    this.pending = EMPTY;
+    this.push(held);
+  }
+
   push(chunk: Uint8Array): void {
     if (this.failed || chunk.length === 0) return;
+    if (this.paused) {
+      // held whole; decoded on resume (a paused socket delivers little more than one chunk)
+      this.pending = this.pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.pending, chunk]);
+      return;
+    }
     let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.skip > 0) {
       if (buf.length <= this.skip) {
@@ -72,6 +100,7 @@ export class FrameDecoder {
         if (isRejection(info)) return this.fail(info.code, info.reason);
         this.sink.frame({ type: 'PUSH_LOAD_INFO', info });
         if (this.failed) return; // the sink may close us
+        if (this.paused) break;
         continue;
       }
       pos += HEADER_SIZE;
@@ -86,9 +115,11 @@ export class FrameDecoder {
       else if (type === MsgType.HELLO_ACK) this.sink.frame(HELLO_ACK);
       else this.sink.frame({ type: 'UNKNOWN', code: type, length: len });
       if (this.failed) return;
+      if (this.paused) break;
     }
-    // Copy the remainder so we do not pin the caller's (possibly large) chunk.
-    this.pending = pos >= end ? EMPTY : Buffer.from(buf.subarray(pos));
+    // Copy the remainder so we do not pin the caller's (possibly large) chunk; while
+    // paused it is held only until resume(), so a view is enough (no copy per pause).
+    this.pending = pos >= end ? EMPTY : this.paused ? buf.subarray(pos) : Buffer.from(buf.subarray(pos));
   }
 
   /** Stop decoding (the connection is going away); later input is ignored. */

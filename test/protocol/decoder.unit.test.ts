@@ -406,6 +406,47 @@ describe('FrameDecoder', () => {
         }),
       );
     });
+
+    describe('pause and resume (backpressure)', () => {
+      it('pausing after any frames and resuming later changes nothing that is reported', () => {
+        fc.assert(
+          fc.property(garbageStream, fc.array(fc.nat(), { maxLength: 20 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 32 }), (stream, cuts, pauseAfter) => {
+            const events: Array<Frame | { error: ErrorCode }> = [];
+            let n = 0;
+            const decoder: FrameDecoder = new FrameDecoder({
+              frame: (f) => {
+                events.push(f);
+                if (pauseAfter[n++ % pauseAfter.length]) decoder.pause();
+              },
+              error: (e) => events.push({ error: e.code }),
+            });
+            for (const chunk of splitAt(stream, cuts.map((c) => c % (stream.length + 1)))) {
+              decoder.push(chunk);
+              // resume only sometimes before the next chunk: input arrives while paused too
+              if (decoder.isPaused && n % 2 === 0) decoder.resume();
+            }
+            while (decoder.isPaused) decoder.resume();
+            expect(events).toEqual(outcome(decodeAll(stream)));
+          }),
+          { numRuns: 1000 },
+        );
+      });
+
+      it('stops after the frame that paused it and holds the rest', () => {
+        const seen: Frame[] = [];
+        const decoder: FrameDecoder = new FrameDecoder({ frame: (f) => (seen.push(f), decoder.pause()), error: () => {} });
+        decoder.push(bytes(HELLO_FRAME, HELLO_ACK_FRAME, HELLO_FRAME));
+        expect(seen).toEqual([HELLO]);
+        expect(decoder.buffered).toBe(8);
+        decoder.push(HELLO_ACK_FRAME);
+        expect(seen).toEqual([HELLO]);
+        decoder.resume();
+        expect(seen).toEqual([HELLO, HELLO_ACK]);
+        decoder.resume();
+        decoder.resume();
+        expect(seen).toEqual([HELLO, HELLO_ACK, HELLO, HELLO_ACK]);
+      });
+    });
   });
 
   describe('custom limits', () => {

@@ -34,7 +34,7 @@ export function eventDetails(e: LedgerEvent): string {
     case 'UnknownFrameSkipped':
       return `type ${e.code}, ${e.length} bytes`;
     case 'SlaveTimedOut':
-      return `silent ${e.silentMs}ms`;
+      return e.handshake ? `no valid frame ${e.silentMs}ms after connecting` : `silent ${e.silentMs}ms`;
     case 'SlaveDisconnected':
       return e.reason;
     case 'ProtocolViolated':

@@ -22,7 +22,8 @@ export type HelloSent = Event<'HelloSent', { conn: number }>;
 export type HelloAckReceived = Event<'HelloAckReceived', { conn: number }>;
 export type LoadPushed = Event<'LoadPushed', { conn: number; node: string; load: number; capacity: number; attrs: Attrs }>;
 export type UnknownFrameSkipped = Event<'UnknownFrameSkipped', { conn: number; code: number; length: number }>;
-export type SlaveTimedOut = Event<'SlaveTimedOut', { conn: number; silentMs: number }>;
+/** No frame for dead-after; `handshake`: not one valid frame within the handshake timeout. */
+export type SlaveTimedOut = Event<'SlaveTimedOut', { conn: number; silentMs: number; handshake?: true }>;
 export type SlaveDisconnected = Event<'SlaveDisconnected', { conn: number; reason: string }>;
 export type ProtocolViolated = Event<'ProtocolViolated', { conn: number; code: string; reason: string }>;
 /** `conn` lost its node to the newer connection `by`, and was closed. */

@@ -3,6 +3,7 @@ import { isLoadLedgerError } from '../errors.js';
 import { FORBIDDEN_KEY } from '../protocol/push.js';
 import { parseDuration } from '../util/duration.js';
 import { parseHostPort, type HostPort } from '../util/hostport.js';
+import { parseAllowList } from '../master/admission.js';
 
 /** Wraps a LoadLedgerError parser as a commander argument parser (commander names the flag). */
 function commanderParser<T>(parse: (s: string) => T): (s: string) => T {
@@ -37,6 +38,12 @@ export const positiveDurationArg = commanderParser((s) => {
   if (ms <= 0) throw new InvalidArgumentError(`expected a duration above 0, got ${JSON.stringify(s)}`);
   return ms;
 });
+
+/** `--allow CIDR`, repeatable: checked here, collected in order. */
+export const allowArg = (s: string, prev: string[] = []): string[] => {
+  commanderParser((v: string) => parseAllowList([v]))(s);
+  return [...prev, s];
+};
 
 export const hostPortArg = commanderParser((s): HostPort => parseHostPort(s, 'address', { allowPortZero: true }));
 

@@ -127,10 +127,13 @@ export class SlaveConnection implements FrameSink {
     this.host.recorder.record({ type: 'HelloSent', conn: this.conn }, () => this.send(HELLO_FRAME));
   }
 
-  timedOut(silentMs: number): void {
+  /** No frame for dead-after, or (`handshake`) no valid frame at all since it connected. */
+  timedOut(silentMs: number, handshake = false): void {
     if (this.ended) return;
     this.end();
-    this.recordThenDestroy({ type: 'SlaveTimedOut', conn: this.conn, silentMs: Math.round(silentMs) });
+    this.recordThenDestroy(
+      handshake ? { type: 'SlaveTimedOut', conn: this.conn, silentMs: Math.round(silentMs), handshake: true } : { type: 'SlaveTimedOut', conn: this.conn, silentMs: Math.round(silentMs) },
+    );
   }
 
   superseded(by: number): void {

@@ -13,6 +13,7 @@ import { loadProjection } from '../../replay/load.js';
 import { logSource } from '../../replay/source.js';
 import { seqAtTime } from '../../replay/time.js';
 import { SlaveConnection, formatAddr, normalizeIp, type ConnectionHost } from './connection.js';
+import { Admission } from './admission.js';
 import { Recorder } from './recorder.js';
 import { startHttpApi, type HttpApi } from '../http/server.js';
 
@@ -30,6 +31,13 @@ export interface MasterOptions {
   /** A slave with no frame for this long is DOWN (ms). */
   deadAfter: number;
   maxSlaves: number;
+  /** A connection that sends no valid frame this long after it was accepted is closed (ms). */
+  handshakeTimeout?: number;
+  /** CIDR ranges allowed to connect (empty: everyone). */
+  allow?: string[];
+  /** Connections per second per peer IP (0: unlimited), and the burst allowed. */
+  connectRate?: number;
+  connectBurst?: number;
   limits?: Partial<PushLimits>;
   /** Snapshot the projection every this many events (0: never by count). */
   snapshotEvery?: number;
@@ -56,6 +64,9 @@ export const MASTER_DEFAULTS = {
   helloInterval: 1000,
   deadAfter: 3000,
   maxSlaves: 65536,
+  handshakeTimeout: 3000,
+  connectRate: 100,
+  connectBurst: 1000,
   snapshotEvery: 100_000,
   snapshotInterval: 60_000,
   retain: 0,
@@ -84,6 +95,8 @@ export class Master implements ConnectionHost {
   private snapshotting = false;
   private retentionTimer: NodeJS.Timeout | undefined;
   private retaining: Promise<void> | undefined;
+  private readonly admission: Admission;
+  private lastPrune = 0;
   /** Unknown frame types skipped, for /metrics. */
   readonly counters = { unknownFrames: 0, refused: 0 };
 
@@ -98,6 +111,7 @@ export class Master implements ConnectionHost {
     // (a handler, not an events$ subscriber: events$ skips publishing while nobody listens)
     this.recorder.onFailure(() => this.conns.forEach((c) => c.drop()));
     this.lastSnapshotSeq = projection.seq;
+    this.admission = new Admission({ allow: options.allow, rate: options.connectRate, burst: options.connectBurst });
   }
 
   /** Opens the log, rebuilds the projection from it, starts listening and records the start. */
@@ -109,6 +123,10 @@ export class Master implements ConnectionHost {
       retainEvents: MASTER_DEFAULTS.retainEvents,
       retentionInterval: MASTER_DEFAULTS.retentionInterval,
       maxSnapshots: MASTER_DEFAULTS.maxSnapshots,
+      handshakeTimeout: MASTER_DEFAULTS.handshakeTimeout,
+      allow: [],
+      connectRate: MASTER_DEFAULTS.connectRate,
+      connectBurst: MASTER_DEFAULTS.connectBurst,
       sync: false,
       clock: Date.now,
       limits: {},
@@ -203,6 +221,11 @@ export class Master implements ConnectionHost {
       socket.destroy();
       return;
     }
+    const verdict = this.admission.admit(normalizeIp(socket.remoteAddress ?? 'unknown'), this.now());
+    if (!verdict.ok) {
+      this.refuse(socket, verdict.reason);
+      return;
+    }
     if (this.conns.size >= this.options.maxSlaves) {
       this.refuse(socket, `max-slaves (${this.options.maxSlaves}) reached`);
       return;
@@ -213,12 +236,19 @@ export class Master implements ConnectionHost {
     socket.resume();
   }
 
-  /** Records a refused connection (max-slaves, --allow, TLS) and closes it. */
+  /**
+   * Refuses a connection (--allow, rate limit, max-slaves, TLS) and closes it. Recorded as
+   * a SlaveRefused event, at most one per second per peer: a peer hammering the port
+   * cannot grow the log; the next event counts the refusals that were not recorded.
+   */
   refuse(socket: Socket, reason: string): void {
     this.counters.refused++;
-    const remote = formatAddr(normalizeIp(socket.remoteAddress ?? 'unknown'), socket.remotePort ?? 0);
-    this.recorder.record({ type: 'SlaveRefused', remote, reason });
     socket.destroy();
+    const ip = normalizeIp(socket.remoteAddress ?? 'unknown');
+    const { record, unrecorded } = this.admission.refusal(ip, this.now());
+    if (!record) return;
+    const remote = formatAddr(ip, socket.remotePort ?? 0);
+    this.recorder.record({ type: 'SlaveRefused', remote, reason: unrecorded > 0 ? `${reason} (and ${unrecorded} more refused from ${ip} since the last record)` : reason });
   }
 
   bind(c: SlaveConnection, node: string): void {
@@ -235,12 +265,17 @@ export class Master implements ConnectionHost {
 
   private checkLiveness(): void {
     const now = this.now();
-    const { deadAfter, helloInterval } = this.options;
+    const { deadAfter, helloInterval, handshakeTimeout } = this.options;
     for (const c of this.conns.values()) {
       if (c.paused) continue; // we are not reading it: its silence is ours, not the slave's
       const silent = now - c.lastRx;
-      if (silent >= deadAfter) c.timedOut(silent);
+      if (c.frames === 0 && now - c.connectedAt >= handshakeTimeout) c.timedOut(silent, true);
+      else if (silent >= deadAfter) c.timedOut(silent);
       else if (silent >= helloInterval && now - c.lastPing >= helloInterval) c.ping(now);
+    }
+    if (now - this.lastPrune >= 10_000) {
+      this.lastPrune = now;
+      this.admission.prune(now);
     }
   }
 

@@ -39,7 +39,7 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
       loadPushed(state, event.conn, event.node, event.load, event.capacity, event.attrs, event.ts);
       break;
     case 'SlaveTimedOut':
-      dropConnection(state, event.conn, event.ts, `no frame for ${formatSeconds(event.silentMs)}`);
+      dropConnection(state, event.conn, event.ts, event.handshake ? `no valid frame within ${formatSeconds(event.silentMs)} of connecting` : `no frame for ${formatSeconds(event.silentMs)}`);
       break;
     case 'SlaveDisconnected':
       dropConnection(state, event.conn, event.ts, `disconnected (${event.reason})`);

@@ -4,7 +4,7 @@ import type { HostPort } from '../../util/hostport.js';
 import { badArgument } from '../../errors.js';
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
-import { durationArg, hostPortArg, intArg, positiveDurationArg } from '../options.js';
+import { allowArg, durationArg, hostPortArg, intArg, positiveDurationArg } from '../options.js';
 
 interface MasterFlags {
   data: string;
@@ -13,6 +13,10 @@ interface MasterFlags {
   helloInterval: number;
   deadAfter: number;
   maxSlaves: number;
+  handshakeTimeout: number;
+  allow: string[];
+  connectRate: number;
+  connectBurst: number;
   snapshotEvery: number;
   snapshotInterval: number;
   fsync: boolean;
@@ -31,6 +35,10 @@ export function masterCommand(): Command {
     .option('--hello-interval <duration>', 'HELLO a slave that was quiet this long', positiveDurationArg, MASTER_DEFAULTS.helloInterval)
     .option('--dead-after <duration>', 'a slave with no frame for this long is DOWN', positiveDurationArg, MASTER_DEFAULTS.deadAfter)
     .option('--max-slaves <n>', 'refuse connections beyond this many', intArg(1), MASTER_DEFAULTS.maxSlaves)
+    .option('--handshake-timeout <duration>', 'close a connection that sends no valid frame this long after connecting', positiveDurationArg, MASTER_DEFAULTS.handshakeTimeout)
+    .option('--allow <cidr>', 'only these peers may connect (repeatable; e.g. 10.0.0.0/8, fd00::/8, 192.0.2.7)', allowArg, [])
+    .option('--connect-rate <n>', 'connections accepted per second per peer IP (0: no limit)', intArg(0), MASTER_DEFAULTS.connectRate)
+    .option('--connect-burst <n>', 'connections a peer IP may open at once before --connect-rate applies', intArg(1), MASTER_DEFAULTS.connectBurst)
     .option('--snapshot-every <events>', 'snapshot the projection every N events (0: off)', intArg(0), MASTER_DEFAULTS.snapshotEvery)
     .option('--snapshot-interval <duration>', 'and at least this often (0: off)', durationArg, MASTER_DEFAULTS.snapshotInterval)
     .option('--retain <duration>', 'delete events older than this, in the background (default: keep all)', durationArg, 0)
@@ -55,6 +63,10 @@ export function masterCommand(): Command {
           helloInterval: flags.helloInterval,
           deadAfter: flags.deadAfter,
           maxSlaves: flags.maxSlaves,
+          handshakeTimeout: flags.handshakeTimeout,
+          allow: flags.allow,
+          connectRate: flags.connectRate,
+          connectBurst: flags.connectBurst,
           snapshotEvery: flags.snapshotEvery,
           snapshotInterval: flags.snapshotInterval,
           sync: flags.fsync,

@@ -1,0 +1,138 @@
+/**
+ * Who gets in, over real TCP on 127.0.0.1: --allow, the per-peer connection rate against
+ * a slave that flaps in a tight loop, the handshake timeout for connections that never
+ * send a valid frame, and per-connection backpressure for a slave that floods.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LedgerEvent } from '../../src/events.js';
+import { MAX_INFLIGHT_EVENTS } from '../../src/master/connection.js';
+import { HELLO_FRAME } from '../../src/protocol/index.js';
+import { Cleanup } from '../helpers/cleanup.js';
+import { connOf, logEvents, slavePort, startMaster, waitForEvent } from '../helpers/master.js';
+import { RawClient } from '../helpers/net.js';
+import { waitFor } from '../helpers/wait.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const SLOW = { helloInterval: 10_000, deadAfter: 20_000 } as const;
+
+async function client(port: number): Promise<RawClient> {
+  const cl = await RawClient.connect(port);
+  cleanup.defer(`client ${cl.remote}`, () => cl.destroy());
+  return cl;
+}
+
+const refusals = (events: LedgerEvent[]) => events.filter((e): e is Extract<LedgerEvent, { type: 'SlaveRefused' }> => e.type === 'SlaveRefused');
+
+describe('--allow', () => {
+  it('a peer outside the ranges is closed before it gets a connection number; one SlaveRefused per second', async () => {
+    const master = await startMaster(cleanup, { ...SLOW, allow: ['10.0.0.0/8'] });
+    const tries = await Promise.all(Array.from({ length: 5 }, () => client(slavePort(master))));
+    await Promise.all(tries.map((c) => c.waitClosed()));
+    await waitForEvent(master, (e) => e.type === 'SlaveRefused', 'SlaveRefused');
+    const events = await logEvents(master);
+    expect(events.some((e) => e.type === 'SlaveConnected')).toBe(false);
+    const refused = refusals(events);
+    expect(refused).toHaveLength(1); // five refusals in well under a second: one record
+    expect(refused[0]!.reason).toBe('127.0.0.1 is not in --allow (10.0.0.0/8)');
+    expect(master.counters.refused).toBe(5);
+  });
+
+  it('a peer inside the ranges is served', async () => {
+    const master = await startMaster(cleanup, { ...SLOW, allow: ['10.0.0.0/8', '127.0.0.0/8'] });
+    const cl = await client(slavePort(master));
+    cl.hello();
+    await waitFor(() => cl.count('HELLO_ACK') === 1, { what: 'HELLO_ACK' });
+  });
+});
+
+describe('a slave that flaps (connects and disconnects in a tight loop)', () => {
+  it('cannot grow the log faster than about 2 events per allowed connection, plus one refusal record per second', async () => {
+    const rate = 20;
+    const burst = 5;
+    const master = await startMaster(cleanup, { ...SLOW, connectRate: rate, connectBurst: burst });
+    const port = slavePort(master);
+    const seq0 = master.projection.seq;
+    const t0 = performance.now();
+    let attempts = 0;
+    while (performance.now() - t0 < 1000) {
+      const cl = await RawClient.connect(port);
+      cl.destroy();
+      attempts++;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    // every accepted connection's end is recorded (the master sees the closes a bit later)
+    await waitFor(() => master.projection.conns.size === 0, { what: 'every flapping connection to be recorded as gone' });
+    await master.recorder.flush();
+    const events = (await logEvents(master)).filter((e) => e.seq > seq0);
+    const connected = events.filter((e) => e.type === 'SlaveConnected').length;
+    const refused = refusals(events);
+    expect(attempts).toBeGreaterThan(50); // it really was a tight loop
+    expect(connected).toBeLessThanOrEqual(burst + Math.ceil(rate * seconds) + 1);
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused.length).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
+    expect(refused[0]!.reason).toMatch(/^connection rate limit \(20\/s per peer, bursts of 5\)/);
+    // The documented bound: ≤ 2 events per allowed connection + 1 refusal per second.
+    expect(events.length).toBeLessThanOrEqual(2 * (burst + Math.ceil(rate * seconds) + 1) + Math.ceil(seconds) + 1);
+    expect(master.counters.refused).toBe(attempts - connected);
+  });
+});
+
+describe('handshake timeout', () => {
+  it('a connection that sends nothing is closed after --handshake-timeout even with a long dead-after', async () => {
+    const master = await startMaster(cleanup, { ...SLOW, handshakeTimeout: 150 });
+    const cl = await client(slavePort(master));
+    const conn = await connOf(master, cl);
+    const t0 = performance.now();
+    await cl.waitClosed();
+    expect(performance.now() - t0).toBeLessThan(150 + 250 + 100); // timeout + one liveness tick + slack
+    const e = await waitForEvent(master, (x) => x.type === 'SlaveTimedOut' && x.conn === conn, 'SlaveTimedOut');
+    expect(e).toMatchObject({ type: 'SlaveTimedOut', conn, handshake: true });
+    expect(master.projection.conns.has(conn)).toBe(false);
+  });
+
+  it('bytes that never make a whole frame (a slow loris) do not count', async () => {
+    const master = await startMaster(cleanup, { ...SLOW, handshakeTimeout: 150 });
+    const cl = await client(slavePort(master));
+    const conn = await connOf(master, cl);
+    // a PUSH_LOAD_INFO header announcing 8000 bytes, then its payload one byte every 20 ms
+    cl.send(Buffer.from([0x00, 0x00, 0x1f, 0x40]));
+    const drip = setInterval(() => cl.send(Buffer.from([0x80])), 20);
+    cleanup.defer('drip', () => clearInterval(drip));
+    await cl.waitClosed();
+    await waitForEvent(master, (x) => x.type === 'SlaveTimedOut' && x.conn === conn && 'handshake' in x, 'handshake SlaveTimedOut');
+  });
+
+  it('one valid frame ends the handshake: the connection then lives by dead-after', async () => {
+    const master = await startMaster(cleanup, { ...SLOW, handshakeTimeout: 100 });
+    const cl = await client(slavePort(master));
+    cl.hello();
+    await waitFor(() => cl.count('HELLO_ACK') === 1, { what: 'HELLO_ACK' });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(cl.closed).toBe(false);
+  });
+});
+
+describe('a slave that floods HELLOs', () => {
+  it('is held to the log\'s pace: never more than a bounded number of its events wait for the log', async () => {
+    const master = await startMaster(cleanup, SLOW);
+    const flooder = await client(slavePort(master));
+    const conn = await connOf(master, flooder);
+    // 16k HELLOs in one write: one socket chunk can hold thousands of frames.
+    const burst = Buffer.alloc(HELLO_FRAME.length * 16_384);
+    for (let i = 0; i < 16_384; i++) HELLO_FRAME.copy(burst, i * HELLO_FRAME.length);
+    let maxWaiting = 0;
+    const origRecord = master.recorder.record.bind(master.recorder);
+    master.recorder.record = ((e, effect) => {
+      const r = origRecord(e, effect);
+      maxWaiting = Math.max(maxWaiting, master.recorder.lastSeq - master.projection.seq);
+      return r;
+    }) as typeof master.recorder.record;
+    for (let i = 0; i < 4; i++) flooder.send(burst);
+    await waitFor(() => flooder.count('HELLO_ACK') === 4 * 16_384, { what: 'every HELLO answered', timeout: 15_000 });
+    expect(maxWaiting).toBeLessThanOrEqual(MAX_INFLIGHT_EVENTS + 2);
+    const acks = (await logEvents(master)).filter((e) => e.type === 'HelloAckSent' && e.conn === conn).length;
+    expect(acks).toBe(4 * 16_384);
+  });
+});

@@ -36,6 +36,8 @@ export const ErrorCode = {
   BAD_ARGUMENT: 'BAD_ARGUMENT',
   NOT_FOUND: 'NOT_FOUND',
   NO_ELIGIBLE_NODE: 'NO_ELIGIBLE_NODE',
+  /** The master cannot write its log (disk full, I/O error): it answers nothing from its table until it recovers. */
+  MASTER_DOWN: 'MASTER_DOWN',
   MASTER_UNREACHABLE: 'MASTER_UNREACHABLE',
   /** A master's event stream broke off: it ended early, skipped a seq, or cut off a client that fell behind. */
   EVENT_STREAM_BROKEN: 'EVENT_STREAM_BROKEN',

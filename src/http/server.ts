@@ -7,7 +7,7 @@ import type { LedgerEvent } from '../events.js';
 import { nodeDocument, stateDocument } from '../projection/document.js';
 import { toSnapshot, type ProjectionSnapshot } from '../projection/snapshot.js';
 import type { NodeEntry } from '../projection/state.js';
-import type { Master, HostPort } from '../master/master.js';
+import type { Degraded, Master, HostPort } from '../master/master.js';
 
 export interface HttpApi {
   readonly address: HostPort;
@@ -86,6 +86,8 @@ function route(master: Master, req: IncomingMessage, res: ServerResponse, follow
   const p = master.projection;
   switch (path) {
     case '/v1/least-loaded': {
+      // Never an answer from a projection the master can no longer extend.
+      if (master.degraded) return fail(res, 503, ErrorCode.MASTER_DOWN, downMessage(master.degraded));
       let cache = answers.get(master);
       if (!cache) answers.set(master, (cache = { seq: -1, body: null }));
       if (params.size === 0 && cache.seq === p.seq && cache.body) return sendBody(res, 200, cache.body);
@@ -99,9 +101,13 @@ function route(master: Master, req: IncomingMessage, res: ServerResponse, follow
       cache.body = Buffer.from(JSON.stringify(nodeDocument(n)));
       return sendBody(res, 200, cache.body);
     }
-    case '/v1/state':
+    case '/v1/state': {
       if (params.size > 0) return fail(res, 400, ErrorCode.BAD_ARGUMENT, `/v1/state takes no parameters (got ${params.toString()})`);
-      return send(res, 200, stateDocument(p));
+      const doc = stateDocument(p);
+      // The log holds UP_LISTENING (the failure itself could not be written); say what is true.
+      if (master.degraded) doc.master = { state: 'DOWN', epoch: doc.master.epoch, since: master.degraded.since, reason: downMessage(master.degraded) };
+      return send(res, 200, doc);
+    }
     case '/v1/nodes': {
       const state = params.get('state');
       if (state !== null && state !== 'PUSH_LOAD_INFO' && state !== 'DOWN') {
@@ -115,6 +121,8 @@ function route(master: Master, req: IncomingMessage, res: ServerResponse, follow
     }
     case '/healthz': {
       const ok = master.healthy;
+      const d = master.degraded;
+      if (d) return send(res, 503, { status: 'unavailable', master: 'DOWN', seq: p.seq, code: ErrorCode.MASTER_DOWN, reason: downMessage(d), since: d.since });
       return send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', master: p.master.state, seq: p.seq });
     }
     case '/v1/events':
@@ -124,6 +132,10 @@ function route(master: Master, req: IncomingMessage, res: ServerResponse, follow
     default:
       return fail(res, 404, ErrorCode.NOT_FOUND, `no such endpoint: ${path}`);
   }
+}
+
+function downMessage(d: Degraded): string {
+  return `the master is DOWN: it cannot write its event log since ${new Date(d.since).toISOString()} (${d.error.message}); it keeps retrying`;
 }
 
 /** A `/v1/events?follow=1` stream: `live` once it is past the catch-up. */
@@ -426,7 +438,10 @@ function metrics(master: Master, res: ServerResponse): void {
     '# HELP loadledger_connections Open slave connections.',
     '# TYPE loadledger_connections gauge',
     `loadledger_connections ${p.conns.size}`,
-    '# HELP loadledger_refused_total Connections refused at max-slaves.',
+    '# HELP loadledger_log_writable 1 while the event log takes writes; 0 while the master is DOWN for a failed log.',
+    '# TYPE loadledger_log_writable gauge',
+    `loadledger_log_writable ${master.degraded ? 0 : 1}`,
+    '# HELP loadledger_refused_total Connections refused (--allow, connection rate, max-slaves, TLS).',
     '# TYPE loadledger_refused_total counter',
     `loadledger_refused_total ${master.counters.refused}`,
     '# HELP loadledger_unknown_frames_total Frames of unknown type skipped.',

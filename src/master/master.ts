@@ -2,8 +2,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Observable } from 'rxjs';
-import { EventLog } from '../../storage/event-log.js';
+import { Subject, type Observable } from 'rxjs';
+import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
 import type { LedgerEvent } from '../events.js';
 import type { PushLimits } from '../protocol/messages.js';
@@ -55,6 +55,29 @@ export interface MasterOptions {
   maxSnapshots?: number;
   /** Wall clock for event timestamps (tests may pin it). */
   clock?: () => number;
+  /** After a log write failure: first retry after this long (ms), doubling to 8×. */
+  logRetryInterval?: number;
+  /** … and give up (stop the master) after this long without a successful write (0: never). */
+  logRetryFor?: number;
+  /** Opens the event log (tests inject a storage layer that fails on demand). */
+  openLog?: (dir: string, options: EventLogOptions) => Promise<EventLog>;
+}
+
+/** What the operator must hear about: the log failed, came back, or the master gave up. */
+export type HealthChange =
+  | { type: 'degraded'; error: LoadLedgerError; retryFor: number }
+  | { type: 'recovered'; downMs: number; epoch: number; seq: number }
+  | { type: 'retry-failed'; error: LoadLedgerError; attempts: number }
+  | { type: 'gave-up'; error: LoadLedgerError; downMs: number };
+
+/** The master is DOWN for clients because its log cannot be written. */
+export interface Degraded {
+  /** Wall-clock ms of the failure (the MasterStopped recorded on recovery carries it). */
+  since: number;
+  /** Monotonic ms of the failure. */
+  at: number;
+  error: LoadLedgerError;
+  attempts: number;
 }
 
 export const MASTER_DEFAULTS = {
@@ -73,6 +96,8 @@ export const MASTER_DEFAULTS = {
   retainEvents: 0,
   retentionInterval: 10_000,
   maxSnapshots: 32,
+  logRetryInterval: 1000,
+  logRetryFor: 300_000,
 } as const;
 
 /**
@@ -80,7 +105,15 @@ export const MASTER_DEFAULTS = {
  * Recorder, finds timeouts with a timer, and serves the projection over HTTP.
  */
 export class Master implements ConnectionHost {
-  readonly recorder: Recorder;
+  private rec: Recorder;
+  private eventLog: EventLog;
+  /** Set while the log cannot be written: DOWN for clients until a write succeeds again. */
+  degraded: Degraded | undefined;
+  /** Log failures, recoveries, giving up: for the operator's log lines. */
+  readonly health$ = new Subject<HealthChange>();
+  private recoveryTimer: NodeJS.Timeout | undefined;
+  private recovering: Promise<void> | undefined;
+  private started = false;
   private readonly conns = new Map<number, SlaveConnection>();
   private readonly bindings = new Map<string, SlaveConnection>();
   private nextConn: number;
@@ -101,15 +134,13 @@ export class Master implements ConnectionHost {
   readonly counters = { unknownFrames: 0, refused: 0 };
 
   private constructor(
-    readonly options: Required<Omit<MasterOptions, 'limits'>> & { limits: Partial<PushLimits> },
-    readonly log: EventLog,
+    readonly options: Required<Omit<MasterOptions, 'limits' | 'openLog'>> & { limits: Partial<PushLimits>; openLog: NonNullable<MasterOptions['openLog']> },
+    log: EventLog,
     projection: Projection,
   ) {
-    this.recorder = new Recorder(log, projection, options.clock, 20_000, (seq) => this.committed(seq));
+    this.eventLog = log;
+    this.rec = this.newRecorder(log, projection);
     this.nextConn = projection.lastConn + 1;
-    // The log refused a write: nothing else may take effect, so no connection stays open.
-    // (a handler, not an events$ subscriber: events$ skips publishing while nobody listens)
-    this.recorder.onFailure(() => this.conns.forEach((c) => c.drop()));
     this.lastSnapshotSeq = projection.seq;
     this.admission = new Admission({ allow: options.allow, rate: options.connectRate, burst: options.connectBurst });
   }
@@ -130,6 +161,9 @@ export class Master implements ConnectionHost {
       sync: false,
       clock: Date.now,
       limits: {},
+      logRetryInterval: MASTER_DEFAULTS.logRetryInterval,
+      logRetryFor: MASTER_DEFAULTS.logRetryFor,
+      openLog: EventLog.open,
       ...opts,
     };
     try {
@@ -138,7 +172,7 @@ export class Master implements ConnectionHost {
       const code = (e as NodeJS.ErrnoException).code;
       throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--data ${options.data}: ${code === 'EEXIST' || code === 'ENOTDIR' ? 'not a directory' : (e as Error).message}`, { cause: e });
     }
-    const log = await EventLog.open(options.data, { create: true, sync: options.sync });
+    const log = await options.openLog(options.data, { create: true, sync: options.sync });
     let master: Master | undefined;
     try {
       const projection = await loadProjection(log);
@@ -153,7 +187,23 @@ export class Master implements ConnectionHost {
   }
 
   get projection(): Projection {
-    return this.recorder.projection;
+    return this.rec.projection;
+  }
+
+  /** The write path (replaced by a fresh one when the master recovers from a log failure). */
+  get recorder(): Recorder {
+    return this.rec;
+  }
+
+  get log(): EventLog {
+    return this.eventLog;
+  }
+
+  private newRecorder(log: EventLog, projection: Projection, stats?: Recorder['stats']): Recorder {
+    const rec = new Recorder(log, projection, this.options.clock, 20_000, (seq) => this.committed(seq), stats);
+    // (a handler, not an events$ subscriber: events$ skips publishing while nobody listens)
+    rec.onFailure((e) => this.logFailed(e));
+    return rec;
   }
 
   /** Committed events, in order (hot: subscribers see only what is in the log). */
@@ -170,7 +220,7 @@ export class Master implements ConnectionHost {
 
   /** True while the master accepts slaves and its log takes writes. */
   get healthy(): boolean {
-    return this.projection.master.state === 'UP_LISTENING' && !this.recorder.failure && !this.stopping;
+    return this.projection.master.state === 'UP_LISTENING' && !this.rec.failure && !this.degraded && !this.stopping;
   }
 
   private async listen(): Promise<void> {
@@ -189,16 +239,10 @@ export class Master implements ConnectionHost {
       this.http = await startHttpApi(this, this.options.http);
     }
     const epoch = this.projection.master.epoch + 1;
-    this.recorder.record({
-      type: 'MasterStarted',
-      epoch,
-      listen: formatAddr(this.addresses.listen.host, this.addresses.listen.port),
-      http: this.addresses.http ? formatAddr(this.addresses.http.host, this.addresses.http.port) : '',
-      pid: process.pid,
-      helloInterval: this.options.helloInterval,
-      deadAfter: this.options.deadAfter,
-    });
-    await this.recorder.flush();
+    this.recordStart(epoch);
+    await this.rec.flush();
+    if (this.rec.failure) throw this.rec.failure; // not even the start could be logged
+    this.started = true;
     writeFileSync(join(this.options.data, 'master.pid'), `${process.pid}\n`);
     const early = this.early ?? [];
     this.early = null;
@@ -212,12 +256,92 @@ export class Master implements ConnectionHost {
     }
   }
 
+  private recordStart(epoch: number): void {
+    this.rec.record({
+      type: 'MasterStarted',
+      epoch,
+      listen: formatAddr(this.addresses.listen.host, this.addresses.listen.port),
+      http: this.addresses.http ? formatAddr(this.addresses.http.host, this.addresses.http.port) : '',
+      pid: process.pid,
+      helloInterval: this.options.helloInterval,
+      deadAfter: this.options.deadAfter,
+    });
+  }
+
   now(): number {
     return performance.now();
   }
 
+  /**
+   * The log refused a write. Nothing that was not written takes effect (the recorder drops
+   * it), no connection stays open, clients are told the master is DOWN, and the master
+   * tries again: reopen the log, rebuild the projection from what is really in it, record
+   * the outage (MasterStopped, then MasterStarted with a new epoch) and take slaves again.
+   */
+  private logFailed(error: LoadLedgerError): void {
+    for (const c of this.conns.values()) c.drop();
+    if (this.stopping || !this.started) return;
+    if (this.degraded) {
+      this.degraded.error = error;
+      this.health$.next({ type: 'retry-failed', error, attempts: this.degraded.attempts });
+    } else {
+      this.degraded = { since: this.options.clock(), at: this.now(), error, attempts: 0 };
+      this.health$.next({ type: 'degraded', error, retryFor: this.options.logRetryFor });
+    }
+    this.scheduleRecovery();
+  }
+
+  private scheduleRecovery(): void {
+    const d = this.degraded;
+    if (!d || this.stopping || this.recoveryTimer) return;
+    const down = this.now() - d.at;
+    if (this.options.logRetryFor > 0 && down >= this.options.logRetryFor) {
+      this.health$.next({ type: 'gave-up', error: d.error, downMs: Math.round(down) });
+      void this.stop('event log unwritable');
+      return;
+    }
+    const delay = this.options.logRetryInterval * 2 ** Math.min(d.attempts, 3);
+    this.recoveryTimer = setTimeout(() => {
+      this.recoveryTimer = undefined;
+      this.recovering = this.recover().finally(() => (this.recovering = undefined));
+    }, delay);
+    this.recoveryTimer.unref();
+  }
+
+  private async recover(): Promise<void> {
+    const d = this.degraded;
+    if (!d || this.stopping) return;
+    d.attempts++;
+    let log: EventLog | undefined;
+    try {
+      // LevelDB keeps failing after a write error until it is reopened.
+      await this.eventLog.close().catch(() => {});
+      log = await this.options.openLog(this.options.data, { create: true, sync: this.options.sync });
+      // The failed write may or may not have reached the disk: the projection is rebuilt
+      // from what the log really holds, never kept from before.
+      const projection = await loadProjection(log);
+      this.eventLog = log;
+      this.rec = this.newRecorder(log, projection, this.rec.stats);
+      this.lastSnapshotSeq = Math.min(this.lastSnapshotSeq, projection.seq);
+    } catch (e) {
+      if (log && log !== this.eventLog) await log.close().catch(() => {});
+      d.error = e instanceof LoadLedgerError ? e : new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, String(e), { cause: e });
+      this.health$.next({ type: 'retry-failed', error: d.error, attempts: d.attempts });
+      this.scheduleRecovery();
+      return;
+    }
+    if (this.stopping) return;
+    const epoch = this.projection.master.epoch;
+    this.rec.record({ type: 'MasterStopped', epoch, reason: `event log write failed: ${d.error.message}`, since: d.since });
+    this.recordStart(epoch + 1);
+    await this.rec.flush();
+    if (this.rec.failure) return; // logFailed() has scheduled the next attempt
+    this.degraded = undefined;
+    this.health$.next({ type: 'recovered', downMs: Math.round(this.now() - d.at), epoch: epoch + 1, seq: this.projection.seq });
+  }
+
   private accept(socket: Socket): void {
-    if (this.stopping || this.recorder.failure) {
+    if (this.stopping || this.rec.failure || this.degraded) {
       socket.destroy();
       return;
     }
@@ -315,6 +439,7 @@ export class Master implements ConnectionHost {
   }
 
   private async retain(): Promise<void> {
+    if (this.degraded) return;
     const log = this.log;
     const last = this.projection.seq;
     if ((await log.replayBaseSeq()) === undefined) return; // nothing can be replayed: touch nothing
@@ -352,24 +477,29 @@ export class Master implements ConnectionHost {
   private async doStop(reason: string): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
     await this.retaining;
+    await this.recovering;
     // Stop accepting now; close() only calls back once every connection is gone, so the
     // connections are dropped below before waiting for it.
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const c of this.conns.values()) c.drop();
     for (const socket of this.early ?? []) socket.destroy();
-    if (!this.recorder.failure) {
-      this.recorder.record({ type: 'MasterStopped', epoch: this.projection.master.epoch, reason });
-      await this.recorder.flush();
-      if (!this.recorder.failure && this.projection.seq > this.lastSnapshotSeq) {
+    if (!this.rec.failure && !this.degraded) {
+      this.rec.record({ type: 'MasterStopped', epoch: this.projection.master.epoch, reason });
+      await this.rec.flush();
+      if (!this.rec.failure && this.projection.seq > this.lastSnapshotSeq) {
         while (this.snapshotting) await new Promise((r) => setTimeout(r, 5));
         await this.snapshot();
       }
     }
     await this.closeSockets();
     await closed;
-    this.recorder.events$.complete();
-    await this.log.close();
+    this.rec.events$.complete();
+    this.health$.complete();
+    await this.log.close().catch((e: unknown) => {
+      if (!this.degraded && !this.rec.failure) throw e; // a log that already failed may not close cleanly
+    });
     rmSync(join(this.options.data, 'master.pid'), { force: true });
   }
 

@@ -5,6 +5,12 @@ import { evolve } from '../projection/evolve.js';
 import type { Projection } from '../projection/state.js';
 import type { EventLog } from '../../storage/event-log.js';
 
+export interface RecorderStats {
+  events: number;
+  writes: number;
+  maxBatch: number;
+}
+
 /**
  * The write path: stamps events with `seq` and `ts`, group-commits them to the log, and
  * only then folds them into the projection, publishes them on `events$` and runs the
@@ -31,9 +37,6 @@ export class Recorder {
   /** Waiting for a seq to be committed (connections held back by backpressure); few. */
   private commitWaiters: { seq: number; resolve: () => void }[] = [];
 
-  /** Counters for /metrics and the benchmarks. */
-  readonly stats = { events: 0, writes: 0, maxBatch: 0 };
-
   constructor(
     private readonly log: EventLog,
     readonly projection: Projection,
@@ -41,6 +44,8 @@ export class Recorder {
     /** Above this many events waiting, `backlogged` is true and the master pauses reads. */
     private readonly highWater = 20_000,
     private readonly onCommitted?: (lastSeq: number) => void,
+    /** Counters for /metrics and the benchmarks (handed on when a recorder replaces another). */
+    readonly stats: RecorderStats = { events: 0, writes: 0, maxBatch: 0 },
   ) {
     this.nextSeq = log.lastSeq + 1;
   }

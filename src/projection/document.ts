@@ -28,7 +28,8 @@ export interface PendingDocument {
 /** The `/v1/state` document. `replay --json` prints exactly this for the same seq. */
 export interface StateDocument {
   seq: number;
-  master: { state: MasterState; epoch: number; since: number };
+  /** `reason` only while the master is DOWN for a failed log (served live, never in the log). */
+  master: { state: MasterState; epoch: number; since: number; reason?: string };
   nodes: NodeDocument[];
   pending: PendingDocument[];
 }

@@ -19,8 +19,8 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
       state.master = { state: 'UP_LISTENING', epoch: event.epoch, since: event.ts };
       break;
     case 'MasterStopped':
-      dropAllConnections(state, event.ts, `master stopped (${event.reason})`);
-      state.master = { state: 'DOWN', epoch: event.epoch, since: event.ts };
+      dropAllConnections(state, event.since ?? event.ts, `master stopped (${event.reason})`);
+      state.master = { state: 'DOWN', epoch: event.epoch, since: event.since ?? event.ts };
       break;
     case 'SlaveConnected':
       if (event.conn > state.lastConn) state.lastConn = event.conn;

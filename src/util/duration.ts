@@ -21,3 +21,11 @@ export function parseDuration(s: string, flag: string): number {
   }
   return ms;
 }
+
+/** A duration for people: `850ms`, `12.3s`, `5m`, `1h 30m`. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const m = Math.round(ms / 60_000);
+  return m < 60 ? `${m}m` : `${Math.floor(m / 60)}h${m % 60 ? ` ${m % 60}m` : ''}`;
+}

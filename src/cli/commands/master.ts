@@ -4,6 +4,7 @@ import type { HostPort } from '../../util/hostport.js';
 import { badArgument } from '../../errors.js';
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
+import { formatDuration } from '../../util/duration.js';
 import { allowArg, durationArg, hostPortArg, intArg, positiveDurationArg } from '../options.js';
 
 interface MasterFlags {
@@ -23,6 +24,7 @@ interface MasterFlags {
   retain: number;
   retainEvents: number;
   retentionInterval: number;
+  logRetryFor: number;
 }
 
 export function masterCommand(): Command {
@@ -44,6 +46,7 @@ export function masterCommand(): Command {
     .option('--retain <duration>', 'delete events older than this, in the background (default: keep all)', durationArg, 0)
     .option('--retain-events <n>', 'keep only the newest N events (default: keep all)', intArg(0), 0)
     .option('--retention-interval <duration>', 'how often retention runs', positiveDurationArg, MASTER_DEFAULTS.retentionInterval)
+    .option('--log-retry-for <duration>', 'after a log write failure, retry this long, then exit 1 (0: retry for ever)', durationArg, MASTER_DEFAULTS.logRetryFor)
     .addOption(new Option('--fsync', 'fsync every group commit (survives power loss; slower)').default(false))
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
     .action(async (flags: MasterFlags) => {
@@ -73,6 +76,7 @@ export function masterCommand(): Command {
           retain: flags.retain,
           retainEvents: flags.retainEvents,
           retentionInterval: flags.retentionInterval,
+          logRetryFor: flags.logRetryFor,
         });
       } catch (e) {
         die(e);
@@ -93,9 +97,18 @@ export function masterCommand(): Command {
           (e: unknown) => die(e),
         );
       });
-      master.recorder.onFailure((e) => {
-        process.stderr.write(`loadledger master: the event log failed, stopping: ${e.message}\n`);
-        void master.stop('log failure').finally(() => process.exit(1));
+      const retryFor = (ms: number) => (ms > 0 ? `for up to ${formatDuration(ms)}` : 'until it works');
+      master.health$.subscribe((h) => {
+        if (h.type === 'degraded') {
+          process.stderr.write(`loadledger master: DOWN: ${h.error.message} [${h.error.code}]; slaves are closed, /healthz and least-loaded answer 503; retrying ${retryFor(h.retryFor)}\n`);
+        } else if (h.type === 'retry-failed') {
+          if (h.attempts <= 3 || h.attempts % 10 === 0) process.stderr.write(`loadledger master: still DOWN after ${h.attempts} attempts: ${h.error.message}\n`);
+        } else if (h.type === 'recovered') {
+          process.stderr.write(`loadledger master: the event log takes writes again after ${formatDuration(h.downMs)}: UP_LISTENING epoch ${h.epoch} (seq ${h.seq})\n`);
+        } else {
+          process.stderr.write(`loadledger master: gave up: the event log could not be written for ${formatDuration(h.downMs)} (${h.error.message}); exiting\n`);
+          void master.stop('event log unwritable').finally(() => process.exit(1));
+        }
       });
     });
 }

@@ -46,7 +46,9 @@ export class NodeExplainer {
     if (!n) return;
     this.seen = true;
     if (n.state === this.prev) return;
-    this.transitions.push({ seq: e.seq, ts: e.ts, from: this.prev, to: n.state, cause: this.cause(e, n.load), event: e.type });
+    // a stop recorded late (after a log outage) took effect at `since`
+    const ts = e.type === 'MasterStopped' && e.since !== undefined ? e.since : e.ts;
+    this.transitions.push({ seq: e.seq, ts, from: this.prev, to: n.state, cause: this.cause(e, n.load), event: e.type });
     if (e.type === 'SlaveTimedOut' || e.type === 'SlaveDisconnected' || e.type === 'ProtocolViolated' || e.type === 'SlaveSuperseded') {
       this.lastHello.delete(e.conn);
       this.remoteOf.delete(e.conn);
@@ -75,7 +77,7 @@ export class NodeExplainer {
       case 'MasterStarted':
         return `master restarted (epoch ${e.epoch}): not eligible until it reconnects`;
       case 'MasterStopped':
-        return `master stopped (${e.reason})`;
+        return `master stopped (${e.reason})${e.since !== undefined ? ` (recorded at ${clock(e.ts)})` : ''}`;
       default:
         return e.type;
     }

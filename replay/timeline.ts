@@ -22,7 +22,7 @@ export function eventDetails(e: LedgerEvent): string {
     case 'MasterStarted':
       return `epoch ${e.epoch}, slaves on ${e.listen}${e.http ? `, HTTP on ${e.http}` : ''}, pid ${e.pid}, dead-after ${e.deadAfter}ms`;
     case 'MasterStopped':
-      return `epoch ${e.epoch}, ${e.reason}`;
+      return `epoch ${e.epoch}, ${e.reason}${e.since !== undefined ? ` (DOWN since ${new Date(e.since).toISOString()})` : ''}`;
     case 'SlaveConnected':
       return `from ${e.remote}`;
     case 'SlaveRefused':

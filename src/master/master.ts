@@ -15,6 +15,7 @@ import { seqAtTime } from '../../replay/time.js';
 import { SlaveConnection, formatAddr, normalizeIp, type ConnectionHost } from './connection.js';
 import { Admission } from './admission.js';
 import { Recorder } from './recorder.js';
+import { formatDuration } from '../util/duration.js';
 import { startHttpApi, type HttpApi } from '../http/server.js';
 
 export type { HostPort } from '../util/hostport.js';
@@ -76,6 +77,8 @@ export interface Degraded {
   since: number;
   /** Monotonic ms of the failure. */
   at: number;
+  /** The write that failed first (what the outage is recorded with), and the latest error. */
+  cause: LoadLedgerError;
   error: LoadLedgerError;
   attempts: number;
 }
@@ -285,7 +288,7 @@ export class Master implements ConnectionHost {
       this.degraded.error = error;
       this.health$.next({ type: 'retry-failed', error, attempts: this.degraded.attempts });
     } else {
-      this.degraded = { since: this.options.clock(), at: this.now(), error, attempts: 0 };
+      this.degraded = { since: this.options.clock(), at: this.now(), cause: error, error, attempts: 0 };
       this.health$.next({ type: 'degraded', error, retryFor: this.options.logRetryFor });
     }
     this.scheduleRecovery();
@@ -332,7 +335,7 @@ export class Master implements ConnectionHost {
     }
     if (this.stopping) return;
     const epoch = this.projection.master.epoch;
-    this.rec.record({ type: 'MasterStopped', epoch, reason: `event log write failed: ${d.error.message}`, since: d.since });
+    this.rec.record({ type: 'MasterStopped', epoch, reason: `event log write failed: ${d.cause.message}; DOWN for ${formatDuration(this.now() - d.at)}`, since: d.since });
     this.recordStart(epoch + 1);
     await this.rec.flush();
     if (this.rec.failure) return; // logFailed() has scheduled the next attempt

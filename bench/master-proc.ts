@@ -18,7 +18,7 @@ import { loadedNative, serve } from './lib/serve.js';
 import { Samples } from './lib/stats.js';
 import { windowProfiler } from './lib/window-profile.js';
 
-const cfg = JSON.parse(process.argv[2] ?? '{}') as { data: string; http?: boolean; helloInterval?: number; deadAfter?: number; profileDir?: string; stubStorage?: boolean };
+const cfg = JSON.parse(process.argv[2] ?? '{}') as { data: string; http?: boolean; helloInterval?: number; deadAfter?: number; profileDir?: string; stubStorage?: boolean; sync?: boolean };
 
 const master = await Master.start({
   data: cfg.data,
@@ -27,6 +27,7 @@ const master = await Master.start({
   helloInterval: cfg.helloInterval ?? 1000,
   deadAfter: cfg.deadAfter ?? 3000,
   maxSlaves: 65536,
+  sync: cfg.sync ?? false,
 });
 
 // Diagnostics, reset by `mark` and read by `diag`: how long each group commit spent in

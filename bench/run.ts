@@ -6,7 +6,7 @@
  * bench/httpgen.ts) and the storage/memory workers. This process only orchestrates,
  * prints the table and writes bench/results.json.
  *
- * Flags: --quick, --profile (CPU profiles of the master over the ingest@1000, latency and
+ * Flags: --quick, --fsync (the master syncs every group commit), --profile (CPU profiles of the master over the ingest@1000, latency and
  * query windows, and node --cpu-prof of the replay and restart processes, summarised at
  * the end; profiles kept in bench/.work/profiles/), --only=a,b (sections:
  * ingest, latency, query, replay, restart, memory), --http-conns=N, --master-flags="…"
@@ -32,6 +32,8 @@ const flag = (name: string): string | undefined => {
   return a === undefined ? undefined : a.includes('=') ? a.slice(a.indexOf('=') + 1) : '';
 };
 const QUICK = flag('quick') !== undefined;
+/** --fsync: the master syncs every group commit (what it costs: compare with a run without). */
+const FSYNC = flag('fsync') !== undefined;
 const PROFILE = flag('profile') !== undefined;
 const SECTIONS = ['ingest', 'latency', 'query', 'replay', 'restart', 'memory'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -167,7 +169,7 @@ const cpuBetween = (a: ServerStats, b: ServerStats): number => (b.cpu.user + b.c
 function startMaster(name: string, opts: { http?: boolean; helloInterval?: number; deadAfter?: number; profile?: boolean; stubStorage?: boolean } = {}): Promise<Child<MasterInfo>> {
   const data = freshDir('master');
   return Child.start<MasterInfo>('master-proc', name, {
-    args: [JSON.stringify({ data, http: opts.http ?? false, helloInterval: opts.helloInterval, deadAfter: opts.deadAfter, profileDir: opts.profile ? PROF_DIR : undefined, stubStorage: opts.stubStorage })],
+    args: [JSON.stringify({ data, http: opts.http ?? false, helloInterval: opts.helloInterval, deadAfter: opts.deadAfter, profileDir: opts.profile ? PROF_DIR : undefined, stubStorage: opts.stubStorage, sync: FSYNC })],
     execArgv: MASTER_FLAGS,
   });
 }
@@ -664,7 +666,7 @@ interface Target {
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  log(`${QUICK ? 'quick' : 'full'} run${PROFILE ? ' with --cpu-prof' : ''}; sections: ${[...enabled].join(', ')}; work dir ${RUN}`);
+  log(`${QUICK ? 'quick' : 'full'} run${PROFILE ? ' with --cpu-prof' : ''}${FSYNC ? ', master with --fsync' : ''}; sections: ${[...enabled].join(', ')}; work dir ${RUN}`);
   const results: Record<string, unknown> = { mode: QUICK ? 'quick' : 'full', date: new Date().toISOString(), config: CFG };
 
   // Is anything else running? Figures on a shared 2-core machine move a lot with it.
@@ -763,7 +765,7 @@ async function main(): Promise<void> {
   const out: string[] = [];
   const env = results['env'] as Record<string, unknown>;
   out.push(
-    `loadledger bench (${QUICK ? '--quick' : 'full'}) — node ${String(env['node'])}, ${String(env['cpus'])} × ${String(env['cpuModel'])}, ${String(env['memGiB'])} GiB, commit ${String(env['commit'])}`,
+    `loadledger bench (${QUICK ? '--quick' : 'full'}${FSYNC ? ' --fsync' : ''}) — node ${String(env['node'])}, ${String(env['cpus'])} × ${String(env['cpuModel'])}, ${String(env['memGiB'])} GiB, commit ${String(env['commit'])}`,
     `msgpackr native acceleration: ${env['msgpackrNative'] ? 'on' : 'off'}; classic-level native binding: ${env['classicLevelPrebuilt'] ? 'prebuilt (prebuilds/linux-x64)' : 'not from prebuilds'}`,
     '',
   );

@@ -162,8 +162,9 @@ describe('the warning for an HTTP API open to the network', () => {
       const data = await cleanup.tempDir('loadledger-warn-');
       const p = spawnCli(cleanup, ['master', '--data', data, '--listen', '127.0.0.1:0', ...extra]);
       await waitForUp(p, /UP_LISTENING.*\n(?:.*\n)*/);
+      // SIGTERM right after the UP line: a clean stop, with every line of the start written.
       p.child.kill('SIGTERM');
-      await withTimeout(p.exit, 10_000, 'the master to stop');
+      expect(await withTimeout(p.exit, 10_000, 'the master to stop'), p.out.stderr).toEqual({ code: 0, signal: null });
       return p.out.stderr;
     };
     const [open, clear, loopback] = await Promise.all([
@@ -172,9 +173,9 @@ describe('the warning for an HTTP API open to the network', () => {
       start(['--http', '127.0.0.1:0', '--admin-token-file', f.token]),
     ]);
     const warnings = (s: string): string[] => lines(s).filter((l) => l.includes('warning'));
-    expect(warnings(open)).toEqual([expect.stringMatching(/^loadledger master: warning: the HTTP API on 0\.0\.0\.0:\d+ is open to the network without a token/)]);
-    expect(warnings(clear)).toEqual([expect.stringMatching(/^loadledger master: warning: the HTTP API on 0\.0\.0\.0:\d+ takes its token over plain HTTP/)]);
-    expect(warnings(loopback)).toEqual([]);
+    expect(warnings(open), open).toEqual([expect.stringMatching(/^loadledger master: warning: the HTTP API on 0\.0\.0\.0:\d+ is open to the network without a token/)]);
+    expect(warnings(clear), clear).toEqual([expect.stringMatching(/^loadledger master: warning: the HTTP API on 0\.0\.0\.0:\d+ takes its token over plain HTTP/)]);
+    expect(warnings(loopback), loopback).toEqual([]);
     expect(clear).not.toContain(SECRET);
   });
 });

@@ -72,14 +72,8 @@ export function masterCommand(): Command {
       } catch (e) {
         die(e);
       }
-      const { listen, http } = master.addresses;
-      const p = master.projection;
-      process.stderr.write(
-        `loadledger master: UP_LISTENING epoch ${p.master.epoch}, slaves on ${listen.host}:${listen.port}` +
-          (http ? `, HTTP on ${master.options.httpTls ? 'https' : 'http'}://${http.host}:${http.port}` : '') +
-          `, log ${flags.data} (seq ${p.seq}, ${p.nodes.size} nodes known)\n`,
-      );
-      for (const warning of securityWarnings(master)) process.stderr.write(`loadledger master: warning: ${warning}\n`);
+      // Before the UP_LISTENING line: whoever reads it may send SIGTERM at once, and must
+      // get a clean stop, not the default kill (with the lines after it never written).
       stopOnSignals('loadledger master', (signal) => {
         master.stop(signal).then(
           () => {
@@ -89,6 +83,14 @@ export function masterCommand(): Command {
           (e: unknown) => die(e),
         );
       });
+      const { listen, http } = master.addresses;
+      const p = master.projection;
+      process.stderr.write(
+        `loadledger master: UP_LISTENING epoch ${p.master.epoch}, slaves on ${listen.host}:${listen.port}` +
+          (http ? `, HTTP on ${master.options.httpTls ? 'https' : 'http'}://${http.host}:${http.port}` : '') +
+          `, log ${flags.data} (seq ${p.seq}, ${p.nodes.size} nodes known)\n`,
+      );
+      for (const warning of securityWarnings(master)) process.stderr.write(`loadledger master: warning: ${warning}\n`);
       master.recorder.onFailure((e) => {
         process.stderr.write(`loadledger master: the event log failed, stopping: ${e.message}\n`);
         void master.stop('log failure').finally(() => process.exit(1));

@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { parseMasterUrl } from '../src/cli/http-client.js';
+import { credentialOptions, networkReason, parseMasterUrl, unauthorized, type MasterCredentials } from '../src/cli/http-client.js';
 import { ErrorCode, LoadLedgerError } from '../src/errors.js';
 import type { LedgerEvent } from '../src/events.js';
 import { fromSnapshot, type ProjectionSnapshot } from '../src/projection/snapshot.js';
@@ -15,7 +15,7 @@ import { beforeOldest, type EventSource } from './source.js';
  * and a stream that ends before the seq asked for is an error, never a shorter answer.
  */
 
-export interface HttpSourceOptions {
+export interface HttpSourceOptions extends MasterCredentials {
   /** Give up when the master has not answered a request after this long (ms). Default 30 s. */
   timeoutMs?: number;
 }
@@ -46,13 +46,14 @@ interface Conn {
   describe: string;
   agent: HttpAgent | false;
   timeoutMs: number;
+  creds: MasterCredentials;
 }
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
 function unreachable(conn: Conn, e: unknown): LoadLedgerError {
   const err = e as NodeJS.ErrnoException;
-  return new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `master unreachable at ${conn.base.origin} (${err.code ?? err.message ?? String(e)})`, { cause: e });
+  return new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `master unreachable at ${conn.base.origin} (${err.code ? networkReason(err, conn.base) : (err.message ?? String(e))})`, { cause: e });
 }
 
 function eventsPath(q: Query): string {
@@ -69,7 +70,8 @@ function eventsPath(q: Query): string {
 function openEvents(conn: Conn, q: Query, method: 'GET' | 'HEAD', signal?: AbortSignal): Promise<IncomingMessage> {
   const base = conn.base.href.endsWith('/') ? conn.base : new URL(`${conn.base.href}/`);
   const url = new URL(eventsPath(q), base);
-  const options: RequestOptions = { method, agent: conn.agent, headers: { accept: 'application/x-ndjson' } };
+  const { headers, ...tls } = credentialOptions(conn.creds);
+  const options: RequestOptions = { method, agent: conn.agent, headers: { ...headers, accept: 'application/x-ndjson' }, ...tls };
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options);
@@ -93,6 +95,10 @@ function openEvents(conn: Conn, q: Query, method: 'GET' | 'HEAD', signal?: Abort
 
 /** The master's `{error, code}` answer as a LoadLedgerError with the same code. */
 async function refusal(conn: Conn, res: IncomingMessage): Promise<LoadLedgerError> {
+  if (res.statusCode === 401) {
+    res.resume();
+    return unauthorized(conn.describe, conn.creds.token !== undefined);
+  }
   let text = '';
   res.setEncoding('utf8');
   for await (const chunk of res as AsyncIterable<string>) {
@@ -160,7 +166,8 @@ function intHeader(conn: Conn, res: IncomingMessage, name: string): number {
 
 function connection(url: string | URL, agent: HttpAgent | false, options: HttpSourceOptions = {}): Conn {
   const base = typeof url === 'string' ? parseMasterUrl(url) : url;
-  return { base, describe: `master ${base.href.replace(/\/$/, '')}`, agent, timeoutMs: options.timeoutMs ?? 30_000 };
+  const creds: MasterCredentials = { token: options.token, ca: options.ca };
+  return { base, describe: `master ${base.href.replace(/\/$/, '')}`, agent, timeoutMs: options.timeoutMs ?? 30_000, creds };
 }
 
 async function bounds(conn: Conn): Promise<MasterBounds> {
@@ -182,7 +189,7 @@ export async function masterBounds(url: string | URL, options: HttpSourceOptions
  */
 export async function openHttpSource(url: string | URL, options: HttpSourceOptions = {}): Promise<EventSource> {
   const isHttps = (typeof url === 'string' ? url : url.href).startsWith('https:');
-  const agent = isHttps ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  const agent = isHttps ? new HttpsAgent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) }) : new HttpAgent({ keepAlive: true });
   const conn = connection(url, agent, options);
   let b: MasterBounds;
   try {

@@ -39,6 +39,10 @@ export const ErrorCode = {
   /** The master cannot write its log (disk full, I/O error): it answers nothing from its table until it recovers. */
   MASTER_DOWN: 'MASTER_DOWN',
   MASTER_UNREACHABLE: 'MASTER_UNREACHABLE',
+  /** An HTTP endpoint that needs the admin token got none, or a wrong one (401). */
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /** A changing HTTP endpoint of a master started without --admin-token-file (403). */
+  ADMIN_DISABLED: 'ADMIN_DISABLED',
   /** A master's event stream broke off: it ended early, skipped a seq, or cut off a client that fell behind. */
   EVENT_STREAM_BROKEN: 'EVENT_STREAM_BROKEN',
   LOAD_SOURCE_FAILED: 'LOAD_SOURCE_FAILED',

@@ -5,6 +5,8 @@
 export { createSlave, type Slave, type SlaveOptions, type SlaveEvents } from './slave/slave.js';
 export { parseLoadSource, type LoadSource } from './slave/load-sources.js';
 export { Master, MASTER_DEFAULTS, type MasterOptions } from './master/master.js';
+export { AdminToken, type HttpAuthOptions } from './http/auth.js';
+export type { HttpTlsOptions } from './http/server.js';
 export * from './protocol/index.js';
 export * from './events.js';
 export * from './projection/index.js';

@@ -1,4 +1,7 @@
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { ErrorCode, LoadLedgerError, badArgument } from '../errors.js';
+import { readCaFile, readTokenFile } from './secrets.js';
 
 /** Validates a master URL given by a person (`--http`). */
 export function parseMasterUrl(s: string, flag = '--http'): URL {
@@ -12,20 +15,100 @@ export function parseMasterUrl(s: string, flag = '--http'): URL {
   return url;
 }
 
-/** GET a JSON document from a master; unreachable → MASTER_UNREACHABLE (one clear line). */
-export async function getJson(base: URL, path: string, timeoutMs = 5000): Promise<{ status: number; body: unknown }> {
-  const url = new URL(path, base);
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
-    throw new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `master unreachable at ${base.origin} (${cause})`, { cause: e });
+/** What a client presents to a master: its bearer token, and a CA to trust for https://. */
+export interface MasterCredentials {
+  token?: string | undefined;
+  ca?: string | Buffer | undefined;
+}
+
+/** The flags of every command that talks to a master over HTTP. */
+export interface CredentialFlags {
+  tokenFile?: string;
+  ca?: string;
+}
+
+/** The environment variable that names a token file when --token-file is not given. */
+export const TOKEN_FILE_ENV = 'LOADLEDGER_TOKEN_FILE';
+
+/**
+ * Reads --token-file (else $LOADLEDGER_TOKEN_FILE) and --ca for a request to `url`.
+ * --ca with an http:// URL is refused (it would silently do nothing).
+ */
+export function readCredentials(flags: CredentialFlags, url: URL, env: NodeJS.ProcessEnv = process.env): MasterCredentials {
+  const creds: MasterCredentials = {};
+  if (flags.tokenFile !== undefined) creds.token = readTokenFile(flags.tokenFile, '--token-file');
+  else if (env[TOKEN_FILE_ENV]) creds.token = readTokenFile(env[TOKEN_FILE_ENV], TOKEN_FILE_ENV);
+  if (flags.ca !== undefined) {
+    if (url.protocol !== 'https:') throw badArgument(`--ca: applies to https:// URLs only, got ${url.origin}`);
+    creds.ca = readCaFile(flags.ca);
   }
-  const text = await res.text();
+  return creds;
+}
+
+/** The parts of a request that carry credentials (never logged: the token is only in a header). */
+export function credentialOptions(creds: MasterCredentials): Pick<RequestOptions, 'headers'> & { ca?: string | Buffer } {
+  const out: Pick<RequestOptions, 'headers'> & { ca?: string | Buffer } = { headers: {} };
+  if (creds.token !== undefined) out.headers = { authorization: `Bearer ${creds.token}` };
+  if (creds.ca !== undefined) out.ca = creds.ca;
+  return out;
+}
+
+/** A 401 from a master, as one line that says what to do (and never the token). */
+export function unauthorized(describe: string, tokenSent: boolean): LoadLedgerError {
+  return new LoadLedgerError(
+    ErrorCode.UNAUTHORIZED,
+    tokenSent
+      ? `${describe} refused the token (HTTP 401): check the file given with --token-file or ${TOKEN_FILE_ENV}`
+      : `${describe} needs a token: use --token-file FILE (or ${TOKEN_FILE_ENV})`,
+  );
+}
+
+const UNTRUSTED_CERT = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/** Why a connection to `url` failed, in a few words, with a hint for the TLS mistakes people make. */
+export function networkReason(e: unknown, url?: URL): string {
+  const err = e as NodeJS.ErrnoException;
+  const code = err.code ?? err.name ?? String(e);
+  if (UNTRUSTED_CERT.has(code)) return `${code}: the master's certificate is not trusted; give its CA with --ca FILE`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${code}: the master's certificate is not for this host name or IP`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `${code}: the master's certificate is not valid now`;
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO') return `${code}: no TLS there; is the master http:// rather than https://?`;
+  // An HTTPS master resets a connection that does not start with a TLS handshake.
+  if (code === 'ECONNRESET' && url?.protocol === 'http:') return `${code}: if the master serves HTTPS, use an https:// URL`;
+  return code;
+}
+
+/** GET a JSON document from a master; unreachable → MASTER_UNREACHABLE, 401 → UNAUTHORIZED (one clear line each). */
+export async function getJson(base: URL, path: string, options: MasterCredentials & { timeoutMs?: number } = {}): Promise<{ status: number; body: unknown }> {
+  const url = new URL(path, base);
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const { headers, ...tls } = credentialOptions(options);
+  let res: IncomingMessage;
+  let text = '';
   try {
-    return { status: res.status, body: JSON.parse(text) as unknown };
+    res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', agent: false, headers: { ...headers, accept: 'application/json' }, ...tls });
+      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('error', reject);
+      req.on('response', resolve);
+      req.end();
+    });
+    res.setEncoding('utf8');
+    for await (const chunk of res as AsyncIterable<string>) text += chunk;
+  } catch (e) {
+    throw new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `master unreachable at ${base.origin} (${networkReason(e, base)})`, { cause: e });
+  }
+  if (res.statusCode === 401) throw unauthorized(`master ${base.origin}`, options.token !== undefined);
+  try {
+    return { status: res.statusCode ?? 0, body: JSON.parse(text) as unknown };
   } catch {
-    throw new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `${url.href} did not answer JSON (HTTP ${res.status})`);
+    throw new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `${url.href} did not answer JSON (HTTP ${res.statusCode ?? '?'})`);
   }
 }

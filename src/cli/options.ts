@@ -77,12 +77,24 @@ export function keyValueArg(s: string, previous: Record<string, string> = {}): R
 }
 
 /**
- * Adds --data, --file and --http (mutually exclusive) to a command that reads a log.
+ * Adds --data, --file and --http (mutually exclusive) to a command that reads a log, and
+ * the credentials that go with --http (--token-file, --ca).
  * `fileHelp` says what --file is for in that command.
  */
 export function addSourceOptions(cmd: Command, fileHelp: string): Command {
-  return cmd
+  cmd
     .addOption(new Option('--data <dir>', "a stopped master's log directory, or a copy of it (default ./data)").conflicts(['file', 'http']))
     .addOption(new Option('--file <file>', fileHelp).conflicts(['http']))
-    .option('--http <url>', 'a running master, e.g. http://127.0.0.1:7480');
+    .option('--http <url>', 'a running master, e.g. http://127.0.0.1:7480 or https://…');
+  return addCredentialOptions(cmd, 'the --http master');
+}
+
+/**
+ * Adds --token-file and --ca to a command that talks to a master over HTTP (see
+ * readCredentials in http-client.ts; $LOADLEDGER_TOKEN_FILE stands in for --token-file).
+ */
+export function addCredentialOptions(cmd: Command, http = 'the master'): Command {
+  return cmd
+    .option('--token-file <file>', `a file holding the token of ${http}, sent as a bearer token (default: $LOADLEDGER_TOKEN_FILE)`)
+    .option('--ca <file>', `a CA certificate (PEM) to trust when ${http} is https:// with a private CA`);
 }

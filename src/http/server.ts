@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Subscription } from 'rxjs';
 import type { EventLog } from '../../storage/event-log.js';
 import { loadProjection } from '../../replay/load.js';
@@ -8,10 +9,24 @@ import { nodeDocument, stateDocument } from '../projection/document.js';
 import { toSnapshot, type ProjectionSnapshot } from '../projection/snapshot.js';
 import type { NodeEntry } from '../projection/state.js';
 import type { Degraded, Master, HostPort } from '../master/master.js';
+import { authorize, type HttpAuthOptions } from './auth.js';
 
 export interface HttpApi {
   readonly address: HostPort;
   close(): Promise<void>;
+}
+
+/** The certificate chain and private key (PEM) that make the API HTTPS. */
+export interface HttpTlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
+export interface HttpApiOptions {
+  /** Serve HTTPS instead of HTTP. */
+  tls?: HttpTlsOptions | undefined;
+  /** The admin token and whether reads stay open (src/http/auth.ts). Default: no token. */
+  auth?: HttpAuthOptions | undefined;
 }
 
 type Params = URLSearchParams;
@@ -31,29 +46,49 @@ function sendBody(res: ServerResponse, status: number, body: Buffer): void {
   res.end(body);
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-function fail(res: ServerResponse, status: number, code: string, error: string): void {
-  send(res, status, { error, code });
+function fail(res: ServerResponse, status: number, code: string, error: string, headers?: Record<string, string>): void {
+  send(res, status, { error, code }, headers);
 }
+
+/** How long a TLS client gets to finish its handshake (ms). */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
  * The JSON API of a running master. Every answer is read from the projection, which holds
- * only what is already in the log.
+ * only what is already in the log. Over HTTPS when `options.tls` is given; who may call
+ * which endpoint is `options.auth` (see ROUTES and src/http/auth.ts).
  */
-export async function startHttpApi(master: Master, at: HostPort): Promise<HttpApi> {
+export async function startHttpApi(master: Master, at: HostPort, options: HttpApiOptions = {}): Promise<HttpApi> {
   const follows = new Set<Follow>();
-  const server: Server = createServer({ keepAlive: true }, (req, res) => {
+  const auth = options.auth ?? {};
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const failed = (e: unknown): void => {
+      if (!res.headersSent) fail(res, 500, 'INTERNAL', (e as Error).message);
+      else res.destroy();
+    };
     try {
-      route(master, req, res, follows);
+      route({ master, req, res, follows }, auth)?.catch(failed);
     } catch (e) {
-      fail(res, 500, 'INTERNAL', (e as Error).message);
+      failed(e);
     }
-  });
+  };
+  let server: Server;
+  if (options.tls) {
+    try {
+      server = createHttpsServer({ keepAlive: true, cert: options.tls.cert, key: options.tls.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, handler);
+    } catch (e) {
+      // OpenSSL's reason (a bad PEM, a key that does not match), never the PEM itself.
+      throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `HTTP TLS certificate and key: ${(e as Error).message}`, { cause: e });
+    }
+  } else {
+    server = createServer({ keepAlive: true }, handler);
+  }
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
@@ -75,63 +110,119 @@ export async function startHttpApi(master: Master, at: HostPort): Promise<HttpAp
   };
 }
 
-function route(master: Master, req: IncomingMessage, res: ServerResponse, follows: Set<Follow>): void {
+interface Request {
+  master: Master;
+  req: IncomingMessage;
+  res: ServerResponse;
+  follows: Set<Follow>;
+}
+
+interface Call extends Request {
+  params: Params;
+}
+
+interface Route {
+  /** The method it answers (GET routes answer HEAD too). */
+  method: 'GET' | 'POST';
+  /** It changes something: needs the admin token, and is off on a master without one. */
+  admin?: true;
+  /** Open whatever the token settings: load balancers check health without credentials. */
+  open?: true;
+  handle(call: Call): void | Promise<void>;
+}
+
+/**
+ * Every endpoint. Authorization is decided here from `admin`/`open`, before any handler
+ * runs (src/http/auth.ts): a new endpoint that changes something only says `admin: true`.
+ */
+const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
+  ['/v1/least-loaded', { method: 'GET', handle: leastLoaded }],
+  ['/v1/state', { method: 'GET', handle: state }],
+  ['/v1/nodes', { method: 'GET', handle: nodes }],
+  ['/v1/events', { method: 'GET', handle: ({ master, params, res, follows }) => streamEvents(master, params, res, follows) }],
+  ['/metrics', { method: 'GET', handle: ({ master, res }) => metrics(master, res) }],
+  ['/healthz', { method: 'GET', open: true, handle: healthz }],
+  ['/v1/admin/snapshot', { method: 'POST', admin: true, handle: adminSnapshot }],
+]);
+
+function route(r: Request, auth: HttpAuthOptions): void | Promise<void> {
+  const { req, res } = r;
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
-  const params: Params = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    return fail(res, 405, 'METHOD_NOT_ALLOWED', `${req.method ?? '?'} ${path}: only GET is supported`);
+  const endpoint = ROUTES.get(path);
+  if (!endpoint) return fail(res, 404, ErrorCode.NOT_FOUND, `no such endpoint: ${path}`);
+  const allowed = endpoint.method === 'GET' ? ['GET', 'HEAD'] : [endpoint.method];
+  if (!allowed.includes(req.method ?? '')) {
+    return fail(res, 405, 'METHOD_NOT_ALLOWED', `${req.method ?? '?'} ${path}: only ${allowed.join(' and ')}`, { allow: allowed.join(', ') });
   }
+  const refusal = authorize(endpoint.admin ? 'admin' : endpoint.open ? 'open' : 'read', req.headers.authorization, auth, `${endpoint.method} ${path}`);
+  if (refusal) return fail(res, refusal.status, refusal.code, refusal.error, refusal.headers);
+  return endpoint.handle({ ...r, params: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) });
+}
+
+function leastLoaded({ master, params, res }: Call): void {
   const p = master.projection;
-  switch (path) {
-    case '/v1/least-loaded': {
-      // Never an answer from a projection the master can no longer extend.
-      if (master.degraded) return fail(res, 503, ErrorCode.MASTER_DOWN, downMessage(master.degraded));
-      let cache = answers.get(master);
-      if (!cache) answers.set(master, (cache = { seq: -1, body: null }));
-      if (params.size === 0 && cache.seq === p.seq && cache.body) return sendBody(res, 200, cache.body);
-      const n = p.index.least(attrFilter(params));
-      if (!n) {
-        return fail(res, 503, ErrorCode.NO_ELIGIBLE_NODE, params.size > 0 ? `no eligible node matches ${params.toString()}` : 'no eligible node (none in state PUSH_LOAD_INFO)');
-      }
-      if (params.size > 0) return send(res, 200, nodeDocument(n));
-      // The answer changes only with the projection: cache the encoded body by seq.
-      cache.seq = p.seq;
-      cache.body = Buffer.from(JSON.stringify(nodeDocument(n)));
-      return sendBody(res, 200, cache.body);
-    }
-    case '/v1/state': {
-      if (params.size > 0) return fail(res, 400, ErrorCode.BAD_ARGUMENT, `/v1/state takes no parameters (got ${params.toString()})`);
-      const doc = stateDocument(p);
-      // The log holds UP_LISTENING (the failure itself could not be written); say what is true.
-      if (master.degraded) doc.master = { state: 'DOWN', epoch: doc.master.epoch, since: master.degraded.since, reason: downMessage(master.degraded) };
-      return send(res, 200, doc);
-    }
-    case '/v1/nodes': {
-      const state = params.get('state');
-      if (state !== null && state !== 'PUSH_LOAD_INFO' && state !== 'DOWN') {
-        const hint = state === 'CONNECTED' ? '; connections that have not pushed yet are the "pending" list of /v1/state' : '';
-        return fail(res, 400, ErrorCode.BAD_ARGUMENT, `state must be PUSH_LOAD_INFO or DOWN (got ${JSON.stringify(state)})${hint}`);
-      }
-      params.delete('state');
-      const match = attrFilter(params);
-      const nodes = stateDocument(p).nodes.filter((n) => (state === null || n.state === state) && (!match || match({ attrs: n.attrs } as NodeEntry)));
-      return send(res, 200, { seq: p.seq, nodes });
-    }
-    case '/healthz': {
-      const ok = master.healthy;
-      const d = master.degraded;
-      if (d) return send(res, 503, { status: 'unavailable', master: 'DOWN', seq: p.seq, code: ErrorCode.MASTER_DOWN, reason: downMessage(d), since: d.since });
-      return send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', master: p.master.state, seq: p.seq });
-    }
-    case '/v1/events':
-      return streamEvents(master, params, res, follows);
-    case '/metrics':
-      return metrics(master, res);
-    default:
-      return fail(res, 404, ErrorCode.NOT_FOUND, `no such endpoint: ${path}`);
+  // Never an answer from a projection the master can no longer extend.
+  if (master.degraded) return fail(res, 503, ErrorCode.MASTER_DOWN, downMessage(master.degraded));
+  let cache = answers.get(master);
+  if (!cache) answers.set(master, (cache = { seq: -1, body: null }));
+  if (params.size === 0 && cache.seq === p.seq && cache.body) return sendBody(res, 200, cache.body);
+  const n = p.index.least(attrFilter(params));
+  if (!n) {
+    return fail(res, 503, ErrorCode.NO_ELIGIBLE_NODE, params.size > 0 ? `no eligible node matches ${params.toString()}` : 'no eligible node (none in state PUSH_LOAD_INFO)');
   }
+  if (params.size > 0) return send(res, 200, nodeDocument(n));
+  // The answer changes only with the projection: cache the encoded body by seq.
+  cache.seq = p.seq;
+  cache.body = Buffer.from(JSON.stringify(nodeDocument(n)));
+  return sendBody(res, 200, cache.body);
+}
+
+function state({ master, params, res }: Call): void {
+  if (params.size > 0) return fail(res, 400, ErrorCode.BAD_ARGUMENT, `/v1/state takes no parameters (got ${params.toString()})`);
+  const doc = stateDocument(master.projection);
+  // The log holds UP_LISTENING (the failure itself could not be written); say what is true.
+  if (master.degraded) doc.master = { state: 'DOWN', epoch: doc.master.epoch, since: master.degraded.since, reason: downMessage(master.degraded) };
+  return send(res, 200, doc);
+}
+
+function nodes({ master, params, res }: Call): void {
+  const state = params.get('state');
+  if (state !== null && state !== 'PUSH_LOAD_INFO' && state !== 'DOWN') {
+    const hint = state === 'CONNECTED' ? '; connections that have not pushed yet are the "pending" list of /v1/state' : '';
+    return fail(res, 400, ErrorCode.BAD_ARGUMENT, `state must be PUSH_LOAD_INFO or DOWN (got ${JSON.stringify(state)})${hint}`);
+  }
+  params.delete('state');
+  const match = attrFilter(params);
+  const p = master.projection;
+  const list = stateDocument(p).nodes.filter((n) => (state === null || n.state === state) && (!match || match({ attrs: n.attrs } as NodeEntry)));
+  return send(res, 200, { seq: p.seq, nodes: list });
+}
+
+function healthz({ master, res }: Call): void {
+  const ok = master.healthy;
+  const p = master.projection;
+  const d = master.degraded;
+  if (d) return send(res, 503, { status: 'unavailable', master: 'DOWN', seq: p.seq, code: ErrorCode.MASTER_DOWN, reason: downMessage(d), since: d.since });
+  return send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', master: p.master.state, seq: p.seq });
+}
+
+/**
+ * `POST /v1/admin/snapshot`: a snapshot of the projection as it is now, so that a restart
+ * or a replay to here folds nothing. Answers `{seq}`, the seq it was taken at. The body of
+ * the request is ignored.
+ */
+async function adminSnapshot({ master, req, res }: Call): Promise<void> {
+  req.resume();
+  // Master.snapshot() takes the projection before its first await: this is its seq.
+  const seq = master.projection.seq;
+  await master.snapshot();
+  // Master.snapshot() swallows a failed write (it costs restart time, not data); whoever
+  // asked for this one is told.
+  const written = await master.log.nearestSnapshot(seq);
+  if (written?.seq !== seq) return fail(res, 500, 'INTERNAL', `the snapshot at seq ${seq} could not be written`);
+  send(res, 200, { seq });
 }
 
 function downMessage(d: Degraded): string {

@@ -16,7 +16,8 @@ import { SlaveConnection, formatAddr, normalizeIp, type ConnectionHost } from '.
 import { Admission } from './admission.js';
 import { Recorder } from './recorder.js';
 import { formatDuration } from '../util/duration.js';
-import { startHttpApi, type HttpApi } from '../http/server.js';
+import { startHttpApi, type HttpApi, type HttpTlsOptions } from '../http/server.js';
+import type { HttpAuthOptions } from '../http/auth.js';
 
 export type { HostPort } from '../util/hostport.js';
 import type { HostPort } from '../util/hostport.js';
@@ -27,6 +28,10 @@ export interface MasterOptions {
   listen: HostPort;
   /** HTTP API address; null for none. */
   http: HostPort | null;
+  /** Serve the HTTP API over HTTPS with this certificate and key (PEM). */
+  httpTls?: HttpTlsOptions;
+  /** The HTTP API's admin token and read access (default: reads open, admin endpoints off). */
+  auth?: HttpAuthOptions;
   /** The master HELLOs a slave that was quiet this long (ms). */
   helloInterval: number;
   /** A slave with no frame for this long is DOWN (ms). */
@@ -137,7 +142,8 @@ export class Master implements ConnectionHost {
   readonly counters = { unknownFrames: 0, refused: 0 };
 
   private constructor(
-    readonly options: Required<Omit<MasterOptions, 'limits' | 'openLog'>> & { limits: Partial<PushLimits>; openLog: NonNullable<MasterOptions['openLog']> },
+    readonly options: Required<Omit<MasterOptions, 'limits' | 'openLog' | 'httpTls' | 'auth'>> &
+      Pick<MasterOptions, 'httpTls' | 'auth'> & { limits: Partial<PushLimits>; openLog: NonNullable<MasterOptions['openLog']> },
     log: EventLog,
     projection: Projection,
   ) {
@@ -239,7 +245,7 @@ export class Master implements ConnectionHost {
     });
     server.on('error', () => {}); // after listening, errors are per-connection
     if (this.options.http) {
-      this.http = await startHttpApi(this, this.options.http);
+      this.http = await startHttpApi(this, this.options.http, { tls: this.options.httpTls, auth: this.options.auth });
     }
     const epoch = this.projection.master.epoch + 1;
     this.recordStart(epoch);

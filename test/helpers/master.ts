@@ -39,7 +39,7 @@ export function slavePort(master: Master): number {
 export function httpBase(master: Master): string {
   const http = master.addresses.http;
   if (!http) throw new Error('this master has no HTTP API');
-  return `http://127.0.0.1:${http.port}`;
+  return `${master.options.httpTls ? 'https' : 'http'}://127.0.0.1:${http.port}`;
 }
 
 export interface JsonResponse<T = unknown> {

@@ -5,10 +5,11 @@ import type { LedgerEvent } from '../../events.js';
 import { evolve } from '../../projection/evolve.js';
 import { fromSnapshot } from '../../projection/snapshot.js';
 import { createProjection, type Projection } from '../../projection/state.js';
+import { parseMasterUrl, readCredentials, type CredentialFlags } from '../http-client.js';
 import { isoTime } from '../output.js';
 import { parseTypes } from './replay.js';
 
-interface FollowFlags {
+interface FollowFlags extends CredentialFlags {
   http?: string;
   json?: boolean;
   node?: string;
@@ -23,7 +24,8 @@ interface FollowFlags {
  * the next seq: nothing is missed or shown twice across a restart.
  */
 export async function follow(flags: FollowFlags): Promise<void> {
-  const url = flags.http!;
+  const url = parseMasterUrl(flags.http!);
+  const creds = readCredentials(flags, url);
   const filter: TimelineFilter = {};
   const types = parseTypes(flags.type);
   if (types) filter.types = types;
@@ -49,7 +51,7 @@ export async function follow(flags: FollowFlags): Promise<void> {
   let waiting = false;
   while (!ac.signal.aborted) {
     try {
-      const end = await followHttp(url, from, onEvent, ac.signal, { onSnapshot: (s) => void (state = fromSnapshot(s)) });
+      const end = await followHttp(url, from, onEvent, ac.signal, { ...creds, onSnapshot: (s) => void (state = fromSnapshot(s)) });
       from = end.lastSeq + 1;
       if (end.reason === 'aborted') break;
       process.stderr.write(`loadledger: the master stopped at seq ${end.lastSeq}; waiting for it to come back (Ctrl-C to quit)\n`);
@@ -59,5 +61,5 @@ export async function follow(flags: FollowFlags): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  process.stderr.write(`followed ${url}: ${shown} events shown\n`);
+  process.stderr.write(`followed ${url.href.replace(/\/$/, '')}: ${shown} events shown\n`);
 }

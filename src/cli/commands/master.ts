@@ -2,12 +2,13 @@ import { Command, Option } from 'commander';
 import { Master, MASTER_DEFAULTS } from '../../master/master.js';
 import type { HostPort } from '../../util/hostport.js';
 import { badArgument } from '../../errors.js';
+import { httpSecurity, securityWarnings, type HttpSecurityFlags } from '../http-security.js';
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
 import { formatDuration } from '../../util/duration.js';
 import { allowArg, durationArg, hostPortArg, intArg, positiveDurationArg } from '../options.js';
 
-interface MasterFlags {
+interface MasterFlags extends HttpSecurityFlags {
   data: string;
   listen: HostPort;
   http: HostPort | false;
@@ -48,6 +49,10 @@ export function masterCommand(): Command {
     .option('--retention-interval <duration>', 'how often retention runs', positiveDurationArg, MASTER_DEFAULTS.retentionInterval)
     .option('--log-retry-for <duration>', 'after a log write failure, retry this long, then exit 1 (0: retry for ever)', durationArg, MASTER_DEFAULTS.logRetryFor)
     .addOption(new Option('--fsync', 'fsync every group commit (survives power loss; slower)').default(false))
+    .option('--http-tls-cert <file>', 'serve the HTTP API over HTTPS with this certificate (PEM; with --http-tls-key)')
+    .option('--http-tls-key <file>', 'the private key of --http-tls-cert (PEM)')
+    .option('--admin-token-file <file>', 'a file holding the API token (16+ characters): needed by admin endpoints, and by reads unless --open-reads')
+    .option('--open-reads', 'with --admin-token-file: reads need no token (admin endpoints still do)')
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
     .action(async (flags: MasterFlags) => {
       let master: Master;
@@ -59,7 +64,9 @@ export function masterCommand(): Command {
             `--hello-interval (${flags.helloInterval} ms) must be shorter than --dead-after (${flags.deadAfter} ms): the master would never ping a quiet slave before timing it out`,
           );
         }
+        const security = httpSecurity(flags);
         master = await Master.start({
+          ...security,
           data: flags.data,
           listen: flags.listen,
           http: flags.http === false ? null : flags.http,
@@ -81,13 +88,8 @@ export function masterCommand(): Command {
       } catch (e) {
         die(e);
       }
-      const { listen, http } = master.addresses;
-      const p = master.projection;
-      process.stderr.write(
-        `loadledger master: UP_LISTENING epoch ${p.master.epoch}, slaves on ${listen.host}:${listen.port}` +
-          (http ? `, HTTP on http://${http.host}:${http.port}` : '') +
-          `, log ${flags.data} (seq ${p.seq}, ${p.nodes.size} nodes known)\n`,
-      );
+      // Before the UP_LISTENING line: whoever reads it may send SIGTERM at once, and must
+      // get a clean stop, not the default kill (with the lines after it never written).
       stopOnSignals('loadledger master', (signal) => {
         master.stop(signal).then(
           () => {
@@ -97,6 +99,14 @@ export function masterCommand(): Command {
           (e: unknown) => die(e),
         );
       });
+      const { listen, http } = master.addresses;
+      const p = master.projection;
+      process.stderr.write(
+        `loadledger master: UP_LISTENING epoch ${p.master.epoch}, slaves on ${listen.host}:${listen.port}` +
+          (http ? `, HTTP on ${master.options.httpTls ? 'https' : 'http'}://${http.host}:${http.port}` : '') +
+          `, log ${flags.data} (seq ${p.seq}, ${p.nodes.size} nodes known)\n`,
+      );
+      for (const warning of securityWarnings(master)) process.stderr.write(`loadledger master: warning: ${warning}\n`);
       const retryFor = (ms: number) => (ms > 0 ? `for up to ${formatDuration(ms)}` : 'until it works');
       master.health$.subscribe((h) => {
         if (h.type === 'degraded') {

@@ -1,11 +1,11 @@
 import { Argument, Command } from 'commander';
 import { ErrorCode, LoadLedgerError } from '../../errors.js';
 import type { NodeDocument, StateDocument } from '../../projection/document.js';
-import { getJson, parseMasterUrl } from '../http-client.js';
+import { getJson, parseMasterUrl, readCredentials, type CredentialFlags } from '../http-client.js';
 import { die, formatAttrs, formatLoad, isoTime, table } from '../output.js';
-import { keyValueArg } from '../options.js';
+import { addCredentialOptions, keyValueArg } from '../options.js';
 
-interface QueryFlags {
+interface QueryFlags extends CredentialFlags {
   http: string;
   json?: boolean;
   where?: Record<string, string>;
@@ -26,19 +26,21 @@ export function stateText(doc: StateDocument): string {
 }
 
 export function queryCommand(): Command {
-  return new Command('query')
+  const cmd = new Command('query')
     .description("ask a running master: the least-loaded node, the whole state, or the nodes")
     .addArgument(new Argument('<what>', 'what to ask').choices(['least-loaded', 'state', 'nodes']))
-    .option('--http <url>', 'the master\'s HTTP API', 'http://127.0.0.1:7480')
+    .option('--http <url>', 'the master\'s HTTP API (http:// or https://)', 'http://127.0.0.1:7480')
     .option('--json', 'print the JSON document')
-    .option('--where <key=value>', 'only nodes with this attribute (repeatable)', keyValueArg)
+    .option('--where <key=value>', 'only nodes with this attribute (repeatable)', keyValueArg);
+  return addCredentialOptions(cmd)
     .action(async (what: string, flags: QueryFlags) => {
       try {
         const base = parseMasterUrl(flags.http);
+        const creds = readCredentials(flags, base);
         const qs = new URLSearchParams(flags.where ?? {}).toString();
         const path = what === 'least-loaded' ? '/v1/least-loaded' : what === 'state' ? '/v1/state' : '/v1/nodes';
         if (what === 'state' && qs) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--where applies to least-loaded and nodes, not state');
-        const { status, body } = await getJson(base, qs ? `${path}?${qs}` : path);
+        const { status, body } = await getJson(base, qs ? `${path}?${qs}` : path, creds);
         if (status !== 200) {
           const err = body as { error?: string; code?: string };
           if (flags.json) process.stdout.write(JSON.stringify(body) + '\n');

@@ -1,0 +1,63 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { badArgument } from '../errors.js';
+import { tokenProblem } from '../http/auth.js';
+
+/**
+ * Files named by flags that hold secrets or certificates: token files, TLS certificates and
+ * keys, CAs. Every refusal is one line naming the flag and the file, and never quotes what
+ * the file holds (BAD_ARGUMENT: exit 2).
+ */
+
+function readFlagFile(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, not a file' : (code ?? (e as Error).message);
+    throw badArgument(`${flag} ${path}: ${why}`);
+  }
+}
+
+/** The token in a file (one line; surrounding whitespace and a final newline are ignored). */
+export function readTokenFile(path: string, flag: string): string {
+  const token = readFlagFile(path, flag).toString('utf8').trim();
+  const problem = tokenProblem(token);
+  if (problem) throw badArgument(`${flag} ${path}: ${problem}`);
+  return token;
+}
+
+function pemCertificate(path: string, flag: string): Buffer {
+  const pem = readFlagFile(path, flag);
+  try {
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate');
+    new X509Certificate(pem);
+  } catch {
+    throw badArgument(`${flag} ${path}: not a PEM certificate`);
+  }
+  return pem;
+}
+
+/** A CA certificate (or bundle) to trust for https:// URLs. */
+export function readCaFile(path: string, flag = '--ca'): Buffer {
+  return pemCertificate(path, flag);
+}
+
+/** The master's HTTPS certificate and key, checked to be PEM and to belong together. */
+export function readHttpTls(certPath: string, keyPath: string): { cert: Buffer; key: Buffer } {
+  const cert = pemCertificate(certPath, '--http-tls-cert');
+  const key = readFlagFile(keyPath, '--http-tls-key');
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (e) {
+    // (OpenSSL 3 reports a missing passphrase as "interrupted or cancelled": look at the PEM)
+    const encrypted = (e as { code?: string }).code === 'ERR_MISSING_PASSPHRASE' || key.includes('ENCRYPTED');
+    throw badArgument(`--http-tls-key ${keyPath}: ${encrypted ? 'the key is encrypted; give an unencrypted PEM key (readable by the master only)' : 'not a PEM private key'}`);
+  }
+  if (!new X509Certificate(cert).checkPrivateKey(privateKey)) {
+    throw badArgument(`--http-tls-key ${keyPath} is not the key of the certificate in --http-tls-cert ${certPath}`);
+  }
+  return { cert, key };
+}

@@ -163,6 +163,32 @@ export class EventLog {
     }
   }
 
+  /**
+   * Every record as stored, with its key's seq, undecoded: for `verify`, which must see a
+   * record that does not decode and go on to the next rather than stop at the first.
+   */
+  async *readRecords(): AsyncGenerator<{ seq: number; value: Buffer }[]> {
+    const it = this.ev.iterator();
+    let next = ahead(it.nextv(64));
+    try {
+      for (;;) {
+        const entries = await next;
+        if (entries.length === 0) return;
+        next = ahead(it.nextv(64));
+        yield entries.map(([key, value]) => ({ seq: keySeq(key), value }));
+      }
+    } finally {
+      await next.catch(() => {});
+      await it.close();
+    }
+  }
+
+  /** A stored snapshot by its key's seq, decoded (LOG_CORRUPT when it does not decode). */
+  async getSnapshot(seq: number): Promise<ProjectionSnapshot | undefined> {
+    const value = await this.snap.get(seqKey(seq));
+    return value === undefined ? undefined : decodeSnapshot(value, this.dir);
+  }
+
   async putSnapshot(snapshot: ProjectionSnapshot): Promise<void> {
     await this.snap.put(seqKey(snapshot.seq), logPackr.pack(snapshot));
   }

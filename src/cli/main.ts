@@ -7,6 +7,7 @@ import { masterCommand } from './commands/master.js';
 import { queryCommand } from './commands/query.js';
 import { replayCommand } from './commands/replay.js';
 import { slaveCommand } from './commands/slave.js';
+import { verifyCommand } from './commands/verify.js';
 
 // `loadledger replay … | head`: a closed pipe ends the command quietly, like any Unix tool.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -22,7 +23,7 @@ const program = new Command('loadledger')
   .showSuggestionAfterError()
   .configureOutput({ outputError: (text, write) => write(`loadledger: ${text.replace(/^error: /, '')}`) });
 
-for (const cmd of [masterCommand(), slaveCommand(), queryCommand(), replayCommand(), exportCommand()]) {
+for (const cmd of [masterCommand(), slaveCommand(), queryCommand(), replayCommand(), exportCommand(), verifyCommand()]) {
   program.addCommand(cmd.configureOutput({ outputError: (text, write) => write(`loadledger ${cmd.name()}: ${text.replace(/^error: /, '')}`) }));
 }
 program.commands.forEach((c) => c.exitOverride());

@@ -428,7 +428,9 @@ export class Master implements ConnectionHost {
     this.lastSnapshotAt = performance.now();
     try {
       await this.log.putSnapshot(snap);
-      await this.log.pruneSnapshots(this.options.maxSnapshots);
+      // Not while retention deletes: the snapshot it made at its cutoff is often the oldest,
+      // and pruned before the events before it are gone it would leave them unreplayable.
+      if (!this.retaining) await this.log.pruneSnapshots(this.options.maxSnapshots);
     } catch {
       // A failed snapshot costs restart time, not data: the events are in the log.
     } finally {

@@ -116,7 +116,8 @@ function cycleLine(r: CycleReport, before: number): string {
       ? 'ACKs not checkable (retention removed the start of the epoch)'
       : 'no clients';
   const v = r.verify;
-  const verdict = v.ok ? `verify OK (${v.snapshots.matched} snapshots match, projection ${v.projection?.matches ? 'matches' : '?'})` : `verify FAILED (${v.problemCount})`;
+  const left = v.unreplayable > 0 ? `, ${fmtInt(v.unreplayable)} events before the replay base left by a retention cut short` : '';
+  const verdict = v.ok ? `verify OK (${v.snapshots.matched} snapshots match, projection ${v.projection?.matches ? 'matches' : '?'}${left})` : `verify FAILED (${v.problemCount})`;
   const exit = r.signal === 'SIGTERM' ? `, exit ${r.exit.code ?? r.exit.signal}` : '';
   return `cycle ${r.cycle} ${r.signal} ${when}: ${up}${exit}, +${fmtInt(v.lastSeq - before)} events (seq ${fmtInt(v.firstSeq)}..${fmtInt(v.lastSeq)}), ${acks}, ${verdict} in ${fmtMs(v.ms)}`;
 }

@@ -145,7 +145,7 @@ function summary(): string {
   const rows: [string, string][] = [
     ['duration', `${secs()}, seed ${flags.seed}`],
     ['cycles', `${reports.length}: ${kills.length} SIGKILL (${byPhase('load')} under load, ${byPhase('start-up')} during start-up, ${byPhase('idle')} up but idle), ${terms.length} SIGTERM`],
-    ['restarts', `${up} of ${waited.length} starts that were waited for came up on the log the previous master left (the others were killed while starting)`],
+    ['restarts', `${up} of ${waited.length} starts that were waited for came up on the log the previous master left, at the next epoch and seq${waited.length < reports.length ? ` (the other ${reports.length - waited.length} were killed while starting)` : ''}`],
     ['log', `${fmtInt(lastV.lastSeq)} events written; ${fmtInt(lastV.events)} retained (seq ${fmtInt(lastV.firstSeq)}..${fmtInt(lastV.lastSeq)}) in ${fmtInt(lastV.records)} records`],
     ['connections', `${fmtInt(allConns)} made by the clients`],
     ['acked vs logged', `${fmtInt(received)} HELLO_ACKs received on ${fmtInt(conns)} connections; ${fmtInt(logged)} of them have their HelloAckSent in the log; ${fmtInt(received - logged)} missing (${withAcks.length} cycles checked${skipped > 0 ? `, ${skipped} not checkable: retention had removed the start of their epoch` : ''})`],

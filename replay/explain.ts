@@ -37,7 +37,7 @@ export class NodeExplainer {
     const n = state.nodes.get(this.node);
     this.prev = n ? n.state : 'ABSENT';
     this.prevConn = n ? n.conn : null;
-    if (e.type === 'SlaveConnected') this.remoteOf.set(e.conn, e.remote);
+    if (e.type === 'SlaveConnected') this.remoteOf.set(e.conn, e.identity !== undefined ? `${e.remote} as ${e.identity}` : e.remote);
     if (e.type === 'HelloReceived') this.lastHello.set(e.conn, e.ts);
   }
 

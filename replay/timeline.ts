@@ -24,7 +24,7 @@ export function eventDetails(e: LedgerEvent): string {
     case 'MasterStopped':
       return `epoch ${e.epoch}, ${e.reason}${e.since !== undefined ? ` (DOWN since ${new Date(e.since).toISOString()})` : ''}`;
     case 'SlaveConnected':
-      return `from ${e.remote}`;
+      return `from ${e.remote}${e.identity !== undefined ? `, certificate ${e.identity}` : ''}`;
     case 'SlaveRefused':
       return `${e.remote}: ${e.reason}`;
     case 'LoadPushed': {

@@ -17,8 +17,9 @@ export type MasterStarted = Event<'MasterStarted', { epoch: number; listen: stri
  * took writes again.
  */
 export type MasterStopped = Event<'MasterStopped', { epoch: number; reason: string; since?: number }>;
-export type SlaveConnected = Event<'SlaveConnected', { conn: number; remote: string }>;
-/** A connection was refused at accept time (max-slaves reached). */
+/** `identity`: the certificate a TLS slave presented (its CN); absent without TLS and in logs older than TLS. */
+export type SlaveConnected = Event<'SlaveConnected', { conn: number; remote: string; identity?: string }>;
+/** A connection was refused at accept time (--allow, rate limit, max-slaves, a failed TLS handshake). */
 export type SlaveRefused = Event<'SlaveRefused', { remote: string; reason: string }>;
 export type HelloReceived = Event<'HelloReceived', { conn: number }>;
 export type HelloAckSent = Event<'HelloAckSent', { conn: number }>;

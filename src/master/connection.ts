@@ -5,6 +5,7 @@ import { HELLO_ACK_FRAME, HELLO_FRAME } from '../protocol/encoder.js';
 import type { Frame, PushLimits } from '../protocol/messages.js';
 import type { Recorder } from './recorder.js';
 import type { NewEvent } from '../events.js';
+import type { TlsPeer } from './tls.js';
 
 /** What a connection needs from the master it belongs to. */
 export interface ConnectionHost {
@@ -60,6 +61,8 @@ export class SlaveConnection implements FrameSink {
     readonly socket: Socket,
     private readonly host: ConnectionHost,
     limits: Partial<PushLimits>,
+    /** The verified certificate of a TLS slave: which nodes it may report for. */
+    readonly peer?: TlsPeer,
   ) {
     this.remoteIp = normalizeIp(socket.remoteAddress ?? 'unknown');
     this.remote = formatAddr(this.remoteIp, socket.remotePort ?? 0);
@@ -95,7 +98,13 @@ export class SlaveConnection implements FrameSink {
           this.violation({ code: ErrorCode.PUSH_ADDR_CHANGED, reason: `connection bound to ${this.node} pushed for ${node}` });
           return;
         }
-        if (this.node === null) this.host.bind(this, node);
+        if (this.node === null) {
+          if (this.peer && !this.peer.permits(node)) {
+            this.violation({ code: ErrorCode.NODE_NOT_PERMITTED, reason: `certificate ${JSON.stringify(this.peer.identity)} does not permit node ${node}` });
+            return;
+          }
+          this.host.bind(this, node);
+        }
         this.track(recorder.record({ type: 'LoadPushed', conn: this.conn, node, load: f.info.load, capacity: f.info.capacity ?? 1, attrs: f.info.attrs }), 1);
         break;
       }

@@ -15,6 +15,7 @@ import { seqAtTime } from '../../replay/time.js';
 import { SlaveConnection, formatAddr, normalizeIp, type ConnectionHost } from './connection.js';
 import { Admission } from './admission.js';
 import { Recorder } from './recorder.js';
+import { createSlaveTlsServer, type MasterTlsOptions, type TlsPeer } from './tls.js';
 import { formatDuration } from '../util/duration.js';
 import { startHttpApi, type HttpApi, type HttpTlsOptions } from '../http/server.js';
 import type { HttpAuthOptions } from '../http/auth.js';
@@ -67,6 +68,8 @@ export interface MasterOptions {
   logRetryFor?: number;
   /** Opens the event log (tests inject a storage layer that fails on demand). */
   openLog?: (dir: string, options: EventLogOptions) => Promise<EventLog>;
+  /** TLS on the slave port with client certificates (src/master/tls.ts); plain TCP without. */
+  tls?: MasterTlsOptions;
 }
 
 /** What the operator must hear about: the log failed, came back, or the master gave up. */
@@ -129,7 +132,7 @@ export class Master implements ConnectionHost {
   private http: HttpApi | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Connections that arrived before MasterStarted was committed: accepted right after. */
-  private early: Socket[] | null = [];
+  private early: Array<{ socket: Socket; peer?: TlsPeer; refusal?: string }> | null = [];
   private stopping: Promise<void> | undefined;
   private lastSnapshotSeq: number;
   private lastSnapshotAt = performance.now();
@@ -142,8 +145,8 @@ export class Master implements ConnectionHost {
   readonly counters = { unknownFrames: 0, refused: 0 };
 
   private constructor(
-    readonly options: Required<Omit<MasterOptions, 'limits' | 'openLog' | 'httpTls' | 'auth'>> &
-      Pick<MasterOptions, 'httpTls' | 'auth'> & { limits: Partial<PushLimits>; openLog: NonNullable<MasterOptions['openLog']> },
+    readonly options: Required<Omit<MasterOptions, 'limits' | 'openLog' | 'httpTls' | 'auth' | 'tls'>> &
+      Pick<MasterOptions, 'httpTls' | 'auth' | 'tls'> & { limits: Partial<PushLimits>; openLog: NonNullable<MasterOptions['openLog']> },
     log: EventLog,
     projection: Projection,
   ) {
@@ -235,7 +238,15 @@ export class Master implements ConnectionHost {
   private async listen(): Promise<void> {
     // Sockets start paused and wait until MasterStarted is in the log: a slave's events
     // must never come before the start they belong to (the start ends the old epoch).
-    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => (this.early ? this.early.push(socket) : this.accept(socket)));
+    const tls = this.options.tls;
+    const server = tls
+      ? createSlaveTlsServer(tls, this.options.handshakeTimeout, {
+          // --allow and the connection rate come before the handshake: they are cheap, it is not
+          admit: (tcp) => this.admission.admit(normalizeIp(tcp.remoteAddress ?? 'unknown'), this.now()),
+          secure: (socket, peer) => (this.early ? this.early.push({ socket, peer }) : this.accept(socket, peer)),
+          refused: (socket, refusal) => (this.early ? this.early.push({ socket, refusal }) : this.refuse(socket, refusal)),
+        })
+      : createServer({ noDelay: true, pauseOnConnect: true }, (socket) => (this.early ? this.early.push({ socket }) : this.accept(socket)));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
@@ -255,7 +266,10 @@ export class Master implements ConnectionHost {
     writeFileSync(join(this.options.data, 'master.pid'), `${process.pid}\n`);
     const early = this.early ?? [];
     this.early = null;
-    for (const socket of early) this.accept(socket);
+    for (const e of early) {
+      if (e.refusal !== undefined) this.refuse(e.socket, e.refusal);
+      else this.accept(e.socket, e.peer);
+    }
     const tick = Math.max(5, Math.min(250, Math.floor(Math.min(this.options.helloInterval, this.options.deadAfter) / 4)));
     this.timer = setInterval(() => this.checkLiveness(), tick);
     this.timer.unref();
@@ -349,12 +363,13 @@ export class Master implements ConnectionHost {
     this.health$.next({ type: 'recovered', downMs: Math.round(this.now() - d.at), epoch: epoch + 1, seq: this.projection.seq });
   }
 
-  private accept(socket: Socket): void {
+  /** `peer`: a TLS slave's verified certificate (admitted before its handshake). */
+  private accept(socket: Socket, peer?: TlsPeer): void {
     if (this.stopping || this.rec.failure || this.degraded) {
       socket.destroy();
       return;
     }
-    const verdict = this.admission.admit(normalizeIp(socket.remoteAddress ?? 'unknown'), this.now());
+    const verdict = peer ? { ok: true as const } : this.admission.admit(normalizeIp(socket.remoteAddress ?? 'unknown'), this.now());
     if (!verdict.ok) {
       this.refuse(socket, verdict.reason);
       return;
@@ -363,9 +378,9 @@ export class Master implements ConnectionHost {
       this.refuse(socket, `max-slaves (${this.options.maxSlaves}) reached`);
       return;
     }
-    const c = new SlaveConnection(this.nextConn++, socket, this, this.options.limits);
+    const c = new SlaveConnection(this.nextConn++, socket, this, this.options.limits, peer);
     this.conns.set(c.conn, c);
-    this.recorder.record({ type: 'SlaveConnected', conn: c.conn, remote: c.remote });
+    this.recorder.record({ type: 'SlaveConnected', conn: c.conn, remote: c.remote, ...(peer && { identity: peer.identity }) });
     socket.resume();
   }
 
@@ -495,7 +510,7 @@ export class Master implements ConnectionHost {
     // connections are dropped below before waiting for it.
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     for (const c of this.conns.values()) c.drop();
-    for (const socket of this.early ?? []) socket.destroy();
+    for (const e of this.early ?? []) e.socket.destroy();
     if (!this.rec.failure && !this.degraded) {
       this.rec.record({ type: 'MasterStopped', epoch: this.projection.master.epoch, reason });
       await this.rec.flush();

@@ -1,0 +1,58 @@
+/**
+ * Reading and checking TLS material given by a person (master and slave flags, library
+ * options). Every failure is one BAD_ARGUMENT line naming the flag and the problem, and
+ * never quotes the material: a key file given to the wrong flag must not end up on a
+ * terminal or in a log.
+ */
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { badArgument } from '../errors.js';
+
+export type Pem = string | Buffer;
+
+const CERT_BLOCK_RE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/** The text of a TLS file (`flag` names it in errors: `--tls-key /etc/x.key`). */
+export function readTlsFile(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : `cannot read it (${code ?? 'error'})`;
+    throw badArgument(`${flag}: ${why}`);
+  }
+}
+
+/** Every certificate in a PEM bundle; at least one, each one parseable. */
+export function certificatesIn(pem: Pem, label: string): X509Certificate[] {
+  const text = typeof pem === 'string' ? pem : pem.toString('utf8');
+  const blocks = text.match(CERT_BLOCK_RE) ?? [];
+  if (blocks.length === 0) throw badArgument(`${label}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`);
+  return blocks.map((block, i) => {
+    try {
+      return new X509Certificate(block);
+    } catch {
+      throw badArgument(`${label}: certificate ${i + 1} of ${blocks.length} is not a valid X.509 certificate`);
+    }
+  });
+}
+
+/** The private key of a PEM file (unencrypted: there is no way to give a passphrase). */
+export function privateKeyIn(pem: Pem, label: string): KeyObject {
+  try {
+    return createPrivateKey({ key: pem, format: 'pem' });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MISSING_PASSPHRASE') throw badArgument(`${label}: the private key is encrypted; give an unencrypted key (protect it with file permissions)`);
+    throw badArgument(`${label}: not a PEM private key`);
+  }
+}
+
+/** Checks a certificate, its key and a CA bundle; labels name them in errors. */
+export function checkTlsMaterial(m: { cert?: Pem | undefined; key?: Pem | undefined; ca?: Pem | undefined }, labels: { cert: string; key: string; ca: string }): void {
+  if (m.ca !== undefined) certificatesIn(m.ca, labels.ca);
+  if (m.cert === undefined || m.key === undefined) return;
+  const [leaf] = certificatesIn(m.cert, labels.cert);
+  const key = privateKeyIn(m.key, labels.key);
+  if (!leaf!.checkPrivateKey(key)) throw badArgument(`${labels.key}: does not match the certificate of ${labels.cert}`);
+}

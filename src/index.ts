@@ -2,11 +2,12 @@
  * loadledger as a library: the slave for embedding in a gateway, the master for tests
  * and tools, and the pieces replay is made of.
  */
-export { createSlave, type Slave, type SlaveOptions, type SlaveEvents } from './slave/slave.js';
+export { createSlave, type Slave, type SlaveOptions, type SlaveEvents, type SlaveTlsOptions } from './slave/slave.js';
 export { parseLoadSource, type LoadSource } from './slave/load-sources.js';
 export { Master, MASTER_DEFAULTS, type MasterOptions } from './master/master.js';
 export { AdminToken, type HttpAuthOptions } from './http/auth.js';
 export type { HttpTlsOptions } from './http/server.js';
+export type { MasterTlsOptions, IdentityMap } from './master/tls.js';
 export * from './protocol/index.js';
 export * from './events.js';
 export * from './projection/index.js';

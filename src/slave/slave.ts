@@ -13,6 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { ErrorCode, LoadLedgerError, badArgument } from '../errors.js';
 import {
   DEFAULT_LIMITS,
@@ -30,6 +31,9 @@ import { parseDuration } from '../util/duration.js';
 import { errMessage } from '../util/err.js';
 import { parseHostPort, type HostPort } from '../util/hostport.js';
 import { parseLoadSource, type LoadSource } from './load-sources.js';
+import { TLS_CLOSED_AT_ONCE, TLS_NO_HANDSHAKE, resolveTls, tlsFailure, type SlaveTlsOptions } from './tls.js';
+
+export type { SlaveTlsOptions } from './tls.js';
 
 /** PROTOCOL.md "Transport": default master port for slaves. */
 export const DEFAULT_MASTER_PORT = 7400;
@@ -67,6 +71,8 @@ export interface SlaveOptions {
   backoff?: BackoffOptions;
   /** Give up a connection attempt after this long. Default: `deadAfter`. */
   connectTimeout?: DurationInput;
+  /** Talk TLS to the master (which requires a client certificate: `cert` and `key`). Default: plain TCP. */
+  tls?: SlaveTlsOptions;
 }
 
 export interface ConnectInfo {
@@ -142,6 +148,7 @@ interface ResolvedOptions {
   deadAfter: number;
   connectTimeout: number;
   backoff: Required<BackoffOptions>;
+  tls: { connect: ConnectionOptions; servername: string } | undefined;
 }
 
 /** One TCP connection and everything that dies with it. */
@@ -149,6 +156,8 @@ interface Conn {
   readonly socket: Socket;
   readonly decoder: FrameDecoder;
   established: boolean;
+  /** The TCP connection is up (with TLS, the handshake may still be running). */
+  tcp: boolean;
   /** The master sent at least one frame: it is really talking to us, so backoff resets. */
   heardFrom: boolean;
   lastRx: number;
@@ -227,7 +236,8 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
 
   private open(): void {
     const { host, port } = this.opts.master;
-    const socket = netConnect({ host, port });
+    const tls = this.opts.tls;
+    const socket = tls ? tlsConnect({ host, port, ...tls.connect }) : netConnect({ host, port });
     socket.setNoDelay(true);
     const conn: Conn = {
       socket,
@@ -236,19 +246,24 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
         error: (e) => this.onProtocolError(conn, e),
       }),
       established: false,
+      tcp: false,
       heardFrom: false,
       lastRx: 0,
       reason: undefined,
       tick: undefined,
       dead: undefined,
-      connectTimer: setTimeout(() => this.drop(conn, `connect timed out after ${this.opts.connectTimeout} ms`), this.opts.connectTimeout).unref(),
+      connectTimer: setTimeout(() => this.drop(conn, tls && conn.tcp ? TLS_NO_HANDSHAKE : `connect timed out after ${this.opts.connectTimeout} ms`), this.opts.connectTimeout).unref(),
     };
     this.conn = conn;
 
-    socket.on('connect', () => this.onConnect(conn));
+    socket.on('connect', () => {
+      conn.tcp = true;
+      if (!tls) this.onConnect(conn);
+    });
+    if (tls) socket.on('secureConnect', () => this.onConnect(conn));
     socket.on('data', (chunk: Buffer) => conn.decoder.push(chunk));
     socket.on('error', (err) => {
-      conn.reason ??= `socket error: ${err.message}`;
+      conn.reason ??= (tls && tlsFailure(err, { tcp: conn.tcp, secure: conn.established }, tls.servername)) || `socket error: ${err.message}`;
       this.emitError(err);
     });
     socket.on('close', () => this.onClose(conn));
@@ -385,7 +400,7 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
     conn.decoder.close();
     if (this.conn !== conn) return;
     this.conn = undefined;
-    const reason = conn.reason ?? (conn.established ? 'master closed the connection' : 'connection closed');
+    const reason = conn.reason ?? (conn.established ? (this.opts.tls && !conn.heardFrom ? TLS_CLOSED_AT_ONCE : 'master closed the connection') : 'connection closed');
     if (conn.established) this.emit('disconnect', reason);
     if (this.closing) return;
     if (conn.heardFrom) this.attempt = 0;
@@ -481,7 +496,8 @@ function resolveOptions(o: SlaveOptions): ResolvedOptions {
     throw badArgument(`attrs: a push would be ${sample.length - 4} bytes, more than the ${DEFAULT_LIMITS.maxPayload} a master accepts`);
   }
 
-  return { master, addr: o.addr, capacity: o.capacity, attrs, source, interval, deadAfter, connectTimeout, backoff: { initial, max, jitter } };
+  const tls = o.tls === undefined ? undefined : { connect: resolveTls(o.tls, master.host), servername: o.tls.servername ?? master.host };
+  return { master, addr: o.addr, capacity: o.capacity, attrs, source, interval, deadAfter, connectTimeout, backoff: { initial, max, jitter }, tls };
 }
 
 function resolveMaster(m: SlaveOptions['master']): HostPort {

@@ -1,0 +1,318 @@
+/**
+ * TLS with client certificates on the slave port: an in-process master on 127.0.0.1
+ * port 0 over a real LevelDB log, slaves made with the project's createSlave (and a few
+ * raw TLS or TCP clients), certificates made by openssl for this file (test/helpers/certs.ts).
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LedgerEvent, ProtocolViolated, SlaveConnected, SlaveRefused } from '../../src/events.js';
+import type { Master } from '../../src/master/master.js';
+import type { MasterTlsOptions } from '../../src/master/tls.js';
+import { HELLO_FRAME, encodePush, type PushFields } from '../../src/protocol/index.js';
+import { createSlave, type ReconnectInfo, type Slave, type SlaveOptions } from '../../src/slave/slave.js';
+import type { SlaveTlsOptions } from '../../src/slave/tls.js';
+import { Pki, type CertFiles } from '../helpers/certs.js';
+import { Cleanup } from '../helpers/cleanup.js';
+import { logEvents, nodeState, slavePort, startMaster, waitForEvent, type TestMasterOptions } from '../helpers/master.js';
+import { RawClient } from '../helpers/net.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+// One CA (and one foreign CA) for the whole file: openssl takes a few ms per certificate.
+const pkiCleanup = new Cleanup();
+let pki: Pki;
+let foreign: Pki;
+let server: CertFiles;
+/** CN gw-a: may report for 127.0.0.1 (any port) and exactly 10.0.0.5:8080. */
+let gwA: CertFiles;
+afterAll(() => pkiCleanup.run());
+beforeAll(async () => {
+  pki = await Pki.create(pkiCleanup);
+  foreign = await Pki.create(pkiCleanup, 'foreign-ca');
+  server = pki.issue('loadledger-master', { san: ['IP:127.0.0.1', 'DNS:localhost'], usage: 'server' });
+  gwA = pki.issue('gw-a', { san: ['IP:127.0.0.1', 'URI:loadledger:node:10.0.0.5:8080'], usage: 'client' });
+});
+
+const read = Pki.read;
+
+function masterTls(extra: Partial<MasterTlsOptions> = {}): MasterTlsOptions {
+  return { cert: read(server.cert), key: read(server.key), ca: read(pki.ca), ...extra };
+}
+
+async function startTlsMaster(opts: TestMasterOptions = {}, tls: Partial<MasterTlsOptions> = {}): Promise<Master> {
+  return startMaster(cleanup, { tls: masterTls(tls), ...opts });
+}
+
+function slaveTls(files: CertFiles | undefined, extra: SlaveTlsOptions = {}): SlaveTlsOptions {
+  return { ca: read(pki.ca), ...(files && { cert: read(files.cert), key: read(files.key) }), ...extra };
+}
+
+interface TestSlave {
+  slave: Slave;
+  reconnects: ReconnectInfo[];
+}
+
+function startSlave(master: Master, tls: SlaveTlsOptions | undefined, opts: Partial<SlaveOptions> = {}): TestSlave {
+  const slave = createSlave({
+    master: { host: '127.0.0.1', port: slavePort(master) },
+    load: '10',
+    interval: 50,
+    deadAfter: 400,
+    backoff: { initial: 20, max: 100 },
+    ...(tls && { tls }),
+    ...opts,
+  });
+  const reconnects: ReconnectInfo[] = [];
+  slave.on('reconnecting', (r) => reconnects.push(r));
+  slave.on('error', () => {});
+  cleanup.defer('slave.close()', () => withTimeout(slave.close(), 3000, 'slave.close()'));
+  return { slave, reconnects };
+}
+
+/** A TLS client that speaks the wire protocol by hand. */
+async function rawTls(master: Master, files: CertFiles): Promise<{ socket: TLSSocket; closed: Promise<void> }> {
+  const socket = tlsConnect({ host: '127.0.0.1', port: slavePort(master), ca: read(pki.ca), cert: read(files.cert), key: read(files.key), servername: 'localhost' });
+  socket.on('error', () => {});
+  socket.on('data', () => {});
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  cleanup.defer('raw TLS client', () => void socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  return { socket, closed };
+}
+
+function push(socket: TLSSocket, fields: PushFields): void {
+  socket.write(encodePush(fields));
+}
+
+const ofType =
+  <T extends LedgerEvent['type']>(type: T) =>
+  (e: LedgerEvent): e is Extract<LedgerEvent, { type: T }> =>
+    e.type === type;
+
+async function refusals(master: Master): Promise<SlaveRefused[]> {
+  return (await logEvents(master)).filter(ofType('SlaveRefused'));
+}
+
+async function waitRefused(master: Master, reason: string, timeout = 3000): Promise<SlaveRefused> {
+  return waitForEvent<SlaveRefused>(master, (e) => e.type === 'SlaveRefused' && e.reason.includes(reason), `a SlaveRefused "${reason}"`, timeout);
+}
+
+// ---------------------------------------------------------------- tests
+
+describe('TLS on the slave port', () => {
+  it('a slave with a certificate from the CA enters the table; SlaveConnected records its CN', async () => {
+    const master = await startTlsMaster();
+    startSlave(master, slaveTls(gwA), { addr: '10.0.0.5:8080' });
+    await waitFor(() => nodeState(master, '10.0.0.5:8080') === 'PUSH_LOAD_INFO', { what: 'the TLS slave in the table' });
+    const connected = (await logEvents(master)).filter(ofType('SlaveConnected'));
+    expect(connected).toHaveLength(1);
+    expect(connected[0]!.identity).toBe('gw-a');
+    expect(connected[0]!.remote).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(await refusals(master)).toEqual([]);
+  });
+
+  it('no certificate, another CA, an expired certificate, plain TCP: refused with the reason, never connected; the master serves others meanwhile', async () => {
+    const master = await startTlsMaster();
+    const expired = pki.issue('gw-expired', { san: ['IP:127.0.0.1'], days: -1, usage: 'client' });
+    const stranger = foreign.issue('gw-stranger', { san: ['IP:127.0.0.1'], usage: 'client' });
+
+    const bad = [
+      startSlave(master, slaveTls(undefined)),
+      startSlave(master, slaveTls(stranger)),
+      startSlave(master, slaveTls(expired)),
+    ];
+    const plain = await RawClient.connect(slavePort(master));
+    plain.hello();
+    plain.push({ load: 1, addr: '10.0.0.66:80' });
+    const good = startSlave(master, slaveTls(gwA), { addr: '10.0.0.5:8080' });
+
+    const reasons = await Promise.all([
+      waitRefused(master, 'tls: no client certificate (ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE)'),
+      waitRefused(master, 'tls: certificate verification failed (UNABLE_TO_VERIFY_LEAF_SIGNATURE)'),
+      waitRefused(master, 'tls: certificate verification failed (CERT_HAS_EXPIRED)'),
+      waitRefused(master, 'tls: handshake failed: wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)'),
+    ]);
+    for (const r of reasons) expect(r.remote).toMatch(/^127\.0\.0\.1:\d+$/);
+    await plain.waitClosed();
+    await waitFor(() => nodeState(master, '10.0.0.5:8080') === 'PUSH_LOAD_INFO', { what: 'the good slave in the table' });
+    // The refused slaves keep trying, with backoff, as over plain TCP.
+    await waitFor(() => bad.every((s) => s.reconnects.length >= 2), { what: 'every refused slave to retry' });
+
+    const events = await logEvents(master);
+    const connected = events.filter(ofType('SlaveConnected'));
+    expect(connected.map((e) => e.identity)).toEqual(['gw-a']);
+    expect(events.filter(ofType('LoadPushed')).every((e) => e.node === '10.0.0.5:8080')).toBe(true);
+    expect([...master.projection.nodes.keys()]).toEqual(['10.0.0.5:8080']);
+    expect(master.projection.conns.size).toBe(1);
+    expect(good.slave.connected).toBe(true);
+    // the refused slaves were told, in one line a person can act on
+    expect(bad[0]!.reconnects.some((r) => r.reason.startsWith('TLS: the master requires a client certificate'))).toBe(true);
+    expect(bad[1]!.reconnects.some((r) => r.reason.startsWith('TLS: the master closed the connection before sending anything'))).toBe(true);
+  });
+
+  it('a plain TCP client that sends nothing is refused when the handshake times out', async () => {
+    const master = await startTlsMaster(); // deadAfter 200 ms → handshake timeout 1 s
+    const silent = await RawClient.connect(slavePort(master));
+    const refused = await waitRefused(master, 'tls: no handshake within 1000 ms (ERR_TLS_HANDSHAKE_TIMEOUT)', 4000);
+    expect(refused.remote).toBe(silent.remote);
+    await silent.waitClosed();
+    expect((await logEvents(master)).filter(ofType('SlaveConnected'))).toEqual([]);
+  });
+
+  it('a push for a node the certificate does not permit: ProtocolViolated NODE_NOT_PERMITTED, connection closed, table unchanged', async () => {
+    const master = await startTlsMaster();
+    startSlave(master, slaveTls(gwA), { addr: '10.0.0.5:8080', load: '30' });
+    await waitFor(() => nodeState(master, '10.0.0.5:8080') === 'PUSH_LOAD_INFO', { what: 'the permitted node' });
+
+    const { socket, closed } = await rawTls(master, gwA);
+    socket.write(HELLO_FRAME);
+    push(socket, { load: 1, addr: '10.0.0.5:8081' }); // the right host, another port
+    await withTimeout(closed, 3000, 'the master to close the connection');
+    const v = await waitForEvent<ProtocolViolated>(master, (e) => e.type === 'ProtocolViolated', 'the violation');
+    expect(v.code).toBe('NODE_NOT_PERMITTED');
+    expect(v.reason).toBe('certificate "gw-a" does not permit node 10.0.0.5:8081');
+
+    const events = await logEvents(master);
+    expect(events.filter(ofType('LoadPushed')).map((e) => e.node)).not.toContain('10.0.0.5:8081');
+    expect([...master.projection.nodes.keys()]).toEqual(['10.0.0.5:8080']);
+    expect(master.projection.nodes.get('10.0.0.5:8080')!.load).toBe(30);
+  });
+
+  it('without addr the node id is the remote IP, permitted by IP:127.0.0.1', async () => {
+    const master = await startTlsMaster();
+    startSlave(master, slaveTls(gwA));
+    await waitFor(() => nodeState(master, '127.0.0.1') === 'PUSH_LOAD_INFO', { what: 'node 127.0.0.1 in the table' });
+  });
+
+  it('a certificate with only a node URI may not use the default addr (its IP)', async () => {
+    const master = await startTlsMaster();
+    const uriOnly = pki.issue('gw-uri', { san: ['URI:loadledger:node:10.0.0.5:8080'], usage: 'client' });
+    const { socket, closed } = await rawTls(master, uriOnly);
+    push(socket, { load: 1 });
+    await withTimeout(closed, 3000, 'the master to close the connection');
+    const v = await waitForEvent<ProtocolViolated>(master, (e) => e.type === 'ProtocolViolated', 'the violation');
+    expect(v).toMatchObject({ code: 'NODE_NOT_PERMITTED', reason: 'certificate "gw-uri" does not permit node 127.0.0.1' });
+    expect(master.projection.nodes.size).toBe(0);
+  });
+
+  it('the identities map replaces the SAN for the CNs it names', async () => {
+    const master = await startTlsMaster({}, { identities: { 'gw-a': ['10.0.0.7'] } });
+    // gw-a's SAN permits 10.0.0.5:8080, but the map says 10.0.0.7 (any port) only
+    const { socket, closed } = await rawTls(master, gwA);
+    push(socket, { load: 1, addr: '10.0.0.5:8080' });
+    await withTimeout(closed, 3000, 'the master to close the connection');
+    expect((await waitForEvent<ProtocolViolated>(master, (e) => e.type === 'ProtocolViolated', 'the violation')).code).toBe('NODE_NOT_PERMITTED');
+
+    startSlave(master, slaveTls(gwA), { addr: '10.0.0.7:9000' });
+    await waitFor(() => nodeState(master, '10.0.0.7:9000') === 'PUSH_LOAD_INFO', { what: 'the mapped node' });
+    // a CN the map does not name keeps its SAN
+    const gwB = pki.issue('gw-b', { san: ['URI:loadledger:node:10.0.0.8:8080'], usage: 'client' });
+    startSlave(master, slaveTls(gwB), { addr: '10.0.0.8:8080' });
+    await waitFor(() => nodeState(master, '10.0.0.8:8080') === 'PUSH_LOAD_INFO', { what: 'gw-b by its SAN' });
+    expect([...master.projection.nodes.keys()].sort()).toEqual(['10.0.0.7:9000', '10.0.0.8:8080']);
+  });
+
+  it('plain TCP masters are unchanged: no identity, no permission check', async () => {
+    const master = await startMaster(cleanup);
+    startSlave(master, undefined, { addr: '10.9.9.9:1' });
+    await waitFor(() => nodeState(master, '10.9.9.9:1') === 'PUSH_LOAD_INFO', { what: 'the plain slave' });
+    const connected = (await logEvents(master)).filter(ofType('SlaveConnected'));
+    expect(connected.map((e) => Object.keys(e).sort())).toEqual([['conn', 'remote', 'seq', 'ts', 'type']]);
+  });
+});
+
+describe("the slave's TLS options (createSlave)", () => {
+  it('verifies the master against tls.servername (default: the --master host); a wrong name or CA is a TLS reason, retried with backoff', async () => {
+    const master = await startTlsMaster();
+    const byName = startSlave(master, slaveTls(gwA, { servername: 'localhost' }), { addr: '10.0.0.5:8080' });
+    const wrongName = startSlave(master, slaveTls(gwA, { servername: 'wrong.example' }));
+    const wrongCa = startSlave(master, { ca: read(foreign.ca), cert: read(gwA.cert), key: read(gwA.key) });
+
+    await waitFor(() => nodeState(master, '10.0.0.5:8080') === 'PUSH_LOAD_INFO', { what: 'the slave that verified localhost' });
+    expect(byName.slave.connected).toBe(true);
+    await waitFor(() => wrongName.reconnects.length >= 3 && wrongCa.reconnects.length >= 3, { what: 'the misconfigured slaves to retry' });
+    expect(new Set(wrongName.reconnects.map((r) => r.reason))).toEqual(new Set(['TLS: the master\'s certificate is not valid for "wrong.example" (ERR_TLS_CERT_ALTNAME_INVALID)']));
+    expect(new Set(wrongCa.reconnects.map((r) => r.reason.replace(/ \(.*/, '')))).toEqual(new Set(["TLS: the master's certificate is not trusted"]));
+    // backoff grows as for a refused TCP connection
+    expect(wrongName.reconnects.map((r) => r.attempt).slice(0, 3)).toEqual([1, 2, 3]);
+    // the slave that does not trust the master never reached it as a slave
+    const identities = (await logEvents(master)).filter(ofType('SlaveConnected')).map((e) => e.identity);
+    expect(identities).toEqual(['gw-a']);
+  });
+
+  it('reconnects to a restarted master over TLS, as over plain TCP', async () => {
+    const first = await startTlsMaster({ http: null });
+    const { port } = first.addresses.listen;
+    const dir = first.options.data;
+    const { slave } = startSlave(first, slaveTls(gwA), { addr: '10.0.0.5:8080' });
+    await waitFor(() => nodeState(first, '10.0.0.5:8080') === 'PUSH_LOAD_INFO', { what: 'the node on the first master' });
+    await first.stop('restart');
+    await waitFor(() => !slave.connected, { what: 'the slave to notice' });
+    const second = await startTlsMaster({ http: null, data: dir, listen: { host: '127.0.0.1', port } });
+    await waitFor(() => nodeState(second, '10.0.0.5:8080') === 'PUSH_LOAD_INFO' && second.projection.nodes.get('10.0.0.5:8080')!.epoch === 2, {
+      what: 'the node back on the second master',
+    });
+    const connected = (await logEvents(second)).filter(ofType('SlaveConnected'));
+    expect(connected.map((e: SlaveConnected) => e.identity)).toEqual(['gw-a', 'gw-a']);
+  });
+
+  it('refuses unusable options with one line naming the option', () => {
+    const base = { master: '127.0.0.1:1', load: '1' };
+    const codeAndMessage = (tls: SlaveTlsOptions): string => {
+      try {
+        createSlave({ ...base, tls }).close();
+        return 'no error';
+      } catch (e) {
+        return `${(e as { code: string }).code} ${(e as Error).message}`;
+      }
+    };
+    expect(codeAndMessage({ cert: read(gwA.cert) })).toBe('BAD_ARGUMENT tls.key: tls.cert and tls.key go together');
+    expect(codeAndMessage({ cert: read(gwA.key), key: read(gwA.key) })).toMatch(/^BAD_ARGUMENT tls.cert: no PEM certificate in it/);
+    expect(codeAndMessage({ cert: read(gwA.cert), key: read(gwA.cert) })).toBe('BAD_ARGUMENT tls.key: not a PEM private key');
+    expect(codeAndMessage({ cert: read(gwA.cert), key: read(server.key) })).toBe('BAD_ARGUMENT tls.key: does not match the certificate of tls.cert');
+    expect(codeAndMessage({ ca: 'garbage' })).toMatch(/^BAD_ARGUMENT tls.ca: no PEM certificate/);
+  });
+});
+
+describe('no key material in the log', () => {
+  it('after TLS slaves came, pushed, were refused and the master stopped, no file of the log holds any private key text', async () => {
+    const master = await startTlsMaster({ snapshotEvery: 5 });
+    const dir = master.options.data;
+    const stranger = foreign.issue('gw-stranger', { san: ['IP:127.0.0.1'], usage: 'client' });
+    startSlave(master, slaveTls(gwA), { addr: '10.0.0.5:8080' });
+    startSlave(master, slaveTls(stranger));
+    await waitFor(() => nodeState(master, '10.0.0.5:8080') === 'PUSH_LOAD_INFO', { what: 'the node' });
+    await waitRefused(master, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    const events = await logEvents(master);
+    await master.stop('test');
+
+    const keys = [server.key, gwA.key, stranger.key, join(pki.dir, `${pki.name}.key`)].map(read);
+    // a distinctive piece of every key: a line of its base64 body (also survives as a literal in compressed blocks)
+    const needles = keys.map((k) => k.split('\n').find((l) => l.length >= 40 && !l.startsWith('-----'))!);
+    expect(needles.every((n) => n !== undefined)).toBe(true);
+    const files = listFiles(dir);
+    expect(files.length).toBeGreaterThan(3);
+    for (const f of files) {
+      const bytes = readFileSync(f).toString('latin1');
+      expect(bytes, f).not.toContain('PRIVATE KEY');
+      for (const n of needles) expect(bytes.includes(n), `${f} holds key material`).toBe(false);
+    }
+    const text = JSON.stringify(events);
+    expect(text).not.toContain('PRIVATE KEY');
+    for (const n of needles) expect(text.includes(n)).toBe(false);
+  });
+});
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? listFiles(p) : [p];
+  });
+}

@@ -39,11 +39,14 @@ export function certificatesIn(pem: Pem, label: string): X509Certificate[] {
 
 /** The private key of a PEM file (unencrypted: there is no way to give a passphrase). */
 export function privateKeyIn(pem: Pem, label: string): KeyObject {
+  const text = typeof pem === 'string' ? pem : pem.toString('utf8');
+  // PKCS#8 "ENCRYPTED PRIVATE KEY", or a traditional key with "Proc-Type: 4,ENCRYPTED"
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: *4, *ENCRYPTED/.test(text)) {
+    throw badArgument(`${label}: the private key is encrypted; give an unencrypted key (protect it with file permissions)`);
+  }
   try {
-    return createPrivateKey({ key: pem, format: 'pem' });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MISSING_PASSPHRASE') throw badArgument(`${label}: the private key is encrypted; give an unencrypted key (protect it with file permissions)`);
+    return createPrivateKey({ key: text, format: 'pem' });
+  } catch {
     throw badArgument(`${label}: not a PEM private key`);
   }
 }

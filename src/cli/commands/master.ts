@@ -7,6 +7,7 @@ import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
 import { formatDuration } from '../../util/duration.js';
 import { allowArg, durationArg, hostPortArg, intArg, positiveDurationArg } from '../options.js';
+import { readMasterTlsFiles, type MasterTlsOptions } from '../../master/tls.js';
 
 interface MasterFlags extends HttpSecurityFlags {
   data: string;
@@ -26,6 +27,24 @@ interface MasterFlags extends HttpSecurityFlags {
   retainEvents: number;
   retentionInterval: number;
   logRetryFor: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsIdentities?: string;
+}
+
+/** The TLS options of the --tls-* flags (all three files or none), read and checked. */
+export function masterTlsFromFlags(flags: Pick<MasterFlags, 'tlsCert' | 'tlsKey' | 'tlsCa' | 'tlsIdentities'>): MasterTlsOptions | undefined {
+  const given = (['tlsCert', 'tlsKey', 'tlsCa'] as const).filter((k) => flags[k] !== undefined);
+  if (given.length === 0) {
+    if (flags.tlsIdentities !== undefined) throw badArgument('--tls-identities: needs TLS (--tls-cert, --tls-key and --tls-ca)');
+    return undefined;
+  }
+  if (given.length < 3) {
+    const missing = (['tlsCert', 'tlsKey', 'tlsCa'] as const).filter((k) => flags[k] === undefined).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    throw badArgument(`--tls-cert, --tls-key and --tls-ca go together: missing ${missing.join(' and ')}`);
+  }
+  return readMasterTlsFiles({ cert: flags.tlsCert!, key: flags.tlsKey!, ca: flags.tlsCa!, identities: flags.tlsIdentities });
 }
 
 export function masterCommand(): Command {
@@ -53,6 +72,10 @@ export function masterCommand(): Command {
     .option('--http-tls-key <file>', 'the private key of --http-tls-cert (PEM)')
     .option('--admin-token-file <file>', 'a file holding the API token (16+ characters): needed by admin endpoints, and by reads unless --open-reads')
     .option('--open-reads', 'with --admin-token-file: reads need no token (admin endpoints still do)')
+    .option('--tls-cert <file>', "TLS on the slave port: the master's certificate (PEM); with --tls-key and --tls-ca")
+    .option('--tls-key <file>', 'its private key (PEM, unencrypted)')
+    .option('--tls-ca <file>', 'the CA that signs slave certificates (PEM); slaves without one are refused')
+    .option('--tls-identities <file>', 'JSON {"<certificate CN>": ["host:port" or "host", ...]}: the nodes each certificate may report for (instead of its SAN)')
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
     .action(async (flags: MasterFlags) => {
       let master: Master;
@@ -65,6 +88,7 @@ export function masterCommand(): Command {
           );
         }
         const security = httpSecurity(flags);
+        const tls = masterTlsFromFlags(flags);
         master = await Master.start({
           ...security,
           data: flags.data,
@@ -84,6 +108,7 @@ export function masterCommand(): Command {
           retainEvents: flags.retainEvents,
           retentionInterval: flags.retentionInterval,
           logRetryFor: flags.logRetryFor,
+          ...(tls && { tls }),
         });
       } catch (e) {
         die(e);
@@ -104,7 +129,9 @@ export function masterCommand(): Command {
       process.stderr.write(
         `loadledger master: UP_LISTENING epoch ${p.master.epoch}, slaves on ${listen.host}:${listen.port}` +
           (http ? `, HTTP on ${master.options.httpTls ? 'https' : 'http'}://${http.host}:${http.port}` : '') +
-          `, log ${flags.data} (seq ${p.seq}, ${p.nodes.size} nodes known)\n`,
+          `, log ${flags.data} (seq ${p.seq}, ${p.nodes.size} nodes known)` +
+          (master.options.tls ? ', TLS with client certificates' : '') +
+          '\n',
       );
       for (const warning of securityWarnings(master)) process.stderr.write(`loadledger master: warning: ${warning}\n`);
       const retryFor = (ms: number) => (ms > 0 ? `for up to ${formatDuration(ms)}` : 'until it works');

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { badArgument, ErrorCode, isLoadLedgerError } from '../../errors.js';
-import { createSlave } from '../../slave/slave.js';
+import { createSlave, type SlaveTlsOptions } from '../../slave/slave.js';
+import { TLS_REASON_PREFIX } from '../../slave/tls.js';
+import { checkTlsMaterial, readTlsFile } from '../../util/tls-files.js';
 import { parseLoadSource } from '../../slave/load-sources.js';
 import { die } from '../output.js';
 import { keyValueArg, numberArg, positiveDurationArg } from '../options.js';
@@ -15,6 +17,27 @@ interface SlaveFlags {
   attr?: Record<string, string>;
   cmdTimeout: number;
   quiet?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsServername?: string;
+}
+
+/** The TLS options of the --tls-* flags (any of them turns TLS on), files read. */
+export function slaveTlsFromFlags(flags: Pick<SlaveFlags, 'tlsCert' | 'tlsKey' | 'tlsCa' | 'tlsServername'>): SlaveTlsOptions | undefined {
+  if (flags.tlsCert === undefined && flags.tlsKey === undefined && flags.tlsCa === undefined && flags.tlsServername === undefined) return undefined;
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+    throw badArgument(`--tls-cert and --tls-key go together: missing ${flags.tlsCert === undefined ? '--tls-cert' : '--tls-key'}`);
+  }
+  const labels = { cert: `--tls-cert ${flags.tlsCert}`, key: `--tls-key ${flags.tlsKey}`, ca: `--tls-ca ${flags.tlsCa}` };
+  const tls: SlaveTlsOptions = {
+    ...(flags.tlsCa !== undefined && { ca: readTlsFile(flags.tlsCa, labels.ca) }),
+    ...(flags.tlsCert !== undefined && { cert: readTlsFile(flags.tlsCert, labels.cert) }),
+    ...(flags.tlsKey !== undefined && { key: readTlsFile(flags.tlsKey, labels.key) }),
+    ...(flags.tlsServername !== undefined && { servername: flags.tlsServername }),
+  };
+  checkTlsMaterial(tls, labels); // here, to name the files
+  return tls;
 }
 
 // A plain decimal as people write a number: no hex (0x10), exponent (1e3), leading zeros
@@ -42,6 +65,10 @@ const OPTION_FLAGS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^addr\b/, '--addr'],
   [/^capacity\b/, '--capacity'],
   [/^load\b/, '--load'],
+  [/^tls\.cert\b/, '--tls-cert'],
+  [/^tls\.key\b/, '--tls-key'],
+  [/^tls\.ca\b/, '--tls-ca'],
+  [/^tls\.servername\b/, '--tls-servername'],
 ];
 
 /**
@@ -75,11 +102,16 @@ export function slaveCommand(): Command {
     .option('--capacity <n>', 'relative capacity (> 0)', numberArg(0, true))
     .option('--attr <key=value>', 'an attribute of the node (repeatable), e.g. zone=eu-1', keyValueArg)
     .option('--cmd-timeout <duration>', 'timeout of a cmd: load source', positiveDurationArg, 2000)
+    .option('--tls-cert <file>', 'TLS: our client certificate (PEM); with --tls-key')
+    .option('--tls-key <file>', 'its private key (PEM, unencrypted)')
+    .option('--tls-ca <file>', "TLS: the CA that signs the master's certificate (PEM; default: the system's)")
+    .option('--tls-servername <name>', "TLS: the name the master's certificate must be valid for (default: the --master host)")
     .option('-q, --quiet', 'print only failures')
     .action(async (flags: SlaveFlags) => {
       try {
         const load = parseLoadSource(flags.load, { cmdTimeout: flags.cmdTimeout });
         const attrs = flags.attr ? Object.fromEntries(Object.entries(flags.attr).map(([k, v]) => [k, attrValue(v)])) : undefined;
+        const tls = slaveTlsFromFlags(flags);
         const slave = createSlave({
           master: flags.master,
           load,
@@ -88,16 +120,31 @@ export function slaveCommand(): Command {
           ...(flags.addr !== undefined ? { addr: flags.addr } : {}),
           ...(flags.capacity !== undefined ? { capacity: flags.capacity } : {}),
           ...(attrs ? { attrs } : {}),
+          ...(tls ? { tls } : {}),
         });
         const say = (s: string): void => {
           if (!flags.quiet) process.stderr.write(`loadledger slave: ${s}\n`);
         };
         const m = `${slave.master.host}:${slave.master.port}`;
-        say(`reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${m} every ${flags.interval}ms`);
-        slave.on('connect', () => say(`connected to ${m}`));
-        slave.on('disconnect', (reason) => say(`disconnected from ${m}: ${reason}`));
+        say(`reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${m}${tls ? ' over TLS' : ''} every ${flags.interval}ms`);
+        // A TLS failure repeats on every reconnect: each kind is said once (even with -q),
+        // until a connection works again (the backoff starts over: attempt 1).
+        const tlsShown = new Set<string>();
+        slave.on('connect', () => {
+          if (tlsShown.size === 0) say(`connected to ${m}`);
+        });
+        slave.on('disconnect', (reason) => {
+          if (!reason.startsWith(TLS_REASON_PREFIX)) say(`disconnected from ${m}: ${reason}`);
+        });
         slave.on('masterDead', (ms) => say(`master silent for ${ms}ms, reconnecting`));
-        slave.on('reconnecting', (r) => say(`reconnecting in ${r.delay}ms (${r.reason})`));
+        slave.on('reconnecting', (r) => {
+          if (r.attempt === 1) tlsShown.clear();
+          if (!r.reason.startsWith(TLS_REASON_PREFIX)) say(`reconnecting in ${r.delay}ms (${r.reason})`);
+          else if (!tlsShown.has(r.reason)) {
+            tlsShown.add(r.reason);
+            process.stderr.write(`loadledger slave: ${r.reason}; retrying with backoff (said once)\n`);
+          }
+        });
         slave.on('loadError', (e) => process.stderr.write(`loadledger slave: load source failed, not pushing until it recovers: ${e.message}\n`));
         slave.on('loadRecovered', (load) => say(`load source recovered (${load}), pushing again`));
         slave.on('error', () => {});

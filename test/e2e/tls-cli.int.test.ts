@@ -1,0 +1,156 @@
+/**
+ * TLS from the command line: `loadledger master --tls-…` and `loadledger slave --tls-…`
+ * as child processes of the built CLI (dist/), certificates made by openssl for this
+ * file; and the flags a person can get wrong (exit 2, one line, no key text ever).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { StateDocument } from '../../src/projection/document.js';
+import { Pki, type CertFiles } from '../helpers/certs.js';
+import { Cleanup } from '../helpers/cleanup.js';
+import { getJson } from '../helpers/master.js';
+import { waitFor, withTimeout } from '../helpers/wait.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const pkiCleanup = new Cleanup();
+let pki: Pki;
+let foreign: Pki;
+let server: CertFiles;
+let gwA: CertFiles;
+/** Lines of every private key made here: none may ever be printed. */
+let keyNeedles: string[];
+afterAll(() => pkiCleanup.run());
+beforeAll(async () => {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npm run build; npm test does it)`);
+  pki = await Pki.create(pkiCleanup);
+  foreign = await Pki.create(pkiCleanup, 'foreign-ca');
+  server = pki.issue('loadledger-master', { san: ['IP:127.0.0.1', 'DNS:localhost'], usage: 'server' });
+  gwA = pki.issue('gw-a', { san: ['IP:127.0.0.1', 'URI:loadledger:node:10.0.0.5:8080'], usage: 'client' });
+  keyNeedles = [server.key, gwA.key].flatMap((f) => Pki.read(f).split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----')));
+});
+
+interface Proc {
+  readonly child: ChildProcess;
+  readonly out: { stdout: string; stderr: string };
+  readonly exit: Promise<number | null>;
+}
+
+function spawnCli(args: string[]): Proc {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '' } });
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out.stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (out.stderr += s));
+  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  cleanup.defer(`kill ${args.slice(0, 2).join(' ')}`, async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exit;
+    }
+  });
+  return { child, out, exit };
+}
+
+async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = spawnCli(args);
+  const code = await withTimeout(p.exit, 15_000, `loadledger ${args.join(' ')}`);
+  return { code, ...p.out };
+}
+
+function expectNoKeyText(s: string): void {
+  expect(s).not.toContain('PRIVATE KEY');
+  for (const n of keyNeedles) expect(s.includes(n), 'key material printed').toBe(false);
+}
+
+const UP_RE = /^loadledger master: UP_LISTENING .*slaves on 127\.0\.0\.1:(\d+), HTTP on (http:\/\/127\.0\.0\.1:\d+).*, TLS with client certificates$/m;
+
+const masterTlsFlags = (): string[] => ['--tls-cert', server.cert, '--tls-key', server.key, '--tls-ca', pki.ca];
+const slaveTlsFlags = (files: CertFiles, ca = pki.ca): string[] => ['--tls-cert', files.cert, '--tls-key', files.key, '--tls-ca', ca];
+
+interface EventLine {
+  type: string;
+  reason?: string;
+  identity?: string;
+}
+
+async function events(http: string): Promise<EventLine[]> {
+  const res = await fetch(`${http}/v1/events?from=1`, { signal: AbortSignal.timeout(5000) });
+  return (await res.text())
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as EventLine);
+}
+
+describe('loadledger master/slave --tls-*', () => {
+  it('a TLS slave process shows up in /v1/state; a slave that does not trust the master says so once and keeps retrying; no key text on any output', async () => {
+    const dir = await cleanup.tempDir('loadledger-tls-cli-');
+    const master = spawnCli(['master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--hello-interval', '50ms', '--dead-after', '300ms', ...masterTlsFlags()]);
+    const up = await waitFor(() => UP_RE.exec(master.out.stderr) ?? (master.child.exitCode !== null ? { failed: true } : undefined), {
+      what: 'the master UP_LISTENING line',
+      timeout: 10_000,
+      describe: () => master.out.stderr,
+    });
+    if ('failed' in up) throw new Error(`the master exited: ${master.out.stderr}`);
+    const [, port, http] = up;
+
+    const common = ['--master', `127.0.0.1:${port}`, '--interval', '50ms', '--dead-after', '300ms'];
+    const good = spawnCli(['slave', ...common, '--addr', '10.0.0.5:8080', '--load', '7', ...slaveTlsFlags(gwA), '--tls-servername', 'localhost']);
+    const distrusting = spawnCli(['slave', ...common, '--load', '7', '-q', ...slaveTlsFlags(gwA, foreign.ca)]);
+
+    await waitFor(
+      async () => {
+        const doc = (await getJson<StateDocument>(`${http!}/v1/state`)).body;
+        return doc.nodes.some((n) => n.id === '10.0.0.5:8080' && n.state === 'PUSH_LOAD_INFO' && n.load === 7);
+      },
+      { what: '10.0.0.5:8080 in /v1/state', timeout: 10_000, interval: 20 },
+    );
+    // the distrusting slave gave up on at least three handshakes (the master saw them end)
+    await waitFor(async () => (await events(http!)).filter((e) => e.type === 'SlaveRefused').length >= 3, {
+      what: 'three attempts of the distrusting slave',
+      timeout: 10_000,
+      interval: 50,
+    });
+    const log = await events(http!);
+    expect(log.filter((e) => e.type === 'SlaveConnected').map((e) => e.identity)).toEqual(['gw-a']);
+
+    master.child.kill('SIGTERM');
+    expect(await withTimeout(master.exit, 10_000, 'the master to stop')).toBe(0);
+    good.child.kill('SIGTERM');
+    distrusting.child.kill('SIGTERM');
+    await Promise.all([good.exit, distrusting.exit]);
+
+    const tlsLines = distrusting.out.stderr.split('\n').filter((l) => l.includes('TLS:'));
+    expect(tlsLines).toEqual([
+      "loadledger slave: TLS: the master's certificate is not trusted (SELF_SIGNED_CERT_IN_CHAIN: self-signed certificate in certificate chain); retrying with backoff (said once)",
+    ]);
+    expect(good.out.stderr).toContain('over TLS');
+    for (const p of [master, good, distrusting]) expectNoKeyText(p.out.stdout + p.out.stderr);
+  });
+
+  it('bad TLS flags: exit 2 and one line naming the flag, never a stack trace or the file content', async () => {
+    // A few as processes (the exit code and the whole output); the full table is in test/cli/tls-flags.unit.test.ts.
+    const dir = await cleanup.tempDir('loadledger-tls-flags-');
+    const master = (...flags: string[]): string[] => ['master', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--no-http', ...flags];
+    const cases: Array<[string[], string]> = [
+      [master('--tls-cert', server.cert), 'loadledger: --tls-cert, --tls-key and --tls-ca go together: missing --tls-key and --tls-ca'],
+      // a key given where text is quoted back by parsers: JSON.parse's message would show it
+      [master(...masterTlsFlags(), '--tls-identities', server.key), `loadledger: --tls-identities ${server.key}: not valid JSON`],
+      [master('--tls-cert', server.key, '--tls-key', server.key, '--tls-ca', pki.ca), `loadledger: --tls-cert ${server.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`],
+      [['slave', '--master', '127.0.0.1:1', '--load', '1', '--tls-cert', gwA.cert, '--tls-key', gwA.cert], `loadledger: --tls-key ${gwA.cert}: not a PEM private key`],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(args)));
+    results.forEach((r, i) => {
+      const [args, line] = cases[i]!;
+      expect({ args: args.join(' '), code: r.code, stderr: r.stderr, stdout: r.stdout }).toEqual({ args: args.join(' '), code: 2, stderr: `${line}\n`, stdout: '' });
+      expectNoKeyText(r.stderr);
+    });
+    expect(existsSync(join(dir, 'data'))).toBe(false); // refused before anything was opened
+  });
+});

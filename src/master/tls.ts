@@ -243,6 +243,8 @@ export function createSlaveTlsServer(opts: MasterTlsOptions, handshakeTimeout: n
       { cert: opts.cert, key: opts.key, ca: opts.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', handshakeTimeout: timeout, noDelay: true },
       (socket) => {
         socket.pause(); // read nothing until the master accepts it (after MasterStarted)
+        // What the connection may claim is decided from this certificate: no renegotiating another.
+        socket.disableRenegotiation();
         on.secure(socket, peerOf(socket, identities));
       },
     );

@@ -4,20 +4,22 @@
  * raw TLS or TCP clients), certificates made by openssl for this file (test/helpers/certs.ts).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LedgerEvent, ProtocolViolated, SlaveConnected, SlaveRefused } from '../../src/events.js';
 import type { Master } from '../../src/master/master.js';
+import { Recorder } from '../../src/master/recorder.js';
 import type { MasterTlsOptions } from '../../src/master/tls.js';
 import { HELLO_FRAME, encodePush, type PushFields } from '../../src/protocol/index.js';
 import { createSlave, type ReconnectInfo, type Slave, type SlaveOptions } from '../../src/slave/slave.js';
-import type { SlaveTlsOptions } from '../../src/slave/tls.js';
+import { TLS_NO_HANDSHAKE, type SlaveTlsOptions } from '../../src/slave/tls.js';
 import { Pki, type CertFiles } from '../helpers/certs.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { logEvents, nodeState, slavePort, startMaster, waitForEvent, type TestMasterOptions } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
-import { waitFor, withTimeout } from '../helpers/wait.js';
+import { sleep, waitFor, withTimeout } from '../helpers/wait.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -219,6 +221,39 @@ describe('TLS on the slave port', () => {
     expect([...master.projection.nodes.keys()].sort()).toEqual(['10.0.0.7:9000', '10.0.0.8:8080']);
   });
 
+  it('slaves that connect while the master starts (trusted or not) are held, and recorded after MasterStarted', async () => {
+    const probe = await startTlsMaster({ http: null });
+    const port = probe.addresses.listen.port;
+    const dir = await cleanup.tempDir('loadledger-tls-early-');
+    await probe.stop('free the port');
+    const stranger = foreign.issue('gw-stranger', { san: ['IP:127.0.0.1'], usage: 'client' });
+    // retrying every few ms against the closed port, so that attempts land in the start
+    const fast = { master: { host: '127.0.0.1', port }, backoff: { initial: 1, max: 3 } };
+    const placeholder = { addresses: { listen: { port } } } as unknown as Master;
+    const good = startSlave(placeholder, slaveTls(gwA), { ...fast, addr: '10.0.0.5:8080' });
+    startSlave(placeholder, slaveTls(stranger), fast);
+    let connectedAt = Infinity;
+    good.slave.once('connect', () => (connectedAt = performance.now()));
+    // The master listens, then commits MasterStarted: hold that commit for 300 ms, so the
+    // handshakes surely finish inside the window.
+    const flush = Recorder.prototype.flush;
+    const spy = vi.spyOn(Recorder.prototype, 'flush').mockImplementationOnce(async function (this: Recorder) {
+      await sleep(300);
+      return flush.call(this);
+    });
+    cleanup.defer('restore flush', () => spy.mockRestore());
+    const master = await startTlsMaster({ http: null, data: dir, listen: { host: '127.0.0.1', port } });
+    const startedAt = performance.now();
+    expect(connectedAt, 'the TLS handshake finished while the master was starting').toBeLessThan(startedAt);
+
+    await waitFor(() => nodeState(master, '10.0.0.5:8080') === 'PUSH_LOAD_INFO', { what: 'the early slave eligible' });
+    await waitRefused(master, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    const events = await logEvents(master);
+    // the fresh log starts with the start: nothing of a slave came before it
+    expect(events[0]!.type).toBe('MasterStarted');
+    expect(events.filter((e) => e.type === 'SlaveConnected')).toHaveLength(1);
+  });
+
   it('plain TCP masters are unchanged: no identity, no permission check', async () => {
     const master = await startMaster(cleanup);
     startSlave(master, undefined, { addr: '10.9.9.9:1' });
@@ -261,6 +296,26 @@ describe("the slave's TLS options (createSlave)", () => {
     });
     const connected = (await logEvents(second)).filter(ofType('SlaveConnected'));
     expect(connected.map((e: SlaveConnected) => e.identity)).toEqual(['gw-a', 'gw-a']);
+  });
+
+  it('a master that is not TLS: the slave says so, as a TLS reason, and keeps retrying', async () => {
+    // a loadledger master without TLS: it HELLOs the silent "slave", which is no TLS record
+    const plainMaster = await startMaster(cleanup, { http: null });
+    const toPlain = startSlave(plainMaster, slaveTls(gwA));
+    // a TCP server that says nothing: the handshake never ends
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    cleanup.defer('silent server', () => new Promise<void>((r) => silent.close(() => r())));
+    const sockets: Socket[] = [];
+    silent.on('connection', (s) => sockets.push(s));
+    cleanup.defer('silent sockets', () => sockets.forEach((s) => s.destroy()));
+    const placeholder = { addresses: { listen: { port: (silent.address() as AddressInfo).port } } } as unknown as Master;
+    const toSilent = startSlave(placeholder, slaveTls(gwA), { connectTimeout: 150 });
+
+    await waitFor(() => toPlain.reconnects.length >= 2 && toSilent.reconnects.length >= 2, { what: 'both slaves to retry', timeout: 5000 });
+    expect(toPlain.reconnects[0]!.reason).toMatch(/^TLS: handshake failed: .*; is the master using TLS\?$/);
+    expect(toSilent.reconnects[0]!.reason).toBe(TLS_NO_HANDSHAKE);
+    expect(nodeState(plainMaster, '127.0.0.1')).toBeUndefined();
   });
 
   it('refuses unusable options with one line naming the option', () => {

@@ -18,7 +18,9 @@ export function readTlsFile(path: string, flag: string): string {
     return readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : `cannot read it (${code ?? 'error'})`;
+    // (worded as src/cli/secrets.ts words it for the HTTP API's files)
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot read it (${code ?? 'error'})`;
     throw badArgument(`${flag}: ${why}`);
   }
 }
@@ -42,7 +44,7 @@ export function privateKeyIn(pem: Pem, label: string): KeyObject {
   const text = typeof pem === 'string' ? pem : pem.toString('utf8');
   // PKCS#8 "ENCRYPTED PRIVATE KEY", or a traditional key with "Proc-Type: 4,ENCRYPTED"
   if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: *4, *ENCRYPTED/.test(text)) {
-    throw badArgument(`${label}: the private key is encrypted; give an unencrypted key (protect it with file permissions)`);
+    throw badArgument(`${label}: the key is encrypted; give an unencrypted PEM key (readable by its owner only)`);
   }
   try {
     return createPrivateKey({ key: text, format: 'pem' });

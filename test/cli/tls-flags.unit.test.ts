@@ -62,7 +62,7 @@ describe('master --tls-cert --tls-key --tls-ca [--tls-identities]', () => {
   it('unreadable files, bad PEM, a key that is not the certificate’s', () => {
     const missing = join(dir, 'missing.pem');
     expect(failure(() => masterTlsFromFlags({ ...all(), tlsCert: missing }))).toBe(`--tls-cert ${missing}: no such file`);
-    expect(failure(() => masterTlsFromFlags({ ...all(), tlsCa: dir }))).toBe(`--tls-ca ${dir}: is a directory`);
+    expect(failure(() => masterTlsFromFlags({ ...all(), tlsCa: dir }))).toBe(`--tls-ca ${dir}: is a directory, not a file`);
     expect(failure(() => masterTlsFromFlags({ ...all(), tlsCert: server.key }))).toBe(`--tls-cert ${server.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`);
     expect(failure(() => masterTlsFromFlags({ ...all(), tlsKey: server.cert }))).toBe(`--tls-key ${server.cert}: not a PEM private key`);
     expect(failure(() => masterTlsFromFlags({ ...all(), tlsCa: server.key }))).toBe(`--tls-ca ${server.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`);
@@ -73,7 +73,7 @@ describe('master --tls-cert --tls-key --tls-ca [--tls-identities]', () => {
     const encrypted = join(dir, 'encrypted.key');
     execFileSync('openssl', ['pkcs8', '-topk8', '-in', server.key, '-passout', 'pass:not-a-secret', '-out', encrypted], { stdio: ['ignore', 'ignore', 'pipe'] });
     expect(failure(() => masterTlsFromFlags({ ...all(), tlsKey: encrypted }))).toBe(
-      `--tls-key ${encrypted}: the private key is encrypted; give an unencrypted key (protect it with file permissions)`,
+      `--tls-key ${encrypted}: the key is encrypted; give an unencrypted PEM key (readable by its owner only)`,
     );
   });
 

@@ -120,51 +120,72 @@ describe('TLS on the slave port', () => {
     expect(await refusals(master)).toEqual([]);
   });
 
-  it('no certificate, another CA, an expired certificate, plain TCP: refused with the reason, never connected; the master serves others meanwhile', async () => {
+  // One master per case: refusals are recorded at most once per second per peer, and every
+  // client here is 127.0.0.1.
+  type BadClient = 'no certificate' | 'another CA' | 'expired' | 'plain TCP';
+  it.each<[BadClient, string, string | undefined]>([
+    ['no certificate', 'tls: no client certificate (ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE)', 'TLS: the master requires a client certificate'],
+    ['another CA', 'tls: certificate verification failed (UNABLE_TO_VERIFY_LEAF_SIGNATURE)', 'TLS: the master closed the connection before sending anything'],
+    ['expired', 'tls: certificate verification failed (CERT_HAS_EXPIRED)', 'TLS: the master closed the connection before sending anything'],
+    ['plain TCP', 'tls: handshake failed: wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)', undefined],
+  ])('%s: refused with "%s", never connected; the master serves others meanwhile', async (kind, reason, slaveSays) => {
     const master = await startTlsMaster();
-    const expired = pki.issue('gw-expired', { san: ['IP:127.0.0.1'], days: -1, usage: 'client' });
-    const stranger = foreign.issue('gw-stranger', { san: ['IP:127.0.0.1'], usage: 'client' });
-
-    const bad = [
-      startSlave(master, slaveTls(undefined)),
-      startSlave(master, slaveTls(stranger)),
-      startSlave(master, slaveTls(expired)),
-    ];
-    const plain = await RawClient.connect(slavePort(master));
-    plain.hello();
-    plain.push({ load: 1, addr: '10.0.0.66:80' });
+    let bad: TestSlave | undefined;
+    let plain: RawClient | undefined;
+    if (kind === 'plain TCP') {
+      plain = await RawClient.connect(slavePort(master));
+      plain.hello();
+      plain.push({ load: 1, addr: '10.0.0.66:80' });
+    } else {
+      const files =
+        kind === 'no certificate'
+          ? undefined
+          : kind === 'another CA'
+            ? foreign.issue('gw-stranger', { san: ['IP:127.0.0.1'], usage: 'client' })
+            : pki.issue('gw-expired', { san: ['IP:127.0.0.1'], days: -1, usage: 'client' });
+      bad = startSlave(master, slaveTls(files), { addr: '10.0.0.66:80' });
+    }
     const good = startSlave(master, slaveTls(gwA), { addr: '10.0.0.5:8080' });
 
-    const reasons = await Promise.all([
-      waitRefused(master, 'tls: no client certificate (ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE)'),
-      waitRefused(master, 'tls: certificate verification failed (UNABLE_TO_VERIFY_LEAF_SIGNATURE)'),
-      waitRefused(master, 'tls: certificate verification failed (CERT_HAS_EXPIRED)'),
-      waitRefused(master, 'tls: handshake failed: wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)'),
-    ]);
-    for (const r of reasons) expect(r.remote).toMatch(/^127\.0\.0\.1:\d+$/);
-    await plain.waitClosed();
+    const refused = await waitRefused(master, reason);
+    expect(refused.remote).toMatch(/^127\.0\.0\.1:\d+$/);
+    await plain?.waitClosed();
     await waitFor(() => nodeState(master, '10.0.0.5:8080') === 'PUSH_LOAD_INFO', { what: 'the good slave in the table' });
-    // The refused slaves keep trying, with backoff, as over plain TCP.
-    await waitFor(() => bad.every((s) => s.reconnects.length >= 2), { what: 'every refused slave to retry' });
+    // a refused slave keeps trying, with backoff, as over plain TCP; each attempt is refused
+    if (bad) await waitFor(() => bad.reconnects.length >= 3 && master.counters.refused >= 3, { what: 'the refused slave to retry' });
 
     const events = await logEvents(master);
-    const connected = events.filter(ofType('SlaveConnected'));
-    expect(connected.map((e) => e.identity)).toEqual(['gw-a']);
+    expect(events.filter(ofType('SlaveConnected')).map((e) => e.identity)).toEqual(['gw-a']);
     expect(events.filter(ofType('LoadPushed')).every((e) => e.node === '10.0.0.5:8080')).toBe(true);
     expect([...master.projection.nodes.keys()]).toEqual(['10.0.0.5:8080']);
     expect(master.projection.conns.size).toBe(1);
     expect(good.slave.connected).toBe(true);
-    // the refused slaves were told, in one line a person can act on
-    expect(bad[0]!.reconnects.some((r) => r.reason.startsWith('TLS: the master requires a client certificate'))).toBe(true);
-    expect(bad[1]!.reconnects.some((r) => r.reason.startsWith('TLS: the master closed the connection before sending anything'))).toBe(true);
+    // the refused slave was told, in a line a person can act on
+    if (bad && slaveSays) expect(bad.reconnects.every((r) => r.reason.startsWith(slaveSays))).toBe(true);
   });
 
-  it('a plain TCP client that sends nothing is refused when the handshake times out', async () => {
-    const master = await startTlsMaster(); // deadAfter 200 ms → handshake timeout 1 s
+  it('a plain TCP client that sends nothing is refused when the TLS handshake times out (--handshake-timeout)', async () => {
+    const master = await startTlsMaster({ handshakeTimeout: 300 });
     const silent = await RawClient.connect(slavePort(master));
-    const refused = await waitRefused(master, 'tls: no handshake within 1000 ms (ERR_TLS_HANDSHAKE_TIMEOUT)', 4000);
+    const refused = await waitRefused(master, 'tls: no handshake within 300 ms (ERR_TLS_HANDSHAKE_TIMEOUT)');
     expect(refused.remote).toBe(silent.remote);
     await silent.waitClosed();
+    expect((await logEvents(master)).filter(ofType('SlaveConnected'))).toEqual([]);
+  });
+
+  it('--allow and the connection rate refuse before the handshake, once, with their own reason', async () => {
+    const master = await startTlsMaster({ allow: ['10.0.0.0/8'] });
+    const { slave, reconnects } = startSlave(master, slaveTls(gwA), { addr: '10.0.0.5:8080' });
+    const refused = await waitRefused(master, 'is not in --allow');
+    expect(refused.reason).toBe('127.0.0.1 is not in --allow (10.0.0.0/8)');
+    await waitFor(() => reconnects.length >= 3, { what: 'the slave to retry' });
+    await slave.close();
+    await sleep(100); // (for a negative: a second refusal per connection would come at once)
+    // one refusal per connection attempt (the one in flight at close() may or may not count)
+    expect(master.counters.refused).toBeGreaterThanOrEqual(reconnects.length);
+    expect(master.counters.refused).toBeLessThanOrEqual(reconnects.length + 1);
+    // no TLS refusal for the same connections: they never got to a handshake
+    expect((await refusals(master)).filter((r) => r.reason.startsWith('tls:'))).toEqual([]);
     expect((await logEvents(master)).filter(ofType('SlaveConnected'))).toEqual([]);
   });
 

@@ -70,9 +70,9 @@ export class HelloProbe {
     return out;
   }
 
-  /** `n` HELLOs spread over time, one due every `everyMs` (see samplePaced). */
-  samplePaced(n: number, everyMs: number): Promise<number[]> {
-    return samplePaced([this], n, everyMs).then(([s]) => s!);
+  /** `n` HELLOs spread over time, one due every `everyMs`, for at most `maxMs` (see samplePaced). */
+  samplePaced(n: number, everyMs: number, maxMs = Infinity): Promise<number[]> {
+    return samplePaced([this], n, everyMs, maxMs).then(([s]) => s!);
   }
 
   destroy(): void {
@@ -86,14 +86,16 @@ export class HelloProbe {
  * probe sends one HELLO at once (probes of different masters see the same machine noise).
  * A probe whose previous ACK came after the round was due was held up by its master: its
  * latency counts from when the round was due. A late timer is ours and is not counted.
+ * Stops after `n` rounds or `maxMs`, whichever comes first (a slow master answers fewer).
  */
-export async function samplePaced(probes: readonly HelloProbe[], n: number, everyMs: number): Promise<number[][]> {
+export async function samplePaced(probes: readonly HelloProbe[], n: number, everyMs: number, maxMs = Infinity): Promise<number[][]> {
   const out = probes.map((): number[] => []);
   const t0 = performance.now();
   const prevEnd = probes.map(() => t0);
   const end = probes.map(() => t0);
   for (let i = 0; i < n; i++) {
     const due = t0 + i * everyMs;
+    if (due - t0 >= maxMs || (i > 0 && performance.now() - t0 >= maxMs)) break;
     const now = performance.now();
     if (now < due) await new Promise((r) => setTimeout(r, due - now));
     const rts = await Promise.all(probes.map((p, k) => p.roundTrip().then((rt) => ((end[k] = performance.now()), rt))));

@@ -12,6 +12,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../src/errors.js';
 import type { LedgerEvent } from '../../src/events.js';
 import type { Master } from '../../src/master/master.js';
 import type { StateDocument } from '../../src/projection/document.js';
@@ -266,6 +267,8 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup.run());
 
+/** The codes README.md lists: a violation is recorded with one of these, never with a message alone. */
+const STABLE_CODES: readonly string[] = Object.values(ErrorCode);
 const ENDS = new Set(['ProtocolViolated', 'SlaveDisconnected', 'SlaveTimedOut', 'SlaveSuperseded']);
 
 async function state(): Promise<StateDocument> {
@@ -328,6 +331,7 @@ async function check(plans: readonly ClientPlan[]): Promise<void> {
         const end = await waitFor(() => events.find((e) => 'conn' in e && e.conn === conn && ENDS.has(e.type)), { what: `the end of connection ${conn}` });
         const m = models[c]!;
         if (m.fatal === undefined) m.events.push({ type: 'SlaveDisconnected' });
+        else expect(STABLE_CODES).toContain(m.fatal);
         const got = events.filter((e) => 'conn' in e && e.conn === conn && e.type !== 'SlaveConnected').map(observed).filter((e) => e !== undefined);
         expect(got, `connection ${conn}: ${end.type}`).toEqual(m.events);
         await client.waitClosed(3000, `connection ${conn} closed`);

@@ -1,13 +1,20 @@
 /**
- * A healthy slave's view of the master: HELLO → HELLO_ACK round trips, one at a time,
- * timed from the write to the ACK's arrival (event-driven, no polling), and their
- * percentiles. It answers the master's own HELLOs, as a live slave does.
+ * A healthy slave's view of the master: HELLO → HELLO_ACK latencies, timed from the write
+ * to the ACK's arrival (event-driven, no polling), and their percentiles. The master
+ * answers a connection's HELLOs in order, so the n-th ACK belongs to the n-th HELLO and
+ * HELLOs can be pipelined. The probe answers the master's own HELLOs, as a live slave does.
  */
 import { connect, type Socket } from 'node:net';
 import { FrameDecoder, HELLO_ACK_FRAME, HELLO_FRAME } from '../../src/protocol/index.js';
 
+interface Outstanding {
+  sentAt: number;
+  resolve: (ms: number) => void;
+}
+
 export class HelloProbe {
-  private waiting: ((t: number) => void) | undefined;
+  /** HELLOs sent and not acknowledged yet, oldest first. */
+  private readonly outstanding: Outstanding[] = [];
   private readonly decoder: FrameDecoder;
   closed = false;
 
@@ -16,9 +23,9 @@ export class HelloProbe {
       frame: (f) => {
         if (f.type === 'HELLO') socket.write(HELLO_ACK_FRAME);
         else if (f.type === 'HELLO_ACK') {
-          const w = this.waiting;
-          this.waiting = undefined;
-          w?.(performance.now());
+          const now = performance.now();
+          const o = this.outstanding.shift();
+          o?.resolve(now - o.sentAt);
         }
       },
       error: (e) => socket.destroy(new Error(`the master sent a bad frame: ${e.code}`)),
@@ -37,36 +44,26 @@ export class HelloProbe {
     return new HelloProbe(socket);
   }
 
-  /** One HELLO and its HELLO_ACK: ms between the write and the ACK. */
-  roundTrip(timeout = 10_000): Promise<number> {
+  /** Sends one HELLO now; resolves with the ms until its HELLO_ACK arrives. */
+  hello(timeout = 15_000): Promise<number> {
     if (this.closed) return Promise.reject(new Error('the probe connection is closed'));
-    if (this.waiting) return Promise.reject(new Error('one round trip at a time'));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting = undefined;
-        reject(new Error(`no HELLO_ACK within ${timeout} ms`));
-      }, timeout);
-      const t0 = performance.now();
-      this.waiting = (t) => {
-        clearTimeout(timer);
-        resolve(t - t0);
-      };
+      const timer = setTimeout(() => reject(new Error(`no HELLO_ACK within ${timeout} ms`)), timeout);
+      this.outstanding.push({
+        sentAt: performance.now(),
+        resolve: (ms) => {
+          clearTimeout(timer);
+          resolve(ms);
+        },
+      });
       this.socket.write(HELLO_FRAME);
     });
   }
 
-  /** `n` round trips back to back. */
+  /** `n` HELLOs one after the other, each sent when the previous one's ACK is back. */
   async sample(n: number): Promise<number[]> {
     const out: number[] = [];
-    for (let i = 0; i < n; i++) out.push(await this.roundTrip());
-    return out;
-  }
-
-  /** Round trips back to back for `ms` (at least `min` of them). */
-  async sampleFor(ms: number, min = 1): Promise<number[]> {
-    const out: number[] = [];
-    const end = performance.now() + ms;
-    while (performance.now() < end || out.length < min) out.push(await this.roundTrip());
+    for (let i = 0; i < n; i++) out.push(await this.hello());
     return out;
   }
 
@@ -81,30 +78,24 @@ export class HelloProbe {
 }
 
 /**
- * `n` rounds, one due every `everyMs`, as slaves send their HELLOs: spread over time, so
- * a stall of a master is sampled in proportion to how long it lasts. In each round every
- * probe sends one HELLO at once (probes of different masters see the same machine noise).
- * A probe whose previous ACK came after the round was due was held up by its master: its
- * latency counts from when the round was due. A late timer is ours and is not counted.
- * Stops after `n` rounds or `maxMs`, whichever comes first (a slow master answers fewer).
+ * Up to `n` rounds, one due every `everyMs`, for at most `maxMs`: in each round every probe
+ * sends one HELLO, whether or not its earlier HELLOs are answered yet, as slaves send
+ * theirs on a timer. So a stall of a master is sampled in proportion to how long it lasts
+ * (every HELLO sent during it waits), and sampling never waits for the master. Probes of
+ * different masters sampled in the same rounds see the same noise of the machine.
+ * Resolves once every HELLO is answered, with each probe's latencies in sending order.
  */
 export async function samplePaced(probes: readonly HelloProbe[], n: number, everyMs: number, maxMs = Infinity): Promise<number[][]> {
-  const out = probes.map((): number[] => []);
+  const pending = probes.map((): Promise<number>[] => []);
   const t0 = performance.now();
-  const prevEnd = probes.map(() => t0);
-  const end = probes.map(() => t0);
   for (let i = 0; i < n; i++) {
     const due = t0 + i * everyMs;
-    if (due - t0 >= maxMs || (i > 0 && performance.now() - t0 >= maxMs)) break;
+    if (due - t0 >= maxMs) break;
     const now = performance.now();
     if (now < due) await new Promise((r) => setTimeout(r, due - now));
-    const rts = await Promise.all(probes.map((p, k) => p.roundTrip().then((rt) => ((end[k] = performance.now()), rt))));
-    rts.forEach((rt, k) => {
-      out[k]!.push(Math.max(0, prevEnd[k]! - due) + rt);
-      prevEnd[k] = end[k]!;
-    });
+    probes.forEach((p, k) => pending[k]!.push(p.hello()));
   }
-  return out;
+  return Promise.all(pending.map((ps) => Promise.all(ps)));
 }
 
 export interface LatencyStats {

@@ -1,16 +1,18 @@
 /**
  * Flooding slaves in a child process of their own (so the test process, which measures,
- * stays quiet): `conns` connections that write HELLO frames as fast as their sockets take
- * them and read (and drop) whatever the master sends back, so they are never cut off for
- * not reading. Killed at cleanup.
+ * stays quiet): `conns` connections that push their load (addr flood-K:80), then write
+ * HELLO frames as fast as their sockets take them and read (and drop) whatever the master
+ * sends back, so they are never cut off for not reading. Killed at cleanup.
  */
 import { spawn } from 'node:child_process';
+import { encodePush } from '../../src/protocol/index.js';
 import type { Cleanup } from './cleanup.js';
 import { waitFor, withTimeout } from './wait.js';
 
 const SCRIPT = `
 const net = require('node:net');
-const [port, conns] = process.argv.slice(1).map(Number);
+const [port, conns] = process.argv.slice(1, 3).map(Number);
+const pushes = process.argv.slice(3);
 const HELLOS = Buffer.alloc(4 * 4096);
 for (let i = 0; i < 4096; i++) HELLOS.writeUInt16BE(1, 4 * i);
 let sent = 0, received = 0, open = 0, closed = 0;
@@ -23,6 +25,7 @@ for (let k = 0; k < conns; k++) {
     }
   };
   s.on('connect', () => {
+    s.write(Buffer.from(pushes[k], 'hex')); // a slave pushes its load first
     if (++open === conns) process.stdout.write('flooding\\n');
     pump();
   });
@@ -52,7 +55,8 @@ export interface Flooders {
 
 /** Starts `conns` flooding connections to 127.0.0.1:`port`; resolves once all are connected. */
 export async function spawnFlooders(cleanup: Cleanup, port: number, conns: number): Promise<Flooders> {
-  const child = spawn(process.execPath, ['-e', SCRIPT, String(port), String(conns)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const pushes = Array.from({ length: conns }, (_, k) => encodePush({ addr: `flood-${k}:80`, load: 1 }).toString('hex'));
+  const child = spawn(process.execPath, ['-e', SCRIPT, String(port), String(conns), ...pushes], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
   const exit = new Promise<void>((resolve) => child.on('close', () => resolve()));

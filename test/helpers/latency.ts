@@ -5,7 +5,7 @@
  * HELLOs can be pipelined. The probe answers the master's own HELLOs, as a live slave does.
  */
 import { connect, type Socket } from 'node:net';
-import { FrameDecoder, HELLO_ACK_FRAME, HELLO_FRAME } from '../../src/protocol/index.js';
+import { FrameDecoder, HELLO_ACK_FRAME, HELLO_FRAME, encodePush } from '../../src/protocol/index.js';
 
 interface Outstanding {
   sentAt: number;
@@ -35,12 +35,14 @@ export class HelloProbe {
     socket.on('close', () => (this.closed = true));
   }
 
-  static async connect(port: number): Promise<HelloProbe> {
+  /** Connects and, as a slave does at once, pushes its load (`addr`, load 0). */
+  static async connect(port: number, addr: string): Promise<HelloProbe> {
     const socket = connect({ host: '127.0.0.1', port, noDelay: true });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
+    socket.write(encodePush({ addr, load: 0 }));
     return new HelloProbe(socket);
   }
 

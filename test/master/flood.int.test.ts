@@ -27,7 +27,7 @@ async function eventsTotal(master: ChildMaster): Promise<number> {
 
 it(`${FLOODERS} slaves flooding HELLOs do not hold up a healthy slave's HELLO_ACKs`, async () => {
   const master = await spawnMaster(cleanup, { args: ['--hello-interval', '20s', '--dead-after', '60s'] });
-  const probe = await HelloProbe.connect(master.slavePort);
+  const probe = await HelloProbe.connect(master.slavePort, 'healthy:80');
   cleanup.defer('probe', () => probe.destroy());
   await probe.sample(100); // warm-up
   const unloaded = latencyStats(await probe.samplePaced(300, EVERY_MS));

@@ -1,11 +1,11 @@
 /**
- * Idle connections: 10,000 slaves that said HELLO once and then wait must cost the master
- * memory, not the healthy slaves' latency. The master runs in a child process: 10,000
+ * Idle connections: 10,000 slaves that pushed their load and said HELLO once, then wait,
+ * must cost the master memory, not the healthy slaves' latency. The master runs in a child process: 10,000
  * sockets on each side would not fit one process's file limit (ulimit -n 20,000).
  */
 import { connect, type Socket } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
-import { FrameDecoder, HELLO_ACK_FRAME, HELLO_FRAME } from '../../src/protocol/index.js';
+import { FrameDecoder, HELLO_ACK_FRAME, HELLO_FRAME, encodePush } from '../../src/protocol/index.js';
 import { MiB, spawnMaster } from '../helpers/child-master.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { HelloProbe, formatStats, latencyStats, samplePaced } from '../helpers/latency.js';
@@ -22,10 +22,10 @@ const SAMPLES = 300;
 const EVERY_MS = 5;
 
 /**
- * An idle slave: connects, sends one HELLO, resolves on its HELLO_ACK (the master has
- * accepted and logged it), then only answers the master's HELLOs.
+ * An idle slave: connects, pushes its load and sends one HELLO, resolves on the HELLO_ACK
+ * (the master has accepted and logged both), then only answers the master's HELLOs.
  */
-function idleSlave(port: number, sockets: Set<Socket>): Promise<void> {
+function idleSlave(port: number, addr: string, sockets: Set<Socket>): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, noDelay: true });
     sockets.add(socket);
@@ -36,7 +36,7 @@ function idleSlave(port: number, sockets: Set<Socket>): Promise<void> {
       },
       error: (e) => reject(new Error(`bad frame from the master: ${e.code}`)),
     });
-    socket.on('connect', () => socket.write(HELLO_FRAME));
+    socket.on('connect', () => socket.write(Buffer.concat([encodePush({ addr, load: 50 }), HELLO_FRAME])));
     socket.on('data', (chunk: Buffer) => decoder.push(chunk));
     socket.on('error', reject);
     socket.on('close', () => {
@@ -54,9 +54,9 @@ it(`${IDLE.toLocaleString('en')} idle connections do not slow healthy slaves`, a
   // The control: a second master without the idle crowd, probed in the same rounds, so
   // that the noise of this shared machine lands on both and the comparison stays fair.
   const [master, control] = await Promise.all([spawnMaster(cleanup, flags), spawnMaster(cleanup, flags)]);
-  const probe = await HelloProbe.connect(master.slavePort);
+  const probe = await HelloProbe.connect(master.slavePort, 'healthy:80');
   cleanup.defer('probe', () => probe.destroy());
-  const controlProbe = await HelloProbe.connect(control.slavePort);
+  const controlProbe = await HelloProbe.connect(control.slavePort, 'healthy:80');
   cleanup.defer('control probe', () => controlProbe.destroy());
   await samplePaced([probe, controlProbe], 100, 1); // warm-up: JIT, LevelDB's first writes
   const [before, controlBefore] = (await samplePaced([probe, controlProbe], SAMPLES, EVERY_MS)).map(latencyStats);
@@ -69,7 +69,7 @@ it(`${IDLE.toLocaleString('en')} idle connections do not slow healthy slaves`, a
   const t0 = performance.now();
   for (let opened = 0; opened < IDLE; opened += BATCH) {
     await withTimeout(
-      Promise.all(Array.from({ length: Math.min(BATCH, IDLE - opened) }, () => idleSlave(master.slavePort, sockets))),
+      Promise.all(Array.from({ length: Math.min(BATCH, IDLE - opened) }, (_, k) => idleSlave(master.slavePort, `idle-${opened + k}:80`, sockets))),
       10_000,
       `idle connections ${opened}..${opened + BATCH} to be acknowledged`,
     );
@@ -78,6 +78,7 @@ it(`${IDLE.toLocaleString('en')} idle connections do not slow healthy slaves`, a
   expect(sockets.size).toBe(IDLE);
   const metrics = await (await fetch(`${master.http}/metrics`)).text();
   expect(metrics).toMatch(new RegExp(`^loadledger_connections ${IDLE + 1}$`, 'm'));
+  expect(metrics).toMatch(new RegExp(`^loadledger_nodes\\{state="PUSH_LOAD_INFO"\\} ${IDLE + 1}$`, 'm'));
 
   const [after, controlAfter] = (await samplePaced([probe, controlProbe], SAMPLES, EVERY_MS)).map(latencyStats);
   const rssAfter = master.rss();

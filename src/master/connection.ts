@@ -27,7 +27,7 @@ const MAX_WRITE_BACKLOG = 256 * 1024;
  * the log's pace, other slaves' events never queue behind thousands of its own, and the
  * master buffers at most one socket chunk for it.
  */
-export const MAX_INFLIGHT_EVENTS = 128;
+export const MAX_INFLIGHT_EVENTS = 16;
 
 /**
  * The socket adapter for one slave: bytes go to the pure FrameDecoder, frames become
@@ -159,7 +159,36 @@ export class SlaveConnection implements FrameSink {
   }
 
   /** One closure per connection, not one per HELLO. */
-  private readonly sendAck = (): void => this.send(HELLO_ACK_FRAME);
+  /**
+   * ACKs owed to a slave whose socket is backed up: counted, not queued one write each
+   * (a write costs ~60 bytes of heap; a deaf slave would cost megabytes before the limit).
+   * Written as one buffer when the socket drains.
+   */
+  private owedAcks = 0;
+
+  private readonly sendAck = (): void => {
+    if (this.ended || this.socket.destroyed) return;
+    if (this.owedAcks === 0 && !this.socket.writableNeedDrain) {
+      this.socket.write(HELLO_ACK_FRAME);
+      return;
+    }
+    this.owedAcks++;
+    const queued = this.socket.writableLength + this.owedAcks * HELLO_ACK_FRAME.length;
+    if (queued > MAX_WRITE_BACKLOG) {
+      this.violation({ code: ErrorCode.WRITE_BACKLOG, reason: `slave does not read: ${queued} bytes queued` });
+      return;
+    }
+    if (this.owedAcks === 1) this.socket.once('drain', this.payAcks);
+  };
+
+  private readonly payAcks = (): void => {
+    const n = this.owedAcks;
+    this.owedAcks = 0;
+    if (this.ended || this.socket.destroyed || n === 0) return;
+    const acks = Buffer.allocUnsafe(n * HELLO_ACK_FRAME.length);
+    for (let i = 0; i < n; i++) HELLO_ACK_FRAME.copy(acks, i * HELLO_ACK_FRAME.length);
+    this.socket.write(acks);
+  };
 
   private readonly destroy = (): void => {
     this.socket.destroy();

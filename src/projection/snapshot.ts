@@ -34,7 +34,8 @@ export function fromSnapshot(s: ProjectionSnapshot): Projection {
   p.master = { ...s.master };
   p.lastConn = s.lastConn;
   for (const n of s.nodes) {
-    const node: NodeEntry = { ...n, attrs: { ...n.attrs } };
+    // reportSeq: absent from snapshots written before it existed.
+    const node: NodeEntry = { ...n, attrs: { ...n.attrs }, reportSeq: n.reportSeq ?? 0 };
     p.nodes.set(node.id, node);
     p.index.touch(node);
   }

@@ -22,6 +22,8 @@ export interface NodeEntry {
   epoch: number;
   /** Why it is DOWN (empty while up). */
   reason: string;
+  /** seq of its last LoadPushed: tells one report from the next even when the load is the same. */
+  reportSeq: number;
 }
 
 /** A live TCP connection as the log knows it. */

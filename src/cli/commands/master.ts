@@ -6,7 +6,8 @@ import { httpSecurity, securityWarnings, type HttpSecurityFlags } from '../http-
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
 import { formatDuration } from '../../util/duration.js';
-import { allowArg, durationArg, hostPortArg, intArg, positiveDurationArg } from '../options.js';
+import { allowArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg } from '../options.js';
+import { POLICIES, type Policy } from '../../selection/policy.js';
 
 interface MasterFlags extends HttpSecurityFlags {
   data: string;
@@ -26,6 +27,8 @@ interface MasterFlags extends HttpSecurityFlags {
   retainEvents: number;
   retentionInterval: number;
   logRetryFor: number;
+  policy: Policy;
+  compensation: number;
 }
 
 export function masterCommand(): Command {
@@ -53,6 +56,8 @@ export function masterCommand(): Command {
     .option('--http-tls-key <file>', 'the private key of --http-tls-cert (PEM)')
     .option('--admin-token-file <file>', 'a file holding the API token (16+ characters): needed by admin endpoints, and by reads unless --open-reads')
     .option('--open-reads', 'with --admin-token-file: reads need no token (admin endpoints still do)')
+    .addOption(new Option('--policy <name>', 'how least-loaded queries that name no policy are answered').choices(POLICIES).default(MASTER_DEFAULTS.policy))
+    .option('--compensation <load>', 'load added to a node per answer until its next report (0: off)', numberArg(0), MASTER_DEFAULTS.compensation)
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
     .action(async (flags: MasterFlags) => {
       let master: Master;
@@ -84,6 +89,8 @@ export function masterCommand(): Command {
           retainEvents: flags.retainEvents,
           retentionInterval: flags.retentionInterval,
           logRetryFor: flags.logRetryFor,
+          policy: flags.policy,
+          compensation: flags.compensation,
         });
       } catch (e) {
         die(e);

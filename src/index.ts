@@ -13,3 +13,5 @@ export * from './events.js';
 export * from './projection/index.js';
 export { LoadLedgerError, ErrorCode, isLoadLedgerError } from './errors.js';
 export { EventLog } from '../storage/event-log.js';
+export { Selector, type SelectorOptions } from './selection/selector.js';
+export { POLICIES, DEFAULT_POLICY, type Policy } from './selection/policy.js';

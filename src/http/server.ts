@@ -10,6 +10,7 @@ import { toSnapshot, type ProjectionSnapshot } from '../projection/snapshot.js';
 import type { NodeEntry } from '../projection/state.js';
 import type { Degraded, Master, HostPort } from '../master/master.js';
 import { authorize, type HttpAuthOptions } from './auth.js';
+import { takePolicyParam, type Policy } from '../selection/policy.js';
 
 export interface HttpApi {
   readonly address: HostPort;
@@ -38,8 +39,12 @@ export function attrFilter(params: Iterable<[string, string]>): ((n: NodeEntry) 
   return (n) => pairs.every(([k, v]) => Object.hasOwn(n.attrs, k) && String(n.attrs[k]) === v);
 }
 
-/** Per master: the last unfiltered /v1/least-loaded answer, valid while its projection is at `seq`. */
-const answers = new WeakMap<Master, { seq: number; body: Buffer | null }>();
+/**
+ * Per master and policy: the last unfiltered /v1/least-loaded answer, valid while its
+ * projection is at `seq`. Only for policies whose answer is a function of the projection
+ * (Selector.deterministic: least-loaded and capacity without compensation).
+ */
+const answers = new WeakMap<Master, Partial<Record<Policy, { seq: number; body: Buffer | null }>>>();
 
 function sendBody(res: ServerResponse, status: number, body: Buffer): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
@@ -165,14 +170,22 @@ function leastLoaded({ master, params, res }: Call): void {
   const p = master.projection;
   // Never an answer from a projection the master can no longer extend.
   if (master.degraded) return fail(res, 503, ErrorCode.MASTER_DOWN, downMessage(master.degraded));
-  let cache = answers.get(master);
-  if (!cache) answers.set(master, (cache = { seq: -1, body: null }));
-  if (params.size === 0 && cache.seq === p.seq && cache.body) return sendBody(res, 200, cache.body);
-  const n = p.index.least(attrFilter(params));
+  const selector = master.selector;
+  let policy = selector.policy;
+  if (params.size > 0) {
+    const taken = takePolicyParam(params, policy); // reserved: not an attribute filter
+    if ('error' in taken) return fail(res, 400, ErrorCode.BAD_ARGUMENT, taken.error);
+    policy = taken.policy;
+  }
+  let cached = answers.get(master);
+  if (!cached) answers.set(master, (cached = {}));
+  const cache = params.size === 0 && selector.deterministic(policy) ? (cached[policy] ??= { seq: -1, body: null }) : undefined;
+  if (cache && cache.seq === p.seq && cache.body) return sendBody(res, 200, cache.body);
+  const n = selector.choose(p, policy, attrFilter(params));
   if (!n) {
     return fail(res, 503, ErrorCode.NO_ELIGIBLE_NODE, params.size > 0 ? `no eligible node matches ${params.toString()}` : 'no eligible node (none in state PUSH_LOAD_INFO)');
   }
-  if (params.size > 0) return send(res, 200, nodeDocument(n));
+  if (!cache) return send(res, 200, nodeDocument(n));
   // The answer changes only with the projection: cache the encoded body by seq.
   cache.seq = p.seq;
   cache.body = Buffer.from(JSON.stringify(nodeDocument(n)));

@@ -19,6 +19,8 @@ import { createSlaveTlsServer, type MasterTlsOptions, type TlsPeer } from './tls
 import { formatDuration } from '../util/duration.js';
 import { startHttpApi, type HttpApi, type HttpTlsOptions } from '../http/server.js';
 import type { HttpAuthOptions } from '../http/auth.js';
+import { checkCompensation, parsePolicy, type Policy } from '../selection/policy.js';
+import { Selector } from '../selection/selector.js';
 
 export type { HostPort } from '../util/hostport.js';
 import type { HostPort } from '../util/hostport.js';
@@ -70,6 +72,10 @@ export interface MasterOptions {
   openLog?: (dir: string, options: EventLogOptions) => Promise<EventLog>;
   /** TLS on the slave port with client certificates (src/master/tls.ts); plain TCP without. */
   tls?: MasterTlsOptions;
+  /** How least-loaded queries that name no policy are answered (src/selection/policy.ts). */
+  policy?: Policy;
+  /** Load added to a node per answer until its next report (0: off). */
+  compensation?: number;
 }
 
 /** What the operator must hear about: the log failed, came back, or the master gave up. */
@@ -109,6 +115,8 @@ export const MASTER_DEFAULTS = {
   maxSnapshots: 32,
   logRetryInterval: 1000,
   logRetryFor: 300_000,
+  policy: 'least-loaded',
+  compensation: 0,
 } as const;
 
 /**
@@ -143,6 +151,8 @@ export class Master implements ConnectionHost {
   private lastPrune = 0;
   /** Unknown frame types skipped, for /metrics. */
   readonly counters = { unknownFrames: 0, refused: 0 };
+  /** Picks least-loaded answers; its state (compensation) is not in the log: see Selector. */
+  readonly selector: Selector;
 
   private constructor(
     readonly options: Required<Omit<MasterOptions, 'limits' | 'openLog' | 'httpTls' | 'auth' | 'tls'>> &
@@ -155,6 +165,7 @@ export class Master implements ConnectionHost {
     this.nextConn = projection.lastConn + 1;
     this.lastSnapshotSeq = projection.seq;
     this.admission = new Admission({ allow: options.allow, rate: options.connectRate, burst: options.connectBurst });
+    this.selector = new Selector({ policy: options.policy, compensation: options.compensation });
   }
 
   /** Opens the log, rebuilds the projection from it, starts listening and records the start. */
@@ -176,8 +187,12 @@ export class Master implements ConnectionHost {
       logRetryInterval: MASTER_DEFAULTS.logRetryInterval,
       logRetryFor: MASTER_DEFAULTS.logRetryFor,
       openLog: EventLog.open,
+      policy: MASTER_DEFAULTS.policy,
+      compensation: MASTER_DEFAULTS.compensation,
       ...opts,
     };
+    parsePolicy(options.policy, 'policy');
+    checkCompensation(options.compensation, 'compensation');
     try {
       mkdirSync(options.data, { recursive: true });
     } catch (e) {

@@ -82,7 +82,7 @@ function loadPushed(state: Projection, conn: number, id: string, load: number, c
   c.node = id;
   let n = state.nodes.get(id);
   if (!n) {
-    n = { id, state: 'DOWN', load, capacity, attrs, lastSeen: ts, since: ts, conn: null, epoch: state.master.epoch, reason: '' };
+    n = { id, state: 'DOWN', load, capacity, attrs, lastSeen: ts, since: ts, conn: null, epoch: state.master.epoch, reason: '', reportSeq: 0 };
     state.nodes.set(id, n);
   } else if (n.conn !== null && n.conn !== conn) {
     // The recorder writes SlaveSuperseded first; this only guards a hand-made log.
@@ -93,6 +93,8 @@ function loadPushed(state: Projection, conn: number, id: string, load: number, c
     if (n.load !== load) {
       n.load = load;
       state.index.touch(n);
+    } else {
+      state.index.reported(n);
     }
   } else {
     n.load = load;
@@ -106,6 +108,7 @@ function loadPushed(state: Projection, conn: number, id: string, load: number, c
   n.conn = conn;
   n.epoch = state.master.epoch;
   n.lastSeen = ts;
+  n.reportSeq = state.seq;
 }
 
 function markDown(state: Projection, n: NodeEntry, ts: number, reason: string): void {

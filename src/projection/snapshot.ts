@@ -5,12 +5,15 @@ import { createProjection } from './state.js';
  * A projection as plain data, for the snapshot store and export files. The load index is
  * not stored: it is rebuilt from the nodes, so a snapshot cannot disagree with it.
  */
+/** A node as snapshots hold it: without `reportSeq`, which only the live projection needs. */
+export type SnapshotNode = Omit<NodeEntry, 'reportSeq'>;
+
 export interface ProjectionSnapshot {
   v: 1;
   seq: number;
   ts: number;
   master: MasterEntry;
-  nodes: NodeEntry[];
+  nodes: SnapshotNode[];
   conns: ConnEntry[];
   lastConn: number;
 }
@@ -21,7 +24,7 @@ export function toSnapshot(p: Projection): ProjectionSnapshot {
     seq: p.seq,
     ts: p.ts,
     master: { ...p.master },
-    nodes: Array.from(p.nodes.values(), (n) => ({ ...n })),
+    nodes: Array.from(p.nodes.values(), ({ reportSeq: _, ...n }) => n),
     conns: Array.from(p.conns.values(), (c) => ({ ...c })),
     lastConn: p.lastConn,
   };
@@ -34,7 +37,7 @@ export function fromSnapshot(s: ProjectionSnapshot): Projection {
   p.master = { ...s.master };
   p.lastConn = s.lastConn;
   for (const n of s.nodes) {
-    const node: NodeEntry = { ...n, attrs: { ...n.attrs } };
+    const node: NodeEntry = { ...n, attrs: { ...n.attrs }, reportSeq: 0 };
     p.nodes.set(node.id, node);
     p.index.touch(node);
   }

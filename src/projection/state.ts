@@ -22,6 +22,12 @@ export interface NodeEntry {
   epoch: number;
   /** Why it is DOWN (empty while up). */
   reason: string;
+  /**
+   * seq of its last LoadPushed: tells one report from the next even when the load is the
+   * same (what resets in-flight compensation, src/selection/). In memory only: snapshots
+   * leave it out and load it as 0, since only its changes matter.
+   */
+  reportSeq: number;
 }
 
 /** A live TCP connection as the log knows it. */

@@ -129,6 +129,28 @@ describe('loadledger CLI', () => {
     expect(master.out.stderr).toMatch(/stopped \(SIGTERM\)/);
   });
 
+  it('master --policy capacity --compensation 0.5: query least-loaded answers by load / capacity; --policy least-loaded and --policy p2c choose per query', async () => {
+    const master = await startCliMaster(['--policy', 'capacity', '--compensation', '0.5']);
+    const slave = (addr: string, load: string, extra: string[] = []): Proc =>
+      spawnCli(['slave', '--master', `127.0.0.1:${master.slavePort}`, '--addr', addr, '--load', load, '--interval', '50ms', '--dead-after', '300ms', '-q', ...extra]);
+    slave('10.0.0.1:8080', '30', ['--capacity', '4']); // 7.5 by capacity
+    slave('10.0.0.2:8080', '10'); // least loaded
+    await waitFor(async () => (await getJson<StateDocument>(`${master.http}/v1/state`)).body.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length === 2, {
+      what: 'two slaves in PUSH_LOAD_INFO',
+      timeout: 10_000,
+      interval: 20,
+    });
+    // compensation 0.5 per answer cannot close a gap of 20 (or of 2.5 by capacity) in a few answers between 50 ms reports
+    const [byCapacity, byLoad, p2c] = await Promise.all([
+      runCli(['query', 'least-loaded', '--http', master.http]),
+      runCli(['query', 'least-loaded', '--policy', 'least-loaded', '--http', master.http]),
+      runCli(['query', 'least-loaded', '--policy', 'p2c', '--http', master.http]),
+    ]);
+    expect(byCapacity).toMatchObject({ code: 0, stdout: '10.0.0.1:8080\n', stderr: '' });
+    expect(byLoad).toMatchObject({ code: 0, stdout: '10.0.0.2:8080\n', stderr: '' });
+    expect(p2c).toMatchObject({ code: 0, stdout: '10.0.0.2:8080\n', stderr: '' }); // of two nodes p2c draws both
+  });
+
   it('after the master stops, replay --at S --json equals the /v1/state it served at seq S', async () => {
     // Snapshots every 25 events, so that replay starts from a snapshot and folds the tail.
     const master = await startCliMaster(['--snapshot-every', '25']);
@@ -181,6 +203,11 @@ describe('loadledger CLI', () => {
     [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', '1s', '--dead-after', '500ms'], /^loadledger: --dead-after: must be longer than --interval \(1000 ms\), got 500 ms/],
     [['slave', '--master', '127.0.0.1:9', '--load', '5', '--attr', '__proto__=x'], /--attr .*"__proto__" is not allowed/],
     [['slave', '--master', '127.0.0.1:9', '--load', '5', '--attr', 'load=3'], /^loadledger: --attr: "load" is not an attribute; use --load$/m],
+    [['query', 'least-loaded', '--policy', 'fastest'], /--policy .*'fastest' is invalid\. Allowed choices are least-loaded, p2c, capacity/],
+    [['master', '--policy', 'round-robin'], /--policy .*Allowed choices are least-loaded, p2c, capacity/],
+    [['master', '--compensation', '-1'], /--compensation .*expected a number ≥ 0/],
+    [['query', 'nodes', '--policy', 'p2c'], /--policy applies to least-loaded, not nodes/],
+    [['query', 'least-loaded', '--where', 'policy=p2c'], /"policy" is reserved on least-loaded/],
   ])('bad usage %j → exit 2, one line on stderr, no stack trace', async (args, message?: RegExp) => {
     const r = await runCli(args);
     expect(r.code).toBe(2);

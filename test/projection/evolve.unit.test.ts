@@ -160,6 +160,14 @@ describe('LoadPushed', () => {
       });
   });
 
+  it("every push, even of the same load, moves the node's reportSeq to its seq", () => {
+    given(started, ev.connected(1), ev.pushed(1, 'gw:80', 12))
+      .when(ev.pushed(1, 'gw:80', 12))
+      .then(({ event, projection }) => {
+        expect(projection.nodes.get('gw:80')?.reportSeq).toBe(event.seq);
+      });
+  });
+
   it('a later push on the same connection updates load and lastSeen, not since', () => {
     given(started, ev.connected(1), ev.pushed(1, 'gw:80', 12))
       .when(ev.pushed(1, 'gw:80', 4, { attrs: { zone: 'eu-2' } }))
@@ -400,6 +408,14 @@ describe('snapshot round trip (toSnapshot → logPackr → fromSnapshot)', () =>
     expect(indexOrder(restored)).toEqual(indexOrder(whole));
   });
 
+  it('reportSeq is not in snapshots (the format is unchanged) and loads as 0', () => {
+    const direct = foldEvents(createProjection(), log.slice(0, 5));
+    expect([...direct.nodes.values()].every((n) => n.reportSeq > 0)).toBe(true);
+    const snap = toSnapshot(direct);
+    expect(snap.nodes.every((n) => !Object.hasOwn(n, 'reportSeq'))).toBe(true);
+    expect([...roundTrip(direct).nodes.values()].map((n) => n.reportSeq)).toEqual(snap.nodes.map(() => 0));
+  });
+
   it('the restored projection shares nothing with the original', () => {
     const direct = foldEvents(createProjection(), log.slice(0, 5));
     const restored = roundTrip(direct);
@@ -503,6 +519,8 @@ describe('the load index (property)', () => {
           expect(p.index.least()?.id).toBe(expected[0]?.id);
           expect(p.index.size).toBe(expected.length);
           expect(indexOrder(p)).toEqual(expected.map((n) => n.id));
+          // the array p2c draws from: exactly the eligible nodes
+          expect(Array.from({ length: p.index.size }, (_, i) => p.index.at(i)!.id).sort()).toEqual(expected.map((n) => n.id).sort());
         }
       }),
       { numRuns: 300 },

@@ -6,7 +6,8 @@ import { httpSecurity, securityWarnings, type HttpSecurityFlags } from '../http-
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
 import { formatDuration } from '../../util/duration.js';
-import { allowArg, durationArg, hostPortArg, intArg, positiveDurationArg } from '../options.js';
+import { allowArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg } from '../options.js';
+import { POLICIES, type Policy } from '../../selection/policy.js';
 import { readMasterTlsFiles, type MasterTlsOptions } from '../../master/tls.js';
 
 interface MasterFlags extends HttpSecurityFlags {
@@ -27,6 +28,8 @@ interface MasterFlags extends HttpSecurityFlags {
   retainEvents: number;
   retentionInterval: number;
   logRetryFor: number;
+  policy: Policy;
+  compensation: number;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -76,6 +79,8 @@ export function masterCommand(): Command {
     .option('--tls-key <file>', 'its private key (PEM, unencrypted)')
     .option('--tls-ca <file>', 'the CA that signs slave certificates (PEM); slaves without one are refused')
     .option('--tls-identities <file>', 'JSON {"<certificate CN>": ["host:port" or "host", ...]}: the nodes each certificate may report for (instead of its SAN)')
+    .addOption(new Option('--policy <name>', 'how least-loaded queries that name no policy are answered').choices(POLICIES).default(MASTER_DEFAULTS.policy))
+    .option('--compensation <load>', 'load added to a node per answer until its next report (0: off)', numberArg(0), MASTER_DEFAULTS.compensation)
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
     .action(async (flags: MasterFlags) => {
       let master: Master;
@@ -109,6 +114,8 @@ export function masterCommand(): Command {
           retentionInterval: flags.retentionInterval,
           logRetryFor: flags.logRetryFor,
           ...(tls && { tls }),
+          policy: flags.policy,
+          compensation: flags.compensation,
         });
       } catch (e) {
         die(e);

@@ -1,14 +1,16 @@
-import { Argument, Command } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { ErrorCode, LoadLedgerError } from '../../errors.js';
 import type { NodeDocument, StateDocument } from '../../projection/document.js';
 import { getJson, parseMasterUrl, readCredentials, type CredentialFlags } from '../http-client.js';
 import { die, formatAttrs, formatLoad, isoTime, table } from '../output.js';
 import { addCredentialOptions, keyValueArg } from '../options.js';
+import { POLICIES, type Policy } from '../../selection/policy.js';
 
 interface QueryFlags extends CredentialFlags {
   http: string;
   json?: boolean;
   where?: Record<string, string>;
+  policy?: Policy;
 }
 
 export function nodesTable(nodes: NodeDocument[]): string {
@@ -31,15 +33,24 @@ export function queryCommand(): Command {
     .addArgument(new Argument('<what>', 'what to ask').choices(['least-loaded', 'state', 'nodes']))
     .option('--http <url>', 'the master\'s HTTP API (http:// or https://)', 'http://127.0.0.1:7480')
     .option('--json', 'print the JSON document')
-    .option('--where <key=value>', 'only nodes with this attribute (repeatable)', keyValueArg);
+    .option('--where <key=value>', 'only nodes with this attribute (repeatable)', keyValueArg)
+    .addOption(new Option('--policy <name>', "least-loaded: how to choose (default: the master's --policy)").choices(POLICIES));
   return addCredentialOptions(cmd)
     .action(async (what: string, flags: QueryFlags) => {
       try {
         const base = parseMasterUrl(flags.http);
-        const creds = readCredentials(flags, base);
-        const qs = new URLSearchParams(flags.where ?? {}).toString();
+        const query = new URLSearchParams(flags.where ?? {});
         const path = what === 'least-loaded' ? '/v1/least-loaded' : what === 'state' ? '/v1/state' : '/v1/nodes';
-        if (what === 'state' && qs) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--where applies to least-loaded and nodes, not state');
+        if (what === 'state' && query.size > 0) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--where applies to least-loaded and nodes, not state');
+        if (what === 'least-loaded' && query.has('policy')) {
+          throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--where policy=…: "policy" is reserved on least-loaded (it names the selection policy; use --policy); filter on another attribute');
+        }
+        if (flags.policy !== undefined) {
+          if (what !== 'least-loaded') throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--policy applies to least-loaded, not ${what}`);
+          query.set('policy', flags.policy);
+        }
+        const creds = readCredentials(flags, base);
+        const qs = query.toString();
         const { status, body } = await getJson(base, qs ? `${path}?${qs}` : path, creds);
         if (status !== 200) {
           const err = body as { error?: string; code?: string };

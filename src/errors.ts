@@ -17,6 +17,8 @@ export const ErrorCode = {
   PUSH_KEY_TOO_LONG: 'PUSH_KEY_TOO_LONG',
   PUSH_VALUE_TOO_LONG: 'PUSH_VALUE_TOO_LONG',
   PUSH_ADDR_CHANGED: 'PUSH_ADDR_CHANGED',
+  /** A GOODBYE whose payload is neither empty nor a valid map with a string `reason`. */
+  GOODBYE_MALFORMED: 'GOODBYE_MALFORMED',
   WRITE_BACKLOG: 'WRITE_BACKLOG',
   TOO_MANY_SLAVES: 'TOO_MANY_SLAVES',
   /** --listen or --http: another process has the port (a run-time failure: exit 1). */

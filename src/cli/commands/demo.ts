@@ -79,7 +79,8 @@ export function demoCommand(): Command {
       };
       const refresh = (): void => {
         const v = view();
-        out.write(tty ? redraw(renderScreen(v, out.columns || 100, color)) : `${renderLine(v)}\n`);
+        // On a terminal, never more lines than it has rows: a scrolled screen breaks the redraw.
+        out.write(tty ? redraw(renderScreen(v, out.columns || 100, color).slice(0, Math.max(1, (out.rows || 50) - 1))) : `${renderLine(v)}\n`);
       };
       refresh();
       const timer = setInterval(refresh, flags.refresh);

@@ -43,7 +43,7 @@ export class FrameDecoder {
     return this.failed;
   }
 
-  /** Bytes held waiting for the rest of a frame (never more than header + maxPayload). */
+  /** Bytes held waiting for the rest of a frame (never more than header + max(maxPayload, GOODBYE_MAX_PAYLOAD)). */
   get buffered(): number {
     return this.pending.length;
   }

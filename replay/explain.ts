@@ -49,7 +49,7 @@ export class NodeExplainer {
     // a stop recorded late (after a log outage) took effect at `since`
     const ts = e.type === 'MasterStopped' && e.since !== undefined ? e.since : e.ts;
     this.transitions.push({ seq: e.seq, ts, from: this.prev, to: n.state, cause: this.cause(e, n.load), event: e.type });
-    if (e.type === 'SlaveTimedOut' || e.type === 'SlaveDisconnected' || e.type === 'ProtocolViolated' || e.type === 'SlaveSuperseded') {
+    if (e.type === 'SlaveTimedOut' || e.type === 'SlaveDisconnected' || e.type === 'ProtocolViolated' || e.type === 'SlaveSuperseded' || e.type === 'SlaveLeft') {
       this.lastHello.delete(e.conn);
       this.remoteOf.delete(e.conn);
     }
@@ -74,6 +74,8 @@ export class NodeExplainer {
         return `protocol violation ${e.code}: ${e.reason} (connection ${e.conn} closed)`;
       case 'SlaveSuperseded':
         return `superseded by connection ${e.by}${this.remoteOf.has(e.by) ? ` from ${this.remoteOf.get(e.by)!}` : ''} (a restarted slave took its addr)`;
+      case 'SlaveLeft':
+        return `left: connection ${e.conn} said GOODBYE${e.reason !== undefined ? ` (${e.reason})` : ''} (${last})`;
       case 'MasterStarted':
         return `master restarted (epoch ${e.epoch}): not eligible until it reconnects`;
       case 'MasterStopped':

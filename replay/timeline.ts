@@ -41,6 +41,8 @@ export function eventDetails(e: LedgerEvent): string {
       return `${e.code}: ${e.reason}`;
     case 'SlaveSuperseded':
       return `by connection ${e.by}`;
+    case 'SlaveLeft':
+      return e.reason !== undefined ? `GOODBYE: ${e.reason}` : 'GOODBYE';
     default:
       return '';
   }

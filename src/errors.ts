@@ -19,6 +19,8 @@ export const ErrorCode = {
   PUSH_ADDR_CHANGED: 'PUSH_ADDR_CHANGED',
   /** A TLS slave pushed for a node id its certificate does not permit. */
   NODE_NOT_PERMITTED: 'NODE_NOT_PERMITTED',
+  /** A GOODBYE whose payload is neither empty nor a valid map with a string `reason`. */
+  GOODBYE_MALFORMED: 'GOODBYE_MALFORMED',
   WRITE_BACKLOG: 'WRITE_BACKLOG',
   TOO_MANY_SLAVES: 'TOO_MANY_SLAVES',
   /** --listen or --http: another process has the port (a run-time failure: exit 1). */

@@ -32,6 +32,11 @@ export type UnknownFrameSkipped = Event<'UnknownFrameSkipped', { conn: number; c
 export type SlaveTimedOut = Event<'SlaveTimedOut', { conn: number; silentMs: number; handshake?: true }>;
 export type SlaveDisconnected = Event<'SlaveDisconnected', { conn: number; reason: string }>;
 export type ProtocolViolated = Event<'ProtocolViolated', { conn: number; code: string; reason: string }>;
+/**
+ * The slave said GOODBYE (it is leaving on purpose: stopped, drained for a deploy) and the
+ * master closed the connection. `reason`: what the slave gave, if anything.
+ */
+export type SlaveLeft = Event<'SlaveLeft', { conn: number; reason?: string }>;
 /** `conn` lost its node to the newer connection `by`, and was closed. */
 export type SlaveSuperseded = Event<'SlaveSuperseded', { conn: number; node: string; by: number }>;
 
@@ -49,7 +54,8 @@ export type LedgerEvent =
   | SlaveTimedOut
   | SlaveDisconnected
   | ProtocolViolated
-  | SlaveSuperseded;
+  | SlaveSuperseded
+  | SlaveLeft;
 
 export type EventType = LedgerEvent['type'];
 
@@ -71,6 +77,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'SlaveDisconnected',
   'ProtocolViolated',
   'SlaveSuperseded',
+  'SlaveLeft',
 ];
 
 export function isEventType(s: string): s is EventType {

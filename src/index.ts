@@ -2,7 +2,7 @@
  * loadledger as a library: the slave for embedding in a gateway, the master for tests
  * and tools, and the pieces replay is made of.
  */
-export { createSlave, type Slave, type SlaveOptions, type SlaveEvents, type SlaveTlsOptions } from './slave/slave.js';
+export { createSlave, type Slave, type SlaveOptions, type SlaveEvents, type SlaveTlsOptions, type CloseOptions } from './slave/slave.js';
 export { parseLoadSource, type LoadSource } from './slave/load-sources.js';
 export { Master, MASTER_DEFAULTS, type MasterOptions } from './master/master.js';
 export { AdminToken, type HttpAuthOptions } from './http/auth.js';

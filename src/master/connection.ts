@@ -108,6 +108,9 @@ export class SlaveConnection implements FrameSink {
         this.track(recorder.record({ type: 'LoadPushed', conn: this.conn, node, load: f.info.load, capacity: f.info.capacity ?? 1, attrs: f.info.attrs }), 1);
         break;
       }
+      case 'GOODBYE':
+        this.left(f.reason);
+        break;
       case 'UNKNOWN':
         this.track(recorder.record({ type: 'UnknownFrameSkipped', conn: this.conn, code: f.code, length: f.length }, () => this.host.counters.unknownFrames++), 1);
         break;
@@ -128,6 +131,16 @@ export class SlaveConnection implements FrameSink {
     this.end();
     // The decoder is closed: nothing more is read. The socket goes once the fact is logged.
     this.recordThenDestroy({ type: 'ProtocolViolated', conn: this.conn, code: err.code, reason: err.reason });
+  }
+
+  /**
+   * The slave said GOODBYE: it is DOWN at once (no wait for dead-after), the socket goes
+   * once that is in the log, and nothing it sent after the GOODBYE is read.
+   */
+  private left(reason: string | undefined): void {
+    if (this.ended) return;
+    this.end();
+    this.recordThenDestroy(reason === undefined ? { type: 'SlaveLeft', conn: this.conn } : { type: 'SlaveLeft', conn: this.conn, reason });
   }
 
   /** Sends a HELLO to a quiet slave (the protocol allows the master to ping first). */

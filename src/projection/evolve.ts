@@ -50,6 +50,9 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
     case 'SlaveSuperseded':
       dropConnection(state, event.conn, event.ts, `superseded by connection ${event.by}`);
       break;
+    case 'SlaveLeft':
+      dropConnection(state, event.conn, event.ts, event.reason !== undefined ? `left (${event.reason})` : 'left');
+      break;
     default: {
       const unknown: never = event;
       // An event type from a newer version: the log format check should have refused it.

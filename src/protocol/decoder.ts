@@ -1,5 +1,6 @@
 import { ErrorCode } from '../errors.js';
-import { DEFAULT_LIMITS, HEADER_SIZE, MsgType, type Frame, type PushLimits } from './messages.js';
+import { DEFAULT_LIMITS, GOODBYE_MAX_PAYLOAD, HEADER_SIZE, MsgType, type Frame, type PushLimits } from './messages.js';
+import { decodeGoodbye, isGoodbyeRejection } from './goodbye.js';
 import { decodePush, isRejection } from './push.js';
 
 /** A fatal error in the byte stream: the connection must be closed and the reason recorded. */
@@ -20,9 +21,11 @@ const EMPTY = Buffer.alloc(0);
  * `sink.frame` for each complete frame, in order, and `sink.error` once for the first
  * fatal error, after which it ignores further input.
  *
- * The length of a PUSH_LOAD_INFO is checked against `maxPayload` from the header, before
- * a single payload byte is buffered. Payloads of HELLO/HELLO_ACK and of unknown types
- * are skipped as they stream past, never buffered.
+ * The length of a PUSH_LOAD_INFO is checked against `maxPayload` (of a GOODBYE, against
+ * GOODBYE_MAX_PAYLOAD) from the header, before a single payload byte is buffered. Payloads
+ * of HELLO/HELLO_ACK and of unknown types are skipped as they stream past, never buffered.
+ * A GOODBYE is delivered like any frame; what comes after it is the sink's business (the
+ * master stops reading).
  */
 export class FrameDecoder {
   private pending: Buffer = EMPTY;
@@ -40,7 +43,7 @@ export class FrameDecoder {
     return this.failed;
   }
 
-  /** Bytes held waiting for the rest of a frame (never more than header + maxPayload). */
+  /** Bytes held waiting for the rest of a frame (never more than header + max(maxPayload, GOODBYE_MAX_PAYLOAD)). */
   get buffered(): number {
     return this.pending.length;
   }
@@ -100,6 +103,19 @@ export class FrameDecoder {
         if (isRejection(info)) return this.fail(info.code, info.reason);
         this.sink.frame({ type: 'PUSH_LOAD_INFO', info });
         if (this.failed) return; // the sink may close us
+        if (this.paused) break;
+        continue;
+      }
+      if (type === MsgType.GOODBYE) {
+        if (len > GOODBYE_MAX_PAYLOAD) {
+          return this.fail(ErrorCode.FRAME_TOO_LARGE, `GOODBYE payload of ${len} bytes exceeds the limit of ${GOODBYE_MAX_PAYLOAD}`);
+        }
+        if (end - pos - HEADER_SIZE < len) break;
+        const goodbye = decodeGoodbye(buf.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + len));
+        pos += HEADER_SIZE + len;
+        if (isGoodbyeRejection(goodbye)) return this.fail(goodbye.code, goodbye.reason);
+        this.sink.frame(goodbye);
+        if (this.failed) return;
         if (this.paused) break;
         continue;
       }

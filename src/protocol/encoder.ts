@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { FORBIDDEN_KEY } from './push.js';
-import { HEADER_SIZE, MAX_WIRE_PAYLOAD, MsgType, type Attrs } from './messages.js';
+import { GOODBYE_MAX_REASON_BYTES, HEADER_SIZE, MAX_WIRE_PAYLOAD, MsgType, type Attrs } from './messages.js';
 
 // Plain MessagePack maps on the wire: no msgpackr records/extensions, so a C agent can read them.
 const wirePackr = new Packr({ useRecords: false, variableMapSize: true });
@@ -17,6 +17,32 @@ export function encodeFrame(type: number, payload?: Uint8Array): Buffer {
 
 export const HELLO_FRAME: Buffer = encodeFrame(MsgType.HELLO);
 export const HELLO_ACK_FRAME: Buffer = encodeFrame(MsgType.HELLO_ACK);
+/** GOODBYE without a reason: `00 03 00 00`. */
+export const GOODBYE_FRAME: Buffer = encodeFrame(MsgType.GOODBYE);
+
+/**
+ * A GOODBYE, with `{reason}` as its payload when a reason is given (README "Extensions
+ * to PROTOCOL.md"). A reason longer than GOODBYE_MAX_REASON_BYTES is cut at a character
+ * boundary: a master would refuse it whole.
+ */
+export function encodeGoodbye(reason?: string): Buffer {
+  if (reason === undefined) return GOODBYE_FRAME;
+  return encodeFrame(MsgType.GOODBYE, wirePackr.pack({ reason: truncateUtf8(reason, GOODBYE_MAX_REASON_BYTES) }));
+}
+
+/** The longest prefix of `s` whose UTF-8 fits in `max` bytes. */
+export function truncateUtf8(s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s;
+  let out = '';
+  let bytes = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > max) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
 
 export interface PushFields {
   load: number;

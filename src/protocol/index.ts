@@ -2,3 +2,4 @@ export * from './messages.js';
 export * from './encoder.js';
 export * from './decoder.js';
 export { FORBIDDEN_KEY, decodePush, isRejection, isValidAddr, type PushRejection } from './push.js';
+export { decodeGoodbye, isGoodbyeRejection, type GoodbyeRejection } from './goodbye.js';

@@ -6,6 +6,8 @@ export const MsgType = {
   PUSH_LOAD_INFO: 0,
   HELLO: 1,
   HELLO_ACK: 2,
+  /** Extension (README "Extensions to PROTOCOL.md"): the slave leaves on purpose. */
+  GOODBYE: 3,
 } as const;
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 
@@ -31,6 +33,8 @@ export type Frame =
   | { readonly type: 'PUSH_LOAD_INFO'; readonly info: LoadInfo }
   | { readonly type: 'HELLO' }
   | { readonly type: 'HELLO_ACK' }
+  /** The slave leaves on purpose; `reason` only when its payload carried one. */
+  | { readonly type: 'GOODBYE'; readonly reason?: string }
   /** Reserved or private-use type: its payload was skipped, the connection stays. */
   | { readonly type: 'UNKNOWN'; readonly code: number; readonly length: number };
 
@@ -41,6 +45,10 @@ export interface PushLimits {
   maxKeyBytes: number;
   maxStringBytes: number;
 }
+
+/** GOODBYE: the largest payload accepted (checked from the header) and the longest reason. */
+export const GOODBYE_MAX_PAYLOAD = 512;
+export const GOODBYE_MAX_REASON_BYTES = 256;
 
 export const DEFAULT_LIMITS: Readonly<PushLimits> = Object.freeze({
   maxPayload: 8192,

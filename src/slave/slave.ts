@@ -21,6 +21,7 @@ import {
   FrameDecoder,
   HELLO_ACK_FRAME,
   HELLO_FRAME,
+  encodeGoodbye,
   encodePush,
   isValidAddr,
   type Attrs,
@@ -134,8 +135,18 @@ export interface Slave extends EventEmitter<SlaveEvents> {
   readonly stats: SlaveStats;
   /** The master this slave talks to. */
   readonly master: Readonly<HostPort>;
-  /** Stops all timers, closes the connection; resolves once the socket is closed. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Leaves: stops all timers, says GOODBYE (with `reason`, if given) so that the master marks
+   * the node DOWN at once, and closes the connection; resolves once the socket is closed
+   * (at most about a second when the master does not answer). Idempotent: a second call
+   * returns the first one's promise.
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+export interface CloseOptions {
+  /** Sent with the GOODBYE and recorded by the master (e.g. `SIGTERM`, `drained for deploy`); cut to 256 bytes. */
+  reason?: string;
 }
 
 interface ResolvedOptions {
@@ -209,12 +220,12 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
     return this.opts.master;
   }
 
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closing ??= this.shutdown(typeof options.reason === 'string' ? options.reason : undefined);
     return this.closing;
   }
 
-  private async shutdown(): Promise<void> {
+  private async shutdown(reason: string | undefined): Promise<void> {
     this.abort.abort();
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
@@ -226,10 +237,12 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
     if (socket.closed) return;
     await new Promise<void>((resolve) => {
       socket.once('close', () => resolve());
-      // A polite FIN; if the master does not close its side in time, cut it.
+      // GOODBYE and a FIN; the master closes its side once the GOODBYE is in its log. If it
+      // does not in time (an old master skips GOODBYE as an unknown type, but still sees the
+      // FIN), cut it. Written even behind a full buffer: it is the last thing we send.
       const grace = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
       socket.once('close', () => clearTimeout(grace));
-      if (conn.established) socket.end();
+      if (conn.established && socket.writable) socket.end(encodeGoodbye(reason));
       else socket.destroy();
     });
   }
@@ -321,6 +334,7 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
       case 'HELLO_ACK':
       case 'UNKNOWN': // reserved/private types: skipped, still a sign of life
       case 'PUSH_LOAD_INFO': // not meant for slaves; harmless, ignored
+      case 'GOODBYE': // slave → master only; ignored
         return;
       default: {
         const never: never = frame;

@@ -53,12 +53,14 @@ export const ev = {
   disconnected: (conn: number, reason = 'closed by slave'): NewEvent => ({ type: 'SlaveDisconnected', conn, reason }),
   violated: (conn: number, code = 'PUSH_BAD_LOAD', reason = '"load" is missing'): NewEvent => ({ type: 'ProtocolViolated', conn, code, reason }),
   superseded: (conn: number, node: string, by: number): NewEvent => ({ type: 'SlaveSuperseded', conn, node, by }),
+  left: (conn: number, reason?: string): NewEvent => (reason === undefined ? { type: 'SlaveLeft', conn } : { type: 'SlaveLeft', conn, reason }),
 };
 
 /**
  * A log as a master records it over two epochs, with every event type: three slaves, a
  * refused one, pings, an unknown frame, a timeout, a violation, a supersession, a clean
- * stop, a restart, reconnections.
+ * stop, a restart, reconnections, a slave that leaves with GOODBYE and a connection that
+ * leaves before it pushed.
  */
 export const RECORDED_LOG: readonly NewEvent[] = [
   ev.masterStarted(1),
@@ -91,4 +93,9 @@ export const RECORDED_LOG: readonly NewEvent[] = [
   ev.connected(8),
   ev.helloReceived(8),
   ev.helloAckSent(8),
+  ev.connected(9),
+  ev.pushed(9, 'gw-d:8080', 12),
+  ev.left(9, 'SIGTERM'),
+  ev.connected(10),
+  ev.left(10),
 ];

@@ -276,6 +276,8 @@ describe.each([
   ['SlaveTimedOut', ev.timedOut(1, 3012), 'no frame for 3.0s'],
   ['SlaveDisconnected', ev.disconnected(1, 'closed by slave'), 'disconnected (closed by slave)'],
   ['ProtocolViolated', ev.violated(1, 'PUSH_ADDR_CHANGED', 'connection bound to a:1 pushed for z:1'), 'protocol violation PUSH_ADDR_CHANGED: connection bound to a:1 pushed for z:1'],
+  ['SlaveLeft', ev.left(1), 'left'],
+  ['SlaveLeft with a reason', ev.left(1, 'SIGTERM'), 'left (SIGTERM)'],
 ] as const)('%s', (_name, event, reason) => {
   it(`the node goes DOWN ("${reason}"), leaves the index, its last load stays visible`, () => {
     given(started, ev.connected(1), ev.pushed(1, 'a:1', 10, { capacity: 3, attrs: { zone: 'eu-1' } }), ev.connected(2), ev.pushed(2, 'b:1', 20))
@@ -380,7 +382,9 @@ describe('folding a recorded log', () => {
       ['gw-a:8080', 'DOWN', 25],
       ['gw-b:8080', 'DOWN', 35],
       ['gw-c:8080', 'PUSH_LOAD_INFO', 15],
+      ['gw-d:8080', 'DOWN', 12],
     ]);
+    expect(d.nodes.find((n) => n.id === 'gw-d:8080')?.reason).toBe('left (SIGTERM)');
     expect(d.pending.map((p) => p.conn)).toEqual([8]);
   });
 });
@@ -434,7 +438,7 @@ type Op =
   | { k: 'push'; c: number; node: number; load: number }
   | { k: 'life'; t: 'helloReceived' | 'helloAckReceived' | 'unknownSkipped'; c: number }
   | { k: 'noop'; t: 'helloAckSent' | 'helloSent' | 'refused'; c: number }
-  | { k: 'end'; t: 'timedOut' | 'disconnected' | 'violated'; c: number }
+  | { k: 'end'; t: 'timedOut' | 'disconnected' | 'violated' | 'left'; c: number }
   | { k: 'supersede'; c: number; by: number }
   | { k: 'start' }
   | { k: 'stop' };
@@ -454,7 +458,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('life' as const), t: fc.constantFrom('helloReceived' as const, 'helloAckReceived' as const, 'unknownSkipped' as const), c: conn }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('noop' as const), t: fc.constantFrom('helloAckSent' as const, 'helloSent' as const, 'refused' as const), c: conn }) },
-  { weight: 3, arbitrary: fc.record({ k: fc.constant('end' as const), t: fc.constantFrom('timedOut' as const, 'disconnected' as const, 'violated' as const), c: conn }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('end' as const), t: fc.constantFrom('timedOut' as const, 'disconnected' as const, 'violated' as const, 'left' as const), c: conn }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('supersede' as const), c: conn, by: conn }) },
   { weight: 1, arbitrary: fc.constant<Op>({ k: 'start' }) },
   { weight: 1, arbitrary: fc.constant<Op>({ k: 'stop' }) },

@@ -6,8 +6,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
-import { HELLO_ACK_FRAME, HELLO_FRAME, encodeFrame, encodePush, encodePushPayload } from '../../src/protocol/encoder.js';
-import { DEFAULT_LIMITS, MsgType, type Attrs, type Frame, type LoadInfo, type PushLimits } from '../../src/protocol/messages.js';
+import { GOODBYE_FRAME, HELLO_ACK_FRAME, HELLO_FRAME, encodeFrame, encodeGoodbye, encodePush, encodePushPayload } from '../../src/protocol/encoder.js';
+import { DEFAULT_LIMITS, GOODBYE_MAX_PAYLOAD, MsgType, type Attrs, type Frame, type LoadInfo, type PushLimits } from '../../src/protocol/messages.js';
 import {
   BAD_PAYLOADS,
   byteByByte,
@@ -19,6 +19,7 @@ import {
   mp,
   outcome,
   splitAt,
+  type ByteLike,
   type DecodeResult,
 } from './helpers.js';
 
@@ -29,6 +30,8 @@ const push = (info: Omit<LoadInfo, 'attrs'> & { attrs?: Attrs }): Frame => ({
   info: { attrs: {}, ...info },
 });
 const unknown = (code: number, length: number): Frame => ({ type: 'UNKNOWN', code, length });
+const GOODBYE: Frame = { type: 'GOODBYE' };
+const goodbye = (reason: string): Frame => ({ type: 'GOODBYE', reason });
 
 const PROTOCOL_CODES = new Set<string>([
   ErrorCode.FRAME_TOO_LARGE,
@@ -42,6 +45,7 @@ const PROTOCOL_CODES = new Set<string>([
   ErrorCode.PUSH_TOO_MANY_ATTRS,
   ErrorCode.PUSH_KEY_TOO_LONG,
   ErrorCode.PUSH_VALUE_TOO_LONG,
+  ErrorCode.GOODBYE_MALFORMED,
 ]);
 
 /** One attribute entry of exactly `size` bytes (3 ≤ size ≤ 325), its key starting with a character unique to `idx`. */
@@ -84,10 +88,18 @@ describe('FrameDecoder', () => {
         encoded: () => encodePush({ load: 42 }),
         frame: push({ load: 42 }),
       },
+      // README "Extensions to PROTOCOL.md"
+      { name: 'GOODBYE', hex: '00 03 00 00', encoded: () => GOODBYE_FRAME, frame: GOODBYE },
+      {
+        name: 'GOODBYE {reason: "bye"}',
+        hex: '00 03 00 0c 81 a6 72 65 61 73 6f 6e a3 62 79 65',
+        encoded: () => encodeGoodbye('bye'),
+        frame: goodbye('bye'),
+      },
     ] as const;
 
-    it('numbers the message types as the original design', () => {
-      expect(MsgType).toEqual({ PUSH_LOAD_INFO: 0, HELLO: 1, HELLO_ACK: 2 });
+    it('numbers the message types as the original design, then the extension GOODBYE = 3', () => {
+      expect(MsgType).toEqual({ PUSH_LOAD_INFO: 0, HELLO: 1, HELLO_ACK: 2, GOODBYE: 3 });
     });
 
     it.each(wire)('encodes $name as $hex', ({ hex: h, encoded }) => {
@@ -115,10 +127,12 @@ describe('FrameDecoder', () => {
 
   describe('any segmentation', () => {
     const stream = bytes(
+      encodeGoodbye('SIGTERM'),
       encodePush({ load: 1.5, addr: 'node-1.example.com:8080', capacity: 4, attrs: { zone: 'eu-west-1', version: 3, canary: true, temp: -12 } }),
       HELLO_FRAME,
       HELLO_ACK_FRAME,
-      frame(3, Buffer.from('reserved extension payload')),
+      GOODBYE_FRAME, // a pure decoder goes on after it: ignoring what follows is the master's rule
+      frame(4, Buffer.from('reserved extension payload')),
       frame(0x8001, [0xde, 0xad, 0xbe, 0xef, 0x00, 0x04]),
       frame(MsgType.HELLO, [0x81, 0xa4, 0x6c, 0x6f, 0x61, 0x64, 0x2a]), // a push's payload behind HELLO: ignored
       encodePush({ load: 0, addr: '[::1]:7400' }),
@@ -126,13 +140,17 @@ describe('FrameDecoder', () => {
       frame(MsgType.HELLO_ACK, [1, 2, 3]),
       hex('00 00 00 07 81 a4 6c 6f 61 64 2a'),
       frame(0x7fff, Buffer.alloc(300, 0xaa)),
+      frame(MsgType.GOODBYE, bytes(mp.map16Header(2), mp.str('later'), mp.true, mp.str('reason'), mp.str8('drained ✓'))),
+      frame(MsgType.GOODBYE, mp.map([])),
       encodePush({ load: 7, capacity: 0.25, attrs: { region: 'ünïcødé ✓' } }),
     );
     const expected: Frame[] = [
+      goodbye('SIGTERM'),
       push({ load: 1.5, addr: 'node-1.example.com:8080', capacity: 4, attrs: { zone: 'eu-west-1', version: 3, canary: true, temp: -12 } }),
       HELLO,
       HELLO_ACK,
-      unknown(3, 26),
+      GOODBYE,
+      unknown(4, 26),
       unknown(0x8001, 6),
       HELLO,
       push({ load: 0, addr: '[::1]:7400' }),
@@ -140,6 +158,8 @@ describe('FrameDecoder', () => {
       HELLO_ACK,
       push({ load: 42 }),
       unknown(0x7fff, 300),
+      goodbye('drained ✓'),
+      GOODBYE,
       push({ load: 7, capacity: 0.25, attrs: { region: 'ünïcødé ✓' } }),
     ];
 
@@ -299,6 +319,7 @@ describe('FrameDecoder', () => {
       { first: 'HELLO', chunk: bytes(HELLO_FRAME, HELLO_ACK_FRAME, encodePush({ load: 1 }), HELLO_FRAME.subarray(0, 2)), frame: HELLO },
       { first: 'PUSH_LOAD_INFO', chunk: bytes(encodePush({ load: 1 }), HELLO_ACK_FRAME, encodePush({ load: 2 }), HELLO_FRAME.subarray(0, 2)), frame: push({ load: 1 }) },
       { first: 'UNKNOWN', chunk: bytes(frame(9, [1]), HELLO_ACK_FRAME, HELLO_FRAME.subarray(0, 2)), frame: unknown(9, 1) },
+      { first: 'GOODBYE', chunk: bytes(encodeGoodbye('x'), encodePush({ load: 1 }), GOODBYE_FRAME, HELLO_FRAME.subarray(0, 2)), frame: goodbye('x') },
     ])('stops in the middle of a chunk when the sink closes it from the $first callback', ({ chunk, frame: f }) => {
       const seen: Frame[] = [];
       const d: FrameDecoder = new FrameDecoder({
@@ -313,6 +334,108 @@ describe('FrameDecoder', () => {
       expect(seen).toEqual([f]);
       expect(d.closed).toBe(true);
       expect(d.buffered).toBe(0);
+    });
+  });
+
+  describe('GOODBYE (README "Extensions to PROTOCOL.md")', () => {
+    const gb = (payload: ByteLike): Buffer => frame(MsgType.GOODBYE, payload);
+    const reason = (v: Buffer): Buffer => mp.map([['reason', v]]);
+    /** A valid GOODBYE payload of exactly GOODBYE_MAX_PAYLOAD bytes: a 256-byte reason and a padding key. */
+    const fullPayload = (): Buffer => bytes(mp.map16Header(2), mp.str('reason'), mp.str16('r'.repeat(256)), mp.str('pad'), mp.str8('p'.repeat(237)));
+
+    it.each([
+      { name: 'empty payload', payload: [], frame: GOODBYE },
+      { name: 'empty fixmap', payload: mp.map([]), frame: GOODBYE },
+      { name: 'empty map32', payload: mp.map32Header(0), frame: GOODBYE },
+      { name: 'reason as str16', payload: reason(mp.str16('bye')), frame: goodbye('bye') },
+      { name: 'reason as str32', payload: reason(mp.str32('bye')), frame: goodbye('bye') },
+      { name: 'empty reason', payload: reason(mp.str('')), frame: goodbye('') },
+      { name: 'reason of 256 bytes in 128 two-byte characters', payload: reason(mp.str('é'.repeat(128))), frame: goodbye('é'.repeat(128)) },
+      {
+        name: 'keys of later versions (ignored) around the reason',
+        payload: mp.map([['at', mp.uint32(7)], ['reason', mp.str('deploy')], ['drain', mp.true], ['w', mp.float64(0.5)], ['n', mp.int64(-3n)], ['s', mp.str('x')]]),
+        frame: goodbye('deploy'),
+      },
+      { name: 'only keys of later versions', payload: mp.map([['x', mp.fixint(-1)]]), frame: GOODBYE },
+      { name: `a payload of exactly ${GOODBYE_MAX_PAYLOAD} bytes`, payload: fullPayload(), frame: goodbye('r'.repeat(256)) },
+    ])('accepts $name', ({ payload, frame: f }) => {
+      const s = bytes(gb(payload), HELLO_FRAME);
+      for (const r of [decodeAll(s), decodeChunks(byteByByte(s))]) {
+        expect(outcome(r)).toEqual([f, HELLO]);
+        expect(r.decoder.buffered).toBe(0);
+      }
+    });
+
+    it('has its own payload limit, whatever maxPayload the pushes get', () => {
+      expect(fullPayload().length).toBe(GOODBYE_MAX_PAYLOAD);
+      expect(outcome(decodeAll(gb(fullPayload()), { maxPayload: 0 }))).toEqual([goodbye('r'.repeat(256))]);
+    });
+
+    it.each([false, true])(`reports FRAME_TOO_LARGE for a GOODBYE of ${GOODBYE_MAX_PAYLOAD + 1} bytes from the header alone (split header: %s)`, (split) => {
+      const header = gb(bytes(fullPayload(), [0])).subarray(0, 4);
+      const r = decodeChunks(split ? [header.subarray(0, 3), header.subarray(3)] : [header]);
+      expect(outcome(r)).toEqual([{ error: ErrorCode.FRAME_TOO_LARGE }]);
+      expect(r.maxBuffered).toBeLessThanOrEqual(3);
+      expect(r.decoder.closed).toBe(true);
+    });
+
+    it('holds an incomplete GOODBYE until its last byte arrives', () => {
+      const f = encodeGoodbye('SIGTERM');
+      const r = decodeChunks([f.subarray(0, f.length - 1)]);
+      expect(r.events).toEqual([]);
+      expect(r.decoder.buffered).toBe(f.length - 1);
+      r.decoder.push(f.subarray(f.length - 1));
+      expect(r.events).toEqual([{ frame: goodbye('SIGTERM') }]);
+      expect(r.decoder.buffered).toBe(0);
+    });
+
+    const BAD_GOODBYES: ReadonlyArray<{ name: string; payload: Buffer }> = [
+      { name: 'a string', payload: mp.str('bye') },
+      { name: 'a fixint', payload: mp.fixint(0) },
+      { name: 'nil', payload: mp.nil },
+      { name: 'true', payload: mp.true },
+      { name: 'an array', payload: mp.fixarray(mp.str('bye')) },
+      { name: 'reason as a number', payload: reason(mp.fixint(1)) },
+      { name: 'reason nil', payload: reason(mp.nil) },
+      { name: 'reason true', payload: reason(mp.true) },
+      { name: 'reason as a map', payload: reason(mp.map([])) },
+      { name: 'reason as bin', payload: reason(mp.bin8(Buffer.from('bye'))) },
+      { name: 'reason of 257 bytes', payload: reason(mp.str('r'.repeat(257))) },
+      { name: 'reason of 258 bytes in 129 two-byte characters', payload: reason(mp.str('é'.repeat(129))) },
+      { name: 'reason of invalid UTF-8', payload: reason(mp.rawstr([0x62, 0xff])) },
+      { name: 'an integer key', payload: mp.map([[mp.fixint(1), mp.str('bye')]]) },
+      { name: 'key "__proto__"', payload: mp.map([['__proto__', mp.str('x')]]) },
+      { name: 'a key of 65 bytes', payload: mp.map([['k'.repeat(65), mp.true]]) },
+      { name: 'a duplicate reason', payload: mp.map([['reason', mp.str('a')], ['reason', mp.str('b')]]) },
+      { name: 'a duplicate other key', payload: mp.map([['x', mp.true], ['x', mp.true]]) },
+      { name: 'a nested map under another key', payload: mp.map([['x', mp.map([])]]) },
+      { name: 'nil under another key', payload: mp.map([['x', mp.nil]]) },
+      { name: 'NaN under another key', payload: mp.map([['x', mp.float64(NaN)]]) },
+      { name: 'Infinity (float32) under another key', payload: mp.map([['x', mp.float32(Infinity)]]) },
+      { name: 'a fixmap claiming 2 entries holding 1', payload: bytes([0x82], mp.str('reason'), mp.str('a')) },
+      { name: 'a key cut short', payload: bytes([0x81, 0xa6], Buffer.from('rea')) },
+      { name: 'a reason cut short', payload: bytes([0x81], mp.str('reason'), [0xa5, 0x61]) },
+      { name: 'a uint32 cut short', payload: bytes([0x81], mp.str('x'), mp.uint32(1).subarray(0, 3)) },
+      { name: 'a map16 header cut short', payload: bytes([0xde, 0x00]) },
+      { name: 'one trailing byte', payload: bytes(reason(mp.str('a')), [0x00]) },
+    ];
+
+    it.each(BAD_GOODBYES)('$name → GOODBYE_MALFORMED, after the frames before it, and nothing after', ({ payload }) => {
+      const s = bytes(HELLO_FRAME, gb(payload), HELLO_ACK_FRAME, GOODBYE_FRAME);
+      for (const r of [decodeAll(s), decodeChunks(byteByByte(s)), decodeChunks(splitAt(s, [6]))]) {
+        expect(outcome(r)).toEqual([HELLO, { error: ErrorCode.GOODBYE_MALFORMED }]);
+        expect(r.errors[0]?.reason.length).toBeGreaterThan(0);
+        expect(r.decoder.closed).toBe(true);
+        expect(r.decoder.buffered).toBe(0);
+      }
+    });
+
+    it('encodes a reason longer than 256 bytes cut at a character boundary, which a master accepts', () => {
+      const long = 'é'.repeat(200); // 400 bytes
+      const r = decodeAll(encodeGoodbye(long));
+      expect(r.errors).toEqual([]);
+      expect(r.frames).toEqual([goodbye('é'.repeat(128))]);
+      expect(decodeAll(encodeGoodbye('x'.repeat(300))).frames).toEqual([goodbye('x'.repeat(256))]);
     });
   });
 
@@ -370,7 +493,8 @@ describe('FrameDecoder', () => {
     it('never throws, reports at most one error and nothing after it, and never buffers more than header + maxPayload', () => {
       fc.assert(
         fc.property(garbageStream, fc.array(fc.nat(), { maxLength: 20 }), limitsArb, (stream, cuts, limits) => {
-          const maxPayload = { ...DEFAULT_LIMITS, ...limits }.maxPayload;
+          // a GOODBYE is buffered whole too, up to its own limit
+          const maxPayload = Math.max({ ...DEFAULT_LIMITS, ...limits }.maxPayload, GOODBYE_MAX_PAYLOAD);
           let r!: DecodeResult;
           expect(() => {
             r = decodeChunks(splitAt(stream, cuts.map((c) => c % (stream.length + 1))), limits);

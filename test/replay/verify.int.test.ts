@@ -24,7 +24,8 @@ import { withTimeout } from '../helpers/wait.js';
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
-const EVENTS: LedgerEvent[] = new Stamper().stampAll(RECORDED_LOG);
+/** The first 30 events of the recorded log (the figures below are for these; it may grow). */
+const EVENTS: LedgerEvent[] = new Stamper().stampAll(RECORDED_LOG.slice(0, 30));
 /** Appends of 5 events: 6 records (seq 1, 6, 11, 16, 21, 26). */
 const CHUNK = 5;
 /** Snapshots as the master writes them: the projection folded up to these seqs. */

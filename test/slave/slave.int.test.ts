@@ -361,6 +361,24 @@ describe('slave ↔ master over TCP', () => {
       expect(ev.pushes).toHaveLength(pushes);
     });
 
+    it.each([
+      { options: undefined, frame: { type: 'GOODBYE' } },
+      { options: { reason: 'drained for deploy' }, frame: { type: 'GOODBYE', reason: 'drained for deploy' } },
+    ])('says GOODBYE as its last frame, then closes (close($options))', async ({ options, frame }) => {
+      // The stand-in acts on GOODBYE no more than an old master would: it closes on the FIN.
+      const master = await startMaster();
+      const { slave } = startSlave({ master: master.address, load: () => 1, interval: 20, deadAfter: 200 });
+      await waitFor('a push', () => count(master.conns[0], 'PUSH_LOAD_INFO') >= 1);
+      const t0 = performance.now();
+      await slave.close(options);
+      expect(performance.now() - t0).toBeLessThan(900);
+      await waitFor('the master to see the close', () => master.conns[0]!.closed);
+      const frames = master.conns[0]!.frames;
+      expect(frames[frames.length - 1]).toEqual(frame);
+      expect(frames.filter((f) => f.type === 'GOODBYE')).toHaveLength(1);
+      expect(master.conns[0]!.errors).toEqual([]);
+    });
+
     it('during the reconnect backoff, cancels the pending reconnect', async () => {
       // A port where nobody listens.
       const probe = createServer();

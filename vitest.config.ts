@@ -1,6 +1,17 @@
 import { defineConfig } from 'vitest/config';
 
-const CRASH = 'test/master/crash.int.test.ts';
+/**
+ * Tests that measure latency or memory of a master under a flood, or saturate one with
+ * kill -9 cycles: each runs alone, after the others and one after another, so that no
+ * other test's CPU lands in their measurements (2 cores) nor theirs in others' short
+ * liveness deadlines.
+ */
+const ALONE = [
+  'test/master/flood.int.test.ts',
+  'test/master/idle.int.test.ts',
+  'test/master/write-backlog.int.test.ts',
+  'test/master/crash.int.test.ts',
+];
 
 export default defineConfig({
   test: {
@@ -9,10 +20,11 @@ export default defineConfig({
     hookTimeout: 20_000,
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'tests', include: ['test/**/*.test.ts'], exclude: [CRASH] } },
-      // The crash test saturates a master with closed-loop slaves: it runs alone, after the
-      // others, so that its CPU does not stretch their short liveness deadlines (nor theirs its own).
-      { extends: true, test: { name: 'crash', include: [CRASH], sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'tests', include: ['test/**/*.test.ts'], exclude: ALONE } },
+      ...ALONE.map((file, i) => ({
+        extends: true as const,
+        test: { name: file.replace(/^test\/master\/|\.int\.test\.ts$/g, ''), include: [file], sequence: { groupOrder: i + 1 } },
+      })),
     ],
   },
 });

@@ -30,6 +30,8 @@ const master = await Master.start({
   sync: cfg.sync ?? false,
   // every bench client connects from 127.0.0.1, thousands at once: no per-peer rate limit
   connectRate: 0,
+  // the ingest rows drive 1 and 100 connections as fast as they go: capacity, not policy
+  maxFrameRate: 0,
 });
 
 // Diagnostics, reset by `mark` and read by `diag`: how long each group commit spent in

@@ -15,6 +15,8 @@ export interface ConnectionHost {
   /** The connection is gone (after its last event was recorded). */
   forget(c: SlaveConnection): void;
   readonly counters: { unknownFrames: number };
+  /** Frames read per second per connection (0: no limit); a faster sender is paused. */
+  readonly frameRate: number;
   now(): number;
 }
 
@@ -51,6 +53,9 @@ export class SlaveConnection implements FrameSink {
   /** seq of the newest event this connection caused, and how many are not committed yet. */
   private lastSeq = 0;
   private inflight = 0;
+  /** Token bucket of the frame rate (a second's worth of frames at most). */
+  private tokens: number;
+  private tokensAt: number;
   private lastError = '';
   readonly remote: string;
   readonly remoteIp: string;
@@ -66,7 +71,8 @@ export class SlaveConnection implements FrameSink {
   ) {
     this.remoteIp = normalizeIp(socket.remoteAddress ?? 'unknown');
     this.remote = formatAddr(this.remoteIp, socket.remotePort ?? 0);
-    this.lastRx = this.connectedAt = host.now();
+    this.lastRx = this.connectedAt = this.tokensAt = host.now();
+    this.tokens = host.frameRate;
     this.decoder = new FrameDecoder(this, limits);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
@@ -83,6 +89,7 @@ export class SlaveConnection implements FrameSink {
     // A whole frame is the sign of life (PROTOCOL.md), not a byte trickling in.
     this.lastRx = this.host.now();
     this.frames++;
+    if (this.host.frameRate > 0) this.takeToken();
     const recorder = this.host.recorder;
     switch (f.type) {
       case 'HELLO':
@@ -222,6 +229,20 @@ export class SlaveConnection implements FrameSink {
     this.lastSeq = e.seq;
     this.inflight += n;
     if (this.inflight >= MAX_INFLIGHT_EVENTS) this.holdUntil(this.host.recorder.whenCommitted(e.seq));
+  }
+
+  /**
+   * One frame's token; past the rate, reading stops until the bucket has one again. A
+   * slave sends a few frames a second: this only ever holds a flooder back, whose frames
+   * would otherwise take the master's CPU from everyone else (and its GC pauses with it).
+   */
+  private takeToken(): void {
+    const rate = this.host.frameRate;
+    const now = this.lastRx;
+    this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
+    this.tokensAt = now;
+    this.tokens -= 1;
+    if (this.tokens < 0) this.holdUntil(new Promise((r) => setTimeout(r, Math.ceil((-this.tokens * 1000) / rate))));
   }
 
   /** Stops decoding and reading until `until` resolves (backpressure). */

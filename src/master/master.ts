@@ -42,6 +42,8 @@ export interface MasterOptions {
   maxSlaves: number;
   /** A connection that sends no valid frame this long after it was accepted is closed (ms). */
   handshakeTimeout?: number;
+  /** Frames read per second per connection (0: no limit): a flooder is paused, not served. */
+  maxFrameRate?: number;
   /** CIDR ranges allowed to connect (empty: everyone). */
   allow?: string[];
   /** Connections per second per peer IP (0: unlimited), and the burst allowed. */
@@ -105,6 +107,7 @@ export const MASTER_DEFAULTS = {
   deadAfter: 3000,
   maxSlaves: 65536,
   handshakeTimeout: 3000,
+  maxFrameRate: 1000,
   connectRate: 100,
   connectBurst: 1000,
   snapshotEvery: 100_000,
@@ -178,6 +181,7 @@ export class Master implements ConnectionHost {
       retentionInterval: MASTER_DEFAULTS.retentionInterval,
       maxSnapshots: MASTER_DEFAULTS.maxSnapshots,
       handshakeTimeout: MASTER_DEFAULTS.handshakeTimeout,
+      maxFrameRate: MASTER_DEFAULTS.maxFrameRate,
       allow: [],
       connectRate: MASTER_DEFAULTS.connectRate,
       connectBurst: MASTER_DEFAULTS.connectBurst,
@@ -308,6 +312,10 @@ export class Master implements ConnectionHost {
 
   now(): number {
     return performance.now();
+  }
+
+  get frameRate(): number {
+    return this.options.maxFrameRate;
   }
 
   /**

@@ -115,8 +115,28 @@ describe('handshake timeout', () => {
 });
 
 describe('a slave that floods HELLOs', () => {
+  it('is read at --max-frame-rate: a second\'s worth at once, then the rate; it is paused, not closed', async () => {
+    const master = await startMaster(cleanup, { ...SLOW, maxFrameRate: 500 });
+    const flooder = await client(slavePort(master));
+    const conn = await connOf(master, flooder);
+    const burst = Buffer.alloc(HELLO_FRAME.length * 1000);
+    for (let i = 0; i < 1000; i++) HELLO_FRAME.copy(burst, i * HELLO_FRAME.length);
+    const t0 = performance.now();
+    flooder.send(burst);
+    await waitFor(() => flooder.count('HELLO_ACK') >= 500, { what: 'the first 500 ACKs (the bucket)' });
+    const tBucket = performance.now() - t0;
+    await waitFor(() => flooder.count('HELLO_ACK') === 1000, { what: 'all 1000 ACKs', timeout: 5000 });
+    const tAll = performance.now() - t0;
+    expect(tBucket).toBeLessThan(500); // the bucket went at once
+    expect(tAll).toBeGreaterThanOrEqual(900); // the other 500 at 500/s: about a second
+    expect(flooder.closed).toBe(false);
+    const events = (await logEvents(master)).filter((e) => 'conn' in e && e.conn === conn);
+    expect(events.filter((e) => e.type === 'HelloAckSent')).toHaveLength(1000);
+    expect(events.some((e) => e.type === 'ProtocolViolated' || e.type === 'SlaveTimedOut')).toBe(false);
+  });
+
   it('is held to the log\'s pace: never more than a bounded number of its events wait for the log', async () => {
-    const master = await startMaster(cleanup, SLOW);
+    const master = await startMaster(cleanup, { ...SLOW, maxFrameRate: 0 });
     const flooder = await client(slavePort(master));
     const conn = await connOf(master, flooder);
     // 16k HELLOs in one write: one socket chunk can hold thousands of frames.

@@ -36,6 +36,7 @@ describe('retention', () => {
       deadAfter: 60_000,
       retainEvents: 20_000,
       retentionInterval: 50,
+      maxFrameRate: 0, // steady load from a few connections as fast as they go
       snapshotEvery: 10_000,
     });
     const client = await RawClient.connect(master.addresses.listen.port);

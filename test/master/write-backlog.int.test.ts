@@ -59,7 +59,8 @@ function deafSlave(port: number, addr: string, sockets: Set<Socket>): Promise<nu
 
 it('slaves that never read are cut off at the write backlog limit, and the master RSS does not grow with the flood', async () => {
   // No ping, no timeout during the test: the only way out for a deaf slave is WRITE_BACKLOG.
-  const master = await spawnMaster(cleanup, { args: ['--hello-interval', '20s', '--dead-after', '60s'] });
+  // no frame rate: this is about the write backlog, which a rate-limited deaf slave takes an hour to fill
+  const master = await spawnMaster(cleanup, { args: ['--hello-interval', '20s', '--dead-after', '60s', '--max-frame-rate', '0'] });
   const probe = await HelloProbe.connect(master.slavePort, 'healthy:80');
   cleanup.defer('probe', () => probe.destroy());
   await probe.sample(50);

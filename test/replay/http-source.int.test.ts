@@ -28,7 +28,8 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 /** A quiet master (no pings, no timeouts) so that the only events are the ones a test makes. */
-const QUIET = { helloInterval: 60_000, deadAfter: 60_000 } as const;
+// maxFrameRate 0: the load generators here are single connections sending as fast as they can
+const QUIET = { helloInterval: 60_000, deadAfter: 60_000, maxFrameRate: 0 } as const;
 
 async function client(master: Master): Promise<RawClient> {
   const c = await RawClient.connect(master.addresses.listen.port);

@@ -18,6 +18,7 @@ interface MasterFlags extends HttpSecurityFlags {
   deadAfter: number;
   maxSlaves: number;
   handshakeTimeout: number;
+  maxFrameRate: number;
   allow: string[];
   connectRate: number;
   connectBurst: number;
@@ -61,6 +62,7 @@ export function masterCommand(): Command {
     .option('--dead-after <duration>', 'a slave with no frame for this long is DOWN', positiveDurationArg, MASTER_DEFAULTS.deadAfter)
     .option('--max-slaves <n>', 'refuse connections beyond this many', intArg(1), MASTER_DEFAULTS.maxSlaves)
     .option('--handshake-timeout <duration>', 'close a connection that sends no valid frame this long after connecting', positiveDurationArg, MASTER_DEFAULTS.handshakeTimeout)
+    .option('--max-frame-rate <n>', 'frames read per second per connection; a faster slave is paused (0: no limit)', intArg(0), MASTER_DEFAULTS.maxFrameRate)
     .option('--allow <cidr>', 'only these peers may connect (repeatable; e.g. 10.0.0.0/8, fd00::/8, 192.0.2.7)', allowArg, [])
     .option('--connect-rate <n>', 'connections accepted per second per peer IP (0: no limit)', intArg(0), MASTER_DEFAULTS.connectRate)
     .option('--connect-burst <n>', 'connections a peer IP may open at once before --connect-rate applies', intArg(1), MASTER_DEFAULTS.connectBurst)
@@ -103,6 +105,7 @@ export function masterCommand(): Command {
           deadAfter: flags.deadAfter,
           maxSlaves: flags.maxSlaves,
           handshakeTimeout: flags.handshakeTimeout,
+          maxFrameRate: flags.maxFrameRate,
           allow: flags.allow,
           connectRate: flags.connectRate,
           connectBurst: flags.connectBurst,

@@ -147,40 +147,16 @@ export class EventLog {
   }
 
   /** Raw records (undecoded), for measuring the read limit of the store itself. */
-  async *readRaw(): AsyncGenerator<Buffer[]> {
-    const it = this.ev.values();
-    let next = ahead(it.nextv(64));
-    try {
-      for (;;) {
-        const values = await next;
-        if (values.length === 0) return;
-        next = ahead(it.nextv(64));
-        yield values;
-      }
-    } finally {
-      await next.catch(() => {});
-      await it.close();
-    }
+  readRaw(): AsyncGenerator<Buffer[]> {
+    return readAhead(this.ev.values(), (values) => values);
   }
 
   /**
    * Every record as stored, with its key's seq, undecoded: for `verify`, which must see a
    * record that does not decode and go on to the next rather than stop at the first.
    */
-  async *readRecords(): AsyncGenerator<{ seq: number; value: Buffer }[]> {
-    const it = this.ev.iterator();
-    let next = ahead(it.nextv(64));
-    try {
-      for (;;) {
-        const entries = await next;
-        if (entries.length === 0) return;
-        next = ahead(it.nextv(64));
-        yield entries.map(([key, value]) => ({ seq: keySeq(key), value }));
-      }
-    } finally {
-      await next.catch(() => {});
-      await it.close();
-    }
+  readRecords(): AsyncGenerator<{ seq: number; value: Buffer }[]> {
+    return readAhead(this.ev.iterator(), (entries) => entries.map(([key, value]) => ({ seq: keySeq(key), value })));
   }
 
   /** A stored snapshot by its key's seq, decoded (LOG_CORRUPT when it does not decode). */
@@ -282,6 +258,22 @@ export class EventLog {
 
   async close(): Promise<void> {
     await this.db.close();
+  }
+}
+
+/** Batches of a LevelDB iterator, the next one read while the caller works on this one. */
+async function* readAhead<E, T>(it: { nextv(n: number): Promise<E[]>; close(): Promise<void> }, map: (batch: E[]) => T): AsyncGenerator<T> {
+  let next = ahead(it.nextv(64));
+  try {
+    for (;;) {
+      const batch = await next;
+      if (batch.length === 0) return;
+      next = ahead(it.nextv(64));
+      yield map(batch);
+    }
+  } finally {
+    await next.catch(() => {});
+    await it.close();
   }
 }
 

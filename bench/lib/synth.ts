@@ -26,16 +26,9 @@ export function nodeAddr(i: number): string {
   return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:8080`;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of src/selection/random.ts (mulberry32), under the name the bench knows. */
+export { seededRandom as mulberry32 } from '../../src/selection/random.js';
+import { seededRandom as mulberry32 } from '../../src/selection/random.js';
 
 export class Synth {
   seq = 0;

@@ -24,3 +24,14 @@ export async function codeOf(p: Promise<unknown>): Promise<string> {
     return e instanceof LoadLedgerError ? e.code : `not a LoadLedgerError: ${String(e)}`;
   }
 }
+
+/** The LoadLedgerError `p` rejects with (any other outcome fails the test). */
+export async function errorOf(p: Promise<unknown>): Promise<LoadLedgerError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof LoadLedgerError) return e;
+    throw e;
+  }
+  throw new Error('expected a LoadLedgerError');
+}

@@ -9,7 +9,8 @@ import { Master, type MasterOptions } from '../../src/master/master.js';
 import type { StateDocument } from '../../src/projection/document.js';
 import { stateDocument } from '../../src/projection/document.js';
 import type { Cleanup } from './cleanup.js';
-import type { RawClient } from './net.js';
+import { RawClient } from './net.js';
+import type { PushFields } from '../../src/protocol/index.js';
 import { waitFor, withTimeout } from './wait.js';
 
 export type TestMasterOptions = Partial<MasterOptions>;
@@ -108,4 +109,22 @@ export function doc(master: Master): StateDocument {
 
 export function nodeState(master: Master, id: string): string | undefined {
   return master.projection.nodes.get(id)?.state;
+}
+
+/** A raw client connected to `master`'s slave port, destroyed at cleanup. */
+export async function rawClient(cleanup: Cleanup, master: Master, opts: { answerHello?: boolean } = {}): Promise<RawClient> {
+  const cl = await RawClient.connect(slavePort(master), opts);
+  cleanup.defer(`client ${cl.remote}`, () => cl.destroy());
+  return cl;
+}
+
+/** A raw client whose push is committed: returns it with its conn number. */
+export async function pushedClient(cleanup: Cleanup, master: Master, fields: PushFields & { addr: string }, opts: { answerHello?: boolean } = {}): Promise<{ cl: RawClient; conn: number }> {
+  const cl = await rawClient(cleanup, master, opts);
+  const conn = await connOf(master, cl);
+  cl.push(fields);
+  await waitFor(() => master.projection.nodes.get(fields.addr)?.conn === conn && master.projection.nodes.get(fields.addr)?.load === fields.load, {
+    what: `${fields.addr} to report load ${fields.load}`,
+  });
+  return { cl, conn };
 }

@@ -19,7 +19,7 @@ import type { Master } from '../../src/master/master.js';
 import { toSnapshot } from '../../src/projection/snapshot.js';
 import { Pki } from '../helpers/certs.js';
 import { Cleanup } from '../helpers/cleanup.js';
-import { codeOf } from '../helpers/errors.js';
+import { codeOf, errorOf } from '../helpers/errors.js';
 import { bearer, request, type RawResponse } from '../helpers/http.js';
 import { httpBase, startMaster, type TestMasterOptions } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
@@ -65,16 +65,6 @@ async function tokenMaster(opts: TestMasterOptions = {}): Promise<Master> {
 
 function tlsOptions(): { cert: string; key: string } {
   return { cert: Pki.read(server.cert), key: Pki.read(server.key) };
-}
-
-async function errorOf(p: Promise<unknown>): Promise<LoadLedgerError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof LoadLedgerError) return e;
-    throw e;
-  }
-  throw new Error('expected a LoadLedgerError');
 }
 
 const READS: Array<[string, string]> = [

@@ -10,7 +10,7 @@ import type { Master } from '../../src/master/master.js';
 import { GOODBYE_FRAME, HELLO_FRAME, MsgType, encodeGoodbye, encodePush, type PushFields } from '../../src/protocol/index.js';
 import { createSlave } from '../../src/slave/slave.js';
 import { Cleanup } from '../helpers/cleanup.js';
-import { api, connOf, doc, logEvents, slavePort, startMaster, waitForEvent } from '../helpers/master.js';
+import { api, connOf, doc, logEvents, pushedClient, rawClient, slavePort, startMaster, waitForEvent } from '../helpers/master.js';
 import { RawClient, rawFrame } from '../helpers/net.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
 
@@ -19,21 +19,8 @@ afterEach(() => cleanup.run());
 
 const SLOW = { helloInterval: 10_000, deadAfter: 20_000 } as const;
 
-async function client(master: Master): Promise<RawClient> {
-  const cl = await RawClient.connect(slavePort(master));
-  cleanup.defer(`client ${cl.remote}`, () => cl.destroy());
-  return cl;
-}
-
-async function pushed(master: Master, fields: PushFields & { addr: string }): Promise<{ cl: RawClient; conn: number }> {
-  const cl = await client(master);
-  const conn = await connOf(master, cl);
-  cl.push(fields);
-  await waitFor(() => master.projection.nodes.get(fields.addr)?.conn === conn && master.projection.nodes.get(fields.addr)?.load === fields.load, {
-    what: `${fields.addr} to report load ${fields.load}`,
-  });
-  return { cl, conn };
-}
+const client = (master: Master): Promise<RawClient> => rawClient(cleanup, master);
+const pushed = (master: Master, fields: PushFields & { addr: string }) => pushedClient(cleanup, master, fields);
 
 const ofConn = (conn: number) => (e: LedgerEvent) => 'conn' in e && e.conn === conn;
 

@@ -18,7 +18,7 @@ import { HELLO_FRAME, encodePush, type PushFields } from '../../src/protocol/ind
 import { EventLog } from '../../storage/event-log.js';
 import { BAD_PAYLOADS } from '../protocol/helpers.js';
 import { Cleanup } from '../helpers/cleanup.js';
-import { FAST, api, collectEvents, connOf, doc, logEvents, nodeState, slavePort, startMaster, waitForEvent, httpBase } from '../helpers/master.js';
+import { FAST, api, pushedClient, rawClient, collectEvents, connOf, doc, logEvents, nodeState, slavePort, startMaster, waitForEvent, httpBase } from '../helpers/master.js';
 import { RawClient, rawFrame } from '../helpers/net.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
 
@@ -28,22 +28,10 @@ afterEach(() => cleanup.run());
 /** Timers out of the way: nothing is pinged or timed out during the test. */
 const SLOW = { helloInterval: 10_000, deadAfter: 20_000 } as const;
 
-async function client(master: Master, c: Cleanup = cleanup, opts: { answerHello?: boolean } = {}): Promise<RawClient> {
-  const cl = await RawClient.connect(slavePort(master), opts);
-  c.defer(`client ${cl.remote}`, () => cl.destroy());
-  return cl;
-}
+const client = (master: Master, c: Cleanup = cleanup, opts: { answerHello?: boolean } = {}): Promise<RawClient> => rawClient(c, master, opts);
 
 /** A client whose push is committed: returns it with its conn number. */
-async function pushed(master: Master, fields: PushFields & { addr: string }, c: Cleanup = cleanup, opts: { answerHello?: boolean } = {}): Promise<{ cl: RawClient; conn: number }> {
-  const cl = await client(master, c, opts);
-  const conn = await connOf(master, cl);
-  cl.push(fields);
-  await waitFor(() => master.projection.nodes.get(fields.addr)?.conn === conn && master.projection.nodes.get(fields.addr)?.load === fields.load, {
-    what: `${fields.addr} to report load ${fields.load}`,
-  });
-  return { cl, conn };
-}
+const pushed = (master: Master, fields: PushFields & { addr: string }, c: Cleanup = cleanup, opts: { answerHello?: boolean } = {}) => pushedClient(c, master, fields, opts);
 
 const ofConn = (conn: number) => (e: LedgerEvent) => 'conn' in e && e.conn === conn;
 

@@ -21,7 +21,7 @@ import { Cleanup } from '../helpers/cleanup.js';
 import { httpBase, startMaster } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
-import { codeOf } from '../helpers/errors.js';
+import { codeOf, errorOf } from '../helpers/errors.js';
 import { closedPort } from '../helpers/net.js';
 
 const cleanup = new Cleanup();
@@ -47,16 +47,6 @@ async function allEvents(src: EventSource, from: number, to: number): Promise<Le
   return out;
 }
 
-
-async function errorOf(p: Promise<unknown>): Promise<LoadLedgerError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof LoadLedgerError) return e;
-    throw e;
-  }
-  throw new Error('expected a LoadLedgerError');
-}
 
 interface Follower {
   from: number | undefined;

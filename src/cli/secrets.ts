@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { badArgument } from '../errors.js';
 import { tokenProblem } from '../http/auth.js';
+import { readFileForFlag } from '../util/tls-files.js';
 
 /**
  * Files named by flags that hold secrets or certificates: token files, TLS certificates and
@@ -10,14 +10,7 @@ import { tokenProblem } from '../http/auth.js';
  */
 
 function readFlagFile(path: string, flag: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, not a file' : (code ?? (e as Error).message);
-    throw badArgument(`${flag} ${path}: ${why}`);
-  }
+  return readFileForFlag(path, `${flag} ${path}`);
 }
 
 /** The token in a file (one line; surrounding whitespace and a final newline are ignored). */

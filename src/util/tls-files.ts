@@ -12,17 +12,24 @@ export type Pem = string | Buffer;
 
 const CERT_BLOCK_RE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
 
-/** The text of a TLS file (`flag` names it in errors: `--tls-key /etc/x.key`). */
-export function readTlsFile(path: string, flag: string): string {
+/**
+ * The bytes of a file a person named (`label` starts the error line: `--tls-key`, or
+ * `--admin-token-file ./token`); one line for what went wrong, never the content.
+ */
+export function readFileForFlag(path: string, label: string): Buffer {
   try {
-    return readFileSync(path, 'utf8');
+    return readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    // (worded as src/cli/secrets.ts words it for the HTTP API's files)
     const why =
       code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot read it (${code ?? 'error'})`;
-    throw badArgument(`${flag}: ${why}`);
+    throw badArgument(`${label}: ${why}`);
   }
+}
+
+/** The text of a TLS file (`flag` names it in errors: `--tls-key /etc/x.key`). */
+export function readTlsFile(path: string, flag: string): string {
+  return readFileForFlag(path, flag).toString('utf8');
 }
 
 /** Every certificate in a PEM bundle; at least one, each one parseable. */

@@ -86,9 +86,11 @@ function parseText(o: Option, text: string, previous: unknown): unknown {
   try {
     return o.parseArg(text, previous as never);
   } catch (e) {
-    if (e instanceof InvalidArgumentError) throw new ConfigError(e.message);
-    if (isLoadLedgerError(e) && e.code === 'BAD_ARGUMENT') throw new ConfigError(e.message);
-    throw e;
+    const refused = e instanceof InvalidArgumentError || (isLoadLedgerError(e) && e.code === 'BAD_ARGUMENT');
+    if (!refused) throw e;
+    // commander says which argument a flag parser refused; here the message must (a list has several).
+    const quoted = JSON.stringify(text);
+    throw new ConfigError(e.message.includes(quoted) ? e.message : `${e.message.replace(/\.$/, '')}, got ${quoted}`);
   }
 }
 

@@ -106,6 +106,26 @@ describe.each([
   });
 });
 
+describe('master --config: the forms of --http/--no-http, booleans and lists', () => {
+  it('LOADLEDGER_HTTP=false is --no-http; http: true is the default address; 1/0 are booleans in the environment', async () => {
+    vi.stubEnv('LOADLEDGER_HTTP', 'false');
+    vi.stubEnv('LOADLEDGER_FSYNC', '1');
+    let r = await run(masterCommand(), []);
+    expect(r.flags).toMatchObject({ http: false, fsync: true });
+    vi.unstubAllEnvs();
+    r = await run(masterCommand(), ['--config', await file('lb.yaml', 'http: true\nfsync: false\n')]);
+    expect(r.flags).toMatchObject({ http: { host: '127.0.0.1', port: 7480 }, fsync: false });
+    expect(r.cmd.getOptionValueSource('http')).toBe('config');
+  });
+
+  it('a repeatable flag given one value in the file is a list of one; an empty list is none', async () => {
+    let r = await run(masterCommand(), ['--config', await file('lb.yaml', 'allow: 10.0.0.0/8\n')]);
+    expect(r.flags).toMatchObject({ allow: ['10.0.0.0/8'] });
+    r = await run(masterCommand(), ['--config', await file('lb.yaml', 'allow: []\n')]);
+    expect(r.flags).toMatchObject({ allow: [] });
+  });
+});
+
 describe('master --config: what the person got wrong is one line naming the file and the key, exit 2', () => {
   async function refusal(text: string, name = 'lb.yaml'): Promise<{ path: string; stderr: string }> {
     const path = await file(name, text);

@@ -5,6 +5,49 @@ import { parseDuration } from '../util/duration.js';
 import { parseHostPort, type HostPort } from '../util/hostport.js';
 import { parseAllowList } from '../master/admission.js';
 
+// What --config and LOADLEDGER_* need to know about a parser beyond commander's Option
+// (src/cli/config.ts): whether the flag is repeatable (a list in a config file, comma-separated
+// in the environment), and how to write a parsed value back as a person types it
+// (--print-config: `5s`, not 5000). A flag whose parser is in neither registry still works
+// through config and env; its value is printed as parsed.
+const repeatableParsers = new WeakSet<object>();
+const formatters = new WeakMap<object, (value: never) => unknown>();
+
+/** Marks a parser `(value, previous) => accumulated` as a repeatable flag's. */
+export function repeatable<T, P extends unknown[]>(parse: (s: string, ...rest: P) => T): (s: string, ...rest: P) => T {
+  repeatableParsers.add(parse);
+  return parse;
+}
+
+export function isRepeatableParser(parse: unknown): boolean {
+  return typeof parse === 'function' && repeatableParsers.has(parse);
+}
+
+/** Registers how a parsed value of `parse` is written back as text (or a list of texts). */
+export function withFormat<T, P extends unknown[]>(parse: (s: string, ...rest: P) => T, format: (value: T) => unknown): (s: string, ...rest: P) => T {
+  formatters.set(parse, format as (value: never) => unknown);
+  return parse;
+}
+
+/** The value as a person would write it in a config file (itself, without a registered formatter). */
+export function formatParsed(parse: unknown, value: unknown): unknown {
+  const format = typeof parse === 'function' ? formatters.get(parse) : undefined;
+  return format ? format(value as never) : value;
+}
+
+/** Milliseconds in the largest unit that is exact: 300000 → `5m`, 1500 → `1500ms`, 0 → `0`. */
+export function formatDurationArg(ms: number): string {
+  if (ms === 0) return '0';
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+export function formatHostPort(hp: HostPort): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+
 /** Wraps a LoadLedgerError parser as a commander argument parser (commander names the flag). */
 function commanderParser<T>(parse: (s: string) => T): (s: string) => T {
   return (s) => {
@@ -30,22 +73,28 @@ function cliDuration(s: string): number {
 }
 
 /** A duration flag (≥ 0): `500ms`, `3s`, `1m`, `2h`, `7d`, or `0`; a unit is required. */
-export const durationArg = commanderParser(cliDuration);
+export const durationArg = withFormat(commanderParser(cliDuration), (ms) => (ms === 0 ? 0 : formatDurationArg(ms)));
 
 /** A duration flag above 0; a unit is required. */
-export const positiveDurationArg = commanderParser((s) => {
-  const ms = cliDuration(s);
-  if (ms <= 0) throw new InvalidArgumentError(`expected a duration above 0, got ${JSON.stringify(s)}`);
-  return ms;
-});
+export const positiveDurationArg = withFormat(
+  commanderParser((s) => {
+    const ms = cliDuration(s);
+    if (ms <= 0) throw new InvalidArgumentError(`expected a duration above 0, got ${JSON.stringify(s)}`);
+    return ms;
+  }),
+  formatDurationArg,
+);
 
 /** `--allow CIDR`, repeatable: checked here, collected in order. */
-export const allowArg = (s: string, prev: string[] = []): string[] => {
+export const allowArg = repeatable((s: string, prev: string[] = []): string[] => {
   commanderParser((v: string) => parseAllowList([v]))(s);
   return [...prev, s];
-};
+});
 
-export const hostPortArg = commanderParser((s): HostPort => parseHostPort(s, 'address', { allowPortZero: true }));
+export const hostPortArg = withFormat(
+  commanderParser((s): HostPort => parseHostPort(s, 'address', { allowPortZero: true })),
+  formatHostPort,
+);
 
 export function intArg(min: number, max = Number.MAX_SAFE_INTEGER): (s: string) => number {
   return (s) => {
@@ -68,13 +117,16 @@ export function numberArg(min: number, exclusive = false): (s: string) => number
 }
 
 /** `KEY=VALUE`, repeatable: collects into a record. */
-export function keyValueArg(s: string, previous: Record<string, string> = {}): Record<string, string> {
-  const i = s.indexOf('=');
-  if (i <= 0) throw new InvalidArgumentError(`expected KEY=VALUE, got ${JSON.stringify(s)}`);
-  const key = s.slice(0, i);
-  if (key === FORBIDDEN_KEY) throw new InvalidArgumentError(`the key ${JSON.stringify(key)} is not allowed (a master refuses it)`);
-  return { ...previous, [key]: s.slice(i + 1) };
-}
+export const keyValueArg = withFormat(
+  repeatable((s: string, previous: Record<string, string> = {}): Record<string, string> => {
+    const i = s.indexOf('=');
+    if (i <= 0) throw new InvalidArgumentError(`expected KEY=VALUE, got ${JSON.stringify(s)}`);
+    const key = s.slice(0, i);
+    if (key === FORBIDDEN_KEY) throw new InvalidArgumentError(`the key ${JSON.stringify(key)} is not allowed (a master refuses it)`);
+    return { ...previous, [key]: s.slice(i + 1) };
+  }),
+  (attrs: Record<string, string>) => Object.entries(attrs).map(([k, v]) => `${k}=${v}`),
+);
 
 /**
  * Adds --data, --file and --http (mutually exclusive) to a command that reads a log, and

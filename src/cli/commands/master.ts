@@ -3,6 +3,7 @@ import { Master, MASTER_DEFAULTS } from '../../master/master.js';
 import type { HostPort } from '../../util/hostport.js';
 import { badArgument } from '../../errors.js';
 import { httpSecurity, securityWarnings, type HttpSecurityFlags } from '../http-security.js';
+import { configurable } from '../config.js';
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
 import { formatDuration } from '../../util/duration.js';
@@ -52,7 +53,7 @@ export function masterTlsFromFlags(flags: Pick<MasterFlags, 'tlsCert' | 'tlsKey'
 }
 
 export function masterCommand(): Command {
-  return new Command('master')
+  const cmd = new Command('master')
     .description('run a master: accept slaves, log every event to LevelDB, serve the HTTP API')
     .option('--data <dir>', 'directory of the event log', MASTER_DEFAULTS.data)
     .option('--listen <host:port>', 'address for slaves', hostPortArg, MASTER_DEFAULTS.listen)
@@ -158,4 +159,6 @@ export function masterCommand(): Command {
         }
       });
     });
+  // Every flag above can also come from --config FILE or LOADLEDGER_* (src/cli/config.ts).
+  return configurable(cmd);
 }

@@ -4,6 +4,7 @@ import { createSlave, type SlaveTlsOptions } from '../../slave/slave.js';
 import { TLS_REASON_PREFIX } from '../../slave/tls.js';
 import { checkTlsMaterial, readTlsFile } from '../../util/tls-files.js';
 import { parseLoadSource } from '../../slave/load-sources.js';
+import { configurable } from '../config.js';
 import { die } from '../output.js';
 import { keyValueArg, numberArg, positiveDurationArg } from '../options.js';
 
@@ -92,7 +93,7 @@ export function slaveFlagMessage(message: string): string {
 }
 
 export function slaveCommand(): Command {
-  return new Command('slave')
+  const cmd = new Command('slave')
     .description('run a slave: report the load of a gateway to a master')
     .requiredOption('--master <host:port>', 'the master to report to')
     .requiredOption('--load <source>', 'a number, loadavg, cpu, file:PATH or cmd:COMMAND')
@@ -156,4 +157,6 @@ export function slaveCommand(): Command {
         die(isLoadLedgerError(e) && e.code === ErrorCode.BAD_ARGUMENT ? badArgument(slaveFlagMessage(e.message)) : e);
       }
     });
+  // Every flag above can also come from --config FILE or LOADLEDGER_* (src/cli/config.ts).
+  return configurable(cmd);
 }

@@ -213,8 +213,9 @@ async function explain(source: EventSource, node: string, flags: ReplayFlags): P
   let out = `${node} at seq ${target}${atTs ? ` (${isoTime(atTs)})` : ''}: `;
   if (!atDoc) out += 'not yet in the load table\n';
   else {
-    out += `${atDoc.state} since ${clock(atDoc.since)}, load ${formatLoad(atDoc.load)}, last seen ${clock(atDoc.lastSeen)}`;
+    out += `${atDoc.state} since ${clock(atDoc.since)}, load ${formatLoad(atDoc.load)}, last seen ${atDoc.lastSeen > 0 ? clock(atDoc.lastSeen) : 'never'}`;
     out += atDoc.reason ? `\n  why: ${atDoc.reason}\n` : '\n';
+    if (atDoc.drained) out += `  drained since ${clock(atDoc.drainedSince ?? 0)}${atDoc.drainReason !== undefined ? ` (${atDoc.drainReason})` : ''}: not eligible\n`;
   }
   out += `history:\n${formatTransitions(history) || '  (none)\n'}`;
   out += `next:\n${next.length > 0 ? formatTransitions(next) : '  (nothing after this point: it stays ' + (atDoc?.state ?? 'absent') + ' to the end of the log)\n'}`;

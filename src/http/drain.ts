@@ -4,6 +4,7 @@ import { ErrorCode } from '../errors.js';
 import type { Master } from '../master/master.js';
 import type { Recorder } from '../master/recorder.js';
 import { nodeDocument, type NodeDocument } from '../projection/document.js';
+import type { NodeEntry } from '../projection/state.js';
 import { isValidAddr } from '../protocol/push.js';
 
 /**
@@ -158,7 +159,7 @@ export async function nodeAction(master: Master, id: string, action: NodeAction,
   return answer(master, rec, id, event.seq, before);
 }
 
-function answer(master: Master, rec: Recorder, id: string, seq: number | undefined, before?: ReturnType<Master['projection']['nodes']['get']>): ActionAnswer {
+function answer(master: Master, rec: Recorder, id: string, seq: number | undefined, before?: NodeEntry): ActionAnswer {
   // whenCommitted also resolves when the write failed: then nothing is known to be in the log.
   if (rec.failure || master.recorder !== rec || (seq !== undefined && rec.projection.seq < seq)) {
     return fail(503, ErrorCode.MASTER_DOWN, 'the master is DOWN: the event log refused the write; the change may not be recorded (ask again once /healthz is 200)');

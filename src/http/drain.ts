@@ -102,6 +102,8 @@ export function readBody(req: IncomingMessage): Promise<string | undefined> {
       if (!over) resolve(Buffer.concat(chunks).toString('utf8'));
     });
     req.on('error', reject);
+    // a client that goes away mid-body: nothing to answer, but settle (resolving twice is a no-op)
+    req.on('close', () => resolve(undefined));
   });
 }
 

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { diffStates, type StateDiff } from '../../../replay/diff.js';
+import { diffStates, stateOf, type StateDiff } from '../../../replay/diff.js';
 import { NodeExplainer, clock, formatTransitions } from '../../../replay/explain.js';
 import { foldTo, stateAt } from '../../../replay/fold.js';
 import { openSource, type SourceFlags } from '../../../replay/sources.js';
@@ -250,9 +250,10 @@ function formatDiff(d: StateDiff, a: StateDocument, b: StateDocument, tsA: numbe
   let out = `from seq ${a.seq} (${isoTime(tsA)}): ${a.nodes.length} nodes, ${up(a)} up\n`;
   out += `to   seq ${b.seq} (${isoTime(tsB)}): ${b.nodes.length} nodes, ${up(b)} up\n`;
   const rows: string[][] = [];
-  for (const x of d.appeared) rows.push(['appeared', x.id, `${x.was} → ${x.now.state}`, `load ${formatLoad(x.now.load)}`]);
-  for (const x of d.disappeared) rows.push(['disappeared', x.id, `${x.was.state} → ${x.now.state}`, x.now.reason ?? '']);
-  for (const x of d.changed) rows.push(['changed', x.id, `${x.was.state} → ${x.now.state}`, x.now.reason ?? '']);
+  const why = (n: NodeDocument): string => (n.drained ? `drained${n.drainReason !== undefined ? ` (${n.drainReason})` : ''}` : (n.reason ?? ''));
+  for (const x of d.appeared) rows.push(['appeared', x.id, `${x.was} → ${stateOf(x.now)}`, `load ${formatLoad(x.now.load)}`]);
+  for (const x of d.disappeared) rows.push(['disappeared', x.id, `${stateOf(x.was)} → ${stateOf(x.now)}`, why(x.now)]);
+  for (const x of d.changed) rows.push(['changed', x.id, `${stateOf(x.was)} → ${stateOf(x.now)}`, why(x.now)]);
   for (const x of d.load) rows.push(['load', x.id, `${formatLoad(x.was)} → ${formatLoad(x.now)}`, `${x.delta > 0 ? '+' : ''}${formatLoad(x.delta)}`]);
   out += rows.length > 0 ? table(['CHANGE', 'NODE', 'WAS → NOW', 'DETAILS'], rows) : `no changes (load threshold ${threshold})\n`;
   return out;

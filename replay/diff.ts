@@ -3,17 +3,27 @@ import type { NodeDocument, StateDocument } from '../src/projection/document.js'
 export interface StateDiff {
   from: { seq: number };
   to: { seq: number };
-  /** Not in the table at A, in it at B; or DOWN at A and eligible at B. */
+  /** Not in the table at A, in it at B; or not eligible at A (DOWN, drained) and eligible at B. */
   appeared: { id: string; was: string; now: NodeDocument }[];
   /** Eligible at A, not eligible at B. */
   disappeared: { id: string; was: NodeDocument; now: NodeDocument }[];
-  /** Any other change of state. */
+  /** Any other change of state, or of the drain. */
   changed: { id: string; was: NodeDocument; now: NodeDocument }[];
   /** Eligible at both, load moved by more than the threshold. */
   load: { id: string; was: number; now: number; delta: number }[];
 }
 
 const UP = 'PUSH_LOAD_INFO';
+
+/** What a client could be answered with: reporting and not drained by an operator. */
+function eligible(n: NodeDocument): boolean {
+  return n.state === UP && !n.drained;
+}
+
+/** A node's state as the diff shows it: `PUSH_LOAD_INFO (drained)` while drained. */
+export function stateOf(n: NodeDocument): string {
+  return n.drained ? `${n.state} (drained)` : n.state;
+}
 
 /** Compares two state documents node by node. */
 export function diffStates(a: StateDocument, b: StateDocument, threshold: number): StateDiff {
@@ -25,10 +35,10 @@ export function diffStates(a: StateDocument, b: StateDocument, threshold: number
       d.appeared.push({ id: now.id, was: 'absent', now });
       continue;
     }
-    if (was.state !== UP && now.state === UP) d.appeared.push({ id: now.id, was: was.state, now });
-    else if (was.state === UP && now.state !== UP) d.disappeared.push({ id: now.id, was, now });
-    else if (was.state !== now.state) d.changed.push({ id: now.id, was, now });
-    else if (was.state === UP && Math.abs(now.load - was.load) > threshold) d.load.push({ id: now.id, was: was.load, now: now.load, delta: now.load - was.load });
+    if (!eligible(was) && eligible(now)) d.appeared.push({ id: now.id, was: stateOf(was), now });
+    else if (eligible(was) && !eligible(now)) d.disappeared.push({ id: now.id, was, now });
+    else if (was.state !== now.state || (was.drained ?? false) !== (now.drained ?? false)) d.changed.push({ id: now.id, was, now });
+    else if (eligible(was) && Math.abs(now.load - was.load) > threshold) d.load.push({ id: now.id, was: was.load, now: now.load, delta: now.load - was.load });
   }
   return d;
 }

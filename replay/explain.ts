@@ -7,8 +7,11 @@ export interface Transition {
   seq: number;
   ts: number;
   from: SlaveState | 'ABSENT';
-  to: SlaveState;
+  /** ABSENT: the entry a drain made for a node that never reported went with the undrain. */
+  to: SlaveState | 'ABSENT';
   cause: string;
+  /** Set when an operator drained or undrained the node (its state may stay the same). */
+  drain?: 'drained' | 'undrained';
   /** The event type that caused it. */
   event: LedgerEvent['type'];
 }
@@ -28,6 +31,7 @@ export class NodeExplainer {
   private readonly lastHello = new Map<number, number>();
   private prev: SlaveState | 'ABSENT' = 'ABSENT';
   private prevConn: number | null = null;
+  private prevDrained = false;
   private remoteOf = new Map<number, string>();
   seen = false;
 
@@ -37,12 +41,21 @@ export class NodeExplainer {
     const n = state.nodes.get(this.node);
     this.prev = n ? n.state : 'ABSENT';
     this.prevConn = n ? n.conn : null;
+    this.prevDrained = n?.drained !== undefined;
     if (e.type === 'SlaveConnected') this.remoteOf.set(e.conn, e.identity !== undefined ? `${e.remote} as ${e.identity}` : e.remote);
     if (e.type === 'HelloReceived') this.lastHello.set(e.conn, e.ts);
   }
 
   after(state: Projection, e: LedgerEvent): void {
     const n = state.nodes.get(this.node);
+    if (e.type === 'NodeDrained' || e.type === 'NodeUndrained') {
+      if (e.node !== this.node) return;
+      const drained = n?.drained !== undefined;
+      if (drained === this.prevDrained) return; // drained twice: nothing changed
+      this.seen = true;
+      this.transitions.push({ seq: e.seq, ts: e.ts, from: this.prev, to: n ? n.state : 'ABSENT', cause: this.drainCause(e, n === undefined), event: e.type, drain: drained ? 'drained' : 'undrained' });
+      return;
+    }
     if (!n) return;
     this.seen = true;
     if (n.state === this.prev) return;
@@ -53,6 +66,16 @@ export class NodeExplainer {
       this.lastHello.delete(e.conn);
       this.remoteOf.delete(e.conn);
     }
+  }
+
+  private drainCause(e: LedgerEvent & { type: 'NodeDrained' | 'NodeUndrained' }, removed: boolean): string {
+    if (e.type === 'NodeUndrained') {
+      if (removed) return 'undrained by an operator: it never reported, so it leaves the table';
+      return this.prev === 'PUSH_LOAD_INFO' ? 'undrained by an operator: eligible again' : 'undrained by an operator (eligible once it reports)';
+    }
+    const why = e.reason !== undefined ? ` (${e.reason})` : '';
+    if (this.prev === 'ABSENT') return `drained by an operator before it ever reported${why}: it will not be eligible when it connects`;
+    return `drained by an operator${why}: not eligible, still ${this.prev === 'PUSH_LOAD_INFO' ? 'connected and reporting' : this.prev}`;
   }
 
   private cause(e: LedgerEvent, load: number): string {
@@ -96,7 +119,8 @@ export function formatTransitions(ts: Transition[], indent = '  '): string {
       day = d;
       out += `${indent}${d} (UTC)\n`;
     }
-    out += `${indent}${clock(t.ts)} ${t.from === 'ABSENT' ? '(new)' : t.from} → ${t.to}: ${t.cause}  [seq ${t.seq}]\n`;
+    const change = t.from === t.to ? t.to : `${t.from === 'ABSENT' ? '(new)' : t.from} → ${t.to === 'ABSENT' ? '(removed)' : t.to}`;
+    out += `${indent}${clock(t.ts)} ${change}: ${t.cause}  [seq ${t.seq}]\n`;
   }
   return out;
 }

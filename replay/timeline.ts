@@ -6,6 +6,8 @@ export function eventNode(state: Projection, e: LedgerEvent): string | null {
   switch (e.type) {
     case 'LoadPushed':
     case 'SlaveSuperseded':
+    case 'NodeDrained':
+    case 'NodeUndrained':
       return e.node;
     case 'MasterStarted':
     case 'MasterStopped':
@@ -43,6 +45,10 @@ export function eventDetails(e: LedgerEvent): string {
       return `by connection ${e.by}`;
     case 'SlaveLeft':
       return e.reason !== undefined ? `GOODBYE: ${e.reason}` : 'GOODBYE';
+    case 'NodeDrained':
+      return e.reason !== undefined ? `drained by an operator: ${e.reason}` : 'drained by an operator';
+    case 'NodeUndrained':
+      return 'undrained by an operator';
     default:
       return '';
   }

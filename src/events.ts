@@ -39,6 +39,15 @@ export type ProtocolViolated = Event<'ProtocolViolated', { conn: number; code: s
 export type SlaveLeft = Event<'SlaveLeft', { conn: number; reason?: string }>;
 /** `conn` lost its node to the newer connection `by`, and was closed. */
 export type SlaveSuperseded = Event<'SlaveSuperseded', { conn: number; node: string; by: number }>;
+/**
+ * An operator drained `node` (`POST /v1/nodes/{id}/drain`, `loadledger drain`): it keeps its
+ * connection and its reports but is not eligible until NodeUndrained. A node not yet in the
+ * table gets an entry (DOWN, never reported), so that it does not become eligible when it
+ * first connects. `reason`: what the operator gave, at most 256 bytes.
+ */
+export type NodeDrained = Event<'NodeDrained', { node: string; reason?: string }>;
+/** An operator undrained `node`: eligible again while it is in PUSH_LOAD_INFO. */
+export type NodeUndrained = Event<'NodeUndrained', { node: string }>;
 
 export type LedgerEvent =
   | MasterStarted
@@ -55,7 +64,9 @@ export type LedgerEvent =
   | SlaveDisconnected
   | ProtocolViolated
   | SlaveSuperseded
-  | SlaveLeft;
+  | SlaveLeft
+  | NodeDrained
+  | NodeUndrained;
 
 export type EventType = LedgerEvent['type'];
 
@@ -78,6 +89,8 @@ export const EVENT_TYPES: readonly EventType[] = [
   'ProtocolViolated',
   'SlaveSuperseded',
   'SlaveLeft',
+  'NodeDrained',
+  'NodeUndrained',
 ];
 
 export function isEventType(s: string): s is EventType {

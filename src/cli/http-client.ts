@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ErrorCode, LoadLedgerError, badArgument } from '../errors.js';
 import { readCaFile, readTokenFile } from './secrets.js';
@@ -86,19 +86,41 @@ export function networkReason(e: unknown, url?: URL): string {
 }
 
 /** GET a JSON document from a master; unreachable → MASTER_UNREACHABLE, 401 → UNAUTHORIZED (one clear line each). */
-export async function getJson(base: URL, path: string, options: MasterCredentials & { timeoutMs?: number } = {}): Promise<{ status: number; body: unknown }> {
+export function getJson(base: URL, path: string, options: MasterCredentials & { timeoutMs?: number } = {}): Promise<{ status: number; body: unknown }> {
+  return requestJson(base, path, options);
+}
+
+/** POST `body` as JSON to a master (admin endpoints); answers and failures as getJson's. */
+export function postJson(base: URL, path: string, body: unknown, options: MasterCredentials & { timeoutMs?: number } = {}): Promise<JsonAnswer> {
+  return requestJson(base, path, { ...options, method: 'POST', body: JSON.stringify(body) });
+}
+
+/** A master's JSON answer, with its headers. */
+export interface JsonAnswer {
+  status: number;
+  body: unknown;
+  headers: IncomingHttpHeaders;
+}
+
+async function requestJson(
+  base: URL,
+  path: string,
+  options: MasterCredentials & { timeoutMs?: number; method?: 'GET' | 'POST'; body?: string },
+): Promise<JsonAnswer> {
   const url = new URL(path, base);
   const timeoutMs = options.timeoutMs ?? 5000;
   const { headers, ...tls } = credentialOptions(options);
+  const payload = options.body;
   let res: IncomingMessage;
   let text = '';
   try {
     res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'GET', agent: false, headers: { ...headers, accept: 'application/json' }, ...tls });
+      const sent = { ...headers, accept: 'application/json', ...(payload !== undefined && { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }) };
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: options.method ?? 'GET', agent: false, headers: sent, ...tls });
       req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.on('error', reject);
       req.on('response', resolve);
-      req.end();
+      req.end(payload);
     });
     res.setEncoding('utf8');
     for await (const chunk of res as AsyncIterable<string>) text += chunk;
@@ -107,7 +129,7 @@ export async function getJson(base: URL, path: string, options: MasterCredential
   }
   if (res.statusCode === 401) throw unauthorized(`master ${base.origin}`, options.token !== undefined);
   try {
-    return { status: res.statusCode ?? 0, body: JSON.parse(text) as unknown };
+    return { status: res.statusCode ?? 0, body: JSON.parse(text) as unknown, headers: res.headers };
   } catch {
     throw new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `${url.href} did not answer JSON (HTTP ${res.statusCode ?? '?'})`);
   }

@@ -11,6 +11,7 @@ import type { NodeEntry } from '../projection/state.js';
 import type { Degraded, Master, HostPort } from '../master/master.js';
 import { authorize, type HttpAuthOptions } from './auth.js';
 import { takePolicyParam, type Policy } from '../selection/policy.js';
+import { nodeAction, parseActionBody, parseNodeActionPath, readBody } from './drain.js';
 
 export interface HttpApi {
   readonly address: HostPort;
@@ -155,7 +156,7 @@ function route(r: Request, auth: HttpAuthOptions): void | Promise<void> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
-  const endpoint = ROUTES.get(path);
+  const endpoint = ROUTES.get(path) ?? nodeRoute(path);
   if (!endpoint) return fail(res, 404, ErrorCode.NOT_FOUND, `no such endpoint: ${path}`);
   const allowed = endpoint.method === 'GET' ? ['GET', 'HEAD'] : [endpoint.method];
   if (!allowed.includes(req.method ?? '')) {
@@ -164,6 +165,30 @@ function route(r: Request, auth: HttpAuthOptions): void | Promise<void> {
   const refusal = authorize(endpoint.admin ? 'admin' : endpoint.open ? 'open' : 'read', req.headers.authorization, auth, `${endpoint.method} ${path}`);
   if (refusal) return fail(res, refusal.status, refusal.code, refusal.error, refusal.headers);
   return endpoint.handle({ ...r, params: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) });
+}
+
+/**
+ * `POST /v1/nodes/{id}/drain` and `/undrain` (src/http/drain.ts): admin. A path that names
+ * no valid node id is still this route (so it needs the token), answered 400.
+ */
+function nodeRoute(path: string): Route | undefined {
+  const parsed = parseNodeActionPath(path);
+  if (parsed === undefined) return undefined;
+  return {
+    method: 'POST',
+    admin: true,
+    handle: async ({ master, req, res }) => {
+      if (typeof parsed === 'string') {
+        req.resume();
+        return fail(res, 400, ErrorCode.BAD_ARGUMENT, parsed);
+      }
+      const text = await readBody(req);
+      const body = text === undefined ? 'the body is too large (a drain takes {"reason": "..."})' : parseActionBody(text, parsed.action);
+      if (typeof body === 'string') return fail(res, 400, ErrorCode.BAD_ARGUMENT, body);
+      const a = await nodeAction(master, parsed.id, parsed.action, body.reason);
+      send(res, a.status, a.body, a.headers);
+    },
+  };
 }
 
 function leastLoaded({ master, params, res }: Call): void {
@@ -183,7 +208,7 @@ function leastLoaded({ master, params, res }: Call): void {
   if (cache && cache.seq === p.seq && cache.body) return sendBody(res, 200, cache.body);
   const n = selector.choose(p, policy, attrFilter(params));
   if (!n) {
-    return fail(res, 503, ErrorCode.NO_ELIGIBLE_NODE, params.size > 0 ? `no eligible node matches ${params.toString()}` : 'no eligible node (none in state PUSH_LOAD_INFO)');
+    return fail(res, 503, ErrorCode.NO_ELIGIBLE_NODE, params.size > 0 ? `no eligible node matches ${params.toString()}` : 'no eligible node (none in state PUSH_LOAD_INFO and not drained)');
   }
   if (!cache) return send(res, 200, nodeDocument(n));
   // The answer changes only with the projection: cache the encoded body by seq.

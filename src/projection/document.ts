@@ -14,6 +14,12 @@ export interface NodeDocument {
   epoch: number;
   /** Why the node is DOWN; absent while it is up. */
   reason?: string;
+  /** Present (true) while an operator has drained the node: it is not eligible, whatever its state. */
+  drained?: true;
+  /** When it was drained (ms since the epoch), while drained. */
+  drainedSince?: number;
+  /** The reason the operator gave for the drain, if any. */
+  drainReason?: string;
 }
 
 /** A connection that has not pushed its load yet (slave state CONNECTED). */
@@ -47,6 +53,11 @@ export function nodeDocument(n: NodeEntry): NodeDocument {
     epoch: n.epoch,
   };
   if (n.state === 'DOWN') d.reason = n.reason;
+  if (n.drained) {
+    d.drained = true;
+    d.drainedSince = n.drained.since;
+    if (n.drained.reason !== undefined) d.drainReason = n.drained.reason;
+  }
   return d;
 }
 

@@ -53,6 +53,12 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
     case 'SlaveLeft':
       dropConnection(state, event.conn, event.ts, event.reason !== undefined ? `left (${event.reason})` : 'left');
       break;
+    case 'NodeDrained':
+      drain(state, event.node, event.ts, event.reason);
+      break;
+    case 'NodeUndrained':
+      undrain(state, event.node);
+      break;
     default: {
       const unknown: never = event;
       // An event type from a newer version: the log format check should have refused it.
@@ -141,6 +147,37 @@ function dropAllConnections(state: Projection, ts: number, reason: string): void
   // Nodes of an earlier epoch whose connection was never closed in the log (the master
   // crashed): not eligible until they reconnect.
   for (const n of state.nodes.values()) if (n.state !== 'DOWN') markDown(state, n, ts, reason);
+}
+
+/** Why a node that was drained before it ever reported is DOWN. */
+export const NEVER_REPORTED = 'never reported';
+
+/** An entry made by a drain, for a node that never pushed: it has no epoch and was never seen. */
+export function neverReported(n: NodeEntry): boolean {
+  return n.epoch === 0 && n.lastSeen === 0 && n.conn === null;
+}
+
+function drain(state: Projection, id: string, ts: number, reason: string | undefined): void {
+  let n = state.nodes.get(id);
+  if (!n) {
+    // Drained before it ever reported (maintenance planned ahead): an entry, so that its
+    // first push finds it drained and it never becomes eligible.
+    n = { id, state: 'DOWN', load: 0, capacity: 1, attrs: {}, lastSeen: 0, since: ts, conn: null, epoch: 0, reason: NEVER_REPORTED, reportSeq: 0 };
+    state.nodes.set(id, n);
+  } else if (n.drained) {
+    return; // already drained: the first drain stands (the master records no second one)
+  }
+  n.drained = reason !== undefined ? { since: ts, reason } : { since: ts };
+  state.index.touch(n);
+}
+
+function undrain(state: Projection, id: string): void {
+  const n = state.nodes.get(id);
+  if (!n?.drained) return;
+  delete n.drained;
+  // The entry existed only for the drain: the table is as if it had never been drained.
+  if (neverReported(n)) state.nodes.delete(id);
+  else state.index.touch(n);
 }
 
 /** Folds `events` into `state` (in place) and returns it. */

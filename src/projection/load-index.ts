@@ -22,8 +22,9 @@ function compare(a: Key, b: Key): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+/** Reporting (PUSH_LOAD_INFO) and not drained by an operator. */
 function eligible(n: NodeEntry): boolean {
-  return n.state === 'PUSH_LOAD_INFO';
+  return n.state === 'PUSH_LOAD_INFO' && n.drained === undefined;
 }
 
 /** Eligible nodes in a B+tree by (rank, id). */
@@ -74,7 +75,7 @@ class RankTree {
 }
 
 /**
- * The eligible nodes (state PUSH_LOAD_INFO) ordered by (load, id), in a B+tree: a
+ * The eligible nodes (state PUSH_LOAD_INFO, not drained) ordered by (load, id), in a B+tree: a
  * least-loaded query is O(log n) plus the nodes changed since the last query.
  *
  * Lazy: the reducer only `touch`es a node whose load or state changed; the tree catches

@@ -38,6 +38,7 @@ export function fromSnapshot(s: ProjectionSnapshot): Projection {
   p.lastConn = s.lastConn;
   for (const n of s.nodes) {
     const node: NodeEntry = { ...n, attrs: { ...n.attrs }, reportSeq: 0 };
+    if (n.drained) node.drained = { ...n.drained };
     p.nodes.set(node.id, node);
     p.index.touch(node);
   }

@@ -28,6 +28,18 @@ export interface NodeEntry {
    * leave it out and load it as 0, since only its changes matter.
    */
   reportSeq: number;
+  /**
+   * Set while an operator has drained the node (NodeDrained, until NodeUndrained): it keeps
+   * its connection and its reports, but is never eligible. Absent otherwise (so snapshots
+   * of undrained nodes are as before).
+   */
+  drained?: Drain;
+}
+
+/** A node's drain: when it took effect (ts of the NodeDrained) and the operator's reason. */
+export interface Drain {
+  readonly since: number;
+  readonly reason?: string;
 }
 
 /** A live TCP connection as the log knows it. */

@@ -54,13 +54,16 @@ export const ev = {
   violated: (conn: number, code = 'PUSH_BAD_LOAD', reason = '"load" is missing'): NewEvent => ({ type: 'ProtocolViolated', conn, code, reason }),
   superseded: (conn: number, node: string, by: number): NewEvent => ({ type: 'SlaveSuperseded', conn, node, by }),
   left: (conn: number, reason?: string): NewEvent => (reason === undefined ? { type: 'SlaveLeft', conn } : { type: 'SlaveLeft', conn, reason }),
+  drained: (node: string, reason?: string): NewEvent => (reason === undefined ? { type: 'NodeDrained', node } : { type: 'NodeDrained', node, reason }),
+  undrained: (node: string): NewEvent => ({ type: 'NodeUndrained', node }),
 };
 
 /**
  * A log as a master records it over two epochs, with every event type: three slaves, a
  * refused one, pings, an unknown frame, a timeout, a violation, a supersession, a clean
- * stop, a restart, reconnections, a slave that leaves with GOODBYE and a connection that
- * leaves before it pushed.
+ * stop, a restart, reconnections, a slave that leaves with GOODBYE, a connection that
+ * leaves before it pushed, and an operator's drains: of a reporting node (which keeps
+ * reporting), of a node not yet in the table, and an undrain.
  */
 export const RECORDED_LOG: readonly NewEvent[] = [
   ev.masterStarted(1),
@@ -98,4 +101,10 @@ export const RECORDED_LOG: readonly NewEvent[] = [
   ev.left(9, 'SIGTERM'),
   ev.connected(10),
   ev.left(10),
+  ev.drained('gw-c:8080', 'kernel upgrade'),
+  ev.pushed(7, 'gw-c:8080', 3),
+  ev.drained('gw-e:8080'),
+  ev.connected(11),
+  ev.pushed(11, 'gw-e:8080', 1),
+  ev.undrained('gw-e:8080'),
 ];

@@ -13,16 +13,25 @@ interface QueryFlags extends CredentialFlags {
   policy?: Policy;
 }
 
+/** The last column: why it is DOWN, else its attributes; a drain first, as it decides eligibility. */
+function note(n: NodeDocument): string {
+  const text = n.reason ? n.reason : formatAttrs(n.attrs);
+  if (!n.drained) return text;
+  const drain = `drained${n.drainReason !== undefined ? ` (${n.drainReason})` : ''}`;
+  return text ? `${drain}; ${text}` : drain;
+}
+
 export function nodesTable(nodes: NodeDocument[]): string {
   return table(
     ['NODE', 'STATE', 'LOAD', 'CAP', 'LAST SEEN', 'SINCE', 'ATTRS / REASON'],
-    nodes.map((n) => [n.id, n.state, formatLoad(n.load), formatLoad(n.capacity), isoTime(n.lastSeen), isoTime(n.since), n.reason ? n.reason : formatAttrs(n.attrs)]),
+    nodes.map((n) => [n.id, n.state, formatLoad(n.load), formatLoad(n.capacity), isoTime(n.lastSeen), isoTime(n.since), note(n)]),
   );
 }
 
 export function stateText(doc: StateDocument): string {
   const up = doc.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length;
-  let out = `seq ${doc.seq}  master ${doc.master.state} epoch ${doc.master.epoch} since ${isoTime(doc.master.since)}  nodes ${doc.nodes.length} (${up} up)`;
+  const drained = doc.nodes.filter((n) => n.drained).length;
+  let out = `seq ${doc.seq}  master ${doc.master.state} epoch ${doc.master.epoch} since ${isoTime(doc.master.since)}  nodes ${doc.nodes.length} (${up} up${drained > 0 ? `, ${drained} drained` : ''})`;
   if (doc.pending.length > 0) out += `  connections awaiting first push ${doc.pending.length}`;
   return `${out}\n${doc.nodes.length > 0 ? nodesTable(doc.nodes) : '(no nodes)\n'}`;
 }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { diffStates, type StateDiff } from '../../../replay/diff.js';
+import { diffStates, stateOf, type StateDiff } from '../../../replay/diff.js';
 import { NodeExplainer, clock, formatTransitions } from '../../../replay/explain.js';
 import { foldTo, stateAt } from '../../../replay/fold.js';
 import { openSource, type SourceFlags } from '../../../replay/sources.js';
@@ -213,8 +213,9 @@ async function explain(source: EventSource, node: string, flags: ReplayFlags): P
   let out = `${node} at seq ${target}${atTs ? ` (${isoTime(atTs)})` : ''}: `;
   if (!atDoc) out += 'not yet in the load table\n';
   else {
-    out += `${atDoc.state} since ${clock(atDoc.since)}, load ${formatLoad(atDoc.load)}, last seen ${clock(atDoc.lastSeen)}`;
+    out += `${atDoc.state} since ${clock(atDoc.since)}, load ${formatLoad(atDoc.load)}, last seen ${atDoc.lastSeen > 0 ? clock(atDoc.lastSeen) : 'never'}`;
     out += atDoc.reason ? `\n  why: ${atDoc.reason}\n` : '\n';
+    if (atDoc.drained) out += `  drained since ${clock(atDoc.drainedSince ?? 0)}${atDoc.drainReason !== undefined ? ` (${atDoc.drainReason})` : ''}: not eligible\n`;
   }
   out += `history:\n${formatTransitions(history) || '  (none)\n'}`;
   out += `next:\n${next.length > 0 ? formatTransitions(next) : '  (nothing after this point: it stays ' + (atDoc?.state ?? 'absent') + ' to the end of the log)\n'}`;
@@ -249,9 +250,10 @@ function formatDiff(d: StateDiff, a: StateDocument, b: StateDocument, tsA: numbe
   let out = `from seq ${a.seq} (${isoTime(tsA)}): ${a.nodes.length} nodes, ${up(a)} up\n`;
   out += `to   seq ${b.seq} (${isoTime(tsB)}): ${b.nodes.length} nodes, ${up(b)} up\n`;
   const rows: string[][] = [];
-  for (const x of d.appeared) rows.push(['appeared', x.id, `${x.was} → ${x.now.state}`, `load ${formatLoad(x.now.load)}`]);
-  for (const x of d.disappeared) rows.push(['disappeared', x.id, `${x.was.state} → ${x.now.state}`, x.now.reason ?? '']);
-  for (const x of d.changed) rows.push(['changed', x.id, `${x.was.state} → ${x.now.state}`, x.now.reason ?? '']);
+  const why = (n: NodeDocument): string => (n.drained ? `drained${n.drainReason !== undefined ? ` (${n.drainReason})` : ''}` : (n.reason ?? ''));
+  for (const x of d.appeared) rows.push(['appeared', x.id, `${x.was} → ${stateOf(x.now)}`, `load ${formatLoad(x.now.load)}`]);
+  for (const x of d.disappeared) rows.push(['disappeared', x.id, `${stateOf(x.was)} → ${stateOf(x.now)}`, why(x.now)]);
+  for (const x of d.changed) rows.push(['changed', x.id, `${stateOf(x.was)} → ${stateOf(x.now)}`, why(x.now)]);
   for (const x of d.load) rows.push(['load', x.id, `${formatLoad(x.was)} → ${formatLoad(x.now)}`, `${x.delta > 0 ? '+' : ''}${formatLoad(x.delta)}`]);
   out += rows.length > 0 ? table(['CHANGE', 'NODE', 'WAS → NOW', 'DETAILS'], rows) : `no changes (load threshold ${threshold})\n`;
   return out;

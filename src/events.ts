@@ -39,6 +39,20 @@ export type ProtocolViolated = Event<'ProtocolViolated', { conn: number; code: s
 export type SlaveLeft = Event<'SlaveLeft', { conn: number; reason?: string }>;
 /** `conn` lost its node to the newer connection `by`, and was closed. */
 export type SlaveSuperseded = Event<'SlaveSuperseded', { conn: number; node: string; by: number }>;
+/**
+ * Mass-failure protection (src/master/protection.ts): more than the --protect-share of the
+ * eligible nodes timed out within one dead-after window — a partition at the master, not
+ * dead nodes. `timedOut` of `eligible` nodes did; `nodes` (sorted) are they, kept eligible
+ * with their last load: those already DOWN are restored, those whose SlaveTimedOut follows
+ * stay up, and so does any node that times out while protection lasts. `until`: wall-clock
+ * ms when it expires at the latest.
+ */
+export type ProtectionStarted = Event<'ProtectionStarted', { timedOut: number; eligible: number; until: number; nodes: string[] }>;
+/**
+ * Protection is over: `expired` (its bound passed) or `recovered` (every protected node
+ * reconnected). The protected nodes that did not reconnect go DOWN with it.
+ */
+export type ProtectionEnded = Event<'ProtectionEnded', { reason: 'expired' | 'recovered' }>;
 
 export type LedgerEvent =
   | MasterStarted
@@ -55,7 +69,9 @@ export type LedgerEvent =
   | SlaveDisconnected
   | ProtocolViolated
   | SlaveSuperseded
-  | SlaveLeft;
+  | SlaveLeft
+  | ProtectionStarted
+  | ProtectionEnded;
 
 export type EventType = LedgerEvent['type'];
 
@@ -78,6 +94,8 @@ export const EVENT_TYPES: readonly EventType[] = [
   'ProtocolViolated',
   'SlaveSuperseded',
   'SlaveLeft',
+  'ProtectionStarted',
+  'ProtectionEnded',
 ];
 
 export function isEventType(s: string): s is EventType {

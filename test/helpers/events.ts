@@ -54,13 +54,15 @@ export const ev = {
   violated: (conn: number, code = 'PUSH_BAD_LOAD', reason = '"load" is missing'): NewEvent => ({ type: 'ProtocolViolated', conn, code, reason }),
   superseded: (conn: number, node: string, by: number): NewEvent => ({ type: 'SlaveSuperseded', conn, node, by }),
   left: (conn: number, reason?: string): NewEvent => (reason === undefined ? { type: 'SlaveLeft', conn } : { type: 'SlaveLeft', conn, reason }),
+  protectionStarted: (nodes: string[], timedOut: number, eligible: number, until: number): NewEvent => ({ type: 'ProtectionStarted', timedOut, eligible, until, nodes }),
+  protectionEnded: (reason: 'expired' | 'recovered'): NewEvent => ({ type: 'ProtectionEnded', reason }),
 };
 
 /**
  * A log as a master records it over two epochs, with every event type: three slaves, a
  * refused one, pings, an unknown frame, a timeout, a violation, a supersession, a clean
- * stop, a restart, reconnections, a slave that leaves with GOODBYE and a connection that
- * leaves before it pushed.
+ * stop, a restart, reconnections, a slave that leaves with GOODBYE, a connection that
+ * leaves before it pushed, and a mass failure that protection covers until it expires.
  */
 export const RECORDED_LOG: readonly NewEvent[] = [
   ev.masterStarted(1),
@@ -98,4 +100,16 @@ export const RECORDED_LOG: readonly NewEvent[] = [
   ev.left(9, 'SIGTERM'),
   ev.connected(10),
   ev.left(10),
+  // a partition at the master: all three time out together; protection keeps them eligible
+  ev.connected(11),
+  ev.pushed(11, 'gw-a:8080', 25, { attrs: { zone: 'eu-1' } }),
+  ev.connected(12),
+  ev.pushed(12, 'gw-b:8080', 30, { capacity: 2 }),
+  ev.timedOut(7, 3001),
+  ev.protectionStarted(['gw-a:8080', 'gw-b:8080', 'gw-c:8080'], 3, 3, T0 + 120_000),
+  ev.timedOut(11, 3002),
+  ev.timedOut(12, 3002),
+  ev.connected(13),
+  ev.pushed(13, 'gw-a:8080', 26, { attrs: { zone: 'eu-1' } }),
+  ev.protectionEnded('expired'),
 ];

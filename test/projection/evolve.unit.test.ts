@@ -379,12 +379,13 @@ describe('folding a recorded log', () => {
     expect(d.master).toMatchObject({ state: 'UP_LISTENING', epoch: 2 });
     expect(d.nodes.map((n) => [n.id, n.state, n.load])).toEqual([
       ['10.0.0.6', 'DOWN', 5],
-      ['gw-a:8080', 'DOWN', 25],
-      ['gw-b:8080', 'DOWN', 35],
-      ['gw-c:8080', 'PUSH_LOAD_INFO', 15],
+      ['gw-a:8080', 'PUSH_LOAD_INFO', 26],
+      ['gw-b:8080', 'DOWN', 30],
+      ['gw-c:8080', 'DOWN', 15],
       ['gw-d:8080', 'DOWN', 12],
     ]);
     expect(d.nodes.find((n) => n.id === 'gw-d:8080')?.reason).toBe('left (SIGTERM)');
+    expect(d.nodes.find((n) => n.id === 'gw-c:8080')?.reason).toBe('no frame for 3.0s; kept eligible by mass-failure protection until it ended (expired)');
     expect(d.pending.map((p) => p.conn)).toEqual([8]);
   });
 });

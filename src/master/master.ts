@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { Subject, type Observable } from 'rxjs';
 import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
-import type { LedgerEvent, NewEvent } from '../events.js';
+import type { LedgerEvent, NewEvent, ProtectionEnded, ProtectionStarted } from '../events.js';
 import type { PushLimits } from '../protocol/messages.js';
 import { toSnapshot } from '../projection/snapshot.js';
 import type { Projection } from '../projection/state.js';
@@ -168,6 +168,8 @@ export class Master implements ConnectionHost {
   readonly selector: Selector;
   /** Decides when mass-failure protection starts and ends (src/master/protection.ts). */
   private readonly protection: ProtectionGuard;
+  /** ProtectionStarted and ProtectionEnded once committed: for the operator's log lines. */
+  readonly protection$ = new Subject<ProtectionStarted | ProtectionEnded>();
 
   private constructor(
     readonly options: Required<Omit<MasterOptions, 'limits' | 'openLog' | 'httpTls' | 'auth' | 'tls'>> &
@@ -477,7 +479,9 @@ export class Master implements ConnectionHost {
   }
 
   private decideProtection(event: NewEvent | undefined): void {
-    if (event) this.protection.recorded(this.recorder.record(event)?.seq);
+    if (!event) return;
+    const e = this.recorder.record(event, () => this.protection$.next(e as ProtectionStarted | ProtectionEnded));
+    this.protection.recorded(e?.seq);
   }
 
   private committed(seq: number): void {
@@ -576,6 +580,7 @@ export class Master implements ConnectionHost {
     await closed;
     this.rec.events$.complete();
     this.health$.complete();
+    this.protection$.complete();
     await this.log.close().catch((e: unknown) => {
       if (!this.degraded && !this.rec.failure) throw e; // a log that already failed may not close cleanly
     });

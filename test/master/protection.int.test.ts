@@ -1,6 +1,6 @@
 /**
  * Mass-failure protection against a real master (README "Guarantees"): six raw slaves
- * heartbeat every 50 ms (dead-after 200 ms); some of them freeze at once, as they would
+ * heartbeat every 50 ms (dead-after 500 ms); some of them freeze at once, as they would
  * behind a partition at the master. The master records ProtectionStarted, keeps answering
  * from their last loads for --protect-for, flags it in /healthz, /v1/state and /metrics,
  * and records ProtectionEnded; what it served folds back from the log exactly.
@@ -21,6 +21,8 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 const IDS = [1, 2, 3, 4, 5, 6].map((i) => `n${i}:1`);
+/** Heartbeats every 50 ms, dead after 500 ms: the slaves that keep beating never time out, even on a loaded machine. */
+const TIMING = { helloInterval: 100, deadAfter: 500 } as const;
 
 /** A slave heartbeating as `id` with load 10 × its number (n1 is the least loaded). */
 async function slave(master: Master, id: string): Promise<RawClient> {
@@ -46,13 +48,18 @@ const isType = (t: LedgerEvent['type']) => (e: LedgerEvent) => e.type === t;
 
 describe('mass-failure protection', () => {
   it('4 of 6 freeze at once: they stay eligible with their last loads for --protect-for, flagged; then DOWN; replay folds to what was served', async () => {
-    const master = await startMaster(cleanup, { protectShare: 0.5, protectFor: 600 });
+    const master = await startMaster(cleanup, { ...TIMING, protectShare: 0.5, protectFor: 800 });
     const cls = await six(master);
+    const told: string[] = [];
+    const sub = master.protection$.subscribe((e) => told.push(e.type));
+    cleanup.defer('protection$', () => sub.unsubscribe());
     for (const cl of cls.slice(0, 4)) cl.freeze();
 
     const started = await waitForEvent<ProtectionStarted>(master, isType('ProtectionStarted'), 'ProtectionStarted', 3000);
     expect(started).toMatchObject({ timedOut: 4, eligible: 6, nodes: IDS.slice(0, 4) });
-    expect(started.until).toBe(started.ts + 600);
+    // until: the master's clock when it decided + --protect-for (ts is stamped a moment later)
+    expect(started.until - started.ts).toBeGreaterThan(790);
+    expect(started.until - started.ts).toBeLessThanOrEqual(800);
     await waitFor(() => IDS.slice(0, 4).every((id) => master.projection.nodes.get(id)?.protected), { what: 'the four frozen nodes protected' });
 
     // while it lasts: answers from the frozen ones' last loads, and it says so everywhere
@@ -74,7 +81,9 @@ describe('mass-failure protection', () => {
     // the bound passes: ProtectionEnded, the absent ones go DOWN
     const ended = await waitForEvent(master, isType('ProtectionEnded'), 'ProtectionEnded', 3000);
     expect(ended).toMatchObject({ reason: 'expired' });
-    expect(ended.ts - started.ts).toBeGreaterThanOrEqual(600);
+    expect(ended.ts).toBeGreaterThanOrEqual(started.until);
+    await waitFor(() => told.length === 2, { what: 'protection$ to tell both' });
+    expect(told).toEqual(['ProtectionStarted', 'ProtectionEnded']);
     await waitFor(() => master.projection.seq >= ended.seq, { what: 'ProtectionEnded folded' });
     expect((await api(master, '/v1/least-loaded')).body).toMatchObject({ id: 'n5:1', load: 50 });
     const after = await api<StateDocument>(master, '/v1/state');
@@ -108,36 +117,36 @@ describe('mass-failure protection', () => {
   });
 
   it('1 of 6 times out: no protection, it goes DOWN as always', async () => {
-    const master = await startMaster(cleanup, { protectShare: 0.5, protectFor: 600 });
+    const master = await startMaster(cleanup, { ...TIMING, protectShare: 0.5, protectFor: 800 });
     const cls = await six(master);
     cls[0]!.freeze();
     await waitForEvent(master, isType('SlaveTimedOut'), 'SlaveTimedOut', 3000);
     await waitFor(() => master.projection.nodes.get('n1:1')?.state === 'DOWN', { what: 'n1:1 DOWN' });
-    await sleep(300); // more than a dead-after window: nothing else happens
-    expect((await logEvents(master)).filter((e) => e.type.startsWith('Protection'))).toEqual([]);
+    await sleep(600); // more than a dead-after window: nothing else happens
+    expect((await logEvents(master)).filter((e) => e.type === 'ProtectionStarted' || e.type === 'ProtectionEnded')).toEqual([]);
     expect((await api(master, '/v1/least-loaded')).body).toMatchObject({ id: 'n2:1' });
     expect((await api(master, '/healthz')).body).not.toHaveProperty('protection');
   });
 
   it('below --protect-min-nodes it never starts: 2 of 2 timing out are DOWN', async () => {
-    const master = await startMaster(cleanup, { protectShare: 0.5, protectFor: 600, protectMinNodes: 3 });
+    const master = await startMaster(cleanup, { ...TIMING, protectShare: 0.5, protectFor: 800, protectMinNodes: 3 });
     const cls = await Promise.all(IDS.slice(0, 2).map((id) => slave(master, id)));
     await waitFor(() => master.projection.index.size === 2, { what: 'two eligible nodes' });
     for (const cl of cls) cl.freeze();
     await waitFor(() => master.projection.index.size === 0, { what: 'both DOWN', timeout: 3000 });
-    expect((await logEvents(master)).filter((e) => e.type.startsWith('Protection'))).toEqual([]);
+    expect((await logEvents(master)).filter((e) => e.type === 'ProtectionStarted' || e.type === 'ProtectionEnded')).toEqual([]);
   });
 
   it('--protect-share 0 turns it off', async () => {
-    const master = await startMaster(cleanup, { protectShare: 0 });
+    const master = await startMaster(cleanup, { ...TIMING, protectShare: 0 });
     const cls = await six(master);
     for (const cl of cls.slice(0, 5)) cl.freeze();
     await waitFor(() => master.projection.index.size === 1, { what: 'five DOWN', timeout: 3000 });
-    expect((await logEvents(master)).filter((e) => e.type.startsWith('Protection'))).toEqual([]);
+    expect((await logEvents(master)).filter((e) => e.type === 'ProtectionStarted' || e.type === 'ProtectionEnded')).toEqual([]);
   });
 
   it('they come back before the bound: ProtectionEnded (recovered), eligible with their new loads', async () => {
-    const master = await startMaster(cleanup, { protectShare: 0.5, protectFor: 30_000 });
+    const master = await startMaster(cleanup, { ...TIMING, protectShare: 0.5, protectFor: 30_000 });
     const cls = await six(master);
     for (const cl of cls.slice(0, 4)) cl.freeze();
     const started = await waitForEvent<ProtectionStarted>(master, isType('ProtectionStarted'), 'ProtectionStarted', 3000);

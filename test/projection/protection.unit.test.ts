@@ -14,6 +14,7 @@ import { logPackr } from '../../storage/format.js';
 import { diffProjections } from '../../replay/verify.js';
 import { NodeExplainer, formatTransitions } from '../../replay/explain.js';
 import { Stamper, T0, ev } from '../helpers/events.js';
+import { stateText } from '../../src/cli/commands/query.js';
 
 interface Then {
   doc: StateDocument;
@@ -191,5 +192,15 @@ describe('protection in snapshots and explain', () => {
       y.after(q, e);
     }
     expect(formatTransitions(y.transitions)).toContain('PUSH_LOAD_INFO → PUSH_LOAD_INFO (protected): no frame for 0.2s (last HELLO never, last load 20); mass-failure protection is on: kept eligible with its last load');
+  });
+});
+
+describe('the state table (query state, replay)', () => {
+  it('says protection is on, and which nodes it keeps', () => {
+    const p = foldEvents(createProjection(), new Stamper().stampAll([...four, ev.timedOut(1, 200), ev.protectionStarted(['a:1', 'b:1', 'c:1'], 3, 4, UNTIL)]));
+    const text = stateText(stateDocument(p));
+    expect(text).toContain(`mass-failure protection since ${new Date(p.protection!.since).toISOString()} until ${new Date(UNTIL).toISOString()} at the latest: 3 of 4 eligible nodes timed out at once`);
+    expect(text).toMatch(/^a:1 +PUSH_LOAD_INFO .*protected: no frame for 0\.2s$/m);
+    expect(text).not.toMatch(/^d:1 .*protected/m);
   });
 });

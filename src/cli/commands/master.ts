@@ -160,6 +160,13 @@ export function masterCommand(): Command {
           '\n',
       );
       for (const warning of securityWarnings(master)) process.stderr.write(`loadledger master: warning: ${warning}\n`);
+      master.protection$.subscribe((e) => {
+        process.stderr.write(
+          e.type === 'ProtectionStarted'
+            ? `loadledger master: mass-failure protection: ${e.timedOut} of ${e.eligible} eligible nodes timed out within ${formatDuration(flags.deadAfter)}; they stay eligible with their last loads until ${new Date(e.until).toISOString()} at the latest (seq ${e.seq})\n`
+            : `loadledger master: mass-failure protection ended (${e.reason}) (seq ${e.seq})\n`,
+        );
+      });
       const retryFor = (ms: number) => (ms > 0 ? `for up to ${formatDuration(ms)}` : 'until it works');
       master.health$.subscribe((h) => {
         if (h.type === 'degraded') {

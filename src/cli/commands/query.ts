@@ -16,7 +16,7 @@ interface QueryFlags extends CredentialFlags {
 export function nodesTable(nodes: NodeDocument[]): string {
   return table(
     ['NODE', 'STATE', 'LOAD', 'CAP', 'LAST SEEN', 'SINCE', 'ATTRS / REASON'],
-    nodes.map((n) => [n.id, n.state, formatLoad(n.load), formatLoad(n.capacity), isoTime(n.lastSeen), isoTime(n.since), n.reason ? n.reason : formatAttrs(n.attrs)]),
+    nodes.map((n) => [n.id, n.state, formatLoad(n.load), formatLoad(n.capacity), isoTime(n.lastSeen), isoTime(n.since), n.protected ? `protected: ${n.reason ?? ''}` : n.reason ? n.reason : formatAttrs(n.attrs)]),
   );
 }
 
@@ -24,6 +24,8 @@ export function stateText(doc: StateDocument): string {
   const up = doc.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length;
   let out = `seq ${doc.seq}  master ${doc.master.state} epoch ${doc.master.epoch} since ${isoTime(doc.master.since)}  nodes ${doc.nodes.length} (${up} up)`;
   if (doc.pending.length > 0) out += `  connections awaiting first push ${doc.pending.length}`;
+  const pr = doc.master.protection;
+  if (pr) out += `\nmass-failure protection since ${isoTime(pr.since)} until ${isoTime(pr.until)} at the latest: ${pr.timedOut} of ${pr.eligible} eligible nodes timed out at once; timed-out nodes are answered with their last loads`;
   return `${out}\n${doc.nodes.length > 0 ? nodesTable(doc.nodes) : '(no nodes)\n'}`;
 }
 

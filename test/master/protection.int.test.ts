@@ -15,6 +15,7 @@ import { verifyLog } from '../../replay/verify.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { api, httpBase, logEvents, slavePort, startMaster, waitForEvent } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
+import { runCli } from '../helpers/cli.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const cleanup = new Cleanup();
@@ -166,5 +167,19 @@ describe('mass-failure protection', () => {
     expect(d.nodes.map((n) => [n.id, n.state, n.protected ?? false])).toEqual(IDS.map((id) => [id, 'PUSH_LOAD_INFO', false]));
     expect(d.nodes.find((n) => n.id === 'n1:1')?.load).toBe(101);
     expect(await replayed(master, d.seq)).toEqual(d);
+  });
+});
+
+describe('loadledger master --protect-*', () => {
+  it.each([
+    [['--protect-share', '1.5'], /--protect-share.*expected a share from 0 to 1/],
+    [['--protect-share', 'half'], /--protect-share.*expected a share from 0 to 1/],
+    [['--protect-for', '30'], /--protect-for/],
+    [['--protect-min-nodes', '0'], /--protect-min-nodes/],
+  ])('%j: one line, exit 2', async (args, message) => {
+    const r = await runCli(cleanup, ['master', '--listen', '127.0.0.1:0', '--no-http', '--data', await cleanup.tempDir('loadledger-protect-'), ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

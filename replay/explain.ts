@@ -14,6 +14,10 @@ export interface Transition {
   drain?: 'drained' | 'undrained';
   /** The event type that caused it. */
   event: LedgerEvent['type'];
+  /** Kept eligible by mass-failure protection after it (its connection had timed out). */
+  protected?: true;
+  /** It was protected before. */
+  wasProtected?: true;
 }
 
 /** ms → "03:12:04.120" (UTC). */
@@ -32,6 +36,7 @@ export class NodeExplainer {
   private prev: SlaveState | 'ABSENT' = 'ABSENT';
   private prevConn: number | null = null;
   private prevDrained = false;
+  private prevProtected = false;
   private remoteOf = new Map<number, string>();
   seen = false;
 
@@ -42,6 +47,7 @@ export class NodeExplainer {
     this.prev = n ? n.state : 'ABSENT';
     this.prevConn = n ? n.conn : null;
     this.prevDrained = n?.drained !== undefined;
+    this.prevProtected = n?.protected === true;
     if (e.type === 'SlaveConnected') this.remoteOf.set(e.conn, e.identity !== undefined ? `${e.remote} as ${e.identity}` : e.remote);
     if (e.type === 'HelloReceived') this.lastHello.set(e.conn, e.ts);
   }
@@ -58,10 +64,15 @@ export class NodeExplainer {
     }
     if (!n) return;
     this.seen = true;
-    if (n.state === this.prev) return;
+    const prot = n.protected === true;
+    // mass-failure protection changes no state when it keeps an eligible node eligible: its flag is the change
+    if (n.state === this.prev && prot === this.prevProtected) return;
     // a stop recorded late (after a log outage) took effect at `since`
     const ts = e.type === 'MasterStopped' && e.since !== undefined ? e.since : e.ts;
-    this.transitions.push({ seq: e.seq, ts, from: this.prev, to: n.state, cause: this.cause(e, n.load), event: e.type });
+    const t: Transition = { seq: e.seq, ts, from: this.prev, to: n.state, cause: this.cause(e, n.load, prot), event: e.type };
+    if (prot) t.protected = true;
+    if (this.prevProtected) t.wasProtected = true;
+    this.transitions.push(t);
     if (e.type === 'SlaveTimedOut' || e.type === 'SlaveDisconnected' || e.type === 'ProtocolViolated' || e.type === 'SlaveSuperseded' || e.type === 'SlaveLeft') {
       this.lastHello.delete(e.conn);
       this.remoteOf.delete(e.conn);
@@ -78,7 +89,7 @@ export class NodeExplainer {
     return `drained by an operator${why}: not eligible, still ${this.prev === 'PUSH_LOAD_INFO' ? 'connected and reporting' : this.prev}`;
   }
 
-  private cause(e: LedgerEvent, load: number): string {
+  private cause(e: LedgerEvent, load: number, prot: boolean): string {
     const conn = this.prevConn;
     const hello = conn !== null ? this.lastHello.get(conn) : undefined;
     const last = `last HELLO ${hello !== undefined ? clock(hello) : 'never'}, last load ${load}`;
@@ -87,10 +98,14 @@ export class NodeExplainer {
         const from = this.remoteOf.get(e.conn) ?? 'unknown';
         return this.prev === 'ABSENT'
           ? `first PUSH_LOAD_INFO, from ${from} (connection ${e.conn}), load ${e.load}`
-          : `reconnected from ${from} (connection ${e.conn}), load ${e.load}`;
+          : `reconnected from ${from} (connection ${e.conn}), load ${e.load}${this.prevProtected ? ' (mass-failure protection had kept it eligible)' : ''}`;
       }
       case 'SlaveTimedOut':
-        return `no frame for ${formatSeconds(e.silentMs)} (${last})`;
+        return `no frame for ${formatSeconds(e.silentMs)} (${last})${prot ? '; mass-failure protection is on: kept eligible with its last load' : ''}`;
+      case 'ProtectionStarted':
+        return `mass-failure protection: ${e.timedOut} of ${e.eligible} eligible nodes timed out within one dead-after window (a partition at the master?); kept eligible with its last load ${load} until ${clock(e.until)} at the latest`;
+      case 'ProtectionEnded':
+        return `mass-failure protection ended (${e.reason}) before it reconnected`;
       case 'SlaveDisconnected':
         return `connection ${e.conn} ${e.reason} (${last})`;
       case 'ProtocolViolated':
@@ -119,8 +134,9 @@ export function formatTransitions(ts: Transition[], indent = '  '): string {
       day = d;
       out += `${indent}${d} (UTC)\n`;
     }
-    const change = t.from === t.to ? t.to : `${t.from === 'ABSENT' ? '(new)' : t.from} → ${t.to === 'ABSENT' ? '(removed)' : t.to}`;
-    out += `${indent}${clock(t.ts)} ${change}: ${t.cause}  [seq ${t.seq}]\n`;
+    const from = t.from === 'ABSENT' ? '(new)' : `${t.from}${t.wasProtected ? ' (protected)' : ''}`;
+    const to = `${t.to === 'ABSENT' ? '(removed)' : t.to}${t.protected ? ' (protected)' : ''}`;
+    out += `${indent}${clock(t.ts)} ${from === to ? to : `${from} → ${to}`}: ${t.cause}  [seq ${t.seq}]\n`;
   }
   return out;
 }

@@ -12,7 +12,10 @@ export function eventNode(state: Projection, e: LedgerEvent): string | null {
     case 'MasterStarted':
     case 'MasterStopped':
     case 'SlaveRefused':
+    case 'ProtectionEnded':
       return null;
+    case 'ProtectionStarted':
+      return null; // many nodes: `matches` looks in e.nodes
     default:
       return state.conns.get(e.conn)?.node ?? null;
   }
@@ -49,6 +52,10 @@ export function eventDetails(e: LedgerEvent): string {
       return e.reason !== undefined ? `drained by an operator: ${e.reason}` : 'drained by an operator';
     case 'NodeUndrained':
       return 'undrained by an operator';
+    case 'ProtectionStarted':
+      return `mass-failure protection: ${e.timedOut} of ${e.eligible} eligible nodes timed out within one dead-after window; kept eligible until ${new Date(e.until).toISOString()} at the latest: ${e.nodes.join(', ')}`;
+    case 'ProtectionEnded':
+      return `mass-failure protection ended (${e.reason})`;
     default:
       return '';
   }
@@ -65,7 +72,7 @@ export interface TimelineFilter {
 
 export function matches(f: TimelineFilter, e: LedgerEvent, node: string | null): boolean {
   if (f.types && !f.types.has(e.type)) return false;
-  if (f.node !== undefined && node !== f.node) return false;
+  if (f.node !== undefined && node !== f.node && !(e.type === 'ProtectionStarted' && e.nodes.includes(f.node))) return false;
   if (f.sinceMs !== undefined && e.ts < f.sinceMs) return false;
   if (f.untilMs !== undefined && e.ts > f.untilMs) return false;
   if (f.fromSeq !== undefined && e.seq < f.fromSeq) return false;

@@ -303,6 +303,7 @@ export function diffSnapshots(a: ProjectionSnapshot, b: ProjectionSnapshot): str
   }
   return (
     firstDiff(a.master, b.master, 'master') ??
+    firstDiff(a.protection ?? null, b.protection ?? null, 'protection') ??
     diffKeyed(a.nodes, b.nodes, (n) => n.id, 'node') ??
     diffKeyed(a.conns, b.conns, (c) => String(c.conn), 'connection')
   );

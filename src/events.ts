@@ -48,6 +48,20 @@ export type SlaveSuperseded = Event<'SlaveSuperseded', { conn: number; node: str
 export type NodeDrained = Event<'NodeDrained', { node: string; reason?: string }>;
 /** An operator undrained `node`: eligible again while it is in PUSH_LOAD_INFO. */
 export type NodeUndrained = Event<'NodeUndrained', { node: string }>;
+/**
+ * Mass-failure protection (src/master/protection.ts): more than the --protect-share of the
+ * eligible nodes timed out within one dead-after window — a partition at the master, not
+ * dead nodes. `timedOut` of `eligible` nodes did; `nodes` (sorted) are they, kept eligible
+ * with their last load: those already DOWN are restored, those whose SlaveTimedOut follows
+ * stay up, and so does any node that times out while protection lasts. `until`: wall-clock
+ * ms when it expires at the latest.
+ */
+export type ProtectionStarted = Event<'ProtectionStarted', { timedOut: number; eligible: number; until: number; nodes: string[] }>;
+/**
+ * Protection is over: `expired` (its bound passed) or `recovered` (every protected node
+ * reconnected). The protected nodes that did not reconnect go DOWN with it.
+ */
+export type ProtectionEnded = Event<'ProtectionEnded', { reason: 'expired' | 'recovered' }>;
 
 export type LedgerEvent =
   | MasterStarted
@@ -66,7 +80,9 @@ export type LedgerEvent =
   | SlaveSuperseded
   | SlaveLeft
   | NodeDrained
-  | NodeUndrained;
+  | NodeUndrained
+  | ProtectionStarted
+  | ProtectionEnded;
 
 export type EventType = LedgerEvent['type'];
 
@@ -91,6 +107,8 @@ export const EVENT_TYPES: readonly EventType[] = [
   'SlaveLeft',
   'NodeDrained',
   'NodeUndrained',
+  'ProtectionStarted',
+  'ProtectionEnded',
 ];
 
 export function isEventType(s: string): s is EventType {

@@ -5,7 +5,7 @@ import type { EventLog } from '../../storage/event-log.js';
 import { loadProjection } from '../../replay/load.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
 import type { LedgerEvent } from '../events.js';
-import { nodeDocument, stateDocument } from '../projection/document.js';
+import { nodeDocument, protectionDocument, stateDocument } from '../projection/document.js';
 import { toSnapshot, type ProjectionSnapshot } from '../projection/snapshot.js';
 import type { NodeEntry } from '../projection/state.js';
 import type { Degraded, Master, HostPort } from '../master/master.js';
@@ -243,7 +243,9 @@ function healthz({ master, res }: Call): void {
   const p = master.projection;
   const d = master.degraded;
   if (d) return send(res, 503, { status: 'unavailable', master: 'DOWN', seq: p.seq, code: ErrorCode.MASTER_DOWN, reason: downMessage(d), since: d.since });
-  return send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', master: p.master.state, seq: p.seq });
+  // Mass-failure protection is the master working as designed (answers stay available): 200, flagged.
+  const protection = p.protection ? { protection: protectionDocument(p.protection) } : {};
+  return send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', master: p.master.state, seq: p.seq, ...protection });
 }
 
 /**
@@ -570,6 +572,9 @@ function metrics(master: Master, res: ServerResponse): void {
     '# HELP loadledger_log_writable 1 while the event log takes writes; 0 while the master is DOWN for a failed log.',
     '# TYPE loadledger_log_writable gauge',
     `loadledger_log_writable ${master.degraded ? 0 : 1}`,
+    '# HELP loadledger_protection_active 1 while mass-failure protection keeps timed-out nodes eligible.',
+    '# TYPE loadledger_protection_active gauge',
+    `loadledger_protection_active ${p.protection ? 1 : 0}`,
     '# HELP loadledger_refused_total Connections refused (--allow, connection rate, max-slaves, TLS).',
     '# TYPE loadledger_refused_total counter',
     `loadledger_refused_total ${master.counters.refused}`,

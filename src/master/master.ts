@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { Subject, type Observable } from 'rxjs';
 import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
-import type { LedgerEvent } from '../events.js';
+import type { LedgerEvent, NewEvent, ProtectionEnded, ProtectionStarted } from '../events.js';
 import type { PushLimits } from '../protocol/messages.js';
 import { toSnapshot } from '../projection/snapshot.js';
 import type { Projection } from '../projection/state.js';
@@ -21,6 +21,7 @@ import { startHttpApi, type HttpApi, type HttpTlsOptions } from '../http/server.
 import type { HttpAuthOptions } from '../http/auth.js';
 import { checkCompensation, parsePolicy, type Policy } from '../selection/policy.js';
 import { Selector } from '../selection/selector.js';
+import { PROTECTION_DEFAULTS, ProtectionGuard } from './protection.js';
 
 export type { HostPort } from '../util/hostport.js';
 import type { HostPort } from '../util/hostport.js';
@@ -78,6 +79,12 @@ export interface MasterOptions {
   policy?: Policy;
   /** Load added to a node per answer until its next report (0: off). */
   compensation?: number;
+  /** Mass-failure protection: more than this share (0..1) of the eligible nodes timing out within one dead-after window starts it (0: off). */
+  protectShare?: number;
+  /** … for at most this long (ms). */
+  protectFor?: number;
+  /** … and never with fewer eligible nodes than this. */
+  protectMinNodes?: number;
 }
 
 /** What the operator must hear about: the log failed, came back, or the master gave up. */
@@ -120,6 +127,9 @@ export const MASTER_DEFAULTS = {
   logRetryFor: 300_000,
   policy: 'least-loaded',
   compensation: 0,
+  protectShare: PROTECTION_DEFAULTS.share,
+  protectFor: PROTECTION_DEFAULTS.forMs,
+  protectMinNodes: PROTECTION_DEFAULTS.minNodes,
 } as const;
 
 /**
@@ -156,6 +166,10 @@ export class Master implements ConnectionHost {
   readonly counters = { unknownFrames: 0, refused: 0 };
   /** Picks least-loaded answers; its state (compensation) is not in the log: see Selector. */
   readonly selector: Selector;
+  /** Decides when mass-failure protection starts and ends (src/master/protection.ts). */
+  private readonly protection: ProtectionGuard;
+  /** ProtectionStarted and ProtectionEnded once committed: for the operator's log lines. */
+  readonly protection$ = new Subject<ProtectionStarted | ProtectionEnded>();
 
   private constructor(
     readonly options: Required<Omit<MasterOptions, 'limits' | 'openLog' | 'httpTls' | 'auth' | 'tls'>> &
@@ -169,6 +183,7 @@ export class Master implements ConnectionHost {
     this.lastSnapshotSeq = projection.seq;
     this.admission = new Admission({ allow: options.allow, rate: options.connectRate, burst: options.connectBurst });
     this.selector = new Selector({ policy: options.policy, compensation: options.compensation });
+    this.protection = new ProtectionGuard({ share: options.protectShare, forMs: options.protectFor, minNodes: options.protectMinNodes, deadAfter: options.deadAfter });
   }
 
   /** Opens the log, rebuilds the projection from it, starts listening and records the start. */
@@ -193,8 +208,12 @@ export class Master implements ConnectionHost {
       openLog: EventLog.open,
       policy: MASTER_DEFAULTS.policy,
       compensation: MASTER_DEFAULTS.compensation,
+      protectShare: MASTER_DEFAULTS.protectShare,
+      protectFor: MASTER_DEFAULTS.protectFor,
+      protectMinNodes: MASTER_DEFAULTS.protectMinNodes,
       ...opts,
     };
+    if (!(options.protectShare >= 0 && options.protectShare <= 1)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--protect-share must be between 0 and 1, got ${options.protectShare}`);
     parsePolicy(options.policy, 'policy');
     checkCompensation(options.compensation, 'compensation');
     try {
@@ -368,6 +387,7 @@ export class Master implements ConnectionHost {
       const projection = await loadProjection(log);
       this.eventLog = log;
       this.rec = this.newRecorder(log, projection, this.rec.stats);
+      this.protection.reset();
       this.lastSnapshotSeq = Math.min(this.lastSnapshotSeq, projection.seq);
     } catch (e) {
       if (log && log !== this.eventLog) await log.close().catch(() => {});
@@ -437,17 +457,31 @@ export class Master implements ConnectionHost {
   private checkLiveness(): void {
     const now = this.now();
     const { deadAfter, helloInterval, handshakeTimeout } = this.options;
+    if (this.protection.enabled) this.decideProtection(this.protection.ending(this.options.clock(), this.projection));
+    let timingOut: { c: SlaveConnection; silent: number }[] | undefined;
     for (const c of this.conns.values()) {
       if (c.paused) continue; // we are not reading it: its silence is ours, not the slave's
       const silent = now - c.lastRx;
       if (c.frames === 0 && now - c.connectedAt >= handshakeTimeout) c.timedOut(silent, true);
-      else if (silent >= deadAfter) c.timedOut(silent);
+      else if (silent >= deadAfter) (timingOut ??= []).push({ c, silent });
       else if (silent >= helloInterval && now - c.lastPing >= helloInterval) c.ping(now);
+    }
+    if (timingOut) {
+      // Counted before they are recorded: a mass failure is recorded before its timeouts.
+      const bound = timingOut.flatMap(({ c }) => (c.node !== null ? [{ node: c.node, conn: c.conn }] : []));
+      this.decideProtection(this.protection.timeouts(now, this.options.clock(), this.projection, bound));
+      for (const { c, silent } of timingOut) c.timedOut(silent);
     }
     if (now - this.lastPrune >= 10_000) {
       this.lastPrune = now;
       this.admission.prune(now);
     }
+  }
+
+  private decideProtection(event: NewEvent | undefined): void {
+    if (!event) return;
+    const e = this.recorder.record(event, () => this.protection$.next(e as ProtectionStarted | ProtectionEnded));
+    this.protection.recorded(e?.seq);
   }
 
   private committed(seq: number): void {
@@ -546,6 +580,7 @@ export class Master implements ConnectionHost {
     await closed;
     this.rec.events$.complete();
     this.health$.complete();
+    this.protection$.complete();
     await this.log.close().catch((e: unknown) => {
       if (!this.degraded && !this.rec.failure) throw e; // a log that already failed may not close cleanly
     });

@@ -1,5 +1,5 @@
 import type { Attrs } from '../protocol/messages.js';
-import type { MasterState, NodeEntry, Projection, SlaveState } from './state.js';
+import type { MasterState, NodeEntry, Projection, ProtectionEntry, SlaveState } from './state.js';
 
 /** One node as `GET /v1/state`, `GET /v1/nodes` and `replay --json` show it. */
 export interface NodeDocument {
@@ -12,7 +12,7 @@ export interface NodeDocument {
   lastSeen: number;
   since: number;
   epoch: number;
-  /** Why the node is DOWN; absent while it is up. */
+  /** Why the node is DOWN, or why it would be when `protected`; absent while it is up. */
   reason?: string;
   /** Present (true) while an operator has drained the node: it is not eligible, whatever its state. */
   drained?: true;
@@ -20,6 +20,11 @@ export interface NodeDocument {
   drainedSince?: number;
   /** The reason the operator gave for the drain, if any. */
   drainReason?: string;
+  /**
+   * Kept eligible by mass-failure protection: its connection timed out (`reason`), it is
+   * answered with its last load until it reconnects or the protection ends.
+   */
+  protected?: true;
 }
 
 /** A connection that has not pushed its load yet (slave state CONNECTED). */
@@ -31,11 +36,23 @@ export interface PendingDocument {
   lastSeen: number;
 }
 
+/**
+ * Mass-failure protection while it lasts: since when, until when at the latest, how many
+ * of how many eligible nodes timed out, and the nodes it keeps eligible (sorted).
+ */
+export interface ProtectionDocument {
+  since: number;
+  until: number;
+  timedOut: number;
+  eligible: number;
+  nodes: string[];
+}
+
 /** The `/v1/state` document. `replay --json` prints exactly this for the same seq. */
 export interface StateDocument {
   seq: number;
   /** `reason` only while the master is DOWN for a failed log (served live, never in the log). */
-  master: { state: MasterState; epoch: number; since: number; reason?: string };
+  master: { state: MasterState; epoch: number; since: number; reason?: string; protection?: ProtectionDocument };
   nodes: NodeDocument[];
   pending: PendingDocument[];
 }
@@ -58,6 +75,10 @@ export function nodeDocument(n: NodeEntry): NodeDocument {
     d.drainedSince = n.drained.since;
     if (n.drained.reason !== undefined) d.drainReason = n.drained.reason;
   }
+  if (n.protected) {
+    d.reason = n.reason;
+    d.protected = true;
+  }
   return d;
 }
 
@@ -70,5 +91,11 @@ export function stateDocument(p: Projection): StateDocument {
     if (c.node === null) pending.push({ conn: c.conn, remote: c.remote, state: 'CONNECTED', since: c.since, lastSeen: c.lastSeen });
   }
   pending.sort((a, b) => a.conn - b.conn);
-  return { seq: p.seq, master: { ...p.master }, nodes, pending };
+  const master: StateDocument['master'] = { ...p.master };
+  if (p.protection) master.protection = protectionDocument(p.protection);
+  return { seq: p.seq, master, nodes, pending };
+}
+
+export function protectionDocument(p: ProtectionEntry): ProtectionDocument {
+  return { since: p.since, until: p.until, timedOut: p.timedOut, eligible: p.eligible, nodes: [...p.nodes] };
 }

@@ -16,10 +16,12 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
   switch (event.type) {
     case 'MasterStarted':
       dropAllConnections(state, event.ts, `master restarted (epoch ${event.epoch})`);
+      state.protection = null;
       state.master = { state: 'UP_LISTENING', epoch: event.epoch, since: event.ts };
       break;
     case 'MasterStopped':
       dropAllConnections(state, event.since ?? event.ts, `master stopped (${event.reason})`);
+      state.protection = null;
       state.master = { state: 'DOWN', epoch: event.epoch, since: event.since ?? event.ts };
       break;
     case 'SlaveConnected':
@@ -39,6 +41,7 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
       loadPushed(state, event.conn, event.node, event.load, event.capacity, event.attrs, event.ts);
       break;
     case 'SlaveTimedOut':
+      if (state.protection && !event.handshake && keepProtected(state, event.conn, `no frame for ${formatSeconds(event.silentMs)}`)) break;
       dropConnection(state, event.conn, event.ts, event.handshake ? `no valid frame within ${formatSeconds(event.silentMs)} of connecting` : `no frame for ${formatSeconds(event.silentMs)}`);
       break;
     case 'SlaveDisconnected':
@@ -58,6 +61,12 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
       break;
     case 'NodeUndrained':
       undrain(state, event.node);
+      break;
+    case 'ProtectionStarted':
+      protectionStarted(state, event.ts, event.until, event.timedOut, event.eligible, event.nodes);
+      break;
+    case 'ProtectionEnded':
+      protectionEnded(state, event.ts, event.reason);
       break;
     default: {
       const unknown: never = event;
@@ -98,6 +107,11 @@ function loadPushed(state: Projection, conn: number, id: string, load: number, c
     const old = state.conns.get(n.conn);
     if (old) old.node = null;
   }
+  if (n.protected) {
+    // back from a timeout that protection covered: an ordinary eligible node again
+    delete n.protected;
+    n.reason = '';
+  }
   if (n.state === 'PUSH_LOAD_INFO') {
     if (n.load !== load) {
       n.load = load;
@@ -126,6 +140,56 @@ function markDown(state: Projection, n: NodeEntry, ts: number, reason: string): 
   n.since = ts;
   n.conn = null;
   n.reason = reason;
+  if (n.protected) delete n.protected;
+}
+
+/**
+ * Mass-failure protection begins: the nodes of the trigger that are DOWN already (their
+ * SlaveTimedOut came first) are eligible again with their last load; the others are still
+ * up, and their SlaveTimedOut, folded next, keeps them so (`keepProtected`).
+ */
+function protectionStarted(state: Projection, ts: number, until: number, timedOut: number, eligible: number, nodes: readonly string[]): void {
+  state.protection = { since: ts, until, timedOut, eligible, nodes: [...nodes].sort() };
+  for (const id of nodes) {
+    const n = state.nodes.get(id);
+    if (!n || n.state !== 'DOWN') continue;
+    n.state = 'PUSH_LOAD_INFO';
+    n.since = ts;
+    n.protected = true; // n.reason still says why it timed out
+    state.index.touch(n);
+  }
+}
+
+/**
+ * A timeout while protection lasts: the connection is gone, the node stays eligible with
+ * its last load, marked protected. False when the connection bound no eligible node.
+ */
+function keepProtected(state: Projection, conn: number, reason: string): boolean {
+  const c = state.conns.get(conn);
+  if (!c || c.node === null) return false;
+  const n = state.nodes.get(c.node);
+  if (!n || n.conn !== conn || n.state !== 'PUSH_LOAD_INFO') return false;
+  state.conns.delete(conn);
+  n.conn = null;
+  n.protected = true;
+  n.reason = reason;
+  const p = state.protection!;
+  if (!p.nodes.includes(n.id)) {
+    p.nodes.push(n.id);
+    p.nodes.sort();
+  }
+  return true;
+}
+
+/** Protection is over: the protected nodes that did not reconnect go DOWN now. */
+function protectionEnded(state: Projection, ts: number, reason: string): void {
+  const p = state.protection;
+  if (!p) return;
+  for (const id of p.nodes) {
+    const n = state.nodes.get(id);
+    if (n?.protected) markDown(state, n, ts, `${n.reason}; kept eligible by mass-failure protection until it ended (${reason})`);
+  }
+  state.protection = null;
 }
 
 function dropConnection(state: Projection, conn: number, ts: number, reason: string): void {

@@ -1,4 +1,4 @@
-import type { ConnEntry, MasterEntry, NodeEntry, Projection } from './state.js';
+import type { ConnEntry, MasterEntry, NodeEntry, Projection, ProtectionEntry } from './state.js';
 import { createProjection } from './state.js';
 
 /**
@@ -16,10 +16,12 @@ export interface ProjectionSnapshot {
   nodes: SnapshotNode[];
   conns: ConnEntry[];
   lastConn: number;
+  /** Mass-failure protection, only while it lasts (absent in older snapshots: none). */
+  protection?: ProtectionEntry;
 }
 
 export function toSnapshot(p: Projection): ProjectionSnapshot {
-  return {
+  const s: ProjectionSnapshot = {
     v: 1,
     seq: p.seq,
     ts: p.ts,
@@ -28,6 +30,8 @@ export function toSnapshot(p: Projection): ProjectionSnapshot {
     conns: Array.from(p.conns.values(), (c) => ({ ...c })),
     lastConn: p.lastConn,
   };
+  if (p.protection) s.protection = { ...p.protection, nodes: [...p.protection.nodes] };
+  return s;
 }
 
 export function fromSnapshot(s: ProjectionSnapshot): Projection {
@@ -36,6 +40,7 @@ export function fromSnapshot(s: ProjectionSnapshot): Projection {
   p.ts = s.ts;
   p.master = { ...s.master };
   p.lastConn = s.lastConn;
+  if (s.protection) p.protection = { ...s.protection, nodes: [...s.protection.nodes] };
   for (const n of s.nodes) {
     const node: NodeEntry = { ...n, attrs: { ...n.attrs }, reportSeq: 0 };
     if (n.drained) node.drained = { ...n.drained };

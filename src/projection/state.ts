@@ -34,6 +34,11 @@ export interface NodeEntry {
    * of undrained nodes are as before).
    */
   drained?: Drain;
+  /**
+   * Set while mass-failure protection keeps it eligible though its connection timed out
+   * (state PUSH_LOAD_INFO, `conn` null, `reason` why it timed out). Absent otherwise.
+   */
+  protected?: true;
 }
 
 /** A node's drain: when it took effect (ts of the NodeDrained) and the operator's reason. */
@@ -58,6 +63,18 @@ export interface MasterEntry {
   since: number;
 }
 
+/** Mass-failure protection while it lasts (ProtectionStarted until ProtectionEnded). */
+export interface ProtectionEntry {
+  /** ts of ProtectionStarted. */
+  since: number;
+  /** Wall-clock ms when it expires at the latest. */
+  until: number;
+  timedOut: number;
+  eligible: number;
+  /** Every node it has kept eligible (sorted): those of the trigger, then any that timed out during it. */
+  nodes: string[];
+}
+
 export interface Projection {
   /** seq of the last event folded in (0 for an empty log). */
   seq: number;
@@ -68,6 +85,8 @@ export interface Projection {
   conns: Map<number, ConnEntry>;
   /** Highest conn number used so far: a restarted master continues after it. */
   lastConn: number;
+  /** Mass-failure protection, while it lasts; null otherwise. */
+  protection: ProtectionEntry | null;
   /** Eligible nodes by (load, id). Derived; rebuilt from `nodes` when loading a snapshot. */
   readonly index: LoadIndex;
 }
@@ -80,6 +99,7 @@ export function createProjection(): Projection {
     nodes: new Map(),
     conns: new Map(),
     lastConn: 0,
+    protection: null,
     index: new LoadIndex(),
   };
 }

@@ -56,6 +56,8 @@ export const ev = {
   left: (conn: number, reason?: string): NewEvent => (reason === undefined ? { type: 'SlaveLeft', conn } : { type: 'SlaveLeft', conn, reason }),
   drained: (node: string, reason?: string): NewEvent => (reason === undefined ? { type: 'NodeDrained', node } : { type: 'NodeDrained', node, reason }),
   undrained: (node: string): NewEvent => ({ type: 'NodeUndrained', node }),
+  protectionStarted: (nodes: string[], timedOut: number, eligible: number, until: number): NewEvent => ({ type: 'ProtectionStarted', timedOut, eligible, until, nodes }),
+  protectionEnded: (reason: 'expired' | 'recovered'): NewEvent => ({ type: 'ProtectionEnded', reason }),
 };
 
 /**
@@ -63,7 +65,8 @@ export const ev = {
  * refused one, pings, an unknown frame, a timeout, a violation, a supersession, a clean
  * stop, a restart, reconnections, a slave that leaves with GOODBYE, a connection that
  * leaves before it pushed, and an operator's drains: of a reporting node (which keeps
- * reporting), of a node not yet in the table, and an undrain.
+ * reporting), of a node not yet in the table, and an undrain,
+ * and a mass failure that protection covers until it expires.
  */
 export const RECORDED_LOG: readonly NewEvent[] = [
   ev.masterStarted(1),
@@ -107,4 +110,17 @@ export const RECORDED_LOG: readonly NewEvent[] = [
   ev.connected(11),
   ev.pushed(11, 'gw-e:8080', 1),
   ev.undrained('gw-e:8080'),
+  // a partition at the master: the three eligible nodes time out together (gw-c is drained);
+  // protection keeps them eligible
+  ev.connected(21),
+  ev.pushed(21, 'gw-a:8080', 25, { attrs: { zone: 'eu-1' } }),
+  ev.connected(22),
+  ev.pushed(22, 'gw-b:8080', 30, { capacity: 2 }),
+  ev.timedOut(11, 3001),
+  ev.protectionStarted(['gw-a:8080', 'gw-b:8080', 'gw-e:8080'], 3, 3, T0 + 120_000),
+  ev.timedOut(21, 3002),
+  ev.timedOut(22, 3002),
+  ev.connected(23),
+  ev.pushed(23, 'gw-a:8080', 26, { attrs: { zone: 'eu-1' } }),
+  ev.protectionEnded('expired'),
 ];

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { Master, MASTER_DEFAULTS } from '../../master/master.js';
 import type { HostPort } from '../../util/hostport.js';
 import { badArgument } from '../../errors.js';
@@ -10,6 +10,13 @@ import { formatDuration } from '../../util/duration.js';
 import { allowArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg } from '../options.js';
 import { POLICIES, type Policy } from '../../selection/policy.js';
 import { readMasterTlsFiles, type MasterTlsOptions } from '../../master/tls.js';
+
+/** A share, 0 to 1 (`0.5`). */
+function shareArg(s: string): number {
+  const n = Number(s);
+  if (s.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`expected a share from 0 to 1 (e.g. 0.5), got ${JSON.stringify(s)}`);
+  return n;
+}
 
 interface MasterFlags extends HttpSecurityFlags {
   data: string;
@@ -32,6 +39,9 @@ interface MasterFlags extends HttpSecurityFlags {
   logRetryFor: number;
   policy: Policy;
   compensation: number;
+  protectShare: number;
+  protectFor: number;
+  protectMinNodes: number;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -84,6 +94,9 @@ export function masterCommand(): Command {
     .option('--tls-identities <file>', 'JSON {"<certificate CN>": ["host:port" or "host", ...]}: the nodes each certificate may report for (instead of its SAN)')
     .addOption(new Option('--policy <name>', 'how least-loaded queries that name no policy are answered').choices(POLICIES).default(MASTER_DEFAULTS.policy))
     .option('--compensation <load>', 'load added to a node per answer until its next report (0: off)', numberArg(0), MASTER_DEFAULTS.compensation)
+    .option('--protect-share <share>', 'mass-failure protection: more than this share (0..1) of the eligible nodes timing out within one --dead-after starts it (0: off)', shareArg, MASTER_DEFAULTS.protectShare)
+    .option('--protect-for <duration>', 'mass-failure protection keeps timed-out nodes eligible this long at most', positiveDurationArg, MASTER_DEFAULTS.protectFor)
+    .option('--protect-min-nodes <n>', 'mass-failure protection never starts with fewer eligible nodes than this', intArg(1), MASTER_DEFAULTS.protectMinNodes)
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
     .action(async (flags: MasterFlags) => {
       let master: Master;
@@ -120,6 +133,9 @@ export function masterCommand(): Command {
           ...(tls && { tls }),
           policy: flags.policy,
           compensation: flags.compensation,
+          protectShare: flags.protectShare,
+          protectFor: flags.protectFor,
+          protectMinNodes: flags.protectMinNodes,
         });
       } catch (e) {
         die(e);
@@ -145,6 +161,13 @@ export function masterCommand(): Command {
           '\n',
       );
       for (const warning of securityWarnings(master)) process.stderr.write(`loadledger master: warning: ${warning}\n`);
+      master.protection$.subscribe((e) => {
+        process.stderr.write(
+          e.type === 'ProtectionStarted'
+            ? `loadledger master: mass-failure protection: ${e.timedOut} of ${e.eligible} eligible nodes timed out within ${formatDuration(flags.deadAfter)}; they stay eligible with their last loads until ${new Date(e.until).toISOString()} at the latest (seq ${e.seq})\n`
+            : `loadledger master: mass-failure protection ended (${e.reason}) (seq ${e.seq})\n`,
+        );
+      });
       const retryFor = (ms: number) => (ms > 0 ? `for up to ${formatDuration(ms)}` : 'until it works');
       master.health$.subscribe((h) => {
         if (h.type === 'degraded') {

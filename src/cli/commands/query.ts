@@ -15,7 +15,7 @@ interface QueryFlags extends CredentialFlags {
 
 /** The last column: why it is DOWN, else its attributes; a drain first, as it decides eligibility. */
 function note(n: NodeDocument): string {
-  const text = n.reason ? n.reason : formatAttrs(n.attrs);
+  const text = n.protected ? `protected: ${n.reason ?? ''}` : n.reason ? n.reason : formatAttrs(n.attrs);
   if (!n.drained) return text;
   const drain = `drained${n.drainReason !== undefined ? ` (${n.drainReason})` : ''}`;
   return text ? `${drain}; ${text}` : drain;
@@ -33,6 +33,8 @@ export function stateText(doc: StateDocument): string {
   const drained = doc.nodes.filter((n) => n.drained).length;
   let out = `seq ${doc.seq}  master ${doc.master.state} epoch ${doc.master.epoch} since ${isoTime(doc.master.since)}  nodes ${doc.nodes.length} (${up} up${drained > 0 ? `, ${drained} drained` : ''})`;
   if (doc.pending.length > 0) out += `  connections awaiting first push ${doc.pending.length}`;
+  const pr = doc.master.protection;
+  if (pr) out += `\nmass-failure protection since ${isoTime(pr.since)} until ${isoTime(pr.until)} at the latest: ${pr.timedOut} of ${pr.eligible} eligible nodes timed out at once; timed-out nodes are answered with their last loads`;
   return `${out}\n${doc.nodes.length > 0 ? nodesTable(doc.nodes) : '(no nodes)\n'}`;
 }
 

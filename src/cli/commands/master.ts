@@ -2,15 +2,16 @@ import { Command, Option } from 'commander';
 import { Master, MASTER_DEFAULTS } from '../../master/master.js';
 import type { HostPort } from '../../util/hostport.js';
 import { badArgument } from '../../errors.js';
-import { httpSecurity, securityWarnings, type HttpSecurityFlags } from '../http-security.js';
+import { httpSecurity, type HttpSecurityFlags } from '../http-security.js';
+import { createLogger, logFormatOption, logLevelOption, type LogFlags } from '../log.js';
+import { logMaster } from '../master-log.js';
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
-import { formatDuration } from '../../util/duration.js';
 import { allowArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg } from '../options.js';
 import { POLICIES, type Policy } from '../../selection/policy.js';
 import { readMasterTlsFiles, type MasterTlsOptions } from '../../master/tls.js';
 
-interface MasterFlags extends HttpSecurityFlags {
+interface MasterFlags extends HttpSecurityFlags, LogFlags {
   data: string;
   listen: HostPort;
   http: HostPort | false;
@@ -83,6 +84,8 @@ export function masterCommand(): Command {
     .option('--tls-identities <file>', 'JSON {"<certificate CN>": ["host:port" or "host", ...]}: the nodes each certificate may report for (instead of its SAN)')
     .addOption(new Option('--policy <name>', 'how least-loaded queries that name no policy are answered').choices(POLICIES).default(MASTER_DEFAULTS.policy))
     .option('--compensation <load>', 'load added to a node per answer until its next report (0: off)', numberArg(0), MASTER_DEFAULTS.compensation)
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
     .action(async (flags: MasterFlags) => {
       let master: Master;
@@ -123,39 +126,29 @@ export function masterCommand(): Command {
       } catch (e) {
         die(e);
       }
+      const log = createLogger('loadledger master', flags);
+      let logged: ReturnType<typeof logMaster> | undefined;
       // Before the UP_LISTENING line: whoever reads it may send SIGTERM at once, and must
       // get a clean stop, not the default kill (with the lines after it never written).
-      stopOnSignals('loadledger master', (signal) => {
-        master.stop(signal).then(
-          () => {
-            process.stderr.write(`loadledger master: stopped (${signal}) at seq ${master.projection.seq}\n`);
-            process.exit(0);
-          },
-          (e: unknown) => die(e),
-        );
-      });
-      const { listen, http } = master.addresses;
-      const p = master.projection;
-      process.stderr.write(
-        `loadledger master: UP_LISTENING epoch ${p.master.epoch}, slaves on ${listen.host}:${listen.port}` +
-          (http ? `, HTTP on ${master.options.httpTls ? 'https' : 'http'}://${http.host}:${http.port}` : '') +
-          `, log ${flags.data} (seq ${p.seq}, ${p.nodes.size} nodes known)` +
-          (master.options.tls ? ', TLS with client certificates' : '') +
-          '\n',
+      // (its "second signal: quitting at once" line goes through the log too)
+      const proc = { on: process.on.bind(process), exit: process.exit.bind(process), stderr: { write: (s: string) => log.fatal(s.replace(/^loadledger master: /, '').trimEnd()) } };
+      stopOnSignals(
+        'loadledger master',
+        (signal) => {
+          master.stop(signal).then(
+            () => {
+              logged?.stopped(signal);
+              process.exit(0);
+            },
+            (e: unknown) => die(e),
+          );
+        },
+        proc,
       );
-      for (const warning of securityWarnings(master)) process.stderr.write(`loadledger master: warning: ${warning}\n`);
-      const retryFor = (ms: number) => (ms > 0 ? `for up to ${formatDuration(ms)}` : 'until it works');
+      logged = logMaster(master, log, flags.data);
+      // logMaster has said so (fatal); the master is stopping itself.
       master.health$.subscribe((h) => {
-        if (h.type === 'degraded') {
-          process.stderr.write(`loadledger master: DOWN: ${h.error.message} [${h.error.code}]; slaves are closed, /healthz and least-loaded answer 503; retrying ${retryFor(h.retryFor)}\n`);
-        } else if (h.type === 'retry-failed') {
-          if (h.attempts <= 3 || h.attempts % 10 === 0) process.stderr.write(`loadledger master: still DOWN after ${h.attempts} attempts: ${h.error.message}\n`);
-        } else if (h.type === 'recovered') {
-          process.stderr.write(`loadledger master: the event log takes writes again after ${formatDuration(h.downMs)}: UP_LISTENING epoch ${h.epoch} (seq ${h.seq})\n`);
-        } else {
-          process.stderr.write(`loadledger master: gave up: the event log could not be written for ${formatDuration(h.downMs)} (${h.error.message}); exiting\n`);
-          void master.stop('event log unwritable').finally(() => process.exit(1));
-        }
+        if (h.type === 'gave-up') void master.stop('event log unwritable').finally(() => process.exit(1));
       });
     });
 }

@@ -35,20 +35,18 @@ function processMetrics(): Registry {
 
 /** Bytes of every file under `dir` (LevelDB's files, snapshots included). */
 async function directoryBytes(dir: string): Promise<number> {
-  let total = 0;
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  await Promise.all(
+  const sizes = await Promise.all(
     entries
       .filter((e) => e.isFile())
-      .map(async (e) => {
-        try {
-          total += (await stat(join(e.parentPath, e.name))).size;
-        } catch {
-          // compacted away between readdir and stat
-        }
-      }),
+      .map((e) =>
+        stat(join(e.parentPath, e.name)).then(
+          (s) => s.size,
+          () => 0, // compacted away between readdir and stat
+        ),
+      ),
   );
-  return total;
+  return sizes.reduce((a, b) => a + b, 0);
 }
 
 /**

@@ -3,6 +3,8 @@
  * the values it reports, that the text is Prometheus exposition format, and that two
  * masters in one process count apart.
  */
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
 import { EVENT_TYPES } from '../../src/events.js';
@@ -52,6 +54,12 @@ function value(samples: Map<string, number>, key: string): number {
   const v = samples.get(key);
   if (v === undefined) throw new Error(`no sample ${key} in /metrics; have: ${[...samples.keys()].filter((k) => k.startsWith(key.split('{')[0]!)).join(', ')}`);
   return v;
+}
+
+function bytesUnder(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .reduce((sum, e) => sum + statSync(join(e.parentPath, e.name)).size, 0);
 }
 
 async function pushed(master: Master, addr: string, load: number): Promise<RawClient> {
@@ -130,7 +138,11 @@ describe('GET /metrics', () => {
     expect(value(samples, 'loadledger_append_batch_events_bucket{le="+Inf"}')).toBe(master.recorder.stats.writes);
 
     expect(types.get('loadledger_log_size_bytes')).toBe('gauge');
-    expect(value(samples, 'loadledger_log_size_bytes')).toBeGreaterThan(0);
+    // Every file under --data, walked at most every few seconds (a file added now is not seen yet).
+    expect(value(samples, 'loadledger_log_size_bytes')).toBe(bytesUnder(master.options.data));
+    expect(value(samples, 'loadledger_log_size_bytes')).toBeGreaterThan(500);
+    writeFileSync(join(master.options.data, 'extra'), Buffer.alloc(100_000));
+    expect(value(parseExposition((await scrape(master)).text).samples, 'loadledger_log_size_bytes')).toBe(value(samples, 'loadledger_log_size_bytes'));
 
     // Process metrics, prefixed.
     expect(value(samples, 'loadledger_process_cpu_seconds_total')).toBeGreaterThan(0);

@@ -21,8 +21,8 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
  * Process metrics (CPU, memory, event loop lag, GC, file descriptors), prefixed
  * `loadledger_`. One registry per process, not per master: they describe the process, and
  * prom-client's collectors (a GC observer, an event loop monitor) are never released, so
- * one per master would leak in a process that starts many (the tests). Made at the first
- * scrape: a master nobody scrapes pays nothing for them.
+ * one per master would leak in a process that starts many (the tests). Made with the first
+ * master's HTTP API (prom-client counts CPU from when its collector is made).
  */
 let processRegistry: Registry | undefined;
 function processMetrics(): Registry {
@@ -66,6 +66,7 @@ export class MasterMetrics {
   private walking: Promise<void> | undefined;
 
   constructor(private readonly master: Master) {
+    processMetrics();
     const registers = [this.registry];
     const stats = () => master.recorder.stats;
     const batch = new Histogram({ name: 'loadledger_append_batch_events', help: 'Events per group commit (one LevelDB write).', buckets: BATCH_BUCKETS, registers });

@@ -585,7 +585,7 @@ async function restart(events: number, dir: string, profile: boolean, tail = 0):
   let line = '';
   for (let i = 0; i < CFG.restartTrials; i++) {
     const exec = profile && i === CFG.restartTrials - 1 ? profArgs(`restart-${events}`) : [];
-    const r = await spawnTimed([...exec, CLI, 'master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'], (s) => s.includes('UP_LISTENING'), true);
+    const r = await spawnTimed([...exec, CLI, 'master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-format', 'human'], (s) => s.includes('UP_LISTENING'), true);
     trials.push(r.ms);
     line = r.stderr.split('\n').find((l) => l.includes('UP_LISTENING')) ?? '';
   }

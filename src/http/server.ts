@@ -12,6 +12,7 @@ import type { Degraded, Master, HostPort } from '../master/master.js';
 import { authorize, type HttpAuthOptions } from './auth.js';
 import { takePolicyParam, type Policy } from '../selection/policy.js';
 import { nodeAction, parseActionBody, parseNodeActionPath, readBody } from './drain.js';
+import { MasterMetrics } from './metrics.js';
 
 export interface HttpApi {
   readonly address: HostPort;
@@ -73,13 +74,14 @@ const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 export async function startHttpApi(master: Master, at: HostPort, options: HttpApiOptions = {}): Promise<HttpApi> {
   const follows = new Set<Follow>();
   const auth = options.auth ?? {};
+  const metrics = new MasterMetrics(master);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const failed = (e: unknown): void => {
       if (!res.headersSent) fail(res, 500, 'INTERNAL', (e as Error).message);
       else res.destroy();
     };
     try {
-      route({ master, req, res, follows }, auth)?.catch(failed);
+      route({ master, req, res, follows, metrics }, auth)?.catch(failed);
     } catch (e) {
       failed(e);
     }
@@ -121,6 +123,7 @@ interface Request {
   req: IncomingMessage;
   res: ServerResponse;
   follows: Set<Follow>;
+  metrics: MasterMetrics;
 }
 
 interface Call extends Request {
@@ -146,7 +149,7 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v1/state', { method: 'GET', handle: state }],
   ['/v1/nodes', { method: 'GET', handle: nodes }],
   ['/v1/events', { method: 'GET', handle: ({ master, params, res, follows }) => streamEvents(master, params, res, follows) }],
-  ['/metrics', { method: 'GET', handle: ({ master, res }) => metrics(master, res) }],
+  ['/metrics', { method: 'GET', handle: ({ metrics, res }) => scrape(metrics, res) }],
   ['/healthz', { method: 'GET', open: true, handle: healthz }],
   ['/v1/admin/snapshot', { method: 'POST', admin: true, handle: adminSnapshot }],
 ]);
@@ -191,25 +194,36 @@ function nodeRoute(path: string): Route | undefined {
   };
 }
 
-function leastLoaded({ master, params, res }: Call): void {
+function leastLoaded({ master, params, res, metrics }: Call): void {
   const p = master.projection;
-  // Never an answer from a projection the master can no longer extend.
-  if (master.degraded) return fail(res, 503, ErrorCode.MASTER_DOWN, downMessage(master.degraded));
   const selector = master.selector;
   let policy = selector.policy;
+  // Never an answer from a projection the master can no longer extend.
+  if (master.degraded) {
+    metrics.query(policy, 'down');
+    return fail(res, 503, ErrorCode.MASTER_DOWN, downMessage(master.degraded));
+  }
   if (params.size > 0) {
     const taken = takePolicyParam(params, policy); // reserved: not an attribute filter
-    if ('error' in taken) return fail(res, 400, ErrorCode.BAD_ARGUMENT, taken.error);
+    if ('error' in taken) {
+      metrics.query(policy, 'bad_request');
+      return fail(res, 400, ErrorCode.BAD_ARGUMENT, taken.error);
+    }
     policy = taken.policy;
   }
   let cached = answers.get(master);
   if (!cached) answers.set(master, (cached = {}));
   const cache = params.size === 0 && selector.deterministic(policy) ? (cached[policy] ??= { seq: -1, body: null }) : undefined;
-  if (cache && cache.seq === p.seq && cache.body) return sendBody(res, 200, cache.body);
+  if (cache && cache.seq === p.seq && cache.body) {
+    metrics.query(policy, 'ok');
+    return sendBody(res, 200, cache.body);
+  }
   const n = selector.choose(p, policy, attrFilter(params));
   if (!n) {
+    metrics.query(policy, 'no_eligible');
     return fail(res, 503, ErrorCode.NO_ELIGIBLE_NODE, params.size > 0 ? `no eligible node matches ${params.toString()}` : 'no eligible node (none in state PUSH_LOAD_INFO and not drained)');
   }
+  metrics.query(policy, 'ok');
   if (!cache) return send(res, 200, nodeDocument(n));
   // The answer changes only with the projection: cache the encoded body by seq.
   cache.seq = p.seq;
@@ -546,43 +560,9 @@ async function serveEvents(master: Master, q: EventsQuery, res: ServerResponse, 
   if (completed || sent >= to) finish();
 }
 
-function metrics(master: Master, res: ServerResponse): void {
-  const p = master.projection;
-  let up = 0;
-  let down = 0;
-  for (const n of p.nodes.values()) n.state === 'PUSH_LOAD_INFO' ? up++ : down++;
-  const s = master.recorder.stats;
-  const lines = [
-    '# HELP loadledger_events_total Events committed to the log by this process.',
-    '# TYPE loadledger_events_total counter',
-    `loadledger_events_total ${s.events}`,
-    '# HELP loadledger_log_writes_total Group commits (LevelDB writes).',
-    '# TYPE loadledger_log_writes_total counter',
-    `loadledger_log_writes_total ${s.writes}`,
-    '# HELP loadledger_last_seq Seq of the last event applied.',
-    '# TYPE loadledger_last_seq gauge',
-    `loadledger_last_seq ${p.seq}`,
-    '# HELP loadledger_nodes Nodes in the load table by state.',
-    '# TYPE loadledger_nodes gauge',
-    `loadledger_nodes{state="PUSH_LOAD_INFO"} ${up}`,
-    `loadledger_nodes{state="DOWN"} ${down}`,
-    '# HELP loadledger_connections Open slave connections.',
-    '# TYPE loadledger_connections gauge',
-    `loadledger_connections ${p.conns.size}`,
-    '# HELP loadledger_log_writable 1 while the event log takes writes; 0 while the master is DOWN for a failed log.',
-    '# TYPE loadledger_log_writable gauge',
-    `loadledger_log_writable ${master.degraded ? 0 : 1}`,
-    '# HELP loadledger_protection_active 1 while mass-failure protection keeps timed-out nodes eligible.',
-    '# TYPE loadledger_protection_active gauge',
-    `loadledger_protection_active ${p.protection ? 1 : 0}`,
-    '# HELP loadledger_refused_total Connections refused (--allow, connection rate, max-slaves, TLS).',
-    '# TYPE loadledger_refused_total counter',
-    `loadledger_refused_total ${master.counters.refused}`,
-    '# HELP loadledger_unknown_frames_total Frames of unknown type skipped.',
-    '# TYPE loadledger_unknown_frames_total counter',
-    `loadledger_unknown_frames_total ${master.counters.unknownFrames}`,
-    '',
-  ];
-  res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-  res.end(lines.join('\n'));
+/** `GET /metrics`: Prometheus text format (src/http/metrics.ts lists what is in it). */
+async function scrape(metrics: MasterMetrics, res: ServerResponse): Promise<void> {
+  const text = await metrics.text();
+  res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
+  res.end(res.req.method === 'HEAD' ? undefined : text);
 }

@@ -1,6 +1,7 @@
+import { performance } from 'node:perf_hooks';
 import { Subject } from 'rxjs';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
-import type { LedgerEvent, NewEvent } from '../events.js';
+import { EVENT_TYPES, type EventType, type LedgerEvent, type NewEvent } from '../events.js';
 import { evolve } from '../projection/evolve.js';
 import type { Projection } from '../projection/state.js';
 import type { EventLog } from '../../storage/event-log.js';
@@ -9,6 +10,26 @@ export interface RecorderStats {
   events: number;
   writes: number;
   maxBatch: number;
+  /** Committed events by type (for /metrics): counted once per batch, off the fold. */
+  byType: Record<EventType, number>;
+  /** Committed ProtocolViolated events by code (for /metrics). */
+  violations: Map<string, number>;
+  /** Called once per group commit with its size and how long the append took (seconds). */
+  onCommit?: ((events: number, seconds: number) => void) | undefined;
+}
+
+export function newRecorderStats(): RecorderStats {
+  const byType = {} as Record<EventType, number>;
+  for (const t of EVENT_TYPES) byType[t] = 0;
+  return { events: 0, writes: 0, maxBatch: 0, byType, violations: new Map() };
+}
+
+function countBatch(stats: RecorderStats, batch: readonly LedgerEvent[]): void {
+  const byType = stats.byType;
+  for (const e of batch) {
+    byType[e.type]++;
+    if (e.type === 'ProtocolViolated') stats.violations.set(e.code, (stats.violations.get(e.code) ?? 0) + 1);
+  }
 }
 
 /**
@@ -45,7 +66,7 @@ export class Recorder {
     private readonly highWater = 20_000,
     private readonly onCommitted?: (lastSeq: number) => void,
     /** Counters for /metrics and the benchmarks (handed on when a recorder replaces another). */
-    readonly stats: RecorderStats = { events: 0, writes: 0, maxBatch: 0 },
+    readonly stats: RecorderStats = newRecorderStats(),
   ) {
     this.nextSeq = log.lastSeq + 1;
   }
@@ -116,12 +137,15 @@ export class Recorder {
     this.pending = [];
     this.pendingEffects = [];
     this.writing = true;
+    const started = performance.now();
     this.log.append(batch).then(
       () => {
         this.writing = false;
         this.stats.writes++;
         this.stats.events += batch.length;
         if (batch.length > this.stats.maxBatch) this.stats.maxBatch = batch.length;
+        countBatch(this.stats, batch);
+        this.stats.onCommit?.(batch.length, (performance.now() - started) / 1000);
         if (this.events$.observed) {
           for (const e of batch) {
             evolve(this.projection, e);

@@ -65,18 +65,29 @@ interface CliMaster extends Proc {
   http: string;
 }
 
-const UP_RE = /^loadledger master: UP_LISTENING .*slaves on 127\.0\.0\.1:(\d+), HTTP on (http:\/\/127\.0\.0\.1:\d+)/m;
+/**
+ * The master's start line as a program reads it: stderr is a pipe, so the log is JSON
+ * Lines (the default off a terminal); its `listen` and `http` fields. null until it is there.
+ */
+function upLine(stderr: string): { listen: string; http: string } | null {
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const rec = JSON.parse(line) as { event?: string; listen: string; http: string };
+    if (rec.event === 'started') return rec;
+  }
+  return null;
+}
 
 async function startCliMaster(extra: string[] = []): Promise<CliMaster> {
   const dir = await cleanup.tempDir('loadledger-cli-');
   const p = spawnCli(['master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--hello-interval', '50ms', '--dead-after', '300ms', ...extra]);
-  const m = await waitFor(() => UP_RE.exec(p.out.stderr) ?? (p.child.exitCode !== null ? { failed: true } : undefined), {
+  const m = await waitFor(() => upLine(p.out.stderr) ?? (p.child.exitCode !== null ? { failed: true as const } : undefined), {
     what: 'the master UP_LISTENING line on stderr',
     timeout: 10_000,
     describe: () => p.out.stderr,
   });
   if ('failed' in m) throw new Error(`the master exited: ${p.out.stderr}`);
-  return { ...p, dir, slavePort: Number(m[1]), http: m[2]! };
+  return { ...p, dir, slavePort: Number(m.listen.split(':')[1]), http: m.http };
 }
 
 const SLAVES = [

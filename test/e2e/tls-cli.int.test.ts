@@ -44,7 +44,7 @@ interface Proc {
 }
 
 function spawnCli(args: string[]): Proc {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '' } });
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '', LOADLEDGER_LOG_FORMAT: 'human' } });
   const out = { stdout: '', stderr: '' };
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out.stdout += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (out.stderr += s));

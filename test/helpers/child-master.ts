@@ -61,7 +61,8 @@ export async function spawnMaster(cleanup: Cleanup, opts: ChildMasterOptions = {
   const child = spawn(process.execPath, [CLI_MAIN, 'master', '--data', data, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', ...(opts.args ?? [])], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, LOADLEDGER_DEBUG: '', ...opts.env },
+    // The human start line (as on a terminal), which UP_RE reads.
+    env: { ...process.env, LOADLEDGER_DEBUG: '', LOADLEDGER_LOG_FORMAT: 'human', ...opts.env },
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));

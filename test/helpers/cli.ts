@@ -23,12 +23,16 @@ export interface Proc {
 }
 
 export interface SpawnOptions {
-  /** Extra environment (on top of this process's, with LOADLEDGER_DEBUG cleared). */
+  /**
+   * Extra environment (on top of this process's, with LOADLEDGER_DEBUG cleared and
+   * LOADLEDGER_LOG_FORMAT=human: a master's start line as on a terminal, the line these
+   * tests parse; test/cli/log.int.test.ts covers the JSON default off a terminal).
+   */
   env?: Record<string, string | undefined>;
 }
 
 export function spawnCli(cleanup: Cleanup, args: string[], opts: SpawnOptions = {}): Proc {
-  const env = { ...process.env, LOADLEDGER_DEBUG: '', ...opts.env };
+  const env = { ...process.env, LOADLEDGER_DEBUG: '', LOADLEDGER_LOG_FORMAT: 'human', ...opts.env };
   const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
   const out = { stdout: '', stderr: '' };
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out.stdout += s));

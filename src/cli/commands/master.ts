@@ -2,11 +2,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { Master, MASTER_DEFAULTS } from '../../master/master.js';
 import type { HostPort } from '../../util/hostport.js';
 import { badArgument } from '../../errors.js';
-import { httpSecurity, securityWarnings, type HttpSecurityFlags } from '../http-security.js';
+import { httpSecurity, type HttpSecurityFlags } from '../http-security.js';
 import { configurable } from '../config.js';
+import { formatDuration } from '../../util/duration.js';
+import { createLogger, logFormatOption, logLevelOption, type LogFlags } from '../log.js';
+import { logMaster } from '../master-log.js';
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
-import { formatDuration } from '../../util/duration.js';
 import { allowArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg } from '../options.js';
 import { POLICIES, type Policy } from '../../selection/policy.js';
 import { readMasterTlsFiles, type MasterTlsOptions } from '../../master/tls.js';
@@ -18,7 +20,7 @@ function shareArg(s: string): number {
   return n;
 }
 
-interface MasterFlags extends HttpSecurityFlags {
+interface MasterFlags extends HttpSecurityFlags, LogFlags {
   data: string;
   listen: HostPort;
   http: HostPort | false;
@@ -97,6 +99,8 @@ export function masterCommand(): Command {
     .option('--protect-share <share>', 'mass-failure protection: more than this share (0..1) of the eligible nodes timing out within one --dead-after starts it (0: off)', shareArg, MASTER_DEFAULTS.protectShare)
     .option('--protect-for <duration>', 'mass-failure protection keeps timed-out nodes eligible this long at most', positiveDurationArg, MASTER_DEFAULTS.protectFor)
     .option('--protect-min-nodes <n>', 'mass-failure protection never starts with fewer eligible nodes than this', intArg(1), MASTER_DEFAULTS.protectMinNodes)
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
     .action(async (flags: MasterFlags) => {
       let master: Master;
@@ -140,46 +144,39 @@ export function masterCommand(): Command {
       } catch (e) {
         die(e);
       }
+      const log = createLogger('loadledger master', flags);
+      let logged: ReturnType<typeof logMaster> | undefined;
       // Before the UP_LISTENING line: whoever reads it may send SIGTERM at once, and must
       // get a clean stop, not the default kill (with the lines after it never written).
-      stopOnSignals('loadledger master', (signal) => {
-        master.stop(signal).then(
-          () => {
-            process.stderr.write(`loadledger master: stopped (${signal}) at seq ${master.projection.seq}\n`);
-            process.exit(0);
-          },
-          (e: unknown) => die(e),
-        );
-      });
-      const { listen, http } = master.addresses;
-      const p = master.projection;
-      process.stderr.write(
-        `loadledger master: UP_LISTENING epoch ${p.master.epoch}, slaves on ${listen.host}:${listen.port}` +
-          (http ? `, HTTP on ${master.options.httpTls ? 'https' : 'http'}://${http.host}:${http.port}` : '') +
-          `, log ${flags.data} (seq ${p.seq}, ${p.nodes.size} nodes known)` +
-          (master.options.tls ? ', TLS with client certificates' : '') +
-          '\n',
+      // (its "second signal: quitting at once" line goes through the log too)
+      const proc = { on: process.on.bind(process), exit: process.exit.bind(process), stderr: { write: (s: string) => log.fatal(s.replace(/^loadledger master: /, '').trimEnd()) } };
+      stopOnSignals(
+        'loadledger master',
+        (signal) => {
+          master.stop(signal).then(
+            () => {
+              logged?.stopped(signal);
+              process.exit(0);
+            },
+            (e: unknown) => die(e),
+          );
+        },
+        proc,
       );
-      for (const warning of securityWarnings(master)) process.stderr.write(`loadledger master: warning: ${warning}\n`);
+      logged = logMaster(master, log, flags.data);
+      // logMaster has said so (fatal); the master is stopping itself.
       master.protection$.subscribe((e) => {
-        process.stderr.write(
-          e.type === 'ProtectionStarted'
-            ? `loadledger master: mass-failure protection: ${e.timedOut} of ${e.eligible} eligible nodes timed out within ${formatDuration(flags.deadAfter)}; they stay eligible with their last loads until ${new Date(e.until).toISOString()} at the latest (seq ${e.seq})\n`
-            : `loadledger master: mass-failure protection ended (${e.reason}) (seq ${e.seq})\n`,
-        );
-      });
-      const retryFor = (ms: number) => (ms > 0 ? `for up to ${formatDuration(ms)}` : 'until it works');
-      master.health$.subscribe((h) => {
-        if (h.type === 'degraded') {
-          process.stderr.write(`loadledger master: DOWN: ${h.error.message} [${h.error.code}]; slaves are closed, /healthz and least-loaded answer 503; retrying ${retryFor(h.retryFor)}\n`);
-        } else if (h.type === 'retry-failed') {
-          if (h.attempts <= 3 || h.attempts % 10 === 0) process.stderr.write(`loadledger master: still DOWN after ${h.attempts} attempts: ${h.error.message}\n`);
-        } else if (h.type === 'recovered') {
-          process.stderr.write(`loadledger master: the event log takes writes again after ${formatDuration(h.downMs)}: UP_LISTENING epoch ${h.epoch} (seq ${h.seq})\n`);
+        if (e.type === 'ProtectionStarted') {
+          log.warn(
+            { event: 'protection-started', seq: e.seq, timedOut: e.timedOut, eligible: e.eligible, until: e.until },
+            `mass-failure protection: ${e.timedOut} of ${e.eligible} eligible nodes timed out within ${formatDuration(flags.deadAfter)}; they stay eligible with their last loads until ${new Date(e.until).toISOString()} at the latest (seq ${e.seq})`,
+          );
         } else {
-          process.stderr.write(`loadledger master: gave up: the event log could not be written for ${formatDuration(h.downMs)} (${h.error.message}); exiting\n`);
-          void master.stop('event log unwritable').finally(() => process.exit(1));
+          log.info({ event: 'protection-ended', seq: e.seq, reason: e.reason }, `mass-failure protection ended (${e.reason}) (seq ${e.seq})`);
         }
+      });
+      master.health$.subscribe((h) => {
+        if (h.type === 'gave-up') void master.stop('event log unwritable').finally(() => process.exit(1));
       });
     });
   // Every flag above can also come from --config FILE or LOADLEDGER_* (src/cli/config.ts).

@@ -1,0 +1,87 @@
+import type { Subscription } from 'rxjs';
+import type { EventType, LedgerEvent } from '../events.js';
+import type { Master } from '../master/master.js';
+import { formatDuration } from '../util/duration.js';
+import { securityWarnings } from './http-security.js';
+import type { Logger } from './log.js';
+
+/** Events logged at debug: a connection's life. Every other event is logged at trace only. */
+const DEBUG_EVENTS: ReadonlySet<EventType> = new Set<EventType>(['SlaveConnected', 'SlaveRefused', 'SlaveTimedOut', 'SlaveDisconnected', 'ProtocolViolated', 'SlaveLeft', 'SlaveSuperseded']);
+
+/** One event as a log message: its type and what identifies it. */
+function describe(e: LedgerEvent): string {
+  switch (e.type) {
+    case 'SlaveConnected':
+      return `connection ${e.conn} from ${e.remote}${e.identity !== undefined ? ` (${e.identity})` : ''}`;
+    case 'SlaveRefused':
+      return `refused ${e.remote}: ${e.reason}`;
+    case 'SlaveTimedOut':
+      return `connection ${e.conn} timed out after ${formatDuration(e.silentMs)} silent${e.handshake ? ' (no valid frame since it connected)' : ''}`;
+    case 'SlaveDisconnected':
+      return `connection ${e.conn} disconnected: ${e.reason}`;
+    case 'ProtocolViolated':
+      return `connection ${e.conn} violated the protocol [${e.code}]: ${e.reason}`;
+    case 'SlaveLeft':
+      return `connection ${e.conn} left (GOODBYE${e.reason ? `: ${e.reason}` : ''})`;
+    case 'SlaveSuperseded':
+      return `connection ${e.conn} lost ${e.node} to connection ${e.by}`;
+    case 'LoadPushed':
+      return `connection ${e.conn}: ${e.node} load ${e.load}`;
+    default:
+      return e.type;
+  }
+}
+
+/**
+ * The master's log lines, all through `log`: the start line (its human form is the line
+ * scripts parse), security warnings, the log failing and recovering, and, at debug or
+ * trace, committed events. events$ is subscribed only then: it costs nothing unobserved.
+ */
+export function logMaster(master: Master, log: Logger, data: string): { stopped(signal: string): void } {
+  const { listen, http } = master.addresses;
+  const p = master.projection;
+  const httpUrl = http ? `${master.options.httpTls ? 'https' : 'http'}://${http.host}:${http.port}` : undefined;
+  const tls = master.options.tls !== undefined;
+  log.info(
+    { event: 'started', epoch: p.master.epoch, seq: p.seq, nodes: p.nodes.size, listen: `${listen.host}:${listen.port}`, ...(httpUrl && { http: httpUrl }), data, tls },
+    `UP_LISTENING epoch ${p.master.epoch}, slaves on ${listen.host}:${listen.port}` +
+      (httpUrl ? `, HTTP on ${httpUrl}` : '') +
+      `, log ${data} (seq ${p.seq}, ${p.nodes.size} nodes known)` +
+      (tls ? ', TLS with client certificates' : ''),
+  );
+  for (const warning of securityWarnings(master)) log.warn({ event: 'insecure' }, warning);
+
+  const retryFor = (ms: number) => (ms > 0 ? `for up to ${formatDuration(ms)}` : 'until it works');
+  master.health$.subscribe((h) => {
+    if (h.type === 'degraded') {
+      log.error(
+        { event: 'degraded', code: h.error.code, error: h.error.message, retryForMs: h.retryFor },
+        `DOWN: ${h.error.message} [${h.error.code}]; slaves are closed, /healthz and least-loaded answer 503; retrying ${retryFor(h.retryFor)}`,
+      );
+    } else if (h.type === 'retry-failed') {
+      if (h.attempts <= 3 || h.attempts % 10 === 0) log.error({ event: 'retry-failed', code: h.error.code, error: h.error.message, attempts: h.attempts }, `still DOWN after ${h.attempts} attempts: ${h.error.message}`);
+    } else if (h.type === 'recovered') {
+      log.info({ event: 'recovered', epoch: h.epoch, seq: h.seq, downMs: h.downMs }, `the event log takes writes again after ${formatDuration(h.downMs)}: UP_LISTENING epoch ${h.epoch} (seq ${h.seq})`);
+    } else {
+      log.fatal({ event: 'gave-up', code: h.error.code, error: h.error.message, downMs: h.downMs }, `gave up: the event log could not be written for ${formatDuration(h.downMs)} (${h.error.message}); exiting`);
+    }
+  });
+
+  let events: Subscription | undefined;
+  if (log.isLevelEnabled('debug')) {
+    const trace = log.isLevelEnabled('trace');
+    events = master.events$.subscribe({
+      next: (e) => {
+        if (DEBUG_EVENTS.has(e.type)) log.debug({ event: e.type, seq: e.seq, ...('conn' in e && { conn: e.conn }), ...('code' in e && { code: e.code }) }, describe(e));
+        else if (trace) log.trace({ event: e.type, seq: e.seq }, describe(e));
+      },
+      error: () => {}, // the log failure is reported through health$
+    });
+  }
+  return {
+    stopped(signal) {
+      events?.unsubscribe();
+      log.info({ event: 'stopped', signal, seq: master.projection.seq }, `stopped (${signal}) at seq ${master.projection.seq}`);
+    },
+  };
+}

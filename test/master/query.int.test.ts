@@ -55,6 +55,8 @@ describe('binary QUERY', () => {
   it('gives the node GET /v1/least-loaded gives, for each policy and filter, at the same seq', async () => {
     const master = await masterWithNodes();
     const c = await client(master);
+    await c.query(); // answered once its connection is accepted: its SlaveConnected is recorded
+    await master.recorder.flush(); // … and committed, so the seq stays put below
     const cases: Array<{ policy?: string; where?: Record<string, string | number | boolean>; http: string }> = [
       { http: '' },
       { policy: 'least-loaded', http: '?policy=least-loaded' },

@@ -9,7 +9,7 @@
  * Flags: --quick, --fsync (the master syncs every group commit), --profile (CPU profiles of the master over the ingest@1000, latency and
  * query windows, and node --cpu-prof of the replay and restart processes, summarised at
  * the end; profiles kept in bench/.work/profiles/), --only=a,b (sections:
- * ingest, latency, query, replay, restart, memory), --http-conns=N, --master-flags="…"
+ * ingest, latency, query, replay, restart, memory; or --only=binquery alone), --http-conns=N, --master-flags="…"
  * (node flags for the master process, for experiments). See bench/README.md.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -38,6 +38,12 @@ const PROFILE = flag('profile') !== undefined;
 const SECTIONS = ['ingest', 'latency', 'query', 'replay', 'restart', 'memory'] as const;
 type Section = (typeof SECTIONS)[number];
 const only = flag('only');
+if (only === 'binquery') {
+  // binary queries: a standalone section (bench/query-binary.ts), run alone
+  const { benchBinaryQuery } = await import('./query-binary.js');
+  await benchBinaryQuery();
+  process.exit(0);
+}
 const enabled = new Set<Section>(only ? (only.split(',') as Section[]) : SECTIONS);
 for (const s of enabled) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section ${s} (one of ${SECTIONS.join(', ')})`);
 

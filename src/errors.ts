@@ -21,6 +21,7 @@ export const ErrorCode = {
   NODE_NOT_PERMITTED: 'NODE_NOT_PERMITTED',
   /** A GOODBYE whose payload is neither empty nor a valid map with a string `reason`. */
   GOODBYE_MALFORMED: 'GOODBYE_MALFORMED',
+  QUERY_MALFORMED: 'QUERY_MALFORMED',
   WRITE_BACKLOG: 'WRITE_BACKLOG',
   TOO_MANY_SLAVES: 'TOO_MANY_SLAVES',
   /** --listen or --http: another process has the port (a run-time failure: exit 1). */

@@ -1,14 +1,15 @@
 import type { Socket } from 'node:net';
 import { ErrorCode } from '../errors.js';
 import { FrameDecoder, type DecodeError, type FrameSink } from '../protocol/decoder.js';
-import { HELLO_ACK_FRAME, HELLO_FRAME } from '../protocol/encoder.js';
+import { HELLO_ACK_FRAME, HELLO_FRAME, encodeQueryReply } from '../protocol/encoder.js';
 import type { Frame, PushLimits } from '../protocol/messages.js';
 import type { Recorder } from './recorder.js';
 import type { NewEvent } from '../events.js';
 import type { TlsPeer } from './tls.js';
+import { answerQuery, type QueryHost } from './query.js';
 
 /** What a connection needs from the master it belongs to. */
-export interface ConnectionHost {
+export interface ConnectionHost extends QueryHost {
   readonly recorder: Recorder;
   /** Binds `node` to `c`, superseding (and closing) whichever connection held it. */
   bind(c: SlaveConnection, node: string): void;
@@ -118,6 +119,13 @@ export class SlaveConnection implements FrameSink {
       case 'GOODBYE':
         this.left(f.reason);
         break;
+      case 'QUERY':
+        // Answered now, from the projection as it is: nothing to record, so no wait for a
+        // commit; replies leave in request order. The connection stays whatever the answer.
+        this.sendReply(encodeQueryReply(answerQuery(this.host, f.query)));
+        break;
+      case 'QUERY_REPLY': // never decoded on the master (a FrameDecoder without `replies`)
+        break;
       case 'UNKNOWN':
         this.track(recorder.record({ type: 'UnknownFrameSkipped', conn: this.conn, code: f.code, length: f.length }, () => this.host.counters.unknownFrames++), 1);
         break;
@@ -178,36 +186,63 @@ export class SlaveConnection implements FrameSink {
     this.socket.destroy();
   }
 
-  /** One closure per connection, not one per HELLO. */
   /**
    * ACKs owed to a slave whose socket is backed up: counted, not queued one write each
    * (a write costs ~60 bytes of heap; a deaf slave would cost megabytes before the limit).
-   * Written as one buffer when the socket drains.
+   * QUERY_REPLYs owed are kept, in order, counted in bytes. Both are written when the
+   * socket drains, and past MAX_WRITE_BACKLOG in all the connection is cut off.
    */
   private owedAcks = 0;
+  private owedReplies: Buffer[] = [];
+  private owedReplyBytes = 0;
 
+  /** One closure per connection, not one per HELLO. */
   private readonly sendAck = (): void => {
     if (this.ended || this.socket.destroyed) return;
-    if (this.owedAcks === 0 && !this.socket.writableNeedDrain) {
+    const owing = this.owedAcks > 0 || this.owedReplies.length > 0;
+    if (!owing && !this.socket.writableNeedDrain) {
       this.socket.write(HELLO_ACK_FRAME);
       return;
     }
     this.owedAcks++;
-    const queued = this.socket.writableLength + this.owedAcks * HELLO_ACK_FRAME.length;
+    this.owe(owing);
+  };
+
+  private sendReply(reply: Buffer): void {
+    if (this.ended || this.socket.destroyed) return;
+    const owing = this.owedAcks > 0 || this.owedReplies.length > 0;
+    if (!owing && !this.socket.writableNeedDrain) {
+      this.socket.write(reply);
+      return;
+    }
+    this.owedReplies.push(reply);
+    this.owedReplyBytes += reply.length;
+    this.owe(owing);
+  }
+
+  /** Something more is owed: cut the connection off past the limit, else pay on drain. */
+  private owe(owedBefore: boolean): void {
+    const queued = this.socket.writableLength + this.owedAcks * HELLO_ACK_FRAME.length + this.owedReplyBytes;
     if (queued > MAX_WRITE_BACKLOG) {
       this.violation({ code: ErrorCode.WRITE_BACKLOG, reason: `slave does not read: ${queued} bytes queued` });
       return;
     }
-    if (this.owedAcks === 1) this.socket.once('drain', this.payAcks);
-  };
+    if (!owedBefore) this.socket.once('drain', this.payOwed);
+  }
 
-  private readonly payAcks = (): void => {
+  private readonly payOwed = (): void => {
     const n = this.owedAcks;
+    const replies = this.owedReplies;
     this.owedAcks = 0;
-    if (this.ended || this.socket.destroyed || n === 0) return;
-    const acks = Buffer.allocUnsafe(n * HELLO_ACK_FRAME.length);
-    for (let i = 0; i < n; i++) HELLO_ACK_FRAME.copy(acks, i * HELLO_ACK_FRAME.length);
-    this.socket.write(acks);
+    this.owedReplies = [];
+    this.owedReplyBytes = 0;
+    if (this.ended || this.socket.destroyed) return;
+    if (n > 0) {
+      const acks = Buffer.allocUnsafe(n * HELLO_ACK_FRAME.length);
+      for (let i = 0; i < n; i++) HELLO_ACK_FRAME.copy(acks, i * HELLO_ACK_FRAME.length);
+      this.socket.write(acks);
+    }
+    if (replies.length > 0) this.socket.write(replies.length === 1 ? replies[0]! : Buffer.concat(replies));
   };
 
   private readonly destroy = (): void => {

@@ -1,7 +1,8 @@
 import { ErrorCode } from '../errors.js';
-import { DEFAULT_LIMITS, GOODBYE_MAX_PAYLOAD, HEADER_SIZE, MsgType, type Frame, type PushLimits } from './messages.js';
+import { DEFAULT_LIMITS, GOODBYE_MAX_PAYLOAD, HEADER_SIZE, MsgType, QUERY_MAX_PAYLOAD, type Frame, type PushLimits } from './messages.js';
 import { decodeGoodbye, isGoodbyeRejection } from './goodbye.js';
 import { decodePush, isRejection } from './push.js';
+import { decodeQuery, decodeQueryReply, isQueryRejection } from './query.js';
 
 /** A fatal error in the byte stream: the connection must be closed and the reason recorded. */
 export interface DecodeError {
@@ -16,6 +17,14 @@ export interface FrameSink {
 
 const EMPTY = Buffer.alloc(0);
 
+export interface DecoderOptions {
+  /**
+   * Decode QUERY_REPLY frames (a client of the master). Off on the master: a QUERY_REPLY
+   * sent to it is an unknown frame, skipped, as before the type existed.
+   */
+  replies?: boolean;
+}
+
 /**
  * Incremental, pure frame decoder: feed it bytes in any segmentation, it calls
  * `sink.frame` for each complete frame, in order, and `sink.error` once for the first
@@ -25,7 +34,8 @@ const EMPTY = Buffer.alloc(0);
  * GOODBYE_MAX_PAYLOAD) from the header, before a single payload byte is buffered. Payloads
  * of HELLO/HELLO_ACK and of unknown types are skipped as they stream past, never buffered.
  * A GOODBYE is delivered like any frame; what comes after it is the sink's business (the
- * master stops reading).
+ * master stops reading). A QUERY is checked against QUERY_MAX_PAYLOAD from its header; a
+ * QUERY_REPLY (with `replies`) is buffered whole, at most a u16's worth.
  */
 export class FrameDecoder {
   private pending: Buffer = EMPTY;
@@ -33,9 +43,11 @@ export class FrameDecoder {
   private failed = false;
   private paused = false;
   private readonly limits: PushLimits;
+  private readonly replies: boolean;
 
-  constructor(private readonly sink: FrameSink, limits: Partial<PushLimits> = {}) {
+  constructor(private readonly sink: FrameSink, limits: Partial<PushLimits> = {}, options: DecoderOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
+    this.replies = options.replies ?? false;
   }
 
   /** True once a fatal error was reported. */
@@ -115,6 +127,29 @@ export class FrameDecoder {
         pos += HEADER_SIZE + len;
         if (isGoodbyeRejection(goodbye)) return this.fail(goodbye.code, goodbye.reason);
         this.sink.frame(goodbye);
+        if (this.failed) return;
+        if (this.paused) break;
+        continue;
+      }
+      if (type === MsgType.QUERY) {
+        if (len > QUERY_MAX_PAYLOAD) {
+          return this.fail(ErrorCode.FRAME_TOO_LARGE, `QUERY payload of ${len} bytes exceeds the limit of ${QUERY_MAX_PAYLOAD}`);
+        }
+        if (end - pos - HEADER_SIZE < len) break;
+        const query = decodeQuery(buf.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + len));
+        pos += HEADER_SIZE + len;
+        if (isQueryRejection(query)) return this.fail(query.code, query.reason);
+        this.sink.frame({ type: 'QUERY', query });
+        if (this.failed) return;
+        if (this.paused) break;
+        continue;
+      }
+      if (type === MsgType.QUERY_REPLY && this.replies) {
+        if (end - pos - HEADER_SIZE < len) break;
+        const reply = decodeQueryReply(buf.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + len));
+        pos += HEADER_SIZE + len;
+        if (isQueryRejection(reply)) return this.fail(reply.code, reply.reason);
+        this.sink.frame({ type: 'QUERY_REPLY', reply });
         if (this.failed) return;
         if (this.paused) break;
         continue;

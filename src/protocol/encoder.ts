@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { FORBIDDEN_KEY } from './push.js';
-import { GOODBYE_MAX_REASON_BYTES, HEADER_SIZE, MAX_WIRE_PAYLOAD, MsgType, type Attrs } from './messages.js';
+import { GOODBYE_MAX_REASON_BYTES, HEADER_SIZE, MAX_WIRE_PAYLOAD, MsgType, type AttrValue, type Attrs, type QueryReply } from './messages.js';
 
 // Plain MessagePack maps on the wire: no msgpackr records/extensions, so a C agent can read them.
 const wirePackr = new Packr({ useRecords: false, variableMapSize: true });
@@ -69,4 +69,38 @@ export function encodePushPayload(p: PushFields): Buffer {
 
 export function encodePush(p: PushFields): Buffer {
   return encodeFrame(MsgType.PUSH_LOAD_INFO, encodePushPayload(p));
+}
+
+export interface QueryFields {
+  /** Echoed in the reply (a uint32). */
+  id?: number;
+  policy?: string;
+  /** Attribute filters: only nodes whose attribute KEY has this value (compared as text). */
+  where?: Readonly<Record<string, AttrValue>>;
+}
+
+/** A QUERY frame (README "Binary queries"): `{id?, policy?, where?}`, keys in that order. */
+export function encodeQuery(q: QueryFields = {}): Buffer {
+  const entries: [string, unknown][] = [];
+  if (q.id !== undefined) entries.push(['id', q.id]);
+  if (q.policy !== undefined) entries.push(['policy', q.policy]);
+  if (q.where !== undefined) {
+    const where = Object.entries(q.where);
+    for (const [k] of where) if (k === FORBIDDEN_KEY) throw new RangeError(`filter key "${k}" is not allowed (a master refuses it)`);
+    entries.push(['where', Object.fromEntries(where)]);
+  }
+  return encodeFrame(MsgType.QUERY, entries.length === 0 ? undefined : wirePackr.pack(Object.fromEntries(entries)));
+}
+
+/** A QUERY_REPLY frame: `{id?, ok, node, seq}` or `{id?, ok, code, error}`, keys in that order. */
+export function encodeQueryReply(r: QueryReply): Buffer {
+  const entries: [string, unknown][] = [];
+  if (r.id !== undefined) entries.push(['id', r.id]);
+  if (r.ok) {
+    const { id, load, capacity, attrs } = r.node;
+    entries.push(['ok', true], ['node', { id, load, capacity, attrs: Object.fromEntries(Object.entries(attrs)) }], ['seq', r.seq]);
+  } else {
+    entries.push(['ok', false], ['code', r.code], ['error', r.error]);
+  }
+  return encodeFrame(MsgType.QUERY_REPLY, wirePackr.pack(Object.fromEntries(entries)));
 }

@@ -335,6 +335,8 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
       case 'UNKNOWN': // reserved/private types: skipped, still a sign of life
       case 'PUSH_LOAD_INFO': // not meant for slaves; harmless, ignored
       case 'GOODBYE': // slave → master only; ignored
+      case 'QUERY': // client → master only; ignored
+      case 'QUERY_REPLY': // never decoded here (the slave asks nothing)
         return;
       default: {
         const never: never = frame;

@@ -32,7 +32,7 @@ export class RawClient {
         if (f.type === 'HELLO' && this.answerHello) this.send(HELLO_ACK_FRAME);
       },
       error: (e) => this.errors.push(e),
-    });
+    }, {}, { replies: true }); // QUERY_REPLY decoded: a raw client may ask as well
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
     socket.on('error', () => {}); // a reset by the master shows as 'close'
     socket.on('close', () => {

@@ -170,7 +170,7 @@ function segments(stream: Buffer, fractions: readonly number[]): Buffer[] {
 
 /** An event of one connection, as the model predicts it (no seq, ts or conn). */
 type Expected =
-  | { type: 'HelloReceived' | 'HelloAckSent' | 'HelloAckReceived' | 'SlaveDisconnected' | 'SlaveTimedOut' | 'SlaveSuperseded' }
+  | { type: 'HelloReceived' | 'HelloAckSent' | 'HelloAckReceived' | 'SlaveDisconnected' | 'SlaveTimedOut' | 'SlaveSuperseded' | 'SlaveLeft' }
   | { type: 'LoadPushed'; node: string; load: number; capacity: number; attrs: Attrs }
   | { type: 'UnknownFrameSkipped'; code: number; length: number }
   | { type: 'ProtocolViolated'; code: string };
@@ -179,6 +179,8 @@ interface Model {
   events: Expected[];
   /** The code of the first fatal error, if the stream has one. */
   fatal: string | undefined;
+  /** The stream says GOODBYE (type 3): the master records SlaveLeft, reads no further, closes. */
+  left: boolean;
   /** HELLO frames the master will acknowledge. */
   hellos: number;
   /** True when the stream ends between two frames (a HELLO appended would be read as one). */
@@ -191,8 +193,14 @@ function model(stream: Buffer): Model {
   let fatal: string | undefined;
   let bound: string | null = null;
   let hellos = 0;
+  let left = false;
   const toEvents = (f: Frame): void => {
     switch (f.type) {
+      case 'GOODBYE':
+        left = true;
+        events.push({ type: 'SlaveLeft' });
+        decoder.close();
+        break;
       case 'HELLO':
         hellos++;
         events.push({ type: 'HelloReceived' }, { type: 'HelloAckSent' });
@@ -221,12 +229,12 @@ function model(stream: Buffer): Model {
   const decoder = new FrameDecoder({ frame: (f) => onFrame(f), error: (e) => violate(e.code) });
   decoder.push(stream);
   let atBoundary = false;
-  if (fatal === undefined && decoder.buffered === 0) {
+  if (fatal === undefined && !left && decoder.buffered === 0) {
     // Nothing held and nothing left to skip: a HELLO appended now comes out as a HELLO.
     onFrame = (f) => (atBoundary = f.type === 'HELLO');
     decoder.push(frame(1));
   }
-  return { events, fatal, hellos, atBoundary };
+  return { events, fatal, left, hellos, atBoundary };
 }
 
 /** The part of a logged event the model predicts. */
@@ -238,6 +246,7 @@ function observed(e: LedgerEvent): Expected | undefined {
     case 'SlaveDisconnected':
     case 'SlaveTimedOut': // never expected: shown if it happens
     case 'SlaveSuperseded':
+    case 'SlaveLeft':
       return { type: e.type };
     case 'LoadPushed':
       return { type: e.type, node: e.node, load: e.load, capacity: e.capacity, attrs: e.attrs };
@@ -269,7 +278,7 @@ afterAll(() => cleanup.run());
 
 /** The codes README.md lists: a violation is recorded with one of these, never with a message alone. */
 const STABLE_CODES: readonly string[] = Object.values(ErrorCode);
-const ENDS = new Set(['ProtocolViolated', 'SlaveDisconnected', 'SlaveTimedOut', 'SlaveSuperseded']);
+const ENDS = new Set(['ProtocolViolated', 'SlaveDisconnected', 'SlaveTimedOut', 'SlaveSuperseded', 'SlaveLeft']);
 
 async function state(): Promise<StateDocument> {
   const r = await api<StateDocument>(master, '/v1/state');
@@ -307,7 +316,7 @@ async function check(plans: readonly ClientPlan[]): Promise<void> {
     await Promise.all(
       clients.map(async (client, c) => {
         const m = models[c]!;
-        if (m.fatal !== undefined || !m.atBoundary) return;
+        if (m.fatal !== undefined || m.left || !m.atBoundary) return;
         client.hello();
         await waitFor(() => client.count('HELLO_ACK') === m.hellos + 1, { what: `the sentinel HELLO_ACK on ${client.remote}`, describe: () => client.count('HELLO_ACK') });
         m.events.push({ type: 'HelloReceived' }, { type: 'HelloAckSent' });
@@ -321,7 +330,7 @@ async function check(plans: readonly ClientPlan[]): Promise<void> {
     // A stream with a fatal error was closed by the master; every other client ends its side.
     await Promise.all(
       clients.map(async (client, c) => {
-        if (models[c]!.fatal !== undefined) await client.waitClosed(3000, `the master to close connection ${conns[c]} (${models[c]!.fatal})`);
+        if (models[c]!.fatal !== undefined || models[c]!.left) await client.waitClosed(3000, `the master to close connection ${conns[c]} (${models[c]!.fatal})`);
         else client.socket.end();
       }),
     );
@@ -330,7 +339,7 @@ async function check(plans: readonly ClientPlan[]): Promise<void> {
         const conn = conns[c]!;
         const end = await waitFor(() => events.find((e) => 'conn' in e && e.conn === conn && ENDS.has(e.type)), { what: `the end of connection ${conn}` });
         const m = models[c]!;
-        if (m.fatal === undefined) m.events.push({ type: 'SlaveDisconnected' });
+        if (m.fatal === undefined && !m.left) m.events.push({ type: 'SlaveDisconnected' });
         else expect(STABLE_CODES).toContain(m.fatal);
         const got = events.filter((e) => 'conn' in e && e.conn === conn && e.type !== 'SlaveConnected').map(observed).filter((e) => e !== undefined);
         expect(got, `connection ${conn}: ${end.type}`).toEqual(m.events);

@@ -154,7 +154,7 @@ describe('unknown frame types', () => {
     const conn = await connOf(master, cl);
     cl.send(
       Buffer.concat([
-        rawFrame(4, Buffer.from('abcde')),
+        rawFrame(6, Buffer.from('abcde')),
         rawFrame(0x7fff),
         // larger than a push may be: an unknown type is skipped whatever its length
         rawFrame(0x8000, Buffer.alloc(60_000, 0xee)),
@@ -166,7 +166,7 @@ describe('unknown frame types', () => {
     await waitFor(() => cl.count('HELLO_ACK') === 1, { what: 'the HELLO after the unknown frames to be answered' });
     const skipped = (await logEvents(master)).filter((e) => e.type === 'UnknownFrameSkipped');
     expect(skipped).toMatchObject([
-      { conn, code: 4, length: 5 },
+      { conn, code: 6, length: 5 },
       { conn, code: 0x7fff, length: 0 },
       { conn, code: 0x8000, length: 60_000 },
       { conn, code: 0xffff, length: 1 },

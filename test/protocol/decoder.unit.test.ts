@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
 import { GOODBYE_FRAME, HELLO_ACK_FRAME, HELLO_FRAME, encodeFrame, encodeGoodbye, encodePush, encodePushPayload } from '../../src/protocol/encoder.js';
-import { DEFAULT_LIMITS, GOODBYE_MAX_PAYLOAD, MsgType, type Attrs, type Frame, type LoadInfo, type PushLimits } from '../../src/protocol/messages.js';
+import { DEFAULT_LIMITS, GOODBYE_MAX_PAYLOAD, MsgType, QUERY_MAX_PAYLOAD, type Attrs, type Frame, type LoadInfo, type PushLimits } from '../../src/protocol/messages.js';
 import {
   BAD_PAYLOADS,
   byteByByte,
@@ -35,6 +35,7 @@ const goodbye = (reason: string): Frame => ({ type: 'GOODBYE', reason });
 
 const PROTOCOL_CODES = new Set<string>([
   ErrorCode.FRAME_TOO_LARGE,
+  ErrorCode.QUERY_MALFORMED,
   ErrorCode.PUSH_NOT_MAP,
   ErrorCode.PUSH_MALFORMED,
   ErrorCode.PUSH_BAD_KEY,
@@ -98,8 +99,8 @@ describe('FrameDecoder', () => {
       },
     ] as const;
 
-    it('numbers the message types as the original design, then the extension GOODBYE = 3', () => {
-      expect(MsgType).toEqual({ PUSH_LOAD_INFO: 0, HELLO: 1, HELLO_ACK: 2, GOODBYE: 3 });
+    it('numbers the message types as the original design, then the extensions GOODBYE = 3, QUERY = 4, QUERY_REPLY = 5', () => {
+      expect(MsgType).toEqual({ PUSH_LOAD_INFO: 0, HELLO: 1, HELLO_ACK: 2, GOODBYE: 3, QUERY: 4, QUERY_REPLY: 5 });
     });
 
     it.each(wire)('encodes $name as $hex', ({ hex: h, encoded }) => {
@@ -132,7 +133,7 @@ describe('FrameDecoder', () => {
       HELLO_FRAME,
       HELLO_ACK_FRAME,
       GOODBYE_FRAME, // a pure decoder goes on after it: ignoring what follows is the master's rule
-      frame(4, Buffer.from('reserved extension payload')),
+      frame(6, Buffer.from('reserved extension payload')),
       frame(0x8001, [0xde, 0xad, 0xbe, 0xef, 0x00, 0x04]),
       frame(MsgType.HELLO, [0x81, 0xa4, 0x6c, 0x6f, 0x61, 0x64, 0x2a]), // a push's payload behind HELLO: ignored
       encodePush({ load: 0, addr: '[::1]:7400' }),
@@ -150,7 +151,7 @@ describe('FrameDecoder', () => {
       HELLO,
       HELLO_ACK,
       GOODBYE,
-      unknown(4, 26),
+      unknown(6, 26),
       unknown(0x8001, 6),
       HELLO,
       push({ load: 0, addr: '[::1]:7400' }),
@@ -493,8 +494,8 @@ describe('FrameDecoder', () => {
     it('never throws, reports at most one error and nothing after it, and never buffers more than header + maxPayload', () => {
       fc.assert(
         fc.property(garbageStream, fc.array(fc.nat(), { maxLength: 20 }), limitsArb, (stream, cuts, limits) => {
-          // a GOODBYE is buffered whole too, up to its own limit
-          const maxPayload = Math.max({ ...DEFAULT_LIMITS, ...limits }.maxPayload, GOODBYE_MAX_PAYLOAD);
+          // a GOODBYE and a QUERY are buffered whole too, up to their own limits
+          const maxPayload = Math.max({ ...DEFAULT_LIMITS, ...limits }.maxPayload, GOODBYE_MAX_PAYLOAD, QUERY_MAX_PAYLOAD);
           let r!: DecodeResult;
           expect(() => {
             r = decodeChunks(splitAt(stream, cuts.map((c) => c % (stream.length + 1))), limits);

@@ -5,12 +5,15 @@ import { getJson, parseMasterUrl, readCredentials, type CredentialFlags } from '
 import { die, formatAttrs, formatLoad, isoTime, table } from '../output.js';
 import { addCredentialOptions, keyValueArg } from '../options.js';
 import { POLICIES, type Policy } from '../../selection/policy.js';
+import { QueryClient } from '../../client/query-client.js';
+import { parseHostPort } from '../../util/hostport.js';
 
 interface QueryFlags extends CredentialFlags {
   http: string;
   json?: boolean;
   where?: Record<string, string>;
   policy?: Policy;
+  binary?: string;
 }
 
 /** The last column: why it is DOWN, else its attributes; a drain first, as it decides eligibility. */
@@ -45,10 +48,12 @@ export function queryCommand(): Command {
     .option('--http <url>', 'the master\'s HTTP API (http:// or https://)', 'http://127.0.0.1:7480')
     .option('--json', 'print the JSON document')
     .option('--where <key=value>', 'only nodes with this attribute (repeatable)', keyValueArg)
-    .addOption(new Option('--policy <name>', "least-loaded: how to choose (default: the master's --policy)").choices(POLICIES));
+    .addOption(new Option('--policy <name>', "least-loaded: how to choose (default: the master's --policy)").choices(POLICIES))
+    .option('--binary <host:port>', "least-loaded: ask on the master's binary port (QUERY frame) instead of HTTP");
   return addCredentialOptions(cmd)
     .action(async (what: string, flags: QueryFlags) => {
       try {
+        if (flags.binary !== undefined) return await binaryLeastLoaded(what, flags, cmd.getOptionValueSource('http') === 'cli');
         const base = parseMasterUrl(flags.http);
         const query = new URLSearchParams(flags.where ?? {});
         const path = what === 'least-loaded' ? '/v1/least-loaded' : what === 'state' ? '/v1/state' : '/v1/nodes';
@@ -83,4 +88,24 @@ export function queryCommand(): Command {
         die(e);
       }
     });
+}
+
+/** `query least-loaded --binary HOST:PORT`: one QUERY on the slave port, its reply printed. */
+async function binaryLeastLoaded(what: string, flags: QueryFlags, httpGiven: boolean): Promise<void> {
+  if (what !== 'least-loaded') throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--binary applies to least-loaded, not ${what}`);
+  if (httpGiven) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--binary and --http name two ways to ask: give one');
+  const target = parseHostPort(flags.binary!, '--binary', { defaultPort: 7400 });
+  const client = await QueryClient.connect(target);
+  try {
+    const reply = await client.query({ ...(flags.policy !== undefined && { policy: flags.policy }), ...(flags.where && { where: flags.where }) });
+    if (flags.json) process.stdout.write(JSON.stringify(reply, null, 2) + '\n');
+    if (!reply.ok) {
+      process.stderr.write(`loadledger: ${reply.error}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    if (!flags.json) process.stdout.write(`${reply.node.id}\n`);
+  } finally {
+    await client.close();
+  }
 }

@@ -277,7 +277,9 @@ export class SlaveConnection implements FrameSink {
     this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) * rate) / 1000);
     this.tokensAt = now;
     this.tokens -= 1;
-    if (this.tokens < 0) this.holdUntil(new Promise((r) => setTimeout(r, Math.ceil((-this.tokens * 1000) / rate))));
+    // wait for a few tokens at once (10 ms of them): one wake-up and one group commit per
+    // 10 ms for a flooder, not one per frame, which would keep the log writer busy all the time
+    if (this.tokens < 0) this.holdUntil(new Promise((r) => setTimeout(r, Math.max(10, Math.ceil((-this.tokens * 1000) / rate)))));
   }
 
   /** Stops decoding and reading until `until` resolves (backpressure). */

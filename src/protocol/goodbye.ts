@@ -1,5 +1,5 @@
 import { ErrorCode } from '../errors.js';
-import { FORBIDDEN_KEY } from './push.js';
+import { FORBIDDEN_KEY, mapHeader } from './push.js';
 import { GOODBYE_MAX_REASON_BYTES, type Frame } from './messages.js';
 
 /** A GOODBYE payload refused: always GOODBYE_MALFORMED, with a reason for the violation event. */
@@ -52,22 +52,11 @@ function readReason(buf: Buffer): string | undefined {
   const need = (n: number): void => {
     if (pos + n > buf.length) throw new Reject('MessagePack data ends early');
   };
-  const first = buf[0]!;
-  let count: number;
-  if (first >= 0x80 && first <= 0x8f) {
-    count = first & 0x0f;
-    pos = 1;
-  } else if (first === 0xde) {
-    need(3);
-    count = buf.readUInt16BE(1);
-    pos = 3;
-  } else if (first === 0xdf) {
-    need(5);
-    count = buf.readUInt32BE(1);
-    pos = 5;
-  } else {
-    throw new Reject(`payload is neither empty nor a MessagePack map (first byte ${hex(first)})`);
-  }
+  const head = mapHeader(buf);
+  if (head === 'short') throw new Reject('MessagePack data ends early');
+  if (typeof head === 'number') throw new Reject(`payload is neither empty nor a MessagePack map (first byte ${hex(head)})`);
+  const count = head.count;
+  pos = head.pos;
   if (count * 2 > buf.length - pos) throw new Reject(`map claims ${count} entries, more than the payload holds`);
 
   /** The string at `pos`, or undefined (nothing read) when the value there is not a string. */

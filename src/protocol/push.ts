@@ -32,6 +32,19 @@ const ADDR_RE = /^(?:\[[0-9A-Fa-f:.%\w-]+\]|[^\s:[\]/]+)(?::(\d{1,5}))?$/;
  */
 export const FORBIDDEN_KEY = '__proto__';
 
+/**
+ * The header of a MessagePack map at the start of `buf` (fixmap, map16, map32): its entry
+ * count and where the entries start; 'short' when the header is cut; the first byte when it
+ * is not a map. Shared by the strict readers (push, GOODBYE).
+ */
+export function mapHeader(buf: Buffer): { count: number; pos: number } | 'short' | number {
+  const first = buf[0]!;
+  if (first >= 0x80 && first <= 0x8f) return { count: first & 0x0f, pos: 1 };
+  if (first === 0xde) return buf.length < 3 ? 'short' : { count: buf.readUInt16BE(1), pos: 3 };
+  if (first === 0xdf) return buf.length < 5 ? 'short' : { count: buf.readUInt32BE(1), pos: 5 };
+  return first;
+}
+
 export function isValidAddr(addr: string): boolean {
   const m = ADDR_RE.exec(addr);
   if (!m) return false;
@@ -66,22 +79,11 @@ function readPush(bytes: Uint8Array, limits: PushLimits): LoadInfo {
     if (pos + n > buf.length) throw new Reject(ErrorCode.PUSH_MALFORMED, 'MessagePack data ends early');
   };
   if (buf.length === 0) throw new Reject(ErrorCode.PUSH_NOT_MAP, 'payload is empty, expected a MessagePack map');
-  const first = buf[0]!;
-  let count: number;
-  if (first >= 0x80 && first <= 0x8f) {
-    count = first & 0x0f;
-    pos = 1;
-  } else if (first === 0xde) {
-    need(3);
-    count = view.getUint16(1);
-    pos = 3;
-  } else if (first === 0xdf) {
-    need(5);
-    count = view.getUint32(1);
-    pos = 5;
-  } else {
-    throw new Reject(ErrorCode.PUSH_NOT_MAP, `payload is not a MessagePack map (first byte 0x${first.toString(16).padStart(2, '0')})`);
-  }
+  const head = mapHeader(buf);
+  if (head === 'short') throw new Reject(ErrorCode.PUSH_MALFORMED, 'MessagePack data ends early');
+  if (typeof head === 'number') throw new Reject(ErrorCode.PUSH_NOT_MAP, `payload is not a MessagePack map (first byte 0x${head.toString(16).padStart(2, '0')})`);
+  const count = head.count;
+  pos = head.pos;
   // Each entry takes at least two bytes: refuse an absurd count before looping over it.
   if (count * 2 > buf.length - pos) throw new Reject(ErrorCode.PUSH_MALFORMED, `map claims ${count} entries, more than the payload holds`);
 

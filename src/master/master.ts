@@ -468,7 +468,8 @@ export class Master implements ConnectionHost {
     }
     if (timingOut) {
       // Counted before they are recorded: a mass failure is recorded before its timeouts.
-      const bound = timingOut.flatMap(({ c }) => (c.node !== null ? [{ node: c.node, conn: c.conn }] : []));
+      // the eligible ones: a drained node is not answered anyway, its silence says nothing of a partition
+      const bound = timingOut.flatMap(({ c }) => (c.node !== null && this.projection.nodes.get(c.node)?.drained === undefined ? [{ node: c.node, conn: c.conn }] : []));
       this.decideProtection(this.protection.timeouts(now, this.options.clock(), this.projection, bound));
       for (const { c, silent } of timingOut) c.timedOut(silent);
     }

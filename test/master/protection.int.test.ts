@@ -129,6 +129,19 @@ describe('mass-failure protection', () => {
     expect((await api(master, '/healthz')).body).not.toHaveProperty('protection');
   });
 
+  it('drained nodes do not count: three drained and one eligible timing out is no mass failure', async () => {
+    const master = await startMaster(cleanup, { ...TIMING, protectShare: 0.5, protectFor: 800 });
+    const cls = await six(master);
+    for (const id of IDS.slice(0, 3)) master.recorder.record({ type: 'NodeDrained', node: id });
+    await master.recorder.flush();
+    expect(master.projection.index.size).toBe(3);
+    for (const cl of cls.slice(0, 4)) cl.freeze();
+    await waitFor(() => master.projection.nodes.get('n4:1')?.state === 'DOWN', { what: 'n4:1 DOWN', timeout: 3000 });
+    await waitFor(() => IDS.slice(0, 3).every((id) => master.projection.nodes.get(id)?.state === 'DOWN'), { what: 'the drained ones DOWN', timeout: 3000 });
+    expect((await logEvents(master)).filter((e) => e.type === 'ProtectionStarted')).toEqual([]);
+    expect((await api(master, '/v1/least-loaded')).body).toMatchObject({ id: 'n5:1' });
+  });
+
   it('below --protect-min-nodes it never starts: 2 of 2 timing out are DOWN', async () => {
     const master = await startMaster(cleanup, { ...TIMING, protectShare: 0.5, protectFor: 800, protectMinNodes: 3 });
     const cls = await Promise.all(IDS.slice(0, 2).map((id) => slave(master, id)));

@@ -14,43 +14,9 @@ import { fromSnapshot, toSnapshot, type ProjectionSnapshot } from '../../src/pro
 import { createProjection, type NodeEntry, type Projection } from '../../src/projection/state.js';
 import { logPackr } from '../../storage/format.js';
 import { RECORDED_LOG, Stamper, ev } from '../helpers/events.js';
+import { given, node, type Then } from '../helpers/given.js';
 
-// ---------------------------------------------------------------- given / when / then
-
-interface Then {
-  /** The document after the event. */
-  doc: StateDocument;
-  /** The document before the event. */
-  before: StateDocument;
-  /** The event as folded (stamped with seq and ts). */
-  event: LedgerEvent;
-  projection: Projection;
-}
-
-function given(...history: NewEvent[]) {
-  const clock = new Stamper();
-  const projection = foldEvents(createProjection(), clock.stampAll(history));
-  return {
-    when(e: NewEvent) {
-      const before = stateDocument(projection);
-      const event = clock.stamp(e);
-      const returned = evolve(projection, event);
-      expect(returned).toBe(projection);
-      const t: Then = { doc: stateDocument(projection), before, event, projection };
-      return {
-        then(check: (t: Then) => void): void {
-          check(t);
-        },
-      };
-    },
-  };
-}
-
-function node(doc: StateDocument, id: string): NodeDocument {
-  const n = doc.nodes.find((x) => x.id === id);
-  if (!n) throw new Error(`no node ${id} in ${JSON.stringify(doc.nodes.map((x) => x.id))}`);
-  return n;
-}
+// ---------------------------------------------------------------- given / when / then (test/helpers/given.ts)
 
 /** Eligible node ids in index order (load, then id). */
 function indexOrder(p: Projection): string[] {

@@ -14,33 +14,9 @@ import { logPackr } from '../../storage/format.js';
 import { diffProjections } from '../../replay/verify.js';
 import { NodeExplainer, formatTransitions } from '../../replay/explain.js';
 import { Stamper, T0, ev } from '../helpers/events.js';
+import { given, node } from '../helpers/given.js';
 import { stateText } from '../../src/cli/commands/query.js';
 
-interface Then {
-  doc: StateDocument;
-  before: StateDocument;
-  event: LedgerEvent;
-  projection: Projection;
-}
-
-function given(...history: NewEvent[]) {
-  const clock = new Stamper();
-  const projection = foldEvents(createProjection(), clock.stampAll(history));
-  return {
-    when(e: NewEvent) {
-      const before = stateDocument(projection);
-      const event = clock.stamp(e);
-      evolve(projection, event);
-      return { then: (check: (t: Then) => void) => check({ doc: stateDocument(projection), before, event, projection }) };
-    },
-  };
-}
-
-function node(doc: StateDocument, id: string): NodeDocument {
-  const n = doc.nodes.find((x) => x.id === id);
-  if (!n) throw new Error(`no node ${id}`);
-  return n;
-}
 
 const ids = (p: Projection): string[] => [...p.index.ordered()].map((n) => n.id);
 const UNTIL = T0 + 60_000;

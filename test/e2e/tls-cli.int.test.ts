@@ -3,19 +3,15 @@
  * as child processes of the built CLI (dist/), certificates made by openssl for this
  * file; and the flags a person can get wrong (exit 2, one line, no key text ever).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StateDocument } from '../../src/projection/document.js';
-import { Pki, type CertFiles } from '../helpers/certs.js';
+import { Pki, slavePortPki, type CertFiles } from '../helpers/certs.js';
 import { Cleanup } from '../helpers/cleanup.js';
+import { MAIN, runCli as runCliIn, spawnCli as spawnCliIn, type Proc } from '../helpers/cli.js';
 import { getJson } from '../helpers/master.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -30,39 +26,12 @@ let keyNeedles: string[];
 afterAll(() => pkiCleanup.run());
 beforeAll(async () => {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npm run build; npm test does it)`);
-  pki = await Pki.create(pkiCleanup);
-  foreign = await Pki.create(pkiCleanup, 'foreign-ca');
-  server = pki.issue('loadledger-master', { san: ['IP:127.0.0.1', 'DNS:localhost'], usage: 'server' });
-  gwA = pki.issue('gw-a', { san: ['IP:127.0.0.1', 'URI:loadledger:node:10.0.0.5:8080'], usage: 'client' });
+  ({ pki, foreign, server, gwA } = await slavePortPki(pkiCleanup));
   keyNeedles = [server.key, gwA.key].flatMap((f) => Pki.read(f).split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----')));
 });
 
-interface Proc {
-  readonly child: ChildProcess;
-  readonly out: { stdout: string; stderr: string };
-  readonly exit: Promise<number | null>;
-}
-
-function spawnCli(args: string[]): Proc {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '', LOADLEDGER_LOG_FORMAT: 'human' } });
-  const out = { stdout: '', stderr: '' };
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out.stdout += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (out.stderr += s));
-  const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  cleanup.defer(`kill ${args.slice(0, 2).join(' ')}`, async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exit;
-    }
-  });
-  return { child, out, exit };
-}
-
-async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = spawnCli(args);
-  const code = await withTimeout(p.exit, 15_000, `loadledger ${args.join(' ')}`);
-  return { code, ...p.out };
-}
+const spawnCli = (args: string[]): Proc => spawnCliIn(cleanup, args);
+const runCli = (args: string[]) => runCliIn(cleanup, args);
 
 function expectNoKeyText(s: string): void {
   expect(s).not.toContain('PRIVATE KEY');
@@ -124,7 +93,7 @@ describe('loadledger master/slave --tls-*', () => {
     expect(log.filter((e) => e.type === 'SlaveConnected').map((e) => e.identity)).toEqual(['gw-a']);
 
     master.child.kill('SIGTERM');
-    expect(await withTimeout(master.exit, 10_000, 'the master to stop')).toBe(0);
+    expect((await withTimeout(master.exit, 10_000, 'the master to stop')).code).toBe(0);
     good.child.kill('SIGTERM');
     distrusting.child.kill('SIGTERM');
     await Promise.all([good.exit, distrusting.exit]);

@@ -73,3 +73,22 @@ export class Pki {
     return readFileSync(path, 'utf8');
   }
 }
+
+/** The slave-port fixture most TLS tests share: a CA, a foreign CA, the master's certificate and gw-a's. */
+export interface SlavePortPki {
+  pki: Pki;
+  /** Another CA: certificates from it must be refused. */
+  foreign: Pki;
+  /** The master's: IP 127.0.0.1 and localhost. */
+  server: CertFiles;
+  /** CN gw-a: may report for 127.0.0.1 (any port) and exactly 10.0.0.5:8080. */
+  gwA: CertFiles;
+}
+
+export async function slavePortPki(cleanup: Cleanup): Promise<SlavePortPki> {
+  const pki = await Pki.create(cleanup);
+  const foreign = await Pki.create(cleanup, 'foreign-ca');
+  const server = pki.issue('loadledger-master', { san: ['IP:127.0.0.1', 'DNS:localhost'], usage: 'server' });
+  const gwA = pki.issue('gw-a', { san: ['IP:127.0.0.1', 'URI:loadledger:node:10.0.0.5:8080'], usage: 'client' });
+  return { pki, foreign, server, gwA };
+}

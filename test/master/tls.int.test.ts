@@ -16,7 +16,7 @@ import type { MasterTlsOptions } from '../../src/master/tls.js';
 import { HELLO_FRAME, encodePush, type PushFields } from '../../src/protocol/index.js';
 import { createSlave, type ReconnectInfo, type Slave, type SlaveOptions } from '../../src/slave/slave.js';
 import { TLS_NO_HANDSHAKE, type SlaveTlsOptions } from '../../src/slave/tls.js';
-import { Pki, type CertFiles } from '../helpers/certs.js';
+import { Pki, slavePortPki, type CertFiles } from '../helpers/certs.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { logEvents, nodeState, slavePort, startMaster, waitForEvent, type TestMasterOptions } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
@@ -34,10 +34,7 @@ let server: CertFiles;
 let gwA: CertFiles;
 afterAll(() => pkiCleanup.run());
 beforeAll(async () => {
-  pki = await Pki.create(pkiCleanup);
-  foreign = await Pki.create(pkiCleanup, 'foreign-ca');
-  server = pki.issue('loadledger-master', { san: ['IP:127.0.0.1', 'DNS:localhost'], usage: 'server' });
-  gwA = pki.issue('gw-a', { san: ['IP:127.0.0.1', 'URI:loadledger:node:10.0.0.5:8080'], usage: 'client' });
+  ({ pki, foreign, server, gwA } = await slavePortPki(pkiCleanup));
 });
 
 const read = Pki.read;

@@ -24,14 +24,6 @@ export function newRecorderStats(): RecorderStats {
   return { events: 0, writes: 0, maxBatch: 0, byType, violations: new Map() };
 }
 
-function countBatch(stats: RecorderStats, batch: readonly LedgerEvent[]): void {
-  const byType = stats.byType;
-  for (const e of batch) {
-    byType[e.type]++;
-    if (e.type === 'ProtocolViolated') stats.violations.set(e.code, (stats.violations.get(e.code) ?? 0) + 1);
-  }
-}
-
 /**
  * The write path: stamps events with `seq` and `ts`, group-commits them to the log, and
  * only then folds them into the projection, publishes them on `events$` and runs the
@@ -144,15 +136,15 @@ export class Recorder {
         this.stats.writes++;
         this.stats.events += batch.length;
         if (batch.length > this.stats.maxBatch) this.stats.maxBatch = batch.length;
-        countBatch(this.stats, batch);
         this.stats.onCommit?.(batch.length, (performance.now() - started) / 1000);
-        if (this.events$.observed) {
-          for (const e of batch) {
-            evolve(this.projection, e);
-            this.events$.next(e);
-          }
-        } else {
-          for (const e of batch) evolve(this.projection, e);
+        // one pass: fold, count for /metrics, publish (only while someone listens)
+        const { byType, violations } = this.stats;
+        const observed = this.events$.observed;
+        for (const e of batch) {
+          evolve(this.projection, e);
+          byType[e.type]++;
+          if (e.type === 'ProtocolViolated') violations.set(e.code, (violations.get(e.code) ?? 0) + 1);
+          if (observed) this.events$.next(e);
         }
         for (const effect of effects) effect();
         this.releaseCommitWaiters(false);

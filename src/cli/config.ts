@@ -17,9 +17,8 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { CommanderError, InvalidArgumentError, type Command, type Option } from 'commander';
 import { parseDocument, stringify } from 'yaml';
-import { isLoadLedgerError } from '../errors.js';
+import { ErrorCode, exitCode, isLoadLedgerError, LoadLedgerError } from '../errors.js';
 import { formatParsed, isRepeatableParser } from './options.js';
-import { EXIT_USAGE } from './output.js';
 
 export const ENV_PREFIX = 'LOADLEDGER_';
 
@@ -45,9 +44,13 @@ export type Source = { kind: 'cli' } | { kind: 'env'; name: string } | { kind: '
 /** Where each setting's value came from. */
 export type Provenance = ReadonlyMap<string, Source>;
 
-/** A config file or environment variable the person got wrong: one line, exit 2. */
-export class ConfigError extends Error {
-  readonly code = 'BAD_ARGUMENT';
+/** A config file or environment variable the person got wrong: a BAD_ARGUMENT, one line, exit 2. */
+function configError(message: string): LoadLedgerError {
+  return new LoadLedgerError(ErrorCode.BAD_ARGUMENT, message);
+}
+
+function isBadArgument(e: unknown): e is LoadLedgerError {
+  return isLoadLedgerError(e) && e.code === ErrorCode.BAD_ARGUMENT;
 }
 
 export function envName(key: string): string {
@@ -80,40 +83,40 @@ function describe(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Runs one text through the option's parser; a refusal becomes a ConfigError with the parser's words. */
+/** Runs one text through the option's parser; a refusal becomes a BAD_ARGUMENT with the parser's words. */
 function parseText(o: Option, text: string, previous: unknown): unknown {
   if (!o.parseArg) return o.variadic ? [...((previous as unknown[] | undefined) ?? []), text] : text;
   try {
     return o.parseArg(text, previous as never);
   } catch (e) {
-    const refused = e instanceof InvalidArgumentError || (isLoadLedgerError(e) && e.code === 'BAD_ARGUMENT');
+    const refused = e instanceof InvalidArgumentError || isBadArgument(e);
     if (!refused) throw e;
     // commander says which argument a flag parser refused; here the message must (a list has several).
     const quoted = JSON.stringify(text);
-    throw new ConfigError(e.message.includes(quoted) ? e.message : `${e.message.replace(/\.$/, '')}, got ${quoted}`);
+    throw configError(e.message.includes(quoted) ? e.message : `${e.message.replace(/\.$/, '')}, got ${quoted}`);
   }
 }
 
 function scalarText(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  throw new ConfigError(`expected a value, got ${describe(v)}`);
+  throw configError(`expected a value, got ${describe(v)}`);
 }
 
 /**
  * A value from a config file (a YAML/JSON value), parsed as the setting's flag would be.
- * @throws ConfigError with the reason (the caller names the key and the file).
+ * @throws LoadLedgerError BAD_ARGUMENT with the reason (the caller names the key and the file).
  */
 export function parseSettingValue(s: Setting, v: unknown): unknown {
   if (!takesValue(s.option)) {
     // --fsync, --open-reads, or a lone --no-<key>: true or false.
-    if (typeof v !== 'boolean') throw new ConfigError(`expected true or false, got ${describe(v)}`);
+    if (typeof v !== 'boolean') throw configError(`expected true or false, got ${describe(v)}`);
     return v;
   }
   const o = s.option;
   if (s.negate && v === false) return false; // http: false is --no-http
   if (s.negate && v === true) return o.defaultValue; // http: true is the default --http
-  if (v === null || v === undefined) throw new ConfigError('no value (leave the key out for the default)');
+  if (v === null || v === undefined) throw configError('no value (leave the key out for the default)');
   if (isRepeatable(o)) {
     const items = Array.isArray(v) ? v : [v];
     if (items.length === 0) return o.defaultValue;
@@ -121,7 +124,7 @@ export function parseSettingValue(s: Setting, v: unknown): unknown {
     for (const item of items) acc = parseText(o, scalarText(item), acc);
     return acc;
   }
-  if (Array.isArray(v)) throw new ConfigError(`expected one value, got a list (--${s.key} is not repeatable)`);
+  if (Array.isArray(v)) throw configError(`expected one value, got a list (--${s.key} is not repeatable)`);
   return parseText(o, scalarText(v), undefined);
 }
 
@@ -131,7 +134,7 @@ export function envSettingValue(s: Setting, text: string): unknown {
     const t = text.trim().toLowerCase();
     if (t === 'true' || t === '1') return true;
     if (t === 'false' || t === '0') return false;
-    throw new ConfigError(`expected true, false, 1 or 0, got ${JSON.stringify(text)}`);
+    throw configError(`expected true, false, 1 or 0, got ${JSON.stringify(text)}`);
   }
   if (s.negate && text.trim() === 'false') return false;
   if (isRepeatable(s.option)) {
@@ -171,10 +174,10 @@ function jsonError(text: string, e: Error): string {
 /**
  * Reads a config file: JSON if its name ends in .json, YAML otherwise. An empty file (or one
  * of comments only) holds no settings.
- * @throws ConfigError naming the file: unreadable, not YAML/JSON (line and column), not a map.
+ * @throws LoadLedgerError BAD_ARGUMENT naming the file: unreadable, not YAML/JSON (line and column), not a map.
  */
 export function readConfigFile(file: string): Record<string, unknown> {
-  const fail = (why: string): ConfigError => new ConfigError(`--config ${file}: ${why}`);
+  const fail = (why: string): LoadLedgerError => configError(`--config ${file}: ${why}`);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -256,14 +259,14 @@ export function applyLayers(cmd: Command, env: NodeJS.ProcessEnv): Map<string, S
       const s = byKey.get(key);
       if (!s) {
         const hint = closestKey(key, [...byKey.keys()]);
-        throw new ConfigError(
+        throw configError(
           `--config ${file}: unknown key ${JSON.stringify(key)}${hint ? ` (did you mean ${hint}?)` : ''}; keys are the flags of loadledger ${cmd.name()} without the dashes`,
         );
       }
       try {
         fromFile.set(s.attr, parseSettingValue(s, v));
       } catch (e) {
-        if (e instanceof ConfigError) throw new ConfigError(`--config ${file}: ${key}: ${e.message}`);
+        if (isBadArgument(e)) throw configError(`--config ${file}: ${key}: ${e.message}`);
         throw e;
       }
     }
@@ -275,7 +278,7 @@ export function applyLayers(cmd: Command, env: NodeJS.ProcessEnv): Map<string, S
     try {
       fromEnv.set(s.attr, parseSettingValue(s, envSettingValue(s, text)));
     } catch (e) {
-      if (e instanceof ConfigError) throw new ConfigError(`${s.env}: ${e.message}`);
+      if (isBadArgument(e)) throw configError(`${s.env}: ${e.message}`);
       throw e;
     }
   }
@@ -390,7 +393,7 @@ export function configurable(cmd: Command, opts: ConfigurableOptions = {}): Comm
     try {
       sources = applyLayers(cmd, env);
     } catch (e) {
-      if (e instanceof ConfigError) cmd.error(e.message, { exitCode: EXIT_USAGE, code: 'loadledger.badConfig' });
+      if (isBadArgument(e)) cmd.error(e.message, { exitCode: exitCode(e.code), code: 'loadledger.badConfig' });
       throw e;
     }
     // An unknown flag is reported by commander, not printed around.

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
-import { ErrorCode, badArgument } from '../errors.js';
+import { ErrorCode, badArgument, httpStatus } from '../errors.js';
 
 /**
  * Who may call what on the HTTP API. Pure: takes the route's access class, the request's
@@ -70,6 +70,7 @@ export interface HttpAuthOptions {
 export type Access = 'open' | 'read' | 'admin';
 
 export interface Refusal {
+  /** httpStatus(code): 401 or 403. */
   status: 401 | 403;
   code: ErrorCode;
   error: string;
@@ -92,17 +93,17 @@ export function authorize(access: Access, authorization: string | undefined, aut
   const { token } = auth;
   if (!token) {
     if (access === 'read') return undefined;
-    return { status: 403, code: ErrorCode.ADMIN_DISABLED, error: `${what} is disabled: start the master with --admin-token-file to enable`, headers: {} };
+    return { status: httpStatus(ErrorCode.ADMIN_DISABLED), code: ErrorCode.ADMIN_DISABLED, error: `${what} is disabled: start the master with --admin-token-file to enable`, headers: {} };
   }
   if (access === 'read' && auth.openReads) return undefined;
   const presented = bearerToken(authorization);
   if (presented === undefined) {
     const error = authorization === undefined ? `${what} needs a token: send Authorization: Bearer <token>` : `${what} needs a token: the Authorization header is not "Bearer <token>"`;
-    return { status: 401, code: ErrorCode.UNAUTHORIZED, error, headers: { 'www-authenticate': 'Bearer realm="loadledger"' } };
+    return { status: httpStatus(ErrorCode.UNAUTHORIZED), code: ErrorCode.UNAUTHORIZED, error, headers: { 'www-authenticate': 'Bearer realm="loadledger"' } };
   }
   if (token.matches(presented)) return undefined;
   return {
-    status: 401,
+    status: httpStatus(ErrorCode.UNAUTHORIZED),
     code: ErrorCode.UNAUTHORIZED,
     error: `${what}: the bearer token is not valid`,
     headers: { 'www-authenticate': 'Bearer realm="loadledger", error="invalid_token"' },

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import { ErrorCode } from '../errors.js';
+import { ErrorCode, httpStatus } from '../errors.js';
 import type { Master } from '../master/master.js';
 import type { Recorder } from '../master/recorder.js';
 import { nodeDocument, type NodeDocument } from '../projection/document.js';
@@ -115,14 +115,14 @@ interface Intent {
 }
 const intents = new WeakMap<Master, Map<string, Intent>>();
 
-function fail(status: number, code: string, error: string): ActionAnswer {
-  return { status, body: { error, code } };
+function fail(code: ErrorCode, error: string): ActionAnswer {
+  return { status: httpStatus(code), body: { error, code } };
 }
 
 function masterDown(master: Master): ActionAnswer {
   const d = master.degraded;
   const why = d ? `it cannot write its event log since ${new Date(d.since).toISOString()} (${d.error.message}); it keeps retrying` : 'it is not taking changes (starting, stopping or its log failed)';
-  return fail(503, ErrorCode.MASTER_DOWN, `the master is DOWN: ${why}; nothing was recorded`);
+  return fail(ErrorCode.MASTER_DOWN, `the master is DOWN: ${why}; nothing was recorded`);
 }
 
 /**
@@ -141,7 +141,7 @@ export async function nodeAction(master: Master, id: string, action: NodeAction,
   const want = action === 'drain';
   const current = live ? live.drained : rec.projection.nodes.get(id)?.drained !== undefined;
   if (!live && action === 'undrain' && !rec.projection.nodes.has(id)) {
-    return fail(404, ErrorCode.NOT_FOUND, `node ${id} is not in the load table: nothing to undrain`);
+    return fail(ErrorCode.NOT_FOUND, `node ${id} is not in the load table: nothing to undrain`);
   }
   if (current === want) {
     // Idempotent: nothing new is recorded; answer once the state asked for is committed.
@@ -164,10 +164,10 @@ export async function nodeAction(master: Master, id: string, action: NodeAction,
 function answer(master: Master, rec: Recorder, id: string, seq: number | undefined, before?: NodeEntry): ActionAnswer {
   // whenCommitted also resolves when the write failed: then nothing is known to be in the log.
   if (rec.failure || master.recorder !== rec || (seq !== undefined && rec.projection.seq < seq)) {
-    return fail(503, ErrorCode.MASTER_DOWN, 'the master is DOWN: the event log refused the write; the change may not be recorded (ask again once /healthz is 200)');
+    return fail(ErrorCode.MASTER_DOWN, 'the master is DOWN: the event log refused the write; the change may not be recorded (ask again once /healthz is 200)');
   }
   // An undrain of a node that never reported removes its entry: answer with what it was.
   const n = rec.projection.nodes.get(id) ?? before;
-  if (!n) return fail(404, ErrorCode.NOT_FOUND, `node ${id} is not in the load table`);
+  if (!n) return fail(ErrorCode.NOT_FOUND, `node ${id} is not in the load table`);
   return { status: 200, body: nodeDocument(n), ...(seq !== undefined && { headers: { 'x-event-seq': String(seq) } }) };
 }

@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Subscription } from 'rxjs';
 import type { EventLog } from '../../storage/event-log.js';
 import { loadProjection } from '../../replay/load.js';
-import { ErrorCode, LoadLedgerError } from '../errors.js';
+import { ErrorCode, httpStatus, isErrorCode, LoadLedgerError } from '../errors.js';
 import type { LedgerEvent } from '../events.js';
 import { nodeDocument, protectionDocument, stateDocument } from '../projection/document.js';
 import { toSnapshot, type ProjectionSnapshot } from '../projection/snapshot.js';
@@ -59,8 +59,9 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
-function fail(res: ServerResponse, status: number, code: string, error: string, headers?: Record<string, string>): void {
-  send(res, status, { error, code }, headers);
+/** An error answer: its status is the code's (ERRORS in src/errors.ts); `ahead` only for a SEQ_OUT_OF_RANGE past the last seq. */
+function fail(res: ServerResponse, code: ErrorCode, error: string, headers?: Record<string, string>, ahead = false): void {
+  send(res, httpStatus(code, ahead), { error, code }, headers);
 }
 
 /** How long a TLS client gets to finish its handshake (ms). */
@@ -77,7 +78,7 @@ export async function startHttpApi(master: Master, at: HostPort, options: HttpAp
   const metrics = new MasterMetrics(master);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const failed = (e: unknown): void => {
-      if (!res.headersSent) fail(res, 500, 'INTERNAL', (e as Error).message);
+      if (!res.headersSent) fail(res, ErrorCode.INTERNAL, (e as Error).message);
       else res.destroy();
     };
     try {
@@ -160,13 +161,13 @@ function route(r: Request, auth: HttpAuthOptions): void | Promise<void> {
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
   const endpoint = ROUTES.get(path) ?? nodeRoute(path);
-  if (!endpoint) return fail(res, 404, ErrorCode.NOT_FOUND, `no such endpoint: ${path}`);
+  if (!endpoint) return fail(res, ErrorCode.NOT_FOUND, `no such endpoint: ${path}`);
   const allowed = endpoint.method === 'GET' ? ['GET', 'HEAD'] : [endpoint.method];
   if (!allowed.includes(req.method ?? '')) {
-    return fail(res, 405, 'METHOD_NOT_ALLOWED', `${req.method ?? '?'} ${path}: only ${allowed.join(' and ')}`, { allow: allowed.join(', ') });
+    return fail(res, ErrorCode.METHOD_NOT_ALLOWED, `${req.method ?? '?'} ${path}: only ${allowed.join(' and ')}`, { allow: allowed.join(', ') });
   }
   const refusal = authorize(endpoint.admin ? 'admin' : endpoint.open ? 'open' : 'read', req.headers.authorization, auth, `${endpoint.method} ${path}`);
-  if (refusal) return fail(res, refusal.status, refusal.code, refusal.error, refusal.headers);
+  if (refusal) return fail(res, refusal.code, refusal.error, refusal.headers);
   return endpoint.handle({ ...r, params: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) });
 }
 
@@ -183,11 +184,11 @@ function nodeRoute(path: string): Route | undefined {
     handle: async ({ master, req, res }) => {
       if (typeof parsed === 'string') {
         req.resume();
-        return fail(res, 400, ErrorCode.BAD_ARGUMENT, parsed);
+        return fail(res, ErrorCode.BAD_ARGUMENT, parsed);
       }
       const text = await readBody(req);
       const body = text === undefined ? 'the body is too large (a drain takes {"reason": "..."})' : parseActionBody(text, parsed.action);
-      if (typeof body === 'string') return fail(res, 400, ErrorCode.BAD_ARGUMENT, body);
+      if (typeof body === 'string') return fail(res, ErrorCode.BAD_ARGUMENT, body);
       const a = await nodeAction(master, parsed.id, parsed.action, body.reason);
       send(res, a.status, a.body, a.headers);
     },
@@ -201,13 +202,13 @@ function leastLoaded({ master, params, res, metrics }: Call): void {
   // Never an answer from a projection the master can no longer extend.
   if (master.degraded) {
     metrics.query(policy, 'down');
-    return fail(res, 503, ErrorCode.MASTER_DOWN, downMessage(master.degraded));
+    return fail(res, ErrorCode.MASTER_DOWN, downMessage(master.degraded));
   }
   if (params.size > 0) {
     const taken = takePolicyParam(params, policy); // reserved: not an attribute filter
     if ('error' in taken) {
       metrics.query(policy, 'bad_request');
-      return fail(res, 400, ErrorCode.BAD_ARGUMENT, taken.error);
+      return fail(res, ErrorCode.BAD_ARGUMENT, taken.error);
     }
     policy = taken.policy;
   }
@@ -221,7 +222,7 @@ function leastLoaded({ master, params, res, metrics }: Call): void {
   const n = selector.choose(p, policy, attrFilter(params));
   if (!n) {
     metrics.query(policy, 'no_eligible');
-    return fail(res, 503, ErrorCode.NO_ELIGIBLE_NODE, params.size > 0 ? `no eligible node matches ${params.toString()}` : 'no eligible node (none in state PUSH_LOAD_INFO and not drained)');
+    return fail(res, ErrorCode.NO_ELIGIBLE_NODE, params.size > 0 ? `no eligible node matches ${params.toString()}` : 'no eligible node (none in state PUSH_LOAD_INFO and not drained)');
   }
   metrics.query(policy, 'ok');
   if (!cache) return send(res, 200, nodeDocument(n));
@@ -232,7 +233,7 @@ function leastLoaded({ master, params, res, metrics }: Call): void {
 }
 
 function state({ master, params, res }: Call): void {
-  if (params.size > 0) return fail(res, 400, ErrorCode.BAD_ARGUMENT, `/v1/state takes no parameters (got ${params.toString()})`);
+  if (params.size > 0) return fail(res, ErrorCode.BAD_ARGUMENT, `/v1/state takes no parameters (got ${params.toString()})`);
   const doc = stateDocument(master.projection);
   // The log holds UP_LISTENING (the failure itself could not be written); say what is true.
   if (master.degraded) doc.master = { state: 'DOWN', epoch: doc.master.epoch, since: master.degraded.since, reason: downMessage(master.degraded) };
@@ -243,7 +244,7 @@ function nodes({ master, params, res }: Call): void {
   const state = params.get('state');
   if (state !== null && state !== 'PUSH_LOAD_INFO' && state !== 'DOWN') {
     const hint = state === 'CONNECTED' ? '; connections that have not pushed yet are the "pending" list of /v1/state' : '';
-    return fail(res, 400, ErrorCode.BAD_ARGUMENT, `state must be PUSH_LOAD_INFO or DOWN (got ${JSON.stringify(state)})${hint}`);
+    return fail(res, ErrorCode.BAD_ARGUMENT, `state must be PUSH_LOAD_INFO or DOWN (got ${JSON.stringify(state)})${hint}`);
   }
   params.delete('state');
   const match = attrFilter(params);
@@ -256,7 +257,7 @@ function healthz({ master, res }: Call): void {
   const ok = master.healthy;
   const p = master.projection;
   const d = master.degraded;
-  if (d) return send(res, 503, { status: 'unavailable', master: 'DOWN', seq: p.seq, code: ErrorCode.MASTER_DOWN, reason: downMessage(d), since: d.since });
+  if (d) return send(res, httpStatus(ErrorCode.MASTER_DOWN), { status: 'unavailable', master: 'DOWN', seq: p.seq, code: ErrorCode.MASTER_DOWN, reason: downMessage(d), since: d.since });
   // Mass-failure protection is the master working as designed (answers stay available): 200, flagged.
   const protection = p.protection ? { protection: protectionDocument(p.protection) } : {};
   return send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', master: p.master.state, seq: p.seq, ...protection });
@@ -275,7 +276,7 @@ async function adminSnapshot({ master, req, res }: Call): Promise<void> {
   // Master.snapshot() swallows a failed write (it costs restart time, not data); whoever
   // asked for this one is told.
   const written = await master.log.nearestSnapshot(seq);
-  if (written?.seq !== seq) return fail(res, 500, 'INTERNAL', `the snapshot at seq ${seq} could not be written`);
+  if (written?.seq !== seq) return fail(res, ErrorCode.INTERNAL, `the snapshot at seq ${seq} could not be written`);
   send(res, 200, { seq });
 }
 
@@ -413,11 +414,12 @@ function endWithError(res: ServerResponse, code: string, error: string): void {
  */
 function streamEvents(master: Master, params: Params, res: ServerResponse, follows: Set<Follow>): void {
   const q = parseEventsQuery(params);
-  if (typeof q === 'string') return fail(res, 400, ErrorCode.BAD_ARGUMENT, q);
+  if (typeof q === 'string') return fail(res, ErrorCode.BAD_ARGUMENT, q);
   serveEvents(master, q, res, follows).catch((e: unknown) => {
-    const code = (e as { code?: string }).code ?? 'INTERNAL';
+    const given = (e as { code?: string }).code;
+    const code = isErrorCode(given) ? given : ErrorCode.INTERNAL;
     const message = (e as Error).message ?? String(e);
-    if (!res.headersSent) fail(res, code === ErrorCode.SEQ_OUT_OF_RANGE ? 410 : 500, code, message);
+    if (!res.headersSent) fail(res, code, message);
     else endWithError(res, code, message);
   });
 }
@@ -431,13 +433,13 @@ async function serveEvents(master: Master, q: EventsQuery, res: ServerResponse, 
   const from = Math.max(1, q.from ?? (q.snapshot ? rebuildFrom : oldest));
   const to = q.to ?? Number.POSITIVE_INFINITY;
   if (from < oldest) {
-    return fail(res, 410, ErrorCode.SEQ_OUT_OF_RANGE, `seq ${from} is before the oldest retained event (seq ${oldest})`);
+    return fail(res, ErrorCode.SEQ_OUT_OF_RANGE, `seq ${from} is before the oldest retained event (seq ${oldest})`);
   }
   if (q.snapshot && from < rebuildFrom) {
-    return fail(res, 410, ErrorCode.SEQ_OUT_OF_RANGE, `the state at seq ${from - 1} cannot be rebuilt: the oldest this master can rebuild is at seq ${rebuildFrom - 1}`);
+    return fail(res, ErrorCode.SEQ_OUT_OF_RANGE, `the state at seq ${from - 1} cannot be rebuilt: the oldest this master can rebuild is at seq ${rebuildFrom - 1}`);
   }
   if (q.snapshot && from - 1 > last) {
-    return fail(res, 416, ErrorCode.SEQ_OUT_OF_RANGE, `the state at seq ${from - 1} does not exist yet (last seq ${last})`);
+    return fail(res, ErrorCode.SEQ_OUT_OF_RANGE, `the state at seq ${from - 1} does not exist yet (last seq ${last})`, undefined, true);
   }
   let snapshot: ProjectionSnapshot | undefined;
   if (q.snapshot && !head) {

@@ -1,3 +1,4 @@
+import { ErrorCode } from '../errors.js';
 import type { Query, QueryReply } from '../protocol/messages.js';
 import type { Projection } from '../projection/state.js';
 import { attrFilter } from '../http/server.js';
@@ -20,20 +21,20 @@ export interface QueryHost {
  */
 export function answerQuery(host: QueryHost, q: Query): QueryReply {
   const id = q.id === undefined ? {} : { id: q.id };
-  if (q.invalid !== undefined) return { ...id, ok: false, code: 'BAD_ARGUMENT', error: q.invalid };
+  if (q.invalid !== undefined) return { ...id, ok: false, code: ErrorCode.BAD_ARGUMENT, error: q.invalid };
   const selector = host.selector;
   let policy = selector.policy;
   if (q.policy !== undefined) {
-    if (!isPolicy(q.policy)) return { ...id, ok: false, code: 'BAD_ARGUMENT', error: `policy must be one of ${POLICIES.join(', ')} (got ${JSON.stringify(q.policy)})` };
+    if (!isPolicy(q.policy)) return { ...id, ok: false, code: ErrorCode.BAD_ARGUMENT, error: `policy must be one of ${POLICIES.join(', ')} (got ${JSON.stringify(q.policy)})` };
     policy = q.policy;
   }
-  if (host.degraded) return { ...id, ok: false, code: 'MASTER_DOWN', error: 'the master cannot write its event log' };
+  if (host.degraded) return { ...id, ok: false, code: ErrorCode.MASTER_DOWN, error: 'the master cannot write its event log' };
   const p = host.projection;
   // Filters compare text, as over HTTP (?port=8080 and {port: 8080} match the same nodes).
   const n = selector.choose(p, policy, attrFilter(q.where.map(([k, v]) => [k, String(v)])));
   if (!n) {
     const filters = q.where.map(([k, v]) => `${k}=${String(v)}`).join(', ');
-    return { ...id, ok: false, code: 'NO_ELIGIBLE_NODE', error: filters ? `no eligible node matches ${filters}` : 'no eligible node (none in state PUSH_LOAD_INFO)' };
+    return { ...id, ok: false, code: ErrorCode.NO_ELIGIBLE_NODE, error: filters ? `no eligible node matches ${filters}` : 'no eligible node (none in state PUSH_LOAD_INFO)' };
   }
   return { ...id, ok: true, node: { id: n.id, load: n.load, capacity: n.capacity, attrs: n.attrs }, seq: p.seq };
 }

@@ -1,6 +1,6 @@
 import { followHttp } from '../../../replay/http-source.js';
 import { eventDetails, eventNode, matches, type TimelineFilter } from '../../../replay/timeline.js';
-import { badArgument, isLoadLedgerError } from '../../errors.js';
+import { badArgument, ErrorCode, isLoadLedgerError } from '../../errors.js';
 import type { LedgerEvent } from '../../events.js';
 import { evolve } from '../../projection/evolve.js';
 import { fromSnapshot } from '../../projection/snapshot.js';
@@ -57,7 +57,7 @@ export async function follow(flags: FollowFlags): Promise<void> {
       process.stderr.write(`loadledger: the master stopped at seq ${end.lastSeq}; waiting for it to come back (Ctrl-C to quit)\n`);
       waiting = true;
     } catch (e) {
-      if (!waiting || !isLoadLedgerError(e) || e.code !== 'MASTER_UNREACHABLE') throw e;
+      if (!waiting || !isLoadLedgerError(e) || e.code !== ErrorCode.MASTER_UNREACHABLE) throw e;
     }
     await new Promise((r) => setTimeout(r, 500));
   }

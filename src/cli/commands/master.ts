@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Master, MASTER_DEFAULTS } from '../../master/master.js';
 import type { HostPort } from '../../util/hostport.js';
-import { badArgument } from '../../errors.js';
+import { badArgument, ErrorCode, exitCode } from '../../errors.js';
 import { httpSecurity, type HttpSecurityFlags } from '../http-security.js';
 import { configurable } from '../config.js';
 import { formatDuration } from '../../util/duration.js';
@@ -176,7 +176,7 @@ export function masterCommand(): Command {
         }
       });
       master.health$.subscribe((h) => {
-        if (h.type === 'gave-up') void master.stop('event log unwritable').finally(() => process.exit(1));
+        if (h.type === 'gave-up') void master.stop('event log unwritable').finally(() => process.exit(exitCode(ErrorCode.LOG_WRITE_FAILED)));
       });
     });
   // Every flag above can also come from --config FILE or LOADLEDGER_* (src/cli/config.ts).

@@ -1,5 +1,5 @@
 import { Argument, Command, Option } from 'commander';
-import { ErrorCode, LoadLedgerError } from '../../errors.js';
+import { ErrorCode, exitCode, LoadLedgerError } from '../../errors.js';
 import type { NodeDocument, StateDocument } from '../../projection/document.js';
 import { getJson, parseMasterUrl, readCredentials, type CredentialFlags } from '../http-client.js';
 import { die, formatAttrs, formatLoad, isoTime, table } from '../output.js';
@@ -72,7 +72,7 @@ export function queryCommand(): Command {
           const err = body as { error?: string; code?: string };
           if (flags.json) process.stdout.write(JSON.stringify(body) + '\n');
           process.stderr.write(`loadledger: ${err.error ?? `HTTP ${status}`}\n`);
-          process.exit(1);
+          process.exit(exitCode(err.code));
         }
         if (flags.json) {
           process.stdout.write(JSON.stringify(body, null, 2) + '\n');
@@ -101,7 +101,7 @@ async function binaryLeastLoaded(what: string, flags: QueryFlags, httpGiven: boo
     if (flags.json) process.stdout.write(JSON.stringify(reply, null, 2) + '\n');
     if (!reply.ok) {
       process.stderr.write(`loadledger: ${reply.error}\n`);
-      process.exitCode = 1;
+      process.exitCode = exitCode(reply.code);
       return;
     }
     if (!flags.json) process.stdout.write(`${reply.node.id}\n`);

@@ -1,7 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { Subject, type Observable } from 'rxjs';
 import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
@@ -17,6 +16,8 @@ import { Admission } from './admission.js';
 import { Recorder } from './recorder.js';
 import { createSlaveTlsServer, type MasterTlsOptions, type TlsPeer } from './tls.js';
 import { formatDuration } from '../util/duration.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import { systemClock } from '../util/system-clock.js';
 import { startHttpApi, type HttpApi, type HttpTlsOptions } from '../http/server.js';
 import type { HttpAuthOptions } from '../http/auth.js';
 import { checkCompensation, parsePolicy, type Policy } from '../selection/policy.js';
@@ -67,6 +68,8 @@ export interface MasterOptions {
   maxSnapshots?: number;
   /** Wall clock for event timestamps (tests may pin it). */
   clock?: () => number;
+  /** Monotonic time and timers for liveness, retries, snapshots, retention, rate limits and protection (tests drive a manual one). */
+  scheduler?: Clock;
   /** After a log write failure: first retry after this long (ms), doubling to 8×. */
   logRetryInterval?: number;
   /** … and give up (stop the master) after this long without a successful write (0: never). */
@@ -143,7 +146,7 @@ export class Master implements ConnectionHost {
   degraded: Degraded | undefined;
   /** Log failures, recoveries, giving up: for the operator's log lines. */
   readonly health$ = new Subject<HealthChange>();
-  private recoveryTimer: NodeJS.Timeout | undefined;
+  private recoveryTimer: TimerHandle | undefined;
   private recovering: Promise<void> | undefined;
   private started = false;
   private readonly conns = new Map<number, SlaveConnection>();
@@ -151,14 +154,14 @@ export class Master implements ConnectionHost {
   private nextConn: number;
   private server: Server | undefined;
   private http: HttpApi | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   /** Connections that arrived before MasterStarted was committed: accepted right after. */
   private early: Array<{ socket: Socket; peer?: TlsPeer; refusal?: string }> | null = [];
   private stopping: Promise<void> | undefined;
   private lastSnapshotSeq: number;
-  private lastSnapshotAt = performance.now();
+  private lastSnapshotAt: number;
   private snapshotting = false;
-  private retentionTimer: NodeJS.Timeout | undefined;
+  private retentionTimer: TimerHandle | undefined;
   private retaining: Promise<void> | undefined;
   private readonly admission: Admission;
   private lastPrune = 0;
@@ -181,6 +184,7 @@ export class Master implements ConnectionHost {
     this.rec = this.newRecorder(log, projection);
     this.nextConn = projection.lastConn + 1;
     this.lastSnapshotSeq = projection.seq;
+    this.lastSnapshotAt = this.now();
     this.admission = new Admission({ allow: options.allow, rate: options.connectRate, burst: options.connectBurst });
     this.selector = new Selector({ policy: options.policy, compensation: options.compensation });
     this.protection = new ProtectionGuard({ share: options.protectShare, forMs: options.protectFor, minNodes: options.protectMinNodes, deadAfter: options.deadAfter });
@@ -202,6 +206,7 @@ export class Master implements ConnectionHost {
       connectBurst: MASTER_DEFAULTS.connectBurst,
       sync: false,
       clock: Date.now,
+      scheduler: systemClock,
       limits: {},
       logRetryInterval: MASTER_DEFAULTS.logRetryInterval,
       logRetryFor: MASTER_DEFAULTS.logRetryFor,
@@ -309,11 +314,9 @@ export class Master implements ConnectionHost {
       else this.accept(e.socket, e.peer);
     }
     const tick = Math.max(5, Math.min(250, Math.floor(Math.min(this.options.helloInterval, this.options.deadAfter) / 4)));
-    this.timer = setInterval(() => this.checkLiveness(), tick);
-    this.timer.unref();
+    this.timer = this.options.scheduler.setInterval(() => this.checkLiveness(), tick).unref();
     if (this.options.retain > 0 || this.options.retainEvents > 0) {
-      this.retentionTimer = setInterval(() => void this.applyRetention(), this.options.retentionInterval);
-      this.retentionTimer.unref();
+      this.retentionTimer = this.options.scheduler.setInterval(() => void this.applyRetention(), this.options.retentionInterval).unref();
     }
   }
 
@@ -330,7 +333,11 @@ export class Master implements ConnectionHost {
   }
 
   now(): number {
-    return performance.now();
+    return this.options.scheduler.now();
+  }
+
+  get scheduler(): Clock {
+    return this.options.scheduler;
   }
 
   get frameRate(): number {
@@ -366,11 +373,10 @@ export class Master implements ConnectionHost {
       return;
     }
     const delay = this.options.logRetryInterval * 2 ** Math.min(d.attempts, 3);
-    this.recoveryTimer = setTimeout(() => {
+    this.recoveryTimer = this.options.scheduler.setTimeout(() => {
       this.recoveryTimer = undefined;
       this.recovering = this.recover().finally(() => (this.recovering = undefined));
-    }, delay);
-    this.recoveryTimer.unref();
+    }, delay).unref();
   }
 
   private async recover(): Promise<void> {
@@ -489,7 +495,7 @@ export class Master implements ConnectionHost {
     const { snapshotEvery, snapshotInterval } = this.options;
     const due =
       (snapshotEvery > 0 && seq - this.lastSnapshotSeq >= snapshotEvery) ||
-      (snapshotInterval > 0 && performance.now() - this.lastSnapshotAt >= snapshotInterval && seq > this.lastSnapshotSeq);
+      (snapshotInterval > 0 && this.now() - this.lastSnapshotAt >= snapshotInterval && seq > this.lastSnapshotSeq);
     if (due && !this.snapshotting) void this.snapshot();
   }
 
@@ -498,7 +504,7 @@ export class Master implements ConnectionHost {
     this.snapshotting = true;
     const snap = toSnapshot(this.projection);
     this.lastSnapshotSeq = snap.seq;
-    this.lastSnapshotAt = performance.now();
+    this.lastSnapshotAt = this.now();
     try {
       await this.log.putSnapshot(snap);
       // Not while retention deletes: the snapshot it made at its cutoff is often the oldest,
@@ -559,9 +565,9 @@ export class Master implements ConnectionHost {
   }
 
   private async doStop(reason: string): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    if (this.retentionTimer) clearInterval(this.retentionTimer);
-    if (this.recoveryTimer) clearTimeout(this.recoveryTimer);
+    this.options.scheduler.clearInterval(this.timer);
+    this.options.scheduler.clearInterval(this.retentionTimer);
+    this.options.scheduler.clearTimeout(this.recoveryTimer);
     await this.retaining;
     await this.recovering;
     // Stop accepting now; close() only calls back once every connection is gone, so the

@@ -73,12 +73,19 @@ export class ManualClock implements Clock {
     await yieldToIo();
   }
 
-  /** Advances in steps of `step` ms until `cond()` holds or `max` ms of clock time passed. */
-  async advanceUntil(cond: () => boolean, { step = 50, max = 60_000 }: { step?: number; max?: number } = {}): Promise<void> {
-    for (let moved = 0; !cond(); moved += step) {
-      if (moved >= max) throw new Error(`condition not met within ${max} ms of manual clock time`);
+  /**
+   * Advances in steps of `step` ms (with a real millisecond between steps for I/O) until
+   * `cond()` holds; throws once `max` ms of clock time passed without it. Returns the clock
+   * time it took.
+   */
+  async advanceUntil(cond: () => boolean, { step = 50, max = 60_000, what = 'the condition' }: { step?: number; max?: number; what?: string } = {}): Promise<number> {
+    const t0 = this.t;
+    while (!cond()) {
+      if (this.t - t0 >= max) throw new Error(`${what} not met within ${max} ms of manual clock time`);
       await this.advance(step);
+      await new Promise((r) => setTimeout(r, 1));
     }
+    return this.t - t0;
   }
 
   private nextDue(end: number): Entry | undefined {

@@ -88,6 +88,26 @@ export class ManualClock implements Clock {
     return this.t - t0;
   }
 
+  /**
+   * Lets the clock follow real time, `step` ms per real `every` ms (faster than real time if
+   * `every` < `step`), but never more than one step per turn of the event loop: after a
+   * stall (a busy machine) it is behind, not ahead, so sockets are always read before the
+   * time their silence would count. Returns stop().
+   */
+  follow(step = 10, every = step): () => Promise<void> {
+    let stopped = false;
+    const running = (async () => {
+      while (!stopped) {
+        await new Promise((r) => setTimeout(r, every));
+        if (!stopped) await this.advance(step);
+      }
+    })();
+    return async () => {
+      stopped = true;
+      await running;
+    };
+  }
+
   private nextDue(end: number): Entry | undefined {
     let best: Entry | undefined;
     for (const e of this.pending.values()) {

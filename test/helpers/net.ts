@@ -16,6 +16,8 @@ export interface RawClientOptions {
 
 export class RawClient {
   readonly frames: Frame[] = [];
+  /** Frames by type, kept as they come: count() is polled while hundreds of thousands arrive. */
+  private readonly counts = new Map<Frame['type'], number>();
   readonly errors: DecodeError[] = [];
   /** performance.now() when the socket closed, or undefined while open. */
   closedAt: number | undefined;
@@ -32,6 +34,7 @@ export class RawClient {
     this.decoder = new FrameDecoder({
       frame: (f) => {
         this.frames.push(f);
+        this.counts.set(f.type, (this.counts.get(f.type) ?? 0) + 1);
         if (f.type === 'HELLO' && this.answerHello) this.send(HELLO_ACK_FRAME);
       },
       error: (e) => this.errors.push(e),
@@ -71,7 +74,7 @@ export class RawClient {
   }
 
   count(type: Frame['type']): number {
-    return this.frames.filter((f) => f.type === type).length;
+    return this.counts.get(type) ?? 0;
   }
 
   /**

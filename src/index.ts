@@ -4,7 +4,7 @@
  */
 export { createSlave, type Slave, type SlaveOptions, type SlaveEvents, type SlaveTlsOptions, type CloseOptions } from './slave/slave.js';
 export { parseLoadSource, type LoadSource } from './slave/load-sources.js';
-export { Master, MASTER_DEFAULTS, type MasterOptions } from './master/master.js';
+export { Master, MASTER_DEFAULTS, type MasterOptions } from './node/master.js';
 export { AdminToken, type HttpAuthOptions } from './http/auth.js';
 export type { HttpTlsOptions } from './http/server.js';
 export type { MasterTlsOptions, IdentityMap } from './master/tls.js';

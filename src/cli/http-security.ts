@@ -1,6 +1,6 @@
 import { badArgument } from '../errors.js';
 import { AdminToken, isLoopback } from '../http/auth.js';
-import type { Master, MasterOptions } from '../master/master.js';
+import type { Master, MasterOptions } from '../node/master.js';
 import type { HostPort } from '../util/hostport.js';
 import { readHttpTls, readTokenFile } from './secrets.js';
 

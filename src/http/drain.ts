@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode } from '../errors.js';
-import type { Master } from '../master/master.js';
-import type { Recorder } from '../master/recorder.js';
+import type { Master } from '../node/master.js';
+import type { Recorder } from '../../storage/recorder.js';
 import { nodeDocument, type NodeDocument } from '../projection/document.js';
 import type { NodeEntry } from '../projection/state.js';
 import { isValidAddr } from '../protocol/push.js';

@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { EVENT_TYPES } from '../events.js';
-import type { Master } from '../master/master.js';
+import type { Master } from '../node/master.js';
 import { POLICIES, type Policy } from '../selection/policy.js';
 
 /** How a `/v1/least-loaded` query ended (the `result` label). */

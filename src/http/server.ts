@@ -8,7 +8,7 @@ import type { LedgerEvent } from '../events.js';
 import { nodeDocument, protectionDocument, stateDocument } from '../projection/document.js';
 import { toSnapshot, type ProjectionSnapshot } from '../projection/snapshot.js';
 import type { NodeEntry } from '../projection/state.js';
-import type { Degraded, Master, HostPort } from '../master/master.js';
+import type { Degraded, Master, HostPort } from '../node/master.js';
 import { authorize, type HttpAuthOptions } from './auth.js';
 import { takePolicyParam, type Policy } from '../selection/policy.js';
 import { nodeAction, parseActionBody, parseNodeActionPath, readBody } from './drain.js';

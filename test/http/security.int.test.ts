@@ -15,7 +15,7 @@ import { masterBounds, openHttpSource, followHttp } from '../../replay/http-sour
 import { getJson as cliGetJson } from '../../src/cli/http-client.js';
 import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
 import { AdminToken } from '../../src/http/auth.js';
-import type { Master } from '../../src/master/master.js';
+import type { Master } from '../../src/node/master.js';
 import { toSnapshot } from '../../src/projection/snapshot.js';
 import { Pki } from '../helpers/certs.js';
 import { Cleanup } from '../helpers/cleanup.js';

@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { ErrorCode } from '../errors.js';
-import type { Master } from '../node/master.js';
 import type { Recorder } from '../../storage/recorder.js';
+import type { RegistryControl } from '../ledger/view.js';
 import { nodeDocument, type NodeDocument } from '../projection/document.js';
 import type { NodeEntry } from '../projection/state.js';
 import { isValidAddr } from '../protocol/push.js';
@@ -107,63 +107,69 @@ export function readBody(req: IncomingMessage): Promise<string | undefined> {
   });
 }
 
-/** Drains recorded but not yet committed, per master: a second request must see them. */
+/** What a drain reads and records through. */
+export type DrainHost = Pick<RegistryControl, 'healthy' | 'degraded' | 'recorder'>;
+
+/** A drain recorded but not yet committed: a second request must see it. */
 interface Intent {
   drained: boolean;
   seq: number;
   recorder: Recorder;
 }
-const intents = new WeakMap<Master, Map<string, Intent>>();
 
 function fail(status: number, code: string, error: string): ActionAnswer {
   return { status, body: { error, code } };
 }
 
-function masterDown(master: Master): ActionAnswer {
-  const d = master.degraded;
+function masterDown(host: DrainHost): ActionAnswer {
+  const d = host.degraded;
   const why = d ? `it cannot write its event log since ${new Date(d.since).toISOString()} (${d.error.message}); it keeps retrying` : 'it is not taking changes (starting, stopping or its log failed)';
   return fail(503, ErrorCode.MASTER_DOWN, `the master is DOWN: ${why}; nothing was recorded`);
 }
 
-/**
- * Drains or undrains `id` and answers once the event is in the log: 200 with the node
- * document (header `x-event-seq`: the seq of the event recorded; absent when nothing was,
- * because the node already was in that state). Undrain of a node the table does not hold:
- * 404 NOT_FOUND. While the log cannot be written: 503 MASTER_DOWN.
- */
-export async function nodeAction(master: Master, id: string, action: NodeAction, reason: string | undefined): Promise<ActionAnswer> {
-  if (!master.healthy) return masterDown(master);
-  const rec = master.recorder;
-  let pending = intents.get(master);
-  if (!pending) intents.set(master, (pending = new Map()));
-  const intent = pending.get(id);
-  const live = intent && intent.recorder === rec && intent.seq > rec.projection.seq ? intent : undefined;
-  const want = action === 'drain';
-  const current = live ? live.drained : rec.projection.nodes.get(id)?.drained !== undefined;
-  if (!live && action === 'undrain' && !rec.projection.nodes.has(id)) {
-    return fail(404, ErrorCode.NOT_FOUND, `node ${id} is not in the load table: nothing to undrain`);
+/** The drains of one HTTP API (one per master): those recorded and not yet committed, by node. */
+export class Drains {
+  private readonly pending = new Map<string, Intent>();
+
+  /**
+   * Drains or undrains `id` and answers once the event is in the log: 200 with the node
+   * document (header `x-event-seq`: the seq of the event recorded; absent when nothing was,
+   * because the node already was in that state). Undrain of a node the table does not hold:
+   * 404 NOT_FOUND. While the log cannot be written: 503 MASTER_DOWN.
+   */
+  async act(host: DrainHost, id: string, action: NodeAction, reason: string | undefined): Promise<ActionAnswer> {
+    if (!host.healthy) return masterDown(host);
+    const rec = host.recorder;
+    const pending = this.pending;
+    const intent = pending.get(id);
+    const live = intent && intent.recorder === rec && intent.seq > rec.projection.seq ? intent : undefined;
+    const want = action === 'drain';
+    const current = live ? live.drained : rec.projection.nodes.get(id)?.drained !== undefined;
+    if (!live && action === 'undrain' && !rec.projection.nodes.has(id)) {
+      return fail(404, ErrorCode.NOT_FOUND, `node ${id} is not in the load table: nothing to undrain`);
+    }
+    if (current === want) {
+      // Idempotent: nothing new is recorded; answer once the state asked for is committed.
+      if (live) await rec.whenCommitted(live.seq);
+      return answer(host, rec, id, undefined);
+    }
+    const before = rec.projection.nodes.get(id);
+    const event = want ? rec.record(reason !== undefined ? { type: 'NodeDrained', node: id, reason } : { type: 'NodeDrained', node: id }) : rec.record({ type: 'NodeUndrained', node: id });
+    if (!event) return masterDown(host);
+    const mine: Intent = { drained: want, seq: event.seq, recorder: rec };
+    pending.set(id, mine);
+    try {
+      await rec.whenCommitted(event.seq);
+    } finally {
+      if (pending.get(id) === mine) pending.delete(id);
+    }
+    return answer(host, rec, id, event.seq, before);
   }
-  if (current === want) {
-    // Idempotent: nothing new is recorded; answer once the state asked for is committed.
-    if (live) await rec.whenCommitted(live.seq);
-    return answer(master, rec, id, undefined);
-  }
-  const before = rec.projection.nodes.get(id);
-  const event = want ? rec.record(reason !== undefined ? { type: 'NodeDrained', node: id, reason } : { type: 'NodeDrained', node: id }) : rec.record({ type: 'NodeUndrained', node: id });
-  if (!event) return masterDown(master);
-  const mine: Intent = { drained: want, seq: event.seq, recorder: rec };
-  pending.set(id, mine);
-  try {
-    await rec.whenCommitted(event.seq);
-  } finally {
-    if (pending.get(id) === mine) pending.delete(id);
-  }
-  return answer(master, rec, id, event.seq, before);
 }
 
-function answer(master: Master, rec: Recorder, id: string, seq: number | undefined, before?: NodeEntry): ActionAnswer {
+function answer(host: DrainHost, rec: Recorder, id: string, seq: number | undefined, before?: NodeEntry): ActionAnswer {
   // whenCommitted also resolves when the write failed: then nothing is known to be in the log.
-  if (rec.failure || master.recorder !== rec || (seq !== undefined && rec.projection.seq < seq)) {
+  if (rec.failure || host.recorder !== rec || (seq !== undefined && rec.projection.seq < seq)) {
     return fail(503, ErrorCode.MASTER_DOWN, 'the master is DOWN: the event log refused the write; the change may not be recorded (ask again once /healthz is 200)');
   }
   // An undrain of a node that never reported removes its entry: answer with what it was.

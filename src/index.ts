@@ -13,6 +13,7 @@ export * from './events.js';
 export * from './projection/index.js';
 export { LoadLedgerError, ErrorCode, isLoadLedgerError } from './errors.js';
 export { EventLog } from '../storage/event-log.js';
-export { Selector, type SelectorOptions } from './selection/selector.js';
+export { Selector } from './node/selector.js';
+export type { SelectorOptions } from './selection/selector.js';
 export { POLICIES, DEFAULT_POLICY, type Policy } from './selection/policy.js';
 export { QueryClient, type QueryClientOptions } from './client/query-client.js';

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Subscription } from 'rxjs';
 import type { MetricsSource, RegistryControl } from '../ledger/view.js';
 import type { Policy } from '../selection/policy.js';
 import type { MasterMetrics } from './metrics.js';
-import type { Follow } from './routes/events.js';
 import type { Drains } from './drain.js';
 
 /** What the API serves: a registry it reads, changes (admin) and measures. */
@@ -42,4 +42,11 @@ export interface Route {
   /** Open whatever the token settings: load balancers check health without credentials. */
   open?: true;
   handle(call: Call): void | Promise<void>;
+}
+
+/** A `/v1/events?follow=1` stream: `live` once it is past the catch-up. */
+export interface Follow {
+  sub?: Subscription;
+  res: ServerResponse;
+  live?: boolean;
 }

@@ -6,9 +6,9 @@ import { authorize, type HttpAuthOptions } from './auth.js';
 import { Drains } from './drain.js';
 import { MasterMetrics } from './metrics.js';
 import { fail } from './respond.js';
-import type { ApiHost, ApiState, Route } from './route.js';
+import type { ApiHost, ApiState, Follow, Route } from './route.js';
 import { adminSnapshot, nodeRoute } from './routes/admin.js';
-import { endFollows, streamEvents, type Follow } from './routes/events.js';
+import { endFollows, streamEvents } from './routes/events.js';
 import { scrape } from './routes/metrics.js';
 import { healthz, leastLoaded, nodes, state } from './routes/queries.js';
 

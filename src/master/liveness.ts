@@ -3,7 +3,7 @@ import type { Recorder } from '../../storage/recorder.js';
 import type { NewEvent, ProtectionEnded, ProtectionStarted } from '../events.js';
 import type { Projection } from '../projection/state.js';
 import type { SlaveConnection } from './connection.js';
-import { ProtectionGuard, type ProtectionOptions } from './protection.js';
+import { ProtectionGuard, type ProtectionOptions } from '../decisions/protection.js';
 
 export interface LivenessOptions {
   /** The master HELLOs a slave that was quiet this long (ms). */
@@ -28,7 +28,7 @@ export interface LivenessHost {
 
 /**
  * The liveness timer: HELLOs quiet slaves, times out silent ones and handshakes that never
- * finish, and has mass-failure protection (src/master/protection.ts) decide before a
+ * finish, and has mass-failure protection (src/decisions/protection.ts) decide before a
  * tick's timeouts are recorded.
  */
 export class Liveness {

@@ -3,7 +3,7 @@ import type { EventLog } from '../../storage/event-log.js';
 import type { Recorder } from '../../storage/recorder.js';
 import type { LedgerEvent, ProtectionEnded, ProtectionStarted } from '../events.js';
 import type { Projection } from '../projection/state.js';
-import { Selector } from '../selection/selector.js';
+import { Selector } from './selector.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { Degraded, HealthChange, MetricsSource, RegistryControl } from '../ledger/view.js';
 import { formatAddr } from '../master/connection.js';

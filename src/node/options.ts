@@ -1,7 +1,7 @@
 import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
 import type { PushLimits } from '../protocol/messages.js';
-import { PROTECTION_DEFAULTS } from '../master/protection.js';
+import { PROTECTION_DEFAULTS } from '../decisions/protection.js';
 import type { MasterTlsOptions } from '../master/tls.js';
 import type { HttpTlsOptions } from '../http/server.js';
 import type { HttpAuthOptions } from '../http/auth.js';

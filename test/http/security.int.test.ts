@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openFileSource } from '../../replay/file-source.js';
 import { runExport } from '../../src/cli/commands/export.js';
 import { masterBounds, openHttpSource, followHttp } from '../../replay/http-source.js';
-import { getJson as cliGetJson } from '../../src/cli/http-client.js';
+import { getJson as cliGetJson } from '../../src/client/http-client.js';
 import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
 import { AdminToken } from '../../src/http/auth.js';
 import type { Master } from '../../src/node/master.js';

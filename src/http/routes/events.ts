@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import type { Subscription } from 'rxjs';
 import type { EventLog } from '../../../storage/event-log.js';
 import { loadProjection } from '../../../replay/load.js';
 import { ErrorCode, LoadLedgerError } from '../../errors.js';
@@ -7,14 +6,7 @@ import type { LedgerEvent } from '../../events.js';
 import type { RegistryView } from '../../ledger/view.js';
 import { toSnapshot, type ProjectionSnapshot } from '../../projection/snapshot.js';
 import { fail } from '../respond.js';
-import type { Call } from '../route.js';
-
-/** A `/v1/events?follow=1` stream: `live` once it is past the catch-up. */
-export interface Follow {
-  sub?: Subscription;
-  res: ServerResponse;
-  live?: boolean;
-}
+import type { Call, Follow } from '../route.js';
 
 /** Catch-up switches to live events once it is this close to the last committed seq. */
 const LIVE_SWITCH_WITHIN = 2048;

@@ -3,7 +3,7 @@ import { ErrorCode } from '../errors.js';
 import { FrameDecoder, type DecodeError, type FrameSink } from '../protocol/decoder.js';
 import { HELLO_ACK_FRAME, HELLO_FRAME, encodeQueryReply } from '../protocol/encoder.js';
 import type { Frame, PushLimits } from '../protocol/messages.js';
-import type { Recorder } from './recorder.js';
+import type { Recorder } from '../../storage/recorder.js';
 import type { NewEvent } from '../events.js';
 import type { TlsPeer } from './tls.js';
 import type { Clock } from '../clock.js';

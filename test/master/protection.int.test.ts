@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LedgerEvent, ProtectionStarted } from '../../src/events.js';
-import type { Master } from '../../src/master/master.js';
+import type { Master } from '../../src/node/master.js';
 import { stateDocument, type StateDocument } from '../../src/projection/document.js';
 import { foldEvents } from '../../src/projection/evolve.js';
 import { createProjection } from '../../src/projection/state.js';

@@ -1,7 +1,7 @@
 import { ErrorCode } from '../errors.js';
 import type { Query, QueryReply } from '../protocol/messages.js';
 import type { Projection } from '../projection/state.js';
-import { attrFilter } from '../http/server.js';
+import { attrFilter } from '../selection/filter.js';
 import { isPolicy, POLICIES } from '../selection/policy.js';
 import type { Selector } from '../selection/selector.js';
 

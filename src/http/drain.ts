@@ -135,7 +135,7 @@ export async function nodeAction(master: Master, id: string, action: NodeAction,
   if (!master.healthy) return masterDown(master);
   const rec = master.recorder;
   let pending = intents.get(master);
-  if (!pending) intents.set(master, (pending = new Map()));
+  if (!pending) intents.set(master, (pending = new Map<string, Intent>()));
   const intent = pending.get(id);
   const live = intent && intent.recorder === rec && intent.seq > rec.projection.seq ? intent : undefined;
   const want = action === 'drain';

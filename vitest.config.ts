@@ -1,10 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Tests that measure latency or memory of a master under a flood, or saturate one with
- * kill -9 cycles: each runs alone, after the others and one after another, so that no
- * other test's CPU lands in their measurements (2 cores) nor theirs in others' short
- * liveness deadlines.
+ * Three tiers, one project each, so `--project` picks a tier (package.json scripts):
+ * - unit: in memory, no sockets or files (`*.unit.test.ts`);
+ * - int: a master (or slave) in the test process on real loopback sockets and LevelDB in
+ *   temp dirs, timing driven by a manual clock where it matters (`*.int.test.ts`, and any
+ *   test file that names no tier);
+ * - e2e: the built CLI in child processes (`test/e2e/`), real time, generous bounds.
+ *
+ * Tests that flood a master or saturate one with kill -9 cycles run alone, after the others
+ * and one after another (int:<name>), so that no other test's CPU lands in their
+ * measurements (2 cores) nor theirs in others' liveness deadlines.
  */
 const ALONE = [
   'test/master/flood.int.test.ts',
@@ -20,10 +26,12 @@ export default defineConfig({
     hookTimeout: 20_000,
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'tests', include: ['test/**/*.test.ts'], exclude: ALONE } },
+      { extends: true, test: { name: 'unit', include: ['test/**/*.unit.test.ts'] } },
+      { extends: true, test: { name: 'int', include: ['test/**/*.test.ts'], exclude: ['test/**/*.unit.test.ts', 'test/e2e/**', ...ALONE] } },
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'] } },
       ...ALONE.map((file, i) => ({
         extends: true as const,
-        test: { name: file.replace(/^test\/master\/|\.int\.test\.ts$/g, ''), include: [file], sequence: { groupOrder: i + 1 } },
+        test: { name: `int:${file.replace(/^test\/master\/|\.int\.test\.ts$/g, '')}`, include: [file], sequence: { groupOrder: i + 1 } },
       })),
     ],
   },

@@ -12,7 +12,7 @@
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { isNativeAccelerationEnabled } from 'msgpackr';
 import type { LedgerEvent } from '../src/events.js';
-import { Master } from '../src/master/master.js';
+import { Master } from '../src/node/master.js';
 import { RECORD_EVENTS, logPackr } from '../storage/format.js';
 import { loadedNative, serve } from './lib/serve.js';
 import { Samples } from './lib/stats.js';

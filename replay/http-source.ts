@@ -1,6 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { credentialOptions, networkReason, parseMasterUrl, unauthorized, type MasterCredentials } from '../src/cli/http-client.js';
+import { credentialOptions, networkReason, parseMasterUrl, unauthorized, type MasterCredentials } from '../src/client/http-client.js';
 import { ErrorCode, LoadLedgerError } from '../src/errors.js';
 import type { LedgerEvent } from '../src/events.js';
 import { fromSnapshot, type ProjectionSnapshot } from '../src/projection/snapshot.js';
@@ -8,7 +8,7 @@ import { beforeOldest, type EventSource } from './source.js';
 
 /**
  * A running master as an event source (--http), through `GET /v1/events` (see
- * src/http/server.ts): JSON Lines of events, optionally after the exact state at from - 1
+ * src/http/routes/events.ts): JSON Lines of events, optionally after the exact state at from - 1
  * (`snapshot=1`), optionally followed live (`follow=1`).
  *
  * Every stream is checked on arrival: seqs strictly consecutive from the one asked for,

@@ -1,4 +1,4 @@
-import { parseMasterUrl, readCredentials, type CredentialFlags } from '../src/cli/http-client.js';
+import { parseMasterUrl, readCredentials, type CredentialFlags } from '../src/client/http-client.js';
 import { badArgument } from '../src/errors.js';
 import { openFileSource } from './file-source.js';
 import { openHttpSource } from './http-source.js';

@@ -49,7 +49,7 @@ export type NodeDrained = Event<'NodeDrained', { node: string; reason?: string }
 /** An operator undrained `node`: eligible again while it is in PUSH_LOAD_INFO. */
 export type NodeUndrained = Event<'NodeUndrained', { node: string }>;
 /**
- * Mass-failure protection (src/master/protection.ts): more than the --protect-share of the
+ * Mass-failure protection (src/decisions/protection.ts): more than the --protect-share of the
  * eligible nodes timed out within one dead-after window — a partition at the master, not
  * dead nodes. `timedOut` of `eligible` nodes did; `nodes` (sorted) are they, kept eligible
  * with their last load: those already DOWN are restored, those whose SlaveTimedOut follows

@@ -4,7 +4,7 @@
  */
 export { createSlave, type Slave, type SlaveOptions, type SlaveEvents, type SlaveTlsOptions, type CloseOptions } from './slave/slave.js';
 export { parseLoadSource, type LoadSource } from './slave/load-sources.js';
-export { Master, MASTER_DEFAULTS, type MasterOptions } from './master/master.js';
+export { Master, MASTER_DEFAULTS, type MasterOptions } from './node/master.js';
 export { AdminToken, type HttpAuthOptions } from './http/auth.js';
 export type { HttpTlsOptions } from './http/server.js';
 export type { MasterTlsOptions, IdentityMap } from './master/tls.js';
@@ -13,6 +13,7 @@ export * from './events.js';
 export * from './projection/index.js';
 export { LoadLedgerError, ErrorCode, isLoadLedgerError } from './errors.js';
 export { EventLog } from '../storage/event-log.js';
-export { Selector, type SelectorOptions } from './selection/selector.js';
+export { Selector } from './node/selector.js';
+export type { SelectorOptions } from './selection/selector.js';
 export { POLICIES, DEFAULT_POLICY, type Policy } from './selection/policy.js';
 export { QueryClient, type QueryClientOptions } from './client/query-client.js';

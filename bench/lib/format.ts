@@ -35,3 +35,6 @@ export function table(headers: string[], rows: string[][]): string {
       .trimEnd();
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+/** Ratios in the targets table: 3 digits, so that 0.698 does not print as a failing "0.70×". */
+export const fmtRatio3 = (r: number): string => (Number.isFinite(r) ? `${r.toFixed(3)}×` : '-');

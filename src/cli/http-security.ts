@@ -1,8 +1,8 @@
 import { badArgument } from '../errors.js';
 import { AdminToken, isLoopback } from '../http/auth.js';
-import type { Master, MasterOptions } from '../master/master.js';
+import type { Master, MasterOptions } from '../node/master.js';
 import type { HostPort } from '../util/hostport.js';
-import { readHttpTls, readTokenFile } from './secrets.js';
+import { readHttpTls, readTokenFile } from '../util/secrets.js';
 
 /** The master's flags that secure its HTTP API. */
 export interface HttpSecurityFlags {

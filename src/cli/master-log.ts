@@ -1,6 +1,6 @@
 import type { Subscription } from 'rxjs';
 import type { EventType, LedgerEvent } from '../events.js';
-import type { Master } from '../master/master.js';
+import type { Master } from '../node/master.js';
 import { formatDuration } from '../util/duration.js';
 import { securityWarnings } from './http-security.js';
 import type { Logger } from './log.js';

@@ -3,7 +3,7 @@ import { isLoadLedgerError } from '../errors.js';
 import { FORBIDDEN_KEY } from '../protocol/push.js';
 import { parseDuration } from '../util/duration.js';
 import { parseHostPort, type HostPort } from '../util/hostport.js';
-import { parseAllowList } from '../master/admission.js';
+import { parseAllowList } from '../util/cidr.js';
 
 // What --config and LOADLEDGER_* need to know about a parser beyond commander's Option
 // (src/cli/config.ts): whether the flag is repeatable (a list in a config file, comma-separated

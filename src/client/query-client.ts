@@ -17,11 +17,11 @@ interface Pending {
 }
 
 /**
- * A client of the master's binary port that asks QUERY and reads QUERY_REPLY (README
+ * A client of the master's binary port that asks QUERY and reads QUERY_REPLY (docs/protocol.md
  * "Binary queries"). Queries are pipelined on one connection: `query()` writes at once and
  * its promise resolves with the reply, which the master sends in request order; each
  * carries an id that the reply must echo. It answers the master's HELLO with HELLO_ACK
- * (as PROTOCOL.md asks of everyone), so an idle client stays connected. No reconnect: once
+ * (as docs/protocol.md "Liveness" asks of everyone), so an idle client stays connected. No reconnect: once
  * the connection is lost, every pending and later query rejects with MASTER_UNREACHABLE.
  *
  * `ok: false` replies (NO_ELIGIBLE_NODE, MASTER_DOWN, BAD_ARGUMENT) resolve: they are

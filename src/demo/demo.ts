@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Master } from '../master/master.js';
+import { Master } from '../node/master.js';
 import type { Attrs } from '../protocol/messages.js';
 import { createSlave, type Slave } from '../slave/slave.js';
 import { formatDuration } from '../util/duration.js';

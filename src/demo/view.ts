@@ -4,7 +4,7 @@
  * pipe or a file.
  */
 import type { NodeDocument, StateDocument } from '../projection/document.js';
-import { formatAttrs } from '../cli/output.js';
+import { formatAttrs } from '../format/text.js';
 
 /** One decimal always, so that the column lines up (the demo's loads have one). */
 const formatLoad = (n: number): string => n.toFixed(1);

@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { EVENT_TYPES } from '../events.js';
-import type { Master } from '../master/master.js';
+import type { MetricsSource } from '../ledger/view.js';
 import { POLICIES, type Policy } from '../selection/policy.js';
 
 /** How a `/v1/least-loaded` query ended (the `result` label). */
@@ -65,7 +65,7 @@ export class MasterMetrics {
   private logBytesAt = Number.NEGATIVE_INFINITY;
   private walking: Promise<void> | undefined;
 
-  constructor(private readonly master: Master) {
+  constructor(private readonly master: MetricsSource) {
     processMetrics();
     const registers = [this.registry];
     const stats = () => master.recorder.stats;

@@ -3,9 +3,10 @@ import { ErrorCode } from '../errors.js';
 import { FrameDecoder, type DecodeError, type FrameSink } from '../protocol/decoder.js';
 import { HELLO_ACK_FRAME, HELLO_FRAME, encodeQueryReply } from '../protocol/encoder.js';
 import type { Frame, PushLimits } from '../protocol/messages.js';
-import type { Recorder } from './recorder.js';
+import type { Recorder } from '../../storage/recorder.js';
 import type { NewEvent } from '../events.js';
 import type { TlsPeer } from './tls.js';
+import type { Clock } from '../clock.js';
 import { answerQuery, type QueryHost } from './query.js';
 
 /** What a connection needs from the master it belongs to. */
@@ -19,6 +20,8 @@ export interface ConnectionHost extends QueryHost {
   /** Frames read per second per connection (0: no limit); a faster sender is paused. */
   readonly frameRate: number;
   now(): number;
+  /** The master's timers (a paused flooder waits on them). */
+  readonly scheduler: Clock;
 }
 
 /** Above this many bytes queued for a slave that does not read, it is cut off. */
@@ -279,7 +282,7 @@ export class SlaveConnection implements FrameSink {
     this.tokens -= 1;
     // wait for a few tokens at once (10 ms of them): one wake-up and one group commit per
     // 10 ms for a flooder, not one per frame, which would keep the log writer busy all the time
-    if (this.tokens < 0) this.holdUntil(new Promise((r) => setTimeout(r, Math.max(10, Math.ceil((-this.tokens * 1000) / rate)))));
+    if (this.tokens < 0) this.holdUntil(new Promise((r) => this.host.scheduler.setTimeout(r, Math.max(10, Math.ceil((-this.tokens * 1000) / rate)))));
   }
 
   /** Stops decoding and reading until `until` resolves (backpressure). */

@@ -1,6 +1,6 @@
 import type { Query, QueryReply } from '../protocol/messages.js';
 import type { Projection } from '../projection/state.js';
-import { attrFilter } from '../http/server.js';
+import { attrFilter } from '../selection/filter.js';
 import { isPolicy, POLICIES } from '../selection/policy.js';
 import type { Selector } from '../selection/selector.js';
 

@@ -1,5 +1,5 @@
 import BTreeModule from 'sorted-btree';
-import type { NodeEntry } from './state.js';
+import type { NodeEntry } from './node.js';
 
 // sorted-btree is CommonJS with the class on `exports.default`: Node's ESM loader hands us
 // the whole exports object, bundlers (vitest) the class itself. Accept both.

@@ -21,8 +21,8 @@ export const HELLO_ACK_FRAME: Buffer = encodeFrame(MsgType.HELLO_ACK);
 export const GOODBYE_FRAME: Buffer = encodeFrame(MsgType.GOODBYE);
 
 /**
- * A GOODBYE, with `{reason}` as its payload when a reason is given (README "Extensions
- * to PROTOCOL.md"). A reason longer than GOODBYE_MAX_REASON_BYTES is cut at a character
+ * A GOODBYE, with `{reason}` as its payload when a reason is given (docs/protocol.md
+ * "GOODBYE"). A reason longer than GOODBYE_MAX_REASON_BYTES is cut at a character
  * boundary: a master would refuse it whole.
  */
 export function encodeGoodbye(reason?: string): Buffer {
@@ -79,7 +79,7 @@ export interface QueryFields {
   where?: Readonly<Record<string, AttrValue>>;
 }
 
-/** A QUERY frame (README "Binary queries"): `{id?, policy?, where?}`, keys in that order. */
+/** A QUERY frame (docs/protocol.md "QUERY"): `{id?, policy?, where?}`, keys in that order. */
 export function encodeQuery(q: QueryFields = {}): Buffer {
   const entries: [string, unknown][] = [];
   if (q.id !== undefined) entries.push(['id', q.id]);

@@ -10,7 +10,7 @@ export interface GoodbyeRejection {
 
 export type GoodbyeFrame = Extract<Frame, { type: 'GOODBYE' }>;
 
-/** Keys of a GOODBYE map: as for a push (PROTOCOL.md limits). */
+/** Keys of a GOODBYE map: as for a push (docs/protocol.md limits). */
 const MAX_KEY_BYTES = 64;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -22,7 +22,7 @@ class Reject {
 const GOODBYE: GoodbyeFrame = Object.freeze({ type: 'GOODBYE' });
 
 /**
- * Decodes a GOODBYE payload (README "Extensions to PROTOCOL.md"): empty, or a MessagePack
+ * Decodes a GOODBYE payload (docs/protocol.md "GOODBYE"): empty, or a MessagePack
  * map with string keys whose values are strings, numbers or booleans, like a push. `reason`
  * (a string of at most 256 bytes) is the only key defined; other keys are read, checked
  * and ignored, so that a later version may add some. Anything else — not a map, cut

@@ -1,14 +1,14 @@
 /**
- * Wire protocol version 1 (../shared/PROTOCOL.md): message type codes and the
+ * Wire protocol version 1 (docs/protocol.md): message type codes and the
  * typed frames the decoder hands back.
  */
 export const MsgType = {
   PUSH_LOAD_INFO: 0,
   HELLO: 1,
   HELLO_ACK: 2,
-  /** Extension (README "Extensions to PROTOCOL.md"): the slave leaves on purpose. */
+  /** Extension (docs/protocol.md "GOODBYE"): the slave leaves on purpose. */
   GOODBYE: 3,
-  /** Extension: a client asks for a node (README "Binary queries"). */
+  /** Extension: a client asks for a node (docs/protocol.md "Binary queries"). */
   QUERY: 4,
   /** Extension: the master's answer to a QUERY. */
   QUERY_REPLY: 5,
@@ -19,7 +19,7 @@ export const HEADER_SIZE = 4;
 /** The largest payload a u16 length can describe. */
 export const MAX_WIRE_PAYLOAD = 0xffff;
 
-/** Attribute values a push may carry (PROTOCOL.md: string, number or boolean). */
+/** Attribute values a push may carry (docs/protocol.md: string, number or boolean). */
 export type AttrValue = string | number | boolean;
 export type Attrs = Record<string, AttrValue>;
 
@@ -46,7 +46,7 @@ export type Frame =
   /** Reserved or private-use type: its payload was skipped, the connection stays. */
   | { readonly type: 'UNKNOWN'; readonly code: number; readonly length: number };
 
-/** Limits a receiver enforces on PUSH_LOAD_INFO (PROTOCOL.md defaults). */
+/** Limits a receiver enforces on PUSH_LOAD_INFO (docs/protocol.md defaults). */
 export interface PushLimits {
   maxPayload: number;
   maxAttrs: number;

@@ -42,7 +42,7 @@ type Value = AttrValue | Other;
 const describe = (v: Value): string => (v instanceof Other ? v.kind : typeof v === 'string' ? `string ${JSON.stringify(v)}` : `${typeof v} ${String(v)}`);
 
 /**
- * Reads a QUERY payload (README "Binary queries"): empty, or a MessagePack map with string
+ * Reads a QUERY payload (docs/protocol.md "QUERY"): empty, or a MessagePack map with string
  * keys `id` (uint32), `policy` (string) and `where` (a map of attribute filters, string
  * keys, string / number / boolean values).
  *

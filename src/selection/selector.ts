@@ -1,6 +1,10 @@
 import type { LoadIndex, RankView } from '../projection/load-index.js';
 import type { NodeEntry, Projection } from '../projection/state.js';
 import { checkCompensation, DEFAULT_POLICY, parsePolicy, type Policy } from './policy.js';
+import { seededRandom } from './random.js';
+
+/** The seed of p2c's draws when no `random` is passed in (the core reads no randomness of its own). */
+const DEFAULT_SEED = 0x10adbeef;
 
 export interface SelectorOptions {
   /** The policy of queries that name none (default least-loaded). */
@@ -10,7 +14,10 @@ export interface SelectorOptions {
    * load until its next report (0: off, the default).
    */
   compensation?: number;
-  /** Uniform in [0, 1), for p2c's choices: Math.random unless a test seeds one. */
+  /**
+   * Uniform in [0, 1), for p2c's choices. The master passes Math.random (src/node/), as does
+   * the Selector of the public API (src/node/selector.ts); without one, a seeded sequence.
+   */
   random?: () => number;
 }
 
@@ -64,7 +71,7 @@ export class Selector {
   constructor(opts: SelectorOptions = {}) {
     this.policy = parsePolicy(opts.policy ?? DEFAULT_POLICY);
     this.compensation = checkCompensation(opts.compensation ?? 0);
-    this.random = opts.random ?? Math.random;
+    this.random = opts.random ?? seededRandom(DEFAULT_SEED);
   }
 
   /**

@@ -33,6 +33,8 @@ import { errMessage } from '../util/err.js';
 import { parseHostPort, type HostPort } from '../util/hostport.js';
 import { parseLoadSource, type LoadSource } from './load-sources.js';
 import { TLS_CLOSED_AT_ONCE, TLS_NO_HANDSHAKE, resolveTls, tlsFailure, type SlaveTlsOptions } from './tls.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import { systemClock } from '../util/system-clock.js';
 
 export type { SlaveTlsOptions } from './tls.js';
 
@@ -74,6 +76,8 @@ export interface SlaveOptions {
   connectTimeout?: DurationInput;
   /** Talk TLS to the master (which requires a client certificate: `cert` and `key`). Default: plain TCP. */
   tls?: SlaveTlsOptions;
+  /** Monotonic time and timers (HELLO ticks, dead-master check, connect timeout, backoff); tests drive a manual one. Default: the real ones. */
+  scheduler?: Clock;
 }
 
 export interface ConnectInfo {
@@ -160,6 +164,7 @@ interface ResolvedOptions {
   connectTimeout: number;
   backoff: Required<BackoffOptions>;
   tls: { connect: ConnectionOptions; servername: string } | undefined;
+  scheduler: Clock;
 }
 
 /** One TCP connection and everything that dies with it. */
@@ -174,9 +179,9 @@ interface Conn {
   lastRx: number;
   /** Why we are dropping it (set before destroy), else the socket error, if any. */
   reason: string | undefined;
-  tick: NodeJS.Timeout | undefined;
-  dead: NodeJS.Timeout | undefined;
-  connectTimer: NodeJS.Timeout | undefined;
+  tick: TimerHandle | undefined;
+  dead: TimerHandle | undefined;
+  connectTimer: TimerHandle | undefined;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -196,7 +201,7 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
   private conn: Conn | undefined;
   private closing: Promise<void> | undefined;
   private readonly abort = new AbortController();
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: TimerHandle | undefined;
   private attempt = 0;
   private reading = false;
   /** Message of the current load failure, or undefined while the source works. */
@@ -227,7 +232,7 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
 
   private async shutdown(reason: string | undefined): Promise<void> {
     this.abort.abort();
-    clearTimeout(this.reconnectTimer);
+    this.opts.scheduler.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     const conn = this.conn;
     if (!conn) return;
@@ -240,8 +245,8 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
       // GOODBYE and a FIN; the master closes its side once the GOODBYE is in its log. If it
       // does not in time (an old master skips GOODBYE as an unknown type, but still sees the
       // FIN), cut it. Written even behind a full buffer: it is the last thing we send.
-      const grace = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
-      socket.once('close', () => clearTimeout(grace));
+      const grace = this.opts.scheduler.setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+      socket.once('close', () => this.opts.scheduler.clearTimeout(grace));
       if (conn.established && socket.writable) socket.end(encodeGoodbye(reason));
       else socket.destroy();
     });
@@ -265,7 +270,7 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
       reason: undefined,
       tick: undefined,
       dead: undefined,
-      connectTimer: setTimeout(() => this.drop(conn, tls && conn.tcp ? TLS_NO_HANDSHAKE : `connect timed out after ${this.opts.connectTimeout} ms`), this.opts.connectTimeout).unref(),
+      connectTimer: this.opts.scheduler.setTimeout(() => this.drop(conn, tls && conn.tcp ? TLS_NO_HANDSHAKE : `connect timed out after ${this.opts.connectTimeout} ms`), this.opts.connectTimeout).unref(),
     };
     this.conn = conn;
 
@@ -284,11 +289,11 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
 
   private onConnect(conn: Conn): void {
     if (this.conn !== conn || this.closing) return;
-    clearTimeout(conn.connectTimer);
+    this.opts.scheduler.clearTimeout(conn.connectTimer);
     conn.connectTimer = undefined;
     conn.established = true;
     this.counters.connects++;
-    conn.lastRx = performance.now();
+    conn.lastRx = this.opts.scheduler.now();
     const { socket } = conn;
     this.emit('connect', {
       host: this.opts.master.host,
@@ -298,8 +303,8 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
     });
     if (this.conn !== conn || this.closing) return; // a listener may have closed us
     // The socket keeps the process alive while connected; these timers need not.
-    conn.tick = setInterval(() => this.onTick(conn), this.opts.interval).unref();
-    conn.dead = setTimeout(() => this.checkDead(conn), this.opts.deadAfter).unref();
+    conn.tick = this.opts.scheduler.setInterval(() => this.onTick(conn), this.opts.interval).unref();
+    conn.dead = this.opts.scheduler.setTimeout(() => this.checkDead(conn), this.opts.deadAfter).unref();
     void this.pushLoad();
   }
 
@@ -311,7 +316,7 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
 
   private checkDead(conn: Conn): void {
     if (this.conn !== conn) return;
-    const silent = performance.now() - conn.lastRx;
+    const silent = this.opts.scheduler.now() - conn.lastRx;
     if (silent >= this.opts.deadAfter) {
       conn.dead = undefined;
       const ms = Math.round(silent);
@@ -319,13 +324,13 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
       this.drop(conn, `master dead: nothing received for ${ms} ms`);
       return;
     }
-    conn.dead = setTimeout(() => this.checkDead(conn), Math.ceil(this.opts.deadAfter - silent)).unref();
+    conn.dead = this.opts.scheduler.setTimeout(() => this.checkDead(conn), Math.ceil(this.opts.deadAfter - silent)).unref();
   }
 
   private onFrame(conn: Conn, frame: Frame): void {
     if (this.conn !== conn) return;
     // PROTOCOL.md: any frame is a sign of life (a trickle of partial bytes is not).
-    conn.lastRx = performance.now();
+    conn.lastRx = this.opts.scheduler.now();
     conn.heardFrom = true;
     switch (frame.type) {
       case 'HELLO':
@@ -425,16 +430,16 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
     this.emit('reconnecting', { delay, attempt: this.attempt, reason });
     if (this.closing) return; // a listener may have closed us
     // Not unref'd: while the master is away this timer is what keeps a slave process alive.
-    this.reconnectTimer = setTimeout(() => {
+    this.reconnectTimer = this.opts.scheduler.setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.closing) this.open();
     }, delay);
   }
 
   private stopTimers(conn: Conn): void {
-    clearInterval(conn.tick);
-    clearTimeout(conn.dead);
-    clearTimeout(conn.connectTimer);
+    this.opts.scheduler.clearInterval(conn.tick);
+    this.opts.scheduler.clearTimeout(conn.dead);
+    this.opts.scheduler.clearTimeout(conn.connectTimer);
     conn.tick = conn.dead = conn.connectTimer = undefined;
   }
 
@@ -513,7 +518,7 @@ function resolveOptions(o: SlaveOptions): ResolvedOptions {
   }
 
   const tls = o.tls === undefined ? undefined : { connect: resolveTls(o.tls, master.host), servername: o.tls.servername ?? master.host };
-  return { master, addr: o.addr, capacity: o.capacity, attrs, source, interval, deadAfter, connectTimeout, backoff: { initial, max, jitter }, tls };
+  return { master, addr: o.addr, capacity: o.capacity, attrs, source, interval, deadAfter, connectTimeout, backoff: { initial, max, jitter }, tls, scheduler: o.scheduler ?? systemClock };
 }
 
 function resolveMaster(m: SlaveOptions['master']): HostPort {

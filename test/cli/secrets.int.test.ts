@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpSecurity, type HttpSecurityFlags } from '../../src/cli/http-security.js';
-import { readCredentials, type CredentialFlags } from '../../src/cli/http-client.js';
+import { readCredentials, type CredentialFlags } from '../../src/client/http-client.js';
 import { openSource } from '../../replay/sources.js';
 import { ErrorCode } from '../../src/errors.js';
 import { Pki, type CertFiles } from '../helpers/certs.js';

@@ -11,7 +11,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LedgerEvent } from '../../src/events.js';
-import type { Master } from '../../src/master/master.js';
+import type { Master } from '../../src/node/master.js';
 import { createSlave, type Slave } from '../../src/slave/slave.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { api, connOf, logEvents, nodeState, slavePort, startMaster } from '../helpers/master.js';

@@ -5,7 +5,7 @@
  */
 import type { Subscription } from 'rxjs';
 import type { LedgerEvent } from '../../src/events.js';
-import { Master, type MasterOptions } from '../../src/master/master.js';
+import { Master, type MasterOptions } from '../../src/node/master.js';
 import type { StateDocument } from '../../src/projection/document.js';
 import { stateDocument } from '../../src/projection/document.js';
 import type { Cleanup } from './cleanup.js';

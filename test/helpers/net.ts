@@ -5,6 +5,8 @@
  */
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { FrameDecoder, HELLO_ACK_FRAME, HELLO_FRAME, encodePush, type DecodeError, type Frame, type PushFields } from '../../src/protocol/index.js';
+import type { Clock, TimerHandle } from '../../src/clock.js';
+import { systemClock } from '../../src/util/system-clock.js';
 import { waitFor } from './wait.js';
 
 export interface RawClientOptions {
@@ -14,6 +16,8 @@ export interface RawClientOptions {
 
 export class RawClient {
   readonly frames: Frame[] = [];
+  /** Frames by type, kept as they come: count() is polled while hundreds of thousands arrive. */
+  private readonly counts = new Map<Frame['type'], number>();
   readonly errors: DecodeError[] = [];
   /** performance.now() when the socket closed, or undefined while open. */
   closedAt: number | undefined;
@@ -21,7 +25,8 @@ export class RawClient {
   /** How the master names this connection's remote end (SlaveConnected.remote). */
   readonly remote: string;
   private readonly decoder: FrameDecoder;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private heartbeat: TimerHandle | undefined;
+  private heartbeatClock: Clock = systemClock;
 
   private constructor(readonly socket: Socket, opts: RawClientOptions) {
     this.answerHello = opts.answerHello ?? false;
@@ -29,6 +34,7 @@ export class RawClient {
     this.decoder = new FrameDecoder({
       frame: (f) => {
         this.frames.push(f);
+        this.counts.set(f.type, (this.counts.get(f.type) ?? 0) + 1);
         if (f.type === 'HELLO' && this.answerHello) this.send(HELLO_ACK_FRAME);
       },
       error: (e) => this.errors.push(e),
@@ -68,17 +74,19 @@ export class RawClient {
   }
 
   count(type: Frame['type']): number {
-    return this.frames.filter((f) => f.type === type).length;
+    return this.counts.get(type) ?? 0;
   }
 
   /**
    * Behaves like a live slave: HELLO and a push every `intervalMs`, answering HELLO.
-   * `freeze()` stops all of it while the socket stays open (a hung agent).
+   * `freeze()` stops all of it while the socket stays open (a hung agent). `clock`: whose
+   * time the interval is in (a ManualClock shared with the master, for fake-time tests).
    */
-  startHeartbeat(fields: PushFields, intervalMs: number): void {
+  startHeartbeat(fields: PushFields, intervalMs: number, clock: Clock = systemClock): void {
     this.answerHello = true;
     this.push(fields);
-    this.heartbeat = setInterval(() => {
+    this.heartbeatClock = clock;
+    this.heartbeat = clock.setInterval(() => {
       this.hello();
       this.push(fields);
     }, intervalMs);
@@ -100,7 +108,7 @@ export class RawClient {
   }
 
   private stopHeartbeat(): void {
-    clearInterval(this.heartbeat);
+    this.heartbeatClock.clearInterval(this.heartbeat);
     this.heartbeat = undefined;
   }
 }

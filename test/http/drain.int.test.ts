@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { verifyLog } from '../../replay/verify.js';
 import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
 import { AdminToken } from '../../src/http/auth.js';
-import type { Master } from '../../src/master/master.js';
+import type { Master } from '../../src/node/master.js';
 import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { bearer, request, type RawResponse } from '../helpers/http.js';

@@ -1,7 +1,8 @@
 /**
  * Who gets in, over real TCP on 127.0.0.1: --allow, the per-peer connection rate against
  * a slave that flaps in a tight loop, the handshake timeout for connections that never
- * send a valid frame, and per-connection backpressure for a slave that floods.
+ * send a valid frame, and per-connection backpressure for a slave that floods. Time is a
+ * manual clock where the test is about time (rates, timeouts): it moves when the test says.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LedgerEvent } from '../../src/events.js';
@@ -9,8 +10,9 @@ import { MAX_INFLIGHT_EVENTS } from '../../src/master/connection.js';
 import { HELLO_FRAME } from '../../src/protocol/index.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { connOf, logEvents, slavePort, startMaster, waitForEvent } from '../helpers/master.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { RawClient } from '../helpers/net.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -51,17 +53,20 @@ describe('a slave that flaps (connects and disconnects in a tight loop)', () => 
   it('cannot grow the log faster than about 2 events per allowed connection, plus one refusal record per second', async () => {
     const rate = 20;
     const burst = 5;
-    const master = await startMaster(cleanup, { ...SLOW, connectRate: rate, connectBurst: burst });
+    const clock = new ManualClock();
+    const master = await startMaster(cleanup, { ...SLOW, connectRate: rate, connectBurst: burst, scheduler: clock });
     const port = slavePort(master);
     const seq0 = master.projection.seq;
-    const t0 = performance.now();
+    const t0 = clock.now();
     let attempts = 0;
-    while (performance.now() - t0 < 1000) {
+    // a connection every 10 ms of the master's time, for a second
+    while (clock.now() - t0 < 1000) {
       const cl = await RawClient.connect(port);
       cl.destroy();
       attempts++;
+      await clock.advance(10);
     }
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = (clock.now() - t0) / 1000;
     // every accepted connection's end is recorded (the master sees the closes a bit later)
     await waitFor(() => master.projection.conns.size === 0, { what: 'every flapping connection to be recorded as gone' });
     await master.recorder.flush();
@@ -81,52 +86,60 @@ describe('a slave that flaps (connects and disconnects in a tight loop)', () => 
 
 describe('handshake timeout', () => {
   it('a connection that sends nothing is closed after --handshake-timeout even with a long dead-after', async () => {
-    const master = await startMaster(cleanup, { ...SLOW, handshakeTimeout: 150 });
+    const clock = new ManualClock();
+    const master = await startMaster(cleanup, { ...SLOW, handshakeTimeout: 150, scheduler: clock });
     const cl = await client(slavePort(master));
     const conn = await connOf(master, cl);
-    const t0 = performance.now();
-    await cl.waitClosed();
-    expect(performance.now() - t0).toBeLessThan(150 + 250 + 100); // timeout + one liveness tick + slack
+    await clock.advance(149);
+    await sleep(20);
+    expect(cl.closed).toBe(false);
+    await clock.advance(150 + 250 - 149); // timeout + one liveness tick, of the master's time
+    await cl.waitClosed(); // (the close itself goes through the log, in real time)
     const e = await waitForEvent(master, (x) => x.type === 'SlaveTimedOut' && x.conn === conn, 'SlaveTimedOut');
     expect(e).toMatchObject({ type: 'SlaveTimedOut', conn, handshake: true });
     expect(master.projection.conns.has(conn)).toBe(false);
   });
 
   it('bytes that never make a whole frame (a slow loris) do not count', async () => {
-    const master = await startMaster(cleanup, { ...SLOW, handshakeTimeout: 150 });
+    const clock = new ManualClock();
+    const master = await startMaster(cleanup, { ...SLOW, handshakeTimeout: 150, scheduler: clock });
     const cl = await client(slavePort(master));
     const conn = await connOf(master, cl);
     // a PUSH_LOAD_INFO header announcing 8000 bytes, then its payload one byte every 20 ms
     cl.send(Buffer.from([0x00, 0x00, 0x1f, 0x40]));
-    const drip = setInterval(() => cl.send(Buffer.from([0x80])), 20);
-    cleanup.defer('drip', () => clearInterval(drip));
+    const drip = clock.setInterval(() => cl.send(Buffer.from([0x80])), 20);
+    cleanup.defer('drip', () => clock.clearInterval(drip));
+    for (let t = 0; t < 150 + 250; t += 10) await clock.advance(10); // timeout + one liveness tick, dripping
     await cl.waitClosed();
     await waitForEvent(master, (x) => x.type === 'SlaveTimedOut' && x.conn === conn && 'handshake' in x, 'handshake SlaveTimedOut');
   });
 
   it('one valid frame ends the handshake: the connection then lives by dead-after', async () => {
-    const master = await startMaster(cleanup, { ...SLOW, handshakeTimeout: 100 });
+    const clock = new ManualClock();
+    const master = await startMaster(cleanup, { ...SLOW, handshakeTimeout: 100, scheduler: clock });
     const cl = await client(slavePort(master));
     cl.hello();
     await waitFor(() => cl.count('HELLO_ACK') === 1, { what: 'HELLO_ACK' });
-    await new Promise((r) => setTimeout(r, 400));
+    await clock.advance(400);
+    await sleep(50); // a close the master decided would have reached us by now
     expect(cl.closed).toBe(false);
   });
 });
 
 describe('a slave that floods HELLOs', () => {
   it('is read at --max-frame-rate: a second\'s worth at once, then the rate; it is paused, not closed', async () => {
-    const master = await startMaster(cleanup, { ...SLOW, maxFrameRate: 500 });
+    const clock = new ManualClock();
+    const master = await startMaster(cleanup, { ...SLOW, maxFrameRate: 500, scheduler: clock });
     const flooder = await client(slavePort(master));
     const conn = await connOf(master, flooder);
     const burst = Buffer.alloc(HELLO_FRAME.length * 1000);
     for (let i = 0; i < 1000; i++) HELLO_FRAME.copy(burst, i * HELLO_FRAME.length);
-    const t0 = performance.now();
+    const t0 = clock.now();
     flooder.send(burst);
     await waitFor(() => flooder.count('HELLO_ACK') >= 500, { what: 'the first 500 ACKs (the bucket)' });
-    const tBucket = performance.now() - t0;
-    await waitFor(() => flooder.count('HELLO_ACK') === 1000, { what: 'all 1000 ACKs', timeout: 5000 });
-    const tAll = performance.now() - t0;
+    const tBucket = clock.now() - t0;
+    await clock.advanceUntil(() => flooder.count('HELLO_ACK') === 1000, { step: 10, max: 5000, what: 'all 1000 ACKs' });
+    const tAll = clock.now() - t0;
     expect(tBucket).toBeLessThan(500); // the bucket went at once
     expect(tAll).toBeGreaterThanOrEqual(900); // the other 500 at 500/s: about a second
     expect(flooder.closed).toBe(false);

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import type { LedgerEvent } from '../../src/events.js';
-import type { Master } from '../../src/master/master.js';
+import type { Master } from '../../src/node/master.js';
 import { GOODBYE_FRAME, HELLO_FRAME, MsgType, encodeGoodbye, encodePush, type PushFields } from '../../src/protocol/index.js';
 import { createSlave } from '../../src/slave/slave.js';
 import { Cleanup } from '../helpers/cleanup.js';

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import type { LedgerEvent } from '../../src/events.js';
-import type { Master } from '../../src/master/master.js';
+import type { Master } from '../../src/node/master.js';
 import type { StateDocument } from '../../src/projection/document.js';
 import { FrameDecoder, encodePush, type Attrs, type AttrValue, type Frame } from '../../src/protocol/index.js';
 import { Cleanup } from '../helpers/cleanup.js';

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
 import type { LedgerEvent } from '../../src/events.js';
-import type { HealthChange, Master } from '../../src/master/master.js';
+import type { HealthChange, Master } from '../../src/node/master.js';
 import { stateDocument } from '../../src/projection/document.js';
 import { foldEvents } from '../../src/projection/evolve.js';
 import { createProjection } from '../../src/projection/state.js';

@@ -9,7 +9,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import type { LedgerEvent } from '../../src/events.js';
-import { Master } from '../../src/master/master.js';
+import { Master } from '../../src/node/master.js';
 import { MAX_INFLIGHT_EVENTS } from '../../src/master/connection.js';
 import { stateDocument } from '../../src/projection/document.js';
 import { foldEvents } from '../../src/projection/evolve.js';

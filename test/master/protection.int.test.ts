@@ -7,13 +7,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LedgerEvent, ProtectionStarted } from '../../src/events.js';
-import type { Master } from '../../src/master/master.js';
+import type { Master } from '../../src/node/master.js';
 import { stateDocument, type StateDocument } from '../../src/projection/document.js';
 import { foldEvents } from '../../src/projection/evolve.js';
 import { createProjection } from '../../src/projection/state.js';
 import { verifyLog } from '../../replay/verify.js';
 import { Cleanup } from '../helpers/cleanup.js';
-import { api, httpBase, logEvents, slavePort, startMaster, waitForEvent } from '../helpers/master.js';
+import { api, httpBase, logEvents, slavePort, startMaster, waitForEvent, type TestMasterOptions } from '../helpers/master.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { RawClient } from '../helpers/net.js';
 import { runCli } from '../helpers/cli.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -25,11 +26,25 @@ const IDS = [1, 2, 3, 4, 5, 6].map((i) => `n${i}:1`);
 /** Heartbeats every 50 ms, dead after 500 ms: the slaves that keep beating never time out, even on a loaded machine. */
 const TIMING = { helloInterval: 100, deadAfter: 500 } as const;
 
+/**
+ * The master's time (and the slaves' heartbeats) on a manual clock that follows real time at
+ * 2.5× but never jumps past a stall of a busy machine: a heartbeat is always read before its
+ * slave's silence could count, and the windows take less real time.
+ */
+let clock: ManualClock;
+
+async function start(opts: TestMasterOptions): Promise<Master> {
+  clock = new ManualClock();
+  const master = await startMaster(cleanup, { ...TIMING, scheduler: clock, clock: clock.wall, ...opts });
+  cleanup.defer('clock', clock.follow(10, 4));
+  return master;
+}
+
 /** A slave heartbeating as `id` with load 10 × its number (n1 is the least loaded). */
 async function slave(master: Master, id: string): Promise<RawClient> {
   const cl = await RawClient.connect(slavePort(master));
   cleanup.defer(`client ${id}`, () => cl.destroy());
-  cl.startHeartbeat({ load: 10 * Number(id.slice(1, 2)), addr: id }, 50);
+  cl.startHeartbeat({ load: 10 * Number(id.slice(1, 2)), addr: id }, 50, clock);
   return cl;
 }
 
@@ -49,7 +64,7 @@ const isType = (t: LedgerEvent['type']) => (e: LedgerEvent) => e.type === t;
 
 describe('mass-failure protection', () => {
   it('4 of 6 freeze at once: they stay eligible with their last loads for --protect-for, flagged; then DOWN; replay folds to what was served', async () => {
-    const master = await startMaster(cleanup, { ...TIMING, protectShare: 0.5, protectFor: 800 });
+    const master = await start({ protectShare: 0.5, protectFor: 800 });
     const cls = await six(master);
     const told: string[] = [];
     const sub = master.protection$.subscribe((e) => told.push(e.type));
@@ -118,7 +133,7 @@ describe('mass-failure protection', () => {
   });
 
   it('1 of 6 times out: no protection, it goes DOWN as always', async () => {
-    const master = await startMaster(cleanup, { ...TIMING, protectShare: 0.5, protectFor: 800 });
+    const master = await start({ protectShare: 0.5, protectFor: 800 });
     const cls = await six(master);
     cls[0]!.freeze();
     await waitForEvent(master, isType('SlaveTimedOut'), 'SlaveTimedOut', 3000);
@@ -130,7 +145,7 @@ describe('mass-failure protection', () => {
   });
 
   it('drained nodes do not count: three drained and one eligible timing out is no mass failure', async () => {
-    const master = await startMaster(cleanup, { ...TIMING, protectShare: 0.5, protectFor: 800 });
+    const master = await start({ protectShare: 0.5, protectFor: 800 });
     const cls = await six(master);
     for (const id of IDS.slice(0, 3)) master.recorder.record({ type: 'NodeDrained', node: id });
     await master.recorder.flush();
@@ -143,7 +158,7 @@ describe('mass-failure protection', () => {
   });
 
   it('below --protect-min-nodes it never starts: 2 of 2 timing out are DOWN', async () => {
-    const master = await startMaster(cleanup, { ...TIMING, protectShare: 0.5, protectFor: 800, protectMinNodes: 3 });
+    const master = await start({ protectShare: 0.5, protectFor: 800, protectMinNodes: 3 });
     const cls = await Promise.all(IDS.slice(0, 2).map((id) => slave(master, id)));
     await waitFor(() => master.projection.index.size === 2, { what: 'two eligible nodes' });
     for (const cl of cls) cl.freeze();
@@ -152,7 +167,7 @@ describe('mass-failure protection', () => {
   });
 
   it('--protect-share 0 turns it off', async () => {
-    const master = await startMaster(cleanup, { ...TIMING, protectShare: 0 });
+    const master = await start({ protectShare: 0 });
     const cls = await six(master);
     for (const cl of cls.slice(0, 5)) cl.freeze();
     await waitFor(() => master.projection.index.size === 1, { what: 'five DOWN', timeout: 3000 });
@@ -160,7 +175,7 @@ describe('mass-failure protection', () => {
   });
 
   it('they come back before the bound: ProtectionEnded (recovered), eligible with their new loads', async () => {
-    const master = await startMaster(cleanup, { ...TIMING, protectShare: 0.5, protectFor: 30_000 });
+    const master = await start({ protectShare: 0.5, protectFor: 30_000 });
     const cls = await six(master);
     for (const cl of cls.slice(0, 4)) cl.freeze();
     const started = await waitForEvent<ProtectionStarted>(master, isType('ProtectionStarted'), 'ProtectionStarted', 3000);
@@ -169,7 +184,7 @@ describe('mass-failure protection', () => {
     for (const id of IDS.slice(0, 4)) {
       const cl = await RawClient.connect(slavePort(master));
       cleanup.defer(`client ${id} again`, () => cl.destroy());
-      cl.startHeartbeat({ load: 100 + Number(id.slice(1, 2)), addr: id }, 50);
+      cl.startHeartbeat({ load: 100 + Number(id.slice(1, 2)), addr: id }, 50, clock);
     }
     const ended = await waitForEvent(master, isType('ProtectionEnded'), 'ProtectionEnded', 3000);
     expect(ended).toMatchObject({ reason: 'recovered' });

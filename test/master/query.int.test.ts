@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { QueryClient } from '../../src/client/query-client.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { ProtocolViolated } from '../../src/events.js';
-import type { Master } from '../../src/master/master.js';
+import type { Master } from '../../src/node/master.js';
 import { encodeQuery, type QueryFields } from '../../src/protocol/encoder.js';
 import type { QueryReply } from '../../src/protocol/messages.js';
 import { Cleanup } from '../helpers/cleanup.js';

@@ -17,7 +17,7 @@ import { openDataSource, type EventSource } from '../../replay/source.js';
 import { runExport } from '../../src/cli/commands/export.js';
 import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
 import type { LedgerEvent } from '../../src/events.js';
-import type { Master } from '../../src/master/master.js';
+import type { Master } from '../../src/node/master.js';
 import { stateDocument } from '../../src/projection/document.js';
 import { evolve } from '../../src/projection/evolve.js';
 import { toSnapshot } from '../../src/projection/snapshot.js';

@@ -11,7 +11,7 @@ import { followHttp, masterBounds, openHttpSource, type FollowEnd } from '../../
 import { openDataSource, type EventSource } from '../../replay/source.js';
 import { ErrorCode } from '../../src/errors.js';
 import type { LedgerEvent } from '../../src/events.js';
-import type { Master } from '../../src/master/master.js';
+import type { Master } from '../../src/node/master.js';
 import { HELLO_FRAME } from '../../src/protocol/encoder.js';
 import { stateDocument } from '../../src/projection/document.js';
 import { evolve } from '../../src/projection/evolve.js';

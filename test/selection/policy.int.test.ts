@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
-import { Master } from '../../src/master/master.js';
+import { Master } from '../../src/node/master.js';
 import type { NodeDocument } from '../../src/projection/document.js';
 import type { PushFields } from '../../src/protocol/index.js';
 import { Cleanup } from '../helpers/cleanup.js';

@@ -1,8 +1,9 @@
 import { Argument, Command } from 'commander';
 import { ErrorCode, LoadLedgerError, badArgument } from '../../errors.js';
-import { isNodeId, MAX_DRAIN_REASON_BYTES, type NodeAction } from '../../http/drain.js';
+import { MAX_DRAIN_REASON_BYTES, type NodeAction } from '../../decisions/drain.js';
+import { isNodeId } from '../../util/node-id.js';
 import type { NodeDocument } from '../../projection/document.js';
-import { parseMasterUrl, postJson, readCredentials, type CredentialFlags } from '../http-client.js';
+import { parseMasterUrl, postJson, readCredentials, type CredentialFlags } from '../../client/http-client.js';
 import { die, isoTime } from '../output.js';
 import { addCredentialOptions } from '../options.js';
 

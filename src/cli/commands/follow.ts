@@ -5,9 +5,9 @@ import type { LedgerEvent } from '../../events.js';
 import { evolve } from '../../projection/evolve.js';
 import { fromSnapshot } from '../../projection/snapshot.js';
 import { createProjection, type Projection } from '../../projection/state.js';
-import { parseMasterUrl, readCredentials, type CredentialFlags } from '../http-client.js';
+import { parseMasterUrl, readCredentials, type CredentialFlags } from '../../client/http-client.js';
 import { isoTime } from '../output.js';
-import { parseTypes } from './replay.js';
+import { parseTypes } from '../type-filter.js';
 
 interface FollowFlags extends CredentialFlags {
   http?: string;

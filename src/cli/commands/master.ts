@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Master, MASTER_DEFAULTS } from '../../master/master.js';
+import { Master, MASTER_DEFAULTS } from '../../node/master.js';
 import type { HostPort } from '../../util/hostport.js';
 import { badArgument } from '../../errors.js';
 import { httpSecurity, type HttpSecurityFlags } from '../http-security.js';

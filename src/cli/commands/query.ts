@@ -1,7 +1,7 @@
 import { Argument, Command, Option } from 'commander';
 import { ErrorCode, LoadLedgerError } from '../../errors.js';
 import type { NodeDocument, StateDocument } from '../../projection/document.js';
-import { getJson, parseMasterUrl, readCredentials, type CredentialFlags } from '../http-client.js';
+import { getJson, parseMasterUrl, readCredentials, type CredentialFlags } from '../../client/http-client.js';
 import { die, formatAttrs, formatLoad, isoTime, table } from '../output.js';
 import { addCredentialOptions, keyValueArg } from '../options.js';
 import { POLICIES, type Policy } from '../../selection/policy.js';

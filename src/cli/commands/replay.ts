@@ -7,12 +7,13 @@ import type { EventSource } from '../../../replay/source.js';
 import { lastEventTs, parsePoint, resolvePoint } from '../../../replay/time.js';
 import { eventDetails, eventNode, matches, type TimelineFilter } from '../../../replay/timeline.js';
 import { badArgument, ErrorCode, LoadLedgerError } from '../../errors.js';
-import { EVENT_TYPES, isEventType, type EventType } from '../../events.js';
+import { EVENT_TYPES } from '../../events.js';
 import { nodeDocument, stateDocument, type NodeDocument, type StateDocument } from '../../projection/document.js';
 import type { Projection } from '../../projection/state.js';
 import { die, formatLoad, isoTime, table } from '../output.js';
 import { addSourceOptions, numberArg } from '../options.js';
 import { Progress } from '../progress.js';
+import { parseTypes } from '../type-filter.js';
 import { stateText } from './query.js';
 
 interface ReplayFlags extends SourceFlags {
@@ -110,13 +111,6 @@ async function state(source: EventSource, flags: ReplayFlags): Promise<void> {
   const doc = stateDocument(s);
   if (!flags.json) progress.done(target - from, `replayed ${source.describe} to seq ${target}`);
   process.stdout.write(flags.json ? JSON.stringify(doc, null, 2) + '\n' : stateText(doc));
-}
-
-export function parseTypes(text: string | undefined): ReadonlySet<EventType> | undefined {
-  if (text === undefined) return undefined;
-  const types = text.split(',').map((t) => t.trim()).filter(Boolean);
-  for (const t of types) if (!isEventType(t)) throw badArgument(`--type: unknown event type ${JSON.stringify(t)}; known: ${EVENT_TYPES.join(', ')}`);
-  return new Set(types as EventType[]);
 }
 
 /** --since/--until as a timeline filter (seqs stay seqs, times stay times). */

@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { Subject } from 'rxjs';
-import { ErrorCode, LoadLedgerError } from '../errors.js';
-import { EVENT_TYPES, type EventType, type LedgerEvent, type NewEvent } from '../events.js';
-import { evolve } from '../projection/evolve.js';
-import type { Projection } from '../projection/state.js';
-import type { EventLog } from '../../storage/event-log.js';
+import { ErrorCode, LoadLedgerError } from '../src/errors.js';
+import { EVENT_TYPES, type EventType, type LedgerEvent, type NewEvent } from '../src/events.js';
+import { evolve } from '../src/projection/evolve.js';
+import type { Projection } from '../src/projection/state.js';
+import type { EventLog } from './event-log.js';
 
 export interface RecorderStats {
   events: number;

@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { ErrorCode, LoadLedgerError, badArgument } from '../errors.js';
-import { readCaFile, readTokenFile } from './secrets.js';
+import { readCaFile, readTokenFile } from '../util/secrets.js';
 
 /** Validates a master URL given by a person (`--http`). */
 export function parseMasterUrl(s: string, flag = '--http'): URL {

@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { badArgument } from '../errors.js';
-import { tokenProblem } from '../http/auth.js';
-import { readFileForFlag } from '../util/tls-files.js';
+import { tokenProblem } from './token.js';
+import { readFileForFlag } from './tls-files.js';
 
 /**
  * Files named by flags that hold secrets or certificates: token files, TLS certificates and

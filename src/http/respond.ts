@@ -1,0 +1,24 @@
+import type { ServerResponse } from 'node:http';
+import type { Degraded } from '../ledger/view.js';
+
+/** Sends an already encoded JSON body. */
+export function sendBody(res: ServerResponse, status: number, body: Buffer): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
+  res.end(body);
+}
+
+export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** An error answer: `{error, code}`. */
+export function fail(res: ServerResponse, status: number, code: string, error: string, headers?: Record<string, string>): void {
+  send(res, status, { error, code }, headers);
+}
+
+/** What clients are told while the log cannot be written. */
+export function downMessage(d: Degraded): string {
+  return `the master is DOWN: it cannot write its event log since ${new Date(d.since).toISOString()} (${d.error.message}); it keeps retrying`;
+}

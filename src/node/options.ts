@@ -1,0 +1,141 @@
+import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
+import { ErrorCode, LoadLedgerError } from '../errors.js';
+import type { PushLimits } from '../protocol/messages.js';
+import { PROTECTION_DEFAULTS } from '../decisions/protection.js';
+import type { MasterTlsOptions } from '../master/tls.js';
+import type { HttpTlsOptions } from '../http/server.js';
+import type { HttpAuthOptions } from '../http/auth.js';
+import { checkCompensation, parsePolicy, type Policy } from '../selection/policy.js';
+import type { HostPort } from '../util/hostport.js';
+import type { Clock } from '../clock.js';
+import { systemClock } from '../util/system-clock.js';
+
+export type { HostPort } from '../util/hostport.js';
+
+/** Everything a master is started with (src/node/master.ts); the CLI's flags map onto it. */
+export interface MasterOptions {
+  /** Directory of the event log (created if missing). */
+  data: string;
+  listen: HostPort;
+  /** HTTP API address; null for none. */
+  http: HostPort | null;
+  /** Serve the HTTP API over HTTPS with this certificate and key (PEM). */
+  httpTls?: HttpTlsOptions;
+  /** The HTTP API's admin token and read access (default: reads open, admin endpoints off). */
+  auth?: HttpAuthOptions;
+  /** The master HELLOs a slave that was quiet this long (ms). */
+  helloInterval: number;
+  /** A slave with no frame for this long is DOWN (ms). */
+  deadAfter: number;
+  maxSlaves: number;
+  /** A connection that sends no valid frame this long after it was accepted is closed (ms). */
+  handshakeTimeout?: number;
+  /** Frames read per second per connection (0: no limit): a flooder is paused, not served. */
+  maxFrameRate?: number;
+  /** CIDR ranges allowed to connect (empty: everyone). */
+  allow?: string[];
+  /** Connections per second per peer IP (0: unlimited), and the burst allowed. */
+  connectRate?: number;
+  connectBurst?: number;
+  limits?: Partial<PushLimits>;
+  /** Snapshot the projection every this many events (0: never by count). */
+  snapshotEvery?: number;
+  /** … or every this many ms, whichever comes first (0: never by time). */
+  snapshotInterval?: number;
+  /** fsync each group commit. */
+  sync?: boolean;
+  /** Retention: delete events older than this many ms (0: keep everything). */
+  retain?: number;
+  /** Retention: keep only the newest this many events (0: keep everything). */
+  retainEvents?: number;
+  /** How often the retention task runs (ms). */
+  retentionInterval?: number;
+  /** Snapshots kept (the oldest go first). */
+  maxSnapshots?: number;
+  /** Wall clock for event timestamps (tests may pin it). */
+  clock?: () => number;
+  /** Monotonic time and timers for liveness, retries, snapshots, retention, rate limits and protection (tests drive a manual one). */
+  scheduler?: Clock;
+  /** After a log write failure: first retry after this long (ms), doubling to 8×. */
+  logRetryInterval?: number;
+  /** … and give up (stop the master) after this long without a successful write (0: never). */
+  logRetryFor?: number;
+  /** Opens the event log (tests inject a storage layer that fails on demand). */
+  openLog?: (dir: string, options: EventLogOptions) => Promise<EventLog>;
+  /** TLS on the slave port with client certificates (src/master/tls.ts); plain TCP without. */
+  tls?: MasterTlsOptions;
+  /** How least-loaded queries that name no policy are answered (src/selection/policy.ts). */
+  policy?: Policy;
+  /** Load added to a node per answer until its next report (0: off). */
+  compensation?: number;
+  /** Mass-failure protection: more than this share (0..1) of the eligible nodes timing out within one dead-after window starts it (0: off). */
+  protectShare?: number;
+  /** … for at most this long (ms). */
+  protectFor?: number;
+  /** … and never with fewer eligible nodes than this. */
+  protectMinNodes?: number;
+}
+
+/** MasterOptions with every default filled in. */
+export type ResolvedMasterOptions = Required<Omit<MasterOptions, 'limits' | 'openLog' | 'httpTls' | 'auth' | 'tls'>> &
+  Pick<MasterOptions, 'httpTls' | 'auth' | 'tls'> & { limits: Partial<PushLimits>; openLog: NonNullable<MasterOptions['openLog']> };
+
+export const MASTER_DEFAULTS = {
+  data: './data',
+  listen: { host: '127.0.0.1', port: 7400 },
+  http: { host: '127.0.0.1', port: 7480 },
+  helloInterval: 1000,
+  deadAfter: 3000,
+  maxSlaves: 65536,
+  handshakeTimeout: 3000,
+  maxFrameRate: 1000,
+  connectRate: 100,
+  connectBurst: 1000,
+  snapshotEvery: 100_000,
+  snapshotInterval: 60_000,
+  retain: 0,
+  retainEvents: 0,
+  retentionInterval: 10_000,
+  maxSnapshots: 32,
+  logRetryInterval: 1000,
+  logRetryFor: 300_000,
+  policy: 'least-loaded',
+  compensation: 0,
+  protectShare: PROTECTION_DEFAULTS.share,
+  protectFor: PROTECTION_DEFAULTS.forMs,
+  protectMinNodes: PROTECTION_DEFAULTS.minNodes,
+} as const;
+
+/** Fills in the defaults and refuses what cannot run (BAD_ARGUMENT). */
+export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions {
+  const options = {
+    snapshotEvery: MASTER_DEFAULTS.snapshotEvery,
+    snapshotInterval: MASTER_DEFAULTS.snapshotInterval,
+    retain: MASTER_DEFAULTS.retain,
+    retainEvents: MASTER_DEFAULTS.retainEvents,
+    retentionInterval: MASTER_DEFAULTS.retentionInterval,
+    maxSnapshots: MASTER_DEFAULTS.maxSnapshots,
+    handshakeTimeout: MASTER_DEFAULTS.handshakeTimeout,
+    maxFrameRate: MASTER_DEFAULTS.maxFrameRate,
+    allow: [],
+    connectRate: MASTER_DEFAULTS.connectRate,
+    connectBurst: MASTER_DEFAULTS.connectBurst,
+    sync: false,
+    clock: Date.now,
+    scheduler: systemClock,
+    limits: {},
+    logRetryInterval: MASTER_DEFAULTS.logRetryInterval,
+    logRetryFor: MASTER_DEFAULTS.logRetryFor,
+    openLog: (dir: string, options: EventLogOptions) => EventLog.open(dir, options),
+    policy: MASTER_DEFAULTS.policy,
+    compensation: MASTER_DEFAULTS.compensation,
+    protectShare: MASTER_DEFAULTS.protectShare,
+    protectFor: MASTER_DEFAULTS.protectFor,
+    protectMinNodes: MASTER_DEFAULTS.protectMinNodes,
+    ...opts,
+  };
+  if (!(options.protectShare >= 0 && options.protectShare <= 1)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--protect-share must be between 0 and 1, got ${options.protectShare}`);
+  parsePolicy(options.policy, 'policy');
+  checkCompensation(options.compensation, 'compensation');
+  return options;
+}

@@ -75,9 +75,8 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 
 function diag(): Record<string, unknown> {
-  let gcTotal = 0;
   const g = gcPauses.summary();
-  gcTotal = g.mean * g.count;
+  const gcTotal = g.mean * g.count;
   return {
     append: appendMs.summary(),
     batch: batchSizes.summary(),

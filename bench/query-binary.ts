@@ -59,7 +59,7 @@ export async function benchBinaryQuery(): Promise<void> {
   try {
     let err = '';
     const port = await new Promise<number>((res, rej) => {
-      master.stderr!.setEncoding('utf8').on('data', (s: string) => {
+      master.stderr.setEncoding('utf8').on('data', (s: string) => {
         err += s;
         const m = /slaves on [^ ]+:(\d+)/.exec(err);
         if (m) res(Number(m[1]));

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './lib/cpuprofile.js';
 import { fmtInt, fmtK, fmtMs, fmtPct, fmtRatio, fmtRatio3, table } from './lib/format.js';
 import { CFG, FSYNC, PROFILE, PROF_DIR, QUICK, REPLAY_NODES, SNAPSHOT_EVERY, enabled } from './lib/context.js';
-import { type IngestRun } from './sections/ingest.js';
+import type { IngestRun } from './sections/ingest.js';
 import { fmtDiag, fmtTail, type LatencyRun } from './sections/latency.js';
-import { type QueryResult } from './sections/query.js';
-import { type AppendResult, type ReplayResult } from './sections/replay.js';
-import { type RestartResult } from './sections/restart.js';
-import { type MemoryResult } from './sections/memory.js';
+import type { QueryResult } from './sections/query.js';
+import type { AppendResult, ReplayResult } from './sections/replay.js';
+import type { RestartResult } from './sections/restart.js';
+import type { MemoryResult } from './sections/memory.js';
 
 interface Target {
   name: string;

@@ -73,7 +73,7 @@ function openEvents(conn: Conn, q: Query, method: 'GET' | 'HEAD', signal?: Abort
   const { headers, ...tls } = credentialOptions(conn.creds);
   const options: RequestOptions = { method, agent: conn.agent, headers: { ...headers, accept: 'application/x-ndjson' }, ...tls };
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
+    if (signal?.aborted) return reject(signal.reason as Error);
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options);
     const onAbort = (): void => void req.destroy(Object.assign(new Error('aborted'), { name: 'AbortError' }));
     signal?.addEventListener('abort', onAbort, { once: true });

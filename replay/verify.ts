@@ -347,6 +347,7 @@ function show(v: unknown): string {
   try {
     return JSON.stringify(v);
   } catch {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- fallback for what JSON cannot show (cycles, BigInt)
     return String(v);
   }
 }

@@ -117,7 +117,10 @@ export class Recorder {
     if (this.commitWaiters.length === 0) return;
     const done = this.projection.seq;
     const still: { seq: number; resolve: () => void }[] = [];
-    for (const w of this.commitWaiters) (all || w.seq <= done ? w.resolve() : still.push(w));
+    for (const w of this.commitWaiters) {
+      if (all || w.seq <= done) w.resolve();
+      else still.push(w);
+    }
     this.commitWaiters = still;
   }
 

@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BENCH_DIR, Child, killAll } from './rpc.js';
-import { type LatencySummary } from './stats.js';
+import type { LatencySummary } from './stats.js';
 
 // ---------------------------------------------------------------- configuration
 

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Child } from '../lib/rpc.js';
 import { fmtInt, fmtMs, fmtPct } from '../lib/format.js';
 import { coresBusy, cpuTicks } from '../lib/machine.js';
-import { type LatencySummary } from '../lib/stats.js';
+import type { LatencySummary } from '../lib/stats.js';
 import { CFG, log, type ServerStats, type GenResult, cpuBetween, startMaster } from '../lib/context.js';
 
 export interface LatencyRun {

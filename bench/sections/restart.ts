@@ -22,7 +22,7 @@ export function spawnTimed(args: string[], until: (stderr: string) => boolean, s
     track(cp);
     let err = '';
     let ms = -1;
-    cp.stderr!.on('data', (d: Buffer) => {
+    cp.stderr.on('data', (d: Buffer) => {
       err += d.toString();
       if (ms < 0 && until(err)) {
         ms = performance.now() - t0;

@@ -25,7 +25,7 @@ export function isRepeatableParser(parse: unknown): boolean {
 
 /** Registers how a parsed value of `parse` is written back as text (or a list of texts). */
 export function withFormat<T, P extends unknown[]>(parse: (s: string, ...rest: P) => T, format: (value: T) => unknown): (s: string, ...rest: P) => T {
-  formatters.set(parse, format as (value: never) => unknown);
+  formatters.set(parse, format);
   return parse;
 }
 

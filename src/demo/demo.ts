@@ -111,7 +111,7 @@ export class Demo {
   private async doStop(reason: string): Promise<DemoSummary> {
     clearTimeout(this.flapTimer);
     await this.leaving;
-    await Promise.all(this.slaves.map((s) => s?.close({ reason: 'demo stopped' })));
+    await Promise.all(this.slaves.map((s) => s?.close({ reason: 'demo stopped' }) ?? Promise.resolve()));
     await this.master.stop(reason);
     const summary: DemoSummary = {
       events: this.master.projection.seq,

@@ -188,7 +188,7 @@ export class MasterMetrics {
       registers,
       collect() {
         this.reset();
-        POLICIES.forEach((policy, p) => QUERY_RESULTS.forEach((result, r) => this.inc({ policy, result }, queries[p * QUERY_RESULTS.length + r]!)));
+        POLICIES.forEach((policy, p) => QUERY_RESULTS.forEach((result, r) => this.inc({ policy, result }, queries[p * QUERY_RESULTS.length + r])));
       },
     });
     const self = this;

@@ -126,7 +126,7 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     limits: {},
     logRetryInterval: MASTER_DEFAULTS.logRetryInterval,
     logRetryFor: MASTER_DEFAULTS.logRetryFor,
-    openLog: EventLog.open,
+    openLog: (dir: string, options: EventLogOptions) => EventLog.open(dir, options),
     policy: MASTER_DEFAULTS.policy,
     compensation: MASTER_DEFAULTS.compensation,
     protectShare: MASTER_DEFAULTS.protectShare,

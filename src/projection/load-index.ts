@@ -5,7 +5,7 @@ import type { NodeEntry } from './node.js';
 // the whole exports object, bundlers (vitest) the class itself. Accept both.
 type BTreeClass = typeof BTreeModule.default;
 const BTreeCtor: BTreeClass =
-  typeof BTreeModule === 'function' ? (BTreeModule as unknown as BTreeClass) : BTreeModule.default;
+  typeof BTreeModule === 'function' ? BTreeModule : BTreeModule.default;
 
 /** What orders a tree: lower first, ties by id. */
 export type Rank = (n: NodeEntry) => number;

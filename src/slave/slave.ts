@@ -280,7 +280,7 @@ class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
     });
     if (tls) socket.on('secureConnect', () => this.onConnect(conn));
     socket.on('data', (chunk: Buffer) => conn.decoder.push(chunk));
-    socket.on('error', (err) => {
+    socket.on('error', (err: Error) => {
       conn.reason ??= (tls && tlsFailure(err, { tcp: conn.tcp, secure: conn.established }, tls.servername)) || `socket error: ${err.message}`;
       this.emitError(err);
     });

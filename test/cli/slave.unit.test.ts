@@ -35,7 +35,7 @@ describe('slaveFlagMessage', () => {
   const base: SlaveOptions = { master: '127.0.0.1:7400', load: () => 1 };
   const messageOf = (patch: Partial<SlaveOptions> | Record<string, unknown>): string => {
     try {
-      createSlave({ ...base, ...patch } as SlaveOptions);
+      createSlave({ ...base, ...patch });
     } catch (e) {
       expect(e).toBeInstanceOf(LoadLedgerError);
       expect((e as LoadLedgerError).code).toBe(ErrorCode.BAD_ARGUMENT);

@@ -41,6 +41,7 @@ const VIEW: DemoView = {
   eventsPerSec: 37.6,
 };
 
+// eslint-disable-next-line no-control-regex -- strips ANSI escapes
 const strip = (s: string): string => s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
 
 describe('bar', () => {
@@ -87,7 +88,9 @@ describe('renderScreen', () => {
   });
 
   it('colours only when asked', () => {
+    // eslint-disable-next-line no-control-regex -- no ANSI escape at all
     expect(text).not.toMatch(/\x1b/);
+    // eslint-disable-next-line no-control-regex -- an ANSI colour escape
     expect(renderScreen(VIEW, 120, true).join('\n')).toMatch(/\x1b\[31m10\.0\.0\.3:8080/);
   });
 

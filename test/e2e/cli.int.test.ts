@@ -41,8 +41,8 @@ interface Proc {
 function spawnCli(args: string[]): Proc {
   const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '' } });
   const out = { stdout: '', stderr: '' };
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out.stdout += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (out.stderr += s));
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out.stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (out.stderr += s));
   const exit = new Promise<Exit>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   cleanup.defer(`kill ${args.slice(0, 2).join(' ')}`, async () => {
     if (child.exitCode === null && child.signalCode === null) {

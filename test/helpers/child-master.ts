@@ -65,7 +65,7 @@ export async function spawnMaster(cleanup: Cleanup, opts: ChildMasterOptions = {
     env: { ...process.env, LOADLEDGER_DEBUG: '', LOADLEDGER_LOG_FORMAT: 'human', ...opts.env },
   });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exit = new Promise<ChildExit>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   const running = (): boolean => child.exitCode === null && child.signalCode === null;
   cleanup.defer(`kill master ${child.pid}`, async () => {

@@ -15,7 +15,7 @@ export class Stamper {
 
   stamp(e: NewEvent): LedgerEvent {
     const seq = ++this.seq;
-    return { seq, ts: this.tsOf(seq), ...e } as LedgerEvent;
+    return { seq, ts: this.tsOf(seq), ...e };
   }
 
   stampAll(events: readonly NewEvent[]): LedgerEvent[] {

@@ -58,7 +58,7 @@ export async function spawnFlooders(cleanup: Cleanup, port: number, conns: numbe
   const pushes = Array.from({ length: conns }, (_, k) => encodePush({ addr: `flood-${k}:80`, load: 1 }).toString('hex'));
   const child = spawn(process.execPath, ['-e', SCRIPT, String(port), String(conns), ...pushes], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   const exit = new Promise<void>((resolve) => child.on('close', () => resolve()));
   cleanup.defer(`kill flooders ${child.pid}`, async () => {
     if (child.exitCode === null && child.signalCode === null) {

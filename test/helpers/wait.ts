@@ -34,6 +34,7 @@ export async function waitFor<T>(cond: () => T | Promise<T>, opts: WaitOptions =
     }
     if (performance.now() >= deadline) {
       let msg = `timed out after ${timeout} ms waiting for ${opts.what ?? 'a condition'}`;
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a thrown non-Error: whatever String() makes of it
       if (lastError !== undefined) msg += `; last error: ${(lastError as Error)?.message ?? String(lastError)}`;
       if (opts.describe) msg += `; last seen: ${safeJson(opts.describe())}`;
       throw new Error(msg);

@@ -95,6 +95,7 @@ describe('AdminToken', () => {
   });
 
   it('does not show the token in JSON, util.inspect or String()', () => {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- String(token) is what this test is about
     for (const shown of [JSON.stringify({ auth: { token } }), inspect({ auth: { token } }, { depth: 5, showHidden: true }), String(token)]) {
       expect(shown).not.toContain(SECRET);
     }

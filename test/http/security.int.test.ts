@@ -13,7 +13,7 @@ import { openFileSource } from '../../replay/file-source.js';
 import { runExport } from '../../src/cli/commands/export.js';
 import { masterBounds, openHttpSource, followHttp } from '../../replay/http-source.js';
 import { getJson as cliGetJson } from '../../src/client/http-client.js';
-import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { AdminToken } from '../../src/http/auth.js';
 import type { Master } from '../../src/node/master.js';
 import { toSnapshot } from '../../src/projection/snapshot.js';

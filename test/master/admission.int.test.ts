@@ -161,7 +161,7 @@ describe('a slave that floods HELLOs', () => {
       const r = origRecord(e, effect);
       maxWaiting = Math.max(maxWaiting, master.recorder.lastSeq - master.projection.seq);
       return r;
-    }) as typeof master.recorder.record;
+    });
     for (let i = 0; i < 4; i++) flooder.send(burst);
     await waitFor(() => flooder.count('HELLO_ACK') === 4 * 16_384, { what: 'every HELLO answered', timeout: 15_000 });
     expect(maxWaiting).toBeLessThanOrEqual(MAX_INFLIGHT_EVENTS + 2);

@@ -11,7 +11,7 @@ import { GOODBYE_FRAME, HELLO_FRAME, MsgType, encodeGoodbye, encodePush, type Pu
 import { createSlave } from '../../src/slave/slave.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { api, connOf, doc, logEvents, pushedClient, rawClient, slavePort, startMaster, waitForEvent } from '../helpers/master.js';
-import { RawClient, rawFrame } from '../helpers/net.js';
+import { type RawClient, rawFrame } from '../helpers/net.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
 
 const cleanup = new Cleanup();

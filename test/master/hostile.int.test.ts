@@ -218,6 +218,9 @@ function model(stream: Buffer): Model {
         events.push({ type: 'LoadPushed', node, load: f.info.load, capacity: f.info.capacity ?? 1, attrs: f.info.attrs });
         break;
       }
+      case 'QUERY':
+      case 'QUERY_REPLY':
+        break; // the model logs nothing for these (as before this case was spelled out)
     }
   };
   const violate = (code: string): void => {

@@ -179,8 +179,8 @@ describe('unknown frame types', () => {
 
 describe('identity', () => {
   it.each([
-    ['another addr', { load: 2, addr: 'other:1' } as PushFields, 'other:1'],
-    ['no addr (the remote IP)', { load: 2 } as PushFields, '127.0.0.1'],
+    ['another addr', { load: 2, addr: 'other:1' }, 'other:1'],
+    ['no addr (the remote IP)', { load: 2 }, '127.0.0.1'],
   ])('a push naming %s on a bound connection → PUSH_ADDR_CHANGED, closed; the first node DOWN, no second node', async (_what, second, secondId) => {
     const master = await startMaster(cleanup, SLOW);
     const { cl, conn } = await pushed(master, { load: 1, addr: 'first:1' });
@@ -240,7 +240,7 @@ describe('liveness', () => {
     expect(elapsed).toBeGreaterThanOrEqual(FAST.deadAfter - 5);
 
     const events = (await logEvents(master)).filter(ofConn(conn));
-    const timedOut = events.find((e) => e.type === 'SlaveTimedOut') as Extract<LedgerEvent, { type: 'SlaveTimedOut' }> | undefined;
+    const timedOut = events.find((e): e is Extract<LedgerEvent, { type: 'SlaveTimedOut' }> => e.type === 'SlaveTimedOut');
     expect(timedOut).toBeDefined();
     expect(timedOut!.silentMs).toBeGreaterThanOrEqual(FAST.deadAfter);
     expect(events.findIndex((e) => e.type === 'HelloSent')).toBeLessThan(events.indexOf(timedOut!)); // pinged first

@@ -37,7 +37,7 @@ beforeAll(async () => {
   ({ pki, foreign, server, gwA } = await slavePortPki(pkiCleanup));
 });
 
-const read = Pki.read;
+const read = (path: string): string => Pki.read(path);
 
 function masterTls(extra: Partial<MasterTlsOptions> = {}): MasterTlsOptions {
   return { cert: read(server.cert), key: read(server.key), ca: read(pki.ca), ...extra };
@@ -255,6 +255,7 @@ describe('TLS on the slave port', () => {
     good.slave.once('connect', () => (connectedAt = performance.now()));
     // The master listens, then commits MasterStarted: hold that commit for 300 ms, so the
     // handshakes surely finish inside the window.
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this) on a Recorder
     const flush = Recorder.prototype.flush;
     const spy = vi.spyOn(Recorder.prototype, 'flush').mockImplementationOnce(async function (this: Recorder) {
       await sleep(300);
@@ -341,7 +342,7 @@ describe("the slave's TLS options (createSlave)", () => {
     const base = { master: '127.0.0.1:1', load: '1' };
     const codeAndMessage = (tls: SlaveTlsOptions): string => {
       try {
-        createSlave({ ...base, tls }).close();
+        void createSlave({ ...base, tls }).close();
         return 'no error';
       } catch (e) {
         return `${(e as { code: string }).code} ${(e as Error).message}`;

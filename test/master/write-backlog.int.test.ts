@@ -13,7 +13,7 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { HELLO_FRAME, encodePush } from '../../src/protocol/index.js';
-import { MiB, spawnMaster, type ChildMaster } from '../helpers/child-master.js';
+import { MiB, spawnMaster } from '../helpers/child-master.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { HelloProbe } from '../helpers/latency.js';
 import { withTimeout } from '../helpers/wait.js';

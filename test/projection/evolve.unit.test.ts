@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LedgerEvent, NewEvent } from '../../src/events.js';
-import { stateDocument, type NodeDocument, type StateDocument } from '../../src/projection/document.js';
+import { stateDocument } from '../../src/projection/document.js';
 import { evolve, foldEvents } from '../../src/projection/evolve.js';
 import { fromSnapshot, toSnapshot, type ProjectionSnapshot } from '../../src/projection/snapshot.js';
 import { createProjection, type NodeEntry, type Projection } from '../../src/projection/state.js';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { LedgerEvent, NewEvent } from '../../src/events.js';
-import { stateDocument, type NodeDocument, type StateDocument } from '../../src/projection/document.js';
+import { stateDocument } from '../../src/projection/document.js';
 import { evolve, foldEvents } from '../../src/projection/evolve.js';
 import { fromSnapshot, toSnapshot } from '../../src/projection/snapshot.js';
 import { createProjection, type Projection } from '../../src/projection/state.js';

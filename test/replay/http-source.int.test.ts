@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { followHttp, masterBounds, openHttpSource, type FollowEnd } from '../../replay/http-source.js';
 import { openDataSource, type EventSource } from '../../replay/source.js';
-import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import type { LedgerEvent } from '../../src/events.js';
 import type { Master } from '../../src/node/master.js';
 import { HELLO_FRAME } from '../../src/protocol/encoder.js';

@@ -51,7 +51,7 @@ async function tamper(dir: string, fn: (ev: Sub, snap: Sub) => Promise<void>): P
   const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
   await db.open();
   try {
-    const sub = (name: string): Sub => db.sublevel<string, Buffer>(name, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as unknown as Sub;
+    const sub = (name: string): Sub => db.sublevel<string, Buffer>(name, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
     await fn(sub('ev'), sub('snap'));
   } finally {
     await db.close();

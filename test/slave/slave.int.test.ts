@@ -432,7 +432,7 @@ describe('createSlave: options', () => {
   it.each(bad)('refuses %s with BAD_ARGUMENT', (_label, patch, message) => {
     let err: unknown;
     try {
-      createSlave({ ...base, ...patch } as SlaveOptions);
+      createSlave({ ...base, ...patch });
     } catch (e) {
       err = e;
     }

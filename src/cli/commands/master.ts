@@ -145,6 +145,7 @@ export function masterCommand(): Command {
         die(e);
       }
       const log = createLogger('loadledger master', flags);
+      // eslint-disable-next-line prefer-const -- the signal handler below may run before it is assigned: a const would throw there
       let logged: ReturnType<typeof logMaster> | undefined;
       // Before the UP_LISTENING line: whoever reads it may send SIGTERM at once, and must
       // get a clean stop, not the default kill (with the lines after it never written).

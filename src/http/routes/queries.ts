@@ -1,6 +1,5 @@
 import { ErrorCode, httpStatus } from '../../errors.js';
 import { nodeDocument, protectionDocument, stateDocument } from '../../projection/document.js';
-import type { NodeEntry } from '../../projection/state.js';
 import { attrFilter } from '../../selection/filter.js';
 import { takePolicyParam } from '../../selection/policy.js';
 import { downMessage, fail, send, sendBody } from '../respond.js';
@@ -61,7 +60,7 @@ export function nodes({ host, params, res }: Call): void {
   params.delete('state');
   const match = attrFilter(params);
   const p = host.projection;
-  const list = stateDocument(p).nodes.filter((n) => (state === null || n.state === state) && (!match || match({ attrs: n.attrs } as NodeEntry)));
+  const list = stateDocument(p).nodes.filter((n) => (state === null || n.state === state) && (!match || match({ attrs: n.attrs })));
   return send(res, 200, { seq: p.seq, nodes: list });
 }
 

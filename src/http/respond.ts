@@ -1,4 +1,4 @@
-import { ErrorCode, httpStatus } from '../errors.js';
+import { httpStatus, type ErrorCode } from '../errors.js';
 import type { ServerResponse } from 'node:http';
 import type { Degraded } from '../ledger/view.js';
 

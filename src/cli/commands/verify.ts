@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { verifyLog, verifySummary } from '../../../replay/verify.js';
+import { verifyLog } from '../../../replay/verify.js';
+import { verifySummary } from '../../../replay/verify-summary.js';
 import { die, EXIT_FAILURE } from '../output.js';
 import { Progress } from '../progress.js';
 

@@ -35,6 +35,7 @@ interface MasterFlags extends HttpSecurityFlags, LogFlags {
   snapshotEvery: number;
   snapshotInterval: number;
   fsync: boolean;
+  acceptDamage: boolean;
   retain: number;
   retainEvents: number;
   retentionInterval: number;
@@ -86,6 +87,7 @@ export function masterCommand(): Command {
     .option('--retention-interval <duration>', 'how often retention runs', positiveDurationArg, MASTER_DEFAULTS.retentionInterval)
     .option('--log-retry-for <duration>', 'after a log write failure, retry this long, then exit 1 (0: retry for ever)', durationArg, MASTER_DEFAULTS.logRetryFor)
     .addOption(new Option('--fsync', 'fsync every group commit (survives power loss; slower)').default(false))
+    .addOption(new Option('--accept-damage', 'start on a damaged event log: record the damaged seqs (a LogDamaged event) and go on without them, instead of refusing with LOG_CORRUPT').default(false))
     .option('--http-tls-cert <file>', 'serve the HTTP API over HTTPS with this certificate (PEM; with --http-tls-key)')
     .option('--http-tls-key <file>', 'the private key of --http-tls-cert (PEM)')
     .option('--admin-token-file <file>', 'a file holding the API token (16+ characters): needed by admin endpoints, and by reads unless --open-reads')
@@ -130,6 +132,7 @@ export function masterCommand(): Command {
           snapshotEvery: flags.snapshotEvery,
           snapshotInterval: flags.snapshotInterval,
           sync: flags.fsync,
+          acceptDamage: flags.acceptDamage,
           retain: flags.retain,
           retainEvents: flags.retainEvents,
           retentionInterval: flags.retentionInterval,

@@ -173,8 +173,8 @@ export async function verifyEventLog(log: EventLog, opts: VerifyOptions = {}): P
   for await (const batch of log.readRecords()) {
     for (const rec of batch) {
       if ('damage' in rec) {
-        const from = expected ?? rec.seq;
-        problem(`${name}: ${formatRange(rec.next !== undefined ? { from, to: rec.next - 1 } : { from })} damaged: LevelDB cannot read these records (${rec.damage})`);
+        const from = expected ?? rec.seq + 1;
+        problem(`${name}: ${formatRange(rec.next !== undefined ? { from, to: Math.max(from, rec.next - 1) } : { from })} damaged: LevelDB cannot read these records (${rec.damage})`);
         state = undefined;
         expected = rec.next;
         continue;

@@ -6,7 +6,7 @@ import type { ProjectionSnapshot } from '../src/projection/snapshot.js';
 import { corruptError, isLevelCorruption, overlaps, type Damage, type Hole } from './damage.js';
 import { RECORD_EVENTS, keySeq, seqKey } from './format.js';
 import { OpenChecks } from './open-checks.js';
-import { probePast, readChecked, type Sub } from './reader.js';
+import { readChecked, readRecords, type StoredRecord, type Sub } from './reader.js';
 import { RecordDamage, decodeEvents, decodeSnapshot, encodeEvents, encodeMeta, encodeSnapshot, eventCount } from './record.js';
 import { readWal } from './recovery.js';
 
@@ -72,7 +72,7 @@ export class EventLog {
       const upgrade = await c.checkFormat(create);
       log.framedFrom = c.framedFrom;
       await c.findBounds();
-      await c.checkRecovery(wal, create);
+      await c.checkRecovery(wal);
       await c.checkTail();
       if (upgrade) await c.upgrade();
       log.framedFrom = c.framedFrom;
@@ -159,27 +159,8 @@ export class EventLog {
    * LevelDB cannot read comes as `damage` (from the seq after the last key read), and the
    * walk goes on after it.
    */
-  async *readRecords(): AsyncGenerator<({ seq: number; value: Buffer } | { seq: number; damage: string; next: number | undefined })[]> {
-    let after: string | undefined;
-    for (;;) {
-      const it = this.ev.iterator(after === undefined ? {} : { gt: after });
-      try {
-        for (;;) {
-          const entries = await it.nextv(64);
-          if (entries.length === 0) return;
-          after = entries[entries.length - 1]![0];
-          yield entries.map(([key, value]) => ({ seq: keySeq(key), value }));
-        }
-      } catch (e) {
-        if (!isLevelCorruption(e)) throw e;
-        const next = await probePast(this.ev, after);
-        yield [{ seq: after === undefined ? this.firstSeq : keySeq(after), damage: (e as Error).message, next }];
-        if (next === undefined) return;
-        after = seqKey(next - 1);
-      } finally {
-        await it.close();
-      }
-    }
+  readRecords(): AsyncGenerator<StoredRecord[]> {
+    return readRecords(this.ev, this.firstSeq);
   }
 
   /** Decodes and checks one record as read() would (RecordDamage when it is damaged). */

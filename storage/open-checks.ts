@@ -143,27 +143,29 @@ export class OpenChecks {
   }
 
   /** What LevelDB dropped while it recovered its write-ahead log in this open (storage/recovery.ts). */
-  async checkRecovery(wal: Buffer[], writable: boolean): Promise<void> {
+  async checkRecovery(wal: Buffer[]): Promise<void> {
     const drops = droppedBytes(this.dir);
     if (drops.length === 0) return;
     const { puts, tail } = walPuts(wal);
-    const missing: { from: number; to: number | undefined }[] = [];
-    for (const p of puts) {
+    const why = `LevelDB dropped part of its write-ahead log when it recovered it (${drops.join('; ')})`;
+    // Runs of records the write-ahead log put that the store does not hold now.
+    const runs: Damage[] = [];
+    for (let i = 0; i < puts.length; i++) {
+      const p = puts[i]!;
       if (p.seq < this.firstSeq) continue;
       const there = await this.ev.get(seqKey(p.seq)).catch(() => undefined);
-      if (there === undefined) missing.push({ from: p.seq, to: p.count === undefined ? undefined : p.seq + p.count - 1 });
+      if (there !== undefined) continue;
+      const to = p.count !== undefined ? p.seq + p.count - 1 : (puts[i + 1]?.seq ?? (tail ?? p.seq) + 1) - 1;
+      const last = runs[runs.length - 1];
+      if (last && last.to !== undefined && p.seq <= last.to + 1) last.to = Math.max(last.to, to);
+      else runs.push({ from: p.seq, to: Math.max(to, p.seq), reason: why });
     }
-    const why = `LevelDB dropped part of its write-ahead log when it recovered it (${drops.join('; ')})`;
-    let d: Damage;
-    if (missing.length > 0) {
-      const to = Math.max(...missing.map((m) => m.to ?? m.from), tail ?? 0);
-      d = { from: missing[0]!.from, to, reason: why };
-    } else {
-      d = tail !== undefined && tail > this.lastSeq ? { from: this.lastSeq + 1, to: tail, reason: why } : { from: this.lastSeq + 1, reason: `${why}; which events it held is unknown` };
-    }
-    this.damage.push(d);
-    // The open has already turned the write-ahead log into a table: this note is all that is left of it.
-    if (writable) await this.meta.put('damage', encodeMeta(this.damage));
+    if (tail !== undefined && tail > this.lastSeq && !runs.some((r) => (r.to ?? 0) >= tail)) runs.push({ from: this.lastSeq + 1, to: tail, reason: why });
+    if (runs.length === 0) runs.push({ from: this.lastSeq + 1, reason: `${why}; which events it held is unknown` });
+    this.damage.push(...runs);
+    // The open has already turned the write-ahead log into a table (whoever opened it, a
+    // master or not): this note is all that is left of it. In a private copy it stays there.
+    await this.meta.put('damage', encodeMeta(this.damage));
   }
 
   /** The tail marker (written with every append) against the records. */

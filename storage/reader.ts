@@ -43,8 +43,12 @@ export async function* readChecked(ev: Sub, r: CheckedRead): AsyncGenerator<Ledg
         entries = await next;
       } catch (e) {
         if (!isLevelCorruption(e)) throw e;
-        const after = await probePast(ev, lastKey);
-        throw corruptError(dir, { from: expected ?? from, ...(after !== undefined ? { to: after - 1 } : {}), reason: `LevelDB cannot read these records (${(e as Error).message})` }, e);
+        // The slice that failed may hold readable records before the part that does not read.
+        const good = await lastReadable(ev, lastKey ?? seqKey(Math.max(0, r.floor - 1)), r);
+        const start = good ?? { key: lastKey, end: (expected ?? from) - 1 };
+        const after = await probePast(ev, start.key);
+        const at = Math.max(start.end + 1, expected ?? from);
+        throw corruptError(dir, { from: at, ...(after !== undefined ? { to: Math.max(at, after - 1) } : {}), reason: `LevelDB cannot read these records (${(e as Error).message})` }, e);
       }
       if (entries.length === 0) break;
       next = ahead(it.nextv(64));
@@ -82,6 +86,30 @@ export async function* readChecked(ev: Sub, r: CheckedRead): AsyncGenerator<Ledg
     }
   } finally {
     await next.catch(() => {});
+    await it.close();
+  }
+}
+
+/** The last record after `after` that LevelDB reads, one at a time, and the seq it ends at. */
+async function lastReadable(ev: Sub, after: string, r: CheckedRead): Promise<{ key: string; end: number } | undefined> {
+  const it = ev.iterator({ gt: after });
+  let good: { key: string; end: number } | undefined;
+  try {
+    for (;;) {
+      const [entry] = await it.nextv(1);
+      if (!entry) return good;
+      const seq = keySeq(entry[0]);
+      let n: number;
+      try {
+        n = r.decode(seq, entry[1]).length;
+      } catch {
+        return good;
+      }
+      good = { key: entry[0], end: seq + n - 1 };
+    }
+  } catch {
+    return good;
+  } finally {
     await it.close();
   }
 }
@@ -167,6 +195,51 @@ export async function scanKeys(ev: Sub): Promise<{ keys: number[]; unreadable: {
       unreadable.push({ after: after === undefined ? undefined : keySeq(after), before });
       if (before === undefined) return { keys, unreadable };
       after = seqKey(before - 1);
+    } finally {
+      await it.close();
+    }
+  }
+}
+
+/** A record as stored (for verify), or a part LevelDB cannot read, from the seq after the last key read. */
+export type StoredRecord = { seq: number; value: Buffer } | { seq: number; damage: string; next: number | undefined };
+
+/**
+ * Every record as stored, with its key's seq, undecoded: for `verify`, which must see a
+ * record that does not decode and go on to the next rather than stop at the first. A part
+ * LevelDB cannot read comes as `damage`, and the walk goes on after it.
+ */
+export async function* readRecords(ev: Sub, firstSeq: number): AsyncGenerator<StoredRecord[]> {
+  let after: string | undefined;
+  for (;;) {
+    const it = ev.iterator(after === undefined ? {} : { gt: after });
+    try {
+      for (;;) {
+        const entries = await it.nextv(64);
+        if (entries.length === 0) return;
+        after = entries[entries.length - 1]![0];
+        yield entries.map(([key, value]) => ({ seq: keySeq(key), value }));
+      }
+    } catch (e) {
+      if (!isLevelCorruption(e)) throw e;
+      // The slice that failed may hold records that read: one at a time up to the part that does not.
+      const one = ev.iterator(after === undefined ? {} : { gt: after });
+      try {
+        for (;;) {
+          const [entry] = await one.nextv(1);
+          if (!entry) break;
+          after = entry[0];
+          yield [{ seq: keySeq(entry[0]), value: entry[1] }];
+        }
+      } catch {
+        // here it is
+      } finally {
+        await one.close();
+      }
+      const next = await probePast(ev, after);
+      yield [{ seq: after === undefined ? firstSeq : keySeq(after), damage: (e as Error).message, next }];
+      if (next === undefined) return;
+      after = seqKey(next - 1);
     } finally {
       await it.close();
     }

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { EXIT_USAGE, die } from './output.js';
+import { clusterCommand } from './commands/cluster.js';
 import { demoCommand } from './commands/demo.js';
 import { drainCommand, undrainCommand } from './commands/drain.js';
 import { exportCommand } from './commands/export.js';
@@ -25,7 +26,7 @@ const program = new Command('loadledger')
   .showSuggestionAfterError()
   .configureOutput({ outputError: (text, write) => write(`loadledger: ${text.replace(/^error: /, '')}`) });
 
-for (const cmd of [demoCommand(), masterCommand(), slaveCommand(), queryCommand(), drainCommand(), undrainCommand(), replayCommand(), exportCommand(), verifyCommand()]) {
+for (const cmd of [demoCommand(), masterCommand(), slaveCommand(), queryCommand(), drainCommand(), undrainCommand(), replayCommand(), exportCommand(), verifyCommand(), clusterCommand()]) {
   program.addCommand(cmd.configureOutput({ outputError: (text, write) => write(`loadledger ${cmd.name()}: ${text.replace(/^error: /, '')}`) }));
 }
 program.commands.forEach((c) => c.exitOverride());

@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isLoadLedgerError } from '../errors.js';
 import { FORBIDDEN_KEY } from '../protocol/push.js';
 import { parseDuration } from '../util/duration.js';
-import { parseHostPort, type HostPort } from '../util/hostport.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../util/hostport.js';
 import { parseAllowList } from '../util/cidr.js';
 
 // What --config and LOADLEDGER_* need to know about a parser beyond commander's Option
@@ -44,9 +44,7 @@ export function formatDurationArg(ms: number): string {
   return `${ms}ms`;
 }
 
-export function formatHostPort(hp: HostPort): string {
-  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
-}
+export { formatHostPort };
 
 /** Wraps a LoadLedgerError parser as a commander argument parser (commander names the flag). */
 function commanderParser<T>(parse: (s: string) => T): (s: string) => T {
@@ -137,7 +135,7 @@ export function addSourceOptions(cmd: Command, fileHelp: string): Command {
   cmd
     .addOption(new Option('--data <dir>', "a stopped master's log directory, or a copy of it (default ./data)").conflicts(['file', 'http']))
     .addOption(new Option('--file <file>', fileHelp).conflicts(['http']))
-    .option('--http <url>', 'a running master, e.g. http://127.0.0.1:7480 or https://…');
+    .option('--http <urls>', "a running master, e.g. http://127.0.0.1:7480 or https://…; a cluster's masters comma-separated (reads whichever answers)");
   return addCredentialOptions(cmd, 'the --http master');
 }
 

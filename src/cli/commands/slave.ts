@@ -6,6 +6,7 @@ import { DEFAULT_CMD_TIMEOUT, parseLoadSource } from '../../slave/load-sources.j
 import { configurable } from '../config.js';
 import { die } from '../output.js';
 import { reportSlave } from '../slave-report.js';
+import { systemClock } from '../../util/system-clock.js';
 import { keyValueArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
 
 interface SlaveFlags {
@@ -126,7 +127,7 @@ export function slaveCommand(): Command {
         if (!flags.quiet) {
           process.stderr.write(`loadledger slave: reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${slave.master.host}:${slave.master.port}${tls ? ' over TLS' : ''} every ${flags.interval}ms\n`);
         }
-        reportSlave(slave, { quiet: flags.quiet === true, write: (line) => process.stderr.write(`${line}\n`) });
+        reportSlave(slave, { quiet: flags.quiet === true, write: (line) => process.stderr.write(`${line}\n`), now: () => systemClock.now() });
         // GOODBYE (with the signal as its reason): the master marks the node DOWN at once.
         const stop = (signal: string): void => void slave.close({ reason: signal }).then(() => process.exit(0));
         process.on('SIGINT', () => stop('SIGINT'));

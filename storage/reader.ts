@@ -213,10 +213,13 @@ export async function* readRecords(ev: Sub, firstSeq: number): AsyncGenerator<St
   let after: string | undefined;
   for (;;) {
     const it = ev.iterator(after === undefined ? {} : { gt: after });
+    // Read ahead: LevelDB fetches the next slice on its thread while the caller works on this one.
+    let next = ahead(it.nextv(64));
     try {
       for (;;) {
-        const entries = await it.nextv(64);
+        const entries = await next;
         if (entries.length === 0) return;
+        next = ahead(it.nextv(64));
         after = entries[entries.length - 1]![0];
         yield entries.map(([key, value]) => ({ seq: keySeq(key), value }));
       }
@@ -236,11 +239,12 @@ export async function* readRecords(ev: Sub, firstSeq: number): AsyncGenerator<St
       } finally {
         await one.close();
       }
-      const next = await probePast(ev, after);
-      yield [{ seq: after === undefined ? firstSeq : keySeq(after), damage: (e as Error).message, next }];
-      if (next === undefined) return;
-      after = seqKey(next - 1);
+      const nextKey = await probePast(ev, after);
+      yield [{ seq: after === undefined ? firstSeq : keySeq(after), damage: (e as Error).message, next: nextKey }];
+      if (nextKey === undefined) return;
+      after = seqKey(nextKey - 1);
     } finally {
+      await next.catch(() => {});
       await it.close();
     }
   }

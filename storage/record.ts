@@ -73,7 +73,8 @@ export function readHeader(value: Uint8Array, kind: RecordKind): Header {
 
 function unpack(value: Uint8Array, start: number): unknown {
   try {
-    return logPackr.unpack(start === 0 ? value : value.subarray(start));
+    // (a start offset, not a subarray: msgpackr caches its DataView on the buffer it is given)
+    return logPackr.unpack(value, { start });
   } catch (e) {
     throw new RecordDamage(`the record does not decode (${(e as Error).message})`);
   }

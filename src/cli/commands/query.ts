@@ -6,7 +6,7 @@ import { getFromAny, httpMasters } from '../../client/http-masters.js';
 import { Masters, firstAnswer } from '../../client/masters.js';
 import { configurable } from '../config.js';
 import { die, formatAttrs, formatLoad, isoTime, table } from '../output.js';
-import { addCredentialOptions, keyValueArg } from '../options.js';
+import { addCredentialOptions, DEFAULT_HTTP_URL, keyValueArg, withDefault } from '../options.js';
 import { POLICIES, type Policy } from '../../selection/policy.js';
 import { QueryClient } from '../../client/query-client.js';
 import { formatHostPort, parseHostPortList } from '../../util/hostport.js';
@@ -48,7 +48,7 @@ export function queryCommand(): Command {
   const cmd = new Command('query')
     .description("ask a running master: the least-loaded node, the whole state, or the nodes")
     .addArgument(new Argument('<what>', 'what to ask').choices(['least-loaded', 'state', 'nodes']))
-    .option('--http <urls>', "the master's HTTP API (http:// or https://); a cluster's masters comma-separated: asks whichever answers", 'http://127.0.0.1:7480')
+    .addOption(withDefault('--http <urls>', "the master's HTTP API (http:// or https://); a cluster's masters comma-separated: asks whichever answers", DEFAULT_HTTP_URL))
     .option('--json', 'print the JSON document')
     .option('--where <key=value>', 'only nodes with this attribute (repeatable)', keyValueArg)
     .addOption(new Option('--policy <name>', "least-loaded: how to choose (default: the master's --policy)").choices(POLICIES))

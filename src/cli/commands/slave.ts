@@ -3,10 +3,10 @@ import { badArgument, ErrorCode, isLoadLedgerError } from '../../errors.js';
 import { createSlave, type SlaveTlsOptions } from '../../slave/slave.js';
 import { TLS_REASON_PREFIX } from '../../slave/tls.js';
 import { checkTlsMaterial, readTlsFile } from '../../util/tls-files.js';
-import { parseLoadSource } from '../../slave/load-sources.js';
+import { DEFAULT_CMD_TIMEOUT, parseLoadSource } from '../../slave/load-sources.js';
 import { configurable } from '../config.js';
 import { die } from '../output.js';
-import { keyValueArg, numberArg, positiveDurationArg } from '../options.js';
+import { keyValueArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
 
 interface SlaveFlags {
   master: string;
@@ -98,11 +98,11 @@ export function slaveCommand(): Command {
     .requiredOption('--master <host:port>', 'the master to report to')
     .requiredOption('--load <source>', 'a number, loadavg, cpu, file:PATH or cmd:COMMAND')
     .option('--addr <addr>', 'the address clients are given for this node (default: our IP as the master sees it)')
-    .option('--interval <duration>', 'HELLO and push period', positiveDurationArg, 1000)
-    .option('--dead-after <duration>', 'reconnect when the master is silent this long', positiveDurationArg, 3000)
+    .addOption(withDefault('--interval <duration>', 'HELLO and push period', 1000, positiveDurationArg))
+    .addOption(withDefault('--dead-after <duration>', 'reconnect when the master is silent this long', 3000, positiveDurationArg))
     .option('--capacity <n>', 'relative capacity (> 0)', numberArg(0, true))
     .option('--attr <key=value>', 'an attribute of the node (repeatable), e.g. zone=eu-1', keyValueArg)
-    .option('--cmd-timeout <duration>', 'timeout of a cmd: load source', positiveDurationArg, 2000)
+    .addOption(withDefault('--cmd-timeout <duration>', 'timeout of a cmd: load source', DEFAULT_CMD_TIMEOUT, positiveDurationArg))
     .option('--tls-cert <file>', 'TLS: our client certificate (PEM); with --tls-key')
     .option('--tls-key <file>', 'its private key (PEM, unencrypted)')
     .option('--tls-ca <file>', "TLS: the CA that signs the master's certificate (PEM; default: the system's)")

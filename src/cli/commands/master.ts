@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Master, MASTER_DEFAULTS } from '../../node/master.js';
+import { Master, MASTER_DEFAULTS, type ResolvedMasterOptions } from '../../node/master.js';
 import type { HostPort } from '../../util/hostport.js';
 import { badArgument, ErrorCode, exitCode } from '../../errors.js';
 import { httpSecurity, type HttpSecurityFlags } from '../http-security.js';
@@ -10,7 +10,7 @@ import { logMaster } from '../master-log.js';
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
 import { allowArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
-import { POLICIES, type Policy } from '../../selection/policy.js';
+import { POLICIES } from '../../selection/policy.js';
 import { readMasterTlsFiles, type MasterTlsOptions } from '../../master/tls.js';
 
 /** A share, 0 to 1 (`0.5`). */
@@ -20,30 +20,35 @@ function shareArg(s: string): number {
   return n;
 }
 
-interface MasterFlags extends HttpSecurityFlags, LogFlags {
-  data: string;
-  listen: HostPort;
+/** The flags that are the master's options of the same name, type and unit: passed on as they are. */
+const SAME_AS_OPTIONS = [
+  'data',
+  'listen',
+  'helloInterval',
+  'deadAfter',
+  'maxSlaves',
+  'handshakeTimeout',
+  'maxFrameRate',
+  'allow',
+  'connectRate',
+  'connectBurst',
+  'snapshotEvery',
+  'snapshotInterval',
+  'retain',
+  'retainEvents',
+  'retentionInterval',
+  'logRetryFor',
+  'policy',
+  'compensation',
+  'protectShare',
+  'protectFor',
+  'protectMinNodes',
+] as const satisfies ReadonlyArray<keyof ResolvedMasterOptions>;
+
+interface MasterFlags extends HttpSecurityFlags, LogFlags, Pick<ResolvedMasterOptions, (typeof SAME_AS_OPTIONS)[number]> {
+  /** `--no-http`: false. */
   http: HostPort | false;
-  helloInterval: number;
-  deadAfter: number;
-  maxSlaves: number;
-  handshakeTimeout: number;
-  maxFrameRate: number;
-  allow: string[];
-  connectRate: number;
-  connectBurst: number;
-  snapshotEvery: number;
-  snapshotInterval: number;
   fsync: boolean;
-  retain: number;
-  retainEvents: number;
-  retentionInterval: number;
-  logRetryFor: number;
-  policy: Policy;
-  compensation: number;
-  protectShare: number;
-  protectFor: number;
-  protectMinNodes: number;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -114,32 +119,13 @@ export function masterCommand(): Command {
         }
         const security = httpSecurity(flags);
         const tls = masterTlsFromFlags(flags);
+        const same = Object.fromEntries(SAME_AS_OPTIONS.map((k) => [k, flags[k]])) as Pick<MasterFlags, (typeof SAME_AS_OPTIONS)[number]>;
         master = await Master.start({
           ...security,
-          data: flags.data,
-          listen: flags.listen,
+          ...same,
           http: flags.http === false ? null : flags.http,
-          helloInterval: flags.helloInterval,
-          deadAfter: flags.deadAfter,
-          maxSlaves: flags.maxSlaves,
-          handshakeTimeout: flags.handshakeTimeout,
-          maxFrameRate: flags.maxFrameRate,
-          allow: flags.allow,
-          connectRate: flags.connectRate,
-          connectBurst: flags.connectBurst,
-          snapshotEvery: flags.snapshotEvery,
-          snapshotInterval: flags.snapshotInterval,
           sync: flags.fsync,
-          retain: flags.retain,
-          retainEvents: flags.retainEvents,
-          retentionInterval: flags.retentionInterval,
-          logRetryFor: flags.logRetryFor,
           ...(tls && { tls }),
-          policy: flags.policy,
-          compensation: flags.compensation,
-          protectShare: flags.protectShare,
-          protectFor: flags.protectFor,
-          protectMinNodes: flags.protectMinNodes,
         });
       } catch (e) {
         die(e);

@@ -6,7 +6,7 @@ import { checkTlsMaterial, readTlsFile } from '../../util/tls-files.js';
 import { DEFAULT_CMD_TIMEOUT, parseLoadSource } from '../../slave/load-sources.js';
 import { configurable } from '../config.js';
 import { die } from '../output.js';
-import { keyValueArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
+import { formatHostPort, keyValueArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
 
 interface SlaveFlags {
   master: string;
@@ -95,7 +95,7 @@ export function slaveFlagMessage(message: string): string {
 export function slaveCommand(): Command {
   const cmd = new Command('slave')
     .description('run a slave: report the load of a gateway to a master')
-    .requiredOption('--master <host:port>', 'the master to report to')
+    .requiredOption('--master <host:port>', "the master to report to; a cluster's masters comma-separated (a:7400,b:7400): whichever leads")
     .requiredOption('--load <source>', 'a number, loadavg, cpu, file:PATH or cmd:COMMAND')
     .option('--addr <addr>', 'the address clients are given for this node (default: our IP as the master sees it)')
     .addOption(withDefault('--interval <duration>', 'HELLO and push period', 1000, positiveDurationArg))
@@ -126,12 +126,14 @@ export function slaveCommand(): Command {
         const say = (s: string): void => {
           if (!flags.quiet) process.stderr.write(`loadledger slave: ${s}\n`);
         };
-        const m = `${slave.master.host}:${slave.master.port}`;
-        say(`reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${m}${tls ? ' over TLS' : ''} every ${flags.interval}ms`);
+        let m = formatHostPort(slave.master);
+        const all = slave.masters.map(formatHostPort).join(', ');
+        say(`reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${slave.masters.length > 1 ? `whichever of ${all} leads` : m}${tls ? ' over TLS' : ''} every ${flags.interval}ms`);
         // A TLS failure repeats on every reconnect: each kind is said once (even with -q),
         // until a connection works again (the backoff starts over: attempt 1).
         const tlsShown = new Set<string>();
-        slave.on('connect', () => {
+        slave.on('connect', (info) => {
+          m = formatHostPort(info);
           if (tlsShown.size === 0) say(`connected to ${m}`);
         });
         slave.on('disconnect', (reason) => {
@@ -140,7 +142,7 @@ export function slaveCommand(): Command {
         slave.on('masterDead', (ms) => say(`master silent for ${ms}ms, reconnecting`));
         slave.on('reconnecting', (r) => {
           if (r.attempt === 1) tlsShown.clear();
-          if (!r.reason.startsWith(TLS_REASON_PREFIX)) say(`reconnecting in ${r.delay}ms (${r.reason})`);
+          if (!r.reason.startsWith(TLS_REASON_PREFIX)) say(`reconnecting${slave.masters.length > 1 ? ` to ${formatHostPort(r.master)}` : ''} in ${r.delay}ms (${r.reason})`);
           else if (!tlsShown.has(r.reason)) {
             tlsShown.add(r.reason);
             process.stderr.write(`loadledger slave: ${r.reason}; retrying with backoff (said once)\n`);

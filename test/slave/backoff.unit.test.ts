@@ -1,11 +1,11 @@
 /**
- * The slave's reconnect schedule (src/slave/reconnect.ts), pure, with seeded randomness:
+ * The slave's reconnect schedule (src/slave/backoff.ts), pure, with seeded randomness:
  * every address once right away, then passes with backoff and jitter; a connection that
  * worked starts it over; and 1,000 slaves that lose their master at the same instant do
  * not come back in one burst.
  */
 import { describe, expect, it } from 'vitest';
-import { ReconnectSchedule, backoffDelay, type NextAttempt } from '../../src/slave/reconnect.js';
+import { ReconnectSchedule, backoffDelay, type NextAttempt } from '../../src/slave/backoff.js';
 import { seededRandom } from '../../src/selection/random.js';
 
 const B = { initial: 100, max: 1000, jitter: 0.5 };

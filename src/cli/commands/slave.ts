@@ -1,11 +1,12 @@
 import { Command } from 'commander';
 import { badArgument, ErrorCode, isLoadLedgerError } from '../../errors.js';
 import { createSlave, type SlaveTlsOptions } from '../../slave/slave.js';
-import { TLS_REASON_PREFIX } from '../../slave/tls.js';
 import { checkTlsMaterial, readTlsFile } from '../../util/tls-files.js';
 import { DEFAULT_CMD_TIMEOUT, parseLoadSource } from '../../slave/load-sources.js';
 import { configurable } from '../config.js';
 import { die } from '../output.js';
+import { reportSlave } from '../slave-report.js';
+import { systemClock } from '../../util/system-clock.js';
 import { formatHostPort, keyValueArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
 
 interface SlaveFlags {
@@ -123,34 +124,11 @@ export function slaveCommand(): Command {
           ...(attrs ? { attrs } : {}),
           ...(tls ? { tls } : {}),
         });
-        const say = (s: string): void => {
-          if (!flags.quiet) process.stderr.write(`loadledger slave: ${s}\n`);
-        };
-        let m = formatHostPort(slave.master);
-        const all = slave.masters.map(formatHostPort).join(', ');
-        say(`reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${slave.masters.length > 1 ? `whichever of ${all} leads` : m}${tls ? ' over TLS' : ''} every ${flags.interval}ms`);
-        // A TLS failure repeats on every reconnect: each kind is said once (even with -q),
-        // until a connection works again (the backoff starts over: attempt 1).
-        const tlsShown = new Set<string>();
-        slave.on('connect', (info) => {
-          m = formatHostPort(info);
-          if (tlsShown.size === 0) say(`connected to ${m}`);
-        });
-        slave.on('disconnect', (reason) => {
-          if (!reason.startsWith(TLS_REASON_PREFIX)) say(`disconnected from ${m}: ${reason}`);
-        });
-        slave.on('masterDead', (ms) => say(`master silent for ${ms}ms, reconnecting`));
-        slave.on('reconnecting', (r) => {
-          if (r.attempt === 1) tlsShown.clear();
-          if (!r.reason.startsWith(TLS_REASON_PREFIX)) say(`reconnecting${slave.masters.length > 1 ? ` to ${formatHostPort(r.master)}` : ''} in ${r.delay}ms (${r.reason})`);
-          else if (!tlsShown.has(r.reason)) {
-            tlsShown.add(r.reason);
-            process.stderr.write(`loadledger slave: ${r.reason}; retrying with backoff (said once)\n`);
-          }
-        });
-        slave.on('loadError', (e) => process.stderr.write(`loadledger slave: load source failed, not pushing until it recovers: ${e.message}\n`));
-        slave.on('loadRecovered', (load) => say(`load source recovered (${load}), pushing again`));
-        slave.on('error', () => {});
+        if (!flags.quiet) {
+          const to = slave.masters.length > 1 ? `whichever of ${slave.masters.map(formatHostPort).join(', ')} leads` : formatHostPort(slave.master);
+          process.stderr.write(`loadledger slave: reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${to}${tls ? ' over TLS' : ''} every ${flags.interval}ms\n`);
+        }
+        reportSlave(slave, { quiet: flags.quiet === true, write: (line) => process.stderr.write(`${line}\n`), now: () => systemClock.now() });
         // GOODBYE (with the signal as its reason): the master marks the node DOWN at once.
         const stop = (signal: string): void => void slave.close({ reason: signal }).then(() => process.exit(0));
         process.on('SIGINT', () => stop('SIGINT'));

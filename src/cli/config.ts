@@ -13,12 +13,12 @@
  *   repeatable flags take a comma-separated list; an empty variable counts as unset.
  * - booleans: `true`/`false` in a file; `true`, `false`, `1`, `0` in the environment.
  */
-import { CommanderError, type Command } from 'commander';
+import { CommanderError, type Command, type Option } from 'commander';
 import { exitCode } from '../errors.js';
 import { readConfigFile } from './config/file.js';
 import { closestKey } from './config/keys.js';
 import { formatConfig } from './config/print.js';
-import { configError, envName, envSettingValue, isBadArgument, parseSettingValue, settingsOf, type Source } from './config/settings.js';
+import { configError, envName, envSettingValue, isBadArgument, parseSettingValue, settingsOf, type Setting, type Source } from './config/settings.js';
 
 export { readConfigFile } from './config/file.js';
 export { closestKey } from './config/keys.js';
@@ -74,6 +74,10 @@ export function applyLayers(cmd: Command, env: NodeJS.ProcessEnv): Map<string, S
     const current = cmd.getOptionValueSource(s.attr);
     if (current === 'cli' || (current !== undefined && current !== 'default')) {
       sources.set(s.attr, FROM_COMMANDER[current] ?? { kind: 'cli' });
+    } else if (overruled(cmd, s)) {
+      // `replay --http URL` with LOADLEDGER_DATA set (for a master): the flag wins over the
+      // other source of the same thing, rather than the two refusing each other
+      sources.set(s.attr, { kind: 'unset' });
     } else if (fromEnv.has(s.attr)) {
       cmd.setOptionValueWithSource(s.attr, fromEnv.get(s.attr), 'env');
       sources.set(s.attr, { kind: 'env', name: s.env });
@@ -85,6 +89,19 @@ export function applyLayers(cmd: Command, env: NodeJS.ProcessEnv): Map<string, S
     }
   }
   return sources;
+}
+
+/** A flag given on the command line that `s` cannot go with (commander's `conflicts`, either way round). */
+function overruled(cmd: Command, s: Setting): boolean {
+  const given = (attr: string): boolean => cmd.getOptionValueSource(attr) === 'cli';
+  const own = [...conflictsOf(s.option), ...conflictsOf(s.negate)];
+  return own.some(given) || cmd.options.some((o) => conflictsOf(o).includes(s.attr) && given(o.attributeName()));
+}
+
+/** What `.conflicts([...])` recorded on an option (commander keeps it, its types do not say so). */
+function conflictsOf(o: Option | undefined): readonly string[] {
+  const names: unknown = o === undefined ? undefined : Reflect.get(o, 'conflictsWith');
+  return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [];
 }
 
 // ---------------------------------------------------------------- wiring

@@ -6,7 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Cleanup } from '../helpers/cleanup.js';
@@ -290,6 +290,25 @@ describe('generic over the options of a command', () => {
         if (/repeatable/.test(s.option?.description ?? '')) expect(isRepeatableParser(s.option?.parseArg), `--${s.key}`).toBe(true);
       }
     }
+  });
+
+  it('a flag on the command line wins over the environment or file value of a flag it cannot go with (replay --http with LOADLEDGER_DATA set)', async () => {
+    const source = (env: NodeJS.ProcessEnv): Command =>
+      configurable(new Command('replay'), { env })
+        .addOption(new Option('--data <dir>', 'a log').conflicts(['file', 'http']))
+        .addOption(new Option('--file <file>', 'an export').conflicts(['http']))
+        .option('--http <urls>', 'a master');
+    const cli = await run(source({ LOADLEDGER_DATA: '/var/lib/loadledger' }), ['--http', 'http://a:7480']);
+    expect(cli.stderr).toBe('');
+    expect(cli.flags).toEqual({ http: 'http://a:7480' });
+    // the other way round: the flag --data, the variable LOADLEDGER_HTTP
+    const other = await run(source({ LOADLEDGER_HTTP: 'http://a:7480,http://b:7480' }), ['--data', './d', '--config', await file('r.yaml', 'file: x.llog\n')]);
+    expect(other.stderr).toBe('');
+    expect(other.flags).toEqual({ data: './d', config: expect.any(String) });
+    // both from the layers: the person set both, and hears so
+    const both = await run(source({ LOADLEDGER_DATA: './d', LOADLEDGER_HTTP: 'http://a:7480' }), []);
+    expect(both.exitCode).toBe(1);
+    expect(both.stderr).toMatch(/cannot be used with/);
   });
 
   it('closestKey', () => {

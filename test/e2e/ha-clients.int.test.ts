@@ -81,7 +81,7 @@ describe('query and replay with a list', () => {
       cli(['query', 'state', '--http', `${dead},${real}`]),
       cli(['query', 'nodes'], { LOADLEDGER_HTTP: `${dead},${real}` }),
       cli(['query', 'state', '--config', config]),
-      cli(['replay', '--http', `${dead},${real}`, '--events']),
+      cli(['replay', '--events'], { LOADLEDGER_HTTP: `${dead},${real}`, LOADLEDGER_DATA: '' }),
       cli(['query', 'state', '--http', `${dead},${dead2}`]),
     ]);
     expect(flag).toMatchObject({ code: 0, stderr: '' });

@@ -3,6 +3,7 @@ import { addSourceOptions } from '../options.js';
 import { createRequire } from 'node:module';
 import { exportLog, exportSummary, type ExportResult } from '../../../replay/export.js';
 import { openSource, type SourceFlags } from '../../../replay/sources.js';
+import { configurable } from '../config.js';
 import { die } from '../output.js';
 import { Progress } from '../progress.js';
 
@@ -53,7 +54,7 @@ export async function runExport(flags: ExportFlags, io: { stderr?: NodeJS.WriteS
 
 export function exportCommand(): Command {
   const cmd = new Command('export').description('write a range of a log to a portable, self-describing file that replays to exact states on its own');
-  return addSourceOptions(cmd, 'another export file (to cut a smaller range out of it)')
+  addSourceOptions(cmd, 'another export file (to cut a smaller range out of it)')
     .option('--since <point>', 'first point of the range: a seq (included), an ISO time, a time of day (03:10) or relative (1h)')
     .option('--until <point>', 'last point of the range (default: the last event)')
     .requiredOption('-o, --output <file>', 'the file to write (conventionally *.llog)')
@@ -87,4 +88,6 @@ Examples:
         process.off('SIGTERM', onSignal);
       }
     });
+  // --data/--file/--http and the rest can also come from --config FILE or LOADLEDGER_* (src/cli/config.ts).
+  return configurable(cmd);
 }

@@ -10,6 +10,7 @@ import { badArgument, ErrorCode, LoadLedgerError } from '../../errors.js';
 import { EVENT_TYPES } from '../../events.js';
 import { nodeDocument, stateDocument, type NodeDocument, type StateDocument } from '../../projection/document.js';
 import type { Projection } from '../../projection/state.js';
+import { configurable } from '../config.js';
 import { die, formatLoad, isoTime, table } from '../output.js';
 import { addSourceOptions, numberArg, withDefault } from '../options.js';
 import { Progress } from '../progress.js';
@@ -34,7 +35,7 @@ export function replayCommand(): Command {
   const cmd = new Command('replay').description(
     "rebuild the projection from a log, with the master's reducer; time travel, timelines, node histories, diffs (read-only)",
   );
-  return addSourceOptions(cmd, 'an export file (loadledger export)')
+  addSourceOptions(cmd, 'an export file (loadledger export)')
     .option('--at <point>', 'the state just after this point: a seq, an ISO time, a time of day (03:12:05) or relative (-5m)')
     .option('--json', 'machine output: the /v1/state document, or JSON Lines of events')
     .option('--events', 'print the event timeline instead of the state')
@@ -67,6 +68,8 @@ Examples:
         die(e);
       }
     });
+  // --data/--file/--http and the rest can also come from --config FILE or LOADLEDGER_* (src/cli/config.ts).
+  return configurable(cmd);
 }
 
 async function run(flags: ReplayFlags): Promise<void> {

@@ -11,6 +11,7 @@ export function eventNode(state: Projection, e: LedgerEvent): string | null {
       return e.node;
     case 'MasterStarted':
     case 'MasterStopped':
+    case 'LeaderElected':
     case 'SlaveRefused':
     case 'ProtectionEnded':
       return null;
@@ -56,6 +57,8 @@ export function eventDetails(e: LedgerEvent): string {
       return `mass-failure protection: ${e.timedOut} of ${e.eligible} eligible nodes timed out within one dead-after window; kept eligible until ${new Date(e.until).toISOString()} at the latest: ${e.nodes.join(', ')}`;
     case 'ProtectionEnded':
       return `mass-failure protection ended (${e.reason})`;
+    case 'LeaderElected':
+      return `${e.node} leads, term ${e.term}`;
     default:
       return '';
   }

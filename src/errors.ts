@@ -65,6 +65,10 @@ export const ERRORS = {
   NO_ELIGIBLE_NODE: { status: 503, exit: EXIT_FAILURE, summary: 'no node is eligible (or none matches the filter)' },
   /** The master cannot write its log (disk full, I/O error): it answers nothing from its table until it recovers. */
   MASTER_DOWN: { status: 503, exit: EXIT_FAILURE, summary: 'the master cannot write its event log: it answers nothing from its table until it recovers' },
+  /** Master HA: a read with `?max-lag=` on a standby further behind than that. */
+  STALE: { status: 503, exit: EXIT_FAILURE, summary: 'a standby is further behind its leader than the max-lag the read asked for' },
+  /** Master HA: a write (drain) or `GET /v1/leader` on a master that does not lead. */
+  NOT_LEADER: { status: 503, exit: EXIT_FAILURE, summary: 'this master is not the leader of its cluster (writes go to the leader)' },
   MASTER_UNREACHABLE: { status: 502, exit: EXIT_FAILURE, summary: 'the CLI could not reach the master' },
   /** An HTTP endpoint that needs the admin token got none, or a wrong one (401). */
   UNAUTHORIZED: { status: 401, exit: EXIT_FAILURE, summary: 'an endpoint that needs the token got none, or a wrong one' },

@@ -58,6 +58,7 @@ export const ev = {
   undrained: (node: string): NewEvent => ({ type: 'NodeUndrained', node }),
   protectionStarted: (nodes: string[], timedOut: number, eligible: number, until: number): NewEvent => ({ type: 'ProtectionStarted', timedOut, eligible, until, nodes }),
   protectionEnded: (reason: 'expired' | 'recovered'): NewEvent => ({ type: 'ProtectionEnded', reason }),
+  leaderElected: (term: number, node: string): NewEvent => ({ type: 'LeaderElected', term, node }),
 };
 
 /**
@@ -66,7 +67,7 @@ export const ev = {
  * stop, a restart, reconnections, a slave that leaves with GOODBYE, a connection that
  * leaves before it pushed, and an operator's drains: of a reporting node (which keeps
  * reporting), of a node not yet in the table, and an undrain,
- * and a mass failure that protection covers until it expires.
+ * a mass failure that protection covers until it expires, and a failover (LeaderElected).
  */
 export const RECORDED_LOG: readonly NewEvent[] = [
   ev.masterStarted(1),
@@ -123,4 +124,9 @@ export const RECORDED_LOG: readonly NewEvent[] = [
   ev.connected(23),
   ev.pushed(23, 'gw-a:8080', 26, { attrs: { zone: 'eu-1' } }),
   ev.protectionEnded('expired'),
+  // master HA: a failover to node b in term 7
+  ev.leaderElected(7, 'b'),
+  ev.masterStarted(3),
+  ev.connected(24),
+  ev.pushed(24, 'gw-a:8080', 27, { attrs: { zone: 'eu-1' } }),
 ];

@@ -342,19 +342,21 @@ describe('folding a recorded log', () => {
   it('gives the expected end state', () => {
     const d = stateDocument(foldEvents(createProjection(), log));
     expect(d.seq).toBe(log.length);
-    expect(d.master).toMatchObject({ state: 'UP_LISTENING', epoch: 2 });
+    expect(d.master).toMatchObject({ state: 'UP_LISTENING', epoch: 3 });
+    expect(d.term).toMatchObject({ term: 7, node: 'b' });
     expect(d.nodes.map((n) => [n.id, n.state, n.load, n.drained ?? false])).toEqual([
       ['10.0.0.6', 'DOWN', 5, false],
-      ['gw-a:8080', 'PUSH_LOAD_INFO', 26, false],
+      ['gw-a:8080', 'PUSH_LOAD_INFO', 27, false],
       ['gw-b:8080', 'DOWN', 30, false],
-      ['gw-c:8080', 'PUSH_LOAD_INFO', 3, true],
+      ['gw-c:8080', 'DOWN', 3, true],
       ['gw-d:8080', 'DOWN', 12, false],
       ['gw-e:8080', 'DOWN', 1, false],
     ]);
     expect(d.nodes.find((n) => n.id === 'gw-d:8080')?.reason).toBe('left (SIGTERM)');
     expect(d.nodes.find((n) => n.id === 'gw-c:8080')?.drainReason).toBe('kernel upgrade');
     expect(d.nodes.find((n) => n.id === 'gw-e:8080')?.reason).toBe('no frame for 3.0s; kept eligible by mass-failure protection until it ended (expired)');
-    expect(d.pending.map((p) => p.conn)).toEqual([8]);
+    expect(d.nodes.find((n) => n.id === 'gw-c:8080')?.reason).toBe('the master changed: b leads (term 7)');
+    expect(d.pending).toEqual([]);
   });
 });
 

@@ -9,7 +9,7 @@ import { createLogger, logFormatOption, logLevelOption, type LogFlags } from '..
 import { logMaster } from '../master-log.js';
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
-import { allowArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg } from '../options.js';
+import { allowArg, commaListArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg } from '../options.js';
 import { POLICIES, type Policy } from '../../selection/policy.js';
 import { readMasterTlsFiles, type MasterTlsOptions } from '../../master/tls.js';
 
@@ -48,6 +48,12 @@ interface MasterFlags extends HttpSecurityFlags, LogFlags {
   tlsKey?: string;
   tlsCa?: string;
   tlsIdentities?: string;
+  etcd: string[];
+  nodeId?: string;
+  leaseTtl: number;
+  ack: 'local' | 'standby';
+  cluster: string;
+  ackTimeout: number;
 }
 
 /** The TLS options of the --tls-* flags (all three files or none), read and checked. */
@@ -99,6 +105,12 @@ export function masterCommand(): Command {
     .option('--protect-share <share>', 'mass-failure protection: more than this share (0..1) of the eligible nodes timing out within one --dead-after starts it (0: off)', shareArg, MASTER_DEFAULTS.protectShare)
     .option('--protect-for <duration>', 'mass-failure protection keeps timed-out nodes eligible this long at most', positiveDurationArg, MASTER_DEFAULTS.protectFor)
     .option('--protect-min-nodes <n>', 'mass-failure protection never starts with fewer eligible nodes than this', intArg(1), MASTER_DEFAULTS.protectMinNodes)
+    .option('--etcd <urls>', 'master HA: etcd client URLs, comma-separated (e.g. http://etcd1:2379,http://etcd2:2379); without it the master runs alone', commaListArg, [])
+    .option('--node-id <id>', 'master HA: this master\'s name in its cluster (default: host name and --listen port)')
+    .option('--lease-ttl <duration>', 'master HA: the leader\'s lease on etcd; a dead leader is replaced after about this long', positiveDurationArg, MASTER_DEFAULTS.leaseTtl)
+    .addOption(new Option('--ack <mode>', 'master HA: HELLO_ACK once the event is on this disk (local) or on a standby too (standby)').choices(['local', 'standby']).default(MASTER_DEFAULTS.ack))
+    .option('--cluster <name>', 'master HA: the cluster\'s key prefix in etcd', MASTER_DEFAULTS.cluster)
+    .option('--ack-timeout <duration>', 'master HA, --ack standby: how long a commit waits for the in-sync standbys before acknowledging locally', positiveDurationArg, MASTER_DEFAULTS.ackTimeout)
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
@@ -140,6 +152,12 @@ export function masterCommand(): Command {
           protectShare: flags.protectShare,
           protectFor: flags.protectFor,
           protectMinNodes: flags.protectMinNodes,
+          etcd: flags.etcd,
+          ...(flags.nodeId !== undefined && { nodeId: flags.nodeId }),
+          leaseTtl: flags.leaseTtl,
+          ack: flags.ack,
+          cluster: flags.cluster,
+          ackTimeout: flags.ackTimeout,
         });
       } catch (e) {
         die(e);

@@ -4,7 +4,8 @@ import { basename, dirname, join } from 'node:path';
 import { ErrorCode, LoadLedgerError, badArgument, isLoadLedgerError } from '../src/errors.js';
 import { evolve } from '../src/projection/evolve.js';
 import { toSnapshot } from '../src/projection/snapshot.js';
-import { ExportWriter, type ExportHeader } from './file-format.js';
+import type { ExportHeader } from './file-format.js';
+import { ExportWriter } from './file-writer.js';
 import type { EventSource } from './source.js';
 import { resolvePoint as defaultResolvePoint } from './time.js';
 

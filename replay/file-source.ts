@@ -1,6 +1,6 @@
 import { ErrorCode, LoadLedgerError } from '../src/errors.js';
 import { fromSnapshot } from '../src/projection/snapshot.js';
-import { ExportFile } from './file-format.js';
+import { ExportFile } from './file-reader.js';
 import type { EventSource } from './source.js';
 
 /**

@@ -1,10 +1,14 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { credentialOptions, networkReason, parseMasterUrl, unauthorized, type MasterCredentials } from '../src/client/http-client.js';
-import { ErrorCode, LoadLedgerError } from '../src/errors.js';
+import { Agent as HttpAgent, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { describeUrl, httpMasters, type MasterUrls } from '../src/client/http-masters.js';
+import { firstAnswer, missFrom, noneAnswered, type Masters, type Miss } from '../src/client/masters.js';
+import { ErrorCode, LoadLedgerError, isLoadLedgerError } from '../src/errors.js';
 import type { LedgerEvent } from '../src/events.js';
 import { fromSnapshot, type ProjectionSnapshot } from '../src/projection/snapshot.js';
+import { bounds, connection, lines, openEvents, type Conn, type HttpSourceOptions, type MasterBounds } from './http-conn.js';
 import { beforeOldest, type EventSource } from './source.js';
+
+export type { HttpSourceOptions, MasterBounds } from './http-conn.js';
 
 /**
  * A running master as an event source (--http), through `GET /v1/events` (see
@@ -13,229 +17,156 @@ import { beforeOldest, type EventSource } from './source.js';
  *
  * Every stream is checked on arrival: seqs strictly consecutive from the one asked for,
  * and a stream that ends before the seq asked for is an error, never a shorter answer.
+ *
+ * The masters of a cluster (a list, master HA): every member has the same events at the
+ * same seqs, so a read goes to whichever answers, and a stream cut off midway goes on at
+ * another member from the next seq — after checking that the other member has the last
+ * event seen, byte for byte (a leader's tail that was never replicated is a different
+ * history: EVENT_STREAM_BROKEN, never a silent splice).
  */
 
-export interface HttpSourceOptions extends MasterCredentials {
-  /** Give up when the master has not answered a request after this long (ms). Default 30 s. */
-  timeoutMs?: number;
+const unreachable = (e: unknown): e is LoadLedgerError => isLoadLedgerError(e) && e.code === ErrorCode.MASTER_UNREACHABLE;
+
+const missOf = (conn: Conn, e: LoadLedgerError): Miss => missFrom(describeUrl(conn.base), e);
+
+/** One connection per member, made as they are first needed. */
+function memberConns(make: (u: URL) => Conn): (u: URL) => Conn {
+  const conns = new Map<URL, Conn>();
+  return (u) => {
+    let c = conns.get(u);
+    if (!c) conns.set(u, (c = make(u)));
+    return c;
+  };
 }
-
-/** A catch-up stream with nothing on the wire for this long is given up (ms). */
-const STREAM_IDLE_MS = 120_000;
-
-/** What `HEAD /v1/events` says about the master's log. */
-export interface MasterBounds {
-  /** Oldest event still retained. */
-  oldest: number;
-  /** Last committed seq. */
-  lastSeq: number;
-  /** Oldest seq whose state the master can rebuild, plus one (EventSource.firstSeq). */
-  stateFrom: number;
-}
-
-interface Query {
-  from?: number | undefined;
-  to?: number | undefined;
-  follow?: boolean;
-  snapshot?: boolean;
-}
-
-interface Conn {
-  base: URL;
-  /** For messages: "master http://127.0.0.1:7480". */
-  describe: string;
-  agent: HttpAgent | false;
-  timeoutMs: number;
-  creds: MasterCredentials;
-}
-
-const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
-
-function unreachable(conn: Conn, e: unknown): LoadLedgerError {
-  const err = e as NodeJS.ErrnoException;
-  return new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `master unreachable at ${conn.base.origin} (${err.code ? networkReason(err, conn.base) : (err.message ?? String(e))})`, { cause: e });
-}
-
-function eventsPath(q: Query): string {
-  const p = new URLSearchParams();
-  if (q.from !== undefined) p.set('from', String(q.from));
-  if (q.to !== undefined) p.set('to', String(q.to));
-  if (q.follow) p.set('follow', '1');
-  if (q.snapshot) p.set('snapshot', '1');
-  const qs = p.toString();
-  return qs ? `v1/events?${qs}` : 'v1/events';
-}
-
-/** Opens a request on `/v1/events`; resolves with a 200 response, else throws one clear line. */
-function openEvents(conn: Conn, q: Query, method: 'GET' | 'HEAD', signal?: AbortSignal): Promise<IncomingMessage> {
-  const base = conn.base.href.endsWith('/') ? conn.base : new URL(`${conn.base.href}/`);
-  const url = new URL(eventsPath(q), base);
-  const { headers, ...tls } = credentialOptions(conn.creds);
-  const options: RequestOptions = { method, agent: conn.agent, headers: { ...headers, accept: 'application/x-ndjson' }, ...tls };
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options);
-    const onAbort = (): void => void req.destroy(Object.assign(new Error('aborted'), { name: 'AbortError' }));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    req.setTimeout(conn.timeoutMs, () => req.destroy(Object.assign(new Error(`no answer in ${conn.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-    req.on('error', (e) => {
-      signal?.removeEventListener('abort', onAbort);
-      reject(signal?.aborted ? e : unreachable(conn, e));
-    });
-    req.on('response', (res) => {
-      res.on('close', () => signal?.removeEventListener('abort', onAbort));
-      // Streaming now: allow longer pauses (a consumer folding a batch); a follow sets none.
-      res.socket.setTimeout(Math.max(conn.timeoutMs, STREAM_IDLE_MS));
-      if (res.statusCode === 200) return resolve(res);
-      void refusal(conn, res).then(reject, reject);
-    });
-    req.end();
-  });
-}
-
-/** The master's `{error, code}` answer as a LoadLedgerError with the same code. */
-async function refusal(conn: Conn, res: IncomingMessage): Promise<LoadLedgerError> {
-  if (res.statusCode === 401) {
-    res.resume();
-    return unauthorized(conn.describe, conn.creds.token !== undefined);
-  }
-  let text = '';
-  res.setEncoding('utf8');
-  for await (const chunk of res as AsyncIterable<string>) {
-    if (text.length < 65536) text += chunk;
-  }
-  let body: { error?: unknown; code?: unknown } = {};
-  try {
-    body = JSON.parse(text) as typeof body;
-  } catch {
-    // not JSON: report the status alone
-  }
-  const code = typeof body.code === 'string' && KNOWN_CODES.has(body.code) ? (body.code as ErrorCode) : ErrorCode.MASTER_UNREACHABLE;
-  const why = typeof body.error === 'string' ? body.error : `HTTP ${res.statusCode ?? '?'} from /v1/events`;
-  return new LoadLedgerError(code, `${conn.describe}: ${why}`);
-}
-
-type Line = { snapshot: ProjectionSnapshot } | LedgerEvent;
 
 /**
- * The lines of a JSON Lines response, parsed, in arrays as they arrive. A line
- * `{"error", "code"}` from the master, a response cut before its end, or a connection
- * lost midway all throw.
+ * `fn` on the member that answered last, then the others, while they cannot be reached;
+ * `fn` may have handed part of its answer over before it failed (a stream): it is called
+ * again on the next member and goes on from where it got to.
  */
-async function* lines(conn: Conn, res: IncomingMessage, after: () => number): AsyncGenerator<Line[]> {
-  res.setEncoding('utf8');
-  let rest = '';
-  try {
-    for await (const chunk of res as AsyncIterable<string>) {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop()!;
-      const out: Line[] = [];
-      for (const part of parts) {
-        if (part === '') continue;
-        let v: unknown;
-        try {
-          v = JSON.parse(part);
-        } catch {
-          throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${conn.describe}: a line of /v1/events is not JSON after seq ${after()}`);
-        }
-        const o = v as { error?: unknown; code?: unknown };
-        if (o && typeof o === 'object' && typeof o.error === 'string') {
-          const code = typeof o.code === 'string' && KNOWN_CODES.has(o.code) ? (o.code as ErrorCode) : ErrorCode.EVENT_STREAM_BROKEN;
-          throw new LoadLedgerError(code, `${conn.describe}: ${o.error}`);
-        }
-        out.push(v as Line);
-      }
-      if (out.length > 0) yield out;
+async function onAnyMember<T>(masters: Masters<URL>, conn: (u: URL) => Conn, what: string, fn: (c: Conn) => Promise<T>): Promise<T> {
+  if (masters.all.length === 1) return fn(conn(masters.all[0]!));
+  const misses: Miss[] = [];
+  for (const u of masters.readOrder()) {
+    try {
+      const out = await fn(conn(u));
+      masters.answered(u);
+      return out;
+    } catch (e) {
+      if (!unreachable(e)) throw e;
+      misses.push(missOf(conn(u), e));
     }
-  } catch (e) {
-    if (e instanceof LoadLedgerError) throw e;
-    throw new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `lost the connection to ${conn.describe} after seq ${after()} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
-  } finally {
-    res.destroy();
   }
-  if (rest !== '' || !res.complete) {
-    throw new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `lost the connection to ${conn.describe} after seq ${after()} (the stream was cut)`);
-  }
-}
-
-function intHeader(conn: Conn, res: IncomingMessage, name: string): number {
-  const v = Number(res.headers[name]);
-  if (!Number.isSafeInteger(v)) throw new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `${conn.describe}: /v1/events answered without a valid ${name} header (not a loadledger master?)`);
-  return v;
-}
-
-function connection(url: string | URL, agent: HttpAgent | false, options: HttpSourceOptions = {}): Conn {
-  const base = typeof url === 'string' ? parseMasterUrl(url) : url;
-  const creds: MasterCredentials = { token: options.token, ca: options.ca };
-  return { base, describe: `master ${base.href.replace(/\/$/, '')}`, agent, timeoutMs: options.timeoutMs ?? 30_000, creds };
-}
-
-async function bounds(conn: Conn): Promise<MasterBounds> {
-  const res = await openEvents(conn, {}, 'HEAD');
-  res.resume();
-  return { oldest: intHeader(conn, res, 'x-first-seq'), lastSeq: intHeader(conn, res, 'x-last-seq'), stateFrom: intHeader(conn, res, 'x-state-from') };
-}
-
-/** What a running master's log holds: oldest retained event, last seq, oldest rebuildable state + 1. */
-export async function masterBounds(url: string | URL, options: HttpSourceOptions = {}): Promise<MasterBounds> {
-  return bounds(connection(url, false, options));
+  throw noneAnswered(what, misses);
 }
 
 /**
- * A running master at `url` as an EventSource. `firstSeq`/`lastSeq` are the master's as it
- * answers the first request (it goes on appending; the source reads up to `lastSeq` unless
- * asked for more). `base(seq)` is the exact state at `seq`, rebuilt by the master.
- * Unreachable → MASTER_UNREACHABLE; a bad URL → BAD_ARGUMENT.
+ * What a running master's log holds: oldest retained event, last seq, oldest rebuildable
+ * state + 1 (the first member of a list that answers).
  */
-export async function openHttpSource(url: string | URL, options: HttpSourceOptions = {}): Promise<EventSource> {
-  const isHttps = (typeof url === 'string' ? url : url.href).startsWith('https:');
-  const agent = isHttps ? new HttpsAgent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) }) : new HttpAgent({ keepAlive: true });
-  const conn = connection(url, agent, options);
+export async function masterBounds(url: MasterUrls, options: HttpSourceOptions = {}): Promise<MasterBounds> {
+  const masters = httpMasters(url);
+  const { value } = await firstAnswer(masters, masters.readOrder(), 'answered', async (u) => ({ ok: true, value: await bounds(connection(u, false, options)) }));
+  return value;
+}
+
+/** The events of one member must go on where another's stopped: the same event at `seq`, then seq + 1. */
+function sameEvent(conn: Conn, seen: LedgerEvent, got: LedgerEvent | { snapshot: unknown }): void {
+  if (!('snapshot' in got) && got.seq === seen.seq && JSON.stringify(got) === JSON.stringify(seen)) return;
+  throw new LoadLedgerError(
+    ErrorCode.EVENT_STREAM_BROKEN,
+    `${conn.describe}: its seq ${seen.seq} is not the event seen there before the switch to it (the master that went away had events this one never had)`,
+  );
+}
+
+/**
+ * A running master at `url` (or the masters of a list) as an EventSource. `firstSeq` /
+ * `lastSeq` are the master's as it answers the first request (it goes on appending; the
+ * source reads up to `lastSeq` unless asked for more). `base(seq)` is the exact state at
+ * `seq`, rebuilt by the master. Unreachable → MASTER_UNREACHABLE (with a list: when no
+ * member can be reached, one line naming each); a bad URL → BAD_ARGUMENT.
+ */
+export async function openHttpSource(url: MasterUrls, options: HttpSourceOptions = {}): Promise<EventSource> {
+  const masters = httpMasters(url);
+  const agents: Array<HttpAgent | HttpsAgent> = [];
+  const conn = memberConns((u) => {
+    const agent = u.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) }) : new HttpAgent({ keepAlive: true });
+    agents.push(agent);
+    return connection(u, agent, options);
+  });
+  const closeAll = (): void => agents.forEach((a) => a.destroy());
   let b: MasterBounds;
   try {
-    b = await bounds(conn);
+    b = await onAnyMember(masters, conn, 'answered', bounds);
   } catch (e) {
-    agent.destroy();
+    closeAll();
     throw e;
   }
-  const { describe } = conn;
+  const describe = conn(masters.current ?? masters.all[0]!).describe;
   return {
     describe,
     firstSeq: b.stateFrom,
     lastSeq: b.lastSeq,
     async base(seq) {
       if (seq < b.stateFrom - 1) throw beforeOldest(seq, b.stateFrom, describe);
-      const res = await openEvents(conn, { from: seq + 1, to: seq, snapshot: true }, 'GET');
-      let snap: ProjectionSnapshot | undefined;
-      for await (const batch of lines(conn, res, () => seq)) {
-        for (const line of batch) {
-          if (snap === undefined && 'snapshot' in line) snap = line.snapshot;
-          else throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${describe}: an event where only the state at seq ${seq} was asked for`);
+      return onAnyMember(masters, conn, 'answered', async (c) => {
+        const res = await openEvents(c, { from: seq + 1, to: seq, snapshot: true }, 'GET');
+        let snap: ProjectionSnapshot | undefined;
+        for await (const batch of lines(c, res, () => seq)) {
+          for (const line of batch) {
+            if (snap === undefined && 'snapshot' in line) snap = line.snapshot;
+            else throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${c.describe}: an event where only the state at seq ${seq} was asked for`);
+          }
         }
-      }
-      if (!snap || snap.seq !== seq) {
-        throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${describe}: asked for the state at seq ${seq}, got ${snap ? `seq ${snap.seq}` : 'none'}`);
-      }
-      return fromSnapshot(snap);
+        if (!snap || snap.seq !== seq) {
+          throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${c.describe}: asked for the state at seq ${seq}, got ${snap ? `seq ${snap.seq}` : 'none'}`);
+        }
+        return fromSnapshot(snap);
+      });
     },
     async *read(from, to) {
       if (from > to) return;
       if (from < b.oldest) throw beforeOldest(from, b.oldest, describe);
-      const res = await openEvents(conn, { from, to }, 'GET');
       let last = from - 1;
-      for await (const batch of lines(conn, res, () => last)) {
-        for (const e of batch) {
-          if ('snapshot' in e || e.seq !== last + 1) {
-            throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${describe}: got ${'snapshot' in e ? 'a snapshot' : `seq ${e.seq}`} after seq ${last}`);
+      let seen: LedgerEvent | undefined;
+      const misses: Miss[] = [];
+      for (const u of masters.all.length === 1 ? masters.all : masters.readOrder()) {
+        const c = conn(u);
+        try {
+          // Having read some: ask from the last one again, to check that this member has it too.
+          let overlap = seen;
+          const res = await openEvents(c, { from: overlap ? last : from, to }, 'GET');
+          for await (const batch of lines(c, res, () => last)) {
+            const out: LedgerEvent[] = [];
+            for (const e of batch) {
+              if (overlap) {
+                sameEvent(c, overlap, e);
+                overlap = undefined;
+                continue;
+              }
+              if ('snapshot' in e || e.seq !== last + 1) {
+                throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${c.describe}: got ${'snapshot' in e ? 'a snapshot' : `seq ${e.seq}`} after seq ${last}`);
+              }
+              last = e.seq;
+              out.push(e);
+            }
+            if (out.length > 0) {
+              yield out;
+              seen = out[out.length - 1];
+            }
           }
-          last = e.seq;
+          if (last !== to) throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${c.describe}: the events stopped at seq ${last}, before seq ${to}`);
+          masters.answered(u);
+          return;
+        } catch (e) {
+          if (masters.all.length === 1 || !unreachable(e)) throw e;
+          misses.push(missOf(c, e));
         }
-        yield batch as LedgerEvent[];
       }
-      if (last !== to) throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${describe}: the events stopped at seq ${last}, before seq ${to}`);
+      throw noneAnswered('answered', misses);
     },
     async close() {
-      agent.destroy();
+      closeAll();
     },
   };
 }
@@ -263,24 +194,76 @@ export interface FollowEnd {
  * for a restart). Rejects with MASTER_UNREACHABLE when it cannot connect or the connection
  * is lost, SEQ_OUT_OF_RANGE when `from` is no longer retained, EVENT_STREAM_BROKEN when
  * the stream skips or repeats a seq, or ends without the master stopping.
+ *
+ * With the masters of a cluster (a list): a member that cannot be reached, loses the
+ * stream or stops is followed on by the next, from the next seq, after checking that it
+ * has the last event seen (see above); a member that handed over events gives the others
+ * another chance. It resolves `ended` or rejects only once every member in turn stopped
+ * or could not be reached.
  */
 export async function followHttp(
-  url: string | URL,
+  url: MasterUrls,
   from: number | undefined,
   onEvent: (event: LedgerEvent) => void | Promise<void>,
   signal?: AbortSignal,
   options: FollowOptions = {},
 ): Promise<FollowEnd> {
-  const conn = connection(url, false, options);
-  const start = from ?? (await bounds(conn)).lastSeq + 1;
-  let last = start - 1;
+  const masters = httpMasters(url);
+  const conn = memberConns((u) => connection(u, false, options));
+  const start = from ?? (await onAnyMember(masters, conn, 'answered', bounds)).lastSeq + 1;
+  const tail: Tail = { start, last: start - 1, seen: undefined, snapshot: options.onSnapshot !== undefined };
+  const aborted = (): FollowEnd => ({ lastSeq: tail.last, reason: 'aborted' });
+  if (masters.all.length === 1) {
+    const end = await followOne(conn(masters.all[0]!), tail, onEvent, signal, options);
+    return end === 'ended' ? { lastSeq: tail.last, reason: 'ended' } : aborted();
+  }
+  // Round after round over the members, while one of them moves the tail on.
+  let misses: Array<Miss & { stopped?: true }> = [];
+  let order = masters.readOrder();
+  while (order.length > 0) {
+    const u = order.shift()!;
+    const before = tail.last;
+    try {
+      if ((await followOne(conn(u), tail, onEvent, signal, options)) === 'aborted') return aborted();
+      misses.push({ where: describeUrl(u), said: `stopped at seq ${tail.last}`, code: ErrorCode.MASTER_UNREACHABLE, stopped: true });
+    } catch (e) {
+      if (signal?.aborted) return aborted();
+      if (!unreachable(e)) throw e;
+      misses.push(missOf(conn(u), e));
+    }
+    if (tail.last > before) {
+      // it handed events over, then went away: a new round, the others first
+      masters.answered(u);
+      misses = misses.slice(-1);
+      order = masters.all.filter((m) => m !== u);
+    }
+  }
+  // One that stopped (rather than vanished) is one to wait for, as with a single master.
+  if (misses.some((m) => m.stopped)) return { lastSeq: tail.last, reason: 'ended' };
+  throw noneAnswered('could be followed', misses);
+}
+
+/** Where a tail got to, across the members it was followed on. */
+interface Tail {
+  readonly start: number;
+  last: number;
+  /** The last event handed over (undefined: none yet): the next member must have it too. */
+  seen: LedgerEvent | undefined;
+  /** A snapshot is still to be asked for (the first stream, before any event). */
+  snapshot: boolean;
+}
+
+/** Follows one member until it stops ('ended'), the signal aborts, or it fails (throws). */
+async function followOne(conn: Conn, tail: Tail, onEvent: (event: LedgerEvent) => void | Promise<void>, signal: AbortSignal | undefined, options: FollowOptions): Promise<'ended' | 'aborted'> {
+  if (signal?.aborted) return 'aborted';
+  let overlap = tail.seen;
   let lastType = '';
-  if (signal?.aborted) return { lastSeq: last, reason: 'aborted' };
+  const snapshot = tail.snapshot && tail.last === tail.start - 1;
   let res: IncomingMessage;
   try {
-    res = await openEvents(conn, { from: start, follow: true, snapshot: options.onSnapshot !== undefined }, 'GET', signal);
+    res = await openEvents(conn, { from: overlap ? tail.last : tail.last + 1, follow: true, snapshot }, 'GET', signal);
   } catch (e) {
-    if (signal?.aborted) return { lastSeq: last, reason: 'aborted' };
+    if (signal?.aborted) return 'aborted';
     throw e;
   }
   // A quiet master sends nothing for as long as nothing happens: no idle timeout, but TCP
@@ -288,28 +271,36 @@ export async function followHttp(
   res.socket.setTimeout(0);
   res.socket.setKeepAlive(true, 10_000);
   try {
-    for await (const batch of lines(conn, res, () => last)) {
+    for await (const batch of lines(conn, res, () => tail.last)) {
       for (const line of batch) {
+        if (overlap) {
+          sameEvent(conn, overlap, line);
+          lastType = overlap.type; // a member that stopped at that very seq ends here
+          overlap = undefined;
+          continue;
+        }
         if ('snapshot' in line) {
-          if (last !== start - 1 || !options.onSnapshot) throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${conn.describe}: an unexpected snapshot after seq ${last}`);
+          if (!snapshot || tail.last !== tail.start - 1 || !options.onSnapshot) throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${conn.describe}: an unexpected snapshot after seq ${tail.last}`);
+          tail.snapshot = false;
           await options.onSnapshot(line.snapshot);
           continue;
         }
-        if (line.seq !== last + 1) throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${conn.describe}: got seq ${line.seq} after seq ${last}`);
-        last = line.seq;
+        if (line.seq !== tail.last + 1) throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${conn.describe}: got seq ${line.seq} after seq ${tail.last}`);
+        tail.last = line.seq;
+        tail.seen = line;
         lastType = line.type;
         const p = onEvent(line);
         if (p) await p;
       }
     }
   } catch (e) {
-    if (signal?.aborted) return { lastSeq: last, reason: 'aborted' };
+    if (signal?.aborted) return 'aborted';
     throw e;
   }
-  if (signal?.aborted) return { lastSeq: last, reason: 'aborted' };
+  if (signal?.aborted) return 'aborted';
   // A master ends a live stream only when it stops, after its MasterStopped.
   if (lastType !== 'MasterStopped') {
-    throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${conn.describe} ended the stream at seq ${last} without stopping`);
+    throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${conn.describe} ended the stream at seq ${tail.last} without stopping`);
   }
-  return { lastSeq: last, reason: 'ended' };
+  return 'ended';
 }

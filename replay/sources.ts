@@ -1,4 +1,4 @@
-import { parseMasterUrl, readCredentials, type CredentialFlags } from '../src/client/http-client.js';
+import { parseMasterUrls, readCredentials, type CredentialFlags } from '../src/client/http-client.js';
 import { badArgument } from '../src/errors.js';
 import { openFileSource } from './file-source.js';
 import { openHttpSource } from './http-source.js';
@@ -20,8 +20,9 @@ export async function openSource(flags: SourceFlags): Promise<EventSource> {
   const given = [flags.data, flags.file, flags.http].filter((x) => x !== undefined).length;
   if (given > 1) throw badArgument('give one source: --data DIR, --file FILE or --http URL');
   if (flags.http !== undefined) {
-    const url = parseMasterUrl(flags.http);
-    return openHttpSource(url, readCredentials(flags, url));
+    // a cluster's masters, comma-separated: read from whichever answers (docs/ha.md#clients)
+    const urls = parseMasterUrls(flags.http);
+    return openHttpSource(urls, readCredentials(flags, urls));
   }
   if (flags.tokenFile !== undefined || flags.ca !== undefined) throw badArgument(`${flags.tokenFile !== undefined ? '--token-file' : '--ca'} applies to --http URL (a running master) only`);
   if (flags.file !== undefined) return openFileSource(flags.file);

@@ -4,6 +4,7 @@ import { evolve } from '../src/projection/evolve.js';
 import { fromSnapshot, toSnapshot, type ProjectionSnapshot } from '../src/projection/snapshot.js';
 import { createProjection, type Projection } from '../src/projection/state.js';
 import { decodeRecord, type EventLog } from '../storage/event-log.js';
+import { diffProjections, diffSnapshots } from './compare.js';
 import { loadProjection } from './load.js';
 import { openLogReadOnly } from './open.js';
 
@@ -281,102 +282,4 @@ async function compareSnapshot(
     result.snapshots.mismatched++;
     problem(`${name}: the snapshot at seq ${seq} differs from a fresh fold of the log: ${diff}`);
   }
-}
-
-/**
- * The first difference between two projections (their data and their load index order),
- * or undefined when they are equal. `a` is the one under test, `b` the fresh fold.
- */
-export function diffProjections(a: Projection, b: Projection): string | undefined {
-  const d = diffSnapshots(toSnapshot(a), toSnapshot(b));
-  if (d !== undefined) return d;
-  const ia = Array.from(a.index.ordered(), (n) => n.id);
-  const ib = Array.from(b.index.ordered(), (n) => n.id);
-  for (let i = 0; i < Math.max(ia.length, ib.length); i++) {
-    if (ia[i] !== ib[i]) return `load index position ${i}: ${String(ia[i])} vs ${String(ib[i])} in the fresh fold`;
-  }
-  return undefined;
-}
-
-/**
- * The first difference between two snapshots, or undefined when equal. Nodes and
- * connections are compared as sets (by id, by conn): the order of a Map is not state.
- * `a` is the snapshot under test, `b` the fresh fold.
- */
-export function diffSnapshots(a: ProjectionSnapshot, b: ProjectionSnapshot): string | undefined {
-  for (const k of ['v', 'seq', 'ts', 'lastConn'] as const) {
-    if (!same(a[k], b[k])) return `${k}: ${show(a[k])} vs ${show(b[k])} in the fresh fold`;
-  }
-  return (
-    firstDiff(a.master, b.master, 'master') ??
-    firstDiff(a.protection ?? null, b.protection ?? null, 'protection') ??
-    diffKeyed(a.nodes, b.nodes, (n) => n.id, 'node') ??
-    diffKeyed(a.conns, b.conns, (c) => String(c.conn), 'connection')
-  );
-}
-
-function diffKeyed<T>(as: readonly T[], bs: readonly T[], key: (x: T) => string, what: string): string | undefined {
-  const am = new Map(as.map((x) => [key(x), x]));
-  const bm = new Map(bs.map((x) => [key(x), x]));
-  for (const [k, x] of am) {
-    const y = bm.get(k);
-    if (y === undefined) return `${what} ${k} is not in the fresh fold`;
-    const d = firstDiff(x, y, `${what} ${k}`);
-    if (d !== undefined) return d;
-  }
-  for (const k of bm.keys()) if (!am.has(k)) return `${what} ${k} is missing (the fresh fold has it)`;
-  if (am.size !== as.length || bm.size !== bs.length) return `a ${what} appears twice`;
-  return undefined;
-}
-
-function firstDiff(a: unknown, b: unknown, path: string): string | undefined {
-  if (same(a, b)) return undefined;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null || Array.isArray(a) !== Array.isArray(b)) {
-    return `${path}: ${show(a)} vs ${show(b)} in the fresh fold`;
-  }
-  const ra = a as Record<string, unknown>;
-  const rb = b as Record<string, unknown>;
-  const keys = [...new Set([...Object.keys(ra), ...Object.keys(rb)])].sort();
-  for (const k of keys) {
-    const d = firstDiff(Object.hasOwn(ra, k) ? ra[k] : undefined, Object.hasOwn(rb, k) ? rb[k] : undefined, `${path}.${k}`);
-    if (d !== undefined) return d;
-  }
-  return undefined;
-}
-
-function same(a: unknown, b: unknown): boolean {
-  return a === b || (Number.isNaN(a) && Number.isNaN(b));
-}
-
-function show(v: unknown): string {
-  if (v === undefined) return '(absent)';
-  try {
-    return JSON.stringify(v);
-  } catch {
-    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- fallback for what JSON cannot show (cycles, BigInt)
-    return String(v);
-  }
-}
-
-const num = (x: number): string => x.toLocaleString('en-US');
-
-/**
- * The one-line verdict: `verified log ./data: 1,234 events (seq 1..1,234) in 12 records,
- * 5 snapshots match, projection at seq 1,234 matches a fresh fold: OK`, or what failed.
- */
-export function verifySummary(r: VerifyResult): string {
-  const parts: string[] = [];
-  if (r.events === 0 && r.lastSeq < r.firstSeq) parts.push(`no events${r.lastSeq > 0 ? ` retained (last seq ${num(r.lastSeq)})` : ''}`);
-  else parts.push(`${num(r.events)} events (seq ${num(r.firstSeq)}..${num(r.lastSeq)}) in ${num(r.records)} records`);
-  if (r.baseSeq !== null && r.baseSeq > 0) parts.push(`replayed from the snapshot at seq ${num(r.baseSeq)}`);
-  if (r.unreplayable > 0) parts.push(`${num(r.unreplayable)} events before it left by an unfinished retention`);
-  const s = r.snapshots;
-  let snaps = `${s.matched} snapshot${s.matched === 1 ? '' : 's'} match${s.matched === 1 ? 'es' : ''}`;
-  if (s.mismatched > 0) snaps += `, ${s.mismatched} differ`;
-  if (s.notChecked > 0) snaps += ` (${s.notChecked} not comparable: the replay base or older)`;
-  parts.push(snaps);
-  if (r.projection) parts.push(`projection at seq ${num(r.projection.seq)} ${r.projection.matches ? 'matches' : 'DIFFERS from'} a fresh fold`);
-  else parts.push('projection not compared');
-  const verdict = r.ok ? 'OK' : `FAILED (${r.problemCount} problem${r.problemCount === 1 ? '' : 's'})`;
-  return `verified log ${r.dir}: ${parts.join(', ')}: ${verdict}`;
 }

@@ -2,8 +2,9 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isLoadLedgerError } from '../errors.js';
 import { FORBIDDEN_KEY } from '../protocol/push.js';
 import { parseDuration } from '../util/duration.js';
-import { parseHostPort, type HostPort } from '../util/hostport.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../util/hostport.js';
 import { parseAllowList } from '../util/cidr.js';
+import { MASTER_DEFAULTS } from '../node/options.js';
 
 // What --config and LOADLEDGER_* need to know about a parser beyond commander's Option
 // (src/cli/config.ts): whether the flag is repeatable (a list in a config file, comma-separated
@@ -44,8 +45,27 @@ export function formatDurationArg(ms: number): string {
   return `${ms}ms`;
 }
 
-export function formatHostPort(hp: HostPort): string {
-  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+export { formatHostPort };
+
+/** Where the HTTP clients (query, drain, cluster) look for a master by default: its default --http. */
+export const DEFAULT_HTTP_URL = `http://${formatHostPort(MASTER_DEFAULTS.http)}`;
+
+/** How a default reads in --help: as a person types it (`127.0.0.1:7400`, `1s`, `./data`), never JSON or milliseconds. */
+export function shownDefault(parse: unknown, value: unknown): string {
+  const v = formatParsed(parse, value);
+  return Array.isArray(v) ? v.join(',') : String(v);
+}
+
+/**
+ * An option with a default that --help shows as the flag is typed (commander's
+ * `Option.default(value, description)`): `--listen <host:port> … (default: 127.0.0.1:7400)`,
+ * not `{"host":…}`; `--interval <duration> … (default: 1s)`, not 1000. `shown` overrides the
+ * formatted value where a word says it better (`keep all` for a 0 that means off).
+ */
+export function withDefault<T>(flags: string, description: string, value: NoInfer<T>, parse?: (s: string, previous: T) => T, shown?: string): Option {
+  const option = new Option(flags, description);
+  if (parse) option.argParser(parse);
+  return option.default(value, shown ?? shownDefault(parse, value));
 }
 
 /** Wraps a LoadLedgerError parser as a commander argument parser (commander names the flag). */
@@ -147,7 +167,7 @@ export function addSourceOptions(cmd: Command, fileHelp: string): Command {
   cmd
     .addOption(new Option('--data <dir>', "a stopped master's log directory, or a copy of it (default ./data)").conflicts(['file', 'http']))
     .addOption(new Option('--file <file>', fileHelp).conflicts(['http']))
-    .option('--http <url>', 'a running master, e.g. http://127.0.0.1:7480 or https://…');
+    .option('--http <urls>', "a running master, e.g. http://127.0.0.1:7480 or https://…; a cluster's masters comma-separated (reads whichever answers)");
   return addCredentialOptions(cmd, 'the --http master');
 }
 

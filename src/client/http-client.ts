@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage,
 import { request as httpsRequest } from 'node:https';
 import { ErrorCode, LoadLedgerError, badArgument } from '../errors.js';
 import { readCaFile, readTokenFile } from '../util/secrets.js';
+import { unreachableError } from './masters.js';
 
 /** Validates a master URL given by a person (`--http`). */
 export function parseMasterUrl(s: string, flag = '--http'): URL {
@@ -13,6 +14,24 @@ export function parseMasterUrl(s: string, flag = '--http'): URL {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw badArgument(`${flag}: expected an http:// URL, got ${JSON.stringify(s)}`);
   return url;
+}
+
+/**
+ * The masters of a cluster given by a person (`--http http://a:7480,http://b:7480`), or the
+ * items of a config file's list: each checked as parseMasterUrl does; an empty item and the
+ * same URL twice are refused.
+ */
+export function parseMasterUrls(s: string | readonly string[], flag = '--http'): URL[] {
+  const items = typeof s === 'string' ? s.split(',') : [...s];
+  const out: URL[] = [];
+  for (const [i, item] of items.entries()) {
+    if (item.trim() === '') throw badArgument(`${flag}: URL ${i + 1} of ${items.length} is empty; separate URLs with single commas`);
+    const url = parseMasterUrl(item.trim(), flag);
+    if (out.some((u) => u.href === url.href)) throw badArgument(`${flag}: ${url.href.replace(/\/$/, '')} is listed twice`);
+    out.push(url);
+  }
+  if (out.length === 0) throw badArgument(`${flag}: expected at least one URL`);
+  return out;
 }
 
 /** What a client presents to a master: its bearer token, and a CA to trust for https://. */
@@ -31,15 +50,17 @@ export interface CredentialFlags {
 export const TOKEN_FILE_ENV = 'LOADLEDGER_TOKEN_FILE';
 
 /**
- * Reads --token-file (else $LOADLEDGER_TOKEN_FILE) and --ca for a request to `url`.
- * --ca with an http:// URL is refused (it would silently do nothing).
+ * Reads --token-file (else $LOADLEDGER_TOKEN_FILE) and --ca for requests to `url` (or to
+ * the masters of a list: the same token for each). --ca where no URL is https:// is
+ * refused (it would silently do nothing).
  */
-export function readCredentials(flags: CredentialFlags, url: URL, env: NodeJS.ProcessEnv = process.env): MasterCredentials {
+export function readCredentials(flags: CredentialFlags, url: URL | readonly URL[], env: NodeJS.ProcessEnv = process.env): MasterCredentials {
   const creds: MasterCredentials = {};
   if (flags.tokenFile !== undefined) creds.token = readTokenFile(flags.tokenFile, '--token-file');
   else if (env[TOKEN_FILE_ENV]) creds.token = readTokenFile(env[TOKEN_FILE_ENV], TOKEN_FILE_ENV);
   if (flags.ca !== undefined) {
-    if (url.protocol !== 'https:') throw badArgument(`--ca: applies to https:// URLs only, got ${url.origin}`);
+    const urls: readonly URL[] = url instanceof URL ? [url] : url;
+    if (!urls.some((u) => u.protocol === 'https:')) throw badArgument(`--ca: applies to https:// URLs only, got ${urls.map((u) => u.origin).join(', ')}`);
     creds.ca = readCaFile(flags.ca);
   }
   return creds;
@@ -86,7 +107,7 @@ export function networkReason(e: unknown, url?: URL): string {
 }
 
 /** GET a JSON document from a master; unreachable → MASTER_UNREACHABLE, 401 → UNAUTHORIZED (one clear line each). */
-export function getJson(base: URL, path: string, options: MasterCredentials & { timeoutMs?: number } = {}): Promise<{ status: number; body: unknown }> {
+export function getJson(base: URL, path: string, options: MasterCredentials & { timeoutMs?: number } = {}): Promise<JsonAnswer> {
   return requestJson(base, path, options);
 }
 
@@ -125,7 +146,7 @@ async function requestJson(
     res.setEncoding('utf8');
     for await (const chunk of res as AsyncIterable<string>) text += chunk;
   } catch (e) {
-    throw new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `master unreachable at ${base.origin} (${networkReason(e, base)})`, { cause: e });
+    throw unreachableError(base.origin, networkReason(e, base), e);
   }
   if (res.statusCode === 401) throw unauthorized(`master ${base.origin}`, options.token !== undefined);
   try {

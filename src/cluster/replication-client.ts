@@ -58,6 +58,11 @@ export class ReplicationClient {
     this.connect();
   }
 
+  /** The leader started the stream (a failure before that is not retried at once). */
+  get streamed(): boolean {
+    return this.started;
+  }
+
   get ended(): boolean {
     return this.closed;
   }

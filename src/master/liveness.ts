@@ -5,6 +5,7 @@ import type { NewEvent, ProtectionEnded, ProtectionStarted } from '../events.js'
 import type { Projection } from '../projection/state.js';
 import type { SlaveConnection } from './connection.js';
 import { ProtectionGuard, type ProtectionOptions } from '../decisions/protection.js';
+import { ReconnectGrace } from '../decisions/takeover.js';
 
 export interface LivenessOptions {
   /** The master HELLOs a slave that was quiet this long (ms). */
@@ -39,6 +40,8 @@ export class Liveness {
   private lastPrune = 0;
   /** Decides when mass-failure protection starts and ends. */
   readonly protection: ProtectionGuard;
+  /** Master HA: what becomes of the previous term's connections after a takeover (termBegan). */
+  readonly grace: ReconnectGrace;
   /** ProtectionStarted and ProtectionEnded once committed: for the operator's log lines. */
   readonly protection$ = new Subject<ProtectionStarted | ProtectionEnded>();
 
@@ -48,6 +51,19 @@ export class Liveness {
     protection: Omit<ProtectionOptions, 'deadAfter'>,
   ) {
     this.protection = new ProtectionGuard({ ...protection, deadAfter: options.deadAfter });
+    this.grace = new ReconnectGrace({ deadAfter: options.deadAfter });
+  }
+
+  /**
+   * Master HA: this master began to lead (its LeaderElected is committed). The connections
+   * the log holds that are not its own are the previous term's: their slaves get one
+   * dead-after to re-register here before they time out (src/decisions/takeover.ts), and
+   * the protection window starts over (what the previous leader saw time out is not a
+   * failure this one sees). Returns how many connections wait.
+   */
+  termBegan(): number {
+    this.protection.reset();
+    return this.grace.begin(this.host.now(), this.host.projection, (conn) => this.host.conns.has(conn));
   }
 
   start(): void {
@@ -69,6 +85,8 @@ export class Liveness {
     const now = host.now();
     const { deadAfter, helloInterval, handshakeTimeout } = this.options;
     if (this.protection.enabled) this.decideProtection(this.protection.ending(this.options.clock(), host.projection));
+    // the previous term's connections: recorded as decided, never counted by protection
+    if (this.grace.active) for (const e of this.grace.due(now, this.options.clock(), host.projection)) host.recorder.record(e);
     let timingOut: { c: SlaveConnection; silent: number }[] | undefined;
     for (const c of host.conns.values()) {
       if (c.paused) continue; // we are not reading it: its silence is ours, not the slave's

@@ -60,7 +60,15 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
   private ticking: Promise<void> | undefined;
   private stopped: Promise<void> | undefined;
   private etcdOk = true;
-  leading = false;
+  /** This node holds the term (from the won campaign until it fences). */
+  private holding = false;
+  /** … and its term has started (LeaderElected and MasterStarted committed). */
+  private serving = false;
+
+  /** The leader as clients see it: its term has started. */
+  get leading(): boolean {
+    return this.holding && this.serving;
+  }
 
   constructor(
     private readonly host: ClusterHost,
@@ -117,7 +125,7 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
   private async tick(): Promise<void> {
     if (this.stopped) return;
     try {
-      if (this.leading) await this.checkLeading();
+      if (this.holding) await this.checkLeading();
       else await this.follow();
       this.members = await this.coordinator.members();
       if (!this.etcdOk) this.host.cluster$.next({ type: 'etcd', reachable: true });
@@ -131,14 +139,14 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
   /** The leader: still the key's holder? (The deadline is checked on its own timer.) */
   private async checkLeading(): Promise<void> {
     const leader = await this.coordinator.leader();
-    if (!this.leading) return;
+    if (!this.holding) return;
     if (!leader || leader.term !== this.term) this.fence(leader ? `${leader.node} holds the leader key (term ${leader.term})` : 'the leader key is gone');
   }
 
   /** A standby or candidate: follow whoever leads, or campaign when nobody does. */
   private async follow(): Promise<void> {
     const leader = await this.coordinator.leader();
-    if (this.stopped || this.leading) return;
+    if (this.stopped || this.holding) return;
     this.known = leader;
     if (leader) {
       this.maxSeenTerm = Math.max(this.maxSeenTerm, leader.term);
@@ -159,17 +167,18 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
     if (c && c.leader.node === leader.node && c.leader.term === leader.term && !c.ended) return;
     c?.close('a new leader');
     if (leader.http === '') return;
-    this.client = new ReplicationClient(this, {
+    const client: ReplicationClient = new ReplicationClient(this, {
       node: this.node,
       leader,
       scheduler: this.scheduler,
       onTruncate: (dropped, node, term) => this.host.cluster$.next({ type: 'truncated', ...dropped, leader: node, term }),
       onSnapshot: (seq) => this.host.cluster$.next({ type: 'snapshot', seq, leader: leader.node }),
       onClose: () => {
-        // look again at once: the leader may have resigned
-        if (!this.stopped && !this.leading) void this.tick();
+        // a stream that ran ended: look again at once (the leader may have resigned)
+        if (client.streamed && !this.stopped && !this.holding) void this.tick();
       },
     });
+    this.client = client;
     this.host.cluster$.next({ type: 'following', leader: leader.node, term: leader.term, seq: this.lastSeq });
   }
 
@@ -181,7 +190,7 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
     await client?.settled(); // an append still landing must land before this node writes
     this.term = term;
     this.termLease = this.coordinator.lease;
-    this.leading = true;
+    this.holding = true;
     this.maxSeenTerm = Math.max(this.maxSeenTerm, term);
     this.known = { node: this.node, listen: this.info('leader').listen, http: this.info('leader').http, term };
     if (!this.permit()) return this.fence('the lease deadline passed before the term started');
@@ -209,7 +218,8 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
       this.fence(`could not start the term: ${(e as Error).message}`);
       return;
     }
-    if (!this.leading) return;
+    if (!this.holding) return;
+    this.serving = true;
     const info = this.info('leader');
     this.known = { node: this.node, listen: info.listen, http: info.http, term };
     this.host.cluster$.next({ type: 'elected', term, seq: this.host.ledger.log.lastSeq });
@@ -219,14 +229,15 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
 
   /** True while this node leads and its lease is provably alive. */
   permit(): boolean {
-    return this.leading && this.coordinator.lease === this.termLease && this.scheduler.now() < this.coordinator.deadline;
+    return this.holding && this.coordinator.lease === this.termLease && this.scheduler.now() < this.coordinator.deadline;
   }
 
   /** Stops leading at once: nothing more is appended or acknowledged, slaves are dropped. */
   private fence(reason: string): void {
-    if (!this.leading) return;
+    if (!this.holding) return;
     const term = this.term;
-    this.leading = false;
+    this.holding = false;
+    this.serving = false;
     this.term = 0;
     this.scheduler.clearInterval(this.fenceTimer);
     this.acks?.stop();
@@ -252,7 +263,7 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
   private async doStop(): Promise<void> {
     this.scheduler.clearTimeout(this.loop);
     await this.ticking?.catch(() => {});
-    if (this.leading) {
+    if (this.holding) {
       const term = this.term;
       const seq = this.host.ledger.log.lastSeq;
       const handedOver = await this.waitForStandby(seq, 1000);
@@ -275,7 +286,7 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
   // ---- ClusterView (the HTTP API)
 
   lag(): { seq: number; ms: number } {
-    if (this.leading) return { seq: 0, ms: 0 };
+    if (this.holding) return { seq: 0, ms: 0 };
     if (this.client) return this.client.lag();
     return { seq: 0, ms: 0 };
   }
@@ -285,7 +296,7 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
     const acks = this.acks;
     return {
       role: this.leading ? 'leader' : this.client?.connected ? 'standby' : 'candidate',
-      term: this.leading ? this.term : (known?.term ?? this.maxSeenTerm),
+      term: this.holding ? this.term : (known?.term ?? this.maxSeenTerm),
       node: this.node,
       leader: known ? { node: known.node, listen: known.listen, http: known.http } : null,
       seq: this.host.ledger.log.lastSeq,
@@ -297,7 +308,7 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
   }
 
   replicate(socket: Duplex): void {
-    if (!this.leading) return void socket.destroy();
+    if (!this.holding) return void socket.destroy();
     this.server.accept(socket);
   }
 
@@ -342,7 +353,7 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
   }
 
   append(records: { seq: number; value: Buffer }[]): Promise<void> {
-    if (this.leading) return Promise.reject(new Error('a leader does not follow'));
+    if (this.holding) return Promise.reject(new Error('a leader does not follow'));
     return this.host.ledger.appendReplicated(records);
   }
 }

@@ -56,3 +56,34 @@ export function parseHostPort(s: string, flag: string, opts: ParseHostPortOption
   }
   return { host, port };
 }
+
+/**
+ * A comma-separated list of `host:port` as given by a person (`--master a:7400,b:7400`), or
+ * the items of a list already split (a config file's YAML list). Every item goes through
+ * parseHostPort; an empty item (`a,,b`, a trailing comma) and the same address twice are
+ * refused, so a typo never silently shortens the list.
+ *
+ * @throws LoadLedgerError BAD_ARGUMENT with one line naming `flag` and the item.
+ */
+export function parseHostPortList(s: string | readonly string[], flag: string, opts: ParseHostPortOptions = {}): HostPort[] {
+  const items = typeof s === 'string' ? s.split(',') : [...s];
+  if (items.length === 0) throw badArgument(`${flag}: expected at least one address`);
+  const out: HostPort[] = [];
+  const seen = new Set<string>();
+  for (const [i, item] of items.entries()) {
+    if (typeof item !== 'string' || item.trim() === '') {
+      throw badArgument(`${flag}: address ${i + 1} of ${items.length} is empty${typeof s === 'string' ? ` in ${JSON.stringify(s)}` : ''}; separate addresses with single commas`);
+    }
+    const hp = parseHostPort(item, flag, opts);
+    const key = `${hp.host.toLowerCase()}|${hp.port}`;
+    if (seen.has(key)) throw badArgument(`${flag}: ${item.trim()} is listed twice`);
+    seen.add(key);
+    out.push(hp);
+  }
+  return out;
+}
+
+/** `host:port`, IPv6 in brackets: what a person writes and reads. */
+export function formatHostPort(hp: HostPort): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}

@@ -11,7 +11,7 @@ import { evolve, foldEvents } from '../../src/projection/evolve.js';
 import { fromSnapshot, toSnapshot } from '../../src/projection/snapshot.js';
 import { createProjection, type Projection } from '../../src/projection/state.js';
 import { logPackr } from '../../storage/format.js';
-import { diffProjections } from '../../replay/verify.js';
+import { diffProjections } from '../../replay/compare.js';
 import { NodeExplainer, formatTransitions } from '../../replay/explain.js';
 import { Stamper, T0, ev } from '../helpers/events.js';
 import { given, node } from '../helpers/given.js';

@@ -1,5 +1,5 @@
 /**
- * The export file format (replay/file-format.ts) on small hand-made files: round trip,
+ * The export file format (replay/file-format.ts, file-writer.ts, file-reader.ts) on small hand-made files: round trip,
  * a cut at every byte, a flipped byte at every position, a newer version, and frames that
  * are well checksummed but say the wrong thing (gaps, overlaps, counts, bytes after the end).
  */
@@ -8,17 +8,9 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  ExportFile,
-  ExportWriter,
-  FILE_MAGIC,
-  FRAME_HEADER_SIZE,
-  FrameKind,
-  PREAMBLE_SIZE,
-  encodeFrame,
-  encodePreamble,
-  type ExportHeader,
-} from '../../replay/file-format.js';
+import { FILE_MAGIC, FRAME_HEADER_SIZE, FrameKind, PREAMBLE_SIZE, encodeFrame, encodePreamble, type ExportHeader } from '../../replay/file-format.js';
+import { ExportFile } from '../../replay/file-reader.js';
+import { ExportWriter } from '../../replay/file-writer.js';
 import { openFileSource } from '../../replay/file-source.js';
 import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
 import type { LedgerEvent } from '../../src/events.js';

@@ -3,9 +3,11 @@ import { ErrorCode, LoadLedgerError, badArgument } from '../../errors.js';
 import { MAX_DRAIN_REASON_BYTES, type NodeAction } from '../../decisions/drain.js';
 import { isNodeId } from '../../util/node-id.js';
 import type { NodeDocument } from '../../projection/document.js';
-import { parseMasterUrl, postJson, readCredentials, type CredentialFlags } from '../../client/http-client.js';
+import { parseMasterUrls, readCredentials, type CredentialFlags } from '../../client/http-client.js';
+import { postToLeader } from '../../client/http-masters.js';
+import { configurable } from '../config.js';
 import { die, isoTime } from '../output.js';
-import { addCredentialOptions } from '../options.js';
+import { addCredentialOptions, DEFAULT_HTTP_URL, withDefault } from '../options.js';
 
 interface NodeActionFlags extends CredentialFlags {
   http: string;
@@ -40,28 +42,29 @@ export function undrainCommand(): Command {
 function nodeActionCommand(action: NodeAction): Command {
   const cmd = new Command(action)
     .addArgument(new Argument('<id>', 'the node id, as in the table: host:port (IPv6 as [::1]:8080), host, or an IP'))
-    .option('--http <url>', "the master's HTTP API (http:// or https://)", 'http://127.0.0.1:7480')
+    .addOption(withDefault('--http <urls>', "the master's HTTP API (http:// or https://); a cluster's masters comma-separated: the drain goes to the leader", DEFAULT_HTTP_URL))
     .option('--json', 'print the node document the master answered');
-  return addCredentialOptions(cmd).action(async (id: string, flags: NodeActionFlags) => {
+  addCredentialOptions(cmd).action(async (id: string, flags: NodeActionFlags) => {
     try {
       await run(action, id, flags);
     } catch (e) {
       die(e);
     }
   });
+  return configurable(cmd);
 }
 
 async function run(action: NodeAction, id: string, flags: NodeActionFlags): Promise<void> {
-  const base = parseMasterUrl(flags.http);
+  const urls = parseMasterUrls(flags.http);
   if (!isNodeId(id)) throw badArgument(`${JSON.stringify(id)} is not a node id: host:port (IPv6 as [::1]:8080), host, or an IP address`);
   if (flags.reason !== undefined) {
     if (Buffer.byteLength(flags.reason) > MAX_DRAIN_REASON_BYTES) throw badArgument(`--reason: longer than ${MAX_DRAIN_REASON_BYTES} bytes`);
     // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(flags.reason)) throw badArgument('--reason: no control characters (newlines, tabs)');
   }
-  const creds = readCredentials(flags, base);
+  const creds = readCredentials(flags, urls);
   const body = flags.reason !== undefined ? { reason: flags.reason } : {};
-  const answer = await postJson(base, `/v1/nodes/${encodeURIComponent(id)}/${action}`, body, creds);
+  const answer = await postToLeader(urls, `/v1/nodes/${encodeURIComponent(id)}/${action}`, body, creds);
   if (answer.status !== 200) {
     const err = answer.body as { error?: string; code?: string };
     if (flags.json) process.stdout.write(JSON.stringify(answer.body) + '\n');

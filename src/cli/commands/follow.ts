@@ -5,7 +5,8 @@ import type { LedgerEvent } from '../../events.js';
 import { evolve } from '../../projection/evolve.js';
 import { fromSnapshot } from '../../projection/snapshot.js';
 import { createProjection, type Projection } from '../../projection/state.js';
-import { parseMasterUrl, readCredentials, type CredentialFlags } from '../../client/http-client.js';
+import { parseMasterUrls, readCredentials, type CredentialFlags } from '../../client/http-client.js';
+import { describeUrl, httpMasters } from '../../client/http-masters.js';
 import { isoTime } from '../output.js';
 import { parseTypes } from '../type-filter.js';
 
@@ -24,8 +25,10 @@ interface FollowFlags extends CredentialFlags {
  * the next seq: nothing is missed or shown twice across a restart.
  */
 export async function follow(flags: FollowFlags): Promise<void> {
-  const url = parseMasterUrl(flags.http!);
-  const creds = readCredentials(flags, url);
+  const urls = parseMasterUrls(flags.http!);
+  const creds = readCredentials(flags, urls);
+  // a cluster's masters: one that stops or vanishes is followed on by another (docs/ha.md#clients)
+  const masters = httpMasters(urls);
   const filter: TimelineFilter = {};
   const types = parseTypes(flags.type);
   if (types) filter.types = types;
@@ -51,15 +54,15 @@ export async function follow(flags: FollowFlags): Promise<void> {
   let waiting = false;
   while (!ac.signal.aborted) {
     try {
-      const end = await followHttp(url, from, onEvent, ac.signal, { ...creds, onSnapshot: (s) => void (state = fromSnapshot(s)) });
+      const end = await followHttp(masters, from, onEvent, ac.signal, { ...creds, onSnapshot: (s) => void (state = fromSnapshot(s)) });
       from = end.lastSeq + 1;
       if (end.reason === 'aborted') break;
-      process.stderr.write(`loadledger: the master stopped at seq ${end.lastSeq}; waiting for it to come back (Ctrl-C to quit)\n`);
+      process.stderr.write(`loadledger: ${urls.length > 1 ? 'the masters stopped' : 'the master stopped'} at seq ${end.lastSeq}; waiting for ${urls.length > 1 ? 'one' : 'it'} to come back (Ctrl-C to quit)\n`);
       waiting = true;
     } catch (e) {
       if (!waiting || !isLoadLedgerError(e) || e.code !== ErrorCode.MASTER_UNREACHABLE) throw e;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  process.stderr.write(`followed ${url.href.replace(/\/$/, '')}: ${shown} events shown\n`);
+  process.stderr.write(`followed ${urls.map(describeUrl).join(',')}: ${shown} events shown\n`);
 }

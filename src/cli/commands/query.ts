@@ -1,12 +1,15 @@
 import { Argument, Command, Option } from 'commander';
 import { ErrorCode, exitCode, LoadLedgerError } from '../../errors.js';
 import type { NodeDocument, StateDocument } from '../../projection/document.js';
-import { getJson, parseMasterUrl, readCredentials, type CredentialFlags } from '../../client/http-client.js';
+import { parseMasterUrls, readCredentials, type CredentialFlags } from '../../client/http-client.js';
+import { getFromAny, httpMasters } from '../../client/http-masters.js';
+import { Masters, firstAnswer } from '../../client/masters.js';
+import { configurable } from '../config.js';
 import { die, formatAttrs, formatLoad, isoTime, table } from '../output.js';
-import { addCredentialOptions, keyValueArg } from '../options.js';
+import { addCredentialOptions, DEFAULT_HTTP_URL, keyValueArg, withDefault } from '../options.js';
 import { POLICIES, type Policy } from '../../selection/policy.js';
 import { QueryClient } from '../../client/query-client.js';
-import { parseHostPort } from '../../util/hostport.js';
+import { formatHostPort, parseHostPortList } from '../../util/hostport.js';
 
 interface QueryFlags extends CredentialFlags {
   http: string;
@@ -45,16 +48,16 @@ export function queryCommand(): Command {
   const cmd = new Command('query')
     .description("ask a running master: the least-loaded node, the whole state, or the nodes")
     .addArgument(new Argument('<what>', 'what to ask').choices(['least-loaded', 'state', 'nodes']))
-    .option('--http <url>', 'the master\'s HTTP API (http:// or https://)', 'http://127.0.0.1:7480')
+    .addOption(withDefault('--http <urls>', "the master's HTTP API (http:// or https://); a cluster's masters comma-separated: asks whichever answers", DEFAULT_HTTP_URL))
     .option('--json', 'print the JSON document')
     .option('--where <key=value>', 'only nodes with this attribute (repeatable)', keyValueArg)
     .addOption(new Option('--policy <name>', "least-loaded: how to choose (default: the master's --policy)").choices(POLICIES))
-    .option('--binary <host:port>', "least-loaded: ask on the master's binary port (QUERY frame) instead of HTTP");
-  return addCredentialOptions(cmd)
+    .option('--binary <host:port>', "least-loaded: ask on the master's binary port (QUERY frame) instead of HTTP; a cluster's comma-separated");
+  addCredentialOptions(cmd)
     .action(async (what: string, flags: QueryFlags) => {
       try {
-        if (flags.binary !== undefined) return await binaryLeastLoaded(what, flags, cmd.getOptionValueSource('http') === 'cli');
-        const base = parseMasterUrl(flags.http);
+        if (flags.binary !== undefined) return await binaryLeastLoaded(what, flags, cmd.getOptionValueSource('http') !== 'default');
+        const urls = parseMasterUrls(flags.http);
         const query = new URLSearchParams(flags.where ?? {});
         const path = what === 'least-loaded' ? '/v1/least-loaded' : what === 'state' ? '/v1/state' : '/v1/nodes';
         if (what === 'state' && query.size > 0) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--where applies to least-loaded and nodes, not state');
@@ -65,9 +68,9 @@ export function queryCommand(): Command {
           if (what !== 'least-loaded') throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--policy applies to least-loaded, not ${what}`);
           query.set('policy', flags.policy);
         }
-        const creds = readCredentials(flags, base);
+        const creds = readCredentials(flags, urls);
         const qs = query.toString();
-        const { status, body } = await getJson(base, qs ? `${path}?${qs}` : path, creds);
+        const { status, body } = await getFromAny(httpMasters(urls), qs ? `${path}?${qs}` : path, creds);
         if (status !== 200) {
           const err = body as { error?: string; code?: string };
           if (flags.json) process.stdout.write(JSON.stringify(body) + '\n');
@@ -88,24 +91,35 @@ export function queryCommand(): Command {
         die(e);
       }
     });
+  // --http and the credentials can also come from --config FILE or LOADLEDGER_* (src/cli/config.ts).
+  return configurable(cmd);
 }
 
 /** `query least-loaded --binary HOST:PORT`: one QUERY on the slave port, its reply printed. */
 async function binaryLeastLoaded(what: string, flags: QueryFlags, httpGiven: boolean): Promise<void> {
   if (what !== 'least-loaded') throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--binary applies to least-loaded, not ${what}`);
   if (httpGiven) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--binary and --http name two ways to ask: give one');
-  const target = parseHostPort(flags.binary!, '--binary', { defaultPort: 7400 });
-  const client = await QueryClient.connect(target);
-  try {
-    const reply = await client.query({ ...(flags.policy !== undefined && { policy: flags.policy }), ...(flags.where && { where: flags.where }) });
-    if (flags.json) process.stdout.write(JSON.stringify(reply, null, 2) + '\n');
-    if (!reply.ok) {
-      process.stderr.write(`loadledger: ${reply.error}\n`);
-      process.exitCode = exitCode(reply.code);
-      return;
+  const masters = new Masters(parseHostPortList(flags.binary!, '--binary', { defaultPort: 7400 }), formatHostPort);
+  // A QUERY changes nothing: a master that cannot be reached, or that drops the connection
+  // before it replies (a standby that takes no slave connections), is one to skip.
+  const { value: reply } = await firstAnswer(masters, masters.readOrder(), 'answered', async (target) => {
+    const client = await QueryClient.connect(target);
+    try {
+      const r = await client.query({ ...(flags.policy !== undefined && { policy: flags.policy }), ...(flags.where && { where: flags.where }) });
+      if (!r.ok && masters.all.length > 1 && ELSEWHERE.has(r.code)) return { ok: false, code: r.code, said: `${r.code}: ${r.error}` };
+      return { ok: true, value: r };
+    } finally {
+      await client.close();
     }
-    if (!flags.json) process.stdout.write(`${reply.node.id}\n`);
-  } finally {
-    await client.close();
+  });
+  if (flags.json) process.stdout.write(JSON.stringify(reply, null, 2) + '\n');
+  if (!reply.ok) {
+    process.stderr.write(`loadledger: ${reply.error}\n`);
+    process.exitCode = exitCode(reply.code);
+    return;
   }
+  if (!flags.json) process.stdout.write(`${reply.node.id}\n`);
 }
+
+/** QUERY_REPLY codes that mean "ask another master" (as over HTTP). */
+const ELSEWHERE: ReadonlySet<string> = new Set([ErrorCode.MASTER_DOWN, ErrorCode.NOT_LEADER, ErrorCode.STALE]);

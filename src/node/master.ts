@@ -171,12 +171,21 @@ export class Master implements RegistryControl, MetricsSource {
   /** Records MasterStarted (after LeaderElected under HA), then takes the slaves. */
   private async takeSlaves(port: SlavePort, term?: { term: number; node: string }): Promise<void> {
     const recorder = this.ledger.recorder;
+    // master HA: the term's first event
     if (term) recorder.record({ type: 'LeaderElected', term: term.term, node: term.node });
+    const p = this.projection;
+    // The epoch before ended without MasterStopped: say where its evidence ends (replay is DOWN from there).
+    if (p.master.state !== 'DOWN') recorder.record({ type: 'MasterCrashed', epoch: p.master.epoch, lastSeq: p.seq, lastAt: p.ts });
+    for (const d of this.ledger.accepted) recorder.record(d.to === undefined ? { type: 'LogDamaged', from: d.from, reason: d.reason } : { type: 'LogDamaged', from: d.from, to: d.to, reason: d.reason });
+    const damaged = this.ledger.accepted.length > 0;
+    this.ledger.accepted.length = 0; // recorded once, not again with the next term
     this.recordStart(this.projection.master.epoch + 1);
     await recorder.flush();
     if (recorder.failure) throw recorder.failure; // not even the start could be logged
     if (recorder.fencedState) throw new Error('fenced before the term started');
     this.ledger.started = true;
+    // Replays of states after accepted damage start from here: they cannot fold across it.
+    if (damaged) await this.ledger.snapshot();
     if (!this.pidWritten) writePidFile(this.options.data);
     this.pidWritten = true;
     port.open();

@@ -30,7 +30,7 @@ function ha(node: string, extra: Record<string, unknown> = {}): Parameters<typeo
 
 async function rawRecords(log: EventLog): Promise<{ seq: number; value: Buffer }[]> {
   const out: { seq: number; value: Buffer }[] = [];
-  for await (const batch of log.readRecords()) out.push(...batch);
+  for await (const batch of log.readRecords()) for (const r of batch) if ('value' in r) out.push(r);
   return out;
 }
 

@@ -7,6 +7,7 @@
 import type { Slave } from '../slave/slave.js';
 import { TLS_REASON_PREFIX } from '../slave/tls.js';
 import { formatDuration } from '../util/duration.js';
+import { formatHostPort } from '../util/hostport.js';
 
 /** `-q`: at most one line about failing to connect this often (ms). */
 export const REPORT_FAILURES_EVERY = 10_000;
@@ -50,11 +51,14 @@ export function reportSlave(slave: Slave, opts: SlaveReportOptions): void {
   const say = (s: string): void => {
     if (!opts.quiet) line(s);
   };
-  const m = `${slave.master.host}:${slave.master.port}`;
+  // With a cluster's list: the master it talks to (or tried last) changes.
+  const list = slave.masters.length > 1;
+  let m = formatHostPort(slave.master);
   // A TLS failure repeats on every reconnect: each kind is said once (even with -q),
   // until a connection works again (the backoff starts over: attempt 1).
   const tlsShown = new Set<string>();
-  slave.on('connect', () => {
+  slave.on('connect', (info) => {
+    m = formatHostPort(info);
     if (tlsShown.size === 0) say(`connected to ${m}`);
   });
   slave.on('disconnect', (reason) => {
@@ -65,12 +69,15 @@ export function reportSlave(slave: Slave, opts: SlaveReportOptions): void {
   // rate-limited; without -q every reconnect is said anyway.
   const failures = new FailureLines(REPORT_FAILURES_EVERY);
   slave.on('reconnecting', (r) => {
+    const failed = m; // the attempt (or connection) that just ended
+    m = formatHostPort(r.master);
+    const where = list ? `${failed} (of ${slave.masters.map(formatHostPort).join(', ')})` : failed;
     if (r.attempt === 1) tlsShown.clear();
     if (!r.reason.startsWith(TLS_REASON_PREFIX)) {
-      if (!opts.quiet) return say(`reconnecting in ${r.delay}ms (${r.reason})`);
+      if (!opts.quiet) return say(`reconnecting${list ? ` to ${m}` : ''} in ${r.delay}ms (${r.reason})`);
       const said = failures.failed(opts.now());
-      if (said?.first) line(`cannot connect to ${m}: ${r.reason}; retrying`);
-      else if (said) line(`still cannot connect to ${m} (${said.count} failed attempts in the last ${formatDuration(said.over)}): ${r.reason}; retrying`);
+      if (said?.first) line(`cannot connect to ${where}: ${r.reason}; retrying`);
+      else if (said) line(`still cannot connect to ${where} (${said.count} failed attempts in the last ${formatDuration(said.over)}): ${r.reason}; retrying`);
     } else if (!tlsShown.has(r.reason)) {
       tlsShown.add(r.reason);
       line(`${r.reason}; retrying with backoff (said once)`);

@@ -14,8 +14,10 @@ export interface ConnectInfo {
 }
 
 export interface ReconnectInfo {
-  /** Delay before the next attempt, ms. */
+  /** Delay before the next attempt, ms (0: right away, the next master of the list). */
   delay: number;
+  /** The master the next attempt goes to. */
+  master: HostPort;
   /** Consecutive attempts that have failed (or connections that never proved alive). */
   attempt: number;
   /** Why the previous connection or attempt ended. */
@@ -24,7 +26,7 @@ export interface ReconnectInfo {
 
 /** Events of a Slave, with their arguments. */
 export interface SlaveEvents {
-  /** A connection to the master is established (a push follows at once). */
+  /** A connection to a master is established (HELLO and a push follow at once); `host`/`port` say which. */
   connect: [info: ConnectInfo];
   /** An established connection ended; the slave reconnects unless it was closed. */
   disconnect: [reason: string];
@@ -63,8 +65,10 @@ export interface Slave extends EventEmitter<SlaveEvents> {
   readonly connected: boolean;
   /** Counters (a copy). */
   readonly stats: SlaveStats;
-  /** The master this slave talks to. */
+  /** The master this slave talks to, or tries next. */
   readonly master: Readonly<HostPort>;
+  /** Every master it was given, in their order (one, without HA). */
+  readonly masters: readonly Readonly<HostPort>[];
   /**
    * Leaves: stops all timers, says GOODBYE (with `reason`, if given) so that the master marks
    * the node DOWN at once, and closes the connection; resolves once the socket is closed

@@ -2,11 +2,14 @@
  * The slave at work: one TCP (or TLS) connection to the master at a time, kept alive per
  * the protocol's "Liveness" (docs/protocol.md).
  *
- * - On connect it pushes its current load at once; then every `interval` it sends HELLO
- *   and pushes its load again (sampled by load-loop.ts).
+ * - On connect it says HELLO and pushes its current load (with capacity and attributes) at
+ *   once: a master it has never talked to (a new leader) has its whole state at once; then
+ *   every `interval` it sends HELLO and pushes its load again (sampled by load-loop.ts).
  * - It answers the master's HELLO with HELLO_ACK. Any frame from the master is a sign of
  *   life; after `deadAfter` of silence the master is declared dead and the slave
- *   reconnects, with exponential backoff and jitter (backoff.ts).
+ *   reconnects: to every master of its list once right away, then in passes with
+ *   exponential backoff and jitter (backoff.ts). A master that refuses it (a standby:
+ *   refused, or closed before it says anything) sends it on to the next.
  * - A failing load source stops the pushes (HELLOs go on), so the master sees the stale
  *   load time out to DOWN instead of being given a made-up number.
  * - It never queues writes behind a socket that is not draining: while the kernel buffer
@@ -20,7 +23,7 @@ import { FrameDecoder, HELLO_ACK_FRAME, HELLO_FRAME, encodeGoodbye, encodePush, 
 import type { HostPort } from '../util/hostport.js';
 import type { TimerHandle } from '../clock.js';
 import type { CloseOptions, Slave, SlaveEvents, SlaveStats } from './api.js';
-import { backoffDelay } from './backoff.js';
+import { ReconnectSchedule } from './backoff.js';
 import { LoadSampler } from './load-loop.js';
 import type { ResolvedOptions } from './options.js';
 import { TLS_CLOSED_AT_ONCE, TLS_NO_HANDSHAKE, tlsFailure } from './tls.js';
@@ -32,8 +35,10 @@ interface Conn {
   established: boolean;
   /** The TCP connection is up (with TLS, the handshake may still be running). */
   tcp: boolean;
-  /** The master sent at least one frame: it is really talking to us, so backoff resets. */
+  /** The master sent at least one frame: it is really talking to us. */
   heardFrom: boolean;
+  /** When it was established (scheduler ms): one that worked long enough resets the backoff. */
+  since: number;
   lastRx: number;
   /** Why we are dropping it (set before destroy), else the socket error, if any. */
   reason: string | undefined;
@@ -42,6 +47,8 @@ interface Conn {
   connectTimer: TimerHandle | undefined;
 }
 
+/** A connection the master talked on for this long (or an interval, if shorter) worked: the backoff starts over. */
+const WORKED_MS = 1000;
 /** How long close() waits for the master to acknowledge our FIN before destroying. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -50,12 +57,13 @@ export class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
   private closing: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private reconnectTimer: TimerHandle | undefined;
-  private attempt = 0;
+  private readonly schedule: ReconnectSchedule;
   private readonly counters: SlaveStats = { connects: 0, pushes: 0, skippedWrites: 0, loadErrors: 0 };
   private readonly loads: LoadSampler;
 
   constructor(private readonly opts: ResolvedOptions) {
     super();
+    this.schedule = new ReconnectSchedule(opts.masters.length, opts.backoff, opts.random);
     this.loads = new LoadSampler(opts.source, this.abort.signal, {
       stopped: () => this.closing !== undefined,
       failed: (err, changed) => {
@@ -76,7 +84,11 @@ export class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
   }
 
   get master(): Readonly<HostPort> {
-    return this.opts.master;
+    return this.opts.masters[this.schedule.index]!;
+  }
+
+  get masters(): readonly Readonly<HostPort>[] {
+    return this.opts.masters;
   }
 
   close(options: CloseOptions = {}): Promise<void> {
@@ -107,8 +119,8 @@ export class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
   }
 
   private open(): void {
-    const { host, port } = this.opts.master;
-    const tls = this.opts.tls;
+    const { host, port } = this.master;
+    const tls = this.opts.tls?.[this.schedule.index];
     const socket = tls ? tlsConnect({ host, port, ...tls.connect }) : netConnect({ host, port });
     socket.setNoDelay(true);
     const conn: Conn = {
@@ -120,6 +132,7 @@ export class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
       established: false,
       tcp: false,
       heardFrom: false,
+      since: 0,
       lastRx: 0,
       reason: undefined,
       tick: undefined,
@@ -147,11 +160,11 @@ export class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
     conn.connectTimer = undefined;
     conn.established = true;
     this.counters.connects++;
-    conn.lastRx = this.opts.scheduler.now();
+    conn.lastRx = conn.since = this.opts.scheduler.now();
     const { socket } = conn;
     this.emit('connect', {
-      host: this.opts.master.host,
-      port: this.opts.master.port,
+      host: this.master.host,
+      port: this.master.port,
       localAddress: socket.localAddress,
       localPort: socket.localPort,
     });
@@ -159,6 +172,9 @@ export class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
     // The socket keeps the process alive while connected; these timers need not.
     conn.tick = this.opts.scheduler.setInterval(() => this.onTick(conn), this.opts.interval).unref();
     conn.dead = this.opts.scheduler.setTimeout(() => this.checkDead(conn), this.opts.deadAfter).unref();
+    // Our whole state at once: to a master that has never seen us (a new leader), HELLO and
+    // the push with load, capacity and attributes, without waiting for the first tick.
+    this.write(conn, HELLO_FRAME);
     void this.pushLoad();
   }
 
@@ -256,10 +272,12 @@ export class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
     const reason = conn.reason ?? (conn.established ? (this.opts.tls && !conn.heardFrom ? TLS_CLOSED_AT_ONCE : 'master closed the connection') : 'connection closed');
     if (conn.established) this.emit('disconnect', reason);
     if (this.closing) return;
-    if (conn.heardFrom) this.attempt = 0;
-    const delay = backoffDelay(this.opts.backoff, this.attempt);
-    this.attempt++;
-    this.emit('reconnecting', { delay, attempt: this.attempt, reason });
+    // It worked: the master talked, and for a second (or a HELLO period, if shorter) at
+    // least: one that takes us and drops us at once, again and again, must not make us
+    // reconnect in a tight loop.
+    if (conn.heardFrom && this.opts.scheduler.now() - conn.since >= Math.min(this.opts.interval, WORKED_MS)) this.schedule.worked();
+    const { delay, attempt } = this.schedule.ended();
+    this.emit('reconnecting', { delay, attempt, reason, master: { ...this.master } });
     if (this.closing) return; // a listener may have closed us
     // Not unref'd: while the master is away this timer is what keeps a slave process alive.
     this.reconnectTimer = this.opts.scheduler.setTimeout(() => {

@@ -6,7 +6,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { badArgument } from '../errors.js';
 import { DEFAULT_LIMITS, FORBIDDEN_KEY, encodePush, isValidAddr, type Attrs } from '../protocol/index.js';
 import { parseDuration } from '../util/duration.js';
-import { parseHostPort, type HostPort } from '../util/hostport.js';
+import { parseHostPort, parseHostPortList, type HostPort } from '../util/hostport.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../util/system-clock.js';
 import type { BackoffOptions } from './backoff.js';
@@ -21,8 +21,13 @@ export const DEFAULT_MASTER_PORT = 7400;
 export type DurationInput = number | string;
 
 export interface SlaveOptions {
-  /** `host:port` (`[::1]:7400`; the port defaults to 7400) or `{ host, port }`. */
-  master: string | HostPort;
+  /**
+   * `host:port` (`[::1]:7400`; the port defaults to 7400) or `{ host, port }`; or the
+   * masters of a cluster (master HA): a comma-separated `a:7400,b:7400`, or a list. The
+   * slave goes to whichever takes it (the leader), trying every address once right away
+   * when it loses one, then with backoff (backoff.ts).
+   */
+  master: string | HostPort | readonly (string | HostPort)[];
   /** The address clients are given for this node (`host` or `host:port`). Default: the master uses our IP. */
   addr?: string;
   /** Where the load comes from: a function, a LoadSource, or a spec for parseLoadSource. */
@@ -35,8 +40,10 @@ export interface SlaveOptions {
   interval?: DurationInput;
   /** Silence from the master after which it is declared dead. Default 3000 ms; must exceed `interval`. */
   deadAfter?: DurationInput;
-  /** Reconnect backoff. Default 100 ms doubling to 5 s, jitter 0.5. */
+  /** Reconnect backoff between passes over the masters. Default 100 ms doubling to 5 s (1 s with several masters), jitter 0.5. */
   backoff?: BackoffOptions;
+  /** The jitter's randomness, uniform in [0, 1) (tests pass a seeded one). Default Math.random. */
+  random?: () => number;
   /** Give up a connection attempt after this long. Default: `deadAfter`. */
   connectTimeout?: DurationInput;
   /** Talk TLS to the master (which requires a client certificate: `cert` and `key`). Default: plain TCP. */
@@ -47,7 +54,8 @@ export interface SlaveOptions {
 
 /** The options checked, with their defaults filled in. */
 export interface ResolvedOptions {
-  master: HostPort;
+  /** The masters, in the order given (one, without HA). */
+  masters: HostPort[];
   addr: string | undefined;
   capacity: number | undefined;
   attrs: Attrs | undefined;
@@ -56,8 +64,10 @@ export interface ResolvedOptions {
   deadAfter: number;
   connectTimeout: number;
   backoff: Required<BackoffOptions>;
-  tls: { connect: ConnectionOptions; servername: string } | undefined;
+  /** TLS options for each master, in the same order. */
+  tls: Array<{ connect: ConnectionOptions; servername: string }> | undefined;
   scheduler: Clock;
+  random: () => number;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -65,7 +75,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Checks the options and fills in the defaults. */
 export function resolveOptions(o: SlaveOptions): ResolvedOptions {
   if (typeof o !== 'object' || o === null) throw badArgument('slave options: expected an object');
-  const master = resolveMaster(o.master);
+  const masters = resolveMasters(o.master);
 
   if (o.addr !== undefined) {
     if (typeof o.addr !== 'string' || !isValidAddr(o.addr)) {
@@ -94,7 +104,9 @@ export function resolveOptions(o: SlaveOptions): ResolvedOptions {
   const b = o.backoff ?? {};
   if (typeof b !== 'object' || b === null) throw badArgument('backoff: expected { initial, max, jitter }');
   const initial = duration(b.initial, 100, 'backoff.initial');
-  const max = duration(b.max, 5000, 'backoff.max');
+  // With several masters one of them is about to lead: a failover takes seconds, so a slave
+  // keeps coming back at least every second (jittered) rather than every 5.
+  const max = duration(b.max, Math.max(initial, masters.length > 1 ? 1000 : 5000), 'backoff.max');
   if (max < initial) throw badArgument(`backoff.max: must be ≥ backoff.initial (${initial} ms), got ${max} ms`);
   const jitter = b.jitter ?? 0.5;
   if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw badArgument(`backoff.jitter: expected a number from 0 to 1, got ${String(jitter)}`);
@@ -105,11 +117,30 @@ export function resolveOptions(o: SlaveOptions): ResolvedOptions {
     throw badArgument(`attrs: a push would be ${sample.length - 4} bytes, more than the ${DEFAULT_LIMITS.maxPayload} a master accepts`);
   }
 
-  const tls = o.tls === undefined ? undefined : { connect: resolveTls(o.tls, master.host), servername: o.tls.servername ?? master.host };
-  return { master, addr: o.addr, capacity: o.capacity, attrs, source, interval, deadAfter, connectTimeout, backoff: { initial, max, jitter }, tls, scheduler: o.scheduler ?? systemClock };
+  const tlsOptions = o.tls;
+  const tls = tlsOptions === undefined ? undefined : masters.map((m) => ({ connect: resolveTls(tlsOptions, m.host), servername: tlsOptions.servername ?? m.host }));
+  const random = o.random ?? Math.random;
+  if (typeof random !== 'function') throw badArgument('random: expected a function returning a number in [0, 1)');
+  return { masters, addr: o.addr, capacity: o.capacity, attrs, source, interval, deadAfter, connectTimeout, backoff: { initial, max, jitter }, tls, scheduler: o.scheduler ?? systemClock, random };
 }
 
-function resolveMaster(m: SlaveOptions['master']): HostPort {
+function resolveMasters(m: SlaveOptions['master']): HostPort[] {
+  if (typeof m === 'string') return parseHostPortList(m, 'master', { defaultPort: DEFAULT_MASTER_PORT });
+  if (Array.isArray(m)) {
+    const list = (m as readonly (string | HostPort)[]).map((x) => (typeof x === 'string' ? parseHostPort(x, 'master', { defaultPort: DEFAULT_MASTER_PORT }) : resolveMaster(x)));
+    if (list.length === 0) throw badArgument('master: expected at least one address');
+    const seen = new Set<string>();
+    for (const hp of list) {
+      const key = `${hp.host.toLowerCase()}|${hp.port}`;
+      if (seen.has(key)) throw badArgument(`master: ${hp.host.includes(':') ? `[${hp.host}]` : hp.host}:${hp.port} is listed twice`);
+      seen.add(key);
+    }
+    return list;
+  }
+  return [resolveMaster(m as string | HostPort)];
+}
+
+function resolveMaster(m: string | HostPort): HostPort {
   if (typeof m === 'string') return parseHostPort(m, 'master', { defaultPort: DEFAULT_MASTER_PORT });
   if (typeof m === 'object' && m !== null) {
     const { host, port } = m;

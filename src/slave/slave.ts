@@ -5,7 +5,8 @@
  * - api.ts: the Slave interface, its events and counters (what a caller codes against);
  * - options.ts: the options and their checks (BAD_ARGUMENT before anything connects);
  * - connection.ts: the connection to the master, liveness and reconnects;
- * - backoff.ts: the reconnect delays; load-loop.ts: sampling the load; load-sources.ts:
+ * - backoff.ts: where and when it reconnects (each master once, then passes with backoff);
+ *   load-loop.ts: sampling the load; load-sources.ts:
  *   where it comes from; tls.ts: TLS to the master.
  */
 import type { Slave } from './api.js';

@@ -65,4 +65,23 @@ describe('slave -q against a closed port', () => {
     expect(lines).toHaveLength(4);
     expect(lines.every((l) => /^loadledger slave: reconnecting in \d+ms \(.*ECONNREFUSED.*\)$/.test(l))).toBe(true);
   });
+
+  it('a list of masters: each line says which master it goes to next, -q which failed of which', async () => {
+    const ports = [await closedPort(), await closedPort()];
+    const clock = new ManualClock();
+    const make = (quiet: boolean): string[] => {
+      const slave = createSlave({ master: ports.map((p) => `127.0.0.1:${p}`).join(','), load: () => 10, scheduler: clock, backoff: { initial: 100, max: 1000, jitter: 0 } });
+      slaves.push(slave);
+      const lines: string[] = [];
+      reportSlave(slave, { quiet, write: (l) => lines.push(l), now: () => clock.now() });
+      return lines;
+    };
+    const [loud, quiet] = [make(false), make(true)];
+    await clock.advanceUntil(() => loud.length >= 3, { step: 10, what: 'three reconnects' });
+    const [a, b] = ports.map((p) => `127\\.0\\.0\\.1:${p}`);
+    expect(loud[0]).toMatch(new RegExp(`^loadledger slave: reconnecting to ${b} in 0ms \\(.*ECONNREFUSED.*\\)$`));
+    expect(loud[1]).toMatch(new RegExp(`^loadledger slave: reconnecting to ${a} in 100ms \\(`));
+    expect(quiet).toHaveLength(1);
+    expect(quiet[0]).toMatch(new RegExp(`^loadledger slave: cannot connect to ${a} \\(of ${a}, ${b}\\): .*ECONNREFUSED.*; retrying$`));
+  });
 });

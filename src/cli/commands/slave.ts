@@ -7,7 +7,7 @@ import { configurable } from '../config.js';
 import { die } from '../output.js';
 import { reportSlave } from '../slave-report.js';
 import { systemClock } from '../../util/system-clock.js';
-import { keyValueArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
+import { formatHostPort, keyValueArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
 
 interface SlaveFlags {
   master: string;
@@ -96,7 +96,7 @@ export function slaveFlagMessage(message: string): string {
 export function slaveCommand(): Command {
   const cmd = new Command('slave')
     .description('run a slave: report the load of a gateway to a master')
-    .requiredOption('--master <host:port>', 'the master to report to')
+    .requiredOption('--master <host:port>', "the master to report to; a cluster's masters comma-separated (a:7400,b:7400): whichever leads")
     .requiredOption('--load <source>', 'a number, loadavg, cpu, file:PATH or cmd:COMMAND')
     .option('--addr <addr>', 'the address clients are given for this node (default: our IP as the master sees it)')
     .addOption(withDefault('--interval <duration>', 'HELLO and push period', 1000, positiveDurationArg))
@@ -125,7 +125,8 @@ export function slaveCommand(): Command {
           ...(tls ? { tls } : {}),
         });
         if (!flags.quiet) {
-          process.stderr.write(`loadledger slave: reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${slave.master.host}:${slave.master.port}${tls ? ' over TLS' : ''} every ${flags.interval}ms\n`);
+          const to = slave.masters.length > 1 ? `whichever of ${slave.masters.map(formatHostPort).join(', ')} leads` : formatHostPort(slave.master);
+          process.stderr.write(`loadledger slave: reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${to}${tls ? ' over TLS' : ''} every ${flags.interval}ms\n`);
         }
         reportSlave(slave, { quiet: flags.quiet === true, write: (line) => process.stderr.write(`${line}\n`), now: () => systemClock.now() });
         // GOODBYE (with the signal as its reason): the master marks the node DOWN at once.

@@ -1,4 +1,5 @@
 import type { EventType, LedgerEvent } from '../src/events.js';
+import { damagedSeqs } from '../src/projection/evolve.js';
 import type { Projection } from '../src/projection/state.js';
 
 /** The node an event concerns, as known just before it is folded (connections bind on push). */
@@ -13,6 +14,8 @@ export function eventNode(state: Projection, e: LedgerEvent): string | null {
       return e.node ?? null; // refused at accept time: no node yet
     case 'MasterStarted':
     case 'MasterStopped':
+    case 'MasterCrashed':
+    case 'LogDamaged':
     case 'ProtectionEnded':
       return null;
     case 'ProtectionStarted':
@@ -29,6 +32,10 @@ export function eventDetails(e: LedgerEvent): string {
       return `epoch ${e.epoch}, slaves on ${e.listen}${e.http ? `, HTTP on ${e.http}` : ''}, pid ${e.pid}, dead-after ${e.deadAfter}ms`;
     case 'MasterStopped':
       return `epoch ${e.epoch}, ${e.reason}${e.since !== undefined ? ` (DOWN since ${new Date(e.since).toISOString()})` : ''}`;
+    case 'MasterCrashed':
+      return `epoch ${e.epoch} ended without a stop: its last event was seq ${e.lastSeq} at ${new Date(e.lastAt).toISOString()} (DOWN since then)`;
+    case 'LogDamaged':
+      return `${damagedSeqs(e.from, e.to)}: ${e.reason} (started anyway: --accept-damage)`;
     case 'SlaveConnected':
       return `from ${e.remote}${e.identity !== undefined ? `, certificate ${e.identity}` : ''}`;
     case 'SlaveRefused':

@@ -38,6 +38,7 @@ const SAME_AS_OPTIONS = [
   'retainEvents',
   'retentionInterval',
   'logRetryFor',
+  'acceptDamage',
   'policy',
   'compensation',
   'protectShare',
@@ -91,6 +92,7 @@ export function masterCommand(): Command {
     .addOption(withDefault('--retention-interval <duration>', 'how often retention runs', MASTER_DEFAULTS.retentionInterval, positiveDurationArg))
     .addOption(withDefault('--log-retry-for <duration>', 'after a log write failure, retry this long, then exit 1 (0: retry for ever)', MASTER_DEFAULTS.logRetryFor, durationArg))
     .addOption(new Option('--fsync', 'fsync every group commit (survives power loss; slower)').default(false, 'off'))
+    .addOption(new Option('--accept-damage', 'start on a damaged event log: record the damaged seqs (a LogDamaged event) and go on without them, instead of refusing with LOG_CORRUPT').default(false, 'off'))
     .option('--http-tls-cert <file>', 'serve the HTTP API over HTTPS with this certificate (PEM; with --http-tls-key)')
     .option('--http-tls-key <file>', 'the private key of --http-tls-cert (PEM)')
     .option('--admin-token-file <file>', 'a file holding the API token (16+ characters): needed by admin endpoints, and by reads unless --open-reads')

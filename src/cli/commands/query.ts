@@ -37,7 +37,7 @@ export function nodesTable(nodes: NodeDocument[]): string {
 export function stateText(doc: StateDocument): string {
   const up = doc.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length;
   const drained = doc.nodes.filter((n) => n.drained).length;
-  let out = `seq ${doc.seq}  master ${doc.master.state} epoch ${doc.master.epoch} since ${isoTime(doc.master.since)}  nodes ${doc.nodes.length} (${up} up${drained > 0 ? `, ${drained} drained` : ''})`;
+  let out = `seq ${doc.seq}  master ${doc.master.state}${doc.master.reason !== undefined ? ` (${doc.master.reason})` : ''} epoch ${doc.master.epoch} since ${isoTime(doc.master.since)}  nodes ${doc.nodes.length} (${up} up${drained > 0 ? `, ${drained} drained` : ''})`;
   if (doc.pending.length > 0) out += `  connections awaiting first push ${doc.pending.length}`;
   const pr = doc.master.protection;
   if (pr) out += `\nmass-failure protection since ${isoTime(pr.since)} until ${isoTime(pr.until)} at the latest: ${pr.timedOut} of ${pr.eligible} eligible nodes timed out at once; timed-out nodes are answered with their last loads`;

@@ -1,7 +1,8 @@
-import { Subject, type Observable } from 'rxjs';
+import { EMPTY, Subject, type Observable } from 'rxjs';
 import type { EventLog } from '../../storage/event-log.js';
 import type { Recorder } from '../../storage/recorder.js';
 import type { LedgerEvent, ProtectionEnded, ProtectionStarted } from '../events.js';
+import type { FlappingDetected } from '../decisions/flapping.js';
 import type { Projection } from '../projection/state.js';
 import { Selector } from './selector.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -39,7 +40,7 @@ export class Master implements RegistryControl, MetricsSource {
   /** Master HA (--etcd): the election and replication; undefined for a master running alone. */
   private member: ClusterMember | undefined;
   private pidWritten = false;
-  private readonly noCounters = { unknownFrames: 0, refused: 0 };
+  private readonly noCounters = { unknownFrames: 0, refused: 0, flapping: 0 };
   /** Master HA: elections won, fencing, truncation, acknowledging mode: for the operator's log lines. */
   readonly cluster$ = new Subject<ClusterChange>();
   /** Picks least-loaded answers; its state (compensation) is not in the log: see Selector. */
@@ -117,8 +118,13 @@ export class Master implements RegistryControl, MetricsSource {
     return this.liveness.protection$;
   }
 
-  /** Unknown frame types skipped and connections refused, for /metrics (this term's, under HA). */
-  get counters(): { unknownFrames: number; refused: number } {
+  /** Flapping detected on a node (its holder keeps it for the hold-down): for the operator's warning (this term's port, under HA). */
+  get flapping$(): Observable<FlappingDetected> {
+    return this.port?.flapping$ ?? EMPTY;
+  }
+
+  /** Unknown frame types skipped, connections refused, flapping detected, for /metrics (this term's, under HA). */
+  get counters(): { unknownFrames: number; refused: number; flapping: number } {
     return this.port?.counters ?? this.noCounters;
   }
 

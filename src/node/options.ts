@@ -2,6 +2,7 @@ import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
 import type { PushLimits } from '../protocol/messages.js';
 import { PROTECTION_DEFAULTS } from '../decisions/protection.js';
+import { FLAPPING_DEFAULTS } from '../decisions/flapping.js';
 import type { MasterTlsOptions } from '../master/tls.js';
 import type { HttpTlsOptions } from '../http/server.js';
 import type { HttpAuthOptions } from '../http/auth.js';
@@ -95,6 +96,12 @@ export interface MasterOptions {
   ackTimeout?: number;
   /** Makes the election (tests pass a fake; default: etcd at `etcd`). */
   coordinator?: (options: { endpoints: string[]; cluster: string; ttl: number; scheduler: Clock }) => Coordinator;
+  /** Flapping (src/decisions/flapping.ts): more than this many takeovers of one node id within `flapWindow` (0: off)… */
+  flapTakeovers?: number;
+  /** … (ms) … */
+  flapWindow?: number;
+  /** … and the connection that holds it keeps it this long, others are refused (ms). */
+  flapHoldDown?: number;
 }
 
 /** MasterOptions with every default filled in. */
@@ -129,6 +136,9 @@ export const MASTER_DEFAULTS = {
   ack: 'local',
   cluster: 'loadledger',
   ackTimeout: 1000,
+  flapTakeovers: FLAPPING_DEFAULTS.takeovers,
+  flapWindow: FLAPPING_DEFAULTS.window,
+  flapHoldDown: FLAPPING_DEFAULTS.holdDown,
 } as const;
 
 const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -166,6 +176,9 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     ack: MASTER_DEFAULTS.ack,
     cluster: MASTER_DEFAULTS.cluster,
     ackTimeout: MASTER_DEFAULTS.ackTimeout,
+    flapTakeovers: MASTER_DEFAULTS.flapTakeovers,
+    flapWindow: MASTER_DEFAULTS.flapWindow,
+    flapHoldDown: MASTER_DEFAULTS.flapHoldDown,
     ...opts,
   };
   if (options.etcd.length > 0) {

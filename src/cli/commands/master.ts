@@ -49,6 +49,9 @@ const SAME_AS_OPTIONS = [
   'ack',
   'cluster',
   'ackTimeout',
+  'flapTakeovers',
+  'flapWindow',
+  'flapHoldDown',
 ] as const satisfies ReadonlyArray<keyof ResolvedMasterOptions>;
 
 interface MasterFlags extends HttpSecurityFlags, LogFlags, Pick<ResolvedMasterOptions, (typeof SAME_AS_OPTIONS)[number]> {
@@ -118,6 +121,9 @@ export function masterCommand(): Command {
     .addOption(new Option('--ack <mode>', 'master HA: HELLO_ACK once the event is on this disk (local) or on a standby too (standby)').choices(['local', 'standby']).default(MASTER_DEFAULTS.ack, MASTER_DEFAULTS.ack))
     .addOption(withDefault('--cluster <name>', "master HA: the cluster's key prefix in etcd", MASTER_DEFAULTS.cluster as string))
     .addOption(withDefault('--ack-timeout <duration>', 'master HA, --ack standby: how long a commit waits for the in-sync standbys before acknowledging locally', MASTER_DEFAULTS.ackTimeout, positiveDurationArg))
+    .addOption(withDefault('--flap-takeovers <n>', 'flapping: a node id taken over by a new connection more than this many times within --flap-window (two slaves with the same --addr) keeps its connection, others are refused (0: off)', MASTER_DEFAULTS.flapTakeovers, intArg(0)))
+    .addOption(withDefault('--flap-window <duration>', 'the window of --flap-takeovers', MASTER_DEFAULTS.flapWindow, positiveDurationArg))
+    .addOption(withDefault('--flap-hold-down <duration>', 'a flapping node stays with the connection that holds it this long', MASTER_DEFAULTS.flapHoldDown, positiveDurationArg))
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')

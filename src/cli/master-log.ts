@@ -67,6 +67,16 @@ export function logMaster(master: Master, log: Logger, data: string): { stopped(
     }
   });
 
+  // Once per --flap-window per node (the decision says when): both peers, and what is done.
+  master.flapping$.subscribe((f) => {
+    if (!f.warn) return;
+    log.warn(
+      { event: 'flapping', node: f.node, takeovers: f.takeovers, holder: f.holder.remote, holderConn: f.holder.conn, refused: f.newcomer.remote, holdDownMs: f.holdDown },
+      `node ${f.node} is flapping: taken over ${f.takeovers} times within ${formatDuration(f.window)}, by connections from ${f.holder.remote} and ${f.newcomer.remote} (two slaves with the same --addr?); ` +
+        `it stays with connection ${f.holder.conn} from ${f.holder.remote} and the others are refused for ${formatDuration(f.holdDown)} (SlaveRefused, loadledger_refused_total)`,
+    );
+  });
+
   let events: Subscription | undefined;
   if (log.isLevelEnabled('debug')) {
     const trace = log.isLevelEnabled('trace');

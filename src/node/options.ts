@@ -2,6 +2,7 @@ import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
 import type { PushLimits } from '../protocol/messages.js';
 import { PROTECTION_DEFAULTS } from '../decisions/protection.js';
+import { FLAPPING_DEFAULTS } from '../decisions/flapping.js';
 import type { MasterTlsOptions } from '../master/tls.js';
 import type { HttpTlsOptions } from '../http/server.js';
 import type { HttpAuthOptions } from '../http/auth.js';
@@ -79,6 +80,12 @@ export interface MasterOptions {
   protectFor?: number;
   /** … and never with fewer eligible nodes than this. */
   protectMinNodes?: number;
+  /** Flapping (src/decisions/flapping.ts): more than this many takeovers of one node id within `flapWindow` (0: off)… */
+  flapTakeovers?: number;
+  /** … (ms) … */
+  flapWindow?: number;
+  /** … and the connection that holds it keeps it this long, others are refused (ms). */
+  flapHoldDown?: number;
 }
 
 /** MasterOptions with every default filled in. */
@@ -109,6 +116,9 @@ export const MASTER_DEFAULTS = {
   protectShare: PROTECTION_DEFAULTS.share,
   protectFor: PROTECTION_DEFAULTS.forMs,
   protectMinNodes: PROTECTION_DEFAULTS.minNodes,
+  flapTakeovers: FLAPPING_DEFAULTS.takeovers,
+  flapWindow: FLAPPING_DEFAULTS.window,
+  flapHoldDown: FLAPPING_DEFAULTS.holdDown,
 } as const;
 
 /** Fills in the defaults and refuses what cannot run (BAD_ARGUMENT). */
@@ -138,6 +148,9 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     protectShare: MASTER_DEFAULTS.protectShare,
     protectFor: MASTER_DEFAULTS.protectFor,
     protectMinNodes: MASTER_DEFAULTS.protectMinNodes,
+    flapTakeovers: MASTER_DEFAULTS.flapTakeovers,
+    flapWindow: MASTER_DEFAULTS.flapWindow,
+    flapHoldDown: MASTER_DEFAULTS.flapHoldDown,
     ...opts,
   };
   if (!(options.protectShare >= 0 && options.protectShare <= 1)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--protect-share must be between 0 and 1, got ${options.protectShare}`);

@@ -33,8 +33,14 @@ export type MasterCrashed = Event<'MasterCrashed', { epoch: number; lastSeq: num
 export type LogDamaged = Event<'LogDamaged', { from: number; to?: number; reason: string }>;
 /** `identity`: the certificate a TLS slave presented (its CN); absent without TLS and in logs older than TLS. */
 export type SlaveConnected = Event<'SlaveConnected', { conn: number; remote: string; identity?: string }>;
-/** A connection was refused at accept time (--allow, rate limit, max-slaves, a failed TLS handshake). */
-export type SlaveRefused = Event<'SlaveRefused', { remote: string; reason: string }>;
+/**
+ * A connection was refused: at accept time (--allow, rate limit, max-slaves, a failed TLS
+ * handshake: no `conn`, it never had one), or, with `conn` and `node`, at its first push,
+ * for a node that another live connection holds through a flapping hold-down
+ * (src/decisions/flapping.ts): that connection ends here, the holder keeps the node. Logs
+ * from before the hold-down have no `conn`: they fold as before.
+ */
+export type SlaveRefused = Event<'SlaveRefused', { remote: string; reason: string; conn?: number; node?: string }>;
 export type HelloReceived = Event<'HelloReceived', { conn: number }>;
 export type HelloAckSent = Event<'HelloAckSent', { conn: number }>;
 /** The master pinged a quiet slave. */
@@ -77,6 +83,13 @@ export type ProtectionStarted = Event<'ProtectionStarted', { timedOut: number; e
  */
 export type ProtectionEnded = Event<'ProtectionEnded', { reason: 'expired' | 'recovered' }>;
 
+/**
+ * Master HA (docs/ha.md): `node` (its --node-id) won the election on etcd and leads term
+ * `term` — the etcd create revision of the leader key, which only grows. The first event a
+ * leader writes in its term; a log without one was written by a master running alone.
+ */
+export type LeaderElected = Event<'LeaderElected', { term: number; node: string }>;
+
 export type LedgerEvent =
   | MasterStarted
   | MasterStopped
@@ -98,7 +111,8 @@ export type LedgerEvent =
   | NodeDrained
   | NodeUndrained
   | ProtectionStarted
-  | ProtectionEnded;
+  | ProtectionEnded
+  | LeaderElected;
 
 export type EventType = LedgerEvent['type'];
 
@@ -127,6 +141,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'NodeUndrained',
   'ProtectionStarted',
   'ProtectionEnded',
+  'LeaderElected',
 ];
 
 const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);

@@ -4,6 +4,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { EVENT_TYPES } from '../events.js';
 import type { MetricsSource } from '../ledger/view.js';
 import { POLICIES, type Policy } from '../selection/policy.js';
+import { registerClusterMetrics } from './cluster-metrics.js';
 
 /** How a `/v1/least-loaded` query ended (the `result` label). */
 export const QUERY_RESULTS = ['ok', 'no_eligible', 'down', 'bad_request'] as const;
@@ -68,6 +69,7 @@ export class MasterMetrics {
   constructor(private readonly master: MetricsSource) {
     processMetrics();
     const registers = [this.registry];
+    registerClusterMetrics(this.registry, master);
     const stats = () => master.recorder.stats;
     const batch = new Histogram({ name: 'loadledger_append_batch_events', help: 'Events per group commit (one LevelDB write).', buckets: BATCH_BUCKETS, registers });
     const latency = new Histogram({ name: 'loadledger_append_seconds', help: 'Time to append one group commit to the event log (LevelDB write, fsync with --fsync).', buckets: LATENCY_BUCKETS, registers });
@@ -154,11 +156,20 @@ export class MasterMetrics {
     });
     new Counter({
       name: 'loadledger_refused_total',
-      help: 'Connections refused (--allow, connection rate, max-slaves, TLS).',
+      help: "Connections refused (--allow, connection rate, max-slaves, TLS, a flapping node's hold-down).",
       registers,
       collect() {
         this.reset();
         this.inc(master.counters.refused);
+      },
+    });
+    new Counter({
+      name: 'loadledger_flapping_total',
+      help: 'Flapping detected: a node id taken over more than --flap-takeovers times within --flap-window (each starts a hold-down).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(master.counters.flapping);
       },
     });
     new Counter({

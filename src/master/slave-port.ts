@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { Subject } from 'rxjs';
 import type { Recorder } from '../../storage/recorder.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
 import type { PushLimits } from '../protocol/messages.js';
@@ -6,6 +7,7 @@ import type { Projection } from '../projection/state.js';
 import type { Selector } from '../selection/selector.js';
 import type { HostPort } from '../util/hostport.js';
 import type { Clock } from '../clock.js';
+import { FlapGuard, type FlappingDetected } from '../decisions/flapping.js';
 import { Admission } from './admission.js';
 import { SlaveConnection, formatAddr, normalizeIp, type ConnectionHost } from './connection.js';
 import { createSlaveTlsServer, type MasterTlsOptions, type TlsPeer } from './tls.js';
@@ -23,6 +25,10 @@ export interface SlavePortOptions {
   connectBurst: number;
   limits: Partial<PushLimits>;
   tls?: MasterTlsOptions | undefined;
+  /** Flapping: more than flapTakeovers takeovers of a node within flapWindow; the holder keeps it for flapHoldDown (ms). */
+  flapTakeovers: number;
+  flapWindow: number;
+  flapHoldDown: number;
   /** Monotonic time and timers (tests drive a manual one: test/helpers/manual-clock.ts). */
   scheduler: Clock;
 }
@@ -39,7 +45,8 @@ export interface SlavePortLedger {
 /**
  * The slave port: the listener (plain TCP or TLS with client certificates), the queue of
  * connections that arrive before MasterStarted is committed, accept/refuse (--allow,
- * connect rate, max-slaves), and the live connections with the node each is bound to.
+ * connect rate, max-slaves), and the live connections with the node each is bound to
+ * (a takeover of a node that flaps is refused: src/decisions/flapping.ts).
  */
 export class SlavePort implements ConnectionHost {
   readonly conns = new Map<number, SlaveConnection>();
@@ -50,8 +57,11 @@ export class SlavePort implements ConnectionHost {
   private early: Array<{ socket: Socket; peer?: TlsPeer; refusal?: string }> | null = [];
   private closing = false;
   readonly admission: Admission;
-  /** Unknown frame types skipped and connections refused, for /metrics. */
-  readonly counters = { unknownFrames: 0, refused: 0 };
+  /** Unknown frame types skipped, connections refused, flapping detected, for /metrics. */
+  readonly counters = { unknownFrames: 0, refused: 0, flapping: 0 };
+  private readonly flaps: FlapGuard;
+  /** Flapping detected (a hold-down begins): for the operator's warning (`warn`: once per window). */
+  readonly flapping$ = new Subject<FlappingDetected>();
 
   constructor(
     private readonly options: SlavePortOptions,
@@ -61,6 +71,7 @@ export class SlavePort implements ConnectionHost {
   ) {
     this.nextConn = firstConn;
     this.admission = new Admission({ allow: options.allow, rate: options.connectRate, burst: options.connectBurst });
+    this.flaps = new FlapGuard({ takeovers: options.flapTakeovers, window: options.flapWindow, holdDown: options.flapHoldDown });
   }
 
   get recorder(): Recorder {
@@ -169,11 +180,24 @@ export class SlavePort implements ConnectionHost {
     this.recorder.record({ type: 'SlaveRefused', remote, reason: unrecorded > 0 ? `${reason} (and ${unrecorded} more refused from ${ip} since the last record)` : reason });
   }
 
-  bind(c: SlaveConnection, node: string): void {
+  bind(c: SlaveConnection, node: string): boolean {
     const holder = this.bindings.get(node);
-    if (holder && holder !== c) holder.superseded(c.conn);
+    if (holder && holder !== c) {
+      const verdict = this.flaps.takeover(node, { conn: holder.conn, remote: holder.remote }, { conn: c.conn, remote: c.remote }, this.now());
+      if (!verdict.take) {
+        this.counters.refused++;
+        if (verdict.detected) {
+          this.counters.flapping++;
+          this.flapping$.next(verdict.detected);
+        }
+        c.refused(node, verdict.reason);
+        return false;
+      }
+      holder.superseded(c.conn);
+    }
     c.node = node;
     this.bindings.set(node, c);
+    return true;
   }
 
   forget(c: SlaveConnection): void {

@@ -40,6 +40,9 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
       state.conns.set(event.conn, { conn: event.conn, remote: event.remote, node: null, since: event.ts, lastSeen: event.ts });
       break;
     case 'SlaveRefused':
+      // refused after it was accepted (a flapping hold-down): the connection ends, no node changes
+      if (event.conn !== undefined) dropConnection(state, event.conn, event.ts, `refused: ${event.reason}`);
+      break;
     case 'HelloAckSent':
     case 'HelloSent':
       break;
@@ -78,6 +81,12 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
       break;
     case 'ProtectionEnded':
       protectionEnded(state, event.ts, event.reason);
+      break;
+    case 'LeaderElected':
+      // A new leader: the connections of the previous term were to another master.
+      dropAllConnections(state, event.ts, `the master changed: ${event.node} leads (term ${event.term})`);
+      state.protection = null;
+      state.terms.push({ term: event.term, node: event.node, seq: event.seq, ts: event.ts });
       break;
     default: {
       const unknown: never = event;

@@ -236,6 +236,19 @@ describe.each([
   });
 });
 
+describe('SlaveRefused with a connection (a flapping hold-down refused its first push)', () => {
+  it('ends that connection; the node stays with its holder, unchanged', () => {
+    const refused: NewEvent = { type: 'SlaveRefused', remote: '10.0.0.2:40002', reason: 'node a:1 is flapping: …', conn: 2, node: 'a:1' };
+    given(started, ev.connected(1), ev.pushed(1, 'a:1', 5), ev.connected(2))
+      .when(refused)
+      .then(({ doc, before, event, projection }) => {
+        expect(doc).toEqual({ ...before, seq: event.seq, pending: [] });
+        expect(projection.conns.has(2)).toBe(false);
+        expect(projection.nodes.get('a:1')?.conn).toBe(1);
+      });
+  });
+});
+
 // ---------------------------------------------------------------- the end of a connection
 
 describe.each([
@@ -379,10 +392,18 @@ describe('MasterCrashed and LogDamaged (the next start after a kill -9, on a dam
   it('LogDamaged keeps the master DOWN with the reason it had; MasterStarted brings it up without one', () => {
     const d = stateDocument(foldEvents(createProjection(), log.slice(0, at('LogDamaged'))));
     expect(d.master).toEqual({ state: 'DOWN', epoch: 2, since: T0 + 520, reason: 'crashed' });
-    const up = stateDocument(foldEvents(createProjection(), log));
+    const up = stateDocument(foldEvents(createProjection(), log.slice(0, log.findIndex((e) => e.type === 'LeaderElected'))));
     expect(up.master).toMatchObject({ state: 'UP_LISTENING', epoch: 3 });
     expect(up.master.reason).toBeUndefined();
     expect(up.nodes.find((n) => n.id === 'gw-b:8080')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 12 });
+  });
+
+  it('LeaderElected (master HA): the connections of the previous term end, the term is recorded', () => {
+    const d = stateDocument(foldEvents(createProjection(), log));
+    expect(d.term).toMatchObject({ term: 7, node: 'b' });
+    expect(d.master).toMatchObject({ state: 'UP_LISTENING', epoch: 4 });
+    expect(d.nodes.find((n) => n.id === 'gw-b:8080')).toMatchObject({ state: 'DOWN', reason: 'the master changed: b leads (term 7)' });
+    expect(d.nodes.find((n) => n.id === 'gw-a:8080')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 27 });
   });
 
   it('LogDamaged on a master that was UP (a hand-made log): DOWN since the event, its connections closed', () => {

@@ -4,6 +4,9 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { EVENT_TYPES } from '../events.js';
 import type { MetricsSource } from '../ledger/view.js';
 import { POLICIES, type Policy } from '../selection/policy.js';
+import { registerApiMetrics, type HttpApiStats } from './api-metrics.js';
+
+export type { HttpApiStats, HttpConnections } from './api-metrics.js';
 
 /** How a `/v1/least-loaded` query ended (the `result` label). */
 export const QUERY_RESULTS = ['ok', 'no_eligible', 'down', 'bad_request'] as const;
@@ -65,7 +68,10 @@ export class MasterMetrics {
   private logBytesAt = Number.NEGATIVE_INFINITY;
   private walking: Promise<void> | undefined;
 
-  constructor(private readonly master: MetricsSource) {
+  constructor(
+    private readonly master: MetricsSource,
+    http?: HttpApiStats,
+  ) {
     processMetrics();
     const registers = [this.registry];
     const stats = () => master.recorder.stats;
@@ -154,13 +160,33 @@ export class MasterMetrics {
     });
     new Counter({
       name: 'loadledger_refused_total',
-      help: 'Connections refused (--allow, connection rate, max-slaves, TLS).',
+      help: 'Slave connections refused (--allow, connection rate, max-slaves, TLS, file descriptors, accept errors).',
       registers,
       collect() {
         this.reset();
         this.inc(master.counters.refused);
       },
     });
+    new Counter({
+      name: 'loadledger_refused_descriptors_total',
+      help: 'Slave connections refused because the process had too few file descriptors left (ulimit -n); each also counts in loadledger_refused_total.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(master.counters.fdRefused ?? 0);
+      },
+    });
+    new Counter({
+      name: 'loadledger_accept_errors_total',
+      help: 'Connections the slave port could not accept (an error from accept()), by error code; each also counts in loadledger_refused_total.',
+      labelNames: ['code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [code, n] of master.counters.acceptErrors ?? []) this.inc({ code }, n);
+      },
+    });
+    if (http) registerApiMetrics(this.registry, http);
     new Counter({
       name: 'loadledger_unknown_frames_total',
       help: 'Frames of unknown type skipped.',

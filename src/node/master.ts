@@ -1,4 +1,4 @@
-import type { Observable, Subject } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
 import type { EventLog } from '../../storage/event-log.js';
 import type { Recorder } from '../../storage/recorder.js';
 import type { LedgerEvent, ProtectionEnded, ProtectionStarted } from '../events.js';
@@ -11,12 +11,15 @@ import { Liveness } from '../master/liveness.js';
 import { SlavePort } from '../master/slave-port.js';
 import { startHttpApi, type HttpApi } from '../http/server.js';
 import type { HostPort } from '../util/hostport.js';
+import { Descriptors } from '../util/descriptors.js';
+import type { Refusal } from '../util/refusals.js';
 import { resolveMasterOptions, type MasterOptions, type ResolvedMasterOptions } from './options.js';
 import { makeDataDir, removePidFile, writePidFile } from './pid-file.js';
 
 export { MASTER_DEFAULTS, type MasterOptions, type ResolvedMasterOptions } from './options.js';
 export type { HostPort } from '../util/hostport.js';
 export type { Degraded, HealthChange } from '../ledger/view.js';
+export type { Refusal } from '../util/refusals.js';
 
 /**
  * The composition root: one running master. It opens the log and rebuilds the projection
@@ -34,6 +37,10 @@ export class Master implements RegistryControl, MetricsSource {
   private stopping: Promise<void> | undefined;
   /** Picks least-loaded answers; its state (compensation) is not in the log: see Selector. */
   readonly selector: Selector;
+  /** Connections either port turned away or could not take, at most once per window and kind: for the operator's log. */
+  readonly refusals$ = new Subject<Refusal>();
+  /** The process's file descriptors, which both ports check before they take a connection. */
+  readonly descriptors = new Descriptors();
 
   private constructor(
     readonly options: ResolvedMasterOptions,
@@ -41,7 +48,7 @@ export class Master implements RegistryControl, MetricsSource {
   ) {
     this.ledger = built;
     this.selector = new Selector({ policy: options.policy, compensation: options.compensation });
-    this.port = new SlavePort(options, built, this.selector, built.projection.lastConn + 1);
+    this.port = new SlavePort({ ...options, onRefusal: (r) => this.refusals$.next(r), descriptors: this.descriptors }, built, this.selector, built.projection.lastConn + 1);
     this.liveness = new Liveness(
       { conns: this.port.conns, get projection() { return built.projection; }, get recorder() { return built.recorder; }, prune: (now) => this.port.admission.prune(now), now: () => this.port.now() },
       options,
@@ -108,7 +115,7 @@ export class Master implements RegistryControl, MetricsSource {
   }
 
   /** Unknown frame types skipped and connections refused, for /metrics. */
-  get counters(): { unknownFrames: number; refused: number } {
+  get counters(): { unknownFrames: number; refused: number; fdRefused: number; acceptErrors: ReadonlyMap<string, number> } {
     return this.port.counters;
   }
 
@@ -128,8 +135,17 @@ export class Master implements RegistryControl, MetricsSource {
 
   private async listen(): Promise<void> {
     await this.port.listen();
-    if (this.options.http) {
-      this.http = await startHttpApi(this, this.options.http, { tls: this.options.httpTls, auth: this.options.auth });
+    const o = this.options;
+    if (o.http) {
+      this.http = await startHttpApi(this, o.http, {
+        tls: o.httpTls,
+        auth: o.auth,
+        followers: { maxFollowers: o.maxFollowers, stallTimeout: o.followStallTimeout },
+        maxConnections: o.maxHttpConnections,
+        scheduler: o.scheduler,
+        onRefusal: (r) => this.refusals$.next(r),
+        descriptors: this.descriptors,
+      });
     }
     const recorder = this.ledger.recorder;
     this.recordStart(this.projection.master.epoch + 1);

@@ -3,7 +3,7 @@ import { ErrorCode, LoadLedgerError } from '../errors.js';
 import type { PushLimits } from '../protocol/messages.js';
 import { PROTECTION_DEFAULTS } from '../decisions/protection.js';
 import type { MasterTlsOptions } from '../master/tls.js';
-import type { HttpTlsOptions } from '../http/server.js';
+import { FOLLOWER_DEFAULTS, HTTP_MAX_CONNECTIONS, type HttpTlsOptions } from '../http/server.js';
 import type { HttpAuthOptions } from '../http/auth.js';
 import { checkCompensation, parsePolicy, type Policy } from '../selection/policy.js';
 import type { HostPort } from '../util/hostport.js';
@@ -74,6 +74,12 @@ export interface MasterOptions {
   protectFor?: number;
   /** … and never with fewer eligible nodes than this. */
   protectMinNodes?: number;
+  /** Live tails (`/v1/events?follow=1`) served at once; more are answered 503 TOO_MANY_FOLLOWERS. */
+  maxFollowers?: number;
+  /** A `/v1/events` stream whose client takes nothing this long while there is something to send is cut off (ms; 0: never). */
+  followStallTimeout?: number;
+  /** Connections to the HTTP API served at once; more are closed as they arrive. */
+  maxHttpConnections?: number;
 }
 
 /** MasterOptions with every default filled in. */
@@ -104,6 +110,9 @@ export const MASTER_DEFAULTS = {
   protectShare: PROTECTION_DEFAULTS.share,
   protectFor: PROTECTION_DEFAULTS.forMs,
   protectMinNodes: PROTECTION_DEFAULTS.minNodes,
+  maxFollowers: FOLLOWER_DEFAULTS.maxFollowers,
+  followStallTimeout: FOLLOWER_DEFAULTS.stallTimeout,
+  maxHttpConnections: HTTP_MAX_CONNECTIONS,
 } as const;
 
 /** Fills in the defaults and refuses what cannot run (BAD_ARGUMENT). */
@@ -132,6 +141,9 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     protectShare: MASTER_DEFAULTS.protectShare,
     protectFor: MASTER_DEFAULTS.protectFor,
     protectMinNodes: MASTER_DEFAULTS.protectMinNodes,
+    maxFollowers: MASTER_DEFAULTS.maxFollowers,
+    followStallTimeout: MASTER_DEFAULTS.followStallTimeout,
+    maxHttpConnections: MASTER_DEFAULTS.maxHttpConnections,
     ...opts,
   };
   if (!(options.protectShare >= 0 && options.protectShare <= 1)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--protect-share must be between 0 and 1, got ${options.protectShare}`);

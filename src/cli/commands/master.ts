@@ -44,6 +44,9 @@ interface MasterFlags extends HttpSecurityFlags, LogFlags {
   protectShare: number;
   protectFor: number;
   protectMinNodes: number;
+  maxFollowers: number;
+  followStallTimeout: number;
+  maxHttpConnections: number;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -74,6 +77,9 @@ export function masterCommand(): Command {
     .option('--hello-interval <duration>', 'HELLO a slave that was quiet this long', positiveDurationArg, MASTER_DEFAULTS.helloInterval)
     .option('--dead-after <duration>', 'a slave with no frame for this long is DOWN', positiveDurationArg, MASTER_DEFAULTS.deadAfter)
     .option('--max-slaves <n>', 'refuse connections beyond this many', intArg(1), MASTER_DEFAULTS.maxSlaves)
+    .option('--max-http-connections <n>', 'connections to the HTTP API served at once; more are closed as they arrive', intArg(1), MASTER_DEFAULTS.maxHttpConnections)
+    .option('--max-followers <n>', 'live tails (/v1/events?follow=1) served at once; more are answered 503', intArg(1), MASTER_DEFAULTS.maxFollowers)
+    .option('--follow-stall-timeout <duration>', 'cut off a /v1/events client that takes nothing this long while there is something to send (0: never)', durationArg, MASTER_DEFAULTS.followStallTimeout)
     .option('--handshake-timeout <duration>', 'close a connection that sends no valid frame this long after connecting', positiveDurationArg, MASTER_DEFAULTS.handshakeTimeout)
     .option('--max-frame-rate <n>', 'frames read per second per connection; a faster slave is paused (0: no limit)', intArg(0), MASTER_DEFAULTS.maxFrameRate)
     .option('--allow <cidr>', 'only these peers may connect (repeatable; e.g. 10.0.0.0/8, fd00::/8, 192.0.2.7)', allowArg, [])
@@ -122,6 +128,9 @@ export function masterCommand(): Command {
           helloInterval: flags.helloInterval,
           deadAfter: flags.deadAfter,
           maxSlaves: flags.maxSlaves,
+          maxHttpConnections: flags.maxHttpConnections,
+          maxFollowers: flags.maxFollowers,
+          followStallTimeout: flags.followStallTimeout,
           handshakeTimeout: flags.handshakeTimeout,
           maxFrameRate: flags.maxFrameRate,
           allow: flags.allow,

@@ -1,5 +1,6 @@
 import type { LedgerEvent } from '../src/events.js';
-import { formatSeconds } from '../src/projection/evolve.js';
+import { damagedSeqs, formatSeconds } from '../src/projection/evolve.js';
+import { effectiveTs } from '../src/events.js';
 import type { Projection, SlaveState } from '../src/projection/state.js';
 
 /** One change of a node's state, with the event that caused it. */
@@ -68,7 +69,7 @@ export class NodeExplainer {
     // mass-failure protection changes no state when it keeps an eligible node eligible: its flag is the change
     if (n.state === this.prev && prot === this.prevProtected) return;
     // a stop recorded late (after a log outage) took effect at `since`
-    const ts = e.type === 'MasterStopped' && e.since !== undefined ? e.since : e.ts;
+    const ts = e.type === 'MasterCrashed' ? e.lastAt : effectiveTs(e);
     const t: Transition = { seq: e.seq, ts, from: this.prev, to: n.state, cause: this.cause(e, n.load, prot), event: e.type };
     if (prot) t.protected = true;
     if (this.prevProtected) t.wasProtected = true;
@@ -118,6 +119,10 @@ export class NodeExplainer {
         return `master restarted (epoch ${e.epoch}): not eligible until it reconnects`;
       case 'MasterStopped':
         return `master stopped (${e.reason})${e.since !== undefined ? ` (recorded at ${clock(e.ts)})` : ''}`;
+      case 'MasterCrashed':
+        return `master crashed: its last event was seq ${e.lastSeq} at ${clock(e.lastAt)}, the next start came at ${clock(e.ts)}; not eligible until it reconnects`;
+      case 'LogDamaged':
+        return `event log damaged (${damagedSeqs(e.from, e.to)}): ${e.reason}; the master started anyway (--accept-damage)`;
       default:
         return e.type;
     }

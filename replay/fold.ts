@@ -46,6 +46,10 @@ async function foldBatches(source: EventSource, state: Projection, to: number, o
     done += batch.length;
     onProgress?.(done, total);
   }
+  // A source that ends early must fail too: the state it leaves is not the state at `to`.
+  if (state.seq < to) {
+    throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${source.describe}: the events end at seq ${state.seq}, where seq ${to} was asked for`, { seqs: { from: state.seq + 1, to } });
+  }
 }
 
 /** The projection just after `seq`: the source's nearest base, then the tail folded. */

@@ -17,6 +17,8 @@ export interface EventSource {
   readonly firstSeq: number;
   /** Last seq available when the source was opened. */
   readonly lastSeq: number;
+  /** Damage accepted by an operator (a log's holes): unreadable seqs, stepped over when looking for a time. */
+  readonly holes?: readonly { from: number; to: number }[];
   /**
    * The projection to start folding from for a target seq: the nearest snapshot at or
    * before `seq` (or the empty projection). Throws SEQ_OUT_OF_RANGE when nothing covers it.
@@ -42,6 +44,7 @@ export async function logSource(log: EventLog, describe: string, close: () => Pr
     describe,
     firstSeq,
     lastSeq: log.lastSeq,
+    holes: log.holes,
     async base(seq) {
       if (seq < firstSeq - 1) throw beforeOldest(seq, firstSeq, describe);
       const snap = await log.nearestSnapshot(seq);

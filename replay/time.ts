@@ -1,4 +1,5 @@
 import { badArgument, ErrorCode, LoadLedgerError } from '../src/errors.js';
+import { effectiveTs } from '../src/events.js';
 import { parseDuration } from '../src/util/duration.js';
 import type { EventSource } from './source.js';
 
@@ -88,18 +89,38 @@ export async function lastEventTs(source: EventSource): Promise<number> {
   return 0;
 }
 
-/** The last seq whose event happened at or before `ms` (firstSeq - 1 when none did). */
+/**
+ * The last seq whose event took effect at or before `ms` (firstSeq - 1 when none did). An
+ * event recorded late takes effect earlier (effectiveTs: a crash just after its epoch's
+ * last event), so a time inside a crashed master's outage lands on its MasterCrashed.
+ * Damage an operator accepted (the source's holes) is stepped over: times need no state.
+ */
 export async function seqAtTime(source: EventSource, ms: number): Promise<{ seq: number; firstTs: number }> {
   let seq = source.firstSeq - 1;
   let firstTs = 0;
-  for await (const batch of source.read(source.firstSeq, source.lastSeq)) {
-    if (firstTs === 0 && batch[0]) firstTs = batch[0].ts;
-    for (const e of batch) {
-      if (e.ts > ms) return { seq, firstTs };
-      seq = e.seq;
+  for (const [from, to] of segments(source)) {
+    for await (const batch of source.read(from, to)) {
+      if (firstTs === 0 && batch[0]) firstTs = batch[0].ts;
+      for (const e of batch) {
+        if (effectiveTs(e) > ms) return { seq, firstTs };
+        seq = e.seq;
+      }
     }
   }
   return { seq, firstTs };
+}
+
+/** The source's seqs in ranges around its holes. */
+function segments(source: EventSource): [number, number][] {
+  const out: [number, number][] = [];
+  let from = source.firstSeq;
+  for (const h of [...(source.holes ?? [])].sort((a, b) => a.from - b.from)) {
+    if (h.to < from) continue;
+    if (from < h.from) out.push([from, Math.min(h.from - 1, source.lastSeq)]);
+    from = h.to + 1;
+  }
+  if (from <= source.lastSeq) out.push([from, source.lastSeq]);
+  return out;
 }
 
 /**

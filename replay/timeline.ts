@@ -1,4 +1,5 @@
 import type { EventType, LedgerEvent } from '../src/events.js';
+import { damagedSeqs } from '../src/projection/evolve.js';
 import type { Projection } from '../src/projection/state.js';
 
 /** The node an event concerns, as known just before it is folded (connections bind on push). */
@@ -11,6 +12,8 @@ export function eventNode(state: Projection, e: LedgerEvent): string | null {
       return e.node;
     case 'MasterStarted':
     case 'MasterStopped':
+    case 'MasterCrashed':
+    case 'LogDamaged':
     case 'SlaveRefused':
     case 'ProtectionEnded':
       return null;
@@ -28,6 +31,10 @@ export function eventDetails(e: LedgerEvent): string {
       return `epoch ${e.epoch}, slaves on ${e.listen}${e.http ? `, HTTP on ${e.http}` : ''}, pid ${e.pid}, dead-after ${e.deadAfter}ms`;
     case 'MasterStopped':
       return `epoch ${e.epoch}, ${e.reason}${e.since !== undefined ? ` (DOWN since ${new Date(e.since).toISOString()})` : ''}`;
+    case 'MasterCrashed':
+      return `epoch ${e.epoch} ended without a stop: its last event was seq ${e.lastSeq} at ${new Date(e.lastAt).toISOString()} (DOWN since then)`;
+    case 'LogDamaged':
+      return `${damagedSeqs(e.from, e.to)}: ${e.reason} (started anyway: --accept-damage)`;
     case 'SlaveConnected':
       return `from ${e.remote}${e.identity !== undefined ? `, certificate ${e.identity}` : ''}`;
     case 'SlaveRefused':

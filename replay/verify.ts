@@ -1,9 +1,11 @@
 import { ErrorCode, isLoadLedgerError } from '../src/errors.js';
-import { isEventType, type LedgerEvent } from '../src/events.js';
+import type { LedgerEvent } from '../src/events.js';
 import { evolve } from '../src/projection/evolve.js';
 import { fromSnapshot, toSnapshot, type ProjectionSnapshot } from '../src/projection/snapshot.js';
 import { createProjection, type Projection } from '../src/projection/state.js';
-import { decodeRecord, type EventLog } from '../storage/event-log.js';
+import { formatRange } from '../storage/damage.js';
+import type { EventLog } from '../storage/event-log.js';
+import { RecordDamage } from '../storage/record.js';
 import { diffProjections, diffSnapshots } from './compare.js';
 import { loadProjection } from './load.js';
 import { openLogReadOnly } from './open.js';
@@ -124,6 +126,17 @@ export async function verifyEventLog(log: EventLog, opts: VerifyOptions = {}): P
     return (err.message ?? String(e)).split(log.dir).join(name);
   };
 
+  let broken = false;
+  // ---- damage the open found (LevelDB's recovery, the tail marker), and damage accepted earlier
+  for (const d of log.damage) {
+    problem(`${name}: ${formatRange(d)} damaged: ${d.reason}`);
+    broken = true;
+  }
+  for (const h of log.holes) {
+    problem(`${name}: ${formatRange(h)} damaged: ${h.reason} (accepted by an operator at seq ${h.at}: \`master --accept-damage\`)`);
+    broken = true;
+  }
+
   // ---- where a fresh fold starts, and which snapshots it can be compared with
   const snapSeqs = await log.snapshotSeqs();
   result.snapshots.total = snapSeqs.length;
@@ -151,6 +164,7 @@ export async function verifyEventLog(log: EventLog, opts: VerifyOptions = {}): P
     else toCompare.push(s);
   }
   let nextSnap = 0;
+  if (broken) state = undefined;
 
   // ---- one pass over the records: decode, seq, fold, snapshots
   const total = Math.max(0, log.lastSeq - log.firstSeq + 1);
@@ -158,6 +172,13 @@ export async function verifyEventLog(log: EventLog, opts: VerifyOptions = {}): P
   let expected: number | undefined;
   for await (const batch of log.readRecords()) {
     for (const rec of batch) {
+      if ('damage' in rec) {
+        const from = expected ?? rec.seq + 1;
+        problem(`${name}: ${formatRange(rec.next !== undefined ? { from, to: Math.max(from, rec.next - 1) } : { from })} damaged: LevelDB cannot read these records (${rec.damage})`);
+        state = undefined;
+        expected = rec.next;
+        continue;
+      }
       result.records++;
       if (expected !== undefined && rec.seq !== expected) {
         if (rec.seq > expected) problem(`${name}: seq ${expected}${rec.seq - 1 > expected ? `..${rec.seq - 1}` : ''} missing (the next record starts at seq ${rec.seq})`);
@@ -166,17 +187,10 @@ export async function verifyEventLog(log: EventLog, opts: VerifyOptions = {}): P
       }
       let events: LedgerEvent[];
       try {
-        events = decodeRecord(rec.value, log.dir);
+        events = log.decodeRecord(rec.seq, rec.value);
       } catch (e) {
-        const cause = (e as { cause?: unknown }).cause;
-        problem(`${name}: the record at seq ${rec.seq} does not decode (${cause instanceof Error ? cause.message : clean(e).replace(`${name}: `, '')})`);
-        state = undefined;
-        expected = undefined;
-        continue;
-      }
-      const bad = badEvent(events, rec.seq);
-      if (bad !== undefined) {
-        problem(`${name}: the record at seq ${rec.seq}: ${bad}`);
+        if (!(e instanceof RecordDamage)) throw e;
+        problem(`${name}: the record at seq ${rec.seq}: ${e.message}`);
         state = undefined;
         expected = undefined;
         continue;
@@ -238,18 +252,6 @@ function emptyResult(dir: string): VerifyResult {
     problemCount: 0,
     ms: 0,
   };
-}
-
-/** Why the decoded record starting at `first` is not a gapless run of events, if it is not. */
-function badEvent(events: readonly unknown[], first: number): string | undefined {
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i] as Partial<LedgerEvent> | null;
-    if (typeof e !== 'object' || e === null) return `item ${i} is not an event`;
-    if (typeof e.type !== 'string' || !isEventType(e.type)) return `item ${i} has an unknown type ${JSON.stringify(e.type)}`;
-    if (typeof e.ts !== 'number' || !Number.isFinite(e.ts)) return `item ${i} (${e.type}) has no valid ts`;
-    if (e.seq !== first + i) return `item ${i} (${e.type}) has seq ${String(e.seq)}, expected ${first + i}`;
-  }
-  return undefined;
 }
 
 async function compareSnapshot(

@@ -104,14 +104,23 @@ export function exitCode(code: string | undefined): 1 | 2 {
   return isErrorCode(code) ? ERRORS[code].exit : EXIT_FAILURE;
 }
 
+/** A range of seqs; `to` absent when its end is not known. */
+export interface SeqRange {
+  from: number;
+  to?: number;
+}
+
 export class LoadLedgerError extends Error {
   override readonly name = 'LoadLedgerError';
+  /** The seqs the error is about: for LOG_CORRUPT, the damaged range. */
+  readonly seqs: SeqRange | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; seqs?: SeqRange },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.seqs = options?.seqs;
   }
 }
 

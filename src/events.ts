@@ -17,6 +17,20 @@ export type MasterStarted = Event<'MasterStarted', { epoch: number; listen: stri
  * took writes again.
  */
 export type MasterStopped = Event<'MasterStopped', { epoch: number; reason: string; since?: number }>;
+/**
+ * The previous epoch ended without MasterStopped (the master was killed, crashed, or lost
+ * its machine): recorded by the next start, before its MasterStarted. `lastSeq`/`lastAt`:
+ * the last event that epoch left, where its evidence ends. Replay takes the master as DOWN
+ * from just after `lastAt`, not from this event's `ts` (the restart).
+ */
+export type MasterCrashed = Event<'MasterCrashed', { epoch: number; lastSeq: number; lastAt: number }>;
+/**
+ * A master started on a damaged log because an operator said so (`--accept-damage`): seqs
+ * `from`..`to` (`to` absent when how many is unknown: the next events follow seq from - 1)
+ * could not be read back; `reason`: what was found. Recorded before MasterStarted. The
+ * connections of the epoch before are gone with it.
+ */
+export type LogDamaged = Event<'LogDamaged', { from: number; to?: number; reason: string }>;
 /** `identity`: the certificate a TLS slave presented (its CN); absent without TLS and in logs older than TLS. */
 export type SlaveConnected = Event<'SlaveConnected', { conn: number; remote: string; identity?: string }>;
 /** A connection was refused at accept time (--allow, rate limit, max-slaves, a failed TLS handshake). */
@@ -66,6 +80,8 @@ export type ProtectionEnded = Event<'ProtectionEnded', { reason: 'expired' | 're
 export type LedgerEvent =
   | MasterStarted
   | MasterStopped
+  | MasterCrashed
+  | LogDamaged
   | SlaveConnected
   | SlaveRefused
   | HelloReceived
@@ -92,6 +108,8 @@ export type NewEvent = LedgerEvent extends infer E ? (E extends LedgerEvent ? Om
 export const EVENT_TYPES: readonly EventType[] = [
   'MasterStarted',
   'MasterStopped',
+  'MasterCrashed',
+  'LogDamaged',
   'SlaveConnected',
   'SlaveRefused',
   'HelloReceived',
@@ -111,6 +129,19 @@ export const EVENT_TYPES: readonly EventType[] = [
   'ProtectionEnded',
 ];
 
+const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
+
 export function isEventType(s: string): s is EventType {
-  return (EVENT_TYPES as readonly string[]).includes(s);
+  return TYPES.has(s);
+}
+
+/**
+ * When an event took effect, where that is earlier than when it was recorded: a stop
+ * recorded after a log outage (MasterStopped.since), a crash recorded by the next start
+ * (MasterCrashed: just after its epoch's last event). Replay at a time uses this.
+ */
+export function effectiveTs(e: LedgerEvent): number {
+  if (e.type === 'MasterStopped' && e.since !== undefined) return e.since;
+  if (e.type === 'MasterCrashed') return e.lastAt + 1;
+  return e.ts;
 }

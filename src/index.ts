@@ -16,4 +16,6 @@ export { EventLog } from '../storage/event-log.js';
 export { Selector } from './node/selector.js';
 export type { SelectorOptions } from './selection/selector.js';
 export { POLICIES, DEFAULT_POLICY, type Policy } from './selection/policy.js';
-export { QueryClient, type QueryClientOptions } from './client/query-client.js';
+export { QueryClient, type QueryClientOptions, type QueryTargets } from './client/query-client.js';
+export { getFromAny, postToLeader, httpMasters, type MasterUrls, type MemberAnswer } from './client/http-masters.js';
+export { Masters } from './client/masters.js';

@@ -1,12 +1,16 @@
 import { existsSync } from 'node:fs';
 import { Level } from 'level';
-import type { AbstractSublevel } from 'abstract-level';
 import { ErrorCode, LoadLedgerError } from '../src/errors.js';
 import type { LedgerEvent } from '../src/events.js';
 import type { ProjectionSnapshot } from '../src/projection/snapshot.js';
-import { FORMAT_VERSION, RECORD_EVENTS, keySeq, logPackr, seqKey } from './format.js';
+import { corruptError, isLevelCorruption, overlaps, type Damage, type Hole } from './damage.js';
+import { RECORD_EVENTS, keySeq, seqKey } from './format.js';
+import { OpenChecks } from './open-checks.js';
+import { readChecked, readRecords, type StoredRecord, type Sub } from './reader.js';
+import { RecordDamage, decodeEvents, decodeSnapshot, encodeEvents, encodeMeta, encodeSnapshot, eventCount } from './record.js';
+import { readWal } from './recovery.js';
 
-type Sub = AbstractSublevel<Level<string, Buffer>, string | Buffer | Uint8Array, string, Buffer>;
+export type { Damage, Hole } from './damage.js';
 
 export interface EventLogOptions {
   /** Create the log when the directory holds none (a master); false for readers. */
@@ -16,14 +20,28 @@ export interface EventLogOptions {
 }
 
 /**
- * The event log on LevelDB. Appends are group commits: one `batch()` write for all the
- * events handed over together, split into records of at most RECORD_EVENTS events.
+ * The event log on LevelDB (format: storage/format.ts, docs/log-format.md). Appends are
+ * group commits: one `batch()` write for all the events handed over together, split into
+ * records of at most RECORD_EVENTS events, with the tail marker in the same write.
+ *
+ * Every read checks what it reads: each record's checksum, that its events carry the seqs
+ * its key says and types this version knows, and that the records follow each other without
+ * a gap. Damage fails the read with LOG_CORRUPT naming the seqs (storage/damage.ts); so does
+ * damage found at open (what LevelDB's recovery dropped, a tail marker past the records).
  */
 export class EventLog {
-  /** seq of the last event in the log (0 when empty). */
+  /** seq of the last event in the log (0 when empty); damage past the readable end counts. */
   lastSeq = 0;
   /** seq of the oldest event still in the log (lastSeq + 1 when empty). */
   firstSeq = 1;
+  /** Damage found at open and not accepted: reads that meet it fail. */
+  damage: Damage[] = [];
+  /** Damage an operator accepted (master --accept-damage): unreadable, stepped over by the master. */
+  holes: Hole[] = [];
+  /** seqs of snapshots found damaged (a master with --accept-damage removes them). */
+  readonly damagedSnapshots = new Set<number>();
+  /** Records below this seq may be format 1 (no checksum): Infinity for a format 1 log. */
+  private framedFrom = 1;
 
   private constructor(
     readonly dir: string,
@@ -39,6 +57,8 @@ export class EventLog {
     if (!create && !existsSync(dir)) {
       throw new LoadLedgerError(ErrorCode.LOG_NOT_FOUND, `no event log at ${dir}`);
     }
+    // The open replays and then deletes the write-ahead logs: read what they held first.
+    const wal = readWal(dir);
     const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer', createIfMissing: create });
     try {
       await db.open();
@@ -48,48 +68,28 @@ export class EventLog {
     const sub = (name: string): Sub => db.sublevel<string, Buffer>(name, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
     const log = new EventLog(dir, db, sub('ev'), sub('snap'), sub('meta'), options.sync ?? false);
     try {
-      await log.checkFormat(create);
-      await log.findBounds();
+      const c = new OpenChecks(dir, log.ev, log.meta, () => log.latestSnapshot());
+      const upgrade = await c.checkFormat(create);
+      log.framedFrom = c.framedFrom;
+      await c.findBounds();
+      await c.checkRecovery(wal);
+      await c.checkTail();
+      if (upgrade) await c.upgrade();
+      log.framedFrom = c.framedFrom;
+      log.firstSeq = c.firstSeq;
+      log.lastSeq = c.lastSeq;
+      log.damage = c.damage;
+      log.holes = c.holes;
+      for (const d of log.damage) log.lastSeq = Math.max(log.lastSeq, d.to ?? d.from);
     } catch (e) {
       await db.close().catch(() => {});
-      throw e;
+      throw isLevelCorruption(e) && !(e instanceof LoadLedgerError) ? openError(dir, e) : e;
     }
     return log;
   }
 
-  private async checkFormat(create: boolean): Promise<void> {
-    const raw = await this.meta.get('format');
-    if (raw === undefined) {
-      const any = await this.ev.keys({ limit: 1 }).all();
-      if (any.length > 0) throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${this.dir}: events without a format record`);
-      if (!create) throw new LoadLedgerError(ErrorCode.LOG_NOT_FOUND, `no event log at ${this.dir} (empty LevelDB)`);
-      await this.meta.batch([
-        { type: 'put', key: 'format', value: logPackr.pack(FORMAT_VERSION) },
-        { type: 'put', key: 'created', value: logPackr.pack(Date.now()) },
-      ]);
-      return;
-    }
-    const version: unknown = logPackr.unpack(raw);
-    if (version !== FORMAT_VERSION) {
-      throw new LoadLedgerError(
-        ErrorCode.LOG_FORMAT_UNSUPPORTED,
-        `${this.dir}: log format version ${String(version)}, this loadledger reads version ${FORMAT_VERSION}; use a newer loadledger`,
-      );
-    }
-  }
-
-  private async findBounds(): Promise<void> {
-    const [firstKey] = await this.ev.keys({ limit: 1 }).all();
-    const [lastEntry] = await this.ev.iterator({ reverse: true, limit: 1 }).all();
-    if (firstKey === undefined || lastEntry === undefined) {
-      const snap = await this.latestSnapshot();
-      this.lastSeq = snap?.seq ?? 0;
-      this.firstSeq = this.lastSeq + 1;
-      return;
-    }
-    const events = decodeRecord(lastEntry[1], this.dir);
-    this.firstSeq = keySeq(firstKey);
-    this.lastSeq = keySeq(lastEntry[0]) + events.length - 1;
+  private legacy(seq: number): boolean {
+    return seq < this.framedFrom;
   }
 
   /**
@@ -102,79 +102,107 @@ export class EventLog {
     if (first !== this.lastSeq + 1) {
       throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `append of seq ${first} after ${this.lastSeq} would leave a gap`);
     }
-    const ops: { type: 'put'; key: string; value: Buffer }[] = [];
+    const last = events[events.length - 1]!.seq;
+    const ops: { type: 'put'; sublevel: Sub; key: string; value: Buffer }[] = [];
     for (let i = 0; i < events.length; i += RECORD_EVENTS) {
       const chunk = events.length <= RECORD_EVENTS ? events : events.slice(i, i + RECORD_EVENTS);
-      ops.push({ type: 'put', key: seqKey(chunk[0]!.seq), value: logPackr.pack(chunk) });
+      ops.push({ type: 'put', sublevel: this.ev, key: seqKey(chunk[0]!.seq), value: encodeEvents(chunk) });
     }
+    ops.push({ type: 'put', sublevel: this.meta, key: 'tail', value: encodeMeta(last) });
     try {
-      await this.ev.batch(ops, { sync: this.sync } as object);
+      await this.db.batch(ops, { sync: this.sync } as object);
     } catch (e) {
       throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${this.dir}: ${(e as Error).message}`, { cause: e });
     }
-    this.lastSeq = events[events.length - 1]!.seq;
+    this.lastSeq = last;
   }
 
   /**
-   * Reads events with from ≤ seq ≤ to, in order, in arrays of up to a record's worth.
-   * `to` defaults to the end of the log as it is when the read starts.
+   * Reads events with from ≤ seq ≤ to, in order, in arrays of up to a record's worth, every
+   * record checked (see the class). `to` defaults to the end of the log as it is when the
+   * read starts. `overHoles`: step over accepted damage (the master's own fold) rather than
+   * fail on it; the events on either side come in separate batches.
    */
-  async *read(from = this.firstSeq, to = this.lastSeq): AsyncGenerator<LedgerEvent[]> {
+  async *read(from = this.firstSeq, to = this.lastSeq, opts: { overHoles?: boolean } = {}): AsyncGenerator<LedgerEvent[]> {
     if (from > to) return;
-    // The record holding `from` starts at or before it.
-    const [startKey] = await this.ev.keys({ lte: seqKey(from), reverse: true, limit: 1 }).all();
-    const it = this.ev.iterator({ gte: startKey ?? seqKey(from), lte: seqKey(to) });
-    // Read ahead: LevelDB fetches the next slice on its thread while we decode this one.
-    let next = ahead(it.nextv(64));
-    try {
-      for (;;) {
-        const entries = await next;
-        if (entries.length === 0) return;
-        next = ahead(it.nextv(64));
-        for (const [, value] of entries) {
-          let events = decodeRecord(value, this.dir);
-          const head = events[0]!.seq;
-          const tail = events[events.length - 1]!.seq;
-          if (head < from || tail > to) events = events.filter((e) => e.seq >= from && e.seq <= to);
-          if (events.length > 0) yield events;
-          if (tail >= to) return;
-        }
-      }
-    } finally {
-      await next.catch(() => {});
-      await it.close();
+    for (const d of this.damage) if (overlaps(d, from, to)) throw corruptError(this.dir, d);
+    let start = from;
+    for (const h of this.holes.filter((x) => overlaps(x, from, to)).sort((a, b) => a.from - b.from)) {
+      if (!opts.overHoles) throw corruptError(this.dir, { ...h, reason: `${h.reason} (accepted by an operator at seq ${h.at}; states from there on replay from the snapshot taken then)` });
+      if (start < h.from) yield* this.readRange(start, h.from - 1);
+      start = h.to + 1;
     }
+    if (start <= to) yield* this.readRange(start, to);
+  }
+
+  private readRange(from: number, to: number): AsyncGenerator<LedgerEvent[]> {
+    const floor = Math.max(from - RECORD_EVENTS + 1, ...this.holes.filter((h) => h.to < from).map((h) => h.to + 1), 0);
+    return readChecked(this.ev, {
+      dir: this.dir,
+      from,
+      to,
+      floor,
+      firstSeq: () => this.firstSeq,
+      lastSeq: () => this.lastSeq,
+      decode: (seq, value) => decodeEvents(value, seq, this.legacy(seq)),
+    });
   }
 
   /** Raw records (undecoded), for measuring the read limit of the store itself. */
-  readRaw(): AsyncGenerator<Buffer[]> {
-    return readAhead(this.ev.values(), (values) => values);
+  async *readRaw(): AsyncGenerator<Buffer[]> {
+    for await (const batch of this.readRecords()) yield batch.flatMap((r) => ('value' in r ? [r.value] : []));
   }
 
   /**
    * Every record as stored, with its key's seq, undecoded: for `verify`, which must see a
-   * record that does not decode and go on to the next rather than stop at the first.
+   * record that does not decode and go on to the next rather than stop at the first. A part
+   * LevelDB cannot read comes as `damage` (from the seq after the last key read), and the
+   * walk goes on after it.
    */
-  readRecords(): AsyncGenerator<{ seq: number; value: Buffer }[]> {
-    return readAhead(this.ev.iterator(), (entries) => entries.map(([key, value]) => ({ seq: keySeq(key), value })));
+  readRecords(): AsyncGenerator<StoredRecord[]> {
+    return readRecords(this.ev, this.firstSeq);
   }
 
-  /** A stored snapshot by its key's seq, decoded (LOG_CORRUPT when it does not decode). */
+  /** Decodes and checks one record as read() would (RecordDamage when it is damaged). */
+  decodeRecord(seq: number, value: Buffer): LedgerEvent[] {
+    return decodeEvents(value, seq, this.legacy(seq));
+  }
+
+  /** A stored snapshot by its key's seq, decoded (LOG_CORRUPT when it is damaged). */
   async getSnapshot(seq: number): Promise<ProjectionSnapshot | undefined> {
-    const value = await this.snap.get(seqKey(seq));
-    return value === undefined ? undefined : decodeSnapshot(value, this.dir);
+    const value = await this.snapGet(() => this.snap.get(seqKey(seq)), seq);
+    return value === undefined ? undefined : this.snapshotOf(seq, value);
   }
 
   async putSnapshot(snapshot: ProjectionSnapshot): Promise<void> {
-    await this.snap.put(seqKey(snapshot.seq), logPackr.pack(snapshot));
+    await this.snap.put(seqKey(snapshot.seq), encodeSnapshot(snapshot));
   }
 
   /** The newest snapshot with seq ≤ `atOrBefore` (any seq when omitted). */
   async nearestSnapshot(atOrBefore?: number): Promise<ProjectionSnapshot | undefined> {
     const range = atOrBefore === undefined ? { reverse: true, limit: 1 } : { lte: seqKey(atOrBefore), reverse: true, limit: 1 };
-    const [entry] = await this.snap.iterator(range).all();
+    const [entry] = await this.snapGet(() => this.snap.iterator(range).all(), atOrBefore);
     if (!entry) return undefined;
-    return decodeSnapshot(entry[1], this.dir);
+    return this.snapshotOf(keySeq(entry[0]), entry[1]);
+  }
+
+  private async snapGet<T>(get: () => Promise<T>, near: number | undefined): Promise<T> {
+    try {
+      return await get();
+    } catch (e) {
+      if (!isLevelCorruption(e)) throw e;
+      throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${this.dir}: LevelDB cannot read the snapshots${near === undefined ? '' : ` near seq ${near}`} (${(e as Error).message})`, { cause: e });
+    }
+  }
+
+  private snapshotOf(seq: number, value: Buffer): ProjectionSnapshot {
+    try {
+      return decodeSnapshot(value, seq, this.legacy(seq + 1));
+    } catch (e) {
+      if (!(e instanceof RecordDamage)) throw e;
+      this.damagedSnapshots.add(seq);
+      throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${this.dir}: the snapshot at seq ${seq} is damaged: ${e.message}`, { seqs: { from: seq, to: seq } });
+    }
   }
 
   latestSnapshot(): Promise<ProjectionSnapshot | undefined> {
@@ -182,7 +210,40 @@ export class EventLog {
   }
 
   async snapshotSeqs(): Promise<number[]> {
-    return (await this.snap.keys().all()).map(keySeq);
+    return (await this.snapGet(() => this.snap.keys().all(), undefined)).map(keySeq);
+  }
+
+  /** Notes damage found at start, so that it is still known after LevelDB's recovery erased its evidence. */
+  async markDamaged(damage: readonly Damage[]): Promise<void> {
+    await this.meta.put('damage', encodeMeta(damage));
+  }
+
+  /**
+   * An operator accepted `damage` (master --accept-damage): ranges of seqs become holes the
+   * master's fold steps over (the next events follow the last seq the log ever had); damage
+   * past the readable end with no known end is given up (the next events follow the last
+   * readable seq); a damaged snapshot is removed (the events are intact). `at`: the seq the
+   * first LogDamaged event will have. Returns the ranges as LogDamaged will record them.
+   */
+  async acceptDamage(damage: readonly Damage[]): Promise<Damage[]> {
+    const out: Damage[] = [];
+    const holes: Hole[] = [];
+    for (const d of damage) {
+      out.push(d);
+      if (d.to === undefined) this.lastSeq = Math.min(this.lastSeq, d.from - 1);
+      else if (this.damagedSnapshots.has(d.from) && d.to === d.from) await this.snap.del(seqKey(d.from));
+      else holes.push({ from: d.from, to: d.to, reason: d.reason, at: 0 });
+    }
+    for (const h of holes) this.lastSeq = Math.max(this.lastSeq, h.to);
+    for (const h of holes) h.at = this.lastSeq + 1;
+    this.holes.push(...holes);
+    this.damage = this.damage.filter((d) => !damage.includes(d));
+    await this.meta.batch([
+      { type: 'put', key: 'holes', value: encodeMeta(this.holes) },
+      this.damage.length > 0 ? { type: 'put', key: 'damage', value: encodeMeta(this.damage) } : { type: 'del', key: 'damage' },
+      { type: 'put', key: 'tail', value: encodeMeta(this.lastSeq) },
+    ]);
+    return out;
   }
 
   /**
@@ -190,7 +251,8 @@ export class EventLog {
    * so the log may keep a few events more), then the snapshots that can no longer serve as
    * a base, and compacts the deleted range so the disk space really comes back. Deletes in
    * slices of 256 records, each its own write, so appends are never held up for long.
-   * Returns the number of events deleted.
+   * `firstSeq` moves before each slice goes, so that a reader starting meanwhile is told the
+   * events were retained away, not that they are missing. Returns the number of events deleted.
    */
   async deleteBefore(seq: number): Promise<number> {
     let deleted = 0;
@@ -207,6 +269,8 @@ export class EventLog {
         deleted += end - keySeq(keys[i]!) + 1;
       }
       if (doomed.length === 0) break;
+      const [after] = await this.ev.keys({ gt: doomed[doomed.length - 1]!, limit: 1 }).all();
+      this.firstSeq = after !== undefined ? keySeq(after) : this.lastSeq + 1;
       await this.ev.batch(doomed.map((key) => ({ type: 'del' as const, key })));
       lastDeletedKey = doomed[doomed.length - 1];
       if (doomed.length < 256) break;
@@ -253,57 +317,16 @@ export class EventLog {
   private async recordEnd(key: string): Promise<number> {
     const value = await this.ev.get(key);
     if (value === undefined) return keySeq(key) - 1;
-    return keySeq(key) + decodeRecord(value, this.dir).length - 1;
+    try {
+      return keySeq(key) + eventCount(value, keySeq(key), this.legacy(keySeq(key))) - 1;
+    } catch (e) {
+      if (e instanceof RecordDamage) throw corruptError(this.dir, { from: keySeq(key), reason: e.message });
+      throw e;
+    }
   }
 
   async close(): Promise<void> {
     await this.db.close();
-  }
-}
-
-/** Batches of a LevelDB iterator, the next one read while the caller works on this one. */
-async function* readAhead<E, T>(it: { nextv(n: number): Promise<E[]>; close(): Promise<void> }, map: (batch: E[]) => T): AsyncGenerator<T> {
-  let next = ahead(it.nextv(64));
-  try {
-    for (;;) {
-      const batch = await next;
-      if (batch.length === 0) return;
-      next = ahead(it.nextv(64));
-      yield map(batch);
-    }
-  } finally {
-    await next.catch(() => {});
-    await it.close();
-  }
-}
-
-/**
- * A read-ahead promise: a rejection while the consumer is paused at `yield` would otherwise
- * be unhandled; it is still thrown where the promise is awaited.
- */
-function ahead<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => {});
-  return p;
-}
-
-export function decodeRecord(value: Buffer, dir: string): LedgerEvent[] {
-  let events: unknown;
-  try {
-    events = logPackr.unpack(value);
-  } catch (e) {
-    throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${dir}: an event record does not decode (${(e as Error).message})`, { cause: e });
-  }
-  if (!Array.isArray(events) || events.length === 0) {
-    throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${dir}: an event record is not a list of events`);
-  }
-  return events as LedgerEvent[];
-}
-
-function decodeSnapshot(value: Buffer, dir: string): ProjectionSnapshot {
-  try {
-    return logPackr.unpack(value) as ProjectionSnapshot;
-  } catch (e) {
-    throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${dir}: a snapshot does not decode`, { cause: e });
   }
 }
 
@@ -312,8 +335,8 @@ function openError(dir: string, e: unknown): LoadLedgerError {
   if (err.cause?.code === 'LEVEL_LOCKED' || err.code === 'LEVEL_LOCKED') {
     return new LoadLedgerError(ErrorCode.LOG_LOCKED, `the event log in ${dir} is locked by another process (a running master?)`, { cause: e });
   }
-  if (err.cause?.code === 'LEVEL_CORRUPTION') {
-    return new LoadLedgerError(ErrorCode.LOG_CORRUPT, `the event log in ${dir} is corrupt: ${err.cause.message ?? ''}`, { cause: e });
+  if (isLevelCorruption(e)) {
+    return new LoadLedgerError(ErrorCode.LOG_CORRUPT, `the event log in ${dir} is corrupt: LevelDB cannot open it (${err.cause?.message ?? (e as Error).message})`, { cause: e });
   }
   return new LoadLedgerError(ErrorCode.LOG_NOT_FOUND, `cannot open the event log in ${dir}: ${err.cause?.message ?? (e as Error).message}`, { cause: e });
 }

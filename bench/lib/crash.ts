@@ -231,6 +231,8 @@ export class CrashRun {
   cycles = 0;
   /** The log as the last verify saw it. */
   lastSeq = 0;
+  /** Type of the log's last event: anything but MasterStopped means the next start records MasterCrashed first. */
+  lastType: string | undefined;
   maxEpoch = 0;
   private current: MasterProcess | undefined;
   private swarm: Swarm | undefined;
@@ -303,6 +305,7 @@ export class CrashRun {
     }
     if (verify.lastSeq < this.lastSeq) problems.push(`the log shrank: last seq ${verify.lastSeq}, was ${this.lastSeq}`);
     this.lastSeq = verify.lastSeq;
+    this.lastType = acks.last?.type;
     // (retention may have removed older MasterStarted events: keep the highest seen)
     this.maxEpoch = Math.max(this.maxEpoch, acks.maxEpoch, master.up?.epoch ?? 0);
     return {
@@ -326,7 +329,8 @@ export class CrashRun {
   private checkStart(up: Up, problems: string[]): void {
     if (this.cycles > 1 || this.lastSeq > 0) {
       if (up.epoch !== this.maxEpoch + 1) problems.push(`restarted master reports epoch ${up.epoch}; the log's last is ${this.maxEpoch}`);
-      if (up.seq !== this.lastSeq + 1) problems.push(`restarted master is at seq ${up.seq} after its MasterStarted; the log ended at seq ${this.lastSeq}`);
+      const expected = this.lastSeq + (this.lastType === undefined || this.lastType === 'MasterStopped' ? 1 : 2);
+      if (up.seq !== expected) problems.push(`restarted master is at seq ${up.seq} after its MasterStarted; the log ended at seq ${this.lastSeq} (${this.lastType ?? 'empty'})`);
     }
   }
 

@@ -18,7 +18,7 @@ export interface LogFlags {
 
 /** `--log-level` (or LOADLEDGER_LOG_LEVEL), for a command that logs (the master). */
 export function logLevelOption(): Option {
-  return new Option('--log-level <level>', 'log this level and above').choices(LOG_LEVELS).default('info'); // LOADLEDGER_LOG_LEVEL: the config layer (src/cli/config.ts)
+  return new Option('--log-level <level>', 'log this level and above').choices(LOG_LEVELS).default('info', 'info'); // LOADLEDGER_LOG_LEVEL: the config layer (src/cli/config.ts)
 }
 
 /** `--log-format` (or LOADLEDGER_LOG_FORMAT); unset: human on a terminal, json otherwise. */

@@ -1,16 +1,8 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { EXIT_USAGE, die } from './output.js';
-import { clusterCommand } from './commands/cluster.js';
-import { demoCommand } from './commands/demo.js';
-import { drainCommand, undrainCommand } from './commands/drain.js';
-import { exportCommand } from './commands/export.js';
-import { masterCommand } from './commands/master.js';
-import { queryCommand } from './commands/query.js';
-import { replayCommand } from './commands/replay.js';
-import { slaveCommand } from './commands/slave.js';
-import { verifyCommand } from './commands/verify.js';
+import { buildProgram } from './program.js';
 
 // `loadledger replay … | head`: a closed pipe ends the command quietly, like any Unix tool.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -20,17 +12,7 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
-const program = new Command('loadledger')
-  .description('An event-sourced load registry: slaves push load to a master that logs every event and answers which node is least loaded.')
-  .version(version)
-  .showSuggestionAfterError()
-  .configureOutput({ outputError: (text, write) => write(`loadledger: ${text.replace(/^error: /, '')}`) });
-
-for (const cmd of [demoCommand(), masterCommand(), slaveCommand(), queryCommand(), drainCommand(), undrainCommand(), replayCommand(), exportCommand(), verifyCommand(), clusterCommand()]) {
-  program.addCommand(cmd.configureOutput({ outputError: (text, write) => write(`loadledger ${cmd.name()}: ${text.replace(/^error: /, '')}`) }));
-}
-program.commands.forEach((c) => c.exitOverride());
-program.exitOverride();
+const program = buildProgram(version);
 
 try {
   await program.parseAsync(process.argv);

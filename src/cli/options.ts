@@ -4,6 +4,7 @@ import { FORBIDDEN_KEY } from '../protocol/push.js';
 import { parseDuration } from '../util/duration.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../util/hostport.js';
 import { parseAllowList } from '../util/cidr.js';
+import { MASTER_DEFAULTS } from '../node/options.js';
 
 // What --config and LOADLEDGER_* need to know about a parser beyond commander's Option
 // (src/cli/config.ts): whether the flag is repeatable (a list in a config file, comma-separated
@@ -45,6 +46,27 @@ export function formatDurationArg(ms: number): string {
 }
 
 export { formatHostPort };
+
+/** Where the HTTP clients (query, drain, cluster) look for a master by default: its default --http. */
+export const DEFAULT_HTTP_URL = `http://${formatHostPort(MASTER_DEFAULTS.http)}`;
+
+/** How a default reads in --help: as a person types it (`127.0.0.1:7400`, `1s`, `./data`), never JSON or milliseconds. */
+export function shownDefault(parse: unknown, value: unknown): string {
+  const v = formatParsed(parse, value);
+  return Array.isArray(v) ? v.join(',') : String(v);
+}
+
+/**
+ * An option with a default that --help shows as the flag is typed (commander's
+ * `Option.default(value, description)`): `--listen <host:port> … (default: 127.0.0.1:7400)`,
+ * not `{"host":…}`; `--interval <duration> … (default: 1s)`, not 1000. `shown` overrides the
+ * formatted value where a word says it better (`keep all` for a 0 that means off).
+ */
+export function withDefault<T>(flags: string, description: string, value: NoInfer<T>, parse?: (s: string, previous: T) => T, shown?: string): Option {
+  const option = new Option(flags, description);
+  if (parse) option.argParser(parse);
+  return option.default(value, shown ?? shownDefault(parse, value));
+}
 
 /** Wraps a LoadLedgerError parser as a commander argument parser (commander names the flag). */
 function commanderParser<T>(parse: (s: string) => T): (s: string) => T {

@@ -3,7 +3,17 @@ import { ErrorCode, LoadLedgerError } from '../errors.js';
 import { FrameDecoder } from '../protocol/decoder.js';
 import { HELLO_ACK_FRAME, encodeQuery, type QueryFields } from '../protocol/encoder.js';
 import type { QueryReply } from '../protocol/messages.js';
-import type { HostPort } from '../util/hostport.js';
+import { formatHostPort, parseHostPortList, type HostPort } from '../util/hostport.js';
+import { Masters, firstAnswer, unreachableError } from './masters.js';
+
+/** MASTER_UNREACHABLE `where: why` (a list of masters shows `why` after each address). */
+const lost = (where: string, why: string, cause?: unknown): LoadLedgerError => unreachableError(where, why, cause, `${where}: ${why}`);
+
+/** PROTOCOL.md "Transport": a master's slave port, where the binary QUERY is asked. */
+const DEFAULT_PORT = 7400;
+
+/** Where the masters are: one, a comma-separated `a:7400,b:7400`, a list, or a Masters that remembers which answered. */
+export type QueryTargets = HostPort | string | readonly HostPort[] | Masters<HostPort>;
 
 export interface QueryClientOptions {
   /** Give up connecting after this long (ms). Default 5000. */
@@ -47,23 +57,38 @@ export class QueryClient {
       { replies: true },
     );
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
-    socket.on('error', (e: NodeJS.ErrnoException) => this.fail(new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `${this.where}: ${e.code ?? e.message}`, { cause: e })));
+    socket.on('error', (e: NodeJS.ErrnoException) => this.fail(lost(this.where, e.code ?? e.message, e)));
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.once('close', () => this.fail(new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `${this.where}: the master closed the connection`)));
+    socket.once('close', () => this.fail(lost(this.where, 'the master closed the connection')));
   }
 
-  /** Connects to a master's slave port (plain TCP). Rejects with MASTER_UNREACHABLE. */
-  static connect(target: HostPort, opts: QueryClientOptions = {}): Promise<QueryClient> {
+  /**
+   * Connects to a master's slave port (plain TCP); with the masters of a cluster, to the
+   * first that takes the connection (the one that did last first, then in the order given).
+   * Rejects with MASTER_UNREACHABLE: with several, one line naming each and what it said.
+   * `target` is the one it connected to.
+   */
+  static async connect(targets: QueryTargets, opts: QueryClientOptions = {}): Promise<QueryClient> {
+    const masters =
+      targets instanceof Masters
+        ? targets
+        : new Masters(typeof targets === 'string' ? parseHostPortList(targets, 'master', { defaultPort: DEFAULT_PORT }) : Array.isArray(targets) ? [...(targets as readonly HostPort[])] : [targets as HostPort], formatHostPort);
+    const { member, value } = await firstAnswer(masters, masters.readOrder(), 'answered', async (t) => ({ ok: true, value: await QueryClient.connectOne(t, opts) }));
+    masters.answered(member);
+    return value;
+  }
+
+  private static connectOne(target: HostPort, opts: QueryClientOptions): Promise<QueryClient> {
     const where = `${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
     return new Promise((resolve, reject) => {
       const socket = connect({ host: target.host, port: target.port, noDelay: true });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `${where}: no connection after ${opts.connectTimeout ?? 5000} ms`));
+        reject(lost(where, `no connection after ${opts.connectTimeout ?? 5000} ms`));
       }, opts.connectTimeout ?? 5000);
       socket.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `${where}: ${e.code ?? e.message}`, { cause: e }));
+        reject(lost(where, e.code ?? e.message, e));
       });
       socket.once('connect', () => {
         clearTimeout(timer);

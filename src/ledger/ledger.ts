@@ -2,6 +2,7 @@ import { Subject, type Observable } from 'rxjs';
 import type { EventLog, EventLogOptions } from '../../storage/event-log.js';
 import { Recorder } from '../../storage/recorder.js';
 import { loadProjection } from '../../replay/load.js';
+import type { Damage } from '../../storage/damage.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
 import type { LedgerEvent } from '../events.js';
 import type { Projection } from '../projection/state.js';
@@ -9,6 +10,7 @@ import { formatDuration } from '../util/duration.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { Retention, type RetentionOptions } from './retention.js';
 import { Snapshots, type SnapshotOptions } from './snapshots.js';
+import { checkedStart } from './start-check.js';
 import type { Degraded, HealthChange } from './view.js';
 
 export interface LedgerOptions extends SnapshotOptions, RetentionOptions {
@@ -25,6 +27,8 @@ export interface LedgerOptions extends SnapshotOptions, RetentionOptions {
   /** … and give up after this long without a successful write (0: never). */
   logRetryFor: number;
   openLog: (dir: string, options: EventLogOptions) => Promise<EventLog>;
+  /** Start on a damaged log, recording the damage (LogDamaged), rather than refuse (src/ledger/start-check.ts). */
+  acceptDamage: boolean;
 }
 
 /** What the ledger asks of the node it runs in. */
@@ -57,11 +61,20 @@ export class Ledger {
   private recoveryTimer: TimerHandle | undefined;
   private recovering: Promise<void> | undefined;
 
-  /** Opens the log and rebuilds the projection from it (the log is closed again if that fails). */
+  /** Damage accepted at start (--accept-damage): the node records a LogDamaged for each. */
+  accepted: Damage[] = [];
+
+  /**
+   * Opens the log, checks it and rebuilds the projection from it (the log is closed again if
+   * that fails): damage refuses the start unless the operator accepts it (start-check.ts).
+   */
   static async open(options: LedgerOptions, host: LedgerHost): Promise<Ledger> {
     const log = await options.openLog(options.data, { create: true, sync: options.sync });
     try {
-      return new Ledger(options, host, log, await loadProjection(log));
+      const { projection, accepted } = await checkedStart(log, options.acceptDamage);
+      const ledger = new Ledger(options, host, log, projection);
+      ledger.accepted = accepted;
+      return ledger;
     } catch (e) {
       await log.close().catch(() => {});
       throw e;

@@ -148,10 +148,16 @@ export class Master implements RegistryControl, MetricsSource {
       });
     }
     const recorder = this.ledger.recorder;
+    const p = this.projection;
+    // The epoch before ended without MasterStopped: say where its evidence ends (replay is DOWN from there).
+    if (p.master.state !== 'DOWN') recorder.record({ type: 'MasterCrashed', epoch: p.master.epoch, lastSeq: p.seq, lastAt: p.ts });
+    for (const d of this.ledger.accepted) recorder.record(d.to === undefined ? { type: 'LogDamaged', from: d.from, reason: d.reason } : { type: 'LogDamaged', from: d.from, to: d.to, reason: d.reason });
     this.recordStart(this.projection.master.epoch + 1);
     await recorder.flush();
     if (recorder.failure) throw recorder.failure; // not even the start could be logged
     this.ledger.started = true;
+    // Replays of states after accepted damage start from here: they cannot fold across it.
+    if (this.ledger.accepted.length > 0) await this.ledger.snapshot();
     writePidFile(this.options.data);
     this.port.open();
     this.liveness.start();

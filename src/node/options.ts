@@ -44,6 +44,11 @@ export interface MasterOptions {
   snapshotInterval?: number;
   /** fsync each group commit. */
   sync?: boolean;
+  /**
+   * Start on a damaged event log, recording the damage as a LogDamaged event, instead of
+   * refusing with LOG_CORRUPT (src/ledger/start-check.ts, docs/guarantees.md).
+   */
+  acceptDamage?: boolean;
   /** Retention: delete events older than this many ms (0: keep everything). */
   retain?: number;
   /** Retention: keep only the newest this many events (0: keep everything). */
@@ -130,6 +135,7 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     connectRate: MASTER_DEFAULTS.connectRate,
     connectBurst: MASTER_DEFAULTS.connectBurst,
     sync: false,
+    acceptDamage: false,
     clock: Date.now,
     scheduler: systemClock,
     limits: {},

@@ -1,17 +1,12 @@
-import type { Attrs } from '../protocol/messages.js';
-import type { MasterState, NodeEntry, Projection, ProtectionEntry, SlaveState } from './state.js';
+import type { MasterState, NodeEntry, Projection, ProtectionEntry } from './state.js';
 
-/** One node as `GET /v1/state`, `GET /v1/nodes` and `replay --json` show it. */
-export interface NodeDocument {
-  id: string;
+/**
+ * One node as `GET /v1/state`, `GET /v1/nodes` and `replay --json` show it: the projection's
+ * fields of the same names (NodeEntry, node.ts), `addr` (the id, as clients are given it),
+ * and the notes below where they apply.
+ */
+export interface NodeDocument extends Pick<NodeEntry, 'id' | 'state' | 'load' | 'capacity' | 'attrs' | 'lastSeen' | 'since' | 'epoch'> {
   addr: string;
-  state: SlaveState;
-  load: number;
-  capacity: number;
-  attrs: Attrs;
-  lastSeen: number;
-  since: number;
-  epoch: number;
   /** Why the node is DOWN, or why it would be when `protected`; absent while it is up. */
   reason?: string;
   /** Present (true) while an operator has drained the node: it is not eligible, whatever its state. */

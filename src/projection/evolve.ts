@@ -24,6 +24,17 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
       state.protection = null;
       state.master = { state: 'DOWN', epoch: event.epoch, since: event.since ?? event.ts };
       break;
+    case 'MasterCrashed':
+      // The evidence of the epoch ends at its last event: DOWN from there, not from the restart.
+      dropAllConnections(state, event.lastAt, `master crashed (its last event: seq ${event.lastSeq})`);
+      state.protection = null;
+      state.master = { state: 'DOWN', epoch: event.epoch, since: event.lastAt, reason: 'crashed' };
+      break;
+    case 'LogDamaged':
+      dropAllConnections(state, event.ts, `event log damaged (${damagedSeqs(event.from, event.to)})`);
+      state.protection = null;
+      if (state.master.state !== 'DOWN') state.master = { state: 'DOWN', epoch: state.master.epoch, since: event.ts, reason: 'event log damaged' };
+      break;
     case 'SlaveConnected':
       if (event.conn > state.lastConn) state.lastConn = event.conn;
       state.conns.set(event.conn, { conn: event.conn, remote: event.remote, node: null, since: event.ts, lastSeen: event.ts });
@@ -75,6 +86,12 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
     }
   }
   return state;
+}
+
+/** "seqs 10..20 lost", "seq 10 and after lost". */
+export function damagedSeqs(from: number, to: number | undefined): string {
+  if (to === undefined) return `seq ${from} and after lost`;
+  return to === from ? `seq ${from} lost` : `seqs ${from}..${to} lost`;
 }
 
 /** Seconds with one decimal, as operators read them: 3000 → "3.0s". */

@@ -18,6 +18,8 @@ export interface MasterEntry {
   state: MasterState;
   epoch: number;
   since: number;
+  /** Why it is DOWN, where the log says more than "stopped": 'crashed' (MasterCrashed), 'event log damaged' (LogDamaged). */
+  reason?: string;
 }
 
 /** Mass-failure protection while it lasts (ProtectionStarted until ProtectionEnded). */

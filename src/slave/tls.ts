@@ -65,7 +65,7 @@ export function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }, pha
 }
 
 /** A TLS connection the master closed before it sent a frame: it refused our certificate (or our first push, or was full). */
-export const TLS_CLOSED_AT_ONCE = `${TLS_REASON_PREFIX}the master closed the connection before sending anything: it refused our certificate, or the node id we pushed for (or it is full)`;
+export const TLS_CLOSED_AT_ONCE = `${TLS_REASON_PREFIX}the master closed the connection before sending anything: it refused our certificate, or the node id we pushed for (or it is full, or a standby that takes no slaves)`;
 
 /** TCP connected but the handshake never finished. */
 export const TLS_NO_HANDSHAKE = `${TLS_REASON_PREFIX}connected, but no TLS handshake before the connect timeout: is the master using TLS?`;

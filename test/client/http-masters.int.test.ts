@@ -17,6 +17,8 @@ import { Cleanup } from '../helpers/cleanup.js';
 import { errorOf } from '../helpers/errors.js';
 import { httpBase, startMaster } from '../helpers/master.js';
 import { closedPort } from '../helpers/net.js';
+import { QueryClient } from '../../src/client/query-client.js';
+import { slavePort } from '../helpers/master.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -182,5 +184,20 @@ describe('event sources over a list', () => {
     const e = await errorOf(followHttp([dead1, dead2], 1, () => {}));
     expect(e.code).toBe(ErrorCode.MASTER_UNREACHABLE);
     expect(e.message).toBe(`no master could be followed (2 tried): ${dead1}: ECONNREFUSED; ${dead2}: ECONNREFUSED`);
+  });
+});
+
+describe('QueryClient with a list', () => {
+  it('connects to the first master that takes the connection; none: one line naming each', async () => {
+    const master = await startMaster(cleanup, QUIET);
+    const dead = await closedPort();
+    const client = await QueryClient.connect(`127.0.0.1:${dead},127.0.0.1:${slavePort(master)}`);
+    cleanup.defer('query client', () => client.close());
+    expect(client.target).toEqual({ host: '127.0.0.1', port: slavePort(master) });
+    expect(await client.query()).toMatchObject({ ok: false, code: ErrorCode.NO_ELIGIBLE_NODE });
+    const dead2 = await closedPort();
+    const e = await errorOf(QueryClient.connect([{ host: '127.0.0.1', port: dead }, { host: '127.0.0.1', port: dead2 }]));
+    expect(e.code).toBe(ErrorCode.MASTER_UNREACHABLE);
+    expect(e.message).toBe(`no master answered (2 tried): 127.0.0.1:${dead}: ECONNREFUSED; 127.0.0.1:${dead2}: ECONNREFUSED`);
   });
 });

@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminToken } from '../../src/http/auth.js';
 import { Cleanup } from '../helpers/cleanup.js';
-import { lines, runCli } from '../helpers/cli.js';
-import { httpBase, startMaster } from '../helpers/master.js';
+import { lines, runCli, spawnCli } from '../helpers/cli.js';
+import { httpBase, slavePort, startMaster } from '../helpers/master.js';
 import { closedPort } from '../helpers/net.js';
+import { waitFor } from '../helpers/wait.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -38,6 +39,33 @@ async function standby(doc: object): Promise<{ url: string; seen: string[] }> {
 }
 
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(cleanup, args, { env: { LOADLEDGER_TOKEN_FILE: '', LOADLEDGER_HTTP: '', ...env } });
+
+describe('slave with a list', () => {
+  it('LOADLEDGER_MASTER or the config file: it passes the dead address by and reports to the master', async () => {
+    const master = await startMaster(cleanup, QUIET);
+    const dead = `127.0.0.1:${await closedPort()}`;
+    const real = `127.0.0.1:${slavePort(master)}`;
+    const dir = await cleanup.tempDir('loadledger-ha-slave-');
+    const config = join(dir, 'slave.yaml');
+    writeFileSync(config, `master: ${dead},${real}\nload: 6\naddr: 10.0.0.7:8080\n`);
+    const fromEnv = spawnCli(cleanup, ['slave', '--load', '5', '--addr', '10.0.0.6:8080'], { env: { LOADLEDGER_MASTER: `${dead},${real}` } });
+    const fromFile = spawnCli(cleanup, ['slave', '--config', config]);
+    await waitFor(() => ['10.0.0.6:8080', '10.0.0.7:8080'].every((n) => master.projection.nodes.get(n)?.state === 'PUSH_LOAD_INFO'), {
+      timeout: 10_000,
+      what: 'both slaves on the master',
+      describe: () => [fromEnv.out.stderr, fromFile.out.stderr],
+    });
+    expect(master.projection.nodes.get('10.0.0.7:8080')?.load).toBe(6);
+    for (const p of [fromEnv, fromFile]) {
+      expect(p.out.stderr).toContain(`to whichever of ${dead}, ${real} leads`);
+      expect(p.out.stderr).toContain(`loadledger slave: reconnecting to ${real} in 0ms (socket error: connect ECONNREFUSED ${dead})`);
+      expect(p.out.stderr).toContain(`loadledger slave: connected to ${real}`);
+    }
+    const bad = await cli(['slave', '--load', '1', '--master', `${real},,${dead}`]);
+    expect(bad).toMatchObject({ code: 2, stdout: '' });
+    expect(lines(bad.stderr)).toEqual(['loadledger: --master: address 2 of 3 is empty in "' + `${real},,${dead}` + '"; separate addresses with single commas']);
+  });
+});
 
 describe('query and replay with a list', () => {
   it('answer from the first master that does; none answering is one line naming each; the list comes from LOADLEDGER_HTTP and --config too', async () => {

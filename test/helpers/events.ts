@@ -58,6 +58,9 @@ export const ev = {
   undrained: (node: string): NewEvent => ({ type: 'NodeUndrained', node }),
   protectionStarted: (nodes: string[], timedOut: number, eligible: number, until: number): NewEvent => ({ type: 'ProtectionStarted', timedOut, eligible, until, nodes }),
   protectionEnded: (reason: 'expired' | 'recovered'): NewEvent => ({ type: 'ProtectionEnded', reason }),
+  crashed: (epoch: number, lastSeq: number, lastAt: number): NewEvent => ({ type: 'MasterCrashed', epoch, lastSeq, lastAt }),
+  logDamaged: (from: number, to: number | undefined, reason = 'the record at seq 40: the record fails its checksum (CRC-32C)'): NewEvent =>
+    to === undefined ? { type: 'LogDamaged', from, reason } : { type: 'LogDamaged', from, to, reason },
 };
 
 /**
@@ -66,7 +69,8 @@ export const ev = {
  * stop, a restart, reconnections, a slave that leaves with GOODBYE, a connection that
  * leaves before it pushed, and an operator's drains: of a reporting node (which keeps
  * reporting), of a node not yet in the table, and an undrain,
- * and a mass failure that protection covers until it expires.
+ * and a mass failure that protection covers until it expires; then the master is killed
+ * (no MasterStopped) and its next start finds the crash and a damaged record, accepted.
  */
 export const RECORDED_LOG: readonly NewEvent[] = [
   ev.masterStarted(1),
@@ -123,4 +127,10 @@ export const RECORDED_LOG: readonly NewEvent[] = [
   ev.connected(23),
   ev.pushed(23, 'gw-a:8080', 26, { attrs: { zone: 'eu-1' } }),
   ev.protectionEnded('expired'),
+  // seq 53: kill -9; the restart records where the evidence ends, and the damage it accepted
+  ev.crashed(2, 52, T0 + 520),
+  ev.logDamaged(40, 40),
+  ev.masterStarted(3),
+  ev.connected(24),
+  ev.pushed(24, 'gw-b:8080', 12, { capacity: 2 }),
 ];

@@ -232,7 +232,9 @@ describe('the admin token (--admin-token-file)', () => {
 describe('POST /v1/admin/snapshot', () => {
   it('writes a snapshot of the projection now and answers its seq; the log holds exactly that state', async () => {
     // No automatic snapshots: every snapshot in the log is one the endpoint wrote.
-    const master = await tokenMaster({ snapshotEvery: 0, snapshotInterval: 0 });
+    // a raw client that answers no HELLO: with the default test timings (dead-after 200 ms) a
+    // busy machine let the master time it out between the two pushes
+    const master = await tokenMaster({ snapshotEvery: 0, snapshotInterval: 0, helloInterval: 60_000, deadAfter: 120_000 });
     const c = await RawClient.connect(master.addresses.listen.port);
     cleanup.defer('raw client', () => c.destroy());
     c.push({ addr: '10.0.0.9:80', load: 42, attrs: { zone: 'eu-1' } });

@@ -13,7 +13,7 @@ import { evolve, foldEvents } from '../../src/projection/evolve.js';
 import { fromSnapshot, toSnapshot, type ProjectionSnapshot } from '../../src/projection/snapshot.js';
 import { createProjection, type NodeEntry, type Projection } from '../../src/projection/state.js';
 import { logPackr } from '../../storage/format.js';
-import { RECORDED_LOG, Stamper, ev } from '../helpers/events.js';
+import { RECORDED_LOG, Stamper, T0, ev } from '../helpers/events.js';
 import { given, node, type Then } from '../helpers/given.js';
 
 // ---------------------------------------------------------------- given / when / then (test/helpers/given.ts)
@@ -339,9 +339,12 @@ describe('folding a recorded log', () => {
     });
   });
 
+  /** Up to the kill -9 (the crash and restart after it are tested below). */
+  const twoEpochs = log.slice(0, log.findIndex((e) => e.type === 'MasterCrashed'));
+
   it('gives the expected end state', () => {
-    const d = stateDocument(foldEvents(createProjection(), log));
-    expect(d.seq).toBe(log.length);
+    const d = stateDocument(foldEvents(createProjection(), twoEpochs));
+    expect(d.seq).toBe(twoEpochs.length);
     expect(d.master).toMatchObject({ state: 'UP_LISTENING', epoch: 2 });
     expect(d.nodes.map((n) => [n.id, n.state, n.load, n.drained ?? false])).toEqual([
       ['10.0.0.6', 'DOWN', 5, false],
@@ -355,6 +358,39 @@ describe('folding a recorded log', () => {
     expect(d.nodes.find((n) => n.id === 'gw-c:8080')?.drainReason).toBe('kernel upgrade');
     expect(d.nodes.find((n) => n.id === 'gw-e:8080')?.reason).toBe('no frame for 3.0s; kept eligible by mass-failure protection until it ended (expired)');
     expect(d.pending.map((p) => p.conn)).toEqual([8]);
+  });
+});
+
+describe('MasterCrashed and LogDamaged (the next start after a kill -9, on a damaged log)', () => {
+  const log = new Stamper().stampAll(RECORDED_LOG);
+  const at = (type: string): number => log.findIndex((e) => e.type === type) + 1;
+
+  it('MasterCrashed: the master is DOWN (crashed) from its epoch\'s last event, and so are its nodes, not from the restart', () => {
+    const crash = log[at('MasterCrashed') - 1]!;
+    expect(crash.ts).toBeGreaterThan(T0 + 520);
+    const d = stateDocument(foldEvents(createProjection(), log.slice(0, at('MasterCrashed'))));
+    expect(d.master).toEqual({ state: 'DOWN', epoch: 2, since: T0 + 520, reason: 'crashed' });
+    const a = d.nodes.find((n) => n.id === 'gw-a:8080')!;
+    expect(a).toMatchObject({ state: 'DOWN', since: T0 + 520, reason: 'master crashed (its last event: seq 52)', load: 26 });
+    expect(d.nodes.filter((n) => n.state !== 'DOWN')).toEqual([]);
+    expect(d.pending).toEqual([]);
+  });
+
+  it('LogDamaged keeps the master DOWN with the reason it had; MasterStarted brings it up without one', () => {
+    const d = stateDocument(foldEvents(createProjection(), log.slice(0, at('LogDamaged'))));
+    expect(d.master).toEqual({ state: 'DOWN', epoch: 2, since: T0 + 520, reason: 'crashed' });
+    const up = stateDocument(foldEvents(createProjection(), log));
+    expect(up.master).toMatchObject({ state: 'UP_LISTENING', epoch: 3 });
+    expect(up.master.reason).toBeUndefined();
+    expect(up.nodes.find((n) => n.id === 'gw-b:8080')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 12 });
+  });
+
+  it('LogDamaged on a master that was UP (a hand-made log): DOWN since the event, its connections closed', () => {
+    const p = foldEvents(createProjection(), log.slice(0, at('MasterCrashed') - 1));
+    evolve(p, { seq: 53, ts: T0 + 9000, type: 'LogDamaged', from: 50, to: 52, reason: 'missing' });
+    const d = stateDocument(p);
+    expect(d.master).toEqual({ state: 'DOWN', epoch: 2, since: T0 + 9000, reason: 'event log damaged' });
+    expect(d.nodes.find((n) => n.id === 'gw-a:8080')).toMatchObject({ state: 'DOWN', reason: 'event log damaged (seqs 50..52 lost)' });
   });
 });
 

@@ -19,6 +19,7 @@ import { toSnapshot, type ProjectionSnapshot } from '../../src/projection/snapsh
 import { createProjection } from '../../src/projection/state.js';
 import { EventLog } from '../../storage/event-log.js';
 import { logPackr, seqKey } from '../../storage/format.js';
+import { encodeEvents, encodeSnapshot } from '../../storage/record.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { RECORDED_LOG, Stamper } from '../helpers/events.js';
 import { withTimeout } from '../helpers/wait.js';
@@ -113,30 +114,46 @@ describe('verify', () => {
     const dir = await writeLog();
     await tamper(dir, async (ev) => {
       await ev.put(seqKey(6), Buffer.from([0xc1, 0xc1, 0xc1]));
+      // well checksummed, but the events in it are not the seqs its key says
       const shifted = EVENTS.slice(15, 20).map((e, i) => ({ ...e, seq: i === 2 ? 99 : e.seq }));
-      await ev.put(seqKey(16), logPackr.pack(shifted));
+      await ev.put(seqKey(16), encodeEvents(shifted));
     });
     const r = await verifyLog(dir);
     expect(r.problems.map((p) => p.code)).toEqual(['LOG_CORRUPT', 'LOG_CORRUPT']);
-    expect(r.problems[0]!.message).toMatch(new RegExp(`^${dir}: the record at seq 6 does not decode \\(.+\\)$`));
+    expect(r.problems[0]!.message).toBe(`${dir}: the record at seq 6: not a framed record (3 bytes)`);
     expect(r.problems[1]!.message).toBe(`${dir}: the record at seq 16: item 2 (SlaveConnected) has seq 99, expected 18`);
     expect(r.events).toBe(EVENTS.length - 10);
   });
 
-  it('the last record does not decode: the log does not even open, a failed result rather than a throw', async () => {
+  it('the last record does not decode: a failed result naming its seqs (up to the tail marker), not a throw', async () => {
     const dir = await writeLog();
     await tamper(dir, (ev) => ev.put(seqKey(26), Buffer.from('not msgpack at all')));
     const r = await verifyLog(dir);
     expect(r.ok).toBe(false);
-    expect(r.problems).toHaveLength(1);
-    expect(r.problems[0]).toMatchObject({ code: 'LOG_CORRUPT' });
+    expect(r.problems.every((p) => p.code === 'LOG_CORRUPT')).toBe(true);
+    expect(r.problems[0]!.message).toBe(`${dir}: seqs 26..30 damaged: the last record: a record without its checksum header, where every record has one`);
+  });
+
+  it('one flipped bit anywhere in a record: its checksum fails, the range is named, the scan goes on', async () => {
+    const dir = await writeLog();
+    const log = await EventLog.open(dir);
+    const [entry] = await (log as unknown as { ev: { iterator(o: object): { all(): Promise<[string, Buffer][]> } } }).ev.iterator({ gte: seqKey(11), limit: 1 }).all();
+    await log.close();
+    for (const at of [0, 5, 17, 20, entry![1].length - 1]) {
+      const bad = Buffer.from(entry![1]);
+      bad[at]! ^= 0x04;
+      await tamper(dir, (ev) => ev.put(seqKey(11), bad));
+      const r = await verifyLog(dir);
+      expect(messages(r)[0]).toMatch(new RegExp(`^LOG_CORRUPT: ${dir}: the record at seq 11: `));
+      expect(r.events).toBe(EVENTS.length - 5);
+    }
   });
 
   it('a snapshot that differs from the fold names the field; the newest one also breaks the projection a master would load', async () => {
     const dir = await writeLog();
     const wrong = snapshotAt(28);
     wrong.nodes.find((n) => n.id === 'gw-b:8080')!.load = 36;
-    await tamper(dir, (_ev, snap) => snap.put(seqKey(28), logPackr.pack(wrong)));
+    await tamper(dir, (_ev, snap) => snap.put(seqKey(28), encodeSnapshot(wrong)));
     const r = await verifyLog(dir);
     expect(r.snapshots).toMatchObject({ matched: 2, mismatched: 1 });
     expect(r.projection).toEqual({ seq: 30, matches: false });

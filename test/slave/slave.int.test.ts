@@ -124,7 +124,7 @@ const FAST_BACKOFF = { initial: 10, max: 40 } as const;
 // ---------------------------------------------------------------- tests
 
 describe('slave ↔ master over TCP', () => {
-  it('pushes its load at once on connect, with addr, capacity and attrs', async () => {
+  it('says HELLO and pushes its load at once on connect, with addr, capacity and attrs: its whole state', async () => {
     const master = await startMaster();
     const { slave, ev } = startSlave({
       master: master.address,
@@ -134,8 +134,9 @@ describe('slave ↔ master over TCP', () => {
       load: () => 42,
       ...LONG,
     });
-    const first = await waitFor('the first frame', () => master.conns[0]?.frames[0], 2000);
-    expect(first).toEqual({
+    const first = await waitFor('the first two frames', () => (master.conns[0]?.frames.length ?? 0) >= 2 && master.conns[0]!.frames, 2000);
+    expect(first[0]).toEqual({ type: 'HELLO' });
+    expect(first[1]).toEqual({
       type: 'PUSH_LOAD_INFO',
       info: { load: 42, addr: 'gw1.example:8080', capacity: 2.5, attrs: { zone: 'eu-1', canary: true, weight: 3 } },
     });
@@ -151,8 +152,7 @@ describe('slave ↔ master over TCP', () => {
     const { ev } = startSlave({ master: master.address, load: () => ++load, interval: 20, deadAfter: 100, backoff: FAST_BACKOFF });
     // 15 intervals = 3 × deadAfter: long enough that a slave not counting HELLO_ACK as life would have given up.
     const conn = await waitFor('15 HELLOs', () => (count(master.conns[0], 'HELLO') >= 15 ? master.conns[0] : undefined));
-    expect(conn.frames[0]?.type).toBe('PUSH_LOAD_INFO');
-    expect(conn.frames[1]?.type).toBe('HELLO');
+    expect(conn.frames.slice(0, 3).map((f) => f.type)).toEqual(['HELLO', 'PUSH_LOAD_INFO', 'HELLO']);
     // Every HELLO is followed by the push of the same tick: loads 1, 2, 3, … in order.
     const loads = pushesOf(conn).map((i) => i.load);
     expect(loads.length).toBeGreaterThanOrEqual(15);
@@ -169,7 +169,7 @@ describe('slave ↔ master over TCP', () => {
     conn.socket.write(HELLO_FRAME);
     conn.socket.write(HELLO_FRAME);
     await waitFor('two more HELLO_ACKs', () => count(conn, 'HELLO_ACK') === 3);
-    expect(count(conn, 'HELLO')).toBe(0); // with a 60 s interval, no HELLO of its own yet
+    expect(count(conn, 'HELLO')).toBe(1); // the one it says on connect; with a 60 s interval, none since
   });
 
   it('reconnects after the master drops the connection, and pushes again at once', async () => {
@@ -178,7 +178,8 @@ describe('slave ↔ master over TCP', () => {
     const c0 = await waitFor('the first push', () => (pushesOf(master.conns[0]).length === 1 ? master.conns[0] : undefined));
     c0.socket.destroy();
     const c1 = await waitFor('a push on a second connection', () => (pushesOf(master.conns[1]).length === 1 ? master.conns[1] : undefined));
-    expect(c1.frames[0]).toMatchObject({ type: 'PUSH_LOAD_INFO', info: { load: 7 } });
+    expect(c1.frames[0]).toEqual({ type: 'HELLO' });
+    expect(c1.frames[1]).toMatchObject({ type: 'PUSH_LOAD_INFO', info: { load: 7 } });
     expect(ev.disconnects).toEqual(['master closed the connection']);
     expect(ev.reconnecting).toHaveLength(1);
     expect(ev.reconnecting[0]!.delay).toBeLessThanOrEqual(FAST_BACKOFF.initial);
@@ -196,7 +197,7 @@ describe('slave ↔ master over TCP', () => {
     // The slave's own HELLOs went out; they are not life from the master.
     expect(count(master.conns[0], 'HELLO')).toBeGreaterThanOrEqual(2);
     const c1 = await waitFor('a push on a second connection', () => (pushesOf(master.conns[1]).length > 0 ? master.conns[1] : undefined));
-    expect(c1.frames[0]?.type).toBe('PUSH_LOAD_INFO');
+    expect(c1.frames.slice(0, 2).map((f) => f.type)).toEqual(['HELLO', 'PUSH_LOAD_INFO']);
     await waitFor('the dead connection to be closed', () => master.conns[0]!.closed);
     expect(ev.disconnects[0]).toMatch(/^master dead: nothing received for \d+ ms$/);
     // A master that never said anything does not reset the backoff: the delays grow.

@@ -4,7 +4,7 @@ import { describeUrl } from '../../client/http-masters.js';
 import { ErrorCode, LoadLedgerError, isLoadLedgerError } from '../../errors.js';
 import { configurable } from '../config.js';
 import { die, table } from '../output.js';
-import { addCredentialOptions } from '../options.js';
+import { addCredentialOptions, DEFAULT_HTTP_URL, withDefault } from '../options.js';
 
 interface ClusterFlags extends CredentialFlags {
   http: string;
@@ -38,7 +38,7 @@ export type Answer = { url: string; cluster: ClusterDoc } | { url: string; error
 export function clusterCommand(): Command {
   const cmd = new Command('cluster')
     .description("show the masters of a cluster (master HA): each one's role, term, seq and how far it is behind the leader")
-    .option('--http <urls>', 'the masters to ask, comma-separated (each is asked; any one lists the others)', 'http://127.0.0.1:7480')
+    .addOption(withDefault('--http <urls>', 'the masters to ask, comma-separated (each is asked; any one lists the others)', DEFAULT_HTTP_URL))
     .option('--json', 'print what each address answered (its /v1/cluster document, or the error)')
     .addHelpText(
       'after',

@@ -6,7 +6,7 @@ import { badArgument } from '../../errors.js';
 import { stateDocument } from '../../projection/document.js';
 import { formatDuration } from '../../util/duration.js';
 import { die } from '../output.js';
-import { intArg, positiveDurationArg } from '../options.js';
+import { intArg, positiveDurationArg, withDefault } from '../options.js';
 import { stopOnSignals } from '../signals.js';
 
 interface DemoFlags {
@@ -21,8 +21,8 @@ const RATE_WINDOW_MS = 2000;
 export function demoCommand(): Command {
   return new Command('demo')
     .description('try it: a master with a temporary log and simulated slaves in this process, with a live table (Ctrl-C stops)')
-    .option('--slaves <n>', `simulated slaves (1–${MAX_DEMO_SLAVES})`, intArg(1, MAX_DEMO_SLAVES), 3)
-    .option('--refresh <duration>', 'redraw the table this often (at least 50ms)', positiveDurationArg, 500)
+    .addOption(withDefault('--slaves <n>', `simulated slaves (1–${MAX_DEMO_SLAVES})`, 3, intArg(1, MAX_DEMO_SLAVES)))
+    .addOption(withDefault('--refresh <duration>', 'redraw the table this often (at least 50ms)', 500, positiveDurationArg))
     .option('--keep', 'keep the log directory at the end and print its path, to replay it')
     .addHelpText(
       'after',

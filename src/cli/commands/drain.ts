@@ -7,7 +7,7 @@ import { parseMasterUrls, readCredentials, type CredentialFlags } from '../../cl
 import { postToLeader } from '../../client/http-masters.js';
 import { configurable } from '../config.js';
 import { die, isoTime } from '../output.js';
-import { addCredentialOptions } from '../options.js';
+import { addCredentialOptions, DEFAULT_HTTP_URL, withDefault } from '../options.js';
 
 interface NodeActionFlags extends CredentialFlags {
   http: string;
@@ -42,7 +42,7 @@ export function undrainCommand(): Command {
 function nodeActionCommand(action: NodeAction): Command {
   const cmd = new Command(action)
     .addArgument(new Argument('<id>', 'the node id, as in the table: host:port (IPv6 as [::1]:8080), host, or an IP'))
-    .option('--http <urls>', "the master's HTTP API (http:// or https://); a cluster's masters comma-separated: the drain goes to the leader", 'http://127.0.0.1:7480')
+    .addOption(withDefault('--http <urls>', "the master's HTTP API (http:// or https://); a cluster's masters comma-separated: the drain goes to the leader", DEFAULT_HTTP_URL))
     .option('--json', 'print the node document the master answered');
   addCredentialOptions(cmd).action(async (id: string, flags: NodeActionFlags) => {
     try {

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Master, MASTER_DEFAULTS } from '../../node/master.js';
+import { Master, MASTER_DEFAULTS, type ResolvedMasterOptions } from '../../node/master.js';
 import type { HostPort } from '../../util/hostport.js';
 import { badArgument, ErrorCode, exitCode } from '../../errors.js';
 import { httpSecurity, type HttpSecurityFlags } from '../http-security.js';
@@ -9,8 +9,8 @@ import { createLogger, logFormatOption, logLevelOption, type LogFlags } from '..
 import { logMaster } from '../master-log.js';
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
-import { allowArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg } from '../options.js';
-import { POLICIES, type Policy } from '../../selection/policy.js';
+import { allowArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
+import { POLICIES } from '../../selection/policy.js';
 import { readMasterTlsFiles, type MasterTlsOptions } from '../../master/tls.js';
 
 /** A share, 0 to 1 (`0.5`). */
@@ -20,33 +20,39 @@ function shareArg(s: string): number {
   return n;
 }
 
-interface MasterFlags extends HttpSecurityFlags, LogFlags {
-  data: string;
-  listen: HostPort;
+/** The flags that are the master's options of the same name, type and unit: passed on as they are. */
+const SAME_AS_OPTIONS = [
+  'data',
+  'listen',
+  'helloInterval',
+  'deadAfter',
+  'maxSlaves',
+  'handshakeTimeout',
+  'maxFrameRate',
+  'allow',
+  'connectRate',
+  'connectBurst',
+  'snapshotEvery',
+  'snapshotInterval',
+  'retain',
+  'retainEvents',
+  'retentionInterval',
+  'logRetryFor',
+  'acceptDamage',
+  'policy',
+  'compensation',
+  'protectShare',
+  'protectFor',
+  'protectMinNodes',
+  'maxHttpConnections',
+  'maxFollowers',
+  'followStallTimeout',
+] as const satisfies ReadonlyArray<keyof ResolvedMasterOptions>;
+
+interface MasterFlags extends HttpSecurityFlags, LogFlags, Pick<ResolvedMasterOptions, (typeof SAME_AS_OPTIONS)[number]> {
+  /** `--no-http`: false. */
   http: HostPort | false;
-  helloInterval: number;
-  deadAfter: number;
-  maxSlaves: number;
-  handshakeTimeout: number;
-  maxFrameRate: number;
-  allow: string[];
-  connectRate: number;
-  connectBurst: number;
-  snapshotEvery: number;
-  snapshotInterval: number;
   fsync: boolean;
-  retain: number;
-  retainEvents: number;
-  retentionInterval: number;
-  logRetryFor: number;
-  policy: Policy;
-  compensation: number;
-  protectShare: number;
-  protectFor: number;
-  protectMinNodes: number;
-  maxFollowers: number;
-  followStallTimeout: number;
-  maxHttpConnections: number;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -70,28 +76,31 @@ export function masterTlsFromFlags(flags: Pick<MasterFlags, 'tlsCert' | 'tlsKey'
 export function masterCommand(): Command {
   const cmd = new Command('master')
     .description('run a master: accept slaves, log every event to LevelDB, serve the HTTP API')
-    .option('--data <dir>', 'directory of the event log', MASTER_DEFAULTS.data)
-    .option('--listen <host:port>', 'address for slaves', hostPortArg, MASTER_DEFAULTS.listen)
-    .option('--http <host:port>', 'address of the HTTP API', hostPortArg, MASTER_DEFAULTS.http)
+    .addOption(withDefault('--data <dir>', 'directory of the event log', MASTER_DEFAULTS.data))
+    .addOption(withDefault('--listen <host:port>', 'address for slaves', MASTER_DEFAULTS.listen, hostPortArg))
+    .addOption(withDefault('--http <host:port>', 'address of the HTTP API', MASTER_DEFAULTS.http, hostPortArg))
     .option('--no-http', 'do not serve the HTTP API')
-    .option('--hello-interval <duration>', 'HELLO a slave that was quiet this long', positiveDurationArg, MASTER_DEFAULTS.helloInterval)
-    .option('--dead-after <duration>', 'a slave with no frame for this long is DOWN', positiveDurationArg, MASTER_DEFAULTS.deadAfter)
-    .option('--max-slaves <n>', 'refuse connections beyond this many', intArg(1), MASTER_DEFAULTS.maxSlaves)
-    .option('--max-http-connections <n>', 'connections to the HTTP API served at once; more are closed as they arrive', intArg(1), MASTER_DEFAULTS.maxHttpConnections)
-    .option('--max-followers <n>', 'live tails (/v1/events?follow=1) served at once; more are answered 503', intArg(1), MASTER_DEFAULTS.maxFollowers)
-    .option('--follow-stall-timeout <duration>', 'cut off a /v1/events client that takes nothing this long while there is something to send (0: never)', durationArg, MASTER_DEFAULTS.followStallTimeout)
-    .option('--handshake-timeout <duration>', 'close a connection that sends no valid frame this long after connecting', positiveDurationArg, MASTER_DEFAULTS.handshakeTimeout)
-    .option('--max-frame-rate <n>', 'frames read per second per connection; a faster slave is paused (0: no limit)', intArg(0), MASTER_DEFAULTS.maxFrameRate)
-    .option('--allow <cidr>', 'only these peers may connect (repeatable; e.g. 10.0.0.0/8, fd00::/8, 192.0.2.7)', allowArg, [])
-    .option('--connect-rate <n>', 'connections accepted per second per peer IP (0: no limit)', intArg(0), MASTER_DEFAULTS.connectRate)
-    .option('--connect-burst <n>', 'connections a peer IP may open at once before --connect-rate applies', intArg(1), MASTER_DEFAULTS.connectBurst)
-    .option('--snapshot-every <events>', 'snapshot the projection every N events (0: off)', intArg(0), MASTER_DEFAULTS.snapshotEvery)
-    .option('--snapshot-interval <duration>', 'and at least this often (0: off)', durationArg, MASTER_DEFAULTS.snapshotInterval)
-    .option('--retain <duration>', 'delete events older than this, in the background (default: keep all)', durationArg, 0)
-    .option('--retain-events <n>', 'keep only the newest N events (default: keep all)', intArg(0), 0)
-    .option('--retention-interval <duration>', 'how often retention runs', positiveDurationArg, MASTER_DEFAULTS.retentionInterval)
-    .option('--log-retry-for <duration>', 'after a log write failure, retry this long, then exit 1 (0: retry for ever)', durationArg, MASTER_DEFAULTS.logRetryFor)
-    .addOption(new Option('--fsync', 'fsync every group commit (survives power loss; slower)').default(false))
+    .addOption(withDefault('--hello-interval <duration>', 'HELLO a slave that was quiet this long', MASTER_DEFAULTS.helloInterval, positiveDurationArg))
+    .addOption(withDefault('--dead-after <duration>', 'a slave with no frame for this long is DOWN', MASTER_DEFAULTS.deadAfter, positiveDurationArg))
+    .addOption(withDefault('--max-slaves <n>', 'refuse connections beyond this many', MASTER_DEFAULTS.maxSlaves, intArg(1)))
+    .addOption(withDefault('--max-http-connections <n>', 'connections to the HTTP API served at once; more are closed as they arrive', MASTER_DEFAULTS.maxHttpConnections, intArg(1)))
+    .addOption(withDefault('--max-followers <n>', 'live tails (/v1/events?follow=1) served at once; more are answered 503', MASTER_DEFAULTS.maxFollowers, intArg(1)))
+    .addOption(
+      withDefault('--follow-stall-timeout <duration>', 'cut off a /v1/events client that takes nothing this long while there is something to send (0: never)', MASTER_DEFAULTS.followStallTimeout, durationArg),
+    )
+    .addOption(withDefault('--handshake-timeout <duration>', 'close a connection that sends no valid frame this long after connecting', MASTER_DEFAULTS.handshakeTimeout, positiveDurationArg))
+    .addOption(withDefault('--max-frame-rate <n>', 'frames read per second per connection; a faster slave is paused (0: no limit)', MASTER_DEFAULTS.maxFrameRate, intArg(0)))
+    .addOption(withDefault('--allow <cidr>', 'only these peers may connect (repeatable; e.g. 10.0.0.0/8, fd00::/8, 192.0.2.7)', [], allowArg, 'any peer'))
+    .addOption(withDefault('--connect-rate <n>', 'connections accepted per second per peer IP (0: no limit)', MASTER_DEFAULTS.connectRate, intArg(0)))
+    .addOption(withDefault('--connect-burst <n>', 'connections a peer IP may open at once before --connect-rate applies', MASTER_DEFAULTS.connectBurst, intArg(1)))
+    .addOption(withDefault('--snapshot-every <events>', 'snapshot the projection every N events (0: off)', MASTER_DEFAULTS.snapshotEvery, intArg(0)))
+    .addOption(withDefault('--snapshot-interval <duration>', 'and at least this often (0: off)', MASTER_DEFAULTS.snapshotInterval, durationArg))
+    .addOption(withDefault('--retain <duration>', 'delete events older than this, in the background', 0, durationArg, 'keep all'))
+    .addOption(withDefault('--retain-events <n>', 'keep only the newest N events', 0, intArg(0), 'keep all'))
+    .addOption(withDefault('--retention-interval <duration>', 'how often retention runs', MASTER_DEFAULTS.retentionInterval, positiveDurationArg))
+    .addOption(withDefault('--log-retry-for <duration>', 'after a log write failure, retry this long, then exit 1 (0: retry for ever)', MASTER_DEFAULTS.logRetryFor, durationArg))
+    .addOption(new Option('--fsync', 'fsync every group commit (survives power loss; slower)').default(false, 'off'))
+    .addOption(new Option('--accept-damage', 'start on a damaged event log: record the damaged seqs (a LogDamaged event) and go on without them, instead of refusing with LOG_CORRUPT').default(false, 'off'))
     .option('--http-tls-cert <file>', 'serve the HTTP API over HTTPS with this certificate (PEM; with --http-tls-key)')
     .option('--http-tls-key <file>', 'the private key of --http-tls-cert (PEM)')
     .option('--admin-token-file <file>', 'a file holding the API token (16+ characters): needed by admin endpoints, and by reads unless --open-reads')
@@ -99,12 +108,12 @@ export function masterCommand(): Command {
     .option('--tls-cert <file>', "TLS on the slave port: the master's certificate (PEM); with --tls-key and --tls-ca")
     .option('--tls-key <file>', 'its private key (PEM, unencrypted)')
     .option('--tls-ca <file>', 'the CA that signs slave certificates (PEM); slaves without one are refused')
-    .option('--tls-identities <file>', 'JSON {"<certificate CN>": ["host:port" or "host", ...]}: the nodes each certificate may report for (instead of its SAN)')
-    .addOption(new Option('--policy <name>', 'how least-loaded queries that name no policy are answered').choices(POLICIES).default(MASTER_DEFAULTS.policy))
-    .option('--compensation <load>', 'load added to a node per answer until its next report (0: off)', numberArg(0), MASTER_DEFAULTS.compensation)
-    .option('--protect-share <share>', 'mass-failure protection: more than this share (0..1) of the eligible nodes timing out within one --dead-after starts it (0: off)', shareArg, MASTER_DEFAULTS.protectShare)
-    .option('--protect-for <duration>', 'mass-failure protection keeps timed-out nodes eligible this long at most', positiveDurationArg, MASTER_DEFAULTS.protectFor)
-    .option('--protect-min-nodes <n>', 'mass-failure protection never starts with fewer eligible nodes than this', intArg(1), MASTER_DEFAULTS.protectMinNodes)
+    .option('--tls-identities <file>', 'a JSON object from each certificate CN to the nodes it may report for ("host:port" or "host"), instead of its SAN')
+    .addOption(new Option('--policy <name>', 'how least-loaded queries that name no policy are answered').choices(POLICIES).default(MASTER_DEFAULTS.policy, MASTER_DEFAULTS.policy))
+    .addOption(withDefault('--compensation <load>', 'load added to a node per answer until its next report (0: off)', MASTER_DEFAULTS.compensation, numberArg(0)))
+    .addOption(withDefault('--protect-share <share>', 'mass-failure protection: more than this share (0..1) of the eligible nodes timing out within one --dead-after starts it (0: off)', MASTER_DEFAULTS.protectShare, shareArg))
+    .addOption(withDefault('--protect-for <duration>', 'mass-failure protection keeps timed-out nodes eligible this long at most', MASTER_DEFAULTS.protectFor, positiveDurationArg))
+    .addOption(withDefault('--protect-min-nodes <n>', 'mass-failure protection never starts with fewer eligible nodes than this', MASTER_DEFAULTS.protectMinNodes, intArg(1)))
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
@@ -120,35 +129,13 @@ export function masterCommand(): Command {
         }
         const security = httpSecurity(flags);
         const tls = masterTlsFromFlags(flags);
+        const same = Object.fromEntries(SAME_AS_OPTIONS.map((k) => [k, flags[k]])) as Pick<MasterFlags, (typeof SAME_AS_OPTIONS)[number]>;
         master = await Master.start({
           ...security,
-          data: flags.data,
-          listen: flags.listen,
+          ...same,
           http: flags.http === false ? null : flags.http,
-          helloInterval: flags.helloInterval,
-          deadAfter: flags.deadAfter,
-          maxSlaves: flags.maxSlaves,
-          maxHttpConnections: flags.maxHttpConnections,
-          maxFollowers: flags.maxFollowers,
-          followStallTimeout: flags.followStallTimeout,
-          handshakeTimeout: flags.handshakeTimeout,
-          maxFrameRate: flags.maxFrameRate,
-          allow: flags.allow,
-          connectRate: flags.connectRate,
-          connectBurst: flags.connectBurst,
-          snapshotEvery: flags.snapshotEvery,
-          snapshotInterval: flags.snapshotInterval,
           sync: flags.fsync,
-          retain: flags.retain,
-          retainEvents: flags.retainEvents,
-          retentionInterval: flags.retentionInterval,
-          logRetryFor: flags.logRetryFor,
           ...(tls && { tls }),
-          policy: flags.policy,
-          compensation: flags.compensation,
-          protectShare: flags.protectShare,
-          protectFor: flags.protectFor,
-          protectMinNodes: flags.protectMinNodes,
         });
       } catch (e) {
         die(e);

@@ -6,7 +6,7 @@ import { getFromAny, httpMasters } from '../../client/http-masters.js';
 import { Masters, firstAnswer } from '../../client/masters.js';
 import { configurable } from '../config.js';
 import { die, formatAttrs, formatLoad, isoTime, table } from '../output.js';
-import { addCredentialOptions, keyValueArg } from '../options.js';
+import { addCredentialOptions, DEFAULT_HTTP_URL, keyValueArg, withDefault } from '../options.js';
 import { POLICIES, type Policy } from '../../selection/policy.js';
 import { QueryClient } from '../../client/query-client.js';
 import { formatHostPort, parseHostPortList } from '../../util/hostport.js';
@@ -37,7 +37,7 @@ export function nodesTable(nodes: NodeDocument[]): string {
 export function stateText(doc: StateDocument): string {
   const up = doc.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length;
   const drained = doc.nodes.filter((n) => n.drained).length;
-  let out = `seq ${doc.seq}  master ${doc.master.state} epoch ${doc.master.epoch} since ${isoTime(doc.master.since)}  nodes ${doc.nodes.length} (${up} up${drained > 0 ? `, ${drained} drained` : ''})`;
+  let out = `seq ${doc.seq}  master ${doc.master.state}${doc.master.reason !== undefined ? ` (${doc.master.reason})` : ''} epoch ${doc.master.epoch} since ${isoTime(doc.master.since)}  nodes ${doc.nodes.length} (${up} up${drained > 0 ? `, ${drained} drained` : ''})`;
   if (doc.pending.length > 0) out += `  connections awaiting first push ${doc.pending.length}`;
   const pr = doc.master.protection;
   if (pr) out += `\nmass-failure protection since ${isoTime(pr.since)} until ${isoTime(pr.until)} at the latest: ${pr.timedOut} of ${pr.eligible} eligible nodes timed out at once; timed-out nodes are answered with their last loads`;
@@ -48,7 +48,7 @@ export function queryCommand(): Command {
   const cmd = new Command('query')
     .description("ask a running master: the least-loaded node, the whole state, or the nodes")
     .addArgument(new Argument('<what>', 'what to ask').choices(['least-loaded', 'state', 'nodes']))
-    .option('--http <urls>', "the master's HTTP API (http:// or https://); a cluster's masters comma-separated: asks whichever answers", 'http://127.0.0.1:7480')
+    .addOption(withDefault('--http <urls>', "the master's HTTP API (http:// or https://); a cluster's masters comma-separated: asks whichever answers", DEFAULT_HTTP_URL))
     .option('--json', 'print the JSON document')
     .option('--where <key=value>', 'only nodes with this attribute (repeatable)', keyValueArg)
     .addOption(new Option('--policy <name>', "least-loaded: how to choose (default: the master's --policy)").choices(POLICIES))

@@ -11,7 +11,7 @@ import { EVENT_TYPES } from '../../events.js';
 import { nodeDocument, stateDocument, type NodeDocument, type StateDocument } from '../../projection/document.js';
 import type { Projection } from '../../projection/state.js';
 import { die, formatLoad, isoTime, table } from '../output.js';
-import { addSourceOptions, numberArg } from '../options.js';
+import { addSourceOptions, numberArg, withDefault } from '../options.js';
 import { Progress } from '../progress.js';
 import { parseTypes } from '../type-filter.js';
 import { stateText } from './query.js';
@@ -44,7 +44,7 @@ export function replayCommand(): Command {
     .option('--until <point>', 'with --events: up to this point')
     .option('--explain <node>', 'the node\'s state history with causes, up to --at, and where it went next')
     .option('--diff <A..B>', 'what changed between two points')
-    .option('--threshold <load>', 'with --diff: report load changes larger than this', numberArg(0), 10)
+    .addOption(withDefault('--threshold <load>', 'with --diff: report load changes larger than this', 10, numberArg(0)))
     .option('--follow', 'with --http: print events live as the master appends them')
     .addHelpText(
       'after',

@@ -1,12 +1,13 @@
 import { Command } from 'commander';
 import { badArgument, ErrorCode, isLoadLedgerError } from '../../errors.js';
 import { createSlave, type SlaveTlsOptions } from '../../slave/slave.js';
-import { TLS_REASON_PREFIX } from '../../slave/tls.js';
 import { checkTlsMaterial, readTlsFile } from '../../util/tls-files.js';
-import { parseLoadSource } from '../../slave/load-sources.js';
+import { DEFAULT_CMD_TIMEOUT, parseLoadSource } from '../../slave/load-sources.js';
 import { configurable } from '../config.js';
 import { die } from '../output.js';
-import { keyValueArg, numberArg, positiveDurationArg } from '../options.js';
+import { reportSlave } from '../slave-report.js';
+import { systemClock } from '../../util/system-clock.js';
+import { formatHostPort, keyValueArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
 
 interface SlaveFlags {
   master: string;
@@ -95,14 +96,14 @@ export function slaveFlagMessage(message: string): string {
 export function slaveCommand(): Command {
   const cmd = new Command('slave')
     .description('run a slave: report the load of a gateway to a master')
-    .requiredOption('--master <host:port>', 'the master to report to')
+    .requiredOption('--master <host:port>', "the master to report to; a cluster's masters comma-separated (a:7400,b:7400): whichever leads")
     .requiredOption('--load <source>', 'a number, loadavg, cpu, file:PATH or cmd:COMMAND')
     .option('--addr <addr>', 'the address clients are given for this node (default: our IP as the master sees it)')
-    .option('--interval <duration>', 'HELLO and push period', positiveDurationArg, 1000)
-    .option('--dead-after <duration>', 'reconnect when the master is silent this long', positiveDurationArg, 3000)
+    .addOption(withDefault('--interval <duration>', 'HELLO and push period', 1000, positiveDurationArg))
+    .addOption(withDefault('--dead-after <duration>', 'reconnect when the master is silent this long', 3000, positiveDurationArg))
     .option('--capacity <n>', 'relative capacity (> 0)', numberArg(0, true))
     .option('--attr <key=value>', 'an attribute of the node (repeatable), e.g. zone=eu-1', keyValueArg)
-    .option('--cmd-timeout <duration>', 'timeout of a cmd: load source', positiveDurationArg, 2000)
+    .addOption(withDefault('--cmd-timeout <duration>', 'timeout of a cmd: load source', DEFAULT_CMD_TIMEOUT, positiveDurationArg))
     .option('--tls-cert <file>', 'TLS: our client certificate (PEM); with --tls-key')
     .option('--tls-key <file>', 'its private key (PEM, unencrypted)')
     .option('--tls-ca <file>', "TLS: the CA that signs the master's certificate (PEM; default: the system's)")
@@ -123,32 +124,11 @@ export function slaveCommand(): Command {
           ...(attrs ? { attrs } : {}),
           ...(tls ? { tls } : {}),
         });
-        const say = (s: string): void => {
-          if (!flags.quiet) process.stderr.write(`loadledger slave: ${s}\n`);
-        };
-        const m = `${slave.master.host}:${slave.master.port}`;
-        say(`reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${m}${tls ? ' over TLS' : ''} every ${flags.interval}ms`);
-        // A TLS failure repeats on every reconnect: each kind is said once (even with -q),
-        // until a connection works again (the backoff starts over: attempt 1).
-        const tlsShown = new Set<string>();
-        slave.on('connect', () => {
-          if (tlsShown.size === 0) say(`connected to ${m}`);
-        });
-        slave.on('disconnect', (reason) => {
-          if (!reason.startsWith(TLS_REASON_PREFIX)) say(`disconnected from ${m}: ${reason}`);
-        });
-        slave.on('masterDead', (ms) => say(`master silent for ${ms}ms, reconnecting`));
-        slave.on('reconnecting', (r) => {
-          if (r.attempt === 1) tlsShown.clear();
-          if (!r.reason.startsWith(TLS_REASON_PREFIX)) say(`reconnecting in ${r.delay}ms (${r.reason})`);
-          else if (!tlsShown.has(r.reason)) {
-            tlsShown.add(r.reason);
-            process.stderr.write(`loadledger slave: ${r.reason}; retrying with backoff (said once)\n`);
-          }
-        });
-        slave.on('loadError', (e) => process.stderr.write(`loadledger slave: load source failed, not pushing until it recovers: ${e.message}\n`));
-        slave.on('loadRecovered', (load) => say(`load source recovered (${load}), pushing again`));
-        slave.on('error', () => {});
+        if (!flags.quiet) {
+          const to = slave.masters.length > 1 ? `whichever of ${slave.masters.map(formatHostPort).join(', ')} leads` : formatHostPort(slave.master);
+          process.stderr.write(`loadledger slave: reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${to}${tls ? ' over TLS' : ''} every ${flags.interval}ms\n`);
+        }
+        reportSlave(slave, { quiet: flags.quiet === true, write: (line) => process.stderr.write(`${line}\n`), now: () => systemClock.now() });
         // GOODBYE (with the signal as its reason): the master marks the node DOWN at once.
         const stop = (signal: string): void => void slave.close({ reason: signal }).then(() => process.exit(0));
         process.on('SIGINT', () => stop('SIGINT'));

@@ -3,6 +3,7 @@ import { verifyLog } from '../../../replay/verify.js';
 import { verifySummary } from '../../../replay/verify-summary.js';
 import { die, EXIT_FAILURE } from '../output.js';
 import { Progress } from '../progress.js';
+import { withDefault } from '../options.js';
 
 interface VerifyFlags {
   data: string;
@@ -15,7 +16,7 @@ const SHOWN = 10;
 export function verifyCommand(): Command {
   return new Command('verify')
     .description("check a log read-only: seq gapless, every record decodes, every snapshot and the projection a master would load equal a fresh fold")
-    .option('--data <dir>', "a stopped master's log directory, or a copy of it", './data')
+    .addOption(withDefault('--data <dir>', "a stopped master's log directory, or a copy of it", './data'))
     .option('--json', 'machine output: the result as one JSON document')
     .addHelpText(
       'after',

@@ -1,0 +1,66 @@
+/** Reading a `--config` file: JSON or YAML, a map of settings, mistakes named by line and column. */
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { LoadLedgerError } from '../../errors.js';
+import { configError, describe } from './settings.js';
+
+function readError(e: NodeJS.ErrnoException): string {
+  switch (e.code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory, not a file';
+    default:
+      return e.message;
+  }
+}
+
+/** `Unexpected token } in JSON at position 12` → `line 2, column 3: Unexpected token }`. */
+function jsonError(text: string, e: Error): string {
+  const m = /^(.*?)(?: in JSON)? at position (\d+)/.exec(e.message);
+  if (!m) return e.message;
+  const before = text.slice(0, Number(m[2]));
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return `line ${line}, column ${column}: ${m[1]}`;
+}
+
+/**
+ * Reads a config file: JSON if its name ends in .json, YAML otherwise. An empty file (or one
+ * of comments only) holds no settings.
+ * @throws LoadLedgerError BAD_ARGUMENT naming the file: unreadable, not YAML/JSON (line and column), not a map.
+ */
+export function readConfigFile(file: string): Record<string, unknown> {
+  const fail = (why: string): LoadLedgerError => configError(`--config ${file}: ${why}`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw fail(readError(e as NodeJS.ErrnoException));
+  }
+  let value: unknown;
+  if (extname(file).toLowerCase() === '.json') {
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw fail(`not valid JSON: ${jsonError(text, e as Error)}`);
+    }
+  } else {
+    const doc = parseDocument(text);
+    const err = doc.errors[0];
+    if (err) {
+      const at = err.linePos?.[0];
+      const what = err.code === 'MULTIPLE_DOCS' ? 'more than one document (---)' : (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+      throw fail(`not valid YAML: ${at ? `line ${at.line}, column ${at.col}: ` : ''}${what}`);
+    }
+    value = doc.toJS();
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw fail(`expected a map of settings (like dead-after: 5s), got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}

@@ -68,6 +68,7 @@ export async function openLogReadOnly(dir: string): Promise<ReadOnlyLog> {
       copyFileSync(from, to);
     }
     const log = await EventLog.open(copy, { create: false });
+    log.label = dir;
     return {
       log,
       close: async () => {

@@ -10,11 +10,12 @@ export function eventNode(state: Projection, e: LedgerEvent): string | null {
     case 'NodeDrained':
     case 'NodeUndrained':
       return e.node;
+    case 'SlaveRefused':
+      return e.node ?? null; // refused at accept time: no node yet
     case 'MasterStarted':
     case 'MasterStopped':
     case 'MasterCrashed':
     case 'LogDamaged':
-    case 'SlaveRefused':
     case 'ProtectionEnded':
       return null;
     case 'ProtectionStarted':

@@ -51,7 +51,7 @@ export const ERRORS = {
   LOG_LOCKED: { status: 500, exit: EXIT_FAILURE, summary: 'another process has the event log open' },
   LOG_NOT_FOUND: { status: 500, exit: EXIT_FAILURE, summary: 'no event log in the directory given' },
   LOG_FORMAT_UNSUPPORTED: { status: 500, exit: EXIT_FAILURE, summary: 'the event log was written in a format this version does not read' },
-  LOG_CORRUPT: { status: 500, exit: EXIT_FAILURE, summary: 'the event log does not decode' },
+  LOG_CORRUPT: { status: 500, exit: EXIT_FAILURE, summary: 'the event log is damaged (a checksum, a gap, records LevelDB dropped): the message names the seqs' },
   LOG_WRITE_FAILED: { status: 500, exit: EXIT_FAILURE, summary: 'the event log refused a write (disk full, I/O error)' },
   SEQ_OUT_OF_RANGE: { status: 410, aheadStatus: 416, exit: EXIT_FAILURE, summary: 'a seq before the oldest retained event (410) or after the last one (416)' },
   // export files

@@ -33,8 +33,14 @@ export type MasterCrashed = Event<'MasterCrashed', { epoch: number; lastSeq: num
 export type LogDamaged = Event<'LogDamaged', { from: number; to?: number; reason: string }>;
 /** `identity`: the certificate a TLS slave presented (its CN); absent without TLS and in logs older than TLS. */
 export type SlaveConnected = Event<'SlaveConnected', { conn: number; remote: string; identity?: string }>;
-/** A connection was refused at accept time (--allow, rate limit, max-slaves, a failed TLS handshake). */
-export type SlaveRefused = Event<'SlaveRefused', { remote: string; reason: string }>;
+/**
+ * A connection was refused: at accept time (--allow, rate limit, max-slaves, a failed TLS
+ * handshake: no `conn`, it never had one), or, with `conn` and `node`, at its first push,
+ * for a node that another live connection holds through a flapping hold-down
+ * (src/decisions/flapping.ts): that connection ends here, the holder keeps the node. Logs
+ * from before the hold-down have no `conn`: they fold as before.
+ */
+export type SlaveRefused = Event<'SlaveRefused', { remote: string; reason: string; conn?: number; node?: string }>;
 export type HelloReceived = Event<'HelloReceived', { conn: number }>;
 export type HelloAckSent = Event<'HelloAckSent', { conn: number }>;
 /** The master pinged a quiet slave. */

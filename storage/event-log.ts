@@ -40,6 +40,8 @@ export class EventLog {
   holes: Hole[] = [];
   /** seqs of snapshots found damaged (a master with --accept-damage removes them). */
   readonly damagedSnapshots = new Set<number>();
+  /** How messages name the log: its directory, or what a reader of a private copy calls it (replay/open.ts). */
+  label: string;
   /** Records below this seq may be format 1 (no checksum): Infinity for a format 1 log. */
   private framedFrom = 1;
 
@@ -50,7 +52,9 @@ export class EventLog {
     private readonly snap: Sub,
     private readonly meta: Sub,
     private readonly sync: boolean,
-  ) {}
+  ) {
+    this.label = dir;
+  }
 
   static async open(dir: string, options: EventLogOptions = {}): Promise<EventLog> {
     const create = options.create ?? false;
@@ -125,10 +129,10 @@ export class EventLog {
    */
   async *read(from = this.firstSeq, to = this.lastSeq, opts: { overHoles?: boolean } = {}): AsyncGenerator<LedgerEvent[]> {
     if (from > to) return;
-    for (const d of this.damage) if (overlaps(d, from, to)) throw corruptError(this.dir, d);
+    for (const d of this.damage) if (overlaps(d, from, to)) throw corruptError(this.label, d);
     let start = from;
     for (const h of this.holes.filter((x) => overlaps(x, from, to)).sort((a, b) => a.from - b.from)) {
-      if (!opts.overHoles) throw corruptError(this.dir, { ...h, reason: `${h.reason} (accepted by an operator at seq ${h.at}; states from there on replay from the snapshot taken then)` });
+      if (!opts.overHoles) throw corruptError(this.label, { ...h, reason: `${h.reason} (accepted by an operator at seq ${h.at}; states from there on replay from the snapshot taken then)` });
       if (start < h.from) yield* this.readRange(start, h.from - 1);
       start = h.to + 1;
     }
@@ -138,7 +142,7 @@ export class EventLog {
   private readRange(from: number, to: number): AsyncGenerator<LedgerEvent[]> {
     const floor = Math.max(from - RECORD_EVENTS + 1, ...this.holes.filter((h) => h.to < from).map((h) => h.to + 1), 0);
     return readChecked(this.ev, {
-      dir: this.dir,
+      dir: this.label,
       from,
       to,
       floor,
@@ -191,7 +195,7 @@ export class EventLog {
       return await get();
     } catch (e) {
       if (!isLevelCorruption(e)) throw e;
-      throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${this.dir}: LevelDB cannot read the snapshots${near === undefined ? '' : ` near seq ${near}`} (${(e as Error).message})`, { cause: e });
+      throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${this.label}: LevelDB cannot read the snapshots${near === undefined ? '' : ` near seq ${near}`} (${(e as Error).message})`, { cause: e });
     }
   }
 
@@ -201,7 +205,7 @@ export class EventLog {
     } catch (e) {
       if (!(e instanceof RecordDamage)) throw e;
       this.damagedSnapshots.add(seq);
-      throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${this.dir}: the snapshot at seq ${seq} is damaged: ${e.message}`, { seqs: { from: seq, to: seq } });
+      throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${this.label}: the snapshot at seq ${seq} is damaged: ${e.message}`, { seqs: { from: seq, to: seq } });
     }
   }
 
@@ -320,7 +324,7 @@ export class EventLog {
     try {
       return keySeq(key) + eventCount(value, keySeq(key), this.legacy(keySeq(key))) - 1;
     } catch (e) {
-      if (e instanceof RecordDamage) throw corruptError(this.dir, { from: keySeq(key), reason: e.message });
+      if (e instanceof RecordDamage) throw corruptError(this.label, { from: keySeq(key), reason: e.message });
       throw e;
     }
   }

@@ -71,6 +71,15 @@ export function logMaster(master: Master, log: Logger, data: string): { stopped(
   master.refusals$.subscribe((r) => {
     log.warn({ event: 'refused', port: r.port, kind: r.kind, count: r.count }, `${r.port === 'slave' ? 'slave port' : 'HTTP API'}: ${r.reason}${r.count > 1 ? ` (${r.count} since the last line)` : ''}`);
   });
+  // Once per --flap-window per node (the decision says when): both peers, and what is done.
+  master.flapping$.subscribe((f) => {
+    if (!f.warn) return;
+    log.warn(
+      { event: 'flapping', node: f.node, takeovers: f.takeovers, holder: f.holder.remote, holderConn: f.holder.conn, refused: f.newcomer.remote, holdDownMs: f.holdDown },
+      `node ${f.node} is flapping: taken over ${f.takeovers} times within ${formatDuration(f.window)}, by connections from ${f.holder.remote} and ${f.newcomer.remote} (two slaves with the same --addr?); ` +
+        `it stays with connection ${f.holder.conn} from ${f.holder.remote} and the others are refused for ${formatDuration(f.holdDown)} (SlaveRefused, loadledger_refused_total)`,
+    );
+  });
 
   let events: Subscription | undefined;
   if (log.isLevelEnabled('debug')) {

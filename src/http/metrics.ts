@@ -160,11 +160,20 @@ export class MasterMetrics {
     });
     new Counter({
       name: 'loadledger_refused_total',
-      help: 'Slave connections refused (--allow, connection rate, max-slaves, TLS, file descriptors, accept errors).',
+      help: "Slave connections refused (--allow, connection rate, max-slaves, TLS, a flapping node's hold-down, file descriptors, accept errors).",
       registers,
       collect() {
         this.reset();
         this.inc(master.counters.refused);
+      },
+    });
+    new Counter({
+      name: 'loadledger_flapping_total',
+      help: 'Flapping detected: a node id taken over more than --flap-takeovers times within --flap-window (each starts a hold-down).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(master.counters.flapping);
       },
     });
     new Counter({

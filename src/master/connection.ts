@@ -12,8 +12,11 @@ import { answerQuery, type QueryHost } from './query.js';
 /** What a connection needs from the master it belongs to. */
 export interface ConnectionHost extends QueryHost {
   readonly recorder: Recorder;
-  /** Binds `node` to `c`, superseding (and closing) whichever connection held it. */
-  bind(c: SlaveConnection, node: string): void;
+  /**
+   * Binds `node` to `c`, superseding (and closing) whichever connection held it; false when
+   * `c` may not take it (flapping hold-down) and was refused (it has ended).
+   */
+  bind(c: SlaveConnection, node: string): boolean;
   /** The connection is gone (after its last event was recorded). */
   forget(c: SlaveConnection): void;
   readonly counters: { unknownFrames: number };
@@ -114,7 +117,7 @@ export class SlaveConnection implements FrameSink {
             this.violation({ code: ErrorCode.NODE_NOT_PERMITTED, reason: `certificate ${JSON.stringify(this.peer.identity)} does not permit node ${node}` });
             return;
           }
-          this.host.bind(this, node);
+          if (!this.host.bind(this, node)) return;
         }
         this.track(recorder.record({ type: 'LoadPushed', conn: this.conn, node, load: f.info.load, capacity: f.info.capacity ?? 1, attrs: f.info.attrs }), 1);
         break;
@@ -180,6 +183,16 @@ export class SlaveConnection implements FrameSink {
     if (this.ended || this.node === null) return;
     this.end();
     this.recordThenDestroy({ type: 'SlaveSuperseded', conn: this.conn, node: this.node, by });
+  }
+
+  /**
+   * Its first push claimed `node`, which another live connection keeps through a flapping
+   * hold-down: a SlaveRefused with the reason, then the socket goes. Nothing it sent is folded.
+   */
+  refused(node: string, reason: string): void {
+    if (this.ended) return;
+    this.end();
+    this.recordThenDestroy({ type: 'SlaveRefused', remote: this.remote, reason, conn: this.conn, node });
   }
 
   /** Closes without recording anything (the master is stopping and records that itself). */

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { Subject } from 'rxjs';
 import type { Recorder } from '../../storage/recorder.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
 import type { PushLimits } from '../protocol/messages.js';
@@ -8,6 +9,7 @@ import type { HostPort } from '../util/hostport.js';
 import type { Clock } from '../clock.js';
 import type { Descriptors } from '../util/descriptors.js';
 import { RefusalLog, type Refusal } from '../util/refusals.js';
+import { FlapGuard, type FlappingDetected } from '../decisions/flapping.js';
 import { Admission } from './admission.js';
 import { SlaveConnection, formatAddr, normalizeIp, type ConnectionHost } from './connection.js';
 import { createSlaveTlsServer, type MasterTlsOptions, type TlsPeer } from './tls.js';
@@ -25,6 +27,10 @@ export interface SlavePortOptions {
   connectBurst: number;
   limits: Partial<PushLimits>;
   tls?: MasterTlsOptions | undefined;
+  /** Flapping: more than flapTakeovers takeovers of a node within flapWindow; the holder keeps it for flapHoldDown (ms). */
+  flapTakeovers: number;
+  flapWindow: number;
+  flapHoldDown: number;
   /** Monotonic time and timers (tests drive a manual one: test/helpers/manual-clock.ts). */
   scheduler: Clock;
   /** Connections the port could not take (accept failed, descriptors), at most once per window: the operator's log. */
@@ -45,7 +51,8 @@ export interface SlavePortLedger {
 /**
  * The slave port: the listener (plain TCP or TLS with client certificates), the queue of
  * connections that arrive before MasterStarted is committed, accept/refuse (--allow,
- * connect rate, max-slaves), and the live connections with the node each is bound to.
+ * connect rate, max-slaves), and the live connections with the node each is bound to
+ * (a takeover of a node that flaps is refused: src/decisions/flapping.ts).
  */
 export class SlavePort implements ConnectionHost {
   readonly conns = new Map<number, SlaveConnection>();
@@ -56,9 +63,12 @@ export class SlavePort implements ConnectionHost {
   private early: Array<{ socket: Socket; peer?: TlsPeer; refusal?: string }> | null = [];
   private closing = false;
   readonly admission: Admission;
-  /** Unknown frame types skipped, connections refused (of them: for descriptors), accept() failures by code: for /metrics. */
-  readonly counters = { unknownFrames: 0, refused: 0, fdRefused: 0, acceptErrors: new Map<string, number>() };
+  /** Unknown frame types skipped, connections refused (of them: for descriptors), accept() failures by code, flapping detected: for /metrics. */
+  readonly counters = { unknownFrames: 0, refused: 0, fdRefused: 0, acceptErrors: new Map<string, number>(), flapping: 0 };
   private readonly refusals: RefusalLog;
+  private readonly flaps: FlapGuard;
+  /** Flapping detected (a hold-down begins): for the operator's warning (`warn`: once per window). */
+  readonly flapping$ = new Subject<FlappingDetected>();
 
   constructor(
     private readonly options: SlavePortOptions,
@@ -69,6 +79,7 @@ export class SlavePort implements ConnectionHost {
     this.nextConn = firstConn;
     this.admission = new Admission({ allow: options.allow, rate: options.connectRate, burst: options.connectBurst });
     this.refusals = new RefusalLog(options.scheduler, (r) => this.acceptFailures(r));
+    this.flaps = new FlapGuard({ takeovers: options.flapTakeovers, window: options.flapWindow, holdDown: options.flapHoldDown });
   }
 
   get recorder(): Recorder {
@@ -210,11 +221,24 @@ export class SlavePort implements ConnectionHost {
     this.recorder.record({ type: 'SlaveRefused', remote, reason: unrecorded > 0 ? `${reason} (and ${unrecorded} more refused from ${ip} since the last record)` : reason });
   }
 
-  bind(c: SlaveConnection, node: string): void {
+  bind(c: SlaveConnection, node: string): boolean {
     const holder = this.bindings.get(node);
-    if (holder && holder !== c) holder.superseded(c.conn);
+    if (holder && holder !== c) {
+      const verdict = this.flaps.takeover(node, { conn: holder.conn, remote: holder.remote }, { conn: c.conn, remote: c.remote }, this.now());
+      if (!verdict.take) {
+        this.counters.refused++;
+        if (verdict.detected) {
+          this.counters.flapping++;
+          this.flapping$.next(verdict.detected);
+        }
+        c.refused(node, verdict.reason);
+        return false;
+      }
+      holder.superseded(c.conn);
+    }
     c.node = node;
     this.bindings.set(node, c);
+    return true;
   }
 
   forget(c: SlaveConnection): void {

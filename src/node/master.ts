@@ -2,6 +2,7 @@ import { Subject, type Observable } from 'rxjs';
 import type { EventLog } from '../../storage/event-log.js';
 import type { Recorder } from '../../storage/recorder.js';
 import type { LedgerEvent, ProtectionEnded, ProtectionStarted } from '../events.js';
+import type { FlappingDetected } from '../decisions/flapping.js';
 import type { Projection } from '../projection/state.js';
 import { Selector } from './selector.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -114,8 +115,13 @@ export class Master implements RegistryControl, MetricsSource {
     return this.liveness.protection$;
   }
 
-  /** Unknown frame types skipped and connections refused, for /metrics. */
-  get counters(): { unknownFrames: number; refused: number; fdRefused: number; acceptErrors: ReadonlyMap<string, number> } {
+  /** Flapping detected on a node (its holder keeps it for the hold-down): for the operator's warning. */
+  get flapping$(): Observable<FlappingDetected> {
+    return this.port.flapping$;
+  }
+
+  /** Unknown frame types skipped, connections refused (for descriptors, accept errors), flapping detected, for /metrics. */
+  get counters(): { unknownFrames: number; refused: number; flapping: number; fdRefused: number; acceptErrors: ReadonlyMap<string, number> } {
     return this.port.counters;
   }
 

@@ -2,6 +2,7 @@ import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
 import type { PushLimits } from '../protocol/messages.js';
 import { PROTECTION_DEFAULTS } from '../decisions/protection.js';
+import { FLAPPING_DEFAULTS } from '../decisions/flapping.js';
 import type { MasterTlsOptions } from '../master/tls.js';
 import { FOLLOWER_DEFAULTS, HTTP_MAX_CONNECTIONS, type HttpTlsOptions } from '../http/server.js';
 import type { HttpAuthOptions } from '../http/auth.js';
@@ -85,6 +86,12 @@ export interface MasterOptions {
   followStallTimeout?: number;
   /** Connections to the HTTP API served at once; more are closed as they arrive. */
   maxHttpConnections?: number;
+  /** Flapping (src/decisions/flapping.ts): more than this many takeovers of one node id within `flapWindow` (0: off)… */
+  flapTakeovers?: number;
+  /** … (ms) … */
+  flapWindow?: number;
+  /** … and the connection that holds it keeps it this long, others are refused (ms). */
+  flapHoldDown?: number;
 }
 
 /** MasterOptions with every default filled in. */
@@ -118,6 +125,9 @@ export const MASTER_DEFAULTS = {
   maxFollowers: FOLLOWER_DEFAULTS.maxFollowers,
   followStallTimeout: FOLLOWER_DEFAULTS.stallTimeout,
   maxHttpConnections: HTTP_MAX_CONNECTIONS,
+  flapTakeovers: FLAPPING_DEFAULTS.takeovers,
+  flapWindow: FLAPPING_DEFAULTS.window,
+  flapHoldDown: FLAPPING_DEFAULTS.holdDown,
 } as const;
 
 /** Fills in the defaults and refuses what cannot run (BAD_ARGUMENT). */
@@ -150,6 +160,9 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     maxFollowers: MASTER_DEFAULTS.maxFollowers,
     followStallTimeout: MASTER_DEFAULTS.followStallTimeout,
     maxHttpConnections: MASTER_DEFAULTS.maxHttpConnections,
+    flapTakeovers: MASTER_DEFAULTS.flapTakeovers,
+    flapWindow: MASTER_DEFAULTS.flapWindow,
+    flapHoldDown: MASTER_DEFAULTS.flapHoldDown,
     ...opts,
   };
   if (!(options.protectShare >= 0 && options.protectShare <= 1)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--protect-share must be between 0 and 1, got ${options.protectShare}`);

@@ -40,6 +40,9 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
       state.conns.set(event.conn, { conn: event.conn, remote: event.remote, node: null, since: event.ts, lastSeen: event.ts });
       break;
     case 'SlaveRefused':
+      // refused after it was accepted (a flapping hold-down): the connection ends, no node changes
+      if (event.conn !== undefined) dropConnection(state, event.conn, event.ts, `refused: ${event.reason}`);
+      break;
     case 'HelloAckSent':
     case 'HelloSent':
       break;

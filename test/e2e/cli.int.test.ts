@@ -53,7 +53,7 @@ function spawnCli(args: string[]): Proc {
   return { child, out, exit };
 }
 
-async function runCli(args: string[], timeout = 15_000): Promise<Exit & { stdout: string; stderr: string }> {
+async function runCli(args: string[], timeout = 45_000): Promise<Exit & { stdout: string; stderr: string }> {
   const p = spawnCli(args);
   const exit = await withTimeout(p.exit, timeout, `loadledger ${args.join(' ')}`);
   return { ...exit, ...p.out };
@@ -83,7 +83,7 @@ async function startCliMaster(extra: string[] = []): Promise<CliMaster> {
   const p = spawnCli(['master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--hello-interval', '50ms', '--dead-after', '300ms', ...extra]);
   const m = await waitFor(() => upLine(p.out.stderr) ?? (p.child.exitCode !== null ? { failed: true as const } : undefined), {
     what: 'the master UP_LISTENING line on stderr',
-    timeout: 10_000,
+    timeout: 30_000,
     describe: () => p.out.stderr,
   });
   if ('failed' in m) throw new Error(`the master exited: ${p.out.stderr}`);
@@ -109,7 +109,7 @@ async function clusterUp(master: CliMaster): Promise<void> {
       const r = await getJson<StateDocument>(`${master.http}/v1/state`);
       return r.body.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length === 3;
     },
-    { what: 'three slaves in PUSH_LOAD_INFO', timeout: 10_000, interval: 20 },
+    { what: 'three slaves in PUSH_LOAD_INFO', timeout: 30_000, interval: 20 },
   );
 }
 
@@ -148,7 +148,7 @@ describe('loadledger CLI', () => {
     slave('10.0.0.2:8080', '10'); // least loaded
     await waitFor(async () => (await getJson<StateDocument>(`${master.http}/v1/state`)).body.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length === 2, {
       what: 'two slaves in PUSH_LOAD_INFO',
-      timeout: 10_000,
+      timeout: 30_000,
       interval: 20,
     });
     // compensation 0.5 per answer cannot close a gap of 20 (or of 2.5 by capacity) in a few answers between 50 ms reports
@@ -167,7 +167,7 @@ describe('loadledger CLI', () => {
     const master = await startCliMaster(['--snapshot-every', '25']);
     const slaves = startCliSlaves(master);
     await clusterUp(master);
-    await waitFor(async () => (await getJson<StateDocument>(`${master.http}/v1/state`)).body.seq > 60, { what: 'a log past a few snapshots', timeout: 10_000 });
+    await waitFor(async () => (await getJson<StateDocument>(`${master.http}/v1/state`)).body.seq > 60, { what: 'a log past a few snapshots', timeout: 30_000 });
     const served = (await getJson<StateDocument>(`${master.http}/v1/state`)).body;
     expect(served.nodes.some((n) => n.state === 'PUSH_LOAD_INFO')).toBe(true);
 

@@ -1,8 +1,11 @@
 /**
  * End to end in one process: a real Master (TCP + HTTP on 127.0.0.1, LevelDB in a temp
  * dir) and real slaves from createSlave, as a user would run them, with short timings
- * (interval 50 ms, dead-after 300 ms, reconnect backoff 20 → 100 ms). Every answer is
- * read over HTTP, as a client application would.
+ * (interval 50 ms, reconnect backoff 20 → 100 ms) and a dead-after of 1.5 s, long enough that
+ * no live slave of a busy machine times out. Every answer is read over HTTP, as a client
+ * application would. Real time: these tests assert what happens, with generous bounds; how
+ * soon a silent slave is DOWN (dead-after + one tick) is held exactly on a manual clock in
+ * test/master/master.int.test.ts.
  *
  * A slave that "stops sending while its socket stays open" cannot be made from
  * createSlave without lying (it always HELLOs on its timer), so that one is a raw socket
@@ -22,7 +25,9 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 const INTERVAL = 50;
-const DEAD_AFTER = 300;
+const DEAD_AFTER = 1500;
+/** Real-time deadlines: only a master that never does it fails them, not a busy machine. */
+const PATIENCE = 15_000;
 const MASTER = { helloInterval: INTERVAL, deadAfter: DEAD_AFTER } as const;
 
 const A30 = '10.0.0.30:8080';
@@ -51,7 +56,7 @@ async function leastLoaded(master: Master): Promise<string | undefined> {
 }
 
 describe('a cluster of slaves and a master', () => {
-  it('30, 10, 20 → the 10 one; it goes silent with its socket open → DOWN within dead-after + one interval, and least-loaded moves to the 20 one', async () => {
+  it('30, 10, 20 → the 10 one; it goes silent with its socket open → DOWN once dead-after passed, and least-loaded moves to the 20 one', async () => {
     const master = await startMaster(cleanup, MASTER);
     slave(master, A30, 30);
     const ten = await hungSlave(master, A10, 10);
@@ -59,35 +64,40 @@ describe('a cluster of slaves and a master', () => {
 
     await waitFor(async () => (await leastLoaded(master)) === A10 && [A30, A10, A20].every((a) => nodeState(master, a) === 'PUSH_LOAD_INFO'), {
       what: 'three live nodes, the 10 one least loaded',
+      timeout: PATIENCE,
     });
 
+    const tenConn = await connOf(master, ten);
     ten.freeze();
-    const frozenAt = performance.now();
-    await waitFor(() => nodeState(master, A10) === 'DOWN', { what: `${A10} DOWN`, interval: 2, timeout: 3000 });
-    const elapsed = performance.now() - frozenAt;
-    expect(elapsed, 'ms from the last frame to DOWN').toBeLessThanOrEqual(DEAD_AFTER + INTERVAL);
+    await waitFor(() => nodeState(master, A10) === 'DOWN', { what: `${A10} DOWN`, interval: 2, timeout: PATIENCE });
+    // Not before its dead-after: from the last frame the master read on it (its event's
+    // timestamp) to the timeout, at least dead-after passed (2 ms: wall vs monotonic clock).
+    const ofTen = (await logEvents(master)).filter((e) => 'conn' in e && e.conn === tenConn);
+    const lastRx = ofTen.findLast((e) => e.type === 'HelloReceived' || e.type === 'LoadPushed' || e.type === 'HelloAckReceived')!;
+    const timedOut = ofTen.find((e) => e.type === 'SlaveTimedOut')!;
+    expect(timedOut, 'the silent connection timed out').toBeDefined();
+    expect(timedOut.ts - lastRx.ts, 'ms from the last frame to the timeout').toBeGreaterThanOrEqual(DEAD_AFTER - 2);
 
     expect(await leastLoaded(master)).toBe(A20);
     const state = (await api(master, '/v1/state')).body;
     expect(state.nodes.find((n: { id: string }) => n.id === A10)).toMatchObject({ state: 'DOWN', load: 10, reason: expect.stringMatching(/^no frame for/) });
     expect(state.nodes.filter((n: { state: string }) => n.state === 'PUSH_LOAD_INFO').map((n: { id: string }) => n.id).sort()).toEqual([A20, A30].sort());
-    await ten.waitClosed(1000, 'the master to close the silent connection');
+    await ten.waitClosed(PATIENCE, 'the master to close the silent connection');
   });
 
-  it('the master restarts on the same data dir and port: state rebuilt from the log, slaves reconnect by themselves, least-loaded answers a live node within 2 s', async () => {
+  it('the master restarts on the same data dir and port: state rebuilt from the log, slaves reconnect by themselves, least-loaded answers a live node again', async () => {
     const dir = await cleanup.tempDir();
     const first = await startMaster(cleanup, { ...MASTER, data: dir });
     const { listen, http } = first.addresses;
     const slaves = [slave(first, A30, 30), slave(first, A10, 10), slave(first, A20, 20)];
-    await waitFor(async () => (await leastLoaded(first)) === A10 && first.projection.index.size === 3, { what: 'the cluster up' });
+    await waitFor(async () => (await leastLoaded(first)) === A10 && first.projection.index.size === 3, { what: 'the cluster up', timeout: PATIENCE });
     const firstEvents = await logEvents(first);
     const lastConnBefore = first.projection.lastConn;
 
-    await withTimeout(first.stop('restart'), 2000, 'the first master to stop');
+    await withTimeout(first.stop('restart'), PATIENCE, 'the first master to stop');
     const stoppedSeq = first.projection.seq;
-    await waitFor(() => slaves.every((s) => !s.connected), { what: 'every slave to notice the master is gone' });
+    await waitFor(() => slaves.every((s) => !s.connected), { what: 'every slave to notice the master is gone', timeout: PATIENCE });
 
-    const restartAt = performance.now();
     const second = await startMaster(cleanup, { ...MASTER, data: dir, listen: { host: '127.0.0.1', port: listen.port }, http: { host: '127.0.0.1', port: http!.port } });
     expect(second.projection.master).toMatchObject({ state: 'UP_LISTENING', epoch: 2 });
     expect(second.projection.seq).toBeGreaterThan(stoppedSeq);
@@ -95,12 +105,11 @@ describe('a cluster of slaves and a master', () => {
     expect([...second.projection.nodes.keys()].sort()).toEqual([A10, A20, A30].sort());
     for (const [a, l] of [[A30, 30], [A10, 10], [A20, 20]] as const) expect(second.projection.nodes.get(a)?.load).toBe(l);
 
-    await waitFor(async () => (await leastLoaded(second)) === A10, { what: 'least-loaded to answer a live node again', timeout: 2000, interval: 10 });
-    expect(performance.now() - restartAt).toBeLessThan(2000);
+    await waitFor(async () => (await leastLoaded(second)) === A10, { what: 'least-loaded to answer a live node again', timeout: PATIENCE, interval: 10 });
     const least = (await api(second, '/v1/least-loaded')).body;
     expect(least).toMatchObject({ addr: A10, state: 'PUSH_LOAD_INFO', epoch: 2 });
 
-    await waitFor(() => second.projection.index.size === 3, { what: 'all three slaves back', timeout: 2000 });
+    await waitFor(() => second.projection.index.size === 3, { what: 'all three slaves back', timeout: PATIENCE });
     expect(slaves.every((s) => s.stats.connects >= 2)).toBe(true);
     // conn numbers continue across the restart
     const newConns = (await logEvents(second)).filter((e) => e.seq > firstEvents.at(-1)!.seq && e.type === 'SlaveConnected');
@@ -113,22 +122,24 @@ describe('a cluster of slaves and a master', () => {
     // The old incarnation: still connected (and even still talking), so no timeout can explain what follows.
     const old = await hungSlave(master, A20, 20);
     const oldConn = await connOf(master, old);
-    await waitFor(async () => (await leastLoaded(master)) === A20, { what: 'the old incarnation least loaded' });
+    await waitFor(async () => (await leastLoaded(master)) === A20, { what: 'the old incarnation least loaded', timeout: PATIENCE });
 
-    let connectedAt = 0;
+    let connected = false;
     const restarted = slave(master, A20, 5);
-    restarted.once('connect', () => (connectedAt = performance.now()));
-    const closedAt = await old.waitClosed(DEAD_AFTER, 'the master to close the old connection');
-    expect(connectedAt).toBeGreaterThan(0);
-    expect(closedAt - connectedAt).toBeLessThan(DEAD_AFTER);
+    restarted.once('connect', () => (connected = true));
+    await old.waitClosed(PATIENCE, 'the master to close the old connection');
+    expect(connected).toBe(true);
 
-    await waitFor(async () => (await leastLoaded(master)) === A20 && master.projection.nodes.get(A20)?.load === 5, { what: 'the new incarnation serving' });
-    const sup = (await logEvents(master)).find((e) => e.type === 'SlaveSuperseded');
+    await waitFor(async () => (await leastLoaded(master)) === A20 && master.projection.nodes.get(A20)?.load === 5, { what: 'the new incarnation serving', timeout: PATIENCE });
+    // At once: the old connection (still heartbeating, so never silent) ends superseded, not timed out.
+    const log = await logEvents(master);
+    const sup = log.find((e) => e.type === 'SlaveSuperseded');
     expect(sup).toMatchObject({ conn: oldConn, node: A20 });
+    expect(log.filter((e) => e.type === 'SlaveTimedOut')).toEqual([]);
     expect((sup as Extract<LedgerEvent, { type: 'SlaveSuperseded' }>).by).toBe(master.projection.nodes.get(A20)?.conn);
     // The new one stays: a few more pushes, still connected, still bound.
     const pushes = restarted.stats.pushes;
-    await waitFor(() => restarted.stats.pushes >= pushes + 3, { what: 'three more pushes' });
+    await waitFor(() => restarted.stats.pushes >= pushes + 3, { what: 'three more pushes', timeout: PATIENCE });
     expect(restarted.connected).toBe(true);
     expect(nodeState(master, A20)).toBe('PUSH_LOAD_INFO');
   });

@@ -29,13 +29,13 @@ async function startDemo(args: string[] = []): Promise<{ p: Proc; http: string; 
   const p = spawnCli(cleanup, ['demo', '--refresh', '100ms', ...args]);
   const header = await waitFor(() => HEADER_RE.exec(p.out.stdout) ?? (p.child.exitCode !== null ? { failed: true } : undefined), {
     what: 'the demo header line',
-    timeout: 10_000,
+    timeout: 30_000,
     describe: () => p.out,
   });
   if ('failed' in header) throw new Error(`the demo exited: ${p.out.stderr}`);
   const dir = header[2]!;
   cleanup.defer(`rm ${dir}`, () => rm(dir, { recursive: true, force: true }));
-  await waitFor(() => ALL_UP_RE.test(p.out.stdout), { what: 'a refresh line with the three nodes up and a least-loaded answer', timeout: 10_000, describe: () => p.out.stdout.slice(-600) });
+  await waitFor(() => ALL_UP_RE.test(p.out.stdout), { what: 'a refresh line with the three nodes up and a least-loaded answer', timeout: 30_000, describe: () => p.out.stdout.slice(-600) });
   return { p, http: header[1]!, dir };
 }
 

@@ -107,5 +107,5 @@ describe('loadledger drain / undrain', () => {
     expect(doc.nodes.filter((n) => n.drained).map((n) => n.id)).toEqual(['10.0.0.6:8080', '[::1]:9000']);
     expect(verify.code).toBe(0);
     expect(verify.stdout).toMatch(/: OK$/m);
-  }, 60_000);
+  });
 });

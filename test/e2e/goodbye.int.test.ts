@@ -34,7 +34,7 @@ it('SIGTERM / SIGINT to `loadledger slave`: GOODBYE, the node DOWN "left (SIGNAL
     spawnCli(cleanup, ['slave', '--master', `127.0.0.1:${master.slavePort}`, '--addr', `10.0.0.${i + 1}:8080`, '--load', String(10 * (i + 1)), '--interval', '100ms', '--dead-after', '30s', '-q']),
   );
   const nodes = async (): Promise<NodeDocument[]> => (await getJson<StateDocument>(`${master.http}/v1/state`)).body.nodes;
-  await waitFor(async () => (await nodes()).filter((n) => n.state === 'PUSH_LOAD_INFO').length === 2, { what: 'both slaves up', timeout: 10_000, interval: 20 });
+  await waitFor(async () => (await nodes()).filter((n) => n.state === 'PUSH_LOAD_INFO').length === 2, { what: 'both slaves up', timeout: 30_000, interval: 20 });
 
   for (const [i, signal] of signals.entries()) {
     const id = `10.0.0.${i + 1}:8080`;

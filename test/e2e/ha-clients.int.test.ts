@@ -51,7 +51,7 @@ describe('slave with a list', () => {
     const fromEnv = spawnCli(cleanup, ['slave', '--load', '5', '--addr', '10.0.0.6:8080'], { env: { LOADLEDGER_MASTER: `${dead},${real}` } });
     const fromFile = spawnCli(cleanup, ['slave', '--config', config]);
     await waitFor(() => ['10.0.0.6:8080', '10.0.0.7:8080'].every((n) => master.projection.nodes.get(n)?.state === 'PUSH_LOAD_INFO'), {
-      timeout: 10_000,
+      timeout: 30_000,
       what: 'both slaves on the master',
       describe: () => [fromEnv.out.stderr, fromFile.out.stderr],
     });

@@ -66,16 +66,17 @@ async function refusedTotal(http: string): Promise<number> {
 describe('loadledger master/slave --tls-*', () => {
   it('a TLS slave process shows up in /v1/state; a slave that does not trust the master says so once and keeps retrying; no key text on any output', async () => {
     const dir = await cleanup.tempDir('loadledger-tls-cli-');
-    const master = spawnCli(['master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--hello-interval', '50ms', '--dead-after', '300ms', ...masterTlsFlags()]);
+    const master = spawnCli(['master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--hello-interval', '1s', '--dead-after', '30s', ...masterTlsFlags()]);
     const up = await waitFor(() => UP_RE.exec(master.out.stderr) ?? (master.child.exitCode !== null ? { failed: true } : undefined), {
       what: 'the master UP_LISTENING line',
-      timeout: 10_000,
+      timeout: 20_000,
       describe: () => master.out.stderr,
     });
     if ('failed' in up) throw new Error(`the master exited: ${master.out.stderr}`);
     const [, port, http] = up;
 
-    const common = ['--master', `127.0.0.1:${port}`, '--interval', '50ms', '--dead-after', '300ms'];
+    // Short interval (the first push soon), long dead-afters: no side of a busy machine times the other out.
+    const common = ['--master', `127.0.0.1:${port}`, '--interval', '50ms', '--dead-after', '30s'];
     const good = spawnCli(['slave', ...common, '--addr', '10.0.0.5:8080', '--load', '7', ...slaveTlsFlags(gwA), '--tls-servername', 'localhost']);
     const distrusting = spawnCli(['slave', ...common, '--load', '7', '-q', ...slaveTlsFlags(gwA, foreign.ca)]);
 
@@ -84,13 +85,16 @@ describe('loadledger master/slave --tls-*', () => {
         const doc = (await getJson<StateDocument>(`${http!}/v1/state`)).body;
         return doc.nodes.some((n) => n.id === '10.0.0.5:8080' && n.state === 'PUSH_LOAD_INFO' && n.load === 7);
       },
-      { what: '10.0.0.5:8080 in /v1/state', timeout: 10_000, interval: 20 },
+      { what: '10.0.0.5:8080 in /v1/state', timeout: 20_000, interval: 20 },
     );
     // the distrusting slave gave up on at least three handshakes (the master saw them end;
     // it records one refusal per second per peer, and counts them all)
-    await waitFor(async () => (await refusedTotal(http!)) >= 3, { what: 'three attempts of the distrusting slave', timeout: 10_000, interval: 50 });
+    await waitFor(async () => (await refusedTotal(http!)) >= 3, { what: 'three attempts of the distrusting slave', timeout: 20_000, interval: 50 });
     const log = await events(http!);
-    expect(log.filter((e) => e.type === 'SlaveConnected').map((e) => e.identity)).toEqual(['gw-a']);
+    // only the trusting slave's certificate was ever accepted (once, or again if it reconnected)
+    const identities = log.filter((e) => e.type === 'SlaveConnected').map((e) => e.identity);
+    expect(identities.length).toBeGreaterThan(0);
+    expect(new Set(identities)).toEqual(new Set(['gw-a']));
 
     master.child.kill('SIGTERM');
     expect((await withTimeout(master.exit, 10_000, 'the master to stop')).code).toBe(0);

@@ -49,7 +49,7 @@ export function spawnCli(cleanup: Cleanup, args: string[], opts: SpawnOptions = 
 
 export async function runCli(cleanup: Cleanup, args: string[], opts: SpawnOptions & { timeout?: number } = {}): Promise<Exit & { stdout: string; stderr: string }> {
   const p = spawnCli(cleanup, args, opts);
-  const exit = await withTimeout(p.exit, opts.timeout ?? 15_000, `loadledger ${args.join(' ')}`);
+  const exit = await withTimeout(p.exit, opts.timeout ?? 45_000, `loadledger ${args.join(' ')}`);
   return { ...exit, ...p.out };
 }
 
@@ -57,7 +57,7 @@ export async function runCli(cleanup: Cleanup, args: string[], opts: SpawnOption
 export async function waitForUp(p: Proc, re: RegExp): Promise<RegExpExecArray> {
   const m = await waitFor(() => re.exec(p.out.stderr) ?? (p.child.exitCode !== null ? ('exited' as const) : undefined), {
     what: 'the master UP_LISTENING line on stderr',
-    timeout: 10_000,
+    timeout: 30_000,
     describe: () => p.out.stderr,
   });
   if (m === 'exited') throw new Error(`the master exited: ${p.out.stderr}`);

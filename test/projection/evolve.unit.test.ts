@@ -236,6 +236,19 @@ describe.each([
   });
 });
 
+describe('SlaveRefused with a connection (a flapping hold-down refused its first push)', () => {
+  it('ends that connection; the node stays with its holder, unchanged', () => {
+    const refused: NewEvent = { type: 'SlaveRefused', remote: '10.0.0.2:40002', reason: 'node a:1 is flapping: …', conn: 2, node: 'a:1' };
+    given(started, ev.connected(1), ev.pushed(1, 'a:1', 5), ev.connected(2))
+      .when(refused)
+      .then(({ doc, before, event, projection }) => {
+        expect(doc).toEqual({ ...before, seq: event.seq, pending: [] });
+        expect(projection.conns.has(2)).toBe(false);
+        expect(projection.nodes.get('a:1')?.conn).toBe(1);
+      });
+  });
+});
+
 // ---------------------------------------------------------------- the end of a connection
 
 describe.each([

@@ -27,6 +27,7 @@ import { Cleanup } from '../helpers/cleanup.js';
 import { errorOf } from '../helpers/errors.js';
 import { T0 } from '../helpers/events.js';
 import { writeLegacyLog } from '../helpers/legacy-log.js';
+import { runCli } from '../helpers/cli.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -208,6 +209,35 @@ describe('what LevelDB drops when it recovers a damaged write-ahead log', () => 
     expect((await replayAt(dir)).master.state).toBe('DOWN');
     expect(await failure(replayAt(dir, to + 1))).toMatchObject({ code: 'LOG_CORRUPT', seqs: { from, to } });
     expect(await replayAt(dir, from - 1)).toEqual(exact(from - 1));
+  });
+});
+
+describe('damage before the newest snapshot', () => {
+  it('the master starts with the exact state (it reads only the tail); /v1/events and export through the damage fail with LOG_CORRUPT', async () => {
+    const dir = await cleanup.tempDir('loadledger-integrity-');
+    const log = await EventLog.open(dir, { create: true });
+    for (let i = 0; i < EVENTS.length; i += 100) await log.append(EVENTS.slice(i, i + 100));
+    await log.putSnapshot(toSnapshot(foldEvents(createProjection(), EVENTS)));
+    await log.close();
+    await rawEv(dir, async (ev) => {
+      const v = (await ev.get(seqKey(401)))!;
+      v[30]! ^= 0x01;
+      await ev.put(seqKey(401), v);
+    });
+    const m = await Master.start({ data: dir, listen: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, helloInterval: 1000, deadAfter: 3000, maxSlaves: 10 });
+    cleanup.defer('master.stop()', () => m.stop('test cleanup'));
+    expect(m.projection.seq).toBe(1002); // MasterCrashed, MasterStarted after all 1000
+    const res = await fetch(`http://127.0.0.1:${m.addresses.http!.port}/v1/events?from=1&to=600`);
+    const lines = (await res.text()).trim().split('\n');
+    expect(JSON.parse(lines[lines.length - 1]!)).toMatchObject({ code: 'LOG_CORRUPT' });
+    expect(JSON.parse(lines[lines.length - 1]!).error).toMatch(/seqs 401\.\.500 damaged/);
+    expect(lines.length - 1).toBe(400); // every event before the damage, none after it
+    await m.stop('done');
+    const out = join(await cleanup.tempDir('loadledger-export-'), 'x.llog');
+    const r = await runCli(cleanup, ['export', '--data', dir, '--since', '1', '-o', out]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`loadledger: ${dir}: seqs 401..500 damaged: the record at seq 401: the record fails its checksum (CRC-32C)\n`);
+    expect(existsSync(out)).toBe(false);
   });
 });
 

@@ -47,6 +47,9 @@ const SAME_AS_OPTIONS = [
   'maxHttpConnections',
   'maxFollowers',
   'followStallTimeout',
+  'flapTakeovers',
+  'flapWindow',
+  'flapHoldDown',
 ] as const satisfies ReadonlyArray<keyof ResolvedMasterOptions>;
 
 interface MasterFlags extends HttpSecurityFlags, LogFlags, Pick<ResolvedMasterOptions, (typeof SAME_AS_OPTIONS)[number]> {
@@ -114,6 +117,9 @@ export function masterCommand(): Command {
     .addOption(withDefault('--protect-share <share>', 'mass-failure protection: more than this share (0..1) of the eligible nodes timing out within one --dead-after starts it (0: off)', MASTER_DEFAULTS.protectShare, shareArg))
     .addOption(withDefault('--protect-for <duration>', 'mass-failure protection keeps timed-out nodes eligible this long at most', MASTER_DEFAULTS.protectFor, positiveDurationArg))
     .addOption(withDefault('--protect-min-nodes <n>', 'mass-failure protection never starts with fewer eligible nodes than this', MASTER_DEFAULTS.protectMinNodes, intArg(1)))
+    .addOption(withDefault('--flap-takeovers <n>', 'flapping: a node id taken over by a new connection more than this many times within --flap-window (two slaves with the same --addr) keeps its connection, others are refused (0: off)', MASTER_DEFAULTS.flapTakeovers, intArg(0)))
+    .addOption(withDefault('--flap-window <duration>', 'the window of --flap-takeovers', MASTER_DEFAULTS.flapWindow, positiveDurationArg))
+    .addOption(withDefault('--flap-hold-down <duration>', 'a flapping node stays with the connection that holds it this long', MASTER_DEFAULTS.flapHoldDown, positiveDurationArg))
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')

@@ -11,6 +11,8 @@ export interface StateDiff {
   changed: { id: string; was: NodeDocument; now: NodeDocument }[];
   /** Eligible at both, load moved by more than the threshold. */
   load: { id: string; was: number; now: number; delta: number }[];
+  /** The master changed between A and B (master HA): the leadership term at each. */
+  term?: { was: { term: number; node: string } | null; now: { term: number; node: string } };
 }
 
 const UP = 'PUSH_LOAD_INFO';
@@ -29,6 +31,7 @@ export function stateOf(n: NodeDocument): string {
 export function diffStates(a: StateDocument, b: StateDocument, threshold: number): StateDiff {
   const before = new Map(a.nodes.map((n) => [n.id, n]));
   const d: StateDiff = { from: { seq: a.seq }, to: { seq: b.seq }, appeared: [], disappeared: [], changed: [], load: [] };
+  if (b.term && b.term.term !== a.term?.term) d.term = { was: a.term ? { term: a.term.term, node: a.term.node } : null, now: { term: b.term.term, node: b.term.node } };
   for (const now of b.nodes) {
     const was = before.get(now.id);
     if (!was) {

@@ -117,6 +117,8 @@ export class NodeExplainer {
         return `left: connection ${e.conn} said GOODBYE${e.reason !== undefined ? ` (${e.reason})` : ''} (${last})`;
       case 'MasterStarted':
         return `master restarted (epoch ${e.epoch}): not eligible until it reconnects`;
+      case 'LeaderElected':
+        return `the master changed at ${clock(e.ts)}: ${e.node} leads (term ${e.term}); not eligible until it reconnects to the new leader`;
       case 'MasterStopped':
         return `master stopped (${e.reason})${e.since !== undefined ? ` (recorded at ${clock(e.ts)})` : ''}`;
       case 'MasterCrashed':

@@ -14,6 +14,7 @@ export function eventNode(state: Projection, e: LedgerEvent): string | null {
       return e.node ?? null; // refused at accept time: no node yet
     case 'MasterStarted':
     case 'MasterStopped':
+    case 'LeaderElected':
     case 'MasterCrashed':
     case 'LogDamaged':
     case 'ProtectionEnded':
@@ -64,6 +65,8 @@ export function eventDetails(e: LedgerEvent): string {
       return `mass-failure protection: ${e.timedOut} of ${e.eligible} eligible nodes timed out within one dead-after window; kept eligible until ${new Date(e.until).toISOString()} at the latest: ${e.nodes.join(', ')}`;
     case 'ProtectionEnded':
       return `mass-failure protection ended (${e.reason})`;
+    case 'LeaderElected':
+      return `${e.node} leads, term ${e.term}`;
     default:
       return '';
   }

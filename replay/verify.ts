@@ -170,6 +170,8 @@ export async function verifyEventLog(log: EventLog, opts: VerifyOptions = {}): P
   const total = Math.max(0, log.lastSeq - log.firstSeq + 1);
   state?.index.suspend();
   let expected: number | undefined;
+  /** Leadership terms only grow (LeaderElected). */
+  let lastTerm = state?.terms[state.terms.length - 1]?.term ?? 0;
   for await (const batch of log.readRecords()) {
     for (const rec of batch) {
       if ('damage' in rec) {
@@ -199,6 +201,10 @@ export async function verifyEventLog(log: EventLog, opts: VerifyOptions = {}): P
       result.events += events.length;
       for (const e of events) {
         opts.visit?.(e);
+        if (e.type === 'LeaderElected') {
+          if (e.term <= lastTerm) problem(`${name}: seq ${e.seq}: LeaderElected term ${e.term} after term ${lastTerm} (terms only grow)`);
+          lastTerm = Math.max(lastTerm, e.term);
+        }
         if (base !== undefined && e.seq <= base) result.unreplayable++;
         if (!state || e.seq <= state.seq) continue;
         evolve(state, e);

@@ -83,6 +83,13 @@ export type ProtectionStarted = Event<'ProtectionStarted', { timedOut: number; e
  */
 export type ProtectionEnded = Event<'ProtectionEnded', { reason: 'expired' | 'recovered' }>;
 
+/**
+ * Master HA (docs/ha.md): `node` (its --node-id) won the election on etcd and leads term
+ * `term` — the etcd create revision of the leader key, which only grows. The first event a
+ * leader writes in its term; a log without one was written by a master running alone.
+ */
+export type LeaderElected = Event<'LeaderElected', { term: number; node: string }>;
+
 export type LedgerEvent =
   | MasterStarted
   | MasterStopped
@@ -104,7 +111,8 @@ export type LedgerEvent =
   | NodeDrained
   | NodeUndrained
   | ProtectionStarted
-  | ProtectionEnded;
+  | ProtectionEnded
+  | LeaderElected;
 
 export type EventType = LedgerEvent['type'];
 
@@ -133,6 +141,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'NodeUndrained',
   'ProtectionStarted',
   'ProtectionEnded',
+  'LeaderElected',
 ];
 
 const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);

@@ -122,6 +122,92 @@ export class EventLog {
   }
 
   /**
+   * Master HA, a standby: appends records exactly as the leader stored them (key = first
+   * seq, value = the bytes, whatever the record format), with the tail marker, in one
+   * LevelDB write. `ends[i]` is the last seq of record i (the caller decoded and checked it
+   * to fold it). The first record continues the log; only a log that holds no record
+   * (fresh, or just reset to a snapshot) may take one that starts before its end.
+   */
+  async appendRaw(records: readonly { seq: number; value: Buffer }[], ends: readonly number[]): Promise<void> {
+    if (records.length === 0) return;
+    const first = records[0]!.seq;
+    const empty = this.firstSeq > this.lastSeq;
+    if (first !== this.lastSeq + 1 && !(empty && first <= this.lastSeq + 1 && ends[0]! > this.lastSeq)) {
+      throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `replicated record at seq ${first} after ${this.lastSeq} would leave a gap`);
+    }
+    for (let i = 1; i < records.length; i++) {
+      if (records[i]!.seq !== ends[i - 1]! + 1) throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `replicated record at seq ${records[i]!.seq} after ${ends[i - 1]!} would leave a gap`);
+    }
+    const last = ends[ends.length - 1]!;
+    const ops: { type: 'put'; sublevel: Sub; key: string; value: Buffer }[] = records.map((r) => ({ type: 'put', sublevel: this.ev, key: seqKey(r.seq), value: r.value }));
+    ops.push({ type: 'put', sublevel: this.meta, key: 'tail', value: encodeMeta(last) });
+    try {
+      await this.db.batch(ops, { sync: this.sync } as object);
+    } catch (e) {
+      throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${this.dir}: ${(e as Error).message}`, { cause: e });
+    }
+    if (empty) this.firstSeq = first;
+    this.lastSeq = last;
+  }
+
+  /** Master HA, the leader: records whose key is ≥ `from`, as stored (key seq and bytes). */
+  async *readRawFrom(from: number): AsyncGenerator<{ seq: number; value: Buffer }[]> {
+    const it = this.ev.iterator({ gte: seqKey(from) });
+    try {
+      for (;;) {
+        const entries = await it.nextv(64);
+        if (entries.length === 0) return;
+        yield entries.map(([key, value]) => ({ seq: keySeq(key), value }));
+      }
+    } finally {
+      await it.close();
+    }
+  }
+
+  /** A stored snapshot's bytes as they are (the leader sends them to a standby far behind). */
+  async getRawSnapshot(seq: number): Promise<Buffer | undefined> {
+    return this.snap.get(seqKey(seq));
+  }
+
+  /**
+   * Master HA: drops every record that holds an event after `seq` (whole records: the log
+   * may end a little before `seq`), and the snapshots after the new end. Returns the seqs
+   * dropped (empty range: none).
+   */
+  async truncateAfter(seq: number): Promise<{ from: number; to: number }> {
+    const to = this.lastSeq;
+    const start = seq + 1 <= to ? await this.recordStart(seq + 1) : undefined;
+    if (start === undefined) return { from: to + 1, to };
+    const keys = await this.ev.keys({ gte: seqKey(start) }).all();
+    const snaps = (await this.snapshotSeqs()).filter((s) => s >= start);
+    await this.db.batch([
+      ...keys.map((key) => ({ type: 'del' as const, key, sublevel: this.ev })),
+      ...snaps.map((s) => ({ type: 'del' as const, key: seqKey(s), sublevel: this.snap })),
+      { type: 'put' as const, key: 'tail', value: encodeMeta(start - 1), sublevel: this.meta },
+    ]);
+    this.lastSeq = start - 1;
+    if (this.firstSeq > this.lastSeq) this.firstSeq = this.lastSeq + 1;
+    return { from: start, to };
+  }
+
+  /**
+   * Master HA, a standby too far behind the leader's retention: empties the log and puts
+   * the leader's snapshot (its bytes) in its place; the leader's records follow from it.
+   */
+  async resetToSnapshot(seq: number, value: Buffer): Promise<void> {
+    const keys = await this.ev.keys().all();
+    const snaps = await this.snapshotSeqs();
+    await this.db.batch([
+      ...keys.map((key) => ({ type: 'del' as const, key, sublevel: this.ev })),
+      ...snaps.map((s) => ({ type: 'del' as const, key: seqKey(s), sublevel: this.snap })),
+      { type: 'put' as const, key: seqKey(seq), value, sublevel: this.snap },
+      { type: 'put' as const, key: 'tail', value: encodeMeta(seq), sublevel: this.meta },
+    ]);
+    this.lastSeq = seq;
+    this.firstSeq = seq + 1;
+  }
+
+  /**
    * Reads events with from ≤ seq ≤ to, in order, in arrays of up to a record's worth, every
    * record checked (see the class). `to` defaults to the end of the log as it is when the
    * read starts. `overHoles`: step over accepted damage (the master's own fold) rather than

@@ -25,6 +25,19 @@ export function newRecorderStats(): RecorderStats {
 }
 
 /**
+ * What master HA (docs/ha.md) puts between a commit and its effects: `permit()` is false
+ * once this node may no longer be the leader (its fencing deadline passed): nothing more is
+ * appended and no effect runs. `acked(seq)`: with `--ack standby`, resolves once a standby
+ * has everything up to `seq` durably (undefined: acknowledge now).
+ */
+export interface CommitGate {
+  permit(): boolean;
+  acked(seq: number): Promise<void> | undefined;
+  /** The recorder stopped because permit() said no (the node steps down). */
+  fenced(): void;
+}
+
+/**
  * The write path: stamps events with `seq` and `ts`, group-commits them to the log, and
  * only then folds them into the projection, publishes them on `events$` and runs the
  * effects that waited for them (a HELLO_ACK goes out after its HELLO is on disk).
@@ -49,6 +62,16 @@ export class Recorder {
   private backlogWaiters: (() => void)[] = [];
   /** Waiting for a seq to be committed (connections held back by backpressure); few. */
   private commitWaiters: { seq: number; resolve: () => void }[] = [];
+  /** Master HA: set while this node may write (see CommitGate); undefined for a master running alone. */
+  gate: CommitGate | undefined;
+  /** The gate said no: nothing more is taken until resume() (a standby records nothing). */
+  fencedState = false;
+  /** Effects waiting for the standby's acknowledgement, in commit order. */
+  private ackChain: Promise<void> = Promise.resolve();
+  private chained = 0;
+  /** The last seq whose effects ran (acknowledged), and who waits for one. */
+  private ackedSeq: number;
+  private ackWaiters: { seq: number; resolve: (ok: boolean) => void }[] = [];
 
   constructor(
     private readonly log: EventLog,
@@ -61,6 +84,74 @@ export class Recorder {
     readonly stats: RecorderStats = newRecorderStats(),
   ) {
     this.nextSeq = log.lastSeq + 1;
+    this.ackedSeq = log.lastSeq;
+  }
+
+  /** Stops taking events (this node is a standby, or its lease may be gone): what is pending is dropped. */
+  fence(): void {
+    if (this.fencedState) return;
+    this.fencedState = true;
+    this.pending = [];
+    this.pendingEffects = [];
+    this.releaseCommitWaiters(true);
+    for (const w of this.ackWaiters.splice(0)) w.resolve(false);
+    this.settleIdle();
+    this.gate?.fenced();
+  }
+
+  /** Takes events again after the log was extended by replication (this node leads now). */
+  resume(): void {
+    this.fencedState = false;
+    this.nextSeq = this.log.lastSeq + 1;
+    this.ackedSeq = this.log.lastSeq;
+  }
+
+  /**
+   * A standby: events a leader wrote, already appended to this log byte for byte by the
+   * replication (src/ledger/ledger.ts), folded and published as if committed here.
+   */
+  applyReplicated(events: readonly LedgerEvent[]): void {
+    const { byType, violations } = this.stats;
+    const observed = this.events$.observed;
+    for (const e of events) {
+      if (e.seq <= this.projection.seq) continue; // already in a snapshot it started from
+      evolve(this.projection, e);
+      byType[e.type]++;
+      if (e.type === 'ProtocolViolated') violations.set(e.code, (violations.get(e.code) ?? 0) + 1);
+      if (observed) this.events$.next(e);
+    }
+    this.stats.events += events.length;
+    this.nextSeq = this.log.lastSeq + 1;
+    this.ackedSeq = this.log.lastSeq;
+    this.releaseCommitWaiters(false);
+    this.onCommitted?.(this.projection.seq);
+  }
+
+  /**
+   * Resolves once `seq` is committed and acknowledged (with `--ack standby`: a standby has
+   * it): true, or false when it never will be here (the write failed, the node was fenced).
+   */
+  whenAcked(seq: number): Promise<boolean> {
+    if (seq <= this.ackedSeq) return Promise.resolve(true);
+    if (this.failure || this.fencedState) return Promise.resolve(false);
+    return new Promise((resolve) => this.ackWaiters.push({ seq, resolve }));
+  }
+
+  private runEffects(effects: (() => void)[], lastSeq: number): void {
+    if (this.fencedState || (this.gate && !this.gate.permit())) {
+      this.fence();
+      return;
+    }
+    for (const effect of effects) effect();
+    this.ackedSeq = lastSeq;
+    if (this.ackWaiters.length > 0) {
+      const still: typeof this.ackWaiters = [];
+      for (const w of this.ackWaiters) {
+        if (w.seq <= lastSeq) w.resolve(true);
+        else still.push(w);
+      }
+      this.ackWaiters = still;
+    }
   }
 
   onFailure(handler: (e: LoadLedgerError) => void): void {
@@ -81,7 +172,7 @@ export class Recorder {
    * must not take effect, and the master is stopping.
    */
   record(event: NewEvent, effect?: () => void): LedgerEvent | undefined {
-    if (this.failure) return undefined;
+    if (this.failure || this.fencedState) return undefined;
     // Stamped in place (the caller hands the object over): no copy per event on the hot path.
     const stamped = event as { seq?: number; ts?: number } & NewEvent;
     stamped.seq = this.nextSeq++;
@@ -127,6 +218,7 @@ export class Recorder {
   private readonly drain = (): void => {
     this.scheduled = false;
     if (this.writing || this.pending.length === 0) return this.settleIdle();
+    if (this.gate && !this.gate.permit()) return this.fence();
     const batch = this.pending;
     const effects = this.pendingEffects;
     this.pending = [];
@@ -149,7 +241,18 @@ export class Recorder {
           if (e.type === 'ProtocolViolated') violations.set(e.code, (violations.get(e.code) ?? 0) + 1);
           if (observed) this.events$.next(e);
         }
-        for (const effect of effects) effect();
+        const lastSeq = batch[batch.length - 1]!.seq;
+        const waiting = this.gate?.acked(lastSeq);
+        // in commit order: a batch acknowledged at once still waits for the ones before it
+        if (waiting || this.chained > 0) {
+          this.chained++;
+          this.ackChain = this.ackChain
+            .then(() => waiting)
+            .then(() => {
+              this.chained--;
+              this.runEffects(effects, lastSeq);
+            });
+        } else this.runEffects(effects, lastSeq);
         this.releaseCommitWaiters(false);
         this.onCommitted?.(this.projection.seq);
         if (!this.backlogged) for (const w of this.backlogWaiters.splice(0)) w();
@@ -163,6 +266,7 @@ export class Recorder {
         this.pendingEffects = [];
         for (const h of this.failureHandlers) h(this.failure);
         this.releaseCommitWaiters(true);
+        for (const w of this.ackWaiters.splice(0)) w.resolve(false);
         this.events$.error(this.failure);
         this.settleIdle();
       },

@@ -33,7 +33,7 @@ export const LAYERS: ReadonlyArray<{ rank: number; layer: string; paths: string[
   { rank: 3, layer: 'client', paths: ['src/client/'] },
   { rank: 4, layer: 'replay', paths: ['replay/'] },
   { rank: 5, layer: 'ledger', paths: ['src/ledger/'] },
-  { rank: 6, layer: 'edges', paths: ['src/master/', 'src/http/', 'src/slave/'] },
+  { rank: 6, layer: 'edges', paths: ['src/master/', 'src/http/', 'src/slave/', 'src/cluster/'] },
   { rank: 7, layer: 'root', paths: ['src/node/', 'src/index.ts'] },
   { rank: 8, layer: 'demo', paths: ['src/demo/'] },
   { rank: 9, layer: 'cli', paths: ['src/cli/'] },

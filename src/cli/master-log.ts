@@ -42,7 +42,9 @@ export function logMaster(master: Master, log: Logger, data: string): { stopped(
   const p = master.projection;
   const httpUrl = http ? `${master.options.httpTls ? 'https' : 'http'}://${http.host}:${http.port}` : undefined;
   const tls = master.options.tls !== undefined;
-  log.info(
+  if (master.cluster) {
+    logCluster(master, log, data, httpUrl);
+  } else log.info(
     { event: 'started', epoch: p.master.epoch, seq: p.seq, nodes: p.nodes.size, listen: `${listen.host}:${listen.port}`, ...(httpUrl && { http: httpUrl }), data, tls },
     `UP_LISTENING epoch ${p.master.epoch}, slaves on ${listen.host}:${listen.port}` +
       (httpUrl ? `, HTTP on ${httpUrl}` : '') +
@@ -98,4 +100,49 @@ export function logMaster(master: Master, log: Logger, data: string): { stopped(
       log.info({ event: 'stopped', signal, seq: master.projection.seq }, `stopped (${signal}) at seq ${master.projection.seq}`);
     },
   };
+}
+
+/** Master HA: the start line (leader or standby) and every change of role, as log lines. */
+function logCluster(master: Master, log: Logger, data: string, httpUrl: string | undefined): void {
+  const view = master.cluster!;
+  const node = master.options.nodeId;
+  const up = (): string => {
+    const { listen } = master.addresses;
+    const p = master.projection;
+    return `UP_LISTENING epoch ${p.master.epoch}, slaves on ${listen.host}:${listen.port}${httpUrl ? `, HTTP on ${httpUrl}` : ''}, log ${data} (seq ${p.seq}, ${p.nodes.size} nodes known)`;
+  };
+  const doc = view.document();
+  if (doc.role === 'leader') log.info({ event: 'started', role: 'leader', node, term: doc.term, seq: doc.seq }, `LEADER ${node} of term ${doc.term}: ${up()}`);
+  else {
+    const of = doc.leader ? `of ${doc.leader.node} (term ${doc.term})` : '(no leader yet)';
+    log.info({ event: 'started', role: 'standby', node, term: doc.term, seq: doc.seq, ...(httpUrl && { http: httpUrl }) }, `STANDBY ${node} ${of}${httpUrl ? `, HTTP on ${httpUrl}` : ''}, log ${data} (seq ${doc.seq})`);
+  }
+  let started = doc.role === 'leader' ? doc.term : 0;
+  master.cluster$.subscribe((c) => {
+    switch (c.type) {
+      case 'elected':
+        if (c.term === started) return; // said in the start line
+        started = c.term;
+        return log.info({ event: 'elected', node, term: c.term, seq: c.seq }, `LEADER ${node} of term ${c.term}: ${up()}`);
+      case 'following':
+        return log.info({ event: 'following', node, leader: c.leader, term: c.term, seq: c.seq }, `STANDBY ${node}: following ${c.leader} (term ${c.term}) from seq ${c.seq}`);
+      case 'fenced':
+        return log.warn({ event: 'fenced', node, term: c.term, reason: c.reason }, `FENCED: ${node} stopped leading term ${c.term}: ${c.reason}; slaves dropped, nothing more is written or acknowledged; following the next leader`);
+      case 'truncated':
+        return log.warn(
+          { event: 'truncated', node, from: c.from, to: c.to, leader: c.leader, term: c.term },
+          `truncated seq ${c.from}..${c.to} (${c.to - c.from + 1} events) from this log: the leader ${c.leader} (term ${c.term}) never had them (written here in a term this node lost)`,
+        );
+      case 'snapshot':
+        return log.warn({ event: 'snapshot', node, seq: c.seq, leader: c.leader }, `too far behind ${c.leader}'s retention: restarted this log from its snapshot at seq ${c.seq}`);
+      case 'ack':
+        if (c.local) return log.warn({ event: 'ack-local', node, inSync: c.members }, `--ack standby: no standby is in sync; acknowledging on this disk alone (an event acknowledged now is lost if this disk is)`);
+        return log.info({ event: 'ack-standby', node, inSync: c.members }, `--ack standby: in sync: ${c.members.join(', ')}`);
+      case 'resigned':
+        return log.info({ event: 'resigned', node, term: c.term, seq: c.seq, handedOver: c.handedOver }, `resigned term ${c.term} at seq ${c.seq}${c.handedOver ? ' (a standby has everything)' : ' (no standby confirmed everything in time)'}`);
+      case 'etcd':
+        if (c.reachable) return log.info({ event: 'etcd', reachable: true }, 'etcd reachable again');
+        return log.warn({ event: 'etcd', reachable: false, error: c.error }, `etcd out of reach: ${c.error ?? ''}`);
+    }
+  });
 }

@@ -111,6 +111,16 @@ export const allowArg = repeatable((s: string, prev: string[] = []): string[] =>
   return [...prev, s];
 });
 
+/** A comma-separated list (`a,b,c`), blanks dropped; written back the same way. */
+export const commaListArg = withFormat(
+  (s: string): string[] =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== ''),
+  (list: string[]) => list.join(','),
+);
+
 export const hostPortArg = withFormat(
   commanderParser((s): HostPort => parseHostPort(s, 'address', { allowPortZero: true })),
   formatHostPort,

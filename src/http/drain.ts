@@ -119,7 +119,8 @@ export class Drains {
     const mine: Intent = { drained: action === 'drain', seq: event.seq, recorder: rec };
     pending.set(id, mine);
     try {
-      await rec.whenCommitted(event.seq);
+      // with --ack standby, the 200 waits until a standby has it too (docs/ha.md)
+      if (!(await rec.whenAcked(event.seq))) return masterDown(host);
     } finally {
       if (pending.get(id) === mine) pending.delete(id);
     }

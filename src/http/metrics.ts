@@ -7,6 +7,7 @@ import { POLICIES, type Policy } from '../selection/policy.js';
 import { registerApiMetrics, type HttpApiStats } from './api-metrics.js';
 
 export type { HttpApiStats, HttpConnections } from './api-metrics.js';
+import { registerClusterMetrics } from './cluster-metrics.js';
 
 /** How a `/v1/least-loaded` query ended (the `result` label). */
 export const QUERY_RESULTS = ['ok', 'no_eligible', 'down', 'bad_request'] as const;
@@ -74,6 +75,7 @@ export class MasterMetrics {
   ) {
     processMetrics();
     const registers = [this.registry];
+    registerClusterMetrics(this.registry, master);
     const stats = () => master.recorder.stats;
     const batch = new Histogram({ name: 'loadledger_append_batch_events', help: 'Events per group commit (one LevelDB write).', buckets: BATCH_BUCKETS, registers });
     const latency = new Histogram({ name: 'loadledger_append_seconds', help: 'Time to append one group commit to the event log (LevelDB write, fsync with --fsync).', buckets: LATENCY_BUCKETS, registers });

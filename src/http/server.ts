@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
@@ -17,6 +18,12 @@ import { adminSnapshot, nodeRoute } from './routes/admin.js';
 import { streamEvents } from './routes/events.js';
 import { scrape } from './routes/metrics.js';
 import { healthz, leastLoaded, nodes, state } from './routes/queries.js';
+import { checkLag, cluster, leader } from './routes/cluster.js';
+import { parseDuration } from '../util/duration.js';
+
+/** The replication stream's path and upgrade protocol (src/cluster/wire.ts). */
+const REPLICATE_PATH = '/v1/cluster/replicate';
+const REPLICATE_PROTOCOL = 'loadledger-replication';
 
 export type { ApiHost } from './route.js';
 export { parseEventsQuery, type EventsQuery } from './routes/events.js';
@@ -93,6 +100,20 @@ export async function startHttpApi(host: ApiHost, at: HostPort, options: HttpApi
   server.keepAliveTimeout = 30_000;
   const refusals = new RefusalLog(scheduler, options.onRefusal ?? (() => {}));
   watchConnections(server, options.maxConnections ?? HTTP_MAX_CONNECTIONS, connections, refusals, options.descriptors);
+  // Master HA: a standby's replication stream (reads the whole log: needs read access).
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '').split('?')[0];
+    const refusal = authorize('read', req.headers.authorization, auth, `GET ${REPLICATE_PATH}`);
+    const view = host.cluster;
+    if (path !== REPLICATE_PATH || req.headers.upgrade !== REPLICATE_PROTOCOL || refusal || !view?.leading) {
+      const status = refusal ? 401 : path !== REPLICATE_PATH ? 404 : 503;
+      socket.end(`HTTP/1.1 ${status} ${status === 503 ? 'Not the leader' : 'Refused'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${REPLICATE_PROTOCOL}\r\nconnection: Upgrade\r\n\r\n`);
+    if (head.length > 0) socket.unshift(head);
+    view.replicate(socket);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(new LoadLedgerError(e.code === 'EADDRINUSE' ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT, `--http ${at.host}:${at.port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, { cause: e })),
@@ -153,6 +174,8 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v1/events', { method: 'GET', handle: streamEvents }],
   ['/metrics', { method: 'GET', handle: scrape }],
   ['/healthz', { method: 'GET', open: true, handle: healthz }],
+  ['/v1/cluster', { method: 'GET', handle: cluster }],
+  ['/v1/leader', { method: 'GET', open: true, handle: leader }],
   ['/v1/admin/snapshot', { method: 'POST', admin: true, handle: adminSnapshot }],
 ]);
 
@@ -168,5 +191,7 @@ function route(api: ApiState, req: IncomingMessage, res: ServerResponse, auth: H
   }
   const refusal = authorize(endpoint.admin ? 'admin' : endpoint.open ? 'open' : 'read', req.headers.authorization, auth, `${endpoint.method} ${path}`);
   if (refusal) return fail(res, refusal.code, refusal.error, refusal.headers);
-  return endpoint.handle({ ...api, req, res, params: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) });
+  const call = { ...api, req, res, params: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) };
+  if (endpoint.method === 'GET' && !checkLag(call, (s) => parseDuration(s, 'max-lag'))) return;
+  return endpoint.handle(call);
 }

@@ -59,6 +59,7 @@ export class Ledger {
   started = false;
   private stopping = false;
   private recoveryTimer: TimerHandle | undefined;
+  private readonly commitListeners = new Set<(seq: number) => void>();
   private recovering: Promise<void> | undefined;
 
   /** Damage accepted at start (--accept-damage): the node records a LogDamaged for each. */
@@ -122,7 +123,17 @@ export class Ledger {
   }
 
   private newRecorder(log: EventLog, projection: Projection, stats?: Recorder['stats']): Recorder {
-    const rec = new Recorder(log, projection, this.options.clock, 20_000, (seq) => this.snapshots.committed(seq), stats);
+    const rec = new Recorder(
+      log,
+      projection,
+      this.options.clock,
+      20_000,
+      (seq) => {
+        this.snapshots.committed(seq);
+        for (const l of this.commitListeners) l(seq);
+      },
+      stats,
+    );
     // (a handler, not an events$ subscriber: events$ skips publishing while nobody listens)
     rec.onFailure((e) => this.logFailed(e));
     return rec;
@@ -195,6 +206,57 @@ export class Ledger {
     if (this.rec.failure) return; // logFailed() has scheduled the next attempt
     this.degraded = undefined;
     this.health$.next({ type: 'recovered', downMs: Math.round(this.now() - d.at), epoch: epoch + 1, seq: this.projection.seq });
+  }
+
+  // ---- master HA: a standby's log follows the leader's (docs/ha.md)
+
+  /** Calls `listener` after each commit (and each replicated append), whichever recorder is current; returns the unsubscribe. */
+  onCommit(listener: (seq: number) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  /**
+   * Appends records the leader sent, byte for byte, in one write, then folds their events.
+   * Resolves once they are in this log (what the standby acknowledges).
+   */
+  async appendReplicated(records: readonly { seq: number; value: Buffer }[]): Promise<void> {
+    const decoded = records.map((r) => this.eventLog.decodeRecord(r.seq, r.value));
+    const ends = decoded.map((events, i) => {
+      const last = events[events.length - 1]!.seq;
+      if (events[0]!.seq !== records[i]!.seq) throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `replicated record keyed ${records[i]!.seq} starts at seq ${events[0]!.seq}`);
+      return last;
+    });
+    await this.eventLog.appendRaw(records, ends);
+    for (const events of decoded) this.rec.applyReplicated(events);
+  }
+
+  /**
+   * Drops this log's tail after `seq` (what the leader never had: this node's own
+   * un-replicated writes from a term it lost) and rebuilds the projection from what is
+   * left. Returns the seqs dropped.
+   */
+  async truncateAfter(seq: number): Promise<{ from: number; to: number }> {
+    const dropped = await this.eventLog.truncateAfter(seq);
+    if (dropped.from <= dropped.to) await this.rebuild();
+    return dropped;
+  }
+
+  /** A standby too far behind the leader's retention starts again from the leader's snapshot. */
+  async resetToSnapshot(seq: number, value: Buffer): Promise<void> {
+    await this.eventLog.resetToSnapshot(seq, value);
+    await this.rebuild();
+  }
+
+  private async rebuild(): Promise<void> {
+    const projection = await loadProjection(this.eventLog);
+    const fenced = this.rec.fencedState;
+    const gate = this.rec.gate;
+    this.rec.events$.complete(); // live /v1/events streams end: what they showed was dropped
+    this.rec = this.newRecorder(this.eventLog, projection, this.rec.stats);
+    this.rec.gate = gate;
+    if (fenced) this.rec.fence();
+    this.snapshots.rewind(projection.seq);
   }
 
   /** Writes a snapshot of the projection as it is now (a failed write is not an error: see Snapshots). */

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { Observable } from 'rxjs';
 import type { EventLog } from '../../storage/event-log.js';
 import type { Recorder } from '../../storage/recorder.js';
@@ -25,6 +26,41 @@ export interface Degraded {
   attempts: number;
 }
 
+/** A master of a cluster, as /v1/cluster lists it. */
+export interface ClusterMemberDocument {
+  node: string;
+  listen: string;
+  http: string;
+  role: string;
+}
+
+/** `GET /v1/cluster` (docs/ha.md). */
+export interface ClusterDocument {
+  role: 'leader' | 'standby' | 'candidate' | 'standalone';
+  /** The term this node knows of (its own while it leads; 0: none). */
+  term: number;
+  node: string;
+  leader: { node: string; listen: string; http: string } | null;
+  /** The last seq in this node's log. */
+  seq: number;
+  /** How far this node is behind the leader: events, and ms since it last had everything. */
+  lag: { seq: number; ms: number };
+  /** `--ack`, and on the leader the in-sync standbys and whether it acknowledges locally now. */
+  ack: { mode: 'local' | 'standby'; inSync: string[]; local: boolean };
+  members: ClusterMemberDocument[];
+  /** Elections this node has won since it started. */
+  elections: number;
+}
+
+/** Master HA as the HTTP API sees it (absent: a master running alone). */
+export interface ClusterView {
+  readonly leading: boolean;
+  lag(): { seq: number; ms: number };
+  document(): ClusterDocument;
+  /** A standby's `GET /v1/cluster/replicate` upgraded to the replication stream. */
+  replicate(socket: Duplex): void;
+}
+
 /**
  * A read-only view of a running registry: what the HTTP routes, the binary QUERY and the
  * metrics read. The composition root (src/node/master.ts) is one; a test can pass a literal.
@@ -42,6 +78,8 @@ export interface RegistryView {
   readonly events$: Observable<LedgerEvent>;
   /** The log, for reads (`/v1/events`). */
   readonly log: EventLog;
+  /** Master HA: role, term, lag (undefined: a master running alone). */
+  readonly cluster?: ClusterView | undefined;
 }
 
 /** What the operator's endpoints may change, on top of the view. */

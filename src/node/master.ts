@@ -1,4 +1,4 @@
-import { Subject, type Observable } from 'rxjs';
+import { EMPTY, Subject, type Observable } from 'rxjs';
 import type { EventLog } from '../../storage/event-log.js';
 import type { Recorder } from '../../storage/recorder.js';
 import type { LedgerEvent, ProtectionEnded, ProtectionStarted } from '../events.js';
@@ -10,12 +10,14 @@ import type { Degraded, HealthChange, MetricsSource, RegistryControl } from '../
 import { formatAddr } from '../master/connection.js';
 import { Liveness } from '../master/liveness.js';
 import { SlavePort } from '../master/slave-port.js';
-import { startHttpApi, type HttpApi } from '../http/server.js';
+import { startHttpApi, type HttpApi, type HttpApiOptions } from '../http/server.js';
 import type { HostPort } from '../util/hostport.js';
 import { Descriptors } from '../util/descriptors.js';
 import type { Refusal } from '../util/refusals.js';
 import { resolveMasterOptions, type MasterOptions, type ResolvedMasterOptions } from './options.js';
 import { makeDataDir, removePidFile, writePidFile } from './pid-file.js';
+import { ClusterMember, type ClusterChange } from './cluster-member.js';
+import type { ClusterView } from '../ledger/view.js';
 
 export { MASTER_DEFAULTS, type MasterOptions, type ResolvedMasterOptions } from './options.js';
 export type { HostPort } from '../util/hostport.js';
@@ -31,11 +33,19 @@ export type { Refusal } from '../util/refusals.js';
  * (src/ledger/view.ts). HA and integrations plug in here (docs/architecture.md).
  */
 export class Master implements RegistryControl, MetricsSource {
-  private readonly ledger: Ledger;
-  private readonly port: SlavePort;
+  /** @internal the cluster member (src/node/cluster-member.ts) works on it */
+  readonly ledger: Ledger;
+  /** The slave port while this master leads (a standby has none: slaves go to the leader). */
+  private port: SlavePort | undefined;
   private readonly liveness: Liveness;
   private http: HttpApi | undefined;
   private stopping: Promise<void> | undefined;
+  /** Master HA (--etcd): the election and replication; undefined for a master running alone. */
+  private member: ClusterMember | undefined;
+  private pidWritten = false;
+  private readonly noCounters = { unknownFrames: 0, refused: 0, flapping: 0, fdRefused: 0, acceptErrors: new Map<string, number>() };
+  /** Master HA: elections won, fencing, truncation, acknowledging mode: for the operator's log lines. */
+  readonly cluster$ = new Subject<ClusterChange>();
   /** Picks least-loaded answers; its state (compensation) is not in the log: see Selector. */
   readonly selector: Selector;
   /** Connections either port turned away or could not take, at most once per window and kind: for the operator's log. */
@@ -49,9 +59,9 @@ export class Master implements RegistryControl, MetricsSource {
   ) {
     this.ledger = built;
     this.selector = new Selector({ policy: options.policy, compensation: options.compensation });
-    this.port = new SlavePort({ ...options, onRefusal: (r) => this.refusals$.next(r), descriptors: this.descriptors }, built, this.selector, built.projection.lastConn + 1);
+    const self = this;
     this.liveness = new Liveness(
-      { conns: this.port.conns, get projection() { return built.projection; }, get recorder() { return built.recorder; }, prune: (now) => this.port.admission.prune(now), now: () => this.port.now() },
+      { get conns() { return self.port?.conns ?? new Map(); }, get projection() { return built.projection; }, get recorder() { return built.recorder; }, prune: (now) => self.port?.admission.prune(now), now: () => self.now() },
       options,
       { share: options.protectShare, forMs: options.protectFor, minNodes: options.protectMinNodes },
     );
@@ -64,7 +74,7 @@ export class Master implements RegistryControl, MetricsSource {
     let master: Master | undefined;
     // The ledger calls back into the node (drop connections, record the restart, give up).
     const ledger = await Ledger.open(options, {
-      dropConnections: () => master?.port.dropAll(),
+      dropConnections: () => master?.port?.dropAll(),
       restarted: (epoch) => {
         master?.liveness.protection.reset();
         master?.recordStart(epoch);
@@ -115,63 +125,120 @@ export class Master implements RegistryControl, MetricsSource {
     return this.liveness.protection$;
   }
 
-  /** Flapping detected on a node (its holder keeps it for the hold-down): for the operator's warning. */
+  /** Flapping detected on a node (its holder keeps it for the hold-down): for the operator's warning (this term's port, under HA). */
   get flapping$(): Observable<FlappingDetected> {
-    return this.port.flapping$;
+    return this.port?.flapping$ ?? EMPTY;
   }
 
-  /** Unknown frame types skipped, connections refused (for descriptors, accept errors), flapping detected, for /metrics. */
+  /** Unknown frame types skipped, connections refused (for descriptors, accept errors), flapping detected, for /metrics (this term's, under HA). */
   get counters(): { unknownFrames: number; refused: number; flapping: number; fdRefused: number; acceptErrors: ReadonlyMap<string, number> } {
-    return this.port.counters;
+    return this.port?.counters ?? this.noCounters;
   }
 
-  /** The addresses actually bound (port 0 in the options means any free port). */
+  /** The addresses actually bound (port 0 in the options means any free port; a standby has no slave port). */
   get addresses(): { listen: HostPort; http: HostPort | null } {
-    return { listen: this.port.address, http: this.http?.address ?? null };
+    return { listen: this.port?.address ?? this.options.listen, http: this.http?.address ?? null };
   }
 
-  /** True while the master accepts slaves and its log takes writes. */
+  /** True while the master accepts slaves and its log takes writes (a standby does neither). */
   get healthy(): boolean {
-    return this.projection.master.state === 'UP_LISTENING' && this.ledger.writable && !this.stopping;
+    return this.port !== undefined && this.projection.master.state === 'UP_LISTENING' && this.ledger.writable && !this.ledger.recorder.fencedState && !this.stopping;
+  }
+
+  /** Master HA: role, term, lag (undefined for a master running alone). */
+  get cluster(): ClusterView | undefined {
+    return this.member;
   }
 
   now(): number {
-    return this.port.now();
+    return this.options.scheduler.now();
   }
 
   private async listen(): Promise<void> {
-    await this.port.listen();
-    const o = this.options;
-    if (o.http) {
-      this.http = await startHttpApi(this, o.http, {
-        tls: o.httpTls,
-        auth: o.auth,
-        followers: { maxFollowers: o.maxFollowers, stallTimeout: o.followStallTimeout },
-        maxConnections: o.maxHttpConnections,
-        scheduler: o.scheduler,
-        onRefusal: (r) => this.refusals$.next(r),
-        descriptors: this.descriptors,
-      });
+    if (this.options.etcd.length === 0) {
+      // alone: bind the slave port before the HTTP API, as always
+      const port = await this.bindPort();
+      if (this.options.http) this.http = await startHttpApi(this, this.options.http, this.httpOptions({ tls: this.options.httpTls, auth: this.options.auth }));
+      await this.takeSlaves(port);
+      return;
     }
+    // HA: nothing is written until this node leads; the HTTP API serves reads (and the
+    // replication stream) from the start, the slave port opens only with a term.
+    this.ledger.recorder.fence();
+    this.http = await startHttpApi(this, this.options.http!, this.httpOptions({ auth: this.options.auth }));
+    this.ledger.started = true;
+    writePidFile(this.options.data);
+    this.pidWritten = true;
+    this.member = new ClusterMember(this, this.options);
+    this.ledger.retention.start();
+    await this.member.start();
+  }
+
+  /** The HTTP API's options: `base` and its caps, time, refusals and descriptors. */
+  private httpOptions(base: HttpApiOptions): HttpApiOptions {
+    const o = this.options;
+    return {
+      ...base,
+      followers: { maxFollowers: o.maxFollowers, stallTimeout: o.followStallTimeout },
+      maxConnections: o.maxHttpConnections,
+      scheduler: o.scheduler,
+      onRefusal: (r) => this.refusals$.next(r),
+      descriptors: this.descriptors,
+    };
+  }
+
+  private async bindPort(): Promise<SlavePort> {
+    const port = new SlavePort({ ...this.options, onRefusal: (r) => this.refusals$.next(r), descriptors: this.descriptors }, this.ledger, this.selector, this.projection.lastConn + 1);
+    await port.listen();
+    this.port = port;
+    return port;
+  }
+
+  /** Records MasterStarted (after LeaderElected under HA), then takes the slaves. */
+  private async takeSlaves(port: SlavePort, term?: { term: number; node: string }): Promise<void> {
     const recorder = this.ledger.recorder;
+    // master HA: the term's first event
+    if (term) recorder.record({ type: 'LeaderElected', term: term.term, node: term.node });
     const p = this.projection;
     // The epoch before ended without MasterStopped: say where its evidence ends (replay is DOWN from there).
     if (p.master.state !== 'DOWN') recorder.record({ type: 'MasterCrashed', epoch: p.master.epoch, lastSeq: p.seq, lastAt: p.ts });
     for (const d of this.ledger.accepted) recorder.record(d.to === undefined ? { type: 'LogDamaged', from: d.from, reason: d.reason } : { type: 'LogDamaged', from: d.from, to: d.to, reason: d.reason });
+    const damaged = this.ledger.accepted.length > 0;
+    this.ledger.accepted.length = 0; // recorded once, not again with the next term
     this.recordStart(this.projection.master.epoch + 1);
     await recorder.flush();
     if (recorder.failure) throw recorder.failure; // not even the start could be logged
+    if (recorder.fencedState) throw new Error('fenced before the term started');
     this.ledger.started = true;
     // Replays of states after accepted damage start from here: they cannot fold across it.
-    if (this.ledger.accepted.length > 0) await this.ledger.snapshot();
-    writePidFile(this.options.data);
-    this.port.open();
+    if (damaged) await this.ledger.snapshot();
+    if (!this.pidWritten) writePidFile(this.options.data);
+    this.pidWritten = true;
+    port.open();
+    this.liveness.protection.reset();
     this.liveness.start();
-    this.ledger.retention.start();
+    if (!term) this.ledger.retention.start();
+  }
+
+  /** @internal Master HA: this node won term `term`: LeaderElected, MasterStarted, slaves. */
+  async lead(term: number): Promise<void> {
+    this.ledger.recorder.resume();
+    const port = await this.bindPort();
+    await this.takeSlaves(port, { term, node: this.options.nodeId });
+  }
+
+  /** @internal Master HA: this node may no longer lead: nothing more is written, slaves are dropped. */
+  stepDown(): void {
+    this.ledger.recorder.fence();
+    this.liveness.stop();
+    const port = this.port;
+    this.port = undefined;
+    if (port) void port.close();
   }
 
   private recordStart(epoch: number): void {
     const { listen, http } = this.addresses;
+    if (this.ledger.recorder.fencedState) return;
     this.recorder.record({
       type: 'MasterStarted',
       epoch,
@@ -205,17 +272,21 @@ export class Master implements RegistryControl, MetricsSource {
   private async doStop(reason: string): Promise<void> {
     this.liveness.stop();
     await this.ledger.quiesce();
-    const closed = this.port.close();
+    const closed = this.port?.close();
     await this.ledger.recordStop(reason);
+    // a leader waits (≤ 1 s) for a standby to have everything, then resigns
+    await this.member?.stop();
     await this.abort();
     await closed;
     this.liveness.complete();
+    this.cluster$.complete();
     await this.ledger.close();
-    removePidFile(this.options.data);
+    if (this.pidWritten) removePidFile(this.options.data);
   }
 
   private async abort(): Promise<void> {
-    this.port.abort();
+    this.port?.abort();
+    await this.member?.stop();
     await this.http?.close();
   }
 }

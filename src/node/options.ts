@@ -10,6 +10,8 @@ import { checkCompensation, parsePolicy, type Policy } from '../selection/policy
 import type { HostPort } from '../util/hostport.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../util/system-clock.js';
+import { hostname } from 'node:os';
+import type { Coordinator } from '../cluster/coordinator.js';
 
 export type { HostPort } from '../util/hostport.js';
 
@@ -86,6 +88,20 @@ export interface MasterOptions {
   followStallTimeout?: number;
   /** Connections to the HTTP API served at once; more are closed as they arrive. */
   maxHttpConnections?: number;
+  /** Master HA (docs/ha.md): etcd client URLs; empty (the default): the master runs alone. */
+  etcd?: string[];
+  /** This master's name in its cluster (default: the host name and the --listen port). */
+  nodeId?: string;
+  /** The leader's lease on etcd (ms): a dead leader is replaced after about this long. */
+  leaseTtl?: number;
+  /** `local`: a HELLO_ACK once the event is on this disk; `standby`: once a standby has it too. */
+  ack?: 'local' | 'standby';
+  /** The cluster's key prefix in etcd. */
+  cluster?: string;
+  /** `--ack standby`: how long a commit waits for the in-sync standbys before acknowledging locally (ms). */
+  ackTimeout?: number;
+  /** Makes the election (tests pass a fake; default: etcd at `etcd`). */
+  coordinator?: (options: { endpoints: string[]; cluster: string; ttl: number; scheduler: Clock }) => Coordinator;
   /** Flapping (src/decisions/flapping.ts): more than this many takeovers of one node id within `flapWindow` (0: off)… */
   flapTakeovers?: number;
   /** … (ms) … */
@@ -95,8 +111,8 @@ export interface MasterOptions {
 }
 
 /** MasterOptions with every default filled in. */
-export type ResolvedMasterOptions = Required<Omit<MasterOptions, 'limits' | 'openLog' | 'httpTls' | 'auth' | 'tls'>> &
-  Pick<MasterOptions, 'httpTls' | 'auth' | 'tls'> & { limits: Partial<PushLimits>; openLog: NonNullable<MasterOptions['openLog']> };
+export type ResolvedMasterOptions = Required<Omit<MasterOptions, 'limits' | 'openLog' | 'httpTls' | 'auth' | 'tls' | 'coordinator'>> &
+  Pick<MasterOptions, 'httpTls' | 'auth' | 'tls' | 'coordinator'> & { limits: Partial<PushLimits>; openLog: NonNullable<MasterOptions['openLog']> };
 
 export const MASTER_DEFAULTS = {
   data: './data',
@@ -125,10 +141,16 @@ export const MASTER_DEFAULTS = {
   maxFollowers: FOLLOWER_DEFAULTS.maxFollowers,
   followStallTimeout: FOLLOWER_DEFAULTS.stallTimeout,
   maxHttpConnections: HTTP_MAX_CONNECTIONS,
+  leaseTtl: 2000,
+  ack: 'local',
+  cluster: 'loadledger',
+  ackTimeout: 1000,
   flapTakeovers: FLAPPING_DEFAULTS.takeovers,
   flapWindow: FLAPPING_DEFAULTS.window,
   flapHoldDown: FLAPPING_DEFAULTS.holdDown,
 } as const;
+
+const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Fills in the defaults and refuses what cannot run (BAD_ARGUMENT). */
 export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions {
@@ -160,11 +182,28 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     maxFollowers: MASTER_DEFAULTS.maxFollowers,
     followStallTimeout: MASTER_DEFAULTS.followStallTimeout,
     maxHttpConnections: MASTER_DEFAULTS.maxHttpConnections,
+    etcd: [],
+    nodeId: `${hostname()}-${opts.listen.port}`.replace(/[^A-Za-z0-9._-]/g, '-'),
+    leaseTtl: MASTER_DEFAULTS.leaseTtl,
+    ack: MASTER_DEFAULTS.ack,
+    cluster: MASTER_DEFAULTS.cluster,
+    ackTimeout: MASTER_DEFAULTS.ackTimeout,
     flapTakeovers: MASTER_DEFAULTS.flapTakeovers,
     flapWindow: MASTER_DEFAULTS.flapWindow,
     flapHoldDown: MASTER_DEFAULTS.flapHoldDown,
     ...opts,
   };
+  if (options.etcd.length > 0) {
+    if (!NODE_ID_RE.test(options.nodeId)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--node-id must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(options.nodeId)}`);
+    if (!NODE_ID_RE.test(options.cluster)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--cluster must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(options.cluster)}`);
+    if (options.leaseTtl < 1000) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--lease-ttl must be at least 1s (etcd grants whole seconds), got ${options.leaseTtl} ms`);
+    if (options.ack !== 'local' && options.ack !== 'standby') throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--ack must be local or standby, got ${JSON.stringify(options.ack)}`);
+    if (!options.http) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--etcd needs the HTTP API (--http): standbys replicate the log through it');
+    if (options.httpTls) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--etcd with --http-tls-cert: replication over HTTPS is not supported yet (docs/ha.md)');
+    for (const u of options.etcd) {
+      if (!/^https?:\/\/[^/\s]+\/?$/.test(u)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--etcd takes URLs like http://127.0.0.1:2379, got ${JSON.stringify(u)}`);
+    }
+  }
   if (!(options.protectShare >= 0 && options.protectShare <= 1)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--protect-share must be between 0 and 1, got ${options.protectShare}`);
   parsePolicy(options.policy, 'policy');
   checkCompensation(options.compensation, 'compensation');

@@ -50,6 +50,8 @@ export interface StateDocument {
   master: { state: MasterState; epoch: number; since: number; reason?: string; protection?: ProtectionDocument };
   nodes: NodeDocument[];
   pending: PendingDocument[];
+  /** The leadership term at this seq (master HA; absent for a master running alone). */
+  term?: { term: number; node: string; since: number };
 }
 
 export function nodeDocument(n: NodeEntry): NodeDocument {
@@ -88,7 +90,10 @@ export function stateDocument(p: Projection): StateDocument {
   pending.sort((a, b) => a.conn - b.conn);
   const master: StateDocument['master'] = { ...p.master };
   if (p.protection) master.protection = protectionDocument(p.protection);
-  return { seq: p.seq, master, nodes, pending };
+  const doc: StateDocument = { seq: p.seq, master, nodes, pending };
+  const t = p.terms[p.terms.length - 1];
+  if (t) doc.term = { term: t.term, node: t.node, since: t.ts };
+  return doc;
 }
 
 export function protectionDocument(p: ProtectionEntry): ProtectionDocument {

@@ -82,6 +82,12 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
     case 'ProtectionEnded':
       protectionEnded(state, event.ts, event.reason);
       break;
+    case 'LeaderElected':
+      // A new leader: the connections of the previous term were to another master.
+      dropAllConnections(state, event.ts, `the master changed: ${event.node} leads (term ${event.term})`);
+      state.protection = null;
+      state.terms.push({ term: event.term, node: event.node, seq: event.seq, ts: event.ts });
+      break;
     default: {
       const unknown: never = event;
       // An event type from a newer version: the log format check should have refused it.

@@ -1,4 +1,4 @@
-import type { ConnEntry, MasterEntry, NodeEntry, Projection, ProtectionEntry } from './state.js';
+import type { ConnEntry, MasterEntry, NodeEntry, Projection, ProtectionEntry, TermEntry } from './state.js';
 import { createProjection } from './state.js';
 
 /**
@@ -18,6 +18,8 @@ export interface ProjectionSnapshot {
   lastConn: number;
   /** Mass-failure protection, only while it lasts (absent in older snapshots: none). */
   protection?: ProtectionEntry;
+  /** Leadership terms (absent in older snapshots and for a master running alone: none). */
+  terms?: TermEntry[];
 }
 
 export function toSnapshot(p: Projection): ProjectionSnapshot {
@@ -31,6 +33,7 @@ export function toSnapshot(p: Projection): ProjectionSnapshot {
     lastConn: p.lastConn,
   };
   if (p.protection) s.protection = { ...p.protection, nodes: [...p.protection.nodes] };
+  if (p.terms.length > 0) s.terms = p.terms.map((t) => ({ ...t }));
   return s;
 }
 
@@ -41,6 +44,7 @@ export function fromSnapshot(s: ProjectionSnapshot): Projection {
   p.master = { ...s.master };
   p.lastConn = s.lastConn;
   if (s.protection) p.protection = { ...s.protection, nodes: [...s.protection.nodes] };
+  if (s.terms) p.terms = s.terms.map((t) => ({ ...t }));
   for (const n of s.nodes) {
     const node: NodeEntry = { ...n, attrs: { ...n.attrs }, reportSeq: 0 };
     if (n.drained) node.drained = { ...n.drained };

@@ -34,6 +34,15 @@ export interface ProtectionEntry {
   nodes: string[];
 }
 
+/** A leadership term as the log records it (LeaderElected), in seq order. */
+export interface TermEntry {
+  term: number;
+  node: string;
+  /** seq and ts of its LeaderElected. */
+  seq: number;
+  ts: number;
+}
+
 export interface Projection {
   /** seq of the last event folded in (0 for an empty log). */
   seq: number;
@@ -46,6 +55,12 @@ export interface Projection {
   lastConn: number;
   /** Mass-failure protection, while it lasts; null otherwise. */
   protection: ProtectionEntry | null;
+  /**
+   * Every leadership term in the log (LeaderElected events), oldest first; empty for a log
+   * written by a master running alone. The last one is the current term. A standby compares
+   * these with the leader's to find where the two logs diverge (src/decisions/ha.ts).
+   */
+  terms: TermEntry[];
   /** Eligible nodes by (load, id). Derived; rebuilt from `nodes` when loading a snapshot. */
   readonly index: LoadIndex;
 }
@@ -59,6 +74,7 @@ export function createProjection(): Projection {
     conns: new Map(),
     lastConn: 0,
     protection: null,
+    terms: [],
     index: new LoadIndex(),
   };
 }

@@ -58,6 +58,7 @@ export const ev = {
   undrained: (node: string): NewEvent => ({ type: 'NodeUndrained', node }),
   protectionStarted: (nodes: string[], timedOut: number, eligible: number, until: number): NewEvent => ({ type: 'ProtectionStarted', timedOut, eligible, until, nodes }),
   protectionEnded: (reason: 'expired' | 'recovered'): NewEvent => ({ type: 'ProtectionEnded', reason }),
+  leaderElected: (term: number, node: string): NewEvent => ({ type: 'LeaderElected', term, node }),
   crashed: (epoch: number, lastSeq: number, lastAt: number): NewEvent => ({ type: 'MasterCrashed', epoch, lastSeq, lastAt }),
   logDamaged: (from: number, to: number | undefined, reason = 'the record at seq 40: the record fails its checksum (CRC-32C)'): NewEvent =>
     to === undefined ? { type: 'LogDamaged', from, reason } : { type: 'LogDamaged', from, to, reason },
@@ -70,7 +71,8 @@ export const ev = {
  * leaves before it pushed, and an operator's drains: of a reporting node (which keeps
  * reporting), of a node not yet in the table, and an undrain,
  * and a mass failure that protection covers until it expires; then the master is killed
- * (no MasterStopped) and its next start finds the crash and a damaged record, accepted.
+ * (no MasterStopped) and its next start finds the crash and a damaged record, accepted;
+ * then a failover (master HA: LeaderElected).
  */
 export const RECORDED_LOG: readonly NewEvent[] = [
   ev.masterStarted(1),
@@ -133,4 +135,9 @@ export const RECORDED_LOG: readonly NewEvent[] = [
   ev.masterStarted(3),
   ev.connected(24),
   ev.pushed(24, 'gw-b:8080', 12, { capacity: 2 }),
+  // master HA: a failover to node b in term 7
+  ev.leaderElected(7, 'b'),
+  ev.masterStarted(4),
+  ev.connected(25),
+  ev.pushed(25, 'gw-a:8080', 27, { attrs: { zone: 'eu-1' } }),
 ];

@@ -392,10 +392,18 @@ describe('MasterCrashed and LogDamaged (the next start after a kill -9, on a dam
   it('LogDamaged keeps the master DOWN with the reason it had; MasterStarted brings it up without one', () => {
     const d = stateDocument(foldEvents(createProjection(), log.slice(0, at('LogDamaged'))));
     expect(d.master).toEqual({ state: 'DOWN', epoch: 2, since: T0 + 520, reason: 'crashed' });
-    const up = stateDocument(foldEvents(createProjection(), log));
+    const up = stateDocument(foldEvents(createProjection(), log.slice(0, log.findIndex((e) => e.type === 'LeaderElected'))));
     expect(up.master).toMatchObject({ state: 'UP_LISTENING', epoch: 3 });
     expect(up.master.reason).toBeUndefined();
     expect(up.nodes.find((n) => n.id === 'gw-b:8080')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 12 });
+  });
+
+  it('LeaderElected (master HA): the connections of the previous term end, the term is recorded', () => {
+    const d = stateDocument(foldEvents(createProjection(), log));
+    expect(d.term).toMatchObject({ term: 7, node: 'b' });
+    expect(d.master).toMatchObject({ state: 'UP_LISTENING', epoch: 4 });
+    expect(d.nodes.find((n) => n.id === 'gw-b:8080')).toMatchObject({ state: 'DOWN', reason: 'the master changed: b leads (term 7)' });
+    expect(d.nodes.find((n) => n.id === 'gw-a:8080')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 27 });
   });
 
   it('LogDamaged on a master that was UP (a hand-made log): DOWN since the event, its connections closed', () => {

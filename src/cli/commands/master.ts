@@ -9,7 +9,7 @@ import { createLogger, logFormatOption, logLevelOption, type LogFlags } from '..
 import { logMaster } from '../master-log.js';
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
-import { allowArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
+import { allowArg, commaListArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
 import { POLICIES } from '../../selection/policy.js';
 import { readMasterTlsFiles, type MasterTlsOptions } from '../../master/tls.js';
 
@@ -47,6 +47,11 @@ const SAME_AS_OPTIONS = [
   'maxHttpConnections',
   'maxFollowers',
   'followStallTimeout',
+  'etcd',
+  'leaseTtl',
+  'ack',
+  'cluster',
+  'ackTimeout',
   'flapTakeovers',
   'flapWindow',
   'flapHoldDown',
@@ -60,6 +65,7 @@ interface MasterFlags extends HttpSecurityFlags, LogFlags, Pick<ResolvedMasterOp
   tlsKey?: string;
   tlsCa?: string;
   tlsIdentities?: string;
+  nodeId?: string;
 }
 
 /** The TLS options of the --tls-* flags (all three files or none), read and checked. */
@@ -117,6 +123,12 @@ export function masterCommand(): Command {
     .addOption(withDefault('--protect-share <share>', 'mass-failure protection: more than this share (0..1) of the eligible nodes timing out within one --dead-after starts it (0: off)', MASTER_DEFAULTS.protectShare, shareArg))
     .addOption(withDefault('--protect-for <duration>', 'mass-failure protection keeps timed-out nodes eligible this long at most', MASTER_DEFAULTS.protectFor, positiveDurationArg))
     .addOption(withDefault('--protect-min-nodes <n>', 'mass-failure protection never starts with fewer eligible nodes than this', MASTER_DEFAULTS.protectMinNodes, intArg(1)))
+    .addOption(withDefault('--etcd <urls>', 'master HA: etcd client URLs, comma-separated (e.g. http://etcd1:2379,http://etcd2:2379); without it the master runs alone', [] as string[], commaListArg, 'none'))
+    .option('--node-id <id>', "master HA: this master's name in its cluster (default: host name and --listen port)")
+    .addOption(withDefault('--lease-ttl <duration>', "master HA: the leader's lease on etcd; a dead leader is replaced after about this long", MASTER_DEFAULTS.leaseTtl, positiveDurationArg))
+    .addOption(new Option('--ack <mode>', 'master HA: HELLO_ACK once the event is on this disk (local) or on a standby too (standby)').choices(['local', 'standby']).default(MASTER_DEFAULTS.ack, MASTER_DEFAULTS.ack))
+    .addOption(withDefault('--cluster <name>', "master HA: the cluster's key prefix in etcd", MASTER_DEFAULTS.cluster as string))
+    .addOption(withDefault('--ack-timeout <duration>', 'master HA, --ack standby: how long a commit waits for the in-sync standbys before acknowledging locally', MASTER_DEFAULTS.ackTimeout, positiveDurationArg))
     .addOption(withDefault('--flap-takeovers <n>', 'flapping: a node id taken over by a new connection more than this many times within --flap-window (two slaves with the same --addr) keeps its connection, others are refused (0: off)', MASTER_DEFAULTS.flapTakeovers, intArg(0)))
     .addOption(withDefault('--flap-window <duration>', 'the window of --flap-takeovers', MASTER_DEFAULTS.flapWindow, positiveDurationArg))
     .addOption(withDefault('--flap-hold-down <duration>', 'a flapping node stays with the connection that holds it this long', MASTER_DEFAULTS.flapHoldDown, positiveDurationArg))
@@ -142,6 +154,7 @@ export function masterCommand(): Command {
           http: flags.http === false ? null : flags.http,
           sync: flags.fsync,
           ...(tls && { tls }),
+          ...(flags.nodeId !== undefined && { nodeId: flags.nodeId }),
         });
       } catch (e) {
         die(e);

@@ -243,6 +243,7 @@ function formatDiff(d: StateDiff, a: StateDocument, b: StateDocument, tsA: numbe
   const up = (doc: StateDocument): number => doc.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length;
   let out = `from seq ${a.seq} (${isoTime(tsA)}): ${a.nodes.length} nodes, ${up(a)} up\n`;
   out += `to   seq ${b.seq} (${isoTime(tsB)}): ${b.nodes.length} nodes, ${up(b)} up\n`;
+  if (d.term) out += `the master changed: ${d.term.was ? `${d.term.was.node} (term ${d.term.was.term})` : 'a master running alone'} → ${d.term.now.node} (term ${d.term.now.term})\n`;
   const rows: string[][] = [];
   const why = (n: NodeDocument): string => (n.drained ? `drained${n.drainReason !== undefined ? ` (${n.drainReason})` : ''}` : (n.reason ?? ''));
   for (const x of d.appeared) rows.push(['appeared', x.id, `${x.was} → ${stateOf(x.now)}`, `load ${formatLoad(x.now.load)}`]);

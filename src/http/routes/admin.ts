@@ -35,6 +35,11 @@ export function nodeRoute(path: string): Route | undefined {
         req.resume();
         return fail(res, ErrorCode.BAD_ARGUMENT, parsed);
       }
+      if (host.cluster && !host.cluster.leading) {
+        req.resume();
+        const l = host.cluster.document().leader;
+        return fail(res, ErrorCode.NOT_LEADER, `this master is a standby: drains go to the leader${l ? ` (${l.node}, HTTP on ${l.http})` : ' (none right now)'}`);
+      }
       const text = await readBody(req);
       const body = text === undefined ? 'the body is too large (a drain takes {"reason": "..."})' : parseActionBody(text, parsed.action);
       if (typeof body === 'string') return fail(res, ErrorCode.BAD_ARGUMENT, body);

@@ -17,6 +17,7 @@ const ALONE = [
   'test/master/idle.int.test.ts',
   'test/master/write-backlog.int.test.ts',
   'test/master/crash.int.test.ts',
+  'test/http/deaf-followers.int.test.ts',
 ];
 
 export default defineConfig({
@@ -32,7 +33,7 @@ export default defineConfig({
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 90_000, hookTimeout: 60_000 } },
       ...ALONE.map((file, i) => ({
         extends: true as const,
-        test: { name: `int:${file.replace(/^test\/master\/|\.int\.test\.ts$/g, '')}`, include: [file], sequence: { groupOrder: i + 1 } },
+        test: { name: `int:${file.replace(/^test\/(master|http)\/|\.int\.test\.ts$/g, '')}`, include: [file], sequence: { groupOrder: i + 1 } },
       })),
     ],
   },

@@ -10,6 +10,8 @@ import type { QueryResult } from './sections/query.js';
 import type { AppendResult, ReplayResult } from './sections/replay.js';
 import type { RestartResult } from './sections/restart.js';
 import type { MemoryResult } from './sections/memory.js';
+import { FOLLOWERS, type FollowersRun } from './sections/followers.js';
+import { best } from './lib/stats.js';
 
 interface Target {
   name: string;
@@ -33,11 +35,12 @@ export interface Measured {
   restarts: RestartResult[];
   restartFloor: { versionMs: number; emptyLogMs: number } | undefined;
   mem: MemoryResult[];
+  followerRuns: FollowersRun[];
 }
 
 /** The report's lines; also stores targets, profiles and worstForeignCpu in m.results. */
 export function report(m: Measured): string[] {
-  const { results, ingest, ingestRuns, append, maxRate, latency, latencyStub, latencyRuns, q, replays, restarts, restartFloor, mem } = m;
+  const { results, ingest, ingestRuns, append, maxRate, latency, latencyStub, latencyRuns, q, replays, restarts, restartFloor, mem, followerRuns } = m;
   const out: string[] = [];
   const env = results['env'] as Record<string, unknown>;
   out.push(
@@ -160,8 +163,39 @@ export function report(m: Measured): string[] {
     out.push(table(['nodes', 'RSS/node', 'V8 heap/node', 'fold time'], mem.map((m) => [fmtInt(m.nodes), `${fmtInt(m.rssPerNode)} B`, `${fmtInt(m.heapPerNode)} B`, fmtMs(m.foldMs)])), '');
   }
 
+  const none = followerRuns.length > 0 ? best(followerRuns.filter((r) => r.followers === 0), (r) => -r.latency.p99) : undefined;
+  const deaf = followerRuns.length > 0 ? best(followerRuns.filter((r) => r.followers === FOLLOWERS), (r) => -r.latency.p99) : undefined;
+  if (none && deaf) {
+    const MiB = 2 ** 20;
+    out.push(`7. followers that never read: ${FOLLOWERS} /v1/events?follow=1 clients (half from seq 1, half from the live end) beside the latency setup (1000 slaves, open loop at ${fmtInt(none.targetRate)} rt/s); lowest p99 of ${followerRuns.length / 2} runs each`);
+    out.push(
+      table(
+        ['followers', 'answered rt/s', 'HELLO→ACK p50', 'p99', 'p99.9', 'master RSS before → peak', 'largest stream buffer', 'cpu master', 'cpu other', 'all rounds p99 / RSS peak'],
+        [none, deaf].map((r) => [
+          String(r.followers),
+          fmtInt(r.achievedRate),
+          fmtMs(r.latency.p50),
+          fmtMs(r.latency.p99),
+          fmtMs(r.latency.p999),
+          `${fmtInt(r.rssBefore / MiB)} → ${fmtInt(r.rssPeak / MiB)} MiB`,
+          r.followers > 0 ? `${fmtInt(r.bufferedMaxBytes / 1024)} KiB (${r.served} served)` : '-',
+          fmtPct(r.masterCpu),
+          fmtPct(r.foreignCpu),
+          followerRuns.filter((x) => x.followers === r.followers).map((x) => `${fmtMs(x.latency.p99)} / ${fmtInt(x.rssPeak / MiB)} MiB`).join(', '),
+        ]),
+      ),
+      '',
+    );
+  }
+
   // targets
   const targets: Target[] = [];
+  if (none && deaf) {
+    const dRss = (deaf.rssPeak - none.rssPeak) / 2 ** 20;
+    const ratio = deaf.latency.p99 / none.latency.p99;
+    targets.push({ name: `master RSS, ${FOLLOWERS} never-reading followers vs none`, measured: `${dRss >= 0 ? '+' : ''}${dRss.toFixed(0)} MiB`, required: '≤ +100 MiB', pass: dRss <= 100 });
+    targets.push({ name: `HELLO→ACK p99, ${FOLLOWERS} never-reading followers vs none`, measured: `${fmtRatio3(ratio)} (${fmtMs(deaf.latency.p99)} vs ${fmtMs(none.latency.p99)})`, required: '≤ 1.20×', pass: ratio <= 1.2 });
+  }
   const m1000 = ingest.find((r) => r.server === 'master' && r.conns === 1000);
   const b1000 = ingest.find((r) => r.server === 'bare' && r.conns === 1000);
   if (m1000 && b1000) {
@@ -199,6 +233,7 @@ export function report(m: Measured): string[] {
     ...ingestRuns.map((r) => r.foreignCpu),
     ...latencyRuns.map((r) => r.foreignCpu),
     ...(q ? q.runs.map((r) => r.foreignCpu) : []),
+    ...followerRuns.map((r) => r.foreignCpu),
   ].filter(Number.isFinite);
   const worst = foreign.length ? Math.max(...foreign) : 0;
   results['worstForeignCpu'] = worst;

@@ -10,7 +10,7 @@
  * Flags: --quick, --fsync (the master syncs every group commit), --profile (CPU profiles of the master over the ingest@1000, latency and
  * query windows, and node --cpu-prof of the replay and restart processes, summarised at
  * the end; profiles kept in bench/.work/profiles/), --only=a,b (sections:
- * ingest, latency, query, replay, restart, memory; or --only=binquery alone), --http-conns=N, --master-flags="…"
+ * ingest, latency, query, replay, restart, memory, followers; or --only=binquery alone), --http-conns=N, --master-flags="…"
  * (node flags for the master process, for experiments). See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
@@ -28,6 +28,7 @@ import { query, type QueryResult } from './sections/query.js';
 import { buildLog, logDirs, rawAppend, replay, type AppendResult, type ReplayResult } from './sections/replay.js';
 import { processFloor, restart, type RestartResult } from './sections/restart.js';
 import { memory, type MemoryResult } from './sections/memory.js';
+import { FOLLOWERS, followersRun, type FollowersRun } from './sections/followers.js';
 import { report } from './report.js';
 
 // ---------------------------------------------------------------- environment
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
   const ingestRuns: IngestRun[] = [];
   const ingest: IngestRun[] = [];
   let maxRate = NaN;
-  if (enabled.has('ingest') || enabled.has('latency')) {
+  if (enabled.has('ingest') || enabled.has('latency') || enabled.has('followers')) {
     const counts = enabled.has('ingest') ? CFG.ingestConns : [1000];
     for (const n of counts) {
       for (let r = 0; r < CFG.rounds; r++) {
@@ -154,7 +155,15 @@ async function main(): Promise<void> {
     results['memory'] = mem;
   }
 
-  const out = report({ results, ingest, ingestRuns, append, maxRate, latency, latencyStub, latencyRuns, q, replays, restarts, restartFloor, mem });
+  // Followers that never read, beside the latency setup: 0 and FOLLOWERS alternating, each
+  // figure the run with the lowest p99 of its kind (as for latency).
+  const followerRuns: FollowersRun[] = [];
+  if (enabled.has('followers')) {
+    for (let r = 0; r < CFG.latencyRounds; r++) for (const n of [0, FOLLOWERS]) followerRuns.push(await followersRun(n, Math.round(maxRate / 2)));
+    results['followers'] = followerRuns;
+  }
+
+  const out = report({ results, ingest, ingestRuns, append, maxRate, latency, latencyStub, latencyRuns, q, replays, restarts, restartFloor, mem, followerRuns });
 
   const elapsed = (performance.now() - t0) / 1000;
   results['elapsedSec'] = elapsed;

@@ -75,7 +75,9 @@ export const ERRORS = {
   /** A changing HTTP endpoint of a master started without --admin-token-file (403). */
   ADMIN_DISABLED: { status: 403, exit: EXIT_FAILURE, summary: 'a changing endpoint of a master started without --admin-token-file' },
   /** A master's event stream broke off: it ended early, skipped a seq, or cut off a client that fell behind. */
-  EVENT_STREAM_BROKEN: { status: 500, exit: EXIT_FAILURE, summary: "a master's event stream ended early, skipped a seq, or cut off a client that fell behind" },
+  EVENT_STREAM_BROKEN: { status: 500, exit: EXIT_FAILURE, summary: "a master's event stream ended early, skipped a seq, or cut off a client that took nothing for --follow-stall-timeout" },
+  /** `GET /v1/events?follow=1` on a master that already serves --max-followers live tails. */
+  TOO_MANY_FOLLOWERS: { status: 503, exit: EXIT_FAILURE, summary: 'a live tail (/v1/events?follow=1) beyond --max-followers' },
   LOAD_SOURCE_FAILED: { status: 502, exit: EXIT_FAILURE, summary: 'a slave could not read its load source' },
   /** A bug: an exception nobody raised on purpose, answered as 500. */
   INTERNAL: { status: 500, exit: EXIT_FAILURE, summary: 'an unexpected failure (a bug): the message says what' },

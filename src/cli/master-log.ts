@@ -69,6 +69,10 @@ export function logMaster(master: Master, log: Logger, data: string): { stopped(
     }
   });
 
+  // At most one line per port, kind and window (src/util/refusals.ts), whatever the rate.
+  master.refusals$.subscribe((r) => {
+    log.warn({ event: 'refused', port: r.port, kind: r.kind, count: r.count }, `${r.port === 'slave' ? 'slave port' : 'HTTP API'}: ${r.reason}${r.count > 1 ? ` (${r.count} since the last line)` : ''}`);
+  });
   // Once per --flap-window per node (the decision says when): both peers, and what is done.
   master.flapping$.subscribe((f) => {
     if (!f.warn) return;

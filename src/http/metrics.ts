@@ -4,6 +4,9 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { EVENT_TYPES } from '../events.js';
 import type { MetricsSource } from '../ledger/view.js';
 import { POLICIES, type Policy } from '../selection/policy.js';
+import { registerApiMetrics, type HttpApiStats } from './api-metrics.js';
+
+export type { HttpApiStats, HttpConnections } from './api-metrics.js';
 import { registerClusterMetrics } from './cluster-metrics.js';
 
 /** How a `/v1/least-loaded` query ended (the `result` label). */
@@ -66,7 +69,10 @@ export class MasterMetrics {
   private logBytesAt = Number.NEGATIVE_INFINITY;
   private walking: Promise<void> | undefined;
 
-  constructor(private readonly master: MetricsSource) {
+  constructor(
+    private readonly master: MetricsSource,
+    http?: HttpApiStats,
+  ) {
     processMetrics();
     const registers = [this.registry];
     registerClusterMetrics(this.registry, master);
@@ -156,7 +162,7 @@ export class MasterMetrics {
     });
     new Counter({
       name: 'loadledger_refused_total',
-      help: "Connections refused (--allow, connection rate, max-slaves, TLS, a flapping node's hold-down).",
+      help: "Slave connections refused (--allow, connection rate, max-slaves, TLS, a flapping node's hold-down, file descriptors, accept errors).",
       registers,
       collect() {
         this.reset();
@@ -172,6 +178,26 @@ export class MasterMetrics {
         this.inc(master.counters.flapping);
       },
     });
+    new Counter({
+      name: 'loadledger_refused_descriptors_total',
+      help: 'Slave connections refused because the process had too few file descriptors left (ulimit -n); each also counts in loadledger_refused_total.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(master.counters.fdRefused ?? 0);
+      },
+    });
+    new Counter({
+      name: 'loadledger_accept_errors_total',
+      help: 'Connections the slave port could not accept (an error from accept()), by error code; each also counts in loadledger_refused_total.',
+      labelNames: ['code'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [code, n] of master.counters.acceptErrors ?? []) this.inc({ code }, n);
+      },
+    });
+    if (http) registerApiMetrics(this.registry, http);
     new Counter({
       name: 'loadledger_unknown_frames_total',
       help: 'Frames of unknown type skipped.',

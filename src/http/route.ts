@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Subscription } from 'rxjs';
 import type { MetricsSource, RegistryControl } from '../ledger/view.js';
 import type { Policy } from '../selection/policy.js';
 import type { MasterMetrics } from './metrics.js';
 import type { Drains } from './drain.js';
+import type { Followers } from './followers.js';
 
 /** What the API serves: a registry it reads, changes (admin) and measures. */
 export type ApiHost = RegistryControl & MetricsSource;
@@ -14,8 +14,8 @@ export type ApiHost = RegistryControl & MetricsSource;
  */
 export interface ApiState {
   readonly host: ApiHost;
-  /** Live `/v1/events?follow=1` streams, ended at close. */
-  readonly follows: Set<Follow>;
+  /** The `/v1/events` streams (the live tails among them capped), ended at close. */
+  readonly followers: Followers;
   readonly metrics: MasterMetrics;
   /**
    * Per policy: the last unfiltered /v1/least-loaded answer, valid while its projection is
@@ -42,11 +42,4 @@ export interface Route {
   /** Open whatever the token settings: load balancers check health without credentials. */
   open?: true;
   handle(call: Call): void | Promise<void>;
-}
-
-/** A `/v1/events?follow=1` stream: `live` once it is past the catch-up. */
-export interface Follow {
-  sub?: Subscription;
-  res: ServerResponse;
-  live?: boolean;
 }

@@ -1,15 +1,21 @@
 import type { Duplex } from 'node:stream';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
+import type { Clock } from '../clock.js';
 import type { HostPort } from '../util/hostport.js';
+import type { Descriptors } from '../util/descriptors.js';
+import { RefusalLog, type Refusal } from '../util/refusals.js';
+import { systemClock } from '../util/system-clock.js';
 import { authorize, type HttpAuthOptions } from './auth.js';
 import { Drains } from './drain.js';
-import { MasterMetrics } from './metrics.js';
+import { FOLLOWER_DEFAULTS, Followers, type FollowerLimits } from './followers.js';
+import { MasterMetrics, type HttpConnections } from './metrics.js';
 import { fail } from './respond.js';
-import type { ApiHost, ApiState, Follow, Route } from './route.js';
+import type { ApiHost, ApiState, Route } from './route.js';
 import { adminSnapshot, nodeRoute } from './routes/admin.js';
-import { endFollows, streamEvents } from './routes/events.js';
+import { streamEvents } from './routes/events.js';
 import { scrape } from './routes/metrics.js';
 import { healthz, leastLoaded, nodes, state } from './routes/queries.js';
 import { checkLag, cluster, leader } from './routes/cluster.js';
@@ -20,7 +26,9 @@ const REPLICATE_PATH = '/v1/cluster/replicate';
 const REPLICATE_PROTOCOL = 'loadledger-replication';
 
 export type { ApiHost } from './route.js';
-export { parseEventsQuery, FOLLOW_MAX_BACKLOG, type EventsQuery } from './routes/events.js';
+export { parseEventsQuery, type EventsQuery } from './routes/events.js';
+export { STREAM_BUFFER_LIMIT } from './event-stream.js';
+export { FOLLOWER_DEFAULTS, type FollowerLimits } from './followers.js';
 
 export interface HttpApi {
   readonly address: HostPort;
@@ -38,7 +46,20 @@ export interface HttpApiOptions {
   tls?: HttpTlsOptions | undefined;
   /** The admin token and whether reads stay open (src/http/auth.ts). Default: no token. */
   auth?: HttpAuthOptions | undefined;
+  /** The cap on live tails and the stall timeout of `/v1/events` streams (src/http/followers.ts). */
+  followers?: Partial<FollowerLimits> | undefined;
+  /** TCP connections served at once; more are closed as they arrive (counted and reported). */
+  maxConnections?: number | undefined;
+  /** Monotonic time and timers (stall checks, refusal reports); tests drive a manual one. */
+  scheduler?: Clock | undefined;
+  /** Connections turned away or not taken, at most once per window and kind (the operator's log). */
+  onRefusal?: ((r: Refusal) => void) | undefined;
+  /** The process's file descriptors: connections are closed as they arrive before none are left. */
+  descriptors?: Descriptors | undefined;
 }
+
+/** Connections the HTTP API serves at once by default (--max-http-connections). */
+export const HTTP_MAX_CONNECTIONS = 1024;
 
 /** How long a TLS client gets to finish its handshake (ms). */
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -49,9 +70,11 @@ const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
  * which endpoint is `options.auth` (see ROUTES and src/http/auth.ts).
  */
 export async function startHttpApi(host: ApiHost, at: HostPort, options: HttpApiOptions = {}): Promise<HttpApi> {
-  const follows = new Set<Follow>();
+  const scheduler = options.scheduler ?? systemClock;
+  const followers = new Followers(host, { ...FOLLOWER_DEFAULTS, ...options.followers }, scheduler);
+  const connections: HttpConnections = { open: 0, refused: 0, fdRefused: 0, acceptErrors: 0 };
   const auth = options.auth ?? {};
-  const api: ApiState = { host, follows, metrics: new MasterMetrics(host), answers: {}, drains: new Drains() };
+  const api: ApiState = { host, followers, metrics: new MasterMetrics(host, { followers, connections }), answers: {}, drains: new Drains() };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const failed = (e: unknown): void => {
       if (!res.headersSent) fail(res, ErrorCode.INTERNAL, (e as Error).message);
@@ -75,6 +98,8 @@ export async function startHttpApi(host: ApiHost, at: HostPort, options: HttpApi
     server = createServer({ keepAlive: true }, handler);
   }
   server.keepAliveTimeout = 30_000;
+  const refusals = new RefusalLog(scheduler, options.onRefusal ?? (() => {}));
+  watchConnections(server, options.maxConnections ?? HTTP_MAX_CONNECTIONS, connections, refusals, options.descriptors);
   // Master HA: a standby's replication stream (reads the whole log: needs read access).
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -95,18 +120,47 @@ export async function startHttpApi(host: ApiHost, at: HostPort, options: HttpApi
     );
     server.listen(at.port, at.host, () => resolve());
   });
+  // After listening, an error is a connection the kernel gave us that we could not take.
+  server.on('error', (e: NodeJS.ErrnoException) => {
+    connections.acceptErrors++;
+    refusals.note('http', 'accept-failed', `accept failed: ${e.code ?? e.message}${e.code === 'EMFILE' || e.code === 'ENFILE' ? ' (out of file descriptors: raise ulimit -n, or lower --max-http-connections / --max-slaves)' : ''}`);
+  });
   const a = server.address();
   const address = a && typeof a === 'object' ? { host: a.address, port: a.port } : at;
   return {
     address,
     close: async () => {
-      await endFollows(follows);
+      refusals.close();
+      await followers.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
     },
   };
+}
+
+/**
+ * Counts open connections, and caps them with `server.maxConnections`: one over the cap is
+ * closed by Node as it is accepted (before any byte is read), counted and reported; so is
+ * one that would leave the process too few file descriptors (src/util/descriptors.ts).
+ */
+function watchConnections(server: Server, max: number, connections: HttpConnections, refusals: RefusalLog, descriptors: Descriptors | undefined): void {
+  server.maxConnections = max;
+  server.on('connection', (socket: Socket) => {
+    if (descriptors?.exhausted()) {
+      connections.fdRefused++;
+      refusals.note('http', 'descriptors', `${socket.remoteAddress ?? 'a client'} refused: out of file descriptors (${descriptors.inUse} of ${descriptors.limit} open, ulimit -n; ${descriptors.reserve} kept for the log)`);
+      socket.destroy();
+      return;
+    }
+    connections.open++;
+    socket.once('close', () => connections.open--);
+  });
+  server.on('drop', (data?: { remoteAddress?: string }) => {
+    connections.refused++;
+    refusals.note('http', 'max-connections', `${data?.remoteAddress ?? 'a client'} refused: ${max} connections open (--max-http-connections)`);
+  });
 }
 
 /**

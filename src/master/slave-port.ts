@@ -7,6 +7,8 @@ import type { Projection } from '../projection/state.js';
 import type { Selector } from '../selection/selector.js';
 import type { HostPort } from '../util/hostport.js';
 import type { Clock } from '../clock.js';
+import type { Descriptors } from '../util/descriptors.js';
+import { RefusalLog, type Refusal } from '../util/refusals.js';
 import { FlapGuard, type FlappingDetected } from '../decisions/flapping.js';
 import { Admission } from './admission.js';
 import { SlaveConnection, formatAddr, normalizeIp, type ConnectionHost } from './connection.js';
@@ -31,6 +33,10 @@ export interface SlavePortOptions {
   flapHoldDown: number;
   /** Monotonic time and timers (tests drive a manual one: test/helpers/manual-clock.ts). */
   scheduler: Clock;
+  /** Connections the port could not take (accept failed, descriptors), at most once per window: the operator's log. */
+  onRefusal?: ((r: Refusal) => void) | undefined;
+  /** The process's file descriptors: connections are refused (and recorded) before none are left. */
+  descriptors?: Descriptors | undefined;
 }
 
 /** What the slave port writes to and reads from: the ledger's write path and state. */
@@ -57,8 +63,9 @@ export class SlavePort implements ConnectionHost {
   private early: Array<{ socket: Socket; peer?: TlsPeer; refusal?: string }> | null = [];
   private closing = false;
   readonly admission: Admission;
-  /** Unknown frame types skipped, connections refused, flapping detected, for /metrics. */
-  readonly counters = { unknownFrames: 0, refused: 0, flapping: 0 };
+  /** Unknown frame types skipped, connections refused (of them: for descriptors), accept() failures by code, flapping detected: for /metrics. */
+  readonly counters = { unknownFrames: 0, refused: 0, fdRefused: 0, acceptErrors: new Map<string, number>(), flapping: 0 };
+  private readonly refusals: RefusalLog;
   private readonly flaps: FlapGuard;
   /** Flapping detected (a hold-down begins): for the operator's warning (`warn`: once per window). */
   readonly flapping$ = new Subject<FlappingDetected>();
@@ -71,6 +78,7 @@ export class SlavePort implements ConnectionHost {
   ) {
     this.nextConn = firstConn;
     this.admission = new Admission({ allow: options.allow, rate: options.connectRate, burst: options.connectBurst });
+    this.refusals = new RefusalLog(options.scheduler, (r) => this.acceptFailures(r));
     this.flaps = new FlapGuard({ takeovers: options.flapTakeovers, window: options.flapWindow, holdDown: options.flapHoldDown });
   }
 
@@ -118,7 +126,7 @@ export class SlavePort implements ConnectionHost {
     const server = tls
       ? createSlaveTlsServer(tls, this.options.handshakeTimeout, {
           // --allow and the connection rate come before the handshake: they are cheap, it is not
-          admit: (tcp) => this.admission.admit(normalizeIp(tcp.remoteAddress ?? 'unknown'), this.now()),
+          admit: (tcp) => this.descriptorVerdict() ?? this.admission.admit(normalizeIp(tcp.remoteAddress ?? 'unknown'), this.now()),
           secure: (socket, peer) => (this.early ? this.early.push({ socket, peer }) : this.accept(socket, peer)),
           refused: (socket, refusal) => (this.early ? this.early.push({ socket, refusal }) : this.refuse(socket, refusal)),
         })
@@ -131,7 +139,40 @@ export class SlavePort implements ConnectionHost {
       );
       server.listen(port, host, () => resolve());
     });
-    server.on('error', () => {}); // after listening, errors are per-connection
+    // After listening, an error is a connection the kernel gave us that we could not take.
+    server.on('error', (e: NodeJS.ErrnoException) => this.acceptFailed(e));
+  }
+
+  /**
+   * accept() failed: with descriptors exhausted (EMFILE, ENFILE) Node resets the connection
+   * it could not take, before we learn its peer. Counted (refused, and by code), and
+   * reported at most once per window: one SlaveRefused with how many, and a log line.
+   */
+  acceptFailed(e: NodeJS.ErrnoException): void {
+    const code = e.code ?? 'UNKNOWN';
+    this.counters.refused++;
+    this.counters.acceptErrors.set(code, (this.counters.acceptErrors.get(code) ?? 0) + 1);
+    const fds = code === 'EMFILE' || code === 'ENFILE' ? ' (out of file descriptors: raise ulimit -n, or lower --max-slaves / --max-http-connections)' : '';
+    this.refusals.note('slave', 'accept-failed', `accept failed: ${code}${fds}`);
+  }
+
+  /** A refusal when one more connection would leave too few file descriptors (src/util/descriptors.ts). */
+  private descriptorVerdict(): { ok: false; reason: string } | undefined {
+    const d = this.options.descriptors;
+    if (!d?.exhausted()) return undefined;
+    this.counters.fdRefused++;
+    const reason = `out of file descriptors: ${d.inUse} of ${d.limit} open (ulimit -n), ${d.reserve} kept for the log; raise ulimit -n, or lower --max-slaves / --max-http-connections`;
+    this.refusals.note('slave', 'descriptors', reason);
+    return { ok: false, reason };
+  }
+
+  private acceptFailures(r: Refusal): void {
+    // (a refusal for descriptors is recorded per peer, as every refusal of a connection)
+    if (r.kind === 'accept-failed' && this.ledger.writable) {
+      const reason = r.count > 1 ? `${r.reason}; ${r.count} connections not taken since the last record` : r.reason;
+      this.recorder.record({ type: 'SlaveRefused', remote: 'unknown', reason });
+    }
+    this.options.onRefusal?.(r);
   }
 
   /** MasterStarted is committed: the queued connections are taken (or refused), new ones directly. */
@@ -150,7 +191,7 @@ export class SlavePort implements ConnectionHost {
       socket.destroy();
       return;
     }
-    const verdict = peer ? { ok: true as const } : this.admission.admit(normalizeIp(socket.remoteAddress ?? 'unknown'), this.now());
+    const verdict = peer ? { ok: true as const } : (this.descriptorVerdict() ?? this.admission.admit(normalizeIp(socket.remoteAddress ?? 'unknown'), this.now()));
     if (!verdict.ok) {
       this.refuse(socket, verdict.reason);
       return;
@@ -216,6 +257,7 @@ export class SlavePort implements ConnectionHost {
    */
   close(): Promise<void> {
     this.closing = true;
+    this.refusals.close();
     // close() only calls back once every connection is gone, so they are dropped first.
     const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.dropAll();

@@ -10,8 +10,10 @@ import type { Degraded, HealthChange, MetricsSource, RegistryControl } from '../
 import { formatAddr } from '../master/connection.js';
 import { Liveness } from '../master/liveness.js';
 import { SlavePort } from '../master/slave-port.js';
-import { startHttpApi, type HttpApi } from '../http/server.js';
+import { startHttpApi, type HttpApi, type HttpApiOptions } from '../http/server.js';
 import type { HostPort } from '../util/hostport.js';
+import { Descriptors } from '../util/descriptors.js';
+import type { Refusal } from '../util/refusals.js';
 import { resolveMasterOptions, type MasterOptions, type ResolvedMasterOptions } from './options.js';
 import { makeDataDir, removePidFile, writePidFile } from './pid-file.js';
 import { ClusterMember, type ClusterChange } from './cluster-member.js';
@@ -20,6 +22,7 @@ import type { ClusterView } from '../ledger/view.js';
 export { MASTER_DEFAULTS, type MasterOptions, type ResolvedMasterOptions } from './options.js';
 export type { HostPort } from '../util/hostport.js';
 export type { Degraded, HealthChange } from '../ledger/view.js';
+export type { Refusal } from '../util/refusals.js';
 
 /**
  * The composition root: one running master. It opens the log and rebuilds the projection
@@ -40,11 +43,15 @@ export class Master implements RegistryControl, MetricsSource {
   /** Master HA (--etcd): the election and replication; undefined for a master running alone. */
   private member: ClusterMember | undefined;
   private pidWritten = false;
-  private readonly noCounters = { unknownFrames: 0, refused: 0, flapping: 0 };
+  private readonly noCounters = { unknownFrames: 0, refused: 0, flapping: 0, fdRefused: 0, acceptErrors: new Map<string, number>() };
   /** Master HA: elections won, fencing, truncation, acknowledging mode: for the operator's log lines. */
   readonly cluster$ = new Subject<ClusterChange>();
   /** Picks least-loaded answers; its state (compensation) is not in the log: see Selector. */
   readonly selector: Selector;
+  /** Connections either port turned away or could not take, at most once per window and kind: for the operator's log. */
+  readonly refusals$ = new Subject<Refusal>();
+  /** The process's file descriptors, which both ports check before they take a connection. */
+  readonly descriptors = new Descriptors();
 
   private constructor(
     readonly options: ResolvedMasterOptions,
@@ -123,8 +130,8 @@ export class Master implements RegistryControl, MetricsSource {
     return this.port?.flapping$ ?? EMPTY;
   }
 
-  /** Unknown frame types skipped, connections refused, flapping detected, for /metrics (this term's, under HA). */
-  get counters(): { unknownFrames: number; refused: number; flapping: number } {
+  /** Unknown frame types skipped, connections refused (for descriptors, accept errors), flapping detected, for /metrics (this term's, under HA). */
+  get counters(): { unknownFrames: number; refused: number; flapping: number; fdRefused: number; acceptErrors: ReadonlyMap<string, number> } {
     return this.port?.counters ?? this.noCounters;
   }
 
@@ -151,14 +158,14 @@ export class Master implements RegistryControl, MetricsSource {
     if (this.options.etcd.length === 0) {
       // alone: bind the slave port before the HTTP API, as always
       const port = await this.bindPort();
-      if (this.options.http) this.http = await startHttpApi(this, this.options.http, { tls: this.options.httpTls, auth: this.options.auth });
+      if (this.options.http) this.http = await startHttpApi(this, this.options.http, this.httpOptions({ tls: this.options.httpTls, auth: this.options.auth }));
       await this.takeSlaves(port);
       return;
     }
     // HA: nothing is written until this node leads; the HTTP API serves reads (and the
     // replication stream) from the start, the slave port opens only with a term.
     this.ledger.recorder.fence();
-    this.http = await startHttpApi(this, this.options.http!, { auth: this.options.auth });
+    this.http = await startHttpApi(this, this.options.http!, this.httpOptions({ auth: this.options.auth }));
     this.ledger.started = true;
     writePidFile(this.options.data);
     this.pidWritten = true;
@@ -167,8 +174,21 @@ export class Master implements RegistryControl, MetricsSource {
     await this.member.start();
   }
 
+  /** The HTTP API's options: `base` and its caps, time, refusals and descriptors. */
+  private httpOptions(base: HttpApiOptions): HttpApiOptions {
+    const o = this.options;
+    return {
+      ...base,
+      followers: { maxFollowers: o.maxFollowers, stallTimeout: o.followStallTimeout },
+      maxConnections: o.maxHttpConnections,
+      scheduler: o.scheduler,
+      onRefusal: (r) => this.refusals$.next(r),
+      descriptors: this.descriptors,
+    };
+  }
+
   private async bindPort(): Promise<SlavePort> {
-    const port = new SlavePort(this.options, this.ledger, this.selector, this.projection.lastConn + 1);
+    const port = new SlavePort({ ...this.options, onRefusal: (r) => this.refusals$.next(r), descriptors: this.descriptors }, this.ledger, this.selector, this.projection.lastConn + 1);
     await port.listen();
     this.port = port;
     return port;

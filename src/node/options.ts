@@ -4,7 +4,7 @@ import type { PushLimits } from '../protocol/messages.js';
 import { PROTECTION_DEFAULTS } from '../decisions/protection.js';
 import { FLAPPING_DEFAULTS } from '../decisions/flapping.js';
 import type { MasterTlsOptions } from '../master/tls.js';
-import type { HttpTlsOptions } from '../http/server.js';
+import { FOLLOWER_DEFAULTS, HTTP_MAX_CONNECTIONS, type HttpTlsOptions } from '../http/server.js';
 import type { HttpAuthOptions } from '../http/auth.js';
 import { checkCompensation, parsePolicy, type Policy } from '../selection/policy.js';
 import type { HostPort } from '../util/hostport.js';
@@ -82,6 +82,12 @@ export interface MasterOptions {
   protectFor?: number;
   /** … and never with fewer eligible nodes than this. */
   protectMinNodes?: number;
+  /** Live tails (`/v1/events?follow=1`) served at once; more are answered 503 TOO_MANY_FOLLOWERS. */
+  maxFollowers?: number;
+  /** A `/v1/events` stream whose client takes nothing this long while there is something to send is cut off (ms; 0: never). */
+  followStallTimeout?: number;
+  /** Connections to the HTTP API served at once; more are closed as they arrive. */
+  maxHttpConnections?: number;
   /** Master HA (docs/ha.md): etcd client URLs; empty (the default): the master runs alone. */
   etcd?: string[];
   /** This master's name in its cluster (default: the host name and the --listen port). */
@@ -132,6 +138,9 @@ export const MASTER_DEFAULTS = {
   protectShare: PROTECTION_DEFAULTS.share,
   protectFor: PROTECTION_DEFAULTS.forMs,
   protectMinNodes: PROTECTION_DEFAULTS.minNodes,
+  maxFollowers: FOLLOWER_DEFAULTS.maxFollowers,
+  followStallTimeout: FOLLOWER_DEFAULTS.stallTimeout,
+  maxHttpConnections: HTTP_MAX_CONNECTIONS,
   leaseTtl: 2000,
   ack: 'local',
   cluster: 'loadledger',
@@ -170,6 +179,9 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     protectShare: MASTER_DEFAULTS.protectShare,
     protectFor: MASTER_DEFAULTS.protectFor,
     protectMinNodes: MASTER_DEFAULTS.protectMinNodes,
+    maxFollowers: MASTER_DEFAULTS.maxFollowers,
+    followStallTimeout: MASTER_DEFAULTS.followStallTimeout,
+    maxHttpConnections: MASTER_DEFAULTS.maxHttpConnections,
     etcd: [],
     nodeId: `${hostname()}-${opts.listen.port}`.replace(/[^A-Za-z0-9._-]/g, '-'),
     leaseTtl: MASTER_DEFAULTS.leaseTtl,

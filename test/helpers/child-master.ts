@@ -31,6 +31,8 @@ export interface ChildMasterOptions {
   env?: NodeJS.ProcessEnv;
   /** How long to wait for the UP_LISTENING line (ms). Default 10,000. */
   startTimeout?: number;
+  /** Start it with this limit on open files (`ulimit -n`, through sh; the pid stays the master's). */
+  openFiles?: number;
 }
 
 export interface ChildMaster {
@@ -58,7 +60,9 @@ const UP_RE = /^loadledger master: UP_LISTENING .*slaves on 127\.0\.0\.1:(\d+), 
 export async function spawnMaster(cleanup: Cleanup, opts: ChildMasterOptions = {}): Promise<ChildMaster> {
   if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: build first (npm run build; npm test does it)`);
   const data = opts.data ?? (await cleanup.tempDir('loadledger-child-master-'));
-  const child = spawn(process.execPath, [CLI_MAIN, 'master', '--data', data, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', ...(opts.args ?? [])], {
+  const argv = [CLI_MAIN, 'master', '--data', data, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', ...(opts.args ?? [])];
+  const [cmd, cmdArgs] = opts.openFiles === undefined ? [process.execPath, argv] : ['sh', ['-c', `ulimit -n ${opts.openFiles} && exec "$0" "$@"`, process.execPath, ...argv]];
+  const child = spawn(cmd, cmdArgs, {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
     // The human start line (as on a terminal), which UP_RE reads.

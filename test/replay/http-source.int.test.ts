@@ -92,8 +92,9 @@ describe('live tail (followHttp, GET /v1/events?follow=1)', () => {
       what: 'every follower live, 5,000 events past the mark',
       describe: () => followers.map((f) => f.events.at(-1)?.seq),
     });
-    // All four switched to live events while the appends were still going on.
-    await waitFor(() => master.recorder.events$.observers.length === own + followers.length, { timeout: 10_000, what: 'four live subscriptions under load' });
+    // All four are live while the appends go on, from one shared subscription (the live
+    // tail), not one each: a follower holds a cursor, not a copy of the events.
+    expect(master.recorder.events$.observers.length).toBe(own + 1);
     expect(c.closed).toBe(false);
     clearInterval(producer);
     // Everything sent is committed once the last HELLO is acknowledged; then every

@@ -44,6 +44,9 @@ const SAME_AS_OPTIONS = [
   'protectShare',
   'protectFor',
   'protectMinNodes',
+  'maxHttpConnections',
+  'maxFollowers',
+  'followStallTimeout',
   'etcd',
   'leaseTtl',
   'ack',
@@ -89,6 +92,11 @@ export function masterCommand(): Command {
     .addOption(withDefault('--hello-interval <duration>', 'HELLO a slave that was quiet this long', MASTER_DEFAULTS.helloInterval, positiveDurationArg))
     .addOption(withDefault('--dead-after <duration>', 'a slave with no frame for this long is DOWN', MASTER_DEFAULTS.deadAfter, positiveDurationArg))
     .addOption(withDefault('--max-slaves <n>', 'refuse connections beyond this many', MASTER_DEFAULTS.maxSlaves, intArg(1)))
+    .addOption(withDefault('--max-http-connections <n>', 'connections to the HTTP API served at once; more are closed as they arrive', MASTER_DEFAULTS.maxHttpConnections, intArg(1)))
+    .addOption(withDefault('--max-followers <n>', 'live tails (/v1/events?follow=1) served at once; more are answered 503', MASTER_DEFAULTS.maxFollowers, intArg(1)))
+    .addOption(
+      withDefault('--follow-stall-timeout <duration>', 'cut off a /v1/events client that takes nothing this long while there is something to send (0: never)', MASTER_DEFAULTS.followStallTimeout, durationArg),
+    )
     .addOption(withDefault('--handshake-timeout <duration>', 'close a connection that sends no valid frame this long after connecting', MASTER_DEFAULTS.handshakeTimeout, positiveDurationArg))
     .addOption(withDefault('--max-frame-rate <n>', 'frames read per second per connection; a faster slave is paused (0: no limit)', MASTER_DEFAULTS.maxFrameRate, intArg(0)))
     .addOption(withDefault('--allow <cidr>', 'only these peers may connect (repeatable; e.g. 10.0.0.0/8, fd00::/8, 192.0.2.7)', [], allowArg, 'any peer'))

@@ -1,44 +1,13 @@
 import type { ServerResponse } from 'node:http';
 import type { EventLog } from '../../../storage/event-log.js';
 import { loadProjection } from '../../../replay/load.js';
-import { ErrorCode, isErrorCode, LoadLedgerError } from '../../errors.js';
-import type { LedgerEvent } from '../../events.js';
+import { ErrorCode, isErrorCode } from '../../errors.js';
 import type { RegistryView } from '../../ledger/view.js';
 import { toSnapshot, type ProjectionSnapshot } from '../../projection/snapshot.js';
+import type { EventStream } from '../event-stream.js';
+import type { Followers } from '../followers.js';
 import { fail } from '../respond.js';
-import type { Call, Follow } from '../route.js';
-
-/** Catch-up switches to live events once it is this close to the last committed seq. */
-const LIVE_SWITCH_WITHIN = 2048;
-
-/**
- * Ends every live `/v1/events` stream and waits (up to `ms`) for what was written to reach
- * the clients, so that a tail sees the master's last events (its MasterStopped) and a
- * clean end before the connections are closed.
- */
-export function endFollows(follows: Set<Follow>, ms = 1000): Promise<void> {
-  const pending = [...follows].map(
-    (f) =>
-      new Promise<void>((resolve) => {
-        f.sub?.unsubscribe();
-        if (f.res.destroyed || f.res.writableFinished) return resolve();
-        // Still catching up: a clean end would pass for the end of the log. Cut it instead.
-        if (f.live === false) return resolve(void f.res.destroy());
-        f.res.once('finish', resolve);
-        f.res.once('close', resolve);
-        f.res.end();
-      }),
-  );
-  follows.clear();
-  if (pending.length === 0) return Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([Promise.all(pending).then(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
-}
-
-/** A following client that falls this many bytes behind is cut off (with an error line). */
-export const FOLLOW_MAX_BACKLOG = 64 * 1024 * 1024;
-/** Live events held for a follower still catching up (~64 MiB of JSON at ~100 B each). */
-const FOLLOW_MAX_BUFFERED_EVENTS = 640_000;
+import type { Call } from '../route.js';
 
 export interface EventsQuery {
   from: number | undefined;
@@ -87,25 +56,6 @@ async function stateFrom(log: EventLog, last: number): Promise<number> {
   return usable === undefined ? last + 1 : usable + 1;
 }
 
-/** Resolves when `res` can take more, or has closed. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
-
-/** Ends a stream whose 200 header is gone with a last line saying why. */
-function endWithError(res: ServerResponse, code: string, error: string): void {
-  if (res.destroyed || res.writableEnded) return;
-  res.end(JSON.stringify({ error, code }) + '\n');
-}
-
 /**
  * `GET /v1/events?from=SEQ[&to=SEQ][&follow=1][&snapshot=1]`: JSON Lines, one event a
  * line, in seq order. `HEAD` answers the same status and headers without reading the log.
@@ -122,33 +72,58 @@ function endWithError(res: ServerResponse, code: string, error: string): void {
  *   answer started), x-state-from (the oldest `from` that snapshot=1 accepts).
  * - A failure after the 200 header ends the stream with a line `{"error", "code"}`.
  *
- * Catch-up reads the log in rounds, at the client's pace, up to the last committed seq
- * (nothing buffered however long it takes); once within LIVE_SWITCH_WITHIN of the end it
- * subscribes to the committed events, reads the log up to the seq committed at that same
- * turn of the event loop, then flushes what arrived meanwhile: no gap, no duplicate.
- * A master that stops ends live streams cleanly after its last event (MasterStopped);
- * a stream still catching up then is cut, so that it never looks complete.
+ * - `follow=1`: at most --max-followers at once (beyond: 503 TOO_MANY_FOLLOWERS). A client
+ *   that takes nothing for --follow-stall-timeout while there is something to send, or whose
+ *   next event retention deleted, gets a last error line and its socket is destroyed.
+ *
+ * Every stream is a cursor over the log at the client's pace (src/http/event-stream.ts):
+ * the next batch is written when the socket has taken the last one, read from the shared
+ * live tail or back from the log, so a client that stops reading costs a bounded few
+ * hundred KiB, never a copy of what it did not read; no gap and no duplicate, as every
+ * line comes by seq from what is committed. A master that stops ends live streams cleanly
+ * after its last event (MasterStopped); one still behind then is cut, so that it never
+ * looks complete.
  */
-export function streamEvents({ host, params, res, follows }: Call): void {
+export function streamEvents({ host, params, res, followers }: Call): void {
   const q = parseEventsQuery(params);
   if (typeof q === 'string') return fail(res, ErrorCode.BAD_ARGUMENT, q);
-  serveEvents(host, q, res, follows).catch((e: unknown) => {
+  serveEvents(host, q, res, followers).catch((e: unknown) => {
     const given = (e as { code?: string }).code;
     const code = isErrorCode(given) ? given : ErrorCode.INTERNAL;
     const message = (e as Error).message ?? String(e);
     if (!res.headersSent) fail(res, code, message);
-    else endWithError(res, code, message);
+    else if (!res.destroyed && !res.writableEnded) res.end(JSON.stringify({ error: message, code }) + '\n');
   });
 }
 
-async function serveEvents(master: RegistryView, q: EventsQuery, res: ServerResponse, follows: Set<Follow>): Promise<void> {
+async function serveEvents(master: RegistryView, q: EventsQuery, res: ServerResponse, followers: Followers): Promise<void> {
   const log = master.log;
   const head = res.req.method === 'HEAD';
   const last = master.projection.seq;
   const oldest = log.firstSeq;
-  const rebuildFrom = await stateFrom(log, last);
-  const from = Math.max(1, q.from ?? (q.snapshot ? rebuildFrom : oldest));
+  const from = Math.max(1, q.from ?? (q.snapshot ? await stateFrom(log, last) : oldest));
   const to = q.to ?? Number.POSITIVE_INFINITY;
+  // Counted from here, before the log is read for it: the cap holds while snapshots are built.
+  let stream: EventStream | undefined;
+  if (!head) {
+    stream = followers.open(res, q.follow, from, to);
+    if (!stream) {
+      const { maxFollowers } = followers.limits;
+      return fail(res, ErrorCode.TOO_MANY_FOLLOWERS, `this master already serves ${maxFollowers} live tails (--max-followers ${maxFollowers}); try again later`, { 'retry-after': '5' });
+    }
+  }
+  try {
+    await answer(master, q, res, from, stream);
+  } finally {
+    if (stream) followers.release(stream);
+  }
+}
+
+async function answer(master: RegistryView, q: EventsQuery, res: ServerResponse, from: number, stream: EventStream | undefined): Promise<void> {
+  const log = master.log;
+  const last = master.projection.seq;
+  const oldest = log.firstSeq;
+  const rebuildFrom = await stateFrom(log, last);
   if (from < oldest) {
     return fail(res, ErrorCode.SEQ_OUT_OF_RANGE, `seq ${from} is before the oldest retained event (seq ${oldest})`);
   }
@@ -159,7 +134,7 @@ async function serveEvents(master: RegistryView, q: EventsQuery, res: ServerResp
     return fail(res, ErrorCode.SEQ_OUT_OF_RANGE, `the state at seq ${from - 1} does not exist yet (last seq ${last})`, undefined, true);
   }
   let snapshot: ProjectionSnapshot | undefined;
-  if (q.snapshot && !head) {
+  if (q.snapshot && stream) {
     // Exact at from - 1: the live projection when that is now, else the log's nearest
     // snapshot with the events after it folded (loadProjection, as the master starts).
     snapshot = from - 1 === master.projection.seq ? toSnapshot(master.projection) : toSnapshot(await loadProjection(log, from - 1));
@@ -173,108 +148,7 @@ async function serveEvents(master: RegistryView, q: EventsQuery, res: ServerResp
     'x-last-seq': String(lastAtStart),
     'x-state-from': String(rebuildFrom),
   });
-  if (head) return void res.end();
+  if (!stream) return void res.end();
   if (snapshot) res.write(JSON.stringify({ snapshot }) + '\n');
-
-  let sent = from - 1;
-  const writable = (): boolean => !res.destroyed && !res.writableEnded;
-  const gap = (seq: number): LoadLedgerError =>
-    new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `the log gave seq ${seq} after seq ${sent} (events removed by retention while streaming?)`);
-  /** Streams the log from sent + 1 to `target`, at the client's pace; false if the client went away. */
-  const catchUp = async (target: number): Promise<boolean> => {
-    for await (const batch of log.read(sent + 1, target)) {
-      let chunk = '';
-      for (const e of batch) {
-        if (e.seq !== sent + 1) throw gap(e.seq);
-        sent = e.seq;
-        chunk += JSON.stringify(e) + '\n';
-      }
-      if (!writable()) return false;
-      if (!res.write(chunk)) await drained(res);
-      if (!writable()) return false;
-    }
-    if (sent < target) throw gap(target);
-    return true;
-  };
-
-  if (!q.follow) {
-    if (await catchUp(Math.min(lastAtStart, to))) res.end();
-    return;
-  }
-  // Far behind: rounds straight from the log, nothing buffered, until the rest is short.
-  for (;;) {
-    const target = Math.min(master.projection.seq, to);
-    if (target - sent <= LIVE_SWITCH_WITHIN) break;
-    if (!(await catchUp(target))) return;
-  }
-  // Near the end: subscribe, and in the same turn take the last committed seq. The log has
-  // every event up to it; every event after it arrives on the subscription (buffered until
-  // the log is read up to it). Hence no gap and no duplicate at the switch.
-  const entry: Follow = { res, live: false };
-  let buffer: LedgerEvent[] | null = [];
-  let completed = false;
-  let corked = false;
-  const stop = (): void => {
-    entry.sub?.unsubscribe();
-    follows.delete(entry);
-  };
-  const finish = (): void => {
-    stop();
-    if (writable()) res.end();
-  };
-  const writeLive = (e: LedgerEvent): void => {
-    if (!writable() || e.seq <= sent) return;
-    if (e.seq !== sent + 1) {
-      stop();
-      return endWithError(res, ErrorCode.EVENT_STREAM_BROKEN, `live event seq ${e.seq} after seq ${sent}`);
-    }
-    sent = e.seq;
-    // A group commit publishes its events in one turn: one socket write for all of them.
-    if (!corked) {
-      corked = true;
-      res.cork();
-      process.nextTick(() => {
-        corked = false;
-        res.uncork();
-      });
-    }
-    res.write(JSON.stringify(e) + '\n');
-    if (sent >= to) finish();
-    else if (res.writableLength > FOLLOW_MAX_BACKLOG) {
-      stop();
-      endWithError(res, ErrorCode.EVENT_STREAM_BROKEN, `this client fell more than ${FOLLOW_MAX_BACKLOG >> 20} MiB behind the live events and was cut off at seq ${sent}`);
-    }
-  };
-  res.on('close', stop);
-  follows.add(entry);
-  entry.sub = master.events$.subscribe({
-    next: (e) => {
-      if (!buffer) return writeLive(e);
-      buffer.push(e);
-      // A client that stops reading during its last catch-up must not make us hold the
-      // live stream for it without limit (same bound as a live follower's backlog).
-      if (buffer.length > FOLLOW_MAX_BUFFERED_EVENTS) {
-        buffer = [];
-        stop();
-        endWithError(res, ErrorCode.EVENT_STREAM_BROKEN, `this client did not read while catching up; cut off at seq ${sent}`);
-      }
-    },
-    complete: () => (buffer ? (completed = true) : finish()),
-    error: (e: unknown) => {
-      stop();
-      endWithError(res, (e as { code?: string }).code ?? ErrorCode.INTERNAL, `the master stopped: ${(e as Error).message ?? String(e)}`);
-    },
-  });
-  const target = Math.min(master.projection.seq, to);
-  try {
-    if (sent < target && !(await catchUp(target))) return stop();
-  } catch (e) {
-    stop();
-    throw e;
-  }
-  const pending = buffer;
-  buffer = null;
-  entry.live = true;
-  for (const e of pending) writeLive(e);
-  if (completed || sent >= to) finish();
+  await stream.run(lastAtStart);
 }

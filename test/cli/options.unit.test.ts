@@ -81,6 +81,19 @@ describe('keyValueArg', () => {
   });
 });
 
+describe('keyValueArg and control characters', () => {
+  // A master refuses them in attributes (PUSH_CONTROL_CHARACTER), and no filter could match one.
+  it.each([
+    ['zo\x1bne=eu', /^the key holds the control character U\+001B at index 2/],
+    ['zone=eu\u202e1', /^the value holds the control character U\+202E at index 2/],
+    ['zone=eu\n', /^the value holds the control character U\+000A/],
+  ])('refuses %j with one line naming the character', (s, message) => {
+    const e = refusal(() => keyValueArg(s));
+    expect(e.message).toMatch(message);
+    expect(e.message).not.toMatch(/[\x00-\x1f\u202e]/);
+  });
+});
+
 describe('intArg and numberArg', () => {
   it('keep refusing what is not a number in range', () => {
     expect(intArg(1)('5')).toBe(5);

@@ -37,6 +37,8 @@ export const ERRORS = {
   PUSH_TOO_MANY_ATTRS: wire('a PUSH_LOAD_INFO with more attributes than allowed'),
   PUSH_KEY_TOO_LONG: wire('an attribute key longer than allowed'),
   PUSH_VALUE_TOO_LONG: wire('an attribute value longer than allowed'),
+  /** A control or bidi character (src/protocol/names.ts) in `addr` or an attribute key or value. */
+  PUSH_CONTROL_CHARACTER: wire('a PUSH_LOAD_INFO whose addr or an attribute key or value holds a control or bidi character'),
   PUSH_ADDR_CHANGED: wire('a node pushed a different address on the same connection'),
   /** A TLS slave pushed for a node id its certificate does not permit. */
   NODE_NOT_PERMITTED: wire('a TLS slave pushed for a node id its certificate does not permit'),

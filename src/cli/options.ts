@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isLoadLedgerError } from '../errors.js';
+import { controlProblem } from '../protocol/names.js';
 import { FORBIDDEN_KEY } from '../protocol/push.js';
 import { parseDuration } from '../util/duration.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../util/hostport.js';
@@ -153,6 +154,8 @@ export const keyValueArg = withFormat(
     if (i <= 0) throw new InvalidArgumentError(`expected KEY=VALUE, got ${JSON.stringify(s)}`);
     const key = s.slice(0, i);
     if (key === FORBIDDEN_KEY) throw new InvalidArgumentError(`the key ${JSON.stringify(key)} is not allowed (a master refuses it)`);
+    const control = controlProblem(key, 'the key') ?? controlProblem(s.slice(i + 1), 'the value');
+    if (control !== undefined) throw new InvalidArgumentError(control);
     return { ...previous, [key]: s.slice(i + 1) };
   }),
   (attrs: Record<string, string>) => Object.entries(attrs).map(([k, v]) => `${k}=${v}`),

@@ -17,4 +17,4 @@ export function die(e: unknown): never {
 }
 
 /** The text formatting the CLI shares with the demo lives in src/format/text.ts. */
-export { formatAttrs, formatLoad, isoTime, table } from '../format/text.js';
+export { formatAttrs, formatNumber, isoTime, table } from '../format/text.js';

@@ -1,4 +1,5 @@
 import type { NewEvent } from '../events.js';
+import { controlProblem } from '../protocol/names.js';
 import type { NodeEntry } from '../projection/node.js';
 import type { Projection } from '../projection/state.js';
 
@@ -36,8 +37,8 @@ export function parseActionBody(text: string, action: NodeAction): { reason?: st
   const reason = (body as { reason: unknown }).reason;
   if (typeof reason !== 'string') return '"reason" must be a string';
   if (Buffer.byteLength(reason) > MAX_DRAIN_REASON_BYTES) return `"reason" is longer than ${MAX_DRAIN_REASON_BYTES} bytes`;
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(reason)) return '"reason" must not contain control characters';
+  const control = controlProblem(reason, '"reason"');
+  if (control !== undefined) return control;
   return { reason };
 }
 

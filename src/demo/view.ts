@@ -4,10 +4,7 @@
  * pipe or a file.
  */
 import type { NodeDocument, StateDocument } from '../projection/document.js';
-import { formatAttrs } from '../format/text.js';
-
-/** One decimal always, so that the column lines up (the demo's loads have one). */
-const formatLoad = (n: number): string => n.toFixed(1);
+import { formatAttrs, formatNumber as formatLoad, printable } from '../format/text.js';
 
 export interface DemoView {
   /** Wall-clock ms now (for "last seen … ago"). */
@@ -43,7 +40,7 @@ function ago(now: number, ms: number): string {
 }
 
 function note(n: NodeDocument): string {
-  return n.state === 'DOWN' ? (n.reason ?? '') : formatAttrs(n.attrs);
+  return n.state === 'DOWN' ? printable(n.reason ?? '') : formatAttrs(n.attrs);
 }
 
 const ANSI = {
@@ -76,7 +73,7 @@ export function renderScreen(v: DemoView, columns = 100, color = true): string[]
   push('');
   const rows = v.doc.nodes.map((n) => ({
     n,
-    cells: [n.id, n.state, formatLoad(n.load), n.state === 'PUSH_LOAD_INFO' ? bar(n.load) : ' '.repeat(BAR_WIDTH), ago(v.now, n.lastSeen), note(n)],
+    cells: [printable(n.id), n.state, formatLoad(n.load), n.state === 'PUSH_LOAD_INFO' ? bar(n.load) : ' '.repeat(BAR_WIDTH), ago(v.now, n.lastSeen), note(n)],
   }));
   const headers = ['NODE', 'STATE', 'LOAD', 'LOAD 0–100'.padEnd(BAR_WIDTH), 'LAST SEEN', 'ATTRS / WHY DOWN'];
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r.cells[i]!.length)));
@@ -87,9 +84,9 @@ export function renderScreen(v: DemoView, columns = 100, color = true): string[]
     push(join(cells).trimEnd() + (n.id === v.least?.id ? '  ← least loaded' : ''), paint);
   }
   if (v.doc.nodes.length === 0) push('(no node has reported yet)', c.dim);
-  for (const p of v.doc.pending) push(`connection ${p.conn} from ${p.remote}: CONNECTED, no load reported yet`, c.yellow);
+  for (const p of v.doc.pending) push(`connection ${p.conn} from ${printable(p.remote)}: CONNECTED, no load reported yet`, c.yellow);
   push('');
-  push(v.least ? `least-loaded → ${v.least.id} (load ${formatLoad(v.least.load)})` : 'least-loaded → none eligible (503 NO_ELIGIBLE_NODE)', c.bold);
+  push(v.least ? `least-loaded → ${printable(v.least.id)} (load ${formatLoad(v.least.load)})` : 'least-loaded → none eligible (503 NO_ELIGIBLE_NODE)', c.bold);
   push(`master ${v.doc.master.state} epoch ${v.doc.master.epoch} · seq ${v.doc.seq} · ${Math.round(v.eventsPerSec)} events/s · up ${(v.uptimeMs / 1000).toFixed(1)}s`);
   return lines.map(({ text, paint }) => {
     const t = fit(text, columns);
@@ -104,9 +101,9 @@ export function redraw(lines: string[]): string {
 
 /** One line per refresh for a pipe or a file: time, seq, rate, least-loaded, every node. */
 export function renderLine(v: DemoView): string {
-  const nodes = v.doc.nodes.map((n) => `${n.id} ${n.state} ${formatLoad(n.load)}${note(n) ? ` ${note(n)}` : ''}`);
+  const nodes = v.doc.nodes.map((n) => `${printable(n.id)} ${n.state} ${formatLoad(n.load)}${note(n) ? ` ${note(n)}` : ''}`);
   return [
-    `${new Date(v.now).toISOString().slice(11, 23)} seq ${v.doc.seq} ${Math.round(v.eventsPerSec)} ev/s least-loaded ${v.least ? v.least.id : 'none'}`,
+    `${new Date(v.now).toISOString().slice(11, 23)} seq ${v.doc.seq} ${Math.round(v.eventsPerSec)} ev/s least-loaded ${v.least ? printable(v.least.id) : 'none'}`,
     ...nodes,
   ].join(' | ');
 }

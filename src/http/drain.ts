@@ -5,6 +5,7 @@ import { ErrorCode, httpStatus } from '../errors.js';
 import type { RegistryControl } from '../ledger/view.js';
 import { nodeDocument, type NodeDocument } from '../projection/document.js';
 import type { NodeEntry } from '../projection/state.js';
+import { controlProblem } from '../protocol/names.js';
 import { isNodeId } from '../util/node-id.js';
 
 export { MAX_DRAIN_REASON_BYTES, parseActionBody, type NodeAction } from '../decisions/drain.js';
@@ -43,6 +44,8 @@ export function parseNodeActionPath(path: string): { id: string; action: NodeAct
   } catch {
     return `the node id in ${JSON.stringify(path)} is not valid percent-encoding`;
   }
+  const control = controlProblem(id, 'the node id');
+  if (control !== undefined) return control;
   if (!isNodeId(id)) return `${JSON.stringify(id)} is not a node id (host:port, host, or an IP address; URL-encoded in the path)`;
   return { id, action: m[2] as NodeAction };
 }

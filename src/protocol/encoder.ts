@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr';
+import { controlProblem } from './names.js';
 import { FORBIDDEN_KEY } from './push.js';
 import { GOODBYE_MAX_REASON_BYTES, HEADER_SIZE, MAX_WIRE_PAYLOAD, MsgType, type AttrValue, type Attrs, type QueryReply } from './messages.js';
 
@@ -51,15 +52,28 @@ export interface PushFields {
   attrs?: Attrs;
 }
 
-/** The MessagePack payload of a PUSH_LOAD_INFO: `load` first, then addr, capacity, attributes. */
+/** A RangeError for a name a master refuses (PUSH_CONTROL_CHARACTER). */
+function refuseControl(s: unknown, what: string): void {
+  const problem = typeof s === 'string' ? controlProblem(s, what) : undefined;
+  if (problem !== undefined) throw new RangeError(`${problem}: a master refuses it`);
+}
+
+/**
+ * The MessagePack payload of a PUSH_LOAD_INFO: `load` first, then addr, capacity, attributes.
+ * Throws a RangeError for what a master would refuse by name: a reserved or `__proto__`
+ * attribute key, a control character in addr or an attribute (src/protocol/names.ts).
+ */
 export function encodePushPayload(p: PushFields): Buffer {
   const entries: [string, unknown][] = [['load', p.load]];
+  refuseControl(p.addr, 'addr');
   if (p.addr !== undefined) entries.push(['addr', p.addr]);
   if (p.capacity !== undefined) entries.push(['capacity', p.capacity]);
   if (p.attrs) {
     for (const [k, v] of Object.entries(p.attrs)) {
       if (k === 'load' || k === 'addr' || k === 'capacity') throw new RangeError(`attribute "${k}" would overwrite the field of that name`);
       if (k === FORBIDDEN_KEY) throw new RangeError(`attribute key "${k}" is not allowed (a master refuses it)`);
+      refuseControl(k, 'an attribute key');
+      refuseControl(v, `attribute ${JSON.stringify(k)}`);
       entries.push([k, v]);
     }
   }

@@ -1,5 +1,7 @@
 import { ErrorCode } from '../errors.js';
 import type { AttrValue, Attrs, LoadInfo, PushLimits } from './messages.js';
+import { printable } from '../format/text.js';
+import { controlProblem, isSafeName } from './names.js';
 
 /** Why a payload was refused: a stable code and a reason for the violation event. */
 export interface PushRejection {
@@ -32,6 +34,12 @@ const ADDR_RE = /^(?:\[[0-9A-Fa-f:.%\w-]+\]|[^\s:[\]/]+)(?::(\d{1,5}))?$/;
  */
 export const FORBIDDEN_KEY = '__proto__';
 
+/** The keys of a push that are fields, not attributes. */
+const FIELDS: ReadonlySet<string> = new Set(['load', 'addr', 'capacity']);
+
+/** A value echoed in a reason (which is logged and printed): JSON, escaped. */
+const echo = (v: unknown): string => printable(JSON.stringify(v));
+
 /**
  * The header of a MessagePack map at the start of `buf` (fixmap, map16, map32): its entry
  * count and where the entries start; 'short' when the header is cut; the first byte when it
@@ -45,7 +53,13 @@ export function mapHeader(buf: Buffer): { count: number; pos: number } | 'short'
   return first;
 }
 
+/** host or host:port (IPv6 in brackets), with no control or bidi character (src/protocol/names.ts). */
 export function isValidAddr(addr: string): boolean {
+  return hasAddrShape(addr) && isSafeName(addr);
+}
+
+/** host or host:port, whatever characters the host holds. */
+function hasAddrShape(addr: string): boolean {
   const m = ADDR_RE.exec(addr);
   if (!m) return false;
   return m[1] === undefined || Number(m[1]) <= 65535;
@@ -87,7 +101,8 @@ function readPush(bytes: Uint8Array, limits: PushLimits): LoadInfo {
   // Each entry takes at least two bytes: refuse an absurd count before looping over it.
   if (count * 2 > buf.length - pos) throw new Reject(ErrorCode.PUSH_MALFORMED, `map claims ${count} entries, more than the payload holds`);
 
-  const readStr = (what: 'key' | 'value', max: number): string => {
+  /** `of`: the key whose value this is (for the reason of a refusal). */
+  const readStr = (what: 'key' | 'value', max: number, of?: string): string => {
     need(1);
     const b = buf[pos]!;
     let len: number;
@@ -123,6 +138,10 @@ function readPush(bytes: Uint8Array, limits: PushLimits): LoadInfo {
       throw new Reject(ErrorCode.PUSH_MALFORMED, `${what} is not valid UTF-8`);
     }
     pos += len;
+    // No name in the table may hold a control character: it would reach operators' terminals.
+    // (The fields are checked for their type and shape first: a string load, a tab in addr,
+    // were always PUSH_BAD_LOAD, PUSH_BAD_ADDR.)
+    if (!(of !== undefined && FIELDS.has(of)) && !isSafeName(s)) throw new Reject(ErrorCode.PUSH_CONTROL_CHARACTER, controlProblem(s, of === undefined ? 'a key' : `the value of ${JSON.stringify(of)}`)!);
     return s;
   };
 
@@ -133,7 +152,7 @@ function readPush(bytes: Uint8Array, limits: PushLimits): LoadInfo {
     if (b >= 0xe0) return pos++, b - 0x100;
     if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)) {
       // readStr reports the type byte; values are checked against the value limit
-      return readStr('value', limits.maxStringBytes);
+      return readStr('value', limits.maxStringBytes, key);
     }
     pos += 1;
     switch (b) {
@@ -173,18 +192,19 @@ function readPush(bytes: Uint8Array, limits: PushLimits): LoadInfo {
     const value = readValue(key);
     if (key === 'load') {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-        throw new Reject(ErrorCode.PUSH_BAD_LOAD, `"load" must be a finite number ≥ 0, got ${JSON.stringify(value)}`);
+        throw new Reject(ErrorCode.PUSH_BAD_LOAD, `"load" must be a finite number ≥ 0, got ${echo(value)}`);
       }
       load = value + 0; // -0 → 0, as the log would give it back on replay
     } else if (key === 'capacity') {
       if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-        throw new Reject(ErrorCode.PUSH_BAD_CAPACITY, `"capacity" must be a finite number > 0, got ${JSON.stringify(value)}`);
+        throw new Reject(ErrorCode.PUSH_BAD_CAPACITY, `"capacity" must be a finite number > 0, got ${echo(value)}`);
       }
       capacity = value;
     } else if (key === 'addr') {
-      if (typeof value !== 'string' || !isValidAddr(value)) {
-        throw new Reject(ErrorCode.PUSH_BAD_ADDR, `"addr" must be host or host:port, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string' || !hasAddrShape(value)) {
+        throw new Reject(ErrorCode.PUSH_BAD_ADDR, `"addr" must be host or host:port, got ${echo(value)}`);
       }
+      if (!isSafeName(value)) throw new Reject(ErrorCode.PUSH_CONTROL_CHARACTER, controlProblem(value, '"addr"')!);
       addr = value;
     } else {
       if (++nAttrs > limits.maxAttrs) throw new Reject(ErrorCode.PUSH_TOO_MANY_ATTRS, `more than ${limits.maxAttrs} attributes`);

@@ -1,5 +1,6 @@
 import { Unpackr } from 'msgpackr';
 import { ErrorCode } from '../errors.js';
+import { controlProblem } from './names.js';
 import { FORBIDDEN_KEY } from './push.js';
 import {
   QUERY_MAX_FILTERS,
@@ -120,7 +121,9 @@ class QueryReader {
       const key = this.key(seen);
       const v = this.value(1);
       if (key === undefined) continue;
-      if (v instanceof Other || (typeof v === 'number' && !Number.isFinite(v))) {
+      const control = controlProblem(key, 'a filter key') ?? (typeof v === 'string' ? controlProblem(v, `filter ${JSON.stringify(key)}`) : undefined);
+      if (control !== undefined) this.refuse(control);
+      else if (v instanceof Other || (typeof v === 'number' && !Number.isFinite(v))) {
         this.refuse(`filter ${JSON.stringify(key)} must be a string, a finite number or a boolean (got ${describe(v)})`);
       } else {
         out.push([key, typeof v === 'number' ? v + 0 : v]);

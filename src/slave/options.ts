@@ -4,7 +4,7 @@
  */
 import type { ConnectionOptions } from 'node:tls';
 import { badArgument } from '../errors.js';
-import { DEFAULT_LIMITS, FORBIDDEN_KEY, encodePush, isValidAddr, type Attrs } from '../protocol/index.js';
+import { DEFAULT_LIMITS, FORBIDDEN_KEY, controlProblem, encodePush, isValidAddr, type Attrs } from '../protocol/index.js';
 import { parseDuration } from '../util/duration.js';
 import { parseHostPort, parseHostPortList, type HostPort } from '../util/hostport.js';
 import type { Clock } from '../clock.js';
@@ -78,6 +78,8 @@ export function resolveOptions(o: SlaveOptions): ResolvedOptions {
   const masters = resolveMasters(o.master);
 
   if (o.addr !== undefined) {
+    const control = typeof o.addr === 'string' ? controlProblem(o.addr, 'the address') : undefined;
+    if (control !== undefined) throw badArgument(`addr: ${control}`);
     if (typeof o.addr !== 'string' || !isValidAddr(o.addr)) {
       throw badArgument(`addr: expected host or host:port (IPv6 as [::1]:8080), got ${JSON.stringify(o.addr)}`);
     }
@@ -165,6 +167,10 @@ function resolveAttrs(a: Attrs): Attrs {
   for (const [k, v] of entries) {
     if (RESERVED_KEYS.has(k)) throw badArgument(`attrs: "${k}" is not an attribute; use the ${k} option`);
     if (k === FORBIDDEN_KEY) throw badArgument(`attrs: key "${k}" is not allowed (a master refuses it)`);
+    const keyControl = controlProblem(k, 'a key');
+    if (keyControl !== undefined) throw badArgument(`attrs: ${keyControl}`);
+    const valueControl = typeof v === 'string' ? controlProblem(v, 'the value') : undefined;
+    if (valueControl !== undefined) throw badArgument(`attrs.${k}: ${valueControl}`);
     if (Buffer.byteLength(k) > DEFAULT_LIMITS.maxKeyBytes) throw badArgument(`attrs: key "${k.slice(0, 20)}…" is longer than ${DEFAULT_LIMITS.maxKeyBytes} bytes`);
     if (typeof v === 'string') {
       if (Buffer.byteLength(v) > DEFAULT_LIMITS.maxStringBytes) throw badArgument(`attrs.${k}: longer than ${DEFAULT_LIMITS.maxStringBytes} bytes`);

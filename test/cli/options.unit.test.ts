@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../helpers/errors.js';
+import { isSafeName } from '../../src/protocol/names.js';
 import { durationArg, intArg, keyValueArg, numberArg, positiveDurationArg } from '../../src/cli/options.js';
 
 const refusal = (fn: () => unknown): InvalidArgumentError => thrown(fn, InvalidArgumentError);
@@ -78,6 +79,19 @@ describe('keyValueArg', () => {
     const e = refusal(() => keyValueArg('__proto__=x', { zone: 'a' }));
     expect(e.message).toMatch(/"__proto__" is not allowed/);
     expect(e.message).not.toContain('\n');
+  });
+});
+
+describe('keyValueArg and control characters', () => {
+  // A master refuses them in attributes (PUSH_CONTROL_CHARACTER), and no filter could match one.
+  it.each([
+    ['zo\x1bne=eu', /^the key holds the control character U\+001B at index 2/],
+    ['zone=eu\u202e1', /^the value holds the control character U\+202E at index 2/],
+    ['zone=eu\n', /^the value holds the control character U\+000A/],
+  ])('refuses %j with one line naming the character', (s, message) => {
+    const e = refusal(() => keyValueArg(s));
+    expect(e.message).toMatch(message);
+    expect(isSafeName(e.message)).toBe(true);
   });
 });
 

@@ -57,6 +57,8 @@ describe('slaveFlagMessage', () => {
     ['capacity 0', { capacity: 0 }, /^--capacity: /],
     ['a reserved attr', { attrs: { load: 3 } }, /^--attr: "load" is not an attribute; use --load$/],
     ['the key "__proto__"', { attrs: JSON.parse('{"__proto__":"x"}') as Record<string, string> }, /^--attr: key "__proto__" is not allowed/],
+    ['an addr holding DEL', { addr: 'gw\x7f' }, /^--addr: the address holds the control character U\+007F/],
+    ['an attr value holding a C1 control', { attrs: { zone: 'eu\x9b1m' } }, /^--attr zone: the value holds the control character U\+009B/],
     ['too many attrs', { attrs: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`a${i}`, i])) }, /^--attr: at most 32 attributes/],
     ['a long attr value', { attrs: { zone: 'z'.repeat(300) } }, /^--attr zone: longer than 256 bytes/],
     ['a non-finite attr', { attrs: { w: Infinity } }, /^--attr w: expected a finite number/],

@@ -61,11 +61,15 @@ describe('loadledger drain / undrain', () => {
     expect(lines(ahead.stdout)).toEqual([expect.stringMatching(/^drained \[::1\]:9000 at seq \d+: not in the table yet, it will not be eligible when it connects$/)]);
 
     // bad input: exit 2 before any request; unknown node on undrain: the master's 404, exit 1
-    const [bad, long, missing] = await Promise.all([
+    const [bad, long, missing, bs, bidi] = await Promise.all([
       cli('drain', 'not a node', '--token-file', tokenFile),
       cli('drain', '10.0.0.6:8080', '--reason', 'x'.repeat(257), '--token-file', tokenFile),
       cli('undrain', '10.9.9.9:1', '--token-file', tokenFile),
+      cli('drain', '10.0.0.66\b\b\b\b\b\b\b\b\b10.0.0.5', '--token-file', tokenFile),
+      cli('drain', '10.0.0.5:8080', '--reason', 'deploy \u202e', '--token-file', tokenFile),
     ]);
+    expect({ code: bs.code, stderr: lines(bs.stderr) }).toEqual({ code: 2, stderr: [expect.stringMatching(/^loadledger: the node id holds the control character U\+0008 at index 9/)] });
+    expect({ code: bidi.code, stderr: lines(bidi.stderr) }).toEqual({ code: 2, stderr: [expect.stringMatching(/^loadledger: --reason holds the control character U\+202E at index 7/)] });
     expect(bad.code).toBe(2);
     expect(lines(bad.stderr)).toEqual([expect.stringMatching(/^loadledger: "not a node" is not a node id/)]);
     expect(long.code).toBe(2);

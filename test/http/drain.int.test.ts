@@ -14,6 +14,7 @@ import { Cleanup } from '../helpers/cleanup.js';
 import { bearer, request, type RawResponse } from '../helpers/http.js';
 import { api, connOf, httpBase, logEvents, slavePort, startMaster, type TestMasterOptions } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
+import { CONTROL_SAMPLES } from '../protocol/helpers.js';
 import { waitFor } from '../helpers/wait.js';
 
 const cleanup = new Cleanup();
@@ -142,6 +143,23 @@ describe('POST /v1/nodes/{id}/drain and /undrain', () => {
     }
     expect(await post(master, '/v1/nodes/a:1/reboot')).toMatchObject({ status: 404 });
     expect(await post(master, '/v1/nodes//drain')).toMatchObject({ status: 404 });
+  });
+
+  it('a node id or reason holding a control or bidi character is 400 BAD_ARGUMENT, names the character and records nothing', async () => {
+    const master = await tokenMaster();
+    await slave(master, '10.0.0.5', 1);
+    for (const c of CONTROL_SAMPLES.map(([, ch]) => ch)) {
+      // 10.0.0.66 followed by backspaces reads as 10.0.0.5 on a terminal
+      for (const id of [`10.0.0.66${c}`, `10.0.0.66${'\b'.repeat(9)}10.0.0.5`.replace('\b', c)]) {
+        const r = await post(master, `/v1/nodes/${encodeURIComponent(id)}/drain`);
+        expect({ id, status: r.status, code: r.json?.code }).toEqual({ id, status: 400, code: ErrorCode.BAD_ARGUMENT });
+        expect(r.json?.error).toMatch(/^the node id holds the control character U\+[0-9A-F]{4} at index \d+/);
+      }
+      const r = await post(master, '/v1/nodes/10.0.0.5/drain', JSON.stringify({ reason: `deploy${c}` }));
+      expect({ status: r.status, code: r.json?.code, error: r.json?.error }).toMatchObject({ status: 400, code: ErrorCode.BAD_ARGUMENT, error: expect.stringContaining('"reason" holds the control character') });
+    }
+    expect(await drains(master)).toEqual([]);
+    expect(master.projection.nodes.size).toBe(1);
   });
 
   it('bodies: empty or {"reason"}; anything else is 400 BAD_ARGUMENT and records nothing', async () => {

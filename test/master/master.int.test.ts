@@ -363,6 +363,11 @@ describe('HTTP API', () => {
     const bad = await api(master, '/v1/nodes?state=bad');
     expect(bad.status).toBe(400);
     expect(bad.body).toEqual({ error: expect.any(String), code: 'BAD_ARGUMENT' });
+    // no attribute holds a control or bidi character: a filter for one is a mistake, not "none"
+    for (const path of ['/v1/least-loaded?zone=eu%1B', '/v1/nodes?z%E2%80%AEone=a', '/v1/least-loaded?policy=p2c&zone=%C2%85']) {
+      const r = await api(master, path);
+      expect({ path, status: r.status, body: r.body }).toEqual({ path, status: 400, body: { error: expect.stringMatching(/holds the control character U\+/), code: 'BAD_ARGUMENT' } });
+    }
     const missing = await api(master, '/v1/nope');
     expect(missing.status).toBe(404);
     expect(missing.body).toEqual({ error: expect.any(String), code: 'NOT_FOUND' });

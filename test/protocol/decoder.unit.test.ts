@@ -46,6 +46,7 @@ const PROTOCOL_CODES = new Set<string>([
   ErrorCode.PUSH_TOO_MANY_ATTRS,
   ErrorCode.PUSH_KEY_TOO_LONG,
   ErrorCode.PUSH_VALUE_TOO_LONG,
+  ErrorCode.PUSH_CONTROL_CHARACTER,
   ErrorCode.GOODBYE_MALFORMED,
 ]);
 

@@ -203,6 +203,33 @@ export interface BadPayload {
 }
 
 const load1: readonly [string, Buffer] = ['load', mp.fixint(1)];
+/**
+ * One character of each class a master refuses in names (src/protocol/names.ts): C0, DEL,
+ * C1 and the bidi controls. The test of names.ts holds the exact sets.
+ */
+export const CONTROL_SAMPLES: ReadonlyArray<readonly [string, string]> = [
+  ['NUL', '\u0000'],
+  ['BEL', '\u0007'],
+  ['BS', '\b'],
+  ['TAB', '\t'],
+  ['LF', '\n'],
+  ['CR', '\r'],
+  ['ESC', '\u001b'],
+  ['U+001F', '\u001f'],
+  ['DEL', '\u007f'],
+  ['C1 U+0080', '\u0080'],
+  ['C1 NEL U+0085', '\u0085'],
+  ['C1 CSI U+009B', '\u009b'],
+  ['C1 U+009F', '\u009f'],
+  ['ALM U+061C', '\u061c'],
+  ['LRM U+200E', '\u200e'],
+  ['RLM U+200F', '\u200f'],
+  ['LRE U+202A', '\u202a'],
+  ['RLO U+202E', '\u202e'],
+  ['LRI U+2066', '\u2066'],
+  ['PDI U+2069', '\u2069'],
+];
+
 const withLoad = (...entries: Array<readonly [string | ByteLike, ByteLike]>): Buffer => mp.map([load1, ...entries]);
 const attrs = (n: number): Array<readonly [string, Buffer]> => Array.from({ length: n }, (_, i) => [`a${i}`, mp.fixint(i)] as const);
 
@@ -304,6 +331,21 @@ export const BAD_PAYLOADS: readonly BadPayload[] = [
   { name: 'addr as a boolean', payload: withLoad(['addr', mp.true]), code: ErrorCode.PUSH_BAD_ADDR },
   { name: 'addr nil', payload: withLoad(['addr', mp.nil]), code: ErrorCode.PUSH_BAD_ADDR },
   { name: 'addr as an array', payload: withLoad(['addr', mp.fixarray(mp.str('h'))]), code: ErrorCode.PUSH_BAD_ADDR },
+
+  // control and bidi characters (src/protocol/names.ts): each class, in addr, a key and a value
+  ...CONTROL_SAMPLES.flatMap(([what, c]) => [
+    // whitespace (tab, newline) never had the shape of an addr: that code stays
+    { name: `${what} in addr`, payload: withLoad(['addr', mp.str(`node${c}1:80`)]), code: /\s/.test(c) ? ErrorCode.PUSH_BAD_ADDR : ErrorCode.PUSH_CONTROL_CHARACTER },
+    { name: `${what} in a key`, payload: withLoad([`zo${c}ne`, mp.str('eu-1')]), code: ErrorCode.PUSH_CONTROL_CHARACTER },
+    { name: `${what} in a string value`, payload: withLoad(['zone', mp.str(`eu${c}-1`)]), code: ErrorCode.PUSH_CONTROL_CHARACTER },
+  ]),
+  { name: 'backspaces making one addr display as another', payload: withLoad(['addr', mp.str('10.0.0.66\b\b\b\b\b\b\b\b\b10.0.0.5')]), code: ErrorCode.PUSH_CONTROL_CHARACTER },
+  { name: 'a terminal title sequence (ESC ]0;TITLE BEL) in a value', payload: withLoad(['zone', mp.str('\x1b]0;owned\x07')]), code: ErrorCode.PUSH_CONTROL_CHARACTER },
+  { name: 'a control character in a str16 value, after 300 safe bytes', payload: withLoad(['note', mp.str16(`${'a'.repeat(250)}\x1b`)]), code: ErrorCode.PUSH_CONTROL_CHARACTER },
+  { name: 'a control character in a key before load', payload: mp.map([['\u202ez', mp.fixint(1)], load1]), code: ErrorCode.PUSH_CONTROL_CHARACTER },
+  // a field of the wrong type or shape keeps the code it always had
+  { name: 'load as a string holding ESC', payload: mp.map([['load', mp.str('4\x1b2')]]), code: ErrorCode.PUSH_BAD_LOAD },
+  { name: 'addr with a newline (not host:port)', payload: withLoad(['addr', mp.str('host\n:80')]), code: ErrorCode.PUSH_BAD_ADDR },
 
   // malformed MessagePack
   { name: 'fixmap claiming 2 entries holding 1', payload: bytes([0x82], mp.str('load'), mp.fixint(1)), code: ErrorCode.PUSH_MALFORMED },

@@ -422,6 +422,10 @@ describe('createSlave: options', () => {
     ['an object attr', { attrs: { w: {} } }, /^attrs.w: /],
     // a master refuses it (PUSH_BAD_KEY): the log would give it back as "__proto_"
     ['the attr key "__proto__"', { attrs: JSON.parse('{"__proto__":"x"}') as Record<string, string> }, /^attrs: key "__proto__" is not allowed/],
+    // a master refuses them (PUSH_CONTROL_CHARACTER): names never hold control or bidi characters
+    ['an addr holding a backspace', { addr: 'gw\b1' }, /^addr: the address holds the control character U\+0008/],
+    ['an attr key holding ESC', { attrs: { 'zo\x1bne': 'a' } }, /^attrs: a key holds the control character U\+001B/],
+    ['an attr value holding U+202E', { attrs: { zone: 'eu\u202e' } }, /^attrs.zone: the value holds the control character U\+202E/],
     ['interval 0', { interval: 0 }, /^interval: /],
     ['a bad interval string', { interval: 'soon' }, /^interval: expected a duration/],
     ['deadAfter ≤ interval', { interval: '1s', deadAfter: '1s' }, /^deadAfter: must be longer than interval/],

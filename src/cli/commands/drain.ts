@@ -2,6 +2,7 @@ import { Argument, Command } from 'commander';
 import { ErrorCode, LoadLedgerError, badArgument } from '../../errors.js';
 import { MAX_DRAIN_REASON_BYTES, type NodeAction } from '../../decisions/drain.js';
 import { isNodeId } from '../../util/node-id.js';
+import { controlProblem } from '../../protocol/names.js';
 import type { NodeDocument } from '../../projection/document.js';
 import { parseMasterUrls, readCredentials, type CredentialFlags } from '../../client/http-client.js';
 import { postToLeader } from '../../client/http-masters.js';
@@ -56,11 +57,13 @@ function nodeActionCommand(action: NodeAction): Command {
 
 async function run(action: NodeAction, id: string, flags: NodeActionFlags): Promise<void> {
   const urls = parseMasterUrls(flags.http);
+  const control = controlProblem(id, 'the node id');
+  if (control !== undefined) throw badArgument(control);
   if (!isNodeId(id)) throw badArgument(`${JSON.stringify(id)} is not a node id: host:port (IPv6 as [::1]:8080), host, or an IP address`);
   if (flags.reason !== undefined) {
     if (Buffer.byteLength(flags.reason) > MAX_DRAIN_REASON_BYTES) throw badArgument(`--reason: longer than ${MAX_DRAIN_REASON_BYTES} bytes`);
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(flags.reason)) throw badArgument('--reason: no control characters (newlines, tabs)');
+    const control = controlProblem(flags.reason, '--reason');
+    if (control !== undefined) throw badArgument(control);
   }
   const creds = readCredentials(flags, urls);
   const body = flags.reason !== undefined ? { reason: flags.reason } : {};

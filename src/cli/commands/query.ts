@@ -5,7 +5,7 @@ import { parseMasterUrls, readCredentials, type CredentialFlags } from '../../cl
 import { getFromAny, httpMasters } from '../../client/http-masters.js';
 import { Masters, firstAnswer } from '../../client/masters.js';
 import { configurable } from '../config.js';
-import { die, formatAttrs, formatLoad, isoTime, table } from '../output.js';
+import { die, formatAttrs, formatNumber, isoTime, table } from '../output.js';
 import { addCredentialOptions, DEFAULT_HTTP_URL, keyValueArg, withDefault } from '../options.js';
 import { POLICIES, type Policy } from '../../selection/policy.js';
 import { QueryClient } from '../../client/query-client.js';
@@ -30,7 +30,7 @@ function note(n: NodeDocument): string {
 export function nodesTable(nodes: NodeDocument[]): string {
   return table(
     ['NODE', 'STATE', 'LOAD', 'CAP', 'LAST SEEN', 'SINCE', 'ATTRS / REASON'],
-    nodes.map((n) => [n.id, n.state, formatLoad(n.load), formatLoad(n.capacity), isoTime(n.lastSeen), isoTime(n.since), note(n)]),
+    nodes.map((n) => [n.id, n.state, formatNumber(n.load), formatNumber(n.capacity), isoTime(n.lastSeen), isoTime(n.since), note(n)]),
   );
 }
 

@@ -11,7 +11,7 @@ import { EVENT_TYPES } from '../../events.js';
 import { nodeDocument, stateDocument, type NodeDocument, type StateDocument } from '../../projection/document.js';
 import type { Projection } from '../../projection/state.js';
 import { configurable } from '../config.js';
-import { die, formatLoad, isoTime, table } from '../output.js';
+import { die, formatNumber, isoTime, table } from '../output.js';
 import { addSourceOptions, numberArg, withDefault } from '../options.js';
 import { Progress } from '../progress.js';
 import { parseTypes } from '../type-filter.js';
@@ -210,7 +210,7 @@ async function explain(source: EventSource, node: string, flags: ReplayFlags): P
   let out = `${node} at seq ${target}${atTs ? ` (${isoTime(atTs)})` : ''}: `;
   if (!atDoc) out += 'not yet in the load table\n';
   else {
-    out += `${atDoc.state} since ${clock(atDoc.since)}, load ${formatLoad(atDoc.load)}, last seen ${atDoc.lastSeen > 0 ? clock(atDoc.lastSeen) : 'never'}`;
+    out += `${atDoc.state} since ${clock(atDoc.since)}, load ${formatNumber(atDoc.load)}, last seen ${atDoc.lastSeen > 0 ? clock(atDoc.lastSeen) : 'never'}`;
     out += atDoc.reason ? `\n  why: ${atDoc.reason}\n` : '\n';
     if (atDoc.drained) out += `  drained since ${clock(atDoc.drainedSince ?? 0)}${atDoc.drainReason !== undefined ? ` (${atDoc.drainReason})` : ''}: not eligible\n`;
   }
@@ -249,10 +249,10 @@ function formatDiff(d: StateDiff, a: StateDocument, b: StateDocument, tsA: numbe
   if (d.term) out += `the master changed: ${d.term.was ? `${d.term.was.node} (term ${d.term.was.term})` : 'a master running alone'} → ${d.term.now.node} (term ${d.term.now.term})\n`;
   const rows: string[][] = [];
   const why = (n: NodeDocument): string => (n.drained ? `drained${n.drainReason !== undefined ? ` (${n.drainReason})` : ''}` : (n.reason ?? ''));
-  for (const x of d.appeared) rows.push(['appeared', x.id, `${x.was} → ${stateOf(x.now)}`, `load ${formatLoad(x.now.load)}`]);
+  for (const x of d.appeared) rows.push(['appeared', x.id, `${x.was} → ${stateOf(x.now)}`, `load ${formatNumber(x.now.load)}`]);
   for (const x of d.disappeared) rows.push(['disappeared', x.id, `${stateOf(x.was)} → ${stateOf(x.now)}`, why(x.now)]);
   for (const x of d.changed) rows.push(['changed', x.id, `${stateOf(x.was)} → ${stateOf(x.now)}`, why(x.now)]);
-  for (const x of d.load) rows.push(['load', x.id, `${formatLoad(x.was)} → ${formatLoad(x.now)}`, `${x.delta > 0 ? '+' : ''}${formatLoad(x.delta)}`]);
+  for (const x of d.load) rows.push(['load', x.id, `${formatNumber(x.was)} → ${formatNumber(x.now)}`, `${x.delta > 0 ? '+' : ''}${formatNumber(x.delta)}`]);
   out += rows.length > 0 ? table(['CHANGE', 'NODE', 'WAS → NOW', 'DETAILS'], rows) : `no changes (load threshold ${threshold})\n`;
   return out;
 }

@@ -1,6 +1,6 @@
 import { ErrorCode, httpStatus } from '../../errors.js';
 import { nodeDocument, protectionDocument, stateDocument } from '../../projection/document.js';
-import { attrFilter } from '../../selection/filter.js';
+import { attrFilter, filterProblem } from '../../selection/filter.js';
 import { takePolicyParam } from '../../selection/policy.js';
 import { downMessage, fail, send, sendBody } from '../respond.js';
 import type { Call } from '../route.js';
@@ -22,6 +22,11 @@ export function leastLoaded({ host, params, res, metrics, answers }: Call): void
       return fail(res, ErrorCode.BAD_ARGUMENT, taken.error);
     }
     policy = taken.policy;
+    const problem = filterProblem(params);
+    if (problem !== undefined) {
+      metrics.query(policy, 'bad_request');
+      return fail(res, ErrorCode.BAD_ARGUMENT, problem);
+    }
   }
   const cache = params.size === 0 && selector.deterministic(policy) ? (answers[policy] ??= { seq: -1, body: null }) : undefined;
   if (cache && cache.seq === p.seq && cache.body) {
@@ -58,6 +63,8 @@ export function nodes({ host, params, res }: Call): void {
     return fail(res, ErrorCode.BAD_ARGUMENT, `state must be PUSH_LOAD_INFO or DOWN (got ${JSON.stringify(state)})${hint}`);
   }
   params.delete('state');
+  const problem = filterProblem(params);
+  if (problem !== undefined) return fail(res, ErrorCode.BAD_ARGUMENT, problem);
   const match = attrFilter(params);
   const p = host.projection;
   const list = stateDocument(p).nodes.filter((n) => (state === null || n.state === state) && (!match || match({ attrs: n.attrs })));

@@ -9,6 +9,7 @@ import { checkCompensation, parsePolicy, type Policy } from '../selection/policy
 import type { HostPort } from '../util/hostport.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../util/system-clock.js';
+import { MAX_TIMER_MS } from '../util/duration.js';
 
 export type { HostPort } from '../util/hostport.js';
 
@@ -106,6 +107,19 @@ export const MASTER_DEFAULTS = {
   protectMinNodes: PROTECTION_DEFAULTS.minNodes,
 } as const;
 
+// The options that time something: each is at most MAX_TIMER_MS (Node fires a longer timer
+// after 1 ms, a longer interval every millisecond). `retain` is an age, not a timer.
+const TIMER_OPTIONS = ['helloInterval', 'deadAfter', 'handshakeTimeout', 'snapshotInterval', 'retentionInterval', 'logRetryInterval', 'logRetryFor', 'protectFor'] as const;
+
+function checkTimers(options: Pick<ResolvedMasterOptions, (typeof TIMER_OPTIONS)[number]>): void {
+  for (const name of TIMER_OPTIONS) {
+    const ms = options[name];
+    if (!(typeof ms === 'number' && ms >= 0 && ms <= MAX_TIMER_MS)) {
+      throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${name}: expected a number of milliseconds from 0 to ${MAX_TIMER_MS} (the longest timer Node.js can set), got ${String(ms)}`);
+    }
+  }
+}
+
 /** Fills in the defaults and refuses what cannot run (BAD_ARGUMENT). */
 export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions {
   const options = {
@@ -135,6 +149,7 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     ...opts,
   };
   if (!(options.protectShare >= 0 && options.protectShare <= 1)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--protect-share must be between 0 and 1, got ${options.protectShare}`);
+  checkTimers(options);
   parsePolicy(options.policy, 'policy');
   checkCompensation(options.compensation, 'compensation');
   return options;

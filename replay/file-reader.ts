@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { ErrorCode, LoadLedgerError } from '../src/errors.js';
@@ -46,14 +47,19 @@ export class ExportFile {
   static async open(path: string): Promise<ExportFile> {
     let fh: FileHandle;
     try {
-      fh = await open(path, 'r');
+      // O_NONBLOCK: a FIFO opens at once (and is refused below) instead of hanging.
+      fh = await open(path, constants.O_RDONLY | ((constants as { O_NONBLOCK?: number }).O_NONBLOCK ?? 0));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not an export file' : (e as Error).message;
       throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${path}: ${why}`, { cause: e });
     }
     try {
-      const size = (await fh.stat()).size;
+      const st = await fh.stat();
+      if (st.isDirectory()) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${path}: is a directory, not an export file`);
+      // An export file is read by position: a FIFO or a device (/dev/zero) cannot be one.
+      if (!st.isFile()) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${path}: not a regular file (a FIFO or a device), not an export file`);
+      const size = st.size;
       await readPreamble(fh, path, size);
       const head = await readFrameHead(fh, path, PREAMBLE_SIZE, size);
       if (head === undefined) throw fileError(ErrorCode.FILE_TRUNCATED, path, `the file ends after its preamble (${size} bytes), before the header; it was cut short`);

@@ -2,7 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { isLoadLedgerError } from '../errors.js';
 import { controlProblem } from '../protocol/names.js';
 import { FORBIDDEN_KEY } from '../protocol/push.js';
-import { parseDuration } from '../util/duration.js';
+import { MAX_TIMER_MS, maxTimerIn, parseDuration } from '../util/duration.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../util/hostport.js';
 import { parseAllowList } from '../util/cidr.js';
 import { MASTER_DEFAULTS } from '../node/options.js';
@@ -93,13 +93,27 @@ function cliDuration(s: string): number {
   return parseDuration(s, 'duration');
 }
 
-/** A duration flag (≥ 0): `500ms`, `3s`, `1m`, `2h`, `7d`, or `0`; a unit is required. */
-export const durationArg = withFormat(commanderParser(cliDuration), (ms) => (ms === 0 ? 0 : formatDurationArg(ms)));
+/**
+ * A duration that times something (an interval, a timeout, a grace period) is at most
+ * MAX_TIMER_MS (~24.8 days), refused in the unit it was typed in: Node fires a longer timer
+ * after 1 ms, and a longer interval every millisecond (issue 12: `--retention-interval 30d`).
+ */
+function timerDuration(s: string): number {
+  const ms = cliDuration(s);
+  if (ms > MAX_TIMER_MS) throw new InvalidArgumentError(`at most ${maxTimerIn(s)} (the longest timer Node.js can set), got ${JSON.stringify(s)}`);
+  return ms;
+}
 
-/** A duration flag above 0; a unit is required. */
+/** An age, not a timer (`--retain`): ≥ 0, any length; a unit is required. */
+export const ageArg = withFormat(commanderParser(cliDuration), (ms) => (ms === 0 ? 0 : formatDurationArg(ms)));
+
+/** A duration flag (≥ 0, at most ~24.8d): `500ms`, `3s`, `1m`, `2h`, `7d`, or `0`; a unit is required. */
+export const durationArg = withFormat(commanderParser(timerDuration), (ms) => (ms === 0 ? 0 : formatDurationArg(ms)));
+
+/** A duration flag above 0 (at most ~24.8d); a unit is required. */
 export const positiveDurationArg = withFormat(
   commanderParser((s) => {
-    const ms = cliDuration(s);
+    const ms = timerDuration(s);
     if (ms <= 0) throw new InvalidArgumentError(`expected a duration above 0, got ${JSON.stringify(s)}`);
     return ms;
   }),

@@ -12,6 +12,7 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../util/system-clock.js';
 import { hostname } from 'node:os';
 import type { Coordinator } from '../cluster/coordinator.js';
+import { MAX_TIMER_MS } from '../util/duration.js';
 
 export type { HostPort } from '../util/hostport.js';
 
@@ -152,6 +153,19 @@ export const MASTER_DEFAULTS = {
 
 const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+// The options that time something: each is at most MAX_TIMER_MS (Node fires a longer timer
+// after 1 ms, a longer interval every millisecond). `retain` is an age, not a timer.
+const TIMER_OPTIONS = ['helloInterval', 'deadAfter', 'handshakeTimeout', 'snapshotInterval', 'retentionInterval', 'logRetryInterval', 'logRetryFor', 'protectFor', 'followStallTimeout', 'leaseTtl', 'ackTimeout'] as const;
+
+function checkTimers(options: Pick<ResolvedMasterOptions, (typeof TIMER_OPTIONS)[number]>): void {
+  for (const name of TIMER_OPTIONS) {
+    const ms = options[name];
+    if (!(typeof ms === 'number' && ms >= 0 && ms <= MAX_TIMER_MS)) {
+      throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${name}: expected a number of milliseconds from 0 to ${MAX_TIMER_MS} (the longest timer Node.js can set), got ${String(ms)}`);
+    }
+  }
+}
+
 /** Fills in the defaults and refuses what cannot run (BAD_ARGUMENT). */
 export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions {
   const options = {
@@ -205,6 +219,7 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     }
   }
   if (!(options.protectShare >= 0 && options.protectShare <= 1)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--protect-share must be between 0 and 1, got ${options.protectShare}`);
+  checkTimers(options);
   parsePolicy(options.policy, 'policy');
   checkCompensation(options.compensation, 'compensation');
   return options;

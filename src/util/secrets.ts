@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { badArgument } from '../errors.js';
 import { tokenProblem } from './token.js';
 import { readFileForFlag } from './tls-files.js';
+import { MAX_TOKEN_FILE_BYTES, readRegularFile } from './files.js';
 
 /**
  * Files named by flags that hold secrets or certificates: token files, TLS certificates and
@@ -13,9 +14,13 @@ function readFlagFile(path: string, flag: string): Buffer {
   return readFileForFlag(path, `${flag} ${path}`);
 }
 
-/** The token in a file (one line; surrounding whitespace and a final newline are ignored). */
+/**
+ * The token in a file: one line (surrounding whitespace and a final newline are ignored), in
+ * a regular file of at most 4 KiB (`/dev/zero` or a FIFO is refused at once, not read for ever).
+ */
 export function readTokenFile(path: string, flag: string): string {
-  const token = readFlagFile(path, flag).toString('utf8').trim();
+  const token = readRegularFile(path, `${flag} ${path}`, MAX_TOKEN_FILE_BYTES, 'a token file holds one line').toString('utf8').trim();
+  if (/[\r\n]/.test(token)) throw badArgument(`${flag} ${path}: more than one line; a token file holds the token alone, on one line`);
   const problem = tokenProblem(token);
   if (problem) throw badArgument(`${flag} ${path}: ${problem}`);
   return token;

@@ -5,8 +5,8 @@
  * terminal or in a log.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { badArgument } from '../errors.js';
+import { MAX_SETTINGS_FILE_BYTES, readRegularFile } from './files.js';
 
 export type Pem = string | Buffer;
 
@@ -14,17 +14,11 @@ const CERT_BLOCK_RE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----
 
 /**
  * The bytes of a file a person named (`label` starts the error line: `--tls-key`, or
- * `--admin-token-file ./token`); one line for what went wrong, never the content.
+ * `--admin-token-file ./token`); one line for what went wrong, never the content. Only a
+ * regular file of at most 4 MiB (src/util/files.ts).
  */
 export function readFileForFlag(path: string, label: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot read it (${code ?? 'error'})`;
-    throw badArgument(`${label}: ${why}`);
-  }
+  return readRegularFile(path, label, MAX_SETTINGS_FILE_BYTES);
 }
 
 /** The text of a TLS file (`flag` names it in errors: `--tls-key /etc/x.key`). */

@@ -153,6 +153,7 @@ describe('master --config: what the person got wrong is one line naming the file
   it('a bad value is refused with the words of the flag parser, naming the key', async () => {
     const cases: Array<[string, string]> = [
       ['dead-after: 5\n', 'dead-after: expected a duration with a unit, like 500ms, 3s, 1m, 2h, 7d, got "5"'],
+      ['retention-interval: 30d\n', 'retention-interval: at most 24.8d (the longest timer Node.js can set), got "30d"'],
       ['listen: 127.0.0.1\n', 'listen: expected host:port (IPv6 as [::1]:7400) (no port), got "127.0.0.1"'],
       ['allow: [10.0.0.0/8, 10.0.0.0/99]\n', 'allow: the prefix length must be 0..32, got "10.0.0.0/99"'],
       ['fsync: yes\n', 'fsync: expected true or false, got "yes"'],
@@ -176,6 +177,9 @@ describe('master --config: what the person got wrong is one line naming the file
     vi.stubEnv('LOADLEDGER_DEAD_AFTER', '');
     vi.stubEnv('LOADLEDGER_FSYNC', 'maybe');
     expect((await run(masterCommand(), [])).stderr).toBe('LOADLEDGER_FSYNC: expected true, false, 1 or 0, got "maybe"\n');
+    vi.stubEnv('LOADLEDGER_FSYNC', '');
+    vi.stubEnv('LOADLEDGER_SNAPSHOT_INTERVAL', '1000h');
+    expect((await run(masterCommand(), [])).stderr).toBe('LOADLEDGER_SNAPSHOT_INTERVAL: at most 596.5h (the longest timer Node.js can set), got "1000h"\n');
   });
 
   it('a file that is missing, not YAML, not JSON or not a map', async () => {

@@ -5,8 +5,12 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { thrown } from '../helpers/errors.js';
+import type { Command } from 'commander';
 import { isSafeName } from '../../src/protocol/names.js';
-import { durationArg, intArg, keyValueArg, numberArg, positiveDurationArg } from '../../src/cli/options.js';
+import { ageArg, durationArg, intArg, keyValueArg, numberArg, positiveDurationArg } from '../../src/cli/options.js';
+import { buildProgram } from '../../src/cli/program.js';
+import { resolveMasterOptions, MASTER_DEFAULTS } from '../../src/node/options.js';
+import { isLoadLedgerError } from '../../src/errors.js';
 
 const refusal = (fn: () => unknown): InvalidArgumentError => thrown(fn, InvalidArgumentError);
 
@@ -21,7 +25,7 @@ describe('durationArg', () => {
     ['0', 0],
     ['0.0', 0],
     ['0s', 0],
-    [' 30d ', 2_592_000_000],
+    [' 24d ', 2_073_600_000],
   ])('%j → %d ms', (s, ms) => {
     expect(durationArg(s)).toBe(ms);
   });
@@ -54,6 +58,72 @@ describe('positiveDurationArg', () => {
 
   it.each(['3', '250', '1.5'])('refuses the bare number %j: a unit is required', (s) => {
     expect(refusal(() => positiveDurationArg(s)).message).toMatch(/^expected a duration with a unit, like 500ms, 3s, 1m, 2h, 7d, got /);
+  });
+});
+
+// Node fires a timer longer than 2^31−1 ms after 1 ms, and such an interval every millisecond:
+// `--retention-interval 30d` spun at 29% CPU on an idle master (issue 12 item 6).
+describe('a duration that times something is at most 2^31−1 ms, refused in the unit typed', () => {
+  it.each([
+    ['30d', '24.8d'],
+    ['24.9d', '24.8d'],
+    ['1000h', '596.5h'],
+    ['40000m', '35791.3m'],
+    ['2147484s', '2147483.6s'],
+    ['2147483648ms', '2147483647ms'],
+  ])('%j: at most %s', (s, limit) => {
+    for (const parse of [durationArg, positiveDurationArg]) {
+      expect(refusal(() => parse(s)).message).toBe(`at most ${limit} (the longest timer Node.js can set), got ${JSON.stringify(s)}`);
+    }
+  });
+
+  it.each(['24.8d', '596.5h', '35791.3m', '2147483.6s', '2147483647ms'])('the limit as printed is accepted: %j', (s) => {
+    expect(positiveDurationArg(s)).toBeLessThanOrEqual(2 ** 31 - 1);
+  });
+
+  it('an age is not a timer: ageArg (--retain) takes any length', () => {
+    expect(ageArg(' 30d ')).toBe(2_592_000_000);
+    expect(ageArg('3650d')).toBe(3650 * 86_400_000);
+    expect(ageArg('0')).toBe(0);
+  });
+
+  function options(cmd: Command, path = ''): Array<{ flag: string; parse: (s: string) => unknown }> {
+    const name = `${path} ${cmd.name()}`.trim();
+    return [
+      ...cmd.options.filter((o) => o.flags.includes('<duration>')).map((o) => ({ flag: `${name} ${o.long!}`, parse: (s: string) => o.parseArg!(s, undefined) })),
+      ...cmd.commands.flatMap((c) => options(c, name)),
+    ];
+  }
+
+  it('every <duration> flag of every command refuses 30d, except --retain (an age)', () => {
+    const flags = options(buildProgram('0.0.0-test'));
+    expect(flags.map((f) => f.flag)).toEqual(expect.arrayContaining(['loadledger master --retention-interval', 'loadledger slave --interval', 'loadledger demo --refresh']));
+    const accepted = flags.filter((f) => {
+      try {
+        f.parse('30d');
+        return true;
+      } catch (e) {
+        expect(e, f.flag).toBeInstanceOf(InvalidArgumentError);
+        expect((e as Error).message, f.flag).toMatch(/^at most 24\.8d /);
+        return false;
+      }
+    });
+    expect(accepted.map((f) => f.flag)).toEqual(['loadledger master --retain']);
+  });
+
+  it('the library refuses a master timer option over the limit too (retain excepted)', () => {
+    const base = { ...MASTER_DEFAULTS, data: '/nonexistent' };
+    for (const name of ['retentionInterval', 'snapshotInterval', 'deadAfter', 'helloInterval', 'handshakeTimeout', 'logRetryFor', 'protectFor'] as const) {
+      let e: unknown;
+      try {
+        resolveMasterOptions({ ...base, [name]: 30 * 86_400_000 });
+      } catch (err) {
+        e = err;
+      }
+      expect(isLoadLedgerError(e) && e.code, name).toBe('BAD_ARGUMENT');
+      expect((e as Error).message).toBe(`${name}: expected a number of milliseconds from 0 to 2147483647 (the longest timer Node.js can set), got 2592000000`);
+    }
+    expect(resolveMasterOptions({ ...base, retain: 365 * 86_400_000 }).retain).toBe(365 * 86_400_000);
   });
 });
 

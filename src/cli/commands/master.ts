@@ -9,7 +9,7 @@ import { createLogger, logFormatOption, logLevelOption, type LogFlags } from '..
 import { logMaster } from '../master-log.js';
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
-import { allowArg, commaListArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
+import { ageArg, allowArg, commaListArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
 import { POLICIES } from '../../selection/policy.js';
 import { readMasterTlsFiles, type MasterTlsOptions } from '../../master/tls.js';
 
@@ -104,7 +104,7 @@ export function masterCommand(): Command {
     .addOption(withDefault('--connect-burst <n>', 'connections a peer IP may open at once before --connect-rate applies', MASTER_DEFAULTS.connectBurst, intArg(1)))
     .addOption(withDefault('--snapshot-every <events>', 'snapshot the projection every N events (0: off)', MASTER_DEFAULTS.snapshotEvery, intArg(0)))
     .addOption(withDefault('--snapshot-interval <duration>', 'and at least this often (0: off)', MASTER_DEFAULTS.snapshotInterval, durationArg))
-    .addOption(withDefault('--retain <duration>', 'delete events older than this, in the background', 0, durationArg, 'keep all'))
+    .addOption(withDefault('--retain <duration>', 'delete events older than this, in the background', 0, ageArg, 'keep all'))
     .addOption(withDefault('--retain-events <n>', 'keep only the newest N events', 0, intArg(0), 'keep all'))
     .addOption(withDefault('--retention-interval <duration>', 'how often retention runs', MASTER_DEFAULTS.retentionInterval, positiveDurationArg))
     .addOption(withDefault('--log-retry-for <duration>', 'after a log write failure, retry this long, then exit 1 (0: retry for ever)', MASTER_DEFAULTS.logRetryFor, durationArg))

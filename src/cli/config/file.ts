@@ -1,22 +1,9 @@
 /** Reading a `--config` file: JSON or YAML, a map of settings, mistakes named by line and column. */
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { LoadLedgerError } from '../../errors.js';
+import { MAX_SETTINGS_FILE_BYTES, readRegularFile } from '../../util/files.js';
 import { configError, describe } from './settings.js';
-
-function readError(e: NodeJS.ErrnoException): string {
-  switch (e.code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'is a directory, not a file';
-    default:
-      return e.message;
-  }
-}
 
 /** `Unexpected token } in JSON at position 12` → `line 2, column 3: Unexpected token }`. */
 function jsonError(text: string, e: Error): string {
@@ -35,12 +22,8 @@ function jsonError(text: string, e: Error): string {
  */
 export function readConfigFile(file: string): Record<string, unknown> {
   const fail = (why: string): LoadLedgerError => configError(`--config ${file}: ${why}`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw fail(readError(e as NodeJS.ErrnoException));
-  }
+  // Only a regular file of at most 4 MiB: `--config /dev/zero` or a FIFO is refused at once.
+  const text = readRegularFile(file, `--config ${file}`, MAX_SETTINGS_FILE_BYTES, 'a config file holds settings').toString('utf8');
   let value: unknown;
   if (extname(file).toLowerCase() === '.json') {
     try {

@@ -4,32 +4,21 @@
  * Stopped by its PID at cleanup. Without the binary the HA tests skip with one line saying
  * how to install it — except under CI=true, where a missing etcd fails the run.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Etcd3 } from 'etcd3';
 import type { Cleanup } from './cleanup.js';
+import { component } from './component.js';
 import { closedPort } from './net.js';
 import { waitFor } from './wait.js';
 
-function findEtcd(): string | undefined {
-  for (const p of ['/usr/bin/etcd', '/usr/local/bin/etcd']) if (existsSync(p)) return p;
-  const r = spawnSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' });
-  const found = r.stdout.trim();
-  return r.status === 0 && found !== '' ? found : undefined;
-}
-
-export const ETCD_BIN = findEtcd();
+const ETCD = component('etcd', ['/usr/bin/etcd', '/usr/local/bin/etcd'], 'etcd-server', 'HA tests');
+export const ETCD_BIN = ETCD.bin;
 export const HAVE_ETCD = ETCD_BIN !== undefined;
 /** The one line a skipped HA test file says. */
-export const INSTALL_ETCD = 'HA tests skipped: no etcd binary; install etcd-server (apt-get install etcd-server)';
+export const INSTALL_ETCD = ETCD.install;
 
 /** Call at the top of an HA test file: true to run; false (with the one line) to skip; throws under CI. */
-export function etcdAvailable(): boolean {
-  if (HAVE_ETCD) return true;
-  if (process.env.CI === 'true') throw new Error('CI=true but etcd is missing: .ci/run installs etcd-server');
-  console.warn(INSTALL_ETCD);
-  return false;
-}
+export const etcdAvailable = (): boolean => ETCD.available();
 
 export interface TestEtcd {
   readonly url: string;

@@ -7,31 +7,21 @@
  * — except under CI=true, where a missing haproxy fails the run.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Cleanup } from './cleanup.js';
+import { component } from './component.js';
 import { closedPort } from './net.js';
 import { waitFor } from './wait.js';
 
-function findHaproxy(): string | undefined {
-  for (const p of ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy', '/usr/bin/haproxy']) if (existsSync(p)) return p;
-  const r = spawnSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8' });
-  const found = r.stdout.trim();
-  return r.status === 0 && found !== '' ? found : undefined;
-}
-
-export const HAPROXY_BIN = findHaproxy();
+const HAPROXY = component('haproxy', ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy', '/usr/bin/haproxy'], 'haproxy', 'VIP tests');
+export const HAPROXY_BIN = HAPROXY.bin;
 /** The one line a skipped VIP test file says. */
-export const INSTALL_HAPROXY = 'VIP tests skipped: no haproxy binary; install haproxy (apt-get install haproxy)';
+export const INSTALL_HAPROXY = HAPROXY.install;
 
 /** Call at the top of a VIP test file: true to run; false (with the one line) to skip; throws under CI. */
-export function haproxyAvailable(): boolean {
-  if (HAPROXY_BIN) return true;
-  if (process.env.CI === 'true') throw new Error('CI=true but haproxy is missing: .ci/run installs it');
-  console.warn(INSTALL_HAPROXY);
-  return false;
-}
+export const haproxyAvailable = (): boolean => HAPROXY.available();
 
 /** A master behind the VIP: its slave port (where slaves go) and its HTTP port (what is checked). */
 export interface Backend {

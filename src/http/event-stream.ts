@@ -229,7 +229,14 @@ async function readBatch(log: EventLog, from: number, to: number): Promise<Ledge
     );
   }
   const out: LedgerEvent[] = [];
-  for await (const batch of log.read(from, to)) for (const e of batch) out.push(e);
+  try {
+    for await (const batch of log.read(from, to)) for (const e of batch) out.push(e);
+  } catch (e) {
+    // Damage (LOG_CORRUPT) part-way: the sound events before it go out first; the next read
+    // starts at the damaged record and ends the stream with its error.
+    if (out.length === 0) throw e;
+    return out;
+  }
   const last = out.length === 0 ? from - 1 : out[out.length - 1]!.seq;
   if (last < to) throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `the log has no seq ${last + 1} (events removed by retention while streaming?)`);
   return out;

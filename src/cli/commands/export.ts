@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { exportLog, exportSummary, type ExportResult } from '../../../replay/export.js';
 import { openSource, type SourceFlags } from '../../../replay/sources.js';
 import { die } from '../output.js';
+import { printableLines } from '../../format/text.js';
 import { Progress } from '../progress.js';
 
 export interface ExportFlags extends SourceFlags {
@@ -44,7 +45,7 @@ export async function runExport(flags: ExportFlags, io: { stderr?: NodeJS.WriteS
       onProgress: (done, total) => progress.update(done, total),
     });
     if (stderr.isTTY) stderr.write('\r\x1b[K');
-    stderr.write(exportSummary(result) + '\n');
+    stderr.write(printableLines(exportSummary(result)) + '\n');
     return result;
   } finally {
     await source.close();

@@ -1,6 +1,7 @@
 import type { LedgerEvent } from '../src/events.js';
 import { damagedSeqs, formatSeconds } from '../src/projection/evolve.js';
 import { effectiveTs } from '../src/events.js';
+import { formatNumber, printable } from '../src/format/text.js';
 import type { Projection, SlaveState } from '../src/projection/state.js';
 
 /** One change of a node's state, with the event that caused it. */
@@ -93,18 +94,18 @@ export class NodeExplainer {
   private cause(e: LedgerEvent, load: number, prot: boolean): string {
     const conn = this.prevConn;
     const hello = conn !== null ? this.lastHello.get(conn) : undefined;
-    const last = `last HELLO ${hello !== undefined ? clock(hello) : 'never'}, last load ${load}`;
+    const last = `last HELLO ${hello !== undefined ? clock(hello) : 'never'}, last load ${formatNumber(load)}`;
     switch (e.type) {
       case 'LoadPushed': {
         const from = this.remoteOf.get(e.conn) ?? 'unknown';
         return this.prev === 'ABSENT'
-          ? `first PUSH_LOAD_INFO, from ${from} (connection ${e.conn}), load ${e.load}`
-          : `reconnected from ${from} (connection ${e.conn}), load ${e.load}${this.prevProtected ? ' (mass-failure protection had kept it eligible)' : ''}`;
+          ? `first PUSH_LOAD_INFO, from ${from} (connection ${e.conn}), load ${formatNumber(e.load)}`
+          : `reconnected from ${from} (connection ${e.conn}), load ${formatNumber(e.load)}${this.prevProtected ? ' (mass-failure protection had kept it eligible)' : ''}`;
       }
       case 'SlaveTimedOut':
         return `no frame for ${formatSeconds(e.silentMs)} (${last})${prot ? '; mass-failure protection is on: kept eligible with its last load' : ''}`;
       case 'ProtectionStarted':
-        return `mass-failure protection: ${e.timedOut} of ${e.eligible} eligible nodes timed out within one dead-after window (a partition at the master?); kept eligible with its last load ${load} until ${clock(e.until)} at the latest`;
+        return `mass-failure protection: ${e.timedOut} of ${e.eligible} eligible nodes timed out within one dead-after window (a partition at the master?); kept eligible with its last load ${formatNumber(load)} until ${clock(e.until)} at the latest`;
       case 'ProtectionEnded':
         return `mass-failure protection ended (${e.reason}) before it reconnected`;
       case 'SlaveDisconnected':
@@ -143,7 +144,7 @@ export function formatTransitions(ts: Transition[], indent = '  '): string {
     }
     const from = t.from === 'ABSENT' ? '(new)' : `${t.from}${t.wasProtected ? ' (protected)' : ''}`;
     const to = `${t.to === 'ABSENT' ? '(removed)' : t.to}${t.protected ? ' (protected)' : ''}`;
-    out += `${indent}${clock(t.ts)} ${from === to ? to : `${from} → ${to}`}: ${t.cause}  [seq ${t.seq}]\n`;
+    out += `${indent}${clock(t.ts)} ${from === to ? to : `${from} → ${to}`}: ${printable(t.cause)}  [seq ${t.seq}]\n`;
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import type { EventType, LedgerEvent } from '../src/events.js';
 import { damagedSeqs } from '../src/projection/evolve.js';
+import { formatAttrs, formatNumber, printable } from '../src/format/text.js';
 import type { Projection } from '../src/projection/state.js';
 
 /** The node an event concerns, as known just before it is folded (connections bind on push). */
@@ -26,8 +27,16 @@ export function eventNode(state: Projection, e: LedgerEvent): string | null {
   }
 }
 
-/** What an event says, beyond its type, in a few words. */
+/**
+ * What an event says, beyond its type, in a few words: numbers as people write them, and
+ * every string from the log escaped (printable: a name or reason in an older log may hold
+ * anything).
+ */
 export function eventDetails(e: LedgerEvent): string {
+  return printable(details(e));
+}
+
+function details(e: LedgerEvent): string {
   switch (e.type) {
     case 'MasterStarted':
       return `epoch ${e.epoch}, slaves on ${e.listen}${e.http ? `, HTTP on ${e.http}` : ''}, pid ${e.pid}, dead-after ${e.deadAfter}ms`;
@@ -42,8 +51,8 @@ export function eventDetails(e: LedgerEvent): string {
     case 'SlaveRefused':
       return `${e.remote}: ${e.reason}`;
     case 'LoadPushed': {
-      const attrs = Object.entries(e.attrs).map(([k, v]) => `${k}=${String(v)}`);
-      return `load ${e.load}${e.capacity !== 1 ? ` capacity ${e.capacity}` : ''}${attrs.length ? ` ${attrs.join(',')}` : ''}`;
+      const attrs = formatAttrs(e.attrs);
+      return `load ${formatNumber(e.load)}${e.capacity !== 1 ? ` capacity ${formatNumber(e.capacity)}` : ''}${attrs ? ` ${attrs}` : ''}`;
     }
     case 'UnknownFrameSkipped':
       return `type ${e.code}, ${e.length} bytes`;

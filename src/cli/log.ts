@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 import { pino, type Logger } from 'pino';
+import { printable, printableJson } from '../format/text.js';
 
 export type { Logger } from 'pino';
 
@@ -33,14 +34,14 @@ export interface LogSink {
 }
 
 /**
- * One JSON log line as a person reads it: `NAME: MSG`, with `warning: ` in front of a
+ * One JSON log line as a person reads it: `NAME: MSG` (MSG printable: escaped), with `warning: ` in front of a
  * warning and `debug: `/`trace: ` in front of those (errors say what they are themselves). The start line stays exactly what scripts parse:
  * `loadledger master: UP_LISTENING epoch 1, slaves on …`.
  */
 export function humanLine(name: string, record: { level: string; msg?: string }): string {
   const level = record.level;
   const tag = level === 'warn' ? 'warning: ' : level === 'debug' || level === 'trace' ? `${level}: ` : '';
-  return `${name}: ${tag}${record.msg ?? ''}\n`;
+  return `${name}: ${tag}${printable(record.msg ?? '')}\n`;
 }
 
 /**
@@ -55,7 +56,7 @@ export function createLogger(name: string, flags: LogFlags, sink: LogSink = proc
   const format = flags.logFormat ?? (sink.isTTY ? 'human' : 'json');
   const stream =
     format === 'json'
-      ? { write: (line: string) => sink.write(line) }
+      ? { write: (line: string) => sink.write(printableJson(line)) }
       : { write: (line: string) => sink.write(humanLine(name, JSON.parse(line) as { level: string; msg?: string })) };
   return pino(
     {

@@ -1,20 +1,39 @@
 import { ErrorCode, exitCode, isLoadLedgerError } from '../errors.js';
+import { jsonText, printable, printableLines } from '../format/text.js';
 
 /** Exit codes (from the table in src/errors.ts): 1 for a failure at run time, 2 for bad usage (a flag, an argument). */
 export const EXIT_FAILURE = exitCode(ErrorCode.INTERNAL);
 export const EXIT_USAGE = exitCode(ErrorCode.BAD_ARGUMENT);
 
+/**
+ * Every human output of the CLI goes through these: whatever a name, a reason or a message
+ * holds (an older log, an export file, a master's answer), no control character reaches
+ * the terminal as is (printableLines: escaped, newlines kept). JSON goes out as jsonText.
+ */
+export function writeOut(text: string): void {
+  process.stdout.write(printableLines(text));
+}
+
+export function writeErr(text: string): void {
+  process.stderr.write(printableLines(text));
+}
+
+/** A JSON document (or one JSON line with no indent) on stdout, terminal-safe (jsonText). */
+export function writeJson(value: unknown, indent?: number): void {
+  process.stdout.write(jsonText(value, indent) + '\n');
+}
+
 /** One line on stderr, no stack trace; the exit code says whether it was the person's input. */
 export function die(e: unknown): never {
   if (isLoadLedgerError(e)) {
-    process.stderr.write(`loadledger: ${e.message}\n`);
+    process.stderr.write(`loadledger: ${printable(e.message)}\n`);
     process.exit(exitCode(e.code));
   }
   const err = e as { code?: string; message?: string } | undefined;
-  process.stderr.write(`loadledger: unexpected error: ${err?.message ?? String(e)}\n`);
+  process.stderr.write(`loadledger: unexpected error: ${printable(err?.message ?? String(e))}\n`);
   if (process.env['LOADLEDGER_DEBUG']) console.error(e);
   process.exit(EXIT_FAILURE);
 }
 
 /** The text formatting the CLI shares with the demo lives in src/format/text.ts. */
-export { formatAttrs, formatNumber, isoTime, table } from '../format/text.js';
+export { formatAttrs, formatNumber, isoTime, printable, table } from '../format/text.js';

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { printableLines } from '../format/text.js';
 import { clusterCommand } from './commands/cluster.js';
 import { demoCommand } from './commands/demo.js';
 import { drainCommand, undrainCommand } from './commands/drain.js';
@@ -19,10 +20,11 @@ export function buildProgram(version: string): Command {
     .description('An event-sourced load registry: slaves push load to a master that logs every event and answers which node is least loaded.')
     .version(version)
     .showSuggestionAfterError()
-    .configureOutput({ outputError: (text, write) => write(`loadledger: ${text.replace(/^error: /, '')}`) });
+    .configureOutput({ outputError: (text, write) => write(printableLines(`loadledger: ${text.replace(/^error: /, '')}`)) });
 
   for (const cmd of [demoCommand(), masterCommand(), slaveCommand(), queryCommand(), drainCommand(), undrainCommand(), replayCommand(), exportCommand(), verifyCommand(), clusterCommand()]) {
-    program.addCommand(cmd.configureOutput({ outputError: (text, write) => write(`loadledger ${cmd.name()}: ${text.replace(/^error: /, '')}`) }));
+    // commander's errors echo the argument given: escaped like every human output
+    program.addCommand(cmd.configureOutput({ outputError: (text, write) => write(printableLines(`loadledger ${cmd.name()}: ${text.replace(/^error: /, '')}`)) }));
   }
   program.commands.forEach((c) => c.exitOverride());
   program.exitOverride();

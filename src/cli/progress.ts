@@ -1,3 +1,6 @@
+import { printable } from '../format/text.js';
+import { formatDuration } from '../util/duration.js';
+
 /**
  * Progress for long operations: a bar on stderr when it is a terminal (and the caller
  * did not ask for machine output), redrawn at most 10 times a second and only after the
@@ -37,11 +40,19 @@ export class Progress {
     );
   }
 
-  /** Clears the bar and prints `summary events in X.Xs (Y events/s)`. */
-  done(events: number, what: string): void {
+  /**
+   * Clears the bar and prints `WHAT: N events in 1.2s (Y events/s)` — the rate only when it
+   * was measured over 100 ms at least; `WHAT: no events` when there were none. `snapshot`:
+   * the state came from the snapshot at that seq, the events counted were folded after it
+   * (`WHAT: from the snapshot at seq S, no events to fold`).
+   */
+  done(events: number, what: string, opts: { snapshot?: number } = {}): void {
     if (this.drawn) this.stream.write('\r\x1b[K');
-    const secs = (performance.now() - this.started) / 1000;
-    this.stream.write(`${what}: ${events.toLocaleString('en-US')} events in ${secs.toFixed(1)}s (${formatRate(events / Math.max(secs, 1e-6))})\n`);
+    const ms = performance.now() - this.started;
+    const from = opts.snapshot !== undefined && opts.snapshot > 0 ? `from the snapshot at seq ${opts.snapshot}` : undefined;
+    const counted = `${events.toLocaleString('en-US')} events in ${formatDuration(ms)}${ms >= 100 ? ` (${formatRate((events * 1000) / ms)})` : ''}`;
+    const text = events === 0 ? (from ? `${from}, no events to fold` : 'no events') : from ? `${from}, ${counted}` : counted;
+    this.stream.write(`${printable(what)}: ${text}\n`);
   }
 }
 

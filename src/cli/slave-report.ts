@@ -4,6 +4,7 @@
  * a connection lost) at most once per REPORT_FAILURES_EVERY, counting the attempts in
  * between; a TLS failure once per kind; every load-source failure.
  */
+import { printable } from '../format/text.js';
 import type { Slave } from '../slave/slave.js';
 import { TLS_REASON_PREFIX } from '../slave/tls.js';
 import { formatDuration } from '../util/duration.js';
@@ -47,7 +48,7 @@ export class FailureLines {
 
 /** Wires the slave's events to lines `loadledger slave: …`. */
 export function reportSlave(slave: Slave, opts: SlaveReportOptions): void {
-  const line = (s: string): void => opts.write(`loadledger slave: ${s}`);
+  const line = (s: string): void => opts.write(`loadledger slave: ${printable(s)}`);
   const say = (s: string): void => {
     if (!opts.quiet) line(s);
   };

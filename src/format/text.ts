@@ -49,7 +49,12 @@ const JSON_UNSAFE = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu;
  * same JSON value: a parser reads back exactly the strings it was given.
  */
 export function jsonText(value: unknown, indent?: number): string {
-  return JSON.stringify(value, null, indent).replace(JSON_UNSAFE, (c) => {
+  return printableJson(JSON.stringify(value, null, indent));
+}
+
+/** Text that is already JSON (a log line), made as safe for a terminal as jsonText makes it. */
+export function printableJson(json: string): string {
+  return json.replace(JSON_UNSAFE, (c) => {
     let out = '';
     for (let i = 0; i < c.length; i++) out += `\\u${hex(c.charCodeAt(i), 4)}`;
     return out;

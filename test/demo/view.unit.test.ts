@@ -70,9 +70,35 @@ describe('renderScreen', () => {
   it('has a row per node: state, load, bar, last seen, attributes or why DOWN; the least-loaded one marked', () => {
     expect(lines.find((l) => l.startsWith('10.0.0.1:8080'))).toMatch(/^10\.0\.0\.1:8080 +PUSH_LOAD_INFO +53\.2 +█{10}▋ +0\.3s ago +zone=eu-1$/);
     expect(lines.find((l) => l.startsWith('10.0.0.2:8080'))).toMatch(/12\.5 +██▌ +0\.3s ago +← least loaded$/);
-    expect(lines.find((l) => l.startsWith('10.0.0.3:8080'))).toMatch(/^10\.0\.0\.3:8080 +DOWN +40\.0 +3\.2s ago +left \(demo: back in 4\.0s\)$/);
+    expect(lines.find((l) => l.startsWith('10.0.0.3:8080'))).toMatch(/^10\.0\.0\.3:8080 +DOWN +40 +3\.2s ago +left \(demo: back in 4\.0s\)$/);
     expect(text).toContain('least-loaded → 10.0.0.2:8080 (load 12.5)');
     expect(text).toContain('master UP_LISTENING epoch 1 · seq 1532 · 38 events/s · up 12.3s');
+  });
+
+  it('prints loads as people write them: no padding zeros, no binary rounding', () => {
+    const v: DemoView = { ...VIEW, doc: { ...VIEW.doc, nodes: [node('a:1', 'PUSH_LOAD_INFO', 0.1 + 0.2), node('b:1', 'PUSH_LOAD_INFO', 81)] }, least: { id: 'a:1', load: 0.1 + 0.2 } };
+    const t = renderScreen(v, 120, false);
+    expect(t.find((l) => l.startsWith('a:1'))).toMatch(/^a:1 +PUSH_LOAD_INFO +0\.3 /);
+    expect(t.find((l) => l.startsWith('b:1'))).toMatch(/^b:1 +PUSH_LOAD_INFO +81 /);
+    expect(t.join('\n')).toContain('least-loaded → a:1 (load 0.3)');
+  });
+
+  it('escapes what a name or reason from an older log holds: no control character reaches the terminal', () => {
+    const evil = '10.0.0.66\b\b\b\b\b\b\b\b\b10.0.0.5';
+    const v: DemoView = {
+      ...VIEW,
+      doc: { ...VIEW.doc, nodes: [node(evil, 'PUSH_LOAD_INFO', 1, { attrs: { 'z\u202eone': '\x1b]0;owned\x07' } }), node('x:1', 'DOWN', 2, { reason: 'bye\u0085\r\n' })], pending: [{ conn: 9, remote: '1.2.3.4\x9b:5' } as never] },
+      least: { id: evil, load: 1 },
+    };
+    for (const out of [renderScreen(v, 200, false).join('\n'), renderLine(v)]) {
+      // eslint-disable-next-line no-control-regex -- none may be left
+      expect(out).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
+      expect(out).toContain('10.0.0.66\\x08\\x08');
+    }
+    const screen = renderScreen(v, 200, false).join('\n');
+    expect(screen).toContain('z\\u202eone=\\x1b]0;owned\\x07');
+    expect(screen).toContain('bye\\x85\\r\\n');
+    expect(screen).toContain('1.2.3.4\\x9b:5');
   });
 
   it('says so when no node is eligible', () => {
@@ -102,7 +128,7 @@ describe('renderScreen', () => {
 describe('renderLine', () => {
   it('is one line: time, seq, rate, least-loaded, then every node', () => {
     expect(renderLine(VIEW)).toBe(
-      '22:13:20.000 seq 1532 38 ev/s least-loaded 10.0.0.2:8080 | 10.0.0.1:8080 PUSH_LOAD_INFO 53.2 zone=eu-1 | 10.0.0.2:8080 PUSH_LOAD_INFO 12.5 | 10.0.0.3:8080 DOWN 40.0 left (demo: back in 4.0s)',
+      '22:13:20.000 seq 1532 38 ev/s least-loaded 10.0.0.2:8080 | 10.0.0.1:8080 PUSH_LOAD_INFO 53.2 zone=eu-1 | 10.0.0.2:8080 PUSH_LOAD_INFO 12.5 | 10.0.0.3:8080 DOWN 40 left (demo: back in 4.0s)',
     );
   });
 });

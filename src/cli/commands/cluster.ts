@@ -3,7 +3,7 @@ import { getJson, parseMasterUrls, readCredentials, type CredentialFlags } from 
 import { describeUrl } from '../../client/http-masters.js';
 import { ErrorCode, LoadLedgerError, isLoadLedgerError } from '../../errors.js';
 import { configurable } from '../config.js';
-import { die, table } from '../output.js';
+import { die, table, writeJson, writeOut } from '../output.js';
 import { addCredentialOptions, DEFAULT_HTTP_URL, withDefault } from '../options.js';
 
 interface ClusterFlags extends CredentialFlags {
@@ -54,8 +54,8 @@ Example:
       const urls = parseMasterUrls(flags.http);
       const creds = readCredentials(flags, urls);
       const answers = await Promise.all(urls.map((u) => ask(u, creds)));
-      if (flags.json) process.stdout.write(JSON.stringify(answers, null, 2) + '\n');
-      else if (answers.some((a) => 'cluster' in a)) process.stdout.write(clusterText(answers));
+      if (flags.json) writeJson(answers, 2);
+      else if (answers.some((a) => 'cluster' in a)) writeOut(clusterText(answers));
       if (!answers.some((a) => 'cluster' in a)) {
         const lines = answers.map((a) => `${a.url}: ${'error' in a ? a.error : ''}`);
         throw new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, urls.length === 1 ? lines[0]! : `no master answered (${urls.length} tried): ${lines.join('; ')}`);

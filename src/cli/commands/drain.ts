@@ -7,7 +7,7 @@ import type { NodeDocument } from '../../projection/document.js';
 import { parseMasterUrls, readCredentials, type CredentialFlags } from '../../client/http-client.js';
 import { postToLeader } from '../../client/http-masters.js';
 import { configurable } from '../config.js';
-import { die, isoTime } from '../output.js';
+import { die, isoTime, writeJson, writeOut } from '../output.js';
 import { addCredentialOptions, DEFAULT_HTTP_URL, withDefault } from '../options.js';
 
 interface NodeActionFlags extends CredentialFlags {
@@ -70,19 +70,19 @@ async function run(action: NodeAction, id: string, flags: NodeActionFlags): Prom
   const answer = await postToLeader(urls, `/v1/nodes/${encodeURIComponent(id)}/${action}`, body, creds);
   if (answer.status !== 200) {
     const err = answer.body as { error?: string; code?: string };
-    if (flags.json) process.stdout.write(JSON.stringify(answer.body) + '\n');
+    if (flags.json) writeJson(answer.body);
     // The master refused the ID or the body: the person's input (exit 2), like a bad flag.
     const code = Object.values(ErrorCode).find((c) => c === err.code) ?? ErrorCode.MASTER_UNREACHABLE;
     throw new LoadLedgerError(code, `${action} ${id}: ${err.error ?? `HTTP ${answer.status}`}`);
   }
   const doc = answer.body as NodeDocument;
   if (flags.json) {
-    process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+    writeJson(doc, 2);
     return;
   }
   const header = answer.headers['x-event-seq'];
   const seq = typeof header === 'string' ? header : undefined;
-  process.stdout.write(`${describe(action, id, doc, seq)}\n`);
+  writeOut(`${describe(action, id, doc, seq)}\n`);
 }
 
 /** The one line a person reads: what happened, and what it means for the node. */

@@ -5,6 +5,7 @@ import { exportLog, exportSummary, type ExportResult } from '../../../replay/exp
 import { openSource, type SourceFlags } from '../../../replay/sources.js';
 import { configurable } from '../config.js';
 import { die } from '../output.js';
+import { printableLines } from '../../format/text.js';
 import { Progress } from '../progress.js';
 
 export interface ExportFlags extends SourceFlags {
@@ -45,7 +46,7 @@ export async function runExport(flags: ExportFlags, io: { stderr?: NodeJS.WriteS
       onProgress: (done, total) => progress.update(done, total),
     });
     if (stderr.isTTY) stderr.write('\r\x1b[K');
-    stderr.write(exportSummary(result) + '\n');
+    stderr.write(printableLines(exportSummary(result)) + '\n');
     return result;
   } finally {
     await source.close();

@@ -7,7 +7,7 @@ import { fromSnapshot } from '../../projection/snapshot.js';
 import { createProjection, type Projection } from '../../projection/state.js';
 import { parseMasterUrls, readCredentials, type CredentialFlags } from '../../client/http-client.js';
 import { describeUrl, httpMasters } from '../../client/http-masters.js';
-import { isoTime } from '../output.js';
+import { isoTime, printable, writeErr, writeJson, writeOut } from '../output.js';
 import { parseTypes } from '../type-filter.js';
 
 interface FollowFlags extends CredentialFlags {
@@ -48,8 +48,8 @@ export async function follow(flags: FollowFlags): Promise<void> {
     evolve(state, e);
     if (!matches(filter, e, node)) return;
     shown++;
-    if (flags.json) process.stdout.write(JSON.stringify(e) + '\n');
-    else process.stdout.write(`${isoTime(e.ts)}  ${String(e.seq).padStart(8)}  ${e.type.padEnd(19)}  ${'conn' in e ? String(e.conn).padStart(5) : '     '}  ${(node ?? '').padEnd(21)}  ${eventDetails(e)}\n`);
+    if (flags.json) writeJson(e);
+    else writeOut(`${isoTime(e.ts)}  ${String(e.seq).padStart(8)}  ${e.type.padEnd(19)}  ${'conn' in e ? String(e.conn).padStart(5) : '     '}  ${printable(node ?? '').padEnd(21)}  ${eventDetails(e)}\n`);
   };
   let waiting = false;
   while (!ac.signal.aborted) {
@@ -57,12 +57,12 @@ export async function follow(flags: FollowFlags): Promise<void> {
       const end = await followHttp(masters, from, onEvent, ac.signal, { ...creds, onSnapshot: (s) => void (state = fromSnapshot(s)) });
       from = end.lastSeq + 1;
       if (end.reason === 'aborted') break;
-      process.stderr.write(`loadledger: ${urls.length > 1 ? 'the masters stopped' : 'the master stopped'} at seq ${end.lastSeq}; waiting for ${urls.length > 1 ? 'one' : 'it'} to come back (Ctrl-C to quit)\n`);
+      writeErr(`loadledger: ${urls.length > 1 ? 'the masters stopped' : 'the master stopped'} at seq ${end.lastSeq}; waiting for ${urls.length > 1 ? 'one' : 'it'} to come back (Ctrl-C to quit)\n`);
       waiting = true;
     } catch (e) {
       if (!waiting || !isLoadLedgerError(e) || e.code !== ErrorCode.MASTER_UNREACHABLE) throw e;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  process.stderr.write(`followed ${urls.map(describeUrl).join(',')}: ${shown} events shown\n`);
+  writeErr(`followed ${urls.map(describeUrl).join(',')}: ${shown} events shown\n`);
 }

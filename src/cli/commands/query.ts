@@ -5,7 +5,7 @@ import { parseMasterUrls, readCredentials, type CredentialFlags } from '../../cl
 import { getFromAny, httpMasters } from '../../client/http-masters.js';
 import { Masters, firstAnswer } from '../../client/masters.js';
 import { configurable } from '../config.js';
-import { die, formatAttrs, formatNumber, isoTime, table } from '../output.js';
+import { die, formatAttrs, formatNumber, isoTime, table, writeErr, writeJson, writeOut } from '../output.js';
 import { addCredentialOptions, DEFAULT_HTTP_URL, keyValueArg, withDefault } from '../options.js';
 import { POLICIES, type Policy } from '../../selection/policy.js';
 import { QueryClient } from '../../client/query-client.js';
@@ -73,19 +73,19 @@ export function queryCommand(): Command {
         const { status, body } = await getFromAny(httpMasters(urls), qs ? `${path}?${qs}` : path, creds);
         if (status !== 200) {
           const err = body as { error?: string; code?: string };
-          if (flags.json) process.stdout.write(JSON.stringify(body) + '\n');
-          process.stderr.write(`loadledger: ${err.error ?? `HTTP ${status}`}\n`);
+          if (flags.json) writeJson(body);
+          writeErr(`loadledger: ${err.error ?? `HTTP ${status}`}\n`);
           process.exit(exitCode(err.code));
         }
         if (flags.json) {
-          process.stdout.write(JSON.stringify(body, null, 2) + '\n');
+          writeJson(body, 2);
           return;
         }
-        if (what === 'least-loaded') process.stdout.write(`${(body as NodeDocument).addr}\n`);
-        else if (what === 'state') process.stdout.write(stateText(body as StateDocument));
+        if (what === 'least-loaded') writeOut(`${(body as NodeDocument).addr}\n`);
+        else if (what === 'state') writeOut(stateText(body as StateDocument));
         else {
           const nodes = (body as { nodes: NodeDocument[] }).nodes;
-          process.stdout.write(nodes.length > 0 ? nodesTable(nodes) : '(no nodes)\n');
+          writeOut(nodes.length > 0 ? nodesTable(nodes) : '(no nodes)\n');
         }
       } catch (e) {
         die(e);
@@ -112,13 +112,13 @@ async function binaryLeastLoaded(what: string, flags: QueryFlags, httpGiven: boo
       await client.close();
     }
   });
-  if (flags.json) process.stdout.write(JSON.stringify(reply, null, 2) + '\n');
+  if (flags.json) writeJson(reply, 2);
   if (!reply.ok) {
-    process.stderr.write(`loadledger: ${reply.error}\n`);
+    writeErr(`loadledger: ${reply.error}\n`);
     process.exitCode = exitCode(reply.code);
     return;
   }
-  if (!flags.json) process.stdout.write(`${reply.node.id}\n`);
+  if (!flags.json) writeOut(`${reply.node.id}\n`);
 }
 
 /** QUERY_REPLY codes that mean "ask another master" (as over HTTP). */

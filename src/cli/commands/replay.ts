@@ -11,7 +11,7 @@ import { EVENT_TYPES } from '../../events.js';
 import { nodeDocument, stateDocument, type NodeDocument, type StateDocument } from '../../projection/document.js';
 import type { Projection } from '../../projection/state.js';
 import { configurable } from '../config.js';
-import { die, formatNumber, isoTime, table } from '../output.js';
+import { die, formatNumber, isoTime, printable, table, writeJson, writeOut } from '../output.js';
 import { addSourceOptions, numberArg, withDefault } from '../options.js';
 import { Progress } from '../progress.js';
 import { parseTypes } from '../type-filter.js';
@@ -112,8 +112,9 @@ async function state(source: EventSource, flags: ReplayFlags): Promise<void> {
   const from = base.seq;
   const s = await foldTo(source, base, target, { onProgress: (d, t) => progress.update(d, t) });
   const doc = stateDocument(s);
-  if (!flags.json) progress.done(target - from, `replayed ${source.describe} to seq ${target}`);
-  process.stdout.write(flags.json ? JSON.stringify(doc, null, 2) + '\n' : stateText(doc));
+  if (!flags.json) progress.done(target - from, `replayed ${source.describe} to seq ${target}`, { snapshot: from });
+  if (flags.json) writeJson(doc, 2);
+  else writeOut(stateText(doc));
 }
 
 /** --since/--until as a timeline filter (seqs stay seqs, times stay times). */
@@ -161,13 +162,13 @@ async function timeline(source: EventSource, flags: ReplayFlags): Promise<void> 
       const node = eventNode(s, e);
       if (!matches(filter, e, node)) return;
       shown++;
-      if (flags.json) process.stdout.write(JSON.stringify(e) + '\n');
+      if (flags.json) writeJson(e);
       else rows.push([isoTime(e.ts), String(e.seq), e.type, 'conn' in e ? String(e.conn) : '', node ?? '', eventDetails(e)]);
     },
   });
   flushRows();
   if (!flags.json) {
-    process.stdout.write(out.join('') || '(no events match)\n');
+    writeOut(out.join('') || '(no events match)\n');
     progress.done(end - source.firstSeq + 1, `scanned ${source.describe}, ${shown} events shown`);
   }
 }
@@ -204,20 +205,20 @@ async function explain(source: EventSource, node: string, flags: ReplayFlags): P
   const history = explainer.transitions.filter((t) => t.seq <= target);
   const next = explainer.transitions.filter((t) => t.seq > target);
   if (flags.json) {
-    process.stdout.write(JSON.stringify({ node, at: { seq: target, ts: atTs }, state: atDoc ?? null, history, next }, null, 2) + '\n');
+    writeJson({ node, at: { seq: target, ts: atTs }, state: atDoc ?? null, history, next }, 2);
     return;
   }
-  let out = `${node} at seq ${target}${atTs ? ` (${isoTime(atTs)})` : ''}: `;
+  let out = `${printable(node)} at seq ${target}${atTs ? ` (${isoTime(atTs)})` : ''}: `;
   if (!atDoc) out += 'not yet in the load table\n';
   else {
     out += `${atDoc.state} since ${clock(atDoc.since)}, load ${formatNumber(atDoc.load)}, last seen ${atDoc.lastSeen > 0 ? clock(atDoc.lastSeen) : 'never'}`;
-    out += atDoc.reason ? `\n  why: ${atDoc.reason}\n` : '\n';
-    if (atDoc.drained) out += `  drained since ${clock(atDoc.drainedSince ?? 0)}${atDoc.drainReason !== undefined ? ` (${atDoc.drainReason})` : ''}: not eligible\n`;
+    out += atDoc.reason ? `\n  why: ${printable(atDoc.reason)}\n` : '\n';
+    if (atDoc.drained) out += `  drained since ${clock(atDoc.drainedSince ?? 0)}${atDoc.drainReason !== undefined ? ` (${printable(atDoc.drainReason)})` : ''}: not eligible\n`;
   }
   out += `history:\n${formatTransitions(history) || '  (none)\n'}`;
   out += `next:\n${next.length > 0 ? formatTransitions(next) : '  (nothing after this point: it stays ' + (atDoc?.state ?? 'absent') + ' to the end of the log)\n'}`;
-  process.stdout.write(out);
-  progress.done(source.lastSeq - source.firstSeq + 1, `explained ${node} from ${source.describe}`);
+  writeOut(out);
+  progress.done(source.lastSeq - source.firstSeq + 1, `explained ${printable(node)} from ${source.describe}`);
 }
 
 async function diff(source: EventSource, spec: string, flags: ReplayFlags): Promise<void> {
@@ -235,10 +236,10 @@ async function diff(source: EventSource, spec: string, flags: ReplayFlags): Prom
   const docB = stateDocument(s);
   const d = diffStates(docA, docB, flags.threshold);
   if (flags.json) {
-    process.stdout.write(JSON.stringify(d, null, 2) + '\n');
+    writeJson(d, 2);
     return;
   }
-  process.stdout.write(formatDiff(d, docA, docB, tsA, s.ts, flags.threshold));
+  writeOut(formatDiff(d, docA, docB, tsA, s.ts, flags.threshold));
   progress.done(b - a, `diffed ${source.describe}`);
 }
 

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { verifyLog } from '../../../replay/verify.js';
 import { verifySummary } from '../../../replay/verify-summary.js';
-import { die, EXIT_FAILURE } from '../output.js';
+import { die, EXIT_FAILURE, printable, writeErr, writeJson, writeOut } from '../output.js';
 import { Progress } from '../progress.js';
 import { withDefault } from '../options.js';
 
@@ -40,12 +40,12 @@ async function run(flags: VerifyFlags): Promise<void> {
   const progress = new Progress('verify', 0, { quiet: flags.json === true });
   const r = await verifyLog(flags.data, { onProgress: (d, t) => progress.update(d, t) });
   if (flags.json) {
-    process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+    writeJson(r, 2);
   } else {
     progress.done(r.events, `read ${flags.data}`);
-    for (const p of r.problems.slice(0, SHOWN)) process.stderr.write(`loadledger: ${p.code}: ${p.message}\n`);
-    if (r.problemCount > SHOWN) process.stderr.write(`loadledger: … and ${r.problemCount - SHOWN} more problems (--json lists the first ${r.problems.length})\n`);
-    (r.ok ? process.stdout : process.stderr).write(verifySummary(r) + '\n');
+    for (const p of r.problems.slice(0, SHOWN)) writeErr(`loadledger: ${p.code}: ${printable(p.message)}\n`);
+    if (r.problemCount > SHOWN) writeErr(`loadledger: … and ${r.problemCount - SHOWN} more problems (--json lists the first ${r.problems.length})\n`);
+    (r.ok ? writeOut : writeErr)(verifySummary(r) + '\n');
   }
   if (!r.ok) process.exitCode = EXIT_FAILURE;
 }

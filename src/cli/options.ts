@@ -193,7 +193,14 @@ export function addSourceOptions(cmd: Command, fileHelp: string): Command {
  * readCredentials in http-client.ts; $LOADLEDGER_TOKEN_FILE stands in for --token-file).
  */
 export function addCredentialOptions(cmd: Command, http = 'the master'): Command {
-  return cmd
-    .option('--token-file <file>', `a file holding the token of ${http}, sent as a bearer token (default: $LOADLEDGER_TOKEN_FILE)`)
-    .option('--ca <file>', `a CA certificate (PEM) to trust when ${http} is https:// with a private CA`);
+  return (
+    cmd
+      .option('--token-file <file>', `a file holding the token of ${http}, sent as a bearer token (default: $LOADLEDGER_TOKEN_FILE)`)
+      .option('--ca <file>', `a CA certificate (PEM) to trust when ${http} is https:// with a private CA`)
+      // $LOADLEDGER_TOKEN_FILE is readCredentials' own fallback, which names the variable in
+      // its messages; the configuration layers' copy of it (source 'env') would be named --token-file.
+      .hook('preAction', (c) => {
+        if (c.getOptionValueSource('tokenFile') === 'env') c.setOptionValueWithSource('tokenFile', undefined, 'default');
+      })
+  );
 }

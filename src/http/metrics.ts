@@ -8,6 +8,7 @@ import { registerApiMetrics, type HttpApiStats } from './api-metrics.js';
 
 export type { HttpApiStats, HttpConnections } from './api-metrics.js';
 import { registerClusterMetrics } from './cluster-metrics.js';
+import { registerIntegrationMetrics } from './integration-metrics.js';
 
 /** How a `/v1/least-loaded` query ended (the `result` label). */
 export const QUERY_RESULTS = ['ok', 'no_eligible', 'down', 'bad_request'] as const;
@@ -198,6 +199,7 @@ export class MasterMetrics {
       },
     });
     if (http) registerApiMetrics(this.registry, http);
+    registerIntegrationMetrics(this.registry, master.integrations ?? []);
     new Counter({
       name: 'loadledger_unknown_frames_total',
       help: 'Frames of unknown type skipped.',

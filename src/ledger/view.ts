@@ -6,6 +6,7 @@ import type { LoadLedgerError } from '../errors.js';
 import type { LedgerEvent } from '../events.js';
 import type { Projection } from '../projection/state.js';
 import type { Selector } from '../selection/selector.js';
+import type { AnswerStats } from '../util/answer-stats.js';
 
 /** What the operator must hear about: the log failed, came back, or the master gave up. */
 export type HealthChange =
@@ -62,6 +63,19 @@ export interface ClusterView {
 }
 
 /**
+ * One interface a consumer reads the registry through (docs/integrations.md), each off
+ * unless its flag is given; the ones that are on are listed with where they answer and what
+ * they answered (`/v1/cluster`, `/healthz`, `/metrics`).
+ */
+export interface IntegrationView {
+  /** `prometheus-sd`, `envoy-eds`, … (the `interface` label in /metrics). */
+  readonly name: string;
+  /** Where consumers reach it: `GET /v1/sd/prometheus` on the HTTP API, or a listener's host:port. */
+  readonly at: string;
+  readonly stats: AnswerStats;
+}
+
+/**
  * A read-only view of a running registry: what the HTTP routes, the binary QUERY and the
  * metrics read. The composition root (src/node/master.ts) is one; a test can pass a literal.
  */
@@ -80,6 +94,8 @@ export interface RegistryView {
   readonly log: EventLog;
   /** Master HA: role, term, lag (undefined: a master running alone). */
   readonly cluster?: ClusterView | undefined;
+  /** The interfaces for consumers that are on (absent or empty: none). */
+  readonly integrations?: readonly IntegrationView[] | undefined;
 }
 
 /** What the operator's endpoints may change, on top of the view. */

@@ -17,7 +17,8 @@ import type { Refusal } from '../util/refusals.js';
 import { resolveMasterOptions, type MasterOptions, type ResolvedMasterOptions } from './options.js';
 import { makeDataDir, removePidFile, writePidFile } from './pid-file.js';
 import { ClusterMember, type ClusterChange } from './cluster-member.js';
-import type { ClusterView } from '../ledger/view.js';
+import type { ClusterView, IntegrationView } from '../ledger/view.js';
+import { AnswerStats } from '../util/answer-stats.js';
 
 export { MASTER_DEFAULTS, type MasterOptions, type ResolvedMasterOptions } from './options.js';
 export type { HostPort } from '../util/hostport.js';
@@ -52,6 +53,8 @@ export class Master implements RegistryControl, MetricsSource {
   readonly refusals$ = new Subject<Refusal>();
   /** The process's file descriptors, which both ports check before they take a connection. */
   readonly descriptors = new Descriptors();
+  /** The interfaces for consumers that are on (docs/integrations.md), with their counters. */
+  readonly integrations: IntegrationView[] = [];
 
   private constructor(
     readonly options: ResolvedMasterOptions,
@@ -59,6 +62,7 @@ export class Master implements RegistryControl, MetricsSource {
   ) {
     this.ledger = built;
     this.selector = new Selector({ policy: options.policy, compensation: options.compensation });
+    if (options.prometheusSd) this.integrations.push({ name: 'prometheus-sd', at: 'GET /v1/sd/prometheus', stats: new AnswerStats() });
     const self = this;
     this.liveness = new Liveness(
       { get conns() { return self.port?.conns ?? new Map(); }, get projection() { return built.projection; }, get recorder() { return built.recorder; }, prune: (now) => self.port?.admission.prune(now), now: () => self.now() },

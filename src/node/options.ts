@@ -109,6 +109,8 @@ export interface MasterOptions {
   flapWindow?: number;
   /** … and the connection that holds it keeps it this long, others are refused (ms). */
   flapHoldDown?: number;
+  /** Serve Prometheus HTTP service discovery, `GET /v1/sd/prometheus`, on the HTTP API (docs/integrations.md#prometheus). */
+  prometheusSd?: boolean;
 }
 
 /** MasterOptions with every default filled in. */
@@ -149,6 +151,7 @@ export const MASTER_DEFAULTS = {
   flapTakeovers: FLAPPING_DEFAULTS.takeovers,
   flapWindow: FLAPPING_DEFAULTS.window,
   flapHoldDown: FLAPPING_DEFAULTS.holdDown,
+  prometheusSd: false,
 } as const;
 
 const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -205,6 +208,7 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     flapTakeovers: MASTER_DEFAULTS.flapTakeovers,
     flapWindow: MASTER_DEFAULTS.flapWindow,
     flapHoldDown: MASTER_DEFAULTS.flapHoldDown,
+    prometheusSd: MASTER_DEFAULTS.prometheusSd,
     ...opts,
   };
   if (options.etcd.length > 0) {
@@ -219,6 +223,9 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     }
   }
   if (!(options.protectShare >= 0 && options.protectShare <= 1)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--protect-share must be between 0 and 1, got ${options.protectShare}`);
+  for (const [on, flag] of [[options.prometheusSd, '--prometheus-sd']] as const) {
+    if (on && !options.http) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${flag} is served on the HTTP API: it needs --http (not --no-http)`);
+  }
   checkTimers(options);
   parsePolicy(options.policy, 'policy');
   checkCompensation(options.compensation, 'compensation');

@@ -55,6 +55,7 @@ const SAME_AS_OPTIONS = [
   'flapTakeovers',
   'flapWindow',
   'flapHoldDown',
+  'prometheusSd',
 ] as const satisfies ReadonlyArray<keyof ResolvedMasterOptions>;
 
 interface MasterFlags extends HttpSecurityFlags, LogFlags, Pick<ResolvedMasterOptions, (typeof SAME_AS_OPTIONS)[number]> {
@@ -132,6 +133,7 @@ export function masterCommand(): Command {
     .addOption(withDefault('--flap-takeovers <n>', 'flapping: a node id taken over by a new connection more than this many times within --flap-window (two slaves with the same --addr) keeps its connection, others are refused (0: off)', MASTER_DEFAULTS.flapTakeovers, intArg(0)))
     .addOption(withDefault('--flap-window <duration>', 'the window of --flap-takeovers', MASTER_DEFAULTS.flapWindow, positiveDurationArg))
     .addOption(withDefault('--flap-hold-down <duration>', 'a flapping node stays with the connection that holds it this long', MASTER_DEFAULTS.flapHoldDown, positiveDurationArg))
+    .addOption(new Option('--prometheus-sd', 'serve Prometheus HTTP service discovery on the HTTP API: GET /v1/sd/prometheus (docs/integrations.md)').default(false, 'off'))
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')

@@ -2,13 +2,14 @@ import { ErrorCode } from '../../errors.js';
 import type { ClusterDocument } from '../../ledger/view.js';
 import { fail, send } from '../respond.js';
 import type { ApiHost, Call } from '../route.js';
+import { integrationsDocument } from './discovery.js';
 
 /** The header every read carries on a master of a cluster: how far behind the leader it is. */
 export const LAG_HEADER = 'loadledger-lag';
 
-/** `GET /v1/cluster`: this master's role, term, leader, lag and the members (docs/ha.md). */
+/** `GET /v1/cluster`: this master's role, term, leader, lag and the members (docs/ha.md), and the interfaces for consumers that are on. */
 export function cluster({ host, res }: Call): void {
-  send(res, 200, clusterDocument(host));
+  send(res, 200, { ...clusterDocument(host), integrations: integrationsDocument(host) });
 }
 
 /**

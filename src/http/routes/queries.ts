@@ -4,6 +4,7 @@ import { attrFilter, filterProblem } from '../../selection/filter.js';
 import { takePolicyParam } from '../../selection/policy.js';
 import { downMessage, fail, send, sendBody } from '../respond.js';
 import type { Call } from '../route.js';
+import { integrationsDocument } from './discovery.js';
 
 /** `GET /v1/least-loaded[?policy=…][&attr=value…]`: the node to send work to. */
 export function leastLoaded({ host, params, res, metrics, answers }: Call): void {
@@ -76,8 +77,9 @@ export function healthz({ host, res }: Call): void {
   const ok = host.healthy;
   const p = host.projection;
   const d = host.degraded;
-  if (d) return send(res, httpStatus(ErrorCode.MASTER_DOWN), { status: 'unavailable', master: 'DOWN', seq: p.seq, code: ErrorCode.MASTER_DOWN, reason: downMessage(d), since: d.since });
+  const integrations = integrationsDocument(host);
+  if (d) return send(res, httpStatus(ErrorCode.MASTER_DOWN), { status: 'unavailable', master: 'DOWN', seq: p.seq, code: ErrorCode.MASTER_DOWN, reason: downMessage(d), since: d.since, integrations });
   // Mass-failure protection is the master working as designed (answers stay available): 200, flagged.
   const protection = p.protection ? { protection: protectionDocument(p.protection) } : {};
-  return send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', master: p.master.state, seq: p.seq, ...protection });
+  return send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', master: p.master.state, seq: p.seq, ...protection, integrations });
 }

@@ -18,6 +18,7 @@ import { resolveMasterOptions, type MasterOptions, type ResolvedMasterOptions } 
 import { makeDataDir, removePidFile, writePidFile } from './pid-file.js';
 import { ClusterMember, type ClusterChange } from './cluster-member.js';
 import type { ClusterView } from '../ledger/view.js';
+import { WeightBoard } from '../ledger/weights.js';
 
 export { MASTER_DEFAULTS, type MasterOptions, type ResolvedMasterOptions } from './options.js';
 export type { HostPort } from '../util/hostport.js';
@@ -52,6 +53,8 @@ export class Master implements RegistryControl, MetricsSource {
   readonly refusals$ = new Subject<Refusal>();
   /** The process's file descriptors, which both ports check before they take a connection. */
   readonly descriptors = new Descriptors();
+  /** Loads → weights, one table for every interface (docs/selection.md#weights); ticks from its first read to stop, leader or standby. */
+  readonly weights: WeightBoard;
 
   private constructor(
     readonly options: ResolvedMasterOptions,
@@ -59,6 +62,7 @@ export class Master implements RegistryControl, MetricsSource {
   ) {
     this.ledger = built;
     this.selector = new Selector({ policy: options.policy, compensation: options.compensation });
+    this.weights = new WeightBoard(this.ledger, { scheduler: options.scheduler, interval: options.weightInterval, policy: { min: options.weightMin, step: options.weightStep }, serviceKey: options.serviceKey });
     const self = this;
     this.liveness = new Liveness(
       { get conns() { return self.port?.conns ?? new Map(); }, get projection() { return built.projection; }, get recorder() { return built.recorder; }, prune: (now) => self.port?.admission.prune(now), now: () => self.now() },
@@ -271,6 +275,7 @@ export class Master implements RegistryControl, MetricsSource {
   /** In order: timers, the slave port, MasterStopped, the HTTP API (its tails see the stop), the log. */
   private async doStop(reason: string): Promise<void> {
     this.liveness.stop();
+    this.weights.stop();
     await this.ledger.quiesce();
     const closed = this.port?.close();
     await this.ledger.recordStop(reason);
@@ -285,6 +290,7 @@ export class Master implements RegistryControl, MetricsSource {
   }
 
   private async abort(): Promise<void> {
+    this.weights.stop();
     this.port?.abort();
     await this.member?.stop();
     await this.http?.close();

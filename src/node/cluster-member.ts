@@ -170,6 +170,8 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
     const client: ReplicationClient = new ReplicationClient(this, {
       node: this.node,
       leader,
+      // the leader's reads need the token unless they are open (the members share one token)
+      token: this.options.auth?.token && !this.options.auth.openReads ? this.options.auth.token.bearer() : undefined,
       scheduler: this.scheduler,
       onTruncate: (dropped, node, term) => this.host.cluster$.next({ type: 'truncated', ...dropped, leader: node, term }),
       onSnapshot: (seq) => this.host.cluster$.next({ type: 'snapshot', seq, leader: leader.node }),

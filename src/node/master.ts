@@ -10,6 +10,7 @@ import type { Degraded, HealthChange, MetricsSource, RegistryControl } from '../
 import { formatAddr } from '../master/connection.js';
 import { Liveness } from '../master/liveness.js';
 import { SlavePort } from '../master/slave-port.js';
+import { QueryPort } from '../master/query-port.js';
 import { startHttpApi, type HttpApi, type HttpApiOptions } from '../http/server.js';
 import type { HostPort } from '../util/hostport.js';
 import { Descriptors } from '../util/descriptors.js';
@@ -38,6 +39,12 @@ export class Master implements RegistryControl, MetricsSource {
   readonly ledger: Ledger;
   /** The slave port while this master leads (a standby has none: slaves go to the leader). */
   private port: SlavePort | undefined;
+  /** Master HA: the slave port while this master does not lead (binary QUERY only, no slaves). */
+  private queryPort: QueryPort | undefined;
+  /** Opening and closing the query port, in order (a term may begin while it opens). */
+  private queryPortOps: Promise<void> = Promise.resolve();
+  /** Master HA: the slave address first bound (port 0 in the options), kept across roles. */
+  private bound: HostPort | undefined;
   private readonly liveness: Liveness;
   private http: HttpApi | undefined;
   private stopping: Promise<void> | undefined;
@@ -141,7 +148,7 @@ export class Master implements RegistryControl, MetricsSource {
 
   /** The addresses actually bound (port 0 in the options means any free port; a standby has no slave port). */
   get addresses(): { listen: HostPort; http: HostPort | null } {
-    return { listen: this.port?.address ?? this.options.listen, http: this.http?.address ?? null };
+    return { listen: this.port?.address ?? this.queryPort?.address ?? this.bound ?? this.options.listen, http: this.http?.address ?? null };
   }
 
   /** True while the master accepts slaves and its log takes writes (a standby does neither). */
@@ -173,6 +180,8 @@ export class Master implements RegistryControl, MetricsSource {
     this.ledger.started = true;
     writePidFile(this.options.data);
     this.pidWritten = true;
+    this.reopenQueryPort();
+    await this.queryPortOps;
     this.member = new ClusterMember(this, this.options);
     this.ledger.retention.start();
     await this.member.start();
@@ -191,10 +200,35 @@ export class Master implements RegistryControl, MetricsSource {
     };
   }
 
+  /** Master HA, not leading: binds the query port (after whatever came before it), on the address kept. */
+  private reopenQueryPort(after: Promise<unknown> = Promise.resolve()): void {
+    this.queryPortOps = this.queryPortOps
+      .then(() => after)
+      .then(async () => {
+        if (this.stopping || this.port || this.queryPort) return;
+        const q = new QueryPort({ ...this.options, listen: this.bound ?? this.options.listen }, this);
+        await q.listen();
+        this.queryPort = q;
+        this.bound = q.address;
+      })
+      .catch(() => {}); // the address is taken for now: slaves and queries get a refusal, as before
+  }
+
+  /** Closes the query port (before the term's slave port binds the same address). */
+  private closeQueryPort(): Promise<void> {
+    this.queryPortOps = this.queryPortOps.then(async () => {
+      const q = this.queryPort;
+      this.queryPort = undefined;
+      await q?.close();
+    });
+    return this.queryPortOps;
+  }
+
   private async bindPort(): Promise<SlavePort> {
-    const port = new SlavePort({ ...this.options, onRefusal: (r) => this.refusals$.next(r), descriptors: this.descriptors }, this.ledger, this.selector, this.projection.lastConn + 1);
+    const port = new SlavePort({ ...this.options, listen: this.bound ?? this.options.listen, onRefusal: (r) => this.refusals$.next(r), descriptors: this.descriptors }, this.ledger, this.selector, this.projection.lastConn + 1);
     await port.listen();
     this.port = port;
+    if (this.options.etcd.length > 0) this.bound = port.address;
     return port;
   }
 
@@ -226,6 +260,7 @@ export class Master implements RegistryControl, MetricsSource {
 
   /** @internal Master HA: this node won term `term`: LeaderElected, MasterStarted, slaves. */
   async lead(term: number): Promise<void> {
+    await this.closeQueryPort();
     this.ledger.recorder.resume();
     const port = await this.bindPort();
     await this.takeSlaves(port, { term, node: this.options.nodeId });
@@ -237,7 +272,9 @@ export class Master implements RegistryControl, MetricsSource {
     this.liveness.stop();
     const port = this.port;
     this.port = undefined;
-    if (port) void port.close();
+    const closed = port?.close();
+    // a standby again: queries on the same address once the term's port has closed
+    this.reopenQueryPort(closed);
   }
 
   private recordStart(epoch: number): void {
@@ -292,6 +329,7 @@ export class Master implements RegistryControl, MetricsSource {
   private async abort(): Promise<void> {
     this.weights.stop();
     this.port?.abort();
+    await this.closeQueryPort();
     await this.member?.stop();
     await this.http?.close();
   }

@@ -11,6 +11,7 @@ import { formatAddr } from '../master/connection.js';
 import { Liveness } from '../master/liveness.js';
 import { SlavePort } from '../master/slave-port.js';
 import { QueryPort } from '../master/query-port.js';
+import { AgentPort } from '../master/agent-port.js';
 import { startHttpApi, type HttpApi, type HttpApiOptions } from '../http/server.js';
 import type { HostPort } from '../util/hostport.js';
 import { Descriptors } from '../util/descriptors.js';
@@ -62,6 +63,8 @@ export class Master implements RegistryControl, MetricsSource {
   readonly descriptors = new Descriptors();
   /** Loads → weights, one table for every interface (docs/selection.md#weights); ticks from its first read to stop, leader or standby. */
   readonly weights: WeightBoard;
+  /** HAProxy's agent-check (`--agent`), leader or standby; undefined while off. */
+  agent: AgentPort | undefined;
 
   private constructor(
     readonly options: ResolvedMasterOptions,
@@ -166,6 +169,11 @@ export class Master implements RegistryControl, MetricsSource {
   }
 
   private async listen(): Promise<void> {
+    if (this.options.agent) {
+      const agent = new AgentPort({ listen: this.options.agent, scheduler: this.options.scheduler }, this);
+      await agent.listen();
+      this.agent = agent;
+    }
     if (this.options.etcd.length === 0) {
       // alone: bind the slave port before the HTTP API, as always
       const port = await this.bindPort();
@@ -331,6 +339,7 @@ export class Master implements RegistryControl, MetricsSource {
     this.port?.abort();
     await this.closeQueryPort();
     await this.member?.stop();
+    await this.agent?.close();
     await this.http?.close();
   }
 }

@@ -120,6 +120,8 @@ export interface MasterOptions {
   weightStep?: number;
   /** … and never below this (1..100): every eligible node's minimum weight. */
   weightMin?: number;
+  /** HAProxy's agent-check on this address (docs/integrations.md); null (the default): off. */
+  agent?: HostPort | null;
 }
 
 /** MasterOptions with every default filled in. */
@@ -224,6 +226,7 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     weightInterval: MASTER_DEFAULTS.weightInterval,
     weightStep: MASTER_DEFAULTS.weightStep,
     weightMin: MASTER_DEFAULTS.weightMin,
+    agent: null,
     ...opts,
   };
   if (options.etcd.length > 0) {

@@ -252,8 +252,11 @@ export class Master implements RegistryControl, MetricsSource {
     if (damaged) await this.ledger.snapshot();
     if (!this.pidWritten) writePidFile(this.options.data);
     this.pidWritten = true;
+    // A term (master HA): the log's connections are the previous term's; their slaves get one
+    // dead-after to re-register (counted before the port opens: none of them is this term's).
+    if (term) this.liveness.termBegan();
+    else this.liveness.protection.reset();
     port.open();
-    this.liveness.protection.reset();
     this.liveness.start();
     if (!term) this.ledger.retention.start();
   }
@@ -270,6 +273,7 @@ export class Master implements RegistryControl, MetricsSource {
   stepDown(): void {
     this.ledger.recorder.fence();
     this.liveness.stop();
+    this.liveness.grace.reset();
     const port = this.port;
     this.port = undefined;
     const closed = port?.close();

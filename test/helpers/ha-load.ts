@@ -14,7 +14,7 @@ import { RawClient } from './net.js';
 export type FleetSlave = Slave & { readonly addr: string };
 
 /** `count` slaves (10.8.0.1:80 …) with the list of the masters' slave ports, pushing every `interval` ms. */
-export function slaves(cleanup: Cleanup, count: number, masters: readonly HaMaster[], opts: { interval?: number; deadAfter?: number } = {}): FleetSlave[] {
+export function slaves(cleanup: Cleanup, count: number, masters: readonly Pick<HaMaster, 'listen'>[], opts: { interval?: number; deadAfter?: number; backoff?: { initial: number; max: number } } = {}): FleetSlave[] {
   const out: FleetSlave[] = [];
   for (let i = 1; i <= count; i++) {
     const addr = `10.8.0.${i}:80`;
@@ -24,7 +24,7 @@ export function slaves(cleanup: Cleanup, count: number, masters: readonly HaMast
       load: () => i + Math.random(),
       interval: opts.interval ?? 50,
       deadAfter: opts.deadAfter ?? 3000,
-      backoff: { initial: 20, max: 200 },
+      backoff: opts.backoff ?? { initial: 20, max: 200 },
     });
     s.on('error', () => {}); // refused by a standby, reset by a dead leader: it moves on
     cleanup.defer(`slave ${addr}`, () => s.close());

@@ -6,6 +6,9 @@ import type { LoadLedgerError } from '../errors.js';
 import type { LedgerEvent } from '../events.js';
 import type { Projection } from '../projection/state.js';
 import type { Selector } from '../selection/selector.js';
+import type { WeightsView } from './weights.js';
+
+export type { WeightsView } from './weights.js';
 
 /** What the operator must hear about: the log failed, came back, or the master gave up. */
 export type HealthChange =
@@ -80,6 +83,11 @@ export interface RegistryView {
   readonly log: EventLog;
   /** Master HA: role, term, lag (undefined: a master running alone). */
   readonly cluster?: ClusterView | undefined;
+  /**
+   * Loads → weights for the interfaces that hand out weights (HAProxy, Envoy, DNS SRV): one
+   * table for all, moved by one bounded step per tick (docs/selection.md#weights).
+   */
+  readonly weights: WeightsView;
 }
 
 /** What the operator's endpoints may change, on top of the view. */

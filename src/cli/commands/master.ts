@@ -55,6 +55,10 @@ const SAME_AS_OPTIONS = [
   'flapTakeovers',
   'flapWindow',
   'flapHoldDown',
+  'serviceKey',
+  'weightInterval',
+  'weightMin',
+  'weightStep',
 ] as const satisfies ReadonlyArray<keyof ResolvedMasterOptions>;
 
 interface MasterFlags extends HttpSecurityFlags, LogFlags, Pick<ResolvedMasterOptions, (typeof SAME_AS_OPTIONS)[number]> {
@@ -132,6 +136,10 @@ export function masterCommand(): Command {
     .addOption(withDefault('--flap-takeovers <n>', 'flapping: a node id taken over by a new connection more than this many times within --flap-window (two slaves with the same --addr) keeps its connection, others are refused (0: off)', MASTER_DEFAULTS.flapTakeovers, intArg(0)))
     .addOption(withDefault('--flap-window <duration>', 'the window of --flap-takeovers', MASTER_DEFAULTS.flapWindow, positiveDurationArg))
     .addOption(withDefault('--flap-hold-down <duration>', 'a flapping node stays with the connection that holds it this long', MASTER_DEFAULTS.flapHoldDown, positiveDurationArg))
+    .addOption(withDefault('--service-key <attr>', "the attribute that names a node's service, for HAProxy, Envoy, DNS and Prometheus SD", MASTER_DEFAULTS.serviceKey as string))
+    .addOption(withDefault('--weight-interval <duration>', 'weights handed to proxies and resolvers move once per this long', MASTER_DEFAULTS.weightInterval, positiveDurationArg))
+    .addOption(withDefault('--weight-min <n>', "every eligible node's lowest weight, 1..100 (percent of full weight): its minimum share", MASTER_DEFAULTS.weightMin, intArg(1, 100)))
+    .addOption(withDefault('--weight-step <n>', 'the most a weight moves per --weight-interval, 1..100 (100: no bound)', MASTER_DEFAULTS.weightStep, intArg(1, 100)))
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')

@@ -16,7 +16,8 @@ import type { HostPort } from '../util/hostport.js';
 import { Descriptors } from '../util/descriptors.js';
 import type { Refusal } from '../util/refusals.js';
 import { resolveMasterOptions, type MasterOptions, type ResolvedMasterOptions } from './options.js';
-import { makeDataDir, removePidFile, writePidFile } from './pid-file.js';
+import { prepareDataDir } from './data-dir.js';
+import { removePidFile, writePidFile } from './pid-file.js';
 import { ClusterMember, type ClusterChange } from './cluster-member.js';
 import type { ClusterView } from '../ledger/view.js';
 import { WeightBoard } from '../ledger/weights.js';
@@ -81,24 +82,27 @@ export class Master implements RegistryControl, MetricsSource {
   /** Opens the log, rebuilds the projection from it, starts listening and records the start. */
   static async start(opts: MasterOptions): Promise<Master> {
     const options = resolveMasterOptions(opts);
-    makeDataDir(options.data);
+    // A start that fails (a port in use) takes back the directory or log it created.
+    const dataDir = prepareDataDir(options.data);
     let master: Master | undefined;
-    // The ledger calls back into the node (drop connections, record the restart, give up).
-    const ledger = await Ledger.open(options, {
-      dropConnections: () => master?.port?.dropAll(),
-      restarted: (epoch) => {
-        master?.liveness.protection.reset();
-        master?.recordStart(epoch);
-      },
-      gaveUp: (reason) => void master?.stop(reason),
-    });
+    let ledger: Ledger | undefined;
     try {
+      // The ledger calls back into the node (drop connections, record the restart, give up).
+      ledger = await Ledger.open(options, {
+        dropConnections: () => master?.port?.dropAll(),
+        restarted: (epoch) => {
+          master?.liveness.protection.reset();
+          master?.recordStart(epoch);
+        },
+        gaveUp: (reason) => void master?.stop(reason),
+      });
       master = new Master(options, ledger);
       await master.listen();
       return master;
     } catch (e) {
       if (master) await master.abort();
-      await ledger.log.close().catch(() => {});
+      await ledger?.log.close().catch(() => {});
+      dataDir.undo();
       throw e;
     }
   }

@@ -5,6 +5,7 @@ import type { LedgerEvent } from '../src/events.js';
 import type { ProjectionSnapshot } from '../src/projection/snapshot.js';
 import { corruptError, isLevelCorruption, overlaps, type Damage, type Hole } from './damage.js';
 import { RECORD_EVENTS, keySeq, seqKey } from './format.js';
+import { openError } from './level-errors.js';
 import { OpenChecks } from './open-checks.js';
 import { readChecked, readRecords, type StoredRecord, type Sub } from './reader.js';
 import { RecordDamage, decodeEvents, decodeSnapshot, encodeEvents, encodeMeta, encodeSnapshot } from './record.js';
@@ -305,15 +306,4 @@ export class EventLog {
   async close(): Promise<void> {
     await this.db.close();
   }
-}
-
-function openError(dir: string, e: unknown): LoadLedgerError {
-  const err = e as { code?: string; cause?: { code?: string; message?: string } };
-  if (err.cause?.code === 'LEVEL_LOCKED' || err.code === 'LEVEL_LOCKED') {
-    return new LoadLedgerError(ErrorCode.LOG_LOCKED, `the event log in ${dir} is locked by another process (a running master?)`, { cause: e });
-  }
-  if (isLevelCorruption(e)) {
-    return new LoadLedgerError(ErrorCode.LOG_CORRUPT, `the event log in ${dir} is corrupt: LevelDB cannot open it (${err.cause?.message ?? (e as Error).message})`, { cause: e });
-  }
-  return new LoadLedgerError(ErrorCode.LOG_NOT_FOUND, `cannot open the event log in ${dir}: ${err.cause?.message ?? (e as Error).message}`, { cause: e });
 }

@@ -65,9 +65,13 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
   /** … and its term has started (LeaderElected and MasterStarted committed). */
   private serving = false;
 
-  /** The leader as clients see it: its term has started. */
+  /**
+   * The leader as clients see it: its term has started, and its lease is provably alive
+   * now. (A process resumed after SIGSTOP may answer an HTTP request that waited in its
+   * socket before its fence timer runs: the deadline, not the flag, says it no longer leads.)
+   */
   get leading(): boolean {
-    return this.holding && this.serving;
+    return this.holding && this.serving && this.permit();
   }
 
   constructor(

@@ -17,7 +17,8 @@ import type { HostPort } from '../util/hostport.js';
 import { Descriptors } from '../util/descriptors.js';
 import type { Refusal } from '../util/refusals.js';
 import { resolveMasterOptions, type MasterOptions, type ResolvedMasterOptions } from './options.js';
-import { makeDataDir, removePidFile, writePidFile } from './pid-file.js';
+import { prepareDataDir } from './data-dir.js';
+import { removePidFile, writePidFile } from './pid-file.js';
 import { ClusterMember, type ClusterChange } from './cluster-member.js';
 import type { ClusterView } from '../ledger/view.js';
 import { WeightBoard } from '../ledger/weights.js';
@@ -84,24 +85,27 @@ export class Master implements RegistryControl, MetricsSource {
   /** Opens the log, rebuilds the projection from it, starts listening and records the start. */
   static async start(opts: MasterOptions): Promise<Master> {
     const options = resolveMasterOptions(opts);
-    makeDataDir(options.data);
+    // A start that fails (a port in use) takes back the directory or log it created.
+    const dataDir = prepareDataDir(options.data);
     let master: Master | undefined;
-    // The ledger calls back into the node (drop connections, record the restart, give up).
-    const ledger = await Ledger.open(options, {
-      dropConnections: () => master?.port?.dropAll(),
-      restarted: (epoch) => {
-        master?.liveness.protection.reset();
-        master?.recordStart(epoch);
-      },
-      gaveUp: (reason) => void master?.stop(reason),
-    });
+    let ledger: Ledger | undefined;
     try {
+      // The ledger calls back into the node (drop connections, record the restart, give up).
+      ledger = await Ledger.open(options, {
+        dropConnections: () => master?.port?.dropAll(),
+        restarted: (epoch) => {
+          master?.liveness.protection.reset();
+          master?.recordStart(epoch);
+        },
+        gaveUp: (reason) => void master?.stop(reason),
+      });
       master = new Master(options, ledger);
       await master.listen();
       return master;
     } catch (e) {
       if (master) await master.abort();
-      await ledger.log.close().catch(() => {});
+      await ledger?.log.close().catch(() => {});
+      dataDir.undo();
       throw e;
     }
   }
@@ -260,8 +264,11 @@ export class Master implements RegistryControl, MetricsSource {
     if (damaged) await this.ledger.snapshot();
     if (!this.pidWritten) writePidFile(this.options.data);
     this.pidWritten = true;
+    // A term (master HA): the log's connections are the previous term's; their slaves get one
+    // dead-after to re-register (counted before the port opens: none of them is this term's).
+    if (term) this.liveness.termBegan();
+    else this.liveness.protection.reset();
     port.open();
-    this.liveness.protection.reset();
     this.liveness.start();
     if (!term) this.ledger.retention.start();
   }
@@ -278,6 +285,7 @@ export class Master implements RegistryControl, MetricsSource {
   stepDown(): void {
     this.ledger.recorder.fence();
     this.liveness.stop();
+    this.liveness.grace.reset();
     const port = this.port;
     this.port = undefined;
     const closed = port?.close();

@@ -12,6 +12,8 @@ import type { RestartResult } from './sections/restart.js';
 import type { MemoryResult } from './sections/memory.js';
 import { FOLLOWERS, type FollowersRun } from './sections/followers.js';
 import { best } from './lib/stats.js';
+import { haReport, type HaResult } from './sections/ha.js';
+import { failoverReport, type FailoverResult } from './sections/failover.js';
 
 interface Target {
   name: string;
@@ -36,6 +38,8 @@ export interface Measured {
   restartFloor: { versionMs: number; emptyLogMs: number } | undefined;
   mem: MemoryResult[];
   followerRuns: FollowersRun[];
+  ha?: HaResult | undefined;
+  failover?: FailoverResult | undefined;
 }
 
 /** The report's lines; also stores targets, profiles and worstForeignCpu in m.results. */
@@ -190,6 +194,11 @@ export function report(m: Measured): string[] {
 
   // targets
   const targets: Target[] = [];
+  for (const part of [m.ha && haReport(m.ha), m.failover && failoverReport(m.failover)]) {
+    if (!part) continue;
+    out.push(...part.lines);
+    targets.push(...part.targets);
+  }
   if (none && deaf) {
     const dRss = (deaf.rssPeak - none.rssPeak) / 2 ** 20;
     const ratio = deaf.latency.p99 / none.latency.p99;

@@ -10,7 +10,7 @@
  * Flags: --quick, --fsync (the master syncs every group commit), --profile (CPU profiles of the master over the ingest@1000, latency and
  * query windows, and node --cpu-prof of the replay and restart processes, summarised at
  * the end; profiles kept in bench/.work/profiles/), --only=a,b (sections:
- * ingest, latency, query, replay, restart, memory, followers; or --only=binquery alone), --http-conns=N, --master-flags="…"
+ * ingest, latency, query, replay, restart, memory, followers, ha, failover; or --only=binquery alone), --http-conns=N, --master-flags="…"
  * (node flags for the master process, for experiments). See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { coresBusy, cpuTicks } from './lib/machine.js';
 import { best } from './lib/stats.js';
-import { CFG, FSYNC, PROFILE, QUICK, RUN, ROOT, cleanup, enabled, log, startMaster, type MasterInfo } from './lib/context.js';
+import { CFG, FSYNC, PROFILE, QUICK, RUN, ROOT, cleanup, enabled, freshDir, log, startMaster, type MasterInfo } from './lib/context.js';
 import { ingestRun, type IngestRun } from './sections/ingest.js';
 import { latencyRun, type LatencyRun } from './sections/latency.js';
 import { query, type QueryResult } from './sections/query.js';
@@ -29,6 +29,9 @@ import { buildLog, logDirs, rawAppend, replay, type AppendResult, type ReplayRes
 import { processFloor, restart, type RestartResult } from './sections/restart.js';
 import { memory, type MemoryResult } from './sections/memory.js';
 import { FOLLOWERS, followersRun, type FollowersRun } from './sections/followers.js';
+import { ha, type HaResult } from './sections/ha.js';
+import { failover, type FailoverResult } from './sections/failover.js';
+import { NO_ETCD, etcdBin, startEtcd } from './lib/etcd.js';
 import { report } from './report.js';
 
 // ---------------------------------------------------------------- environment
@@ -163,7 +166,24 @@ async function main(): Promise<void> {
     results['followers'] = followerRuns;
   }
 
-  const out = report({ results, ingest, ingestRuns, append, maxRate, latency, latencyStub, latencyRuns, q, replays, restarts, restartFloor, mem, followerRuns });
+  // Master HA: a real etcd and two masters as processes (skipped, with one line, without etcd).
+  let haResult: HaResult | undefined;
+  let failoverResult: FailoverResult | undefined;
+  if (enabled.has('ha') || enabled.has('failover')) {
+    const bin = etcdBin();
+    if (!bin) log(`ha, failover: skipped: ${NO_ETCD}`);
+    else {
+      const etcd = await startEtcd(bin, freshDir('etcd'));
+      try {
+        if (enabled.has('ha')) results['ha'] = haResult = await ha(etcd.url);
+        if (enabled.has('failover')) results['failover'] = failoverResult = await failover(etcd.url);
+      } finally {
+        await etcd.stop();
+      }
+    }
+  }
+
+  const out = report({ results, ingest, ingestRuns, append, maxRate, latency, latencyStub, latencyRuns, q, replays, restarts, restartFloor, mem, followerRuns, ha: haResult, failover: failoverResult });
 
   const elapsed = (performance.now() - t0) / 1000;
   results['elapsedSec'] = elapsed;

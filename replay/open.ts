@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, linkSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, linkSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, LoadLedgerError } from '../src/errors.js';
@@ -37,6 +37,13 @@ export interface ReadOnlyLog {
  * be replayed as often as needed.
  */
 export async function openLogReadOnly(dir: string): Promise<ReadOnlyLog> {
+  try {
+    accessSync(dir, constants.R_OK | constants.X_OK);
+    if (statSync(dir).isDirectory()) accessSync(join(dir, 'CURRENT'), constants.F_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new LoadLedgerError(ErrorCode.PERMISSION_DENIED, `--data ${dir}: permission denied reading it (${code})`, { cause: e });
+  }
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new LoadLedgerError(ErrorCode.LOG_NOT_FOUND, `no event log at ${dir}`);
   }
@@ -79,6 +86,8 @@ export async function openLogReadOnly(dir: string): Promise<ReadOnlyLog> {
   } catch (e) {
     rmSync(copy, { recursive: true, force: true });
     if (e instanceof LoadLedgerError) throw new LoadLedgerError(e.code, e.message.split(copy).join(dir), { cause: e.cause });
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new LoadLedgerError(ErrorCode.PERMISSION_DENIED, `--data ${dir}: permission denied reading ${(e as NodeJS.ErrnoException).path ?? dir}`, { cause: e });
     throw e;
   }
 }

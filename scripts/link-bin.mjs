@@ -1,8 +1,9 @@
 // Run by `prepare` after the build: puts the project's own command in node_modules/.bin
 // (npm links only the bins of dependencies there) and makes it executable (tsc writes
-// it without the x bit). `npx loadledger` itself also works without this, through npm's
-// self-install of the local package into its npx cache; the link is what lets npm
-// scripts and shells with node_modules/.bin on PATH run `loadledger` directly.
+// it without the x bit), for npm scripts and shells with node_modules/.bin on PATH.
+// `npx loadledger` in the clone does not use it: npm exec takes a package's own bin for a
+// package to install, copies the clone into its npx cache and runs `prepare` again
+// (8-15 s the first time); the clone's quick command is ./loadledger (README).
 import { chmodSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -51,6 +51,8 @@ export const ERRORS = {
   ADDRESS_IN_USE: { status: 500, exit: EXIT_FAILURE, summary: '--listen or --http: another process has the port' },
   // storage
   LOG_LOCKED: { status: 500, exit: EXIT_FAILURE, summary: 'another process has the event log open' },
+  /** The process may not read or write a path it was given (EACCES, EPERM): the message names it. */
+  PERMISSION_DENIED: { status: 500, exit: EXIT_FAILURE, summary: 'the process may not read or write a file or directory it was given: the message names it' },
   LOG_NOT_FOUND: { status: 500, exit: EXIT_FAILURE, summary: 'no event log in the directory given' },
   LOG_FORMAT_UNSUPPORTED: { status: 500, exit: EXIT_FAILURE, summary: 'the event log was written in a format this version does not read' },
   LOG_CORRUPT: { status: 500, exit: EXIT_FAILURE, summary: 'the event log is damaged (a checksum, a gap, records LevelDB dropped): the message names the seqs' },

@@ -5,10 +5,14 @@ import type { LedgerEvent } from '../src/events.js';
 import type { ProjectionSnapshot } from '../src/projection/snapshot.js';
 import { corruptError, isLevelCorruption, overlaps, type Damage, type Hole } from './damage.js';
 import { RECORD_EVENTS, keySeq, seqKey } from './format.js';
+import { openError } from './level-errors.js';
 import { OpenChecks } from './open-checks.js';
 import { readChecked, readRecords, type StoredRecord, type Sub } from './reader.js';
-import { RecordDamage, decodeEvents, decodeSnapshot, encodeEvents, encodeMeta, encodeSnapshot, eventCount } from './record.js';
+import { RecordDamage, decodeEvents, decodeSnapshot, encodeEvents, encodeMeta, encodeSnapshot } from './record.js';
 import { readWal } from './recovery.js';
+import { appendRaw, getRawSnapshot, readRawFrom, resetToSnapshot, truncateAfter } from './replica.js';
+import { deleteBefore, pruneSnapshots, recordStart, replayBaseSeq } from './retention.js';
+import type { Stores } from './stores.js';
 
 export type { Damage, Hole } from './damage.js';
 
@@ -45,16 +49,19 @@ export class EventLog {
   /** Records below this seq may be format 1 (no checksum): Infinity for a format 1 log. */
   private framedFrom = 1;
 
-  private constructor(
-    readonly dir: string,
-    private readonly db: Level<string, Buffer>,
-    private readonly ev: Sub,
-    private readonly snap: Sub,
-    private readonly meta: Sub,
-    private readonly sync: boolean,
-  ) {
-    this.label = dir;
+  private readonly db: Level<string, Buffer>;
+  private readonly ev: Sub;
+  private readonly snap: Sub;
+  private readonly meta: Sub;
+  private readonly sync: boolean;
+
+  private constructor(private readonly stores: Stores) {
+    ({ db: this.db, ev: this.ev, snap: this.snap, meta: this.meta, sync: this.sync } = stores);
+    this.dir = stores.dir;
+    this.label = stores.dir;
   }
+
+  readonly dir: string;
 
   static async open(dir: string, options: EventLogOptions = {}): Promise<EventLog> {
     const create = options.create ?? false;
@@ -70,7 +77,7 @@ export class EventLog {
       throw openError(dir, e);
     }
     const sub = (name: string): Sub => db.sublevel<string, Buffer>(name, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
-    const log = new EventLog(dir, db, sub('ev'), sub('snap'), sub('meta'), options.sync ?? false);
+    const log = new EventLog({ dir, db, ev: sub('ev'), snap: sub('snap'), meta: sub('meta'), sync: options.sync ?? false });
     try {
       const c = new OpenChecks(dir, log.ev, log.meta, () => log.latestSnapshot());
       const upgrade = await c.checkFormat(create);
@@ -92,7 +99,8 @@ export class EventLog {
     return log;
   }
 
-  private legacy(seq: number): boolean {
+  /** Records below framedFrom may be format 1 (no checksum). */
+  legacy(seq: number): boolean {
     return seq < this.framedFrom;
   }
 
@@ -121,90 +129,29 @@ export class EventLog {
     this.lastSeq = last;
   }
 
-  /**
-   * Master HA, a standby: appends records exactly as the leader stored them (key = first
-   * seq, value = the bytes, whatever the record format), with the tail marker, in one
-   * LevelDB write. `ends[i]` is the last seq of record i (the caller decoded and checked it
-   * to fold it). The first record continues the log; only a log that holds no record
-   * (fresh, or just reset to a snapshot) may take one that starts before its end.
-   */
-  async appendRaw(records: readonly { seq: number; value: Buffer }[], ends: readonly number[]): Promise<void> {
-    if (records.length === 0) return;
-    const first = records[0]!.seq;
-    const empty = this.firstSeq > this.lastSeq;
-    if (first !== this.lastSeq + 1 && !(empty && first <= this.lastSeq + 1 && ends[0]! > this.lastSeq)) {
-      throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `replicated record at seq ${first} after ${this.lastSeq} would leave a gap`);
-    }
-    for (let i = 1; i < records.length; i++) {
-      if (records[i]!.seq !== ends[i - 1]! + 1) throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `replicated record at seq ${records[i]!.seq} after ${ends[i - 1]!} would leave a gap`);
-    }
-    const last = ends[ends.length - 1]!;
-    const ops: { type: 'put'; sublevel: Sub; key: string; value: Buffer }[] = records.map((r) => ({ type: 'put', sublevel: this.ev, key: seqKey(r.seq), value: r.value }));
-    ops.push({ type: 'put', sublevel: this.meta, key: 'tail', value: encodeMeta(last) });
-    try {
-      await this.db.batch(ops, { sync: this.sync } as object);
-    } catch (e) {
-      throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${this.dir}: ${(e as Error).message}`, { cause: e });
-    }
-    if (empty) this.firstSeq = first;
-    this.lastSeq = last;
+  /** Master HA, a standby: appends records exactly as the leader stored them (storage/replica.ts). */
+  appendRaw(records: readonly { seq: number; value: Buffer }[], ends: readonly number[]): Promise<void> {
+    return appendRaw(this.stores, this, records, ends);
   }
 
   /** Master HA, the leader: records whose key is ≥ `from`, as stored (key seq and bytes). */
-  async *readRawFrom(from: number): AsyncGenerator<{ seq: number; value: Buffer }[]> {
-    const it = this.ev.iterator({ gte: seqKey(from) });
-    try {
-      for (;;) {
-        const entries = await it.nextv(64);
-        if (entries.length === 0) return;
-        yield entries.map(([key, value]) => ({ seq: keySeq(key), value }));
-      }
-    } finally {
-      await it.close();
-    }
+  readRawFrom(from: number): AsyncGenerator<{ seq: number; value: Buffer }[]> {
+    return readRawFrom(this.stores, from);
   }
 
   /** A stored snapshot's bytes as they are (the leader sends them to a standby far behind). */
-  async getRawSnapshot(seq: number): Promise<Buffer | undefined> {
-    return this.snap.get(seqKey(seq));
+  getRawSnapshot(seq: number): Promise<Buffer | undefined> {
+    return getRawSnapshot(this.stores, seq);
   }
 
-  /**
-   * Master HA: drops every record that holds an event after `seq` (whole records: the log
-   * may end a little before `seq`), and the snapshots after the new end. Returns the seqs
-   * dropped (empty range: none).
-   */
-  async truncateAfter(seq: number): Promise<{ from: number; to: number }> {
-    const to = this.lastSeq;
-    const start = seq + 1 <= to ? await this.recordStart(seq + 1) : undefined;
-    if (start === undefined) return { from: to + 1, to };
-    const keys = await this.ev.keys({ gte: seqKey(start) }).all();
-    const snaps = (await this.snapshotSeqs()).filter((s) => s >= start);
-    await this.db.batch([
-      ...keys.map((key) => ({ type: 'del' as const, key, sublevel: this.ev })),
-      ...snaps.map((s) => ({ type: 'del' as const, key: seqKey(s), sublevel: this.snap })),
-      { type: 'put' as const, key: 'tail', value: encodeMeta(start - 1), sublevel: this.meta },
-    ]);
-    this.lastSeq = start - 1;
-    if (this.firstSeq > this.lastSeq) this.firstSeq = this.lastSeq + 1;
-    return { from: start, to };
+  /** Master HA: drops every record that holds an event after `seq` (storage/replica.ts). */
+  truncateAfter(seq: number): Promise<{ from: number; to: number }> {
+    return truncateAfter(this.stores, this, seq);
   }
 
-  /**
-   * Master HA, a standby too far behind the leader's retention: empties the log and puts
-   * the leader's snapshot (its bytes) in its place; the leader's records follow from it.
-   */
-  async resetToSnapshot(seq: number, value: Buffer): Promise<void> {
-    const keys = await this.ev.keys().all();
-    const snaps = await this.snapshotSeqs();
-    await this.db.batch([
-      ...keys.map((key) => ({ type: 'del' as const, key, sublevel: this.ev })),
-      ...snaps.map((s) => ({ type: 'del' as const, key: seqKey(s), sublevel: this.snap })),
-      { type: 'put' as const, key: seqKey(seq), value, sublevel: this.snap },
-      { type: 'put' as const, key: 'tail', value: encodeMeta(seq), sublevel: this.meta },
-    ]);
-    this.lastSeq = seq;
-    this.firstSeq = seq + 1;
+  /** Master HA, a standby too far behind: the leader's snapshot in place of the log (storage/replica.ts). */
+  resetToSnapshot(seq: number, value: Buffer): Promise<void> {
+    return resetToSnapshot(this.stores, this, seq, value);
   }
 
   /**
@@ -336,97 +283,27 @@ export class EventLog {
     return out;
   }
 
-  /**
-   * Retention: deletes the records whose events all have seq < `seq` (whole records only,
-   * so the log may keep a few events more), then the snapshots that can no longer serve as
-   * a base, and compacts the deleted range so the disk space really comes back. Deletes in
-   * slices of 256 records, each its own write, so appends are never held up for long.
-   * `firstSeq` moves before each slice goes, so that a reader starting meanwhile is told the
-   * events were retained away, not that they are missing. Returns the number of events deleted.
-   */
-  async deleteBefore(seq: number): Promise<number> {
-    let deleted = 0;
-    let lastDeletedKey: string | undefined;
-    for (;;) {
-      const keys = await this.ev.keys({ lt: seqKey(seq), limit: 257 }).all();
-      if (keys.length === 0) break;
-      const doomed: string[] = [];
-      for (let i = 0; i < keys.length && doomed.length < 256; i++) {
-        const next = keys[i + 1];
-        const end = next !== undefined ? keySeq(next) - 1 : await this.recordEnd(keys[i]!);
-        if (end >= seq) break;
-        doomed.push(keys[i]!);
-        deleted += end - keySeq(keys[i]!) + 1;
-      }
-      if (doomed.length === 0) break;
-      const [after] = await this.ev.keys({ gt: doomed[doomed.length - 1]!, limit: 1 }).all();
-      this.firstSeq = after !== undefined ? keySeq(after) : this.lastSeq + 1;
-      await this.ev.batch(doomed.map((key) => ({ type: 'del' as const, key })));
-      lastDeletedKey = doomed[doomed.length - 1];
-      if (doomed.length < 256) break;
-    }
-    const [first] = await this.ev.keys({ limit: 1 }).all();
-    this.firstSeq = first !== undefined ? keySeq(first) : this.lastSeq + 1;
-    // Snapshots older than the one replay of what is left starts from serve nothing.
-    const base = await this.replayBaseSeq();
-    const old = base === undefined ? [] : (await this.snapshotSeqs()).filter((s) => s < base);
-    if (old.length > 0) await this.snap.batch(old.map((s) => ({ type: 'del' as const, key: seqKey(s) })));
-    if (lastDeletedKey !== undefined) {
-      const db = this.db as unknown as { compactRange?: (a: string, b: string) => Promise<void> };
-      await db.compactRange?.('!ev!', `!ev!${lastDeletedKey}`).catch(() => {});
-    }
-    return deleted;
+  /** Retention: deletes the records whose events all have seq < `seq` (storage/retention.ts); returns how many events went. */
+  deleteBefore(seq: number): Promise<number> {
+    return deleteBefore(this.stores, this, seq);
   }
 
-  /** Drops the oldest snapshots beyond the newest `keep` (bounded disk without retention). */
-  async pruneSnapshots(keep: number): Promise<void> {
-    const snaps = await this.snapshotSeqs();
-    if (snaps.length <= keep) return;
-    // Never drop the base of the oldest retained events.
-    const base = await this.replayBaseSeq();
-    const doomed = snaps.slice(0, snaps.length - keep).filter((s) => s !== base);
-    if (doomed.length > 0) await this.snap.batch(doomed.map((s) => ({ type: 'del' as const, key: seqKey(s) })));
+  /** Drops the oldest snapshots beyond the newest `keep`, never the base of the oldest retained events. */
+  pruneSnapshots(keep: number): Promise<void> {
+    return pruneSnapshots(this.stores, this, keep);
   }
 
-  /**
-   * The seq replay of this log can start from: 0 while it still begins at seq 1; after
-   * retention, the first snapshot that leaves no gap before the remaining events
-   * (undefined when there is none: the remaining events cannot be replayed).
-   */
-  async replayBaseSeq(): Promise<number | undefined> {
-    if (this.firstSeq <= 1) return 0;
-    return (await this.snapshotSeqs()).find((s) => s >= this.firstSeq - 1);
+  /** The seq replay of this log can start from (storage/retention.ts). */
+  replayBaseSeq(): Promise<number | undefined> {
+    return replayBaseSeq(this);
   }
 
   /** The first seq of the record that holds `seq` (records are deleted whole). */
-  async recordStart(seq: number): Promise<number | undefined> {
-    const [key] = await this.ev.keys({ lte: seqKey(seq), reverse: true, limit: 1 }).all();
-    return key === undefined ? undefined : keySeq(key);
-  }
-
-  private async recordEnd(key: string): Promise<number> {
-    const value = await this.ev.get(key);
-    if (value === undefined) return keySeq(key) - 1;
-    try {
-      return keySeq(key) + eventCount(value, keySeq(key), this.legacy(keySeq(key))) - 1;
-    } catch (e) {
-      if (e instanceof RecordDamage) throw corruptError(this.label, { from: keySeq(key), reason: e.message });
-      throw e;
-    }
+  recordStart(seq: number): Promise<number | undefined> {
+    return recordStart(this.stores, seq);
   }
 
   async close(): Promise<void> {
     await this.db.close();
   }
-}
-
-function openError(dir: string, e: unknown): LoadLedgerError {
-  const err = e as { code?: string; cause?: { code?: string; message?: string } };
-  if (err.cause?.code === 'LEVEL_LOCKED' || err.code === 'LEVEL_LOCKED') {
-    return new LoadLedgerError(ErrorCode.LOG_LOCKED, `the event log in ${dir} is locked by another process (a running master?)`, { cause: e });
-  }
-  if (isLevelCorruption(e)) {
-    return new LoadLedgerError(ErrorCode.LOG_CORRUPT, `the event log in ${dir} is corrupt: LevelDB cannot open it (${err.cause?.message ?? (e as Error).message})`, { cause: e });
-  }
-  return new LoadLedgerError(ErrorCode.LOG_NOT_FOUND, `cannot open the event log in ${dir}: ${err.cause?.message ?? (e as Error).message}`, { cause: e });
 }

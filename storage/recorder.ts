@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { Subject } from 'rxjs';
-import { ErrorCode, LoadLedgerError } from '../src/errors.js';
+import type { LoadLedgerError } from '../src/errors.js';
 import { EVENT_TYPES, type EventType, type LedgerEvent, type NewEvent } from '../src/events.js';
 import { evolve } from '../src/projection/evolve.js';
 import type { Projection } from '../src/projection/state.js';
 import type { EventLog } from './event-log.js';
+import { writeError } from './level-errors.js';
 
 export interface RecorderStats {
   events: number;
@@ -261,7 +262,7 @@ export class Recorder {
       },
       (e: unknown) => {
         this.writing = false;
-        this.failure = e instanceof LoadLedgerError ? e : new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, String(e), { cause: e });
+        this.failure = writeError(e);
         this.pending = [];
         this.pendingEffects = [];
         for (const h of this.failureHandlers) h(this.failure);

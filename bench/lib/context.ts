@@ -15,7 +15,7 @@ export const QUICK = flag('quick') !== undefined;
 /** --fsync: the master syncs every group commit (what it costs: compare with a run without). */
 export const FSYNC = flag('fsync') !== undefined;
 export const PROFILE = flag('profile') !== undefined;
-export const SECTIONS = ['ingest', 'latency', 'query', 'replay', 'restart', 'memory', 'followers'] as const;
+export const SECTIONS = ['ingest', 'latency', 'query', 'replay', 'restart', 'memory', 'followers', 'ha', 'failover'] as const;
 export type Section = (typeof SECTIONS)[number];
 export const only = flag('only');
 if (only === 'binquery') {

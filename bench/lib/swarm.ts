@@ -26,11 +26,23 @@ export interface ConnRecord {
   acks: number;
   /** HELLOs written. */
   hellos: number;
+  /** The master's port it connected to (one of SwarmOptions.ports). */
+  readonly port: number;
+  /** performance.now() when it connected. */
+  readonly at: number;
+  /** Which client of its kind made it (0 … count-1): a healthy slave's connections share its slot. */
+  readonly slot: number;
 }
 
 export interface SwarmOptions {
   /** The master's slave port (127.0.0.1). */
   port: number;
+  /**
+   * Master HA: the slave ports of every master (127.0.0.1), `port` among them. A healthy
+   * slave whose connection ends tries the next one at once, each once per pass, then backs
+   * off (100 ms doubling to 1 s, half of it random) like the product's slave with a list.
+   */
+  ports?: number[];
   rng: () => number;
   healthy: number;
   /** Healthy slaves: 0 (default) = closed loop, the next PUSH+HELLO when the ACK comes; else ms between them. */
@@ -105,14 +117,14 @@ export class Swarm {
    * Opens one connection. `onOpen` runs once connected, with its record; `onClose` when it
    * is gone (whoever closed it). A refused connection (the master is down) retries later.
    */
-  private open(kind: ClientKind, onOpen: (s: Socket, rec: ConnRecord) => void, onClose: (rec: ConnRecord | undefined) => void): void {
+  private open(kind: ClientKind, onOpen: (s: Socket, rec: ConnRecord) => void, onClose: (rec: ConnRecord | undefined) => void, slot = 0, port = this.opts.port): void {
     if (this.stopped) return;
-    const s = connect({ host: '127.0.0.1', port: this.opts.port, noDelay: true });
+    const s = connect({ host: '127.0.0.1', port, noDelay: true });
     this.sockets.add(s);
     let rec: ConnRecord | undefined;
     s.on('error', () => {}); // resets and refusals end in 'close'
     s.once('connect', () => {
-      rec = { kind, remote: `127.0.0.1:${s.localPort}`, acks: 0, hellos: 0 };
+      rec = { kind, remote: `127.0.0.1:${s.localPort}`, acks: 0, hellos: 0, port, at: performance.now(), slot };
       this.conns.push(rec);
       if (!this.stopped) onOpen(s, rec);
     });
@@ -140,8 +152,32 @@ export class Swarm {
     return encodePush({ load: Math.floor(this.opts.rng() * 1000), addr: `${prefix}${i}.swarm.test:8080`, attrs: { zone: `z${i % 4}` } });
   }
 
-  /** PUSH_LOAD_INFO + HELLO, then again on each ACK (or every healthyIntervalMs); reconnects at once. */
-  private healthy(i: number): void {
+  /**
+   * Healthy slaves whose latest connection to `port` opened at or after `since` (performance.now())
+   * and got a HELLO_ACK there: re-registered with the master on that port.
+   */
+  registered(port: number, since: number): number {
+    const slots = new Set<number>();
+    for (const c of this.conns) if (c.kind === 'healthy' && c.port === port && c.at >= since && c.acks > 0) slots.add(c.slot);
+    return slots.size;
+  }
+
+  /** Master HA: the next port to try after a connection to `port` ended, and after how long. */
+  private next(port: number, acked: boolean, pass: { misses: number }): { port: number; delay: number } {
+    const ports = this.opts.ports ?? [port];
+    const nextPort = ports[(ports.indexOf(port) + 1) % ports.length]!;
+    if (ports.length === 1 || acked) {
+      pass.misses = 0;
+      return { port: nextPort, delay: 5 + this.opts.rng() * 20 };
+    }
+    pass.misses++;
+    if (pass.misses % ports.length !== 0) return { port: nextPort, delay: 0 };
+    const cap = Math.min(1000, 100 * 2 ** (pass.misses / ports.length - 1));
+    return { port: nextPort, delay: cap / 2 + (this.opts.rng() * cap) / 2 };
+  }
+
+  /** PUSH_LOAD_INFO + HELLO, then again on each ACK (or every healthyIntervalMs); reconnects at once (with `ports`: to the next). */
+  private healthy(i: number, port = this.opts.port, pass = { misses: 0 }): void {
     const interval = this.opts.healthyIntervalMs ?? 0;
     this.open(
       'healthy',
@@ -164,7 +200,12 @@ export class Swarm {
           s.once('close', () => clearInterval(timer));
         }
       },
-      () => this.later(5 + this.opts.rng() * 20, () => this.healthy(i)),
+      (rec) => {
+        const { port: to, delay } = this.next(port, (rec?.acks ?? 0) > 0, pass);
+        this.later(delay, () => this.healthy(i, to, pass));
+      },
+      i,
+      port,
     );
   }
 

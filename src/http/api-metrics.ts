@@ -12,7 +12,7 @@ export interface HttpConnections {
 
 /** What /metrics reads of the HTTP API itself. */
 export interface HttpApiStats {
-  readonly followers: Pick<Followers, 'live' | 'counts' | 'buffered' | 'tail'>;
+  readonly followers: Pick<Followers, 'live' | 'counts' | 'buffered' | 'blocked' | 'tail'>;
   readonly connections: HttpConnections;
 }
 
@@ -58,6 +58,14 @@ export function registerApiMetrics(registry: Registry, { followers, connections 
       const { total, max } = followers.buffered();
       this.set({ of: 'total' }, total);
       this.set({ of: 'max' }, max);
+    },
+  });
+  new Gauge({
+    name: 'loadledger_followers_blocked',
+    help: '/v1/events streams whose socket takes nothing now although they have events to send (clients not reading; cut after --follow-stall-timeout).',
+    registers,
+    collect() {
+      this.set(followers.blocked());
     },
   });
   new Gauge({

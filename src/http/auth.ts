@@ -21,19 +21,28 @@ function digest(text: string): Buffer {
 }
 
 /**
- * The master's admin token. Holds only its SHA-256 (in a private field: it does not show
- * in logs, `util.inspect` or JSON of the options that carry it), and compares in constant
- * time: digests of equal length through crypto.timingSafeEqual, so neither the length nor
- * a common prefix of a guess shows in the answer's timing.
+ * The master's admin token. Compares with its SHA-256, in constant time: digests of equal
+ * length through crypto.timingSafeEqual, so neither the length nor a common prefix of a
+ * guess shows in the answer's timing. The token itself is kept too, for one use: a standby
+ * presents it to its leader (the members of a cluster share one token), whose reads may need
+ * it. Both are private fields: they do not show in logs, `util.inspect` or JSON of the
+ * options that carry them.
  */
 export class AdminToken {
   readonly #digest: Buffer;
+  readonly #token: string;
 
   /** Throws BAD_ARGUMENT (naming `what`, never the token) when `token` is unusable. */
   constructor(token: string, what = 'the admin token') {
     const problem = tokenProblem(token);
     if (problem) throw badArgument(`${what}: ${problem}`);
     this.#digest = digest(token);
+    this.#token = token;
+  }
+
+  /** The token, to send as a bearer token to another member of the cluster (replication). */
+  bearer(): string {
+    return this.#token;
   }
 
   matches(presented: string): boolean {

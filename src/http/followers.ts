@@ -90,6 +90,13 @@ export class Followers implements StreamHost {
     return { total, max };
   }
 
+  /** Streams waiting for their socket to take what it has (for /metrics). */
+  blocked(): number {
+    let n = 0;
+    for (const s of this.streams) if (s.blockedSince !== undefined) n++;
+    return n;
+  }
+
   /** Cuts off the streams that stopped reading, or that wait for events retention deleted. */
   sweep(): void {
     const now = this.scheduler.now();

@@ -1,6 +1,7 @@
 import { Subject, type Observable } from 'rxjs';
 import type { EventLog, EventLogOptions } from '../../storage/event-log.js';
 import { Recorder } from '../../storage/recorder.js';
+import { writeError } from '../../storage/level-errors.js';
 import { loadProjection } from '../../replay/load.js';
 import type { Damage } from '../../storage/damage.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
@@ -193,7 +194,7 @@ export class Ledger {
       this.snapshots.rewind(projection.seq);
     } catch (e) {
       if (log && log !== this.eventLog) await log.close().catch(() => {});
-      d.error = e instanceof LoadLedgerError ? e : new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, String(e), { cause: e });
+      d.error = writeError(e);
       this.health$.next({ type: 'retry-failed', error: d.error, attempts: d.attempts });
       this.scheduleRecovery();
       return;

@@ -7,6 +7,9 @@ import type { LedgerEvent } from '../events.js';
 import type { Projection } from '../projection/state.js';
 import type { Selector } from '../selection/selector.js';
 import type { AnswerStats } from '../util/answer-stats.js';
+import type { WeightsView } from './weights.js';
+
+export type { WeightsView } from './weights.js';
 
 /** What the operator must hear about: the log failed, came back, or the master gave up. */
 export type HealthChange =
@@ -96,6 +99,11 @@ export interface RegistryView {
   readonly cluster?: ClusterView | undefined;
   /** The interfaces for consumers that are on (absent or empty: none). */
   readonly integrations?: readonly IntegrationView[] | undefined;
+  /**
+   * Loads → weights for the interfaces that hand out weights (HAProxy, Envoy, DNS SRV): one
+   * table for all, moved by one bounded step per tick (docs/selection.md#weights).
+   */
+  readonly weights: WeightsView;
 }
 
 /** What the operator's endpoints may change, on top of the view. */

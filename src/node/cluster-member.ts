@@ -65,9 +65,13 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
   /** … and its term has started (LeaderElected and MasterStarted committed). */
   private serving = false;
 
-  /** The leader as clients see it: its term has started. */
+  /**
+   * The leader as clients see it: its term has started, and its lease is provably alive
+   * now. (A process resumed after SIGSTOP may answer an HTTP request that waited in its
+   * socket before its fence timer runs: the deadline, not the flag, says it no longer leads.)
+   */
   get leading(): boolean {
-    return this.holding && this.serving;
+    return this.holding && this.serving && this.permit();
   }
 
   constructor(
@@ -170,6 +174,8 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
     const client: ReplicationClient = new ReplicationClient(this, {
       node: this.node,
       leader,
+      // the leader's reads need the token unless they are open (the members share one token)
+      token: this.options.auth?.token && !this.options.auth.openReads ? this.options.auth.token.bearer() : undefined,
       scheduler: this.scheduler,
       onTruncate: (dropped, node, term) => this.host.cluster$.next({ type: 'truncated', ...dropped, leader: node, term }),
       onSnapshot: (seq) => this.host.cluster$.next({ type: 'snapshot', seq, leader: leader.node }),

@@ -10,15 +10,19 @@ import type { Degraded, HealthChange, MetricsSource, RegistryControl } from '../
 import { formatAddr } from '../master/connection.js';
 import { Liveness } from '../master/liveness.js';
 import { SlavePort } from '../master/slave-port.js';
+import { QueryPort } from '../master/query-port.js';
+import { AgentPort } from '../master/agent-port.js';
 import { startHttpApi, type HttpApi, type HttpApiOptions } from '../http/server.js';
 import type { HostPort } from '../util/hostport.js';
 import { Descriptors } from '../util/descriptors.js';
 import type { Refusal } from '../util/refusals.js';
 import { resolveMasterOptions, type MasterOptions, type ResolvedMasterOptions } from './options.js';
-import { makeDataDir, removePidFile, writePidFile } from './pid-file.js';
+import { prepareDataDir } from './data-dir.js';
+import { removePidFile, writePidFile } from './pid-file.js';
 import { ClusterMember, type ClusterChange } from './cluster-member.js';
 import type { ClusterView, IntegrationView } from '../ledger/view.js';
 import { AnswerStats } from '../util/answer-stats.js';
+import { WeightBoard } from '../ledger/weights.js';
 
 export { MASTER_DEFAULTS, type MasterOptions, type ResolvedMasterOptions } from './options.js';
 export type { HostPort } from '../util/hostport.js';
@@ -38,6 +42,12 @@ export class Master implements RegistryControl, MetricsSource {
   readonly ledger: Ledger;
   /** The slave port while this master leads (a standby has none: slaves go to the leader). */
   private port: SlavePort | undefined;
+  /** Master HA: the slave port while this master does not lead (binary QUERY only, no slaves). */
+  private queryPort: QueryPort | undefined;
+  /** Opening and closing the query port, in order (a term may begin while it opens). */
+  private queryPortOps: Promise<void> = Promise.resolve();
+  /** Master HA: the slave address first bound (port 0 in the options), kept across roles. */
+  private bound: HostPort | undefined;
   private readonly liveness: Liveness;
   private http: HttpApi | undefined;
   private stopping: Promise<void> | undefined;
@@ -55,6 +65,10 @@ export class Master implements RegistryControl, MetricsSource {
   readonly descriptors = new Descriptors();
   /** The interfaces for consumers that are on (docs/integrations.md), with their counters. */
   readonly integrations: IntegrationView[] = [];
+  /** Loads → weights, one table for every interface (docs/selection.md#weights); ticks from its first read to stop, leader or standby. */
+  readonly weights: WeightBoard;
+  /** HAProxy's agent-check (`--agent`), leader or standby; undefined while off. */
+  agent: AgentPort | undefined;
 
   private constructor(
     readonly options: ResolvedMasterOptions,
@@ -63,6 +77,7 @@ export class Master implements RegistryControl, MetricsSource {
     this.ledger = built;
     this.selector = new Selector({ policy: options.policy, compensation: options.compensation });
     if (options.prometheusSd) this.integrations.push({ name: 'prometheus-sd', at: 'GET /v1/sd/prometheus', stats: new AnswerStats() });
+    this.weights = new WeightBoard(this.ledger, { scheduler: options.scheduler, interval: options.weightInterval, policy: { min: options.weightMin, step: options.weightStep }, serviceKey: options.serviceKey });
     const self = this;
     this.liveness = new Liveness(
       { get conns() { return self.port?.conns ?? new Map(); }, get projection() { return built.projection; }, get recorder() { return built.recorder; }, prune: (now) => self.port?.admission.prune(now), now: () => self.now() },
@@ -74,24 +89,27 @@ export class Master implements RegistryControl, MetricsSource {
   /** Opens the log, rebuilds the projection from it, starts listening and records the start. */
   static async start(opts: MasterOptions): Promise<Master> {
     const options = resolveMasterOptions(opts);
-    makeDataDir(options.data);
+    // A start that fails (a port in use) takes back the directory or log it created.
+    const dataDir = prepareDataDir(options.data);
     let master: Master | undefined;
-    // The ledger calls back into the node (drop connections, record the restart, give up).
-    const ledger = await Ledger.open(options, {
-      dropConnections: () => master?.port?.dropAll(),
-      restarted: (epoch) => {
-        master?.liveness.protection.reset();
-        master?.recordStart(epoch);
-      },
-      gaveUp: (reason) => void master?.stop(reason),
-    });
+    let ledger: Ledger | undefined;
     try {
+      // The ledger calls back into the node (drop connections, record the restart, give up).
+      ledger = await Ledger.open(options, {
+        dropConnections: () => master?.port?.dropAll(),
+        restarted: (epoch) => {
+          master?.liveness.protection.reset();
+          master?.recordStart(epoch);
+        },
+        gaveUp: (reason) => void master?.stop(reason),
+      });
       master = new Master(options, ledger);
       await master.listen();
       return master;
     } catch (e) {
       if (master) await master.abort();
-      await ledger.log.close().catch(() => {});
+      await ledger?.log.close().catch(() => {});
+      dataDir.undo();
       throw e;
     }
   }
@@ -141,7 +159,7 @@ export class Master implements RegistryControl, MetricsSource {
 
   /** The addresses actually bound (port 0 in the options means any free port; a standby has no slave port). */
   get addresses(): { listen: HostPort; http: HostPort | null } {
-    return { listen: this.port?.address ?? this.options.listen, http: this.http?.address ?? null };
+    return { listen: this.port?.address ?? this.queryPort?.address ?? this.bound ?? this.options.listen, http: this.http?.address ?? null };
   }
 
   /** True while the master accepts slaves and its log takes writes (a standby does neither). */
@@ -159,6 +177,11 @@ export class Master implements RegistryControl, MetricsSource {
   }
 
   private async listen(): Promise<void> {
+    if (this.options.agent) {
+      const agent = new AgentPort({ listen: this.options.agent, scheduler: this.options.scheduler }, this);
+      await agent.listen();
+      this.agent = agent;
+    }
     if (this.options.etcd.length === 0) {
       // alone: bind the slave port before the HTTP API, as always
       const port = await this.bindPort();
@@ -173,6 +196,8 @@ export class Master implements RegistryControl, MetricsSource {
     this.ledger.started = true;
     writePidFile(this.options.data);
     this.pidWritten = true;
+    this.reopenQueryPort();
+    await this.queryPortOps;
     this.member = new ClusterMember(this, this.options);
     this.ledger.retention.start();
     await this.member.start();
@@ -191,10 +216,35 @@ export class Master implements RegistryControl, MetricsSource {
     };
   }
 
+  /** Master HA, not leading: binds the query port (after whatever came before it), on the address kept. */
+  private reopenQueryPort(after: Promise<unknown> = Promise.resolve()): void {
+    this.queryPortOps = this.queryPortOps
+      .then(() => after)
+      .then(async () => {
+        if (this.stopping || this.port || this.queryPort) return;
+        const q = new QueryPort({ ...this.options, listen: this.bound ?? this.options.listen }, this);
+        await q.listen();
+        this.queryPort = q;
+        this.bound = q.address;
+      })
+      .catch(() => {}); // the address is taken for now: slaves and queries get a refusal, as before
+  }
+
+  /** Closes the query port (before the term's slave port binds the same address). */
+  private closeQueryPort(): Promise<void> {
+    this.queryPortOps = this.queryPortOps.then(async () => {
+      const q = this.queryPort;
+      this.queryPort = undefined;
+      await q?.close();
+    });
+    return this.queryPortOps;
+  }
+
   private async bindPort(): Promise<SlavePort> {
-    const port = new SlavePort({ ...this.options, onRefusal: (r) => this.refusals$.next(r), descriptors: this.descriptors }, this.ledger, this.selector, this.projection.lastConn + 1);
+    const port = new SlavePort({ ...this.options, listen: this.bound ?? this.options.listen, onRefusal: (r) => this.refusals$.next(r), descriptors: this.descriptors }, this.ledger, this.selector, this.projection.lastConn + 1);
     await port.listen();
     this.port = port;
+    if (this.options.etcd.length > 0) this.bound = port.address;
     return port;
   }
 
@@ -218,14 +268,18 @@ export class Master implements RegistryControl, MetricsSource {
     if (damaged) await this.ledger.snapshot();
     if (!this.pidWritten) writePidFile(this.options.data);
     this.pidWritten = true;
+    // A term (master HA): the log's connections are the previous term's; their slaves get one
+    // dead-after to re-register (counted before the port opens: none of them is this term's).
+    if (term) this.liveness.termBegan();
+    else this.liveness.protection.reset();
     port.open();
-    this.liveness.protection.reset();
     this.liveness.start();
     if (!term) this.ledger.retention.start();
   }
 
   /** @internal Master HA: this node won term `term`: LeaderElected, MasterStarted, slaves. */
   async lead(term: number): Promise<void> {
+    await this.closeQueryPort();
     this.ledger.recorder.resume();
     const port = await this.bindPort();
     await this.takeSlaves(port, { term, node: this.options.nodeId });
@@ -235,9 +289,12 @@ export class Master implements RegistryControl, MetricsSource {
   stepDown(): void {
     this.ledger.recorder.fence();
     this.liveness.stop();
+    this.liveness.grace.reset();
     const port = this.port;
     this.port = undefined;
-    if (port) void port.close();
+    const closed = port?.close();
+    // a standby again: queries on the same address once the term's port has closed
+    this.reopenQueryPort(closed);
   }
 
   private recordStart(epoch: number): void {
@@ -275,6 +332,7 @@ export class Master implements RegistryControl, MetricsSource {
   /** In order: timers, the slave port, MasterStopped, the HTTP API (its tails see the stop), the log. */
   private async doStop(reason: string): Promise<void> {
     this.liveness.stop();
+    this.weights.stop();
     await this.ledger.quiesce();
     const closed = this.port?.close();
     await this.ledger.recordStop(reason);
@@ -289,8 +347,11 @@ export class Master implements RegistryControl, MetricsSource {
   }
 
   private async abort(): Promise<void> {
+    this.weights.stop();
     this.port?.abort();
+    await this.closeQueryPort();
     await this.member?.stop();
+    await this.agent?.close();
     await this.http?.close();
   }
 }

@@ -7,6 +7,9 @@ import type { MasterTlsOptions } from '../master/tls.js';
 import { FOLLOWER_DEFAULTS, HTTP_MAX_CONNECTIONS, type HttpTlsOptions } from '../http/server.js';
 import type { HttpAuthOptions } from '../http/auth.js';
 import { checkCompensation, parsePolicy, type Policy } from '../selection/policy.js';
+import { checkWeightPolicy, WEIGHT_DEFAULTS } from '../selection/weights.js';
+import { DEFAULT_SERVICE_KEY, DEFAULT_WEIGHT_INTERVAL } from '../ledger/weights.js';
+import { controlProblem } from '../protocol/names.js';
 import type { HostPort } from '../util/hostport.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../util/system-clock.js';
@@ -109,8 +112,18 @@ export interface MasterOptions {
   flapWindow?: number;
   /** … and the connection that holds it keeps it this long, others are refused (ms). */
   flapHoldDown?: number;
-  /** Serve Prometheus HTTP service discovery, `GET /v1/sd/prometheus`, on the HTTP API (docs/integrations.md#prometheus). */
+  /** Serve Prometheus HTTP service discovery, `GET /v1/sd/prometheus`, on the HTTP API (docs/integrations.md#prometheus-http-service-discovery). */
   prometheusSd?: boolean;
+  /** The attribute that names a node's service, for the interfaces (HAProxy, Envoy, DNS, Prometheus SD). */
+  serviceKey?: string;
+  /** Weights (docs/selection.md#weights): they move once per this many ms… */
+  weightInterval?: number;
+  /** … by at most this many points (1..100) per tick… */
+  weightStep?: number;
+  /** … and never below this (1..100): every eligible node's minimum weight. */
+  weightMin?: number;
+  /** HAProxy's agent-check on this address (docs/integrations.md); null (the default): off. */
+  agent?: HostPort | null;
 }
 
 /** MasterOptions with every default filled in. */
@@ -152,13 +165,17 @@ export const MASTER_DEFAULTS = {
   flapWindow: FLAPPING_DEFAULTS.window,
   flapHoldDown: FLAPPING_DEFAULTS.holdDown,
   prometheusSd: false,
+  serviceKey: DEFAULT_SERVICE_KEY,
+  weightInterval: DEFAULT_WEIGHT_INTERVAL,
+  weightStep: WEIGHT_DEFAULTS.step,
+  weightMin: WEIGHT_DEFAULTS.min,
 } as const;
 
 const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 // The options that time something: each is at most MAX_TIMER_MS (Node fires a longer timer
 // after 1 ms, a longer interval every millisecond). `retain` is an age, not a timer.
-const TIMER_OPTIONS = ['helloInterval', 'deadAfter', 'handshakeTimeout', 'snapshotInterval', 'retentionInterval', 'logRetryInterval', 'logRetryFor', 'protectFor', 'followStallTimeout', 'leaseTtl', 'ackTimeout'] as const;
+const TIMER_OPTIONS = ['helloInterval', 'deadAfter', 'handshakeTimeout', 'snapshotInterval', 'retentionInterval', 'logRetryInterval', 'logRetryFor', 'protectFor', 'followStallTimeout', 'leaseTtl', 'ackTimeout', 'weightInterval'] as const;
 
 function checkTimers(options: Pick<ResolvedMasterOptions, (typeof TIMER_OPTIONS)[number]>): void {
   for (const name of TIMER_OPTIONS) {
@@ -209,6 +226,11 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     flapWindow: MASTER_DEFAULTS.flapWindow,
     flapHoldDown: MASTER_DEFAULTS.flapHoldDown,
     prometheusSd: MASTER_DEFAULTS.prometheusSd,
+    serviceKey: MASTER_DEFAULTS.serviceKey,
+    weightInterval: MASTER_DEFAULTS.weightInterval,
+    weightStep: MASTER_DEFAULTS.weightStep,
+    weightMin: MASTER_DEFAULTS.weightMin,
+    agent: null,
     ...opts,
   };
   if (options.etcd.length > 0) {
@@ -229,5 +251,9 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
   checkTimers(options);
   parsePolicy(options.policy, 'policy');
   checkCompensation(options.compensation, 'compensation');
+  checkWeightPolicy({ min: options.weightMin, step: options.weightStep }, { min: 'weightMin', step: 'weightStep' });
+  if (options.weightInterval < 1) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `weightInterval must be at least 1 ms, got ${options.weightInterval}`);
+  const keyProblem = options.serviceKey === '' ? 'serviceKey must not be empty' : controlProblem(options.serviceKey, 'serviceKey');
+  if (keyProblem !== undefined) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, keyProblem);
   return options;
 }

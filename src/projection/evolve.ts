@@ -13,9 +13,15 @@ import type { ConnEntry, NodeEntry, Projection } from './state.js';
 export function evolve(state: Projection, event: LedgerEvent): Projection {
   state.seq = event.seq;
   state.ts = event.ts;
+  // a term's start is LeaderElected, MasterCrashed or LogDamaged (recorded by the start), MasterStarted
+  const takeover = state.takingOver;
+  if (takeover && event.type !== 'MasterCrashed' && event.type !== 'LogDamaged') state.takingOver = false;
   switch (event.type) {
     case 'MasterStarted':
-      dropAllConnections(state, event.ts, `master restarted (epoch ${event.epoch})`);
+      // After a LeaderElected the connections of the log are the previous term's, to a
+      // master that is gone: they stay until their slaves re-register here or one
+      // dead-after passes (src/decisions/takeover.ts). A restart alone drops them.
+      if (!takeover) dropAllConnections(state, event.ts, `master restarted (epoch ${event.epoch})`);
       state.protection = null;
       state.master = { state: 'UP_LISTENING', epoch: event.epoch, since: event.ts };
       break;
@@ -25,8 +31,9 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
       state.master = { state: 'DOWN', epoch: event.epoch, since: event.since ?? event.ts };
       break;
     case 'MasterCrashed':
-      // The evidence of the epoch ends at its last event: DOWN from there, not from the restart.
-      dropAllConnections(state, event.lastAt, `master crashed (its last event: seq ${event.lastSeq})`);
+      // The evidence of the epoch ends at its last event: DOWN from there, not from the
+      // restart. A new leader's takeover of a master that died keeps them (see MasterStarted).
+      if (!takeover) dropAllConnections(state, event.lastAt, `master crashed (its last event: seq ${event.lastSeq})`);
       state.protection = null;
       state.master = { state: 'DOWN', epoch: event.epoch, since: event.lastAt, reason: 'crashed' };
       break;
@@ -83,9 +90,13 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
       protectionEnded(state, event.ts, event.reason);
       break;
     case 'LeaderElected':
-      // A new leader: the connections of the previous term were to another master.
-      dropAllConnections(state, event.ts, `the master changed: ${event.node} leads (term ${event.term})`);
+      // A new leader. The connections of the previous term were to another master; their
+      // nodes stay eligible with their last loads until their slaves re-register here or
+      // the new leader times them out one dead-after after its term began (its
+      // SlaveSuperseded / SlaveTimedOut: src/decisions/takeover.ts), so a failover does not
+      // empty the table. Protection starts over: what the old leader saw is not this one's.
       state.protection = null;
+      state.takingOver = true;
       state.terms.push({ term: event.term, node: event.node, seq: event.seq, ts: event.ts });
       break;
     default: {

@@ -20,6 +20,8 @@ export interface ProjectionSnapshot {
   protection?: ProtectionEntry;
   /** Leadership terms (absent in older snapshots and for a master running alone: none). */
   terms?: TermEntry[];
+  /** Between a LeaderElected and its term's MasterStarted (absent: not). */
+  takingOver?: true;
 }
 
 export function toSnapshot(p: Projection): ProjectionSnapshot {
@@ -34,6 +36,7 @@ export function toSnapshot(p: Projection): ProjectionSnapshot {
   };
   if (p.protection) s.protection = { ...p.protection, nodes: [...p.protection.nodes] };
   if (p.terms.length > 0) s.terms = p.terms.map((t) => ({ ...t }));
+  if (p.takingOver) s.takingOver = true;
   return s;
 }
 
@@ -45,6 +48,7 @@ export function fromSnapshot(s: ProjectionSnapshot): Projection {
   p.lastConn = s.lastConn;
   if (s.protection) p.protection = { ...s.protection, nodes: [...s.protection.nodes] };
   if (s.terms) p.terms = s.terms.map((t) => ({ ...t }));
+  p.takingOver = s.takingOver === true;
   for (const n of s.nodes) {
     const node: NodeEntry = { ...n, attrs: { ...n.attrs }, reportSeq: 0 };
     if (n.drained) node.drained = { ...n.drained };

@@ -61,6 +61,13 @@ export interface Projection {
    * these with the leader's to find where the two logs diverge (src/decisions/ha.ts).
    */
   terms: TermEntry[];
+  /**
+   * Master HA: a LeaderElected was folded and its term's MasterStarted not yet. The events
+   * of a term's start (MasterCrashed for the previous leader that died, MasterStarted) keep
+   * the previous term's connections: the new leader gives their slaves one dead-after to
+   * re-register (src/decisions/takeover.ts) rather than having them DOWN at the takeover.
+   */
+  takingOver: boolean;
   /** Eligible nodes by (load, id). Derived; rebuilt from `nodes` when loading a snapshot. */
   readonly index: LoadIndex;
 }
@@ -75,6 +82,7 @@ export function createProjection(): Projection {
     lastConn: 0,
     protection: null,
     terms: [],
+    takingOver: false,
     index: new LoadIndex(),
   };
 }

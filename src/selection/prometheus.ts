@@ -3,7 +3,7 @@ import type { NodeEntry, Projection, SlaveState } from '../projection/state.js';
 import { attrFilter, filterProblem } from './filter.js';
 
 /**
- * Prometheus HTTP service discovery (`GET /v1/sd/prometheus`, docs/integrations.md#prometheus):
+ * Prometheus HTTP service discovery (`GET /v1/sd/prometheus`, docs/integrations.md#prometheus-http-service-discovery):
  * the node table as Prometheus's `http_sd_configs` reads it, one target group per node,
  * the full table every time. Pure: the route (src/http/routes/discovery.ts) parses the
  * query with `parseSdQuery` and answers `targetGroups`.

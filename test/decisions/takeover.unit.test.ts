@@ -84,7 +84,13 @@ describe('after a takeover, the slaves of the previous term', () => {
     t.liveness.stop();
   });
 
-  it('the same three timing out as live connections would have started protection (what the grace keeps it from seeing)', () => {
+  it('through the term start as the master records it (LeaderElected, MasterCrashed, MasterStarted): the same four wait', () => {
+    const t = takeover([...previousTerm, ev.leaderElected(5, 'b'), ev.crashed(1, 9, 0), ev.masterStarted(2)]);
+    expect(t.liveness.termBegan()).toBe(4);
+    expect(eligible(t.projection)).toEqual(['a:1', 'b:1', 'c:1', 'd:1']);
+  });
+
+    it('the same three timing out as live connections would have started protection (what the grace keeps it from seeing)', () => {
     const t = takeover(previousTerm);
     const guard = new ProtectionGuard({ ...PROTECT, deadAfter: DEAD_AFTER });
     const e = guard.timeouts(t.clock.now(), t.clock.wall(), t.projection, [2, 3, 4].map((conn) => ({ node: `${'abcd'[conn - 1]}:1`, conn })));

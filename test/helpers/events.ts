@@ -140,4 +140,6 @@ export const RECORDED_LOG: readonly NewEvent[] = [
   ev.masterStarted(4),
   ev.connected(25),
   ev.pushed(25, 'gw-a:8080', 27, { attrs: { zone: 'eu-1' } }),
+  // gw-b's slave (connection 24, of the previous term) did not re-register within a dead-after
+  ev.timedOut(24, 3004),
 ];

@@ -68,6 +68,7 @@ describe('live tails that do not read', () => {
     await hellos(master, 100_000);
     expect(await metric(base, 'loadledger_followers_buffered_bytes{of="max"}')).toBeLessThanOrEqual(STREAM_BUFFER_LIMIT);
     expect(await metric(base, 'loadledger_followers_tail_events')).toBeLessThanOrEqual(16_384);
+    expect(await metric(base, 'loadledger_followers_blocked')).toBe(1);
     // Reading again, it gets everything, in order, from the log, up to the live end.
     f.read();
     const last = master.projection.seq;

@@ -30,7 +30,7 @@ const LOG = new Stamper().stampAll([
 function check(epoch: number, conns: Partial<ConnRecord>[]): ReturnType<AckCheck['report']> {
   const c = new AckCheck(epoch);
   for (const e of LOG) c.visit(e);
-  return c.report(conns.map((x) => ({ kind: 'healthy', remote: A, acks: 0, hellos: 0, ...x })));
+  return c.report(conns.map((x) => ({ kind: 'healthy', remote: A, acks: 0, hellos: 0, port: 7400, at: 0, slot: 0, ...x })));
 }
 
 describe('AckCheck', () => {

@@ -398,12 +398,31 @@ describe('MasterCrashed and LogDamaged (the next start after a kill -9, on a dam
     expect(up.nodes.find((n) => n.id === 'gw-b:8080')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 12 });
   });
 
-  it('LeaderElected (master HA): the connections of the previous term end, the term is recorded', () => {
+  it('LeaderElected (master HA): the term is recorded; the previous term\'s connections stay through its MasterStarted, until their slaves re-register or time out', () => {
+    const started = log.findIndex((e) => e.type === 'LeaderElected') + 2;
+    expect(log[started - 1]!.type).toBe('MasterStarted');
+    const p = foldEvents(createProjection(), log.slice(0, started));
+    expect(p.takingOver).toBe(false);
+    const atStart = stateDocument(p);
+    expect(atStart.term).toMatchObject({ term: 7, node: 'b' });
+    expect(atStart.master).toMatchObject({ state: 'UP_LISTENING', epoch: 4 });
+    expect(atStart.nodes.find((n) => n.id === 'gw-b:8080')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 12 });
+    expect(p.conns.has(24)).toBe(true);
     const d = stateDocument(foldEvents(createProjection(), log));
-    expect(d.term).toMatchObject({ term: 7, node: 'b' });
-    expect(d.master).toMatchObject({ state: 'UP_LISTENING', epoch: 4 });
-    expect(d.nodes.find((n) => n.id === 'gw-b:8080')).toMatchObject({ state: 'DOWN', reason: 'the master changed: b leads (term 7)' });
+    expect(d.nodes.find((n) => n.id === 'gw-b:8080')).toMatchObject({ state: 'DOWN', reason: 'no frame for 3.0s' });
     expect(d.nodes.find((n) => n.id === 'gw-a:8080')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 27 });
+  });
+
+  it('a takeover of a leader that died: LeaderElected, MasterCrashed, MasterStarted keep the connections; a restart alone after it drops them', () => {
+    const s = new Stamper();
+    const base = [ev.masterStarted(1), ev.connected(1), ev.pushed(1, 'n:1', 5)];
+    const p = foldEvents(createProjection(), s.stampAll([...base, ev.leaderElected(3, 'b'), ev.crashed(1, 3, T0), ev.masterStarted(2)]));
+    expect(p.nodes.get('n:1')).toMatchObject({ state: 'PUSH_LOAD_INFO', conn: 1 });
+    expect(p.master).toMatchObject({ state: 'UP_LISTENING', epoch: 2 });
+    // the next MasterStarted without a LeaderElected is a restart: it drops them
+    foldEvents(p, s.stampAll([ev.masterStopped(2, 'SIGTERM'), ev.masterStarted(3)]));
+    expect(p.nodes.get('n:1')).toMatchObject({ state: 'DOWN' });
+    expect(p.conns.size).toBe(0);
   });
 
   it('LogDamaged on a master that was UP (a hand-made log): DOWN since the event, its connections closed', () => {

@@ -56,11 +56,16 @@ const SAME_AS_OPTIONS = [
   'flapWindow',
   'flapHoldDown',
   'prometheusSd',
+  'serviceKey',
+  'weightInterval',
+  'weightMin',
+  'weightStep',
 ] as const satisfies ReadonlyArray<keyof ResolvedMasterOptions>;
 
 interface MasterFlags extends HttpSecurityFlags, LogFlags, Pick<ResolvedMasterOptions, (typeof SAME_AS_OPTIONS)[number]> {
   /** `--no-http`: false. */
   http: HostPort | false;
+  agent?: HostPort;
   fsync: boolean;
   tlsCert?: string;
   tlsKey?: string;
@@ -134,6 +139,11 @@ export function masterCommand(): Command {
     .addOption(withDefault('--flap-window <duration>', 'the window of --flap-takeovers', MASTER_DEFAULTS.flapWindow, positiveDurationArg))
     .addOption(withDefault('--flap-hold-down <duration>', 'a flapping node stays with the connection that holds it this long', MASTER_DEFAULTS.flapHoldDown, positiveDurationArg))
     .addOption(new Option('--prometheus-sd', 'serve Prometheus HTTP service discovery on the HTTP API: GET /v1/sd/prometheus (docs/integrations.md)').default(false, 'off'))
+    .addOption(withDefault('--service-key <attr>', "the attribute that names a node's service, for HAProxy, Envoy, DNS and Prometheus SD", MASTER_DEFAULTS.serviceKey as string))
+    .addOption(withDefault('--weight-interval <duration>', 'weights handed to proxies and resolvers move once per this long', MASTER_DEFAULTS.weightInterval, positiveDurationArg))
+    .addOption(withDefault('--weight-min <n>', "every eligible node's lowest weight, 1..100 (percent of full weight): its minimum share", MASTER_DEFAULTS.weightMin, intArg(1, 100)))
+    .addOption(withDefault('--weight-step <n>', 'the most a weight moves per --weight-interval, 1..100 (100: no bound)', MASTER_DEFAULTS.weightStep, intArg(1, 100)))
+    .option('--agent <host:port>', "answer HAProxy's agent-check on this address (off by default)", hostPortArg)
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
@@ -157,6 +167,7 @@ export function masterCommand(): Command {
           sync: flags.fsync,
           ...(tls && { tls }),
           ...(flags.nodeId !== undefined && { nodeId: flags.nodeId }),
+          ...(flags.agent !== undefined && { agent: flags.agent }),
         });
       } catch (e) {
         die(e);

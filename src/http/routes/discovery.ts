@@ -40,7 +40,7 @@ export async function served(call: Call, name: string, answer: () => boolean | P
 
 /**
  * `GET /v1/sd/prometheus[?service=S][&state=S][&port=N][&KEY=VALUE...]`: Prometheus HTTP
- * service discovery (src/selection/prometheus.ts, docs/integrations.md#prometheus): every
+ * service discovery (src/selection/prometheus.ts, docs/integrations.md#prometheus-http-service-discovery): every
  * node that matches, one target group each, `[]` when none. On leader and standby alike,
  * from this master's own projection.
  */
@@ -56,9 +56,9 @@ export function prometheusSd(call: Call): Promise<void> {
   });
 }
 
-/** The attribute that names a node's service. */
-export function serviceKey(_host: ApiHost): string {
-  return 'service'; // until the shared weights view (i14-haproxy) brings --service-key
+/** The attribute that names a node's service: the shared weights' `--service-key`, one for every interface. */
+export function serviceKey(host: ApiHost): string {
+  return host.weights.serviceKey;
 }
 
 /** The interfaces that are on, by name, as `/healthz` and `/v1/cluster` show them (`{}`: none). */

@@ -1,0 +1,78 @@
+/**
+ * The agent-check reply (src/selection/agent.ts) for every state, and its socket adapter
+ * (src/master/agent-port.ts) on bad input: a line without `\n`, one too long, control
+ * characters, nothing sent (slowloris) — each a bounded, defined answer and a closed
+ * connection. Timers on a manual clock.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WeightBoard } from '../../src/ledger/weights.js';
+import { AgentPort } from '../../src/master/agent-port.js';
+import { agentReply, AGENT_BAD_REQUEST } from '../../src/selection/agent.js';
+import { ev } from '../helpers/events.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { Table } from '../selection/table.js';
+
+function setup() {
+  const t = new Table().report('10.0.0.1:80', 0).report('10.0.0.2:80', 50).report('10.0.0.3:80', 50, { attrs: { maxconn: 200 } }).report('10.0.0.4:80', 1);
+  t.down('10.0.0.4:80');
+  const clock = new ManualClock();
+  const weights = new WeightBoard(t, { scheduler: clock, interval: 1000, policy: { min: 10, step: 100 }, serviceKey: 'service' });
+  weights.start();
+  const source = { node: (id: string) => t.projection.nodes.get(id), weight: (n: Parameters<typeof weights.weight>[0]) => weights.weight(n) };
+  return { t, clock, weights, source };
+}
+
+describe('agentReply', () => {
+  it('answers the complete state, with or without the line end', () => {
+    const { t, source } = setup();
+    const r = (line: string) => agentReply(line, source).reply;
+    expect(r('10.0.0.1:80\n')).toBe('up ready 100%');
+    expect(r('10.0.0.2:80')).toBe('up ready 40%');
+    expect(r('10.0.0.2:80\r\n')).toBe('up ready 40%');
+    expect(r('10.0.0.2:80\\n')).toBe('up ready 40%');
+    expect(r('10.0.0.3:80\n')).toBe('up ready 40% maxconn:200');
+    expect(r('10.0.0.4:80\n')).toMatch(/^down #\S/);
+    expect(r('10.9.9.9:80\n')).toBe('down #unknown node');
+    t.apply(ev.drained('10.0.0.1:80'));
+    expect(r('10.0.0.1:80\n')).toBe('up drain');
+    for (const bad of ['', '\n', 'a\u0000b\n', 'x'.repeat(300), '10.0.0.1:80\u001b[2J\n']) expect(agentReply(bad, source)).toEqual({ reply: AGENT_BAD_REQUEST, error: true });
+  });
+});
+
+describe('AgentPort', () => {
+  const ports: AgentPort[] = [];
+  afterEach(async () => {
+    for (const p of ports.splice(0)) await p.close();
+  });
+
+  async function ask(send: (s: Socket) => void, clock: ManualClock, port: number, advance = 0): Promise<string> {
+    const s = connect(port, '127.0.0.1');
+    let text = '';
+    s.setEncoding('latin1').on('data', (d: string) => (text += d));
+    const closed = new Promise<void>((r) => s.on('close', () => r()));
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    send(s);
+    if (advance > 0) {
+      await new Promise((r) => setTimeout(r, 50)); // the bytes reach the server
+      await clock.advance(advance);
+    }
+    await closed;
+    return text;
+  }
+
+  it('one line back and close; no line end: answered after the settle time; slowloris and floods: a bounded answer', async () => {
+    const { clock, t, weights } = setup();
+    const port = new AgentPort({ listen: { host: '127.0.0.1', port: 0 }, scheduler: clock, settle: 50, deadline: 2000 }, { projection: t.projection, weights });
+    await port.listen();
+    ports.push(port);
+    const p = port.address.port;
+    expect(await ask((s) => s.write('10.0.0.1:80\n'), clock, p)).toBe('up ready 100%\n');
+    expect(await ask((s) => s.write('10.0.0.2:80'), clock, p, 60)).toBe('up ready 40%\n');
+    expect(await ask(() => {}, clock, p, 2000)).toBe(`${AGENT_BAD_REQUEST}\n`); // nothing sent
+    expect(await ask((s) => s.write('1'), clock, p, 2000)).toBe('down #unknown node\n');
+    expect(await ask((s) => s.write('y'.repeat(5000)), clock, p)).toBe(`${AGENT_BAD_REQUEST}\n`);
+    expect(await ask((s) => s.write('\u0000\u0001\n'), clock, p)).toBe(`${AGENT_BAD_REQUEST}\n`);
+    expect(port.stats).toMatchObject({ requests: 6, errors: 3 });
+  });
+});

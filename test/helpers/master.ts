@@ -81,7 +81,7 @@ export function collectEvents(cleanup: Cleanup, master: Master): LedgerEvent[] {
 }
 
 /** The conn number the master gave `client` (once its SlaveConnected is committed). */
-export async function connOf(master: Master, client: RawClient, timeout = 2000): Promise<number> {
+export async function connOf(master: Master, client: RawClient, timeout = 10_000): Promise<number> {
   const remote = client.remote;
   return waitFor(
     () => {
@@ -97,7 +97,7 @@ export async function waitForEvent<E extends LedgerEvent = LedgerEvent>(
   master: Master,
   pred: (e: LedgerEvent) => boolean,
   what: string,
-  timeout = 2000,
+  timeout = 10_000,
 ): Promise<E> {
   return waitFor(async () => (await logEvents(master)).find(pred) as E | undefined, { timeout, what });
 }

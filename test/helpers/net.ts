@@ -98,7 +98,7 @@ export class RawClient {
     this.answerHello = false;
   }
 
-  async waitClosed(timeout = 2000, what = 'the master to close the connection'): Promise<number> {
+  async waitClosed(timeout = 10_000, what = 'the master to close the connection'): Promise<number> {
     return waitFor(() => this.closedAt, { timeout, what });
   }
 

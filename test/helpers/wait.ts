@@ -3,8 +3,16 @@
  * A timeout names what was awaited and, when given, what was last seen.
  */
 
+/** The least a wait gives a condition, whatever the caller asked: see {@link WaitOptions.timeout}. */
+export const MIN_TIMEOUT = 10_000;
+
 export interface WaitOptions {
-  /** Give up after this many ms. Default 3000. */
+  /**
+   * Give up after this many ms: default 15 s, and never less than 10 s. A deadline here only
+   * decides how long a failing test takes to say so; a tight one fails a passing test on a busy
+   * machine (two suites at once on 2 cores), so what a test asserts about time it asserts on
+   * its own clock, never through this.
+   */
   timeout?: number;
   /** Poll every this many ms. Default 5. */
   interval?: number;
@@ -20,7 +28,7 @@ export interface WaitOptions {
  * if the deadline passes.
  */
 export async function waitFor<T>(cond: () => T | Promise<T>, opts: WaitOptions = {}): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
-  const timeout = opts.timeout ?? 3000;
+  const timeout = Math.max(opts.timeout ?? 15_000, MIN_TIMEOUT);
   const interval = opts.interval ?? 5;
   const deadline = performance.now() + timeout;
   let lastError: unknown;

@@ -12,10 +12,11 @@
  * (`min_len`, `gte`, `lte`, `required`, `defined_only`, ...) hold. `checkDiscoveryResponse`
  * then encodes the result, decodes it and compares: what Envoy would read is what we meant.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import protobuf from 'protobufjs';
+import { parse as parseYaml } from 'yaml';
 
 const require = createRequire(import.meta.url);
 const XDS = dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
@@ -38,7 +39,18 @@ export function envoyRoot(): Promise<protobuf.Root> {
       }
       throw new Error(`${target}: in none of ${INCLUDE.join(', ')}`);
     };
-    await root.load(['envoy/service/discovery/v3/discovery.proto', 'envoy/config/endpoint/v3/endpoint.proto'], { keepCase: true });
+    await root.load(
+      [
+        'envoy/service/discovery/v3/discovery.proto',
+        'envoy/config/endpoint/v3/endpoint.proto',
+        // the REST path Envoy polls, and what the documented configuration uses
+        'envoy/service/endpoint/v3/eds.proto',
+        'envoy/config/bootstrap/v3/bootstrap.proto',
+        'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+        'envoy/extensions/filters/http/router/v3/router.proto',
+      ],
+      { keepCase: true },
+    );
     root.resolveAll();
     return root;
   })();
@@ -148,6 +160,12 @@ function message(root: protobuf.Root, t: protobuf.Type, json: unknown, path: str
     const obj = message(root, inner, rest, path) as Record<string, unknown>;
     return { type_url: url, value: inner.encode(inner.fromObject(obj)).finish() };
   }
+  if (full === '.google.protobuf.Duration') {
+    const m = typeof json === 'string' ? /^(-)?(\d+)(?:\.(\d{1,9}))?s$/.exec(json) : null;
+    if (!m) fail(path, `a Duration ("1s", "0.5s") expected, got ${JSON.stringify(json)}`);
+    const sign = m[1] ? -1 : 1;
+    return { seconds: sign * Number(m[2]), nanos: sign * Number((m[3] ?? '').padEnd(9, '0')) };
+  }
   if (full.startsWith('.google.protobuf.') && full !== '.google.protobuf.Empty') fail(path, `${full} in JSON: not checked here (add it to test/helpers/envoy-proto.ts)`);
   if (!isObject(json)) fail(path, `an object (${full.slice(1)}) expected, got ${JSON.stringify(json)}`);
   const out: Record<string, unknown> = {};
@@ -182,49 +200,102 @@ function message(root: protobuf.Root, t: protobuf.Type, json: unknown, path: str
 }
 
 /**
+ * Rules Envoy's messages carry that are not checked here, on purpose: `well_known_regex`
+ * (header-name/value character sets), `strict`, and `ignore_empty` / `skip`, which only
+ * relax other rules. Any other rule not implemented below throws, so that none is skipped
+ * unseen.
+ */
+const UNCHECKED_RULES = new Set(['string.well_known_regex', 'string.strict', 'string.ignore_empty', 'repeated.ignore_empty', 'message.skip', 'uint32.ignore_empty']);
+
+const ns = (x: { seconds?: number; nanos?: number }): number => (x.seconds ?? 0) * 1e9 + (x.nanos ?? 0);
+
+/** One protoc-gen-validate rule (`kind.name`, e.g. `uint32.gte`) on one value. */
+function checkRule(rule: string, want: unknown, v0: unknown, f: protobuf.Field, path: string): void {
+  if (UNCHECKED_RULES.has(rule)) return;
+  const [kind, name] = rule.split('.') as [string, string | undefined];
+  const v = isObject(v0) && 'value' in v0 && Object.keys(v0).length === 1 ? v0['value'] : v0; // a wrapper's value
+  const ok = (cond: boolean, what: string) => cond || fail(path, `${what} (validate.rules ${rule} ${JSON.stringify(want)}), got ${JSON.stringify(v)}`);
+  if (kind === 'string') {
+    const s = v as string;
+    const chars = [...s].length;
+    const bytes = Buffer.byteLength(s);
+    if (name === 'min_len') ok(chars >= (want as number), `at least ${String(want)} characters`);
+    else if (name === 'max_len') ok(chars <= (want as number), `at most ${String(want)} characters`);
+    else if (name === 'min_bytes') ok(bytes >= (want as number), `at least ${String(want)} bytes`);
+    else if (name === 'max_bytes') ok(bytes <= (want as number), `at most ${String(want)} bytes`);
+    else if (name === 'prefix') ok(s.startsWith(want as string), 'a prefix');
+    else if (name === 'in') ok((Array.isArray(want) ? want : [want]).includes(s), 'one of');
+    else fail(path, `rule ${rule} not checked here`);
+  } else if (['uint32', 'int32', 'uint64', 'int64', 'double', 'float', 'fixed32', 'fixed64', 'sint32', 'sint64'].includes(kind)) {
+    const n = Number(v);
+    const r = Number(want);
+    if (name === 'gte') ok(n >= r, `>= ${r}`);
+    else if (name === 'gt') ok(n > r, `> ${r}`);
+    else if (name === 'lte') ok(n <= r, `<= ${r}`);
+    else if (name === 'lt') ok(n < r, `< ${r}`);
+    else if (name === 'const') ok(n === r, `= ${r}`);
+    else if (name === 'in') ok((Array.isArray(want) ? want : [want]).map(Number).includes(n), 'one of');
+    else fail(path, `rule ${rule} not checked here`);
+  } else if (kind === 'enum') {
+    const e = f.resolvedType as protobuf.Enum;
+    if (name === 'defined_only') ok(want !== true || typeof v !== 'number' || Object.values(e.values).includes(v), `a defined value of ${e.fullName}`);
+    else if (name === 'not_in') ok(!(Array.isArray(want) ? want : [want]).some((x) => x === v || e.values[v as string] === x), 'not one of');
+    else fail(path, `rule ${rule} not checked here`);
+  } else if (kind === 'duration') {
+    const d = ns(v as { seconds: number; nanos: number });
+    const r = ns(want ?? {});
+    if (name === 'gt') ok(d > r, `> ${r} ns`);
+    else if (name === 'gte') ok(d >= r, `>= ${r} ns`);
+    else if (name === 'lt') ok(d < r, `< ${r} ns`);
+    else if (name === 'lte') ok(d <= r, `<= ${r} ns`);
+    else if (name !== 'required') fail(path, `rule ${rule} not checked here`);
+  } else if ((kind === 'message' || kind === 'any') && name === 'required') {
+    // checked for absent fields by checkRules
+  } else {
+    fail(path, `rule ${rule} not checked here`);
+  }
+}
+
+/**
  * protoc-gen-validate rules of field `f` (as protobufjs keeps them:
- * `{'(validate.rules).uint32.gte': 1}`) on its converted value. The rules these messages
- * use are checked; a rule of another kind throws, so that a rule is never skipped unseen.
+ * `{'(validate.rules).uint32.gte': 1}`, `(validate.rules).repeated.items.string.min_len`)
+ * on its converted value.
  */
 function checkRules(f: protobuf.Field, value: unknown, path: string): void {
-  for (const [key, rule] of Object.entries(f.options ?? {})) {
+  for (const [key, want] of Object.entries(f.options ?? {})) {
     if (!key.startsWith('(validate.rules).')) continue;
-    const [kind, name] = key.slice('(validate.rules).'.length).split('.') as [string, string | undefined];
-    if (kind === 'message' && name === 'required') {
-      if (rule === true && value === undefined) fail(path, 'required');
+    const rule = key.slice('(validate.rules).'.length);
+    if (/^(message|duration|any)\.required$/.test(rule)) {
+      // a member of a oneof that another member fills has no value to require
+      if (want === true && value === undefined && !f.partOf) fail(path, 'required (validate.rules)');
       continue;
     }
     if (value === undefined) continue;
-    const values = f.repeated ? (value as unknown[]) : [value];
-    if (kind === 'repeated') {
+    if (rule.startsWith('repeated.items.')) {
+      (value as unknown[]).forEach((x, i) => checkRule(rule.slice('repeated.items.'.length), want, x, f, `${path}[${i}]`));
+    } else if (rule.startsWith('repeated.')) {
       const n = (value as unknown[]).length;
-      if (name === 'min_items' && n < (rule as number)) fail(path, `at least ${String(rule)} items`);
-      if (name === 'max_items' && n > (rule as number)) fail(path, `at most ${String(rule)} items`);
-      if (name === 'min_items' || name === 'max_items' || name === 'ignore_empty') continue;
-      fail(path, `rule ${key} not checked here`);
-    }
-    for (const v0 of values) {
-      const v = isObject(v0) && 'value' in v0 && Object.keys(v0).length === 1 ? v0['value'] : v0; // a wrapper's value
-      if (kind === 'string') {
-        const s = v as string;
-        if (name === 'min_len' && [...s].length < (rule as number)) fail(path, `at least ${String(rule)} characters (validate.rules)`);
-        else if (name === 'max_len' && [...s].length > (rule as number)) fail(path, `at most ${String(rule)} characters (validate.rules)`);
-        else if (name !== 'min_len' && name !== 'max_len' && name !== 'well_known_regex' && name !== 'strict') fail(path, `rule ${key} not checked here`);
-      } else if (['uint32', 'int32', 'uint64', 'int64', 'double', 'float'].includes(kind)) {
-        const n = Number(v);
-        const r = rule as number;
-        if ((name === 'gte' && !(n >= r)) || (name === 'gt' && !(n > r)) || (name === 'lte' && !(n <= r)) || (name === 'lt' && !(n < r))) fail(path, `${kind} ${name} ${r} (validate.rules), got ${n}`);
-        if (!['gte', 'gt', 'lte', 'lt'].includes(name ?? '')) fail(path, `rule ${key} not checked here`);
-      } else if (kind === 'enum' && name === 'defined_only') {
-        const e = f.resolvedType as protobuf.Enum;
-        if (rule === true && typeof v === 'number' && !Object.values(e.values).includes(v)) fail(path, `${v} is not a defined value of ${e.fullName}`);
-      } else if (kind === 'duration' || kind === 'message' || kind === 'any' || kind === 'map') {
-        // not in the messages we answer with (a Duration or an Any rule would show here)
-        if (kind === 'message' && name === 'skip') continue;
-        fail(path, `rule ${key} not checked here`);
-      } else {
-        fail(path, `rule ${key} not checked here`);
+      if (rule === 'repeated.min_items') {
+        if (n < (want as number)) fail(path, `at least ${String(want)} items (validate.rules)`);
       }
+      else if (rule === 'repeated.max_items') {
+        if (n > (want as number)) fail(path, `at most ${String(want)} items (validate.rules)`);
+      }
+      else if (rule === 'repeated.unique') {
+        if (new Set((value as unknown[]).map((x) => JSON.stringify(x))).size !== n) fail(path, 'unique items (validate.rules)');
+      }
+      else if (!UNCHECKED_RULES.has(rule)) fail(path, `rule ${key} not checked here`);
+    } else if (rule.startsWith('map.')) {
+      const n = Object.keys(value as object).length;
+      if (rule === 'map.min_pairs') {
+        if (n < (want as number)) fail(path, `at least ${String(want)} pairs (validate.rules)`);
+      }
+      else if (rule === 'map.max_pairs') {
+        if (n > (want as number)) fail(path, `at most ${String(want)} pairs (validate.rules)`);
+      }
+      else fail(path, `rule ${key} not checked here`);
+    } else {
+      for (const v of f.repeated ? (value as unknown[]) : [value]) checkRule(rule, want, v, f, path);
     }
   }
 }
@@ -267,4 +338,28 @@ export async function checkDiscoveryResponse(json: unknown): Promise<{ version: 
     return CLA.toObject(CLA.decode(any.value), { enums: String, longs: String, defaults: false });
   });
   return { version: String(decoded['version_info'] ?? ''), typeUrl: String(decoded['type_url'] ?? ''), resources };
+}
+
+export const BOOTSTRAP = 'envoy.config.bootstrap.v3.Bootstrap';
+
+/** The first ```lang block of docs/integrations.md's "Envoy EDS over REST" section. */
+function envoySectionBlock(lang: 'yaml' | 'json'): string {
+  const md = readFileSync(join(dirname(require.resolve('../../package.json')), 'docs', 'integrations.md'), 'utf8');
+  const start = md.indexOf('\n## Envoy EDS over REST\n');
+  if (start < 0) throw new Error('docs/integrations.md has no "## Envoy EDS over REST" section');
+  const end = md.indexOf('\n## ', start + 1);
+  const section = md.slice(start + 1, end < 0 ? undefined : end);
+  const block = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(section);
+  if (!block) throw new Error(`the Envoy section of docs/integrations.md has no \`\`\`${lang} block`);
+  return block[1]!;
+}
+
+/** The Envoy configuration of docs/integrations.md (its YAML block), parsed: what the tests check against the protos and poll a master with. */
+export function documentedEnvoyConfig(): Record<string, any> {
+  return parseYaml(envoySectionBlock('yaml')) as Record<string, any>;
+}
+
+/** The sample DiscoveryResponse of docs/integrations.md (its JSON block), parsed. */
+export function documentedEdsAnswer(): Record<string, any> {
+  return JSON.parse(envoySectionBlock('json')) as Record<string, any>;
 }

@@ -8,8 +8,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DISCOVERY_REQUEST_FIELDS, EDS_TYPE_URL, edsAnswer, type EdsSource } from '../../src/selection/eds.js';
-import { checkDiscoveryResponse, CLUSTER_LOAD_ASSIGNMENT, DISCOVERY_REQUEST, envoyRoot, fromProto3Json } from '../helpers/envoy-proto.js';
+import { DISCOVERY_REQUEST_FIELDS, EDS_TYPE_URL, edsAnswer, edsVersion, type ClusterLoadAssignment, type EdsSource } from '../../src/selection/eds.js';
+import { BOOTSTRAP, checkDiscoveryResponse, CLUSTER_LOAD_ASSIGNMENT, DISCOVERY_REQUEST, documentedEdsAnswer, documentedEnvoyConfig, envoyRoot, fromProto3Json } from '../helpers/envoy-proto.js';
+import { MASTER_DEFAULTS } from '../../src/node/options.js';
 import { ENVOY_POLL } from '../helpers/envoy-poll.js';
 import { ev } from '../helpers/events.js';
 import { Table } from '../selection/table.js';
@@ -47,12 +48,12 @@ describe("the checker (Envoy's protos)", () => {
       [{ ...GOOD, versionInfo2: 'x' }, /^versionInfo2: no field "versionInfo2" in envoy.service.discovery.v3.DiscoveryResponse/],
       [withEndpoint({ ...lb, load_balancing_wieght: 7 }), /lb_endpoints\[0\]\.load_balancing_wieght: no field/],
       [withEndpoint({ ...lb, weight: 7 }), /no field "weight" in envoy.config.endpoint.v3.LbEndpoint/],
-      [withEndpoint({ ...lb, load_balancing_weight: 0 }), /load_balancing_weight: uint32 gte 1/],
+      [withEndpoint({ ...lb, load_balancing_weight: 0 }), /load_balancing_weight: >= 1 \(validate.rules uint32.gte 1\), got 0/],
       [withEndpoint({ ...lb, load_balancing_weight: { value: 3 } }), /a uint32 expected/],
       [withEndpoint({ ...lb, load_balancing_weight: -1 }), /a uint32 expected/],
       [withEndpoint({ ...lb, health_status: 'DRAINED' }), /"DRAINED" is not a value of .envoy.config.core.v3.HealthStatus/],
-      [withEndpoint({ ...lb, endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 70000 } } } }), /port_value: uint32 lte 65535/],
-      [withEndpoint({ ...lb, endpoint: { address: { socket_address: { address: '', port_value: 80 } } } }), /socket_address.address: at least 1 characters/],
+      [withEndpoint({ ...lb, endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 70000 } } } }), /port_value: <= 65535 \(validate.rules uint32.lte 65535\), got 70000/],
+      [withEndpoint({ ...lb, endpoint: { address: { socket_address: { address: '', port_value: 80 } } } }), /socket_address.address: at least 1 characters \(validate.rules string.min_len 1\)/],
       [withEndpoint({ ...lb, endpoint: { address: { socketAddress: { address: '127.0.0.1', port: 80 } } } }), /no field "port" in envoy.config.core.v3.SocketAddress/],
       [withEndpoint({ ...lb, endpoint: { address: {} } }), /oneof address is required/],
       [withEndpoint({ ...lb, endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 80, named_port: 'http' } } } }), /oneof port_specifier: port_value and named_port both set/],
@@ -73,6 +74,31 @@ describe('our side of the protocol, against the protos', () => {
     expect([...DISCOVERY_REQUEST_FIELDS].sort()).toEqual(DR.fieldsArray.map((f) => f.name).sort());
     expect(fromProto3Json(root, DR, ENVOY_POLL)).toMatchObject({ resource_names: ['api'], type_url: EDS_TYPE_URL });
     expect(root.lookupType(CLUSTER_LOAD_ASSIGNMENT).fullName).toBe(`.${EDS_TYPE_URL.split('/')[1]!}`);
+  });
+
+  it("Envoy polls the path we serve, and the configuration of docs/integrations.md is a valid bootstrap that polls the master's HTTP API over REST", async () => {
+    const root = await envoyRoot();
+    const fetch = root.lookupService('envoy.service.endpoint.v3.EndpointDiscoveryService').methods['FetchEndpoints']!;
+    expect(fetch.options?.['(google.api.http).post']).toBe('/v3/discovery:endpoints');
+
+    const config = documentedEnvoyConfig();
+    const checked = fromProto3Json(root, root.lookupType(BOOTSTRAP), config) as Record<string, any>;
+    const clusters = checked['static_resources'].clusters as Array<Record<string, any>>;
+    const eds = clusters.find((c) => c['type'] === 'EDS')!;
+    const source = eds['eds_cluster_config'].eds_config;
+    expect(source.resource_api_version).toBe('V3');
+    expect(source.api_config_source).toMatchObject({ api_type: 'REST', transport_api_version: 'V3', refresh_delay: { seconds: 1, nanos: 0 } });
+    const master = clusters.find((c) => c['name'] === source.api_config_source.cluster_names[0])!;
+    expect(master['type']).toBe('STATIC');
+    expect(master['load_assignment'].endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: MASTER_DEFAULTS.http.host, port_value: MASTER_DEFAULTS.http.port });
+    // the sample answer of the same section is a valid one, with its true version
+    const sample = documentedEdsAnswer();
+    expect((await checkDiscoveryResponse(sample)).resources.map((r) => r.endpoints[0].lb_endpoints.map((e: { health_status: string }) => e.health_status))).toEqual([['HEALTHY', 'DRAINING', 'UNHEALTHY']]);
+    expect(sample['version_info']).toBe(edsVersion(sample['resources'] as ClusterLoadAssignment[]));
+    // a typo in it would be refused, as Envoy refuses it
+    const typo = structuredClone(config);
+    typo['static_resources'].clusters[0].eds_cluster_config.eds_config.api_config_source.refresh_dealy = '1s';
+    expect(() => fromProto3Json(root, root.lookupType(BOOTSTRAP), typo)).toThrow(/no field "refresh_dealy" in envoy.config.core.v3.ApiConfigSource/);
   });
 
   it('every answer for a random table passes, decodes to what it says, and its version changes exactly when the answer does', async () => {

@@ -13,7 +13,7 @@ import { AdminToken } from '../../src/http/auth.js';
 import type { Master } from '../../src/node/master.js';
 import { EDS_MAX_BODY_BYTES, EDS_TYPE_URL } from '../../src/selection/eds.js';
 import { Cleanup } from '../helpers/cleanup.js';
-import { checkDiscoveryResponse, type DecodedAssignment } from '../helpers/envoy-proto.js';
+import { checkDiscoveryResponse, documentedEnvoyConfig, type DecodedAssignment } from '../helpers/envoy-proto.js';
 import { ENVOY_POLL } from '../helpers/envoy-poll.js';
 import { etcdAvailable, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { bearer, request, type RawResponse } from '../helpers/http.js';
@@ -148,6 +148,16 @@ describe('POST /v3/discovery:endpoints (Envoy EDS over REST)', () => {
       db: [{ id: '127.0.0.21:5432', health: 'HEALTHY', weight: 100 }],
     });
     expect(new Set([first.version, moved.version, drained.version, down.version]).size).toBe(4);
+  });
+
+  it("answers the EDS cluster of docs/integrations.md's Envoy configuration", async () => {
+    const config = documentedEnvoyConfig();
+    const eds = (config['static_resources'].clusters as Array<Record<string, any>>).find((c) => c['type'] === 'EDS')!;
+    const service = eds['eds_cluster_config'].service_name as string;
+    const m = await startMaster(cleanup, { ...TIMING, envoyEds: true });
+    await pushedClient(cleanup, m, { addr: '127.0.0.11:8080', load: 1, attrs: { service } });
+    const a = await until(m, [service], (x) => x.clusters[service]?.[0]?.weight === 100, `${service} at weight 100`);
+    expect(a.clusters).toEqual({ [service]: [{ id: '127.0.0.11:8080', health: 'HEALTHY', weight: 100 }] });
   });
 
   it('refuses a bad request with 400 BAD_ARGUMENT and one line, never a crash; counted as errors in /healthz, /v1/cluster and /metrics', async () => {

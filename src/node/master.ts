@@ -11,9 +11,9 @@ import { formatAddr } from '../master/connection.js';
 import { Liveness } from '../master/liveness.js';
 import { SlavePort } from '../master/slave-port.js';
 import { QueryPort } from '../master/query-port.js';
-import { AgentPort } from '../master/agent-port.js';
+import { AGENT_INTEGRATION, AgentPort } from '../master/agent-port.js';
 import { startHttpApi, type HttpApi, type HttpApiOptions } from '../http/server.js';
-import type { HostPort } from '../util/hostport.js';
+import { formatHostPort, type HostPort } from '../util/hostport.js';
 import { Descriptors } from '../util/descriptors.js';
 import type { Refusal } from '../util/refusals.js';
 import { resolveMasterOptions, type MasterOptions, type ResolvedMasterOptions } from './options.js';
@@ -182,6 +182,8 @@ export class Master implements RegistryControl, MetricsSource {
       const agent = new AgentPort({ listen: this.options.agent, scheduler: this.options.scheduler }, this);
       await agent.listen();
       this.agent = agent;
+      // listed before the HTTP API starts: its /metrics observe the answers of the interfaces listed then
+      this.integrations.push({ name: AGENT_INTEGRATION, at: formatHostPort(agent.address), stats: agent.stats });
     }
     if (this.options.etcd.length === 0) {
       // alone: bind the slave port before the HTTP API, as always

@@ -3,7 +3,8 @@
  * on loopback, a slave (raw client) reporting for each, the master as every server's agent.
  * HAProxy's own view is read from its stats socket (`show servers state`): weights follow
  * the reported loads, `loadledger drain` puts a server in DRAIN and `undrain` brings it
- * back, a killed slave's server goes DOWN. Real time, generous bounds (30 s): behaviour,
+ * back, a killed slave's server goes DOWN, and comes back UP in DRAIN when it returns
+ * drained. Real time, generous bounds (30 s): behaviour,
  * not speed. Without haproxy the file is skipped with one line (fails under CI=true).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -97,7 +98,7 @@ async function httpBackend(): Promise<{ server: Server; port: number }> {
 }
 
 describe.skipIf(!run)('HAProxy agent-check (real haproxy)', () => {
-  it('weights follow loads, drain and undrain, a killed slave goes DOWN — as HAProxy sees it', async () => {
+  it('weights follow loads, drain and undrain, a killed slave goes DOWN and returns drained — as HAProxy sees it', async () => {
     const dir = await cleanup.tempDir('loadledger-agent-');
     const agentPort = await closedPort();
     const master = await startMaster(cleanup, { helloInterval: 300, deadAfter: 3000, agent: { host: '127.0.0.1', port: agentPort }, weightInterval: 200, weightStep: 100, protectShare: 0, auth: { token: new AdminToken(SECRET) } });
@@ -164,6 +165,13 @@ describe.skipIf(!run)('HAProxy agent-check (real haproxy)', () => {
     slaves[2]!.destroy(); // killed: its connection closes, the master marks it DOWN
     await waitFor(() => master.projection.nodes.get(ids[2]!)?.state === 'DOWN', { what: 's3 DOWN in the registry', timeout: 30_000, describe: () => master.projection.nodes.get(ids[2]!) });
     await until('slave of s3 killed', (s) => s['s3']!.op === DOWN && s['s1']!.op === UP && s['s2']!.op === UP);
+
+    // drained while DOWN, then its slave comes back: UP in DRAIN. HAProxy changes only what a
+    // reply names, so a bare `drain` would leave the agent's earlier `down` standing
+    const drainedDown = await runCli(cleanup, ['drain', ids[2]!, '--reason', 'back drained', '--http', base, '--token-file', tokenFile]);
+    expect(drainedDown.code, drainedDown.stderr).toBe(0);
+    slaves[2] = (await pushedClient(cleanup, master, { addr: ids[2]!, load: loads[2]! })).cl;
+    await until('s3 back, drained', (s) => s['s3']!.op === UP && (s['s3']!.admin & DRAIN) !== 0);
 
     // the agent counted every check, and none was an error
     expect(master.agent!.stats.requests).toBeGreaterThan(10);

@@ -56,19 +56,20 @@ export type Body = { text: string } | { problem: string };
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Reads a request body of at most MAX_BODY_BYTES, strict UTF-8: a body that is longer, or
- * is not UTF-8 (a reason would be recorded with U+FFFD in it), is a problem, not text.
+ * Reads a request body of at most `max` bytes (default MAX_BODY_BYTES), strict UTF-8: a
+ * body that is longer, or is not UTF-8 (a drain reason would be recorded with U+FFFD in
+ * it), is a problem, not text.
  */
-export function readBody(req: IncomingMessage): Promise<Body> {
+export function readBody(req: IncomingMessage, max = MAX_BODY_BYTES): Promise<Body> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
-    const tooLarge = { problem: 'the body is too large (a drain takes {"reason": "..."})' };
+    const tooLarge = { problem: `the body is larger than ${max} bytes` };
     req.on('data', (c: Buffer) => {
       if (over) return;
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
+      if (size > max) {
         over = true;
         return resolve(tooLarge); // the rest is read and dropped (keep-alive stays usable)
       }
@@ -84,7 +85,7 @@ export function readBody(req: IncomingMessage): Promise<Body> {
     });
     req.on('error', reject);
     // a client that goes away mid-body: nothing to answer, but settle (resolving twice is a no-op)
-    req.on('close', () => resolve(tooLarge));
+    req.on('close', () => resolve({ problem: 'the client went away before the end of its body' }));
   });
 }
 

@@ -75,7 +75,7 @@ export class AgentPort {
       done = true;
       clock.clearTimeout(settle);
       clock.clearTimeout(deadline);
-      const { reply, error } = line === undefined ? { reply: AGENT_BAD_REQUEST, error: true } : agentReply(line, { node: (id) => this.host.projection.nodes.get(id), weight: (n) => this.host.weights.weight(n) });
+      const { reply, error } = line === undefined ? { reply: AGENT_BAD_REQUEST, error: true } : agentReply(line, { node: (id) => this.host.projection.nodes.get(id), serviceOf: (n) => this.host.weights.serviceOf(n), weight: (n) => this.host.weights.weight(n) });
       this.stats.record((clock.now() - started) / 1000, error);
       socket.end(`${reply}\n`);
       socket.removeAllListeners('data');

@@ -23,7 +23,7 @@ function setup() {
   const clock = new ManualClock();
   const weights = new WeightBoard(t, { scheduler: clock, interval: 1000, policy: { min: 10, step: 100 }, serviceKey: 'service' });
   weights.start();
-  const source = { node: (id: string) => t.projection.nodes.get(id), weight: (n: Parameters<typeof weights.weight>[0]) => weights.weight(n) };
+  const source = { node: (id: string) => t.projection.nodes.get(id), serviceOf: (n: Parameters<typeof weights.weight>[0]) => weights.serviceOf(n), weight: (n: Parameters<typeof weights.weight>[0]) => weights.weight(n) };
   return { t, clock, weights, source };
 }
 
@@ -41,6 +41,41 @@ describe('agentReply', () => {
     t.apply(ev.drained('10.0.0.1:80'));
     expect(r('10.0.0.1:80\n')).toBe('up drain');
     for (const bad of ['', '\n', 'a\u0000b\n', 'x'.repeat(300), '10.0.0.1:80\u001b[2J\n']) expect(agentReply(bad, source)).toEqual({ reply: AGENT_BAD_REQUEST, error: true });
+  });
+
+  it('drained: up drain, also for a node that was DOWN (HAProxy changes only what a reply names: a bare drain would leave it DOWN)', () => {
+    const { t, source } = setup();
+    t.apply(ev.drained('10.0.0.4:80'));
+    expect(agentReply('10.0.0.4:80\n', source).reply).toMatch(/^down #/);
+    t.report('10.0.0.4:80', 1);
+    expect(agentReply('10.0.0.4:80\n', source).reply).toBe('up drain');
+  });
+
+  it('honours a scope after the id: service=S (the --service-key attribute) and KEY=VALUE filters, as /v1/nodes', () => {
+    const t = new Table()
+      .report('10.0.0.1:80', 10, { attrs: { service: 'api', zone: 'eu-1', rack: 7 } })
+      .report('10.0.0.2:80', 10, { attrs: { service: 'web', zone: 'eu-1' } })
+      .report('10.0.0.3:80', 10, { attrs: { zone: 'us-1' } })
+      .report('10.0.0.4:80', 10, { attrs: { service: 'api', zone: 'us-1' } });
+    t.down('10.0.0.4:80');
+    const weights = new WeightBoard(t, { scheduler: new ManualClock(), interval: 1000, policy: { min: 10, step: 100 }, serviceKey: 'service' });
+    weights.start();
+    const source = { node: (id: string) => t.projection.nodes.get(id), serviceOf: (n: Parameters<typeof weights.weight>[0]) => weights.serviceOf(n), weight: (n: Parameters<typeof weights.weight>[0]) => weights.weight(n) };
+    const r = (line: string) => agentReply(line, source);
+    expect(r('10.0.0.1:80 service=api\n')).toEqual({ reply: 'up ready 100%', error: false });
+    expect(r('10.0.0.1:80 service=api zone=eu-1 rack=7\n').reply).toBe('up ready 100%');
+    expect(r('10.0.0.1:80  service=api   zone=eu-1\\n').reply).toBe('up ready 100%');
+    expect(r('10.0.0.2:80 service=api\n')).toEqual({ reply: 'down #not in service api', error: false });
+    expect(r('10.0.0.3:80 service=api\n').reply).toBe('down #not in service api');
+    expect(r('10.0.0.3:80 service=\n').reply).toBe('up ready 100%'); // the unnamed service
+    expect(r('10.0.0.1:80 service=\n').reply).toBe('down #not in service ""');
+    expect(r('10.0.0.1:80 service=api zone=us-1\n').reply).toBe('down #zone is not us-1');
+    expect(r('10.0.0.2:80 rack=7\n').reply).toBe('down #rack is not 7');
+    // out of scope wins over DOWN (the backend is not this node's); in scope, DOWN says why
+    expect(r('10.0.0.4:80 service=web\n').reply).toBe('down #not in service web');
+    expect(r('10.0.0.4:80 service=api\n').reply).toMatch(/^down #(?!not in)/);
+    expect(r('10.9.9.9:80 service=api\n').reply).toBe('down #unknown node');
+    for (const bad of ['10.0.0.1:80 service\n', '10.0.0.1:80 =api\n', '10.0.0.1:80 service=a service=b\n', '10.0.0.1:80 zone=a zone=a\n', `10.0.0.1:80 ${'k=v '.repeat(300)}\n`]) expect(r(bad), bad).toEqual({ reply: AGENT_BAD_REQUEST, error: true });
   });
 });
 

@@ -12,6 +12,8 @@ import { Liveness } from '../master/liveness.js';
 import { SlavePort } from '../master/slave-port.js';
 import { QueryPort } from '../master/query-port.js';
 import { AgentPort } from '../master/agent-port.js';
+import { DnsPort } from '../master/dns-port.js';
+import { normalizeZone } from '../selection/dns.js';
 import { startHttpApi, type HttpApi, type HttpApiOptions } from '../http/server.js';
 import type { HostPort } from '../util/hostport.js';
 import { Descriptors } from '../util/descriptors.js';
@@ -69,6 +71,10 @@ export class Master implements RegistryControl, MetricsSource {
   readonly weights: WeightBoard;
   /** HAProxy's agent-check (`--agent`), leader or standby; undefined while off. */
   agent: AgentPort | undefined;
+  /** The DNS interface (`--dns`), UDP and TCP, leader or standby; undefined while off. */
+  dns: DnsPort | undefined;
+  /** Its counters, in `integrations` from the start (the port binds in listen()). */
+  private readonly dnsStats: AnswerStats | undefined;
 
   private constructor(
     readonly options: ResolvedMasterOptions,
@@ -77,6 +83,10 @@ export class Master implements RegistryControl, MetricsSource {
     this.ledger = built;
     this.selector = new Selector({ policy: options.policy, compensation: options.compensation });
     if (options.prometheusSd) this.integrations.push({ name: 'prometheus-sd', at: 'GET /v1/sd/prometheus', stats: new AnswerStats() });
+    if (options.dns) {
+      this.dnsStats = new AnswerStats();
+      this.integrations.push({ name: 'dns', at: `udp+tcp ${formatAddr(options.dns.host, options.dns.port)}`, stats: this.dnsStats });
+    }
     this.weights = new WeightBoard(this.ledger, { scheduler: options.scheduler, interval: options.weightInterval, policy: { min: options.weightMin, step: options.weightStep }, serviceKey: options.serviceKey });
     const self = this;
     this.liveness = new Liveness(
@@ -181,6 +191,17 @@ export class Master implements RegistryControl, MetricsSource {
       const agent = new AgentPort({ listen: this.options.agent, scheduler: this.options.scheduler }, this);
       await agent.listen();
       this.agent = agent;
+    }
+    if (this.options.dns && this.dnsStats) {
+      const o = this.options;
+      const dns = new DnsPort({ listen: o.dns!, zone: normalizeZone(o.dnsZone) as string, ttl: o.dnsTtl / 1000, policy: o.dnsPolicy, scheduler: o.scheduler }, this, this.dnsStats);
+      await dns.listen();
+      this.dns = dns;
+      // SRV hands out weights: have them settled by the first query, not ramping from it
+      this.weights.start();
+      // port 0: say the port bound
+      const i = this.integrations.findIndex((x) => x.name === 'dns');
+      this.integrations[i] = { name: 'dns', at: `udp+tcp ${formatAddr(dns.address.host, dns.address.port)}`, stats: this.dnsStats };
     }
     if (this.options.etcd.length === 0) {
       // alone: bind the slave port before the HTTP API, as always
@@ -352,6 +373,7 @@ export class Master implements RegistryControl, MetricsSource {
     await this.closeQueryPort();
     await this.member?.stop();
     await this.agent?.close();
+    await this.dns?.close();
     await this.http?.close();
   }
 }

@@ -4,6 +4,7 @@ import { ErrorCode, LoadLedgerError } from '../errors.js';
 import type { WeightsView } from '../ledger/weights.js';
 import type { Projection } from '../projection/state.js';
 import { AGENT_BAD_REQUEST, AGENT_MAX_LINE, agentReply } from '../selection/agent.js';
+import { AnswerStats } from '../util/answer-stats.js';
 import type { HostPort } from '../util/hostport.js';
 
 export interface AgentPortOptions {
@@ -17,12 +18,8 @@ export interface AgentPortOptions {
   maxConnections?: number;
 }
 
-/** Requests answered, errors among them (bad lines, timeouts with nothing sent), and how long each took. */
-export interface AgentStats {
-  requests: number;
-  errors: number;
-  onAnswer: ((seconds: number, error: boolean) => void) | undefined;
-}
+/** The agent's name among the interfaces for consumers (the `interface` label in /metrics). */
+export const AGENT_INTEGRATION = 'haproxy-agent';
 
 /**
  * HAProxy's agent-check on its own port (`--agent HOST:PORT`, docs/integrations.md): a thin
@@ -35,7 +32,12 @@ export interface AgentStats {
 export class AgentPort {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
-  readonly stats: AgentStats = { requests: 0, errors: 0, onAnswer: undefined };
+  /**
+   * Requests answered, errors among them (bad lines, timeouts with nothing sent), and how
+   * long each took: the master lists the agent as the `haproxy-agent` interface
+   * (`/healthz`, `/v1/cluster`, `/metrics`) with these counters.
+   */
+  readonly stats = new AnswerStats();
 
   constructor(
     private readonly options: AgentPortOptions,
@@ -73,10 +75,8 @@ export class AgentPort {
       done = true;
       clock.clearTimeout(settle);
       clock.clearTimeout(deadline);
-      const { reply, error } = line === undefined ? { reply: AGENT_BAD_REQUEST, error: true } : agentReply(line, { node: (id) => this.host.projection.nodes.get(id), weight: (n) => this.host.weights.weight(n) });
-      this.stats.requests++;
-      if (error) this.stats.errors++;
-      this.stats.onAnswer?.((clock.now() - started) / 1000, error);
+      const { reply, error } = line === undefined ? { reply: AGENT_BAD_REQUEST, error: true } : agentReply(line, { node: (id) => this.host.projection.nodes.get(id), serviceOf: (n) => this.host.weights.serviceOf(n), weight: (n) => this.host.weights.weight(n) });
+      this.stats.record((clock.now() - started) / 1000, error);
       socket.end(`${reply}\n`);
       socket.removeAllListeners('data');
     };

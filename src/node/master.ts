@@ -11,11 +11,11 @@ import { formatAddr } from '../master/connection.js';
 import { Liveness } from '../master/liveness.js';
 import { SlavePort } from '../master/slave-port.js';
 import { QueryPort } from '../master/query-port.js';
-import { AgentPort } from '../master/agent-port.js';
+import { AGENT_INTEGRATION, AgentPort } from '../master/agent-port.js';
 import { DnsPort } from '../master/dns-port.js';
 import { normalizeZone } from '../selection/dns.js';
 import { startHttpApi, type HttpApi, type HttpApiOptions } from '../http/server.js';
-import type { HostPort } from '../util/hostport.js';
+import { formatHostPort, type HostPort } from '../util/hostport.js';
 import { Descriptors } from '../util/descriptors.js';
 import type { Refusal } from '../util/refusals.js';
 import { resolveMasterOptions, type MasterOptions, type ResolvedMasterOptions } from './options.js';
@@ -73,8 +73,6 @@ export class Master implements RegistryControl, MetricsSource {
   agent: AgentPort | undefined;
   /** The DNS interface (`--dns`), UDP and TCP, leader or standby; undefined while off. */
   dns: DnsPort | undefined;
-  /** Its counters, in `integrations` from the start (the port binds in listen()). */
-  private readonly dnsStats: AnswerStats | undefined;
 
   private constructor(
     readonly options: ResolvedMasterOptions,
@@ -83,10 +81,6 @@ export class Master implements RegistryControl, MetricsSource {
     this.ledger = built;
     this.selector = new Selector({ policy: options.policy, compensation: options.compensation });
     if (options.prometheusSd) this.integrations.push({ name: 'prometheus-sd', at: 'GET /v1/sd/prometheus', stats: new AnswerStats() });
-    if (options.dns) {
-      this.dnsStats = new AnswerStats();
-      this.integrations.push({ name: 'dns', at: `udp+tcp ${formatAddr(options.dns.host, options.dns.port)}`, stats: this.dnsStats });
-    }
     this.weights = new WeightBoard(this.ledger, { scheduler: options.scheduler, interval: options.weightInterval, policy: { min: options.weightMin, step: options.weightStep }, serviceKey: options.serviceKey });
     const self = this;
     this.liveness = new Liveness(
@@ -191,17 +185,17 @@ export class Master implements RegistryControl, MetricsSource {
       const agent = new AgentPort({ listen: this.options.agent, scheduler: this.options.scheduler }, this);
       await agent.listen();
       this.agent = agent;
+      // listed before the HTTP API starts: its /metrics observe the answers of the interfaces listed then
+      this.integrations.push({ name: AGENT_INTEGRATION, at: formatHostPort(agent.address), stats: agent.stats });
     }
-    if (this.options.dns && this.dnsStats) {
+    if (this.options.dns) {
       const o = this.options;
-      const dns = new DnsPort({ listen: o.dns!, zone: normalizeZone(o.dnsZone) as string, ttl: o.dnsTtl / 1000, policy: o.dnsPolicy, scheduler: o.scheduler }, this, this.dnsStats);
+      const dns = new DnsPort({ listen: this.options.dns, zone: normalizeZone(o.dnsZone) as string, ttl: o.dnsTtl / 1000, policy: o.dnsPolicy, scheduler: o.scheduler }, this, new AnswerStats());
       await dns.listen();
       this.dns = dns;
+      this.integrations.push({ name: 'dns', at: `udp+tcp ${formatHostPort(dns.address)}`, stats: dns.stats });
       // SRV hands out weights: have them settled by the first query, not ramping from it
       this.weights.start();
-      // port 0: say the port bound
-      const i = this.integrations.findIndex((x) => x.name === 'dns');
-      this.integrations[i] = { name: 'dns', at: `udp+tcp ${formatAddr(dns.address.host, dns.address.port)}`, stats: this.dnsStats };
     }
     if (this.options.etcd.length === 0) {
       // alone: bind the slave port before the HTTP API, as always

@@ -78,9 +78,13 @@ function upLine(stderr: string): { listen: string; http: string } | null {
   return null;
 }
 
+/**
+ * Slaves report every 50 ms, so a log grows fast; nobody here times out: dead-after 10 s on
+ * both sides, as a process of two suites on 2 cores can be off the CPU for a moment.
+ */
 async function startCliMaster(extra: string[] = []): Promise<CliMaster> {
   const dir = await cleanup.tempDir('loadledger-cli-');
-  const p = spawnCli(['master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--hello-interval', '50ms', '--dead-after', '300ms', ...extra]);
+  const p = spawnCli(['master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--hello-interval', '1s', '--dead-after', '10s', ...extra]);
   const m = await waitFor(() => upLine(p.out.stderr) ?? (p.child.exitCode !== null ? { failed: true as const } : undefined), {
     what: 'the master UP_LISTENING line on stderr',
     timeout: 30_000,
@@ -99,7 +103,7 @@ const LEAST = '10.0.0.2:8080';
 
 function startCliSlaves(master: CliMaster): Proc[] {
   return SLAVES.map(([addr, load]) =>
-    spawnCli(['slave', '--master', `127.0.0.1:${master.slavePort}`, '--addr', addr, '--load', load, '--interval', '50ms', '--dead-after', '300ms', '-q']),
+    spawnCli(['slave', '--master', `127.0.0.1:${master.slavePort}`, '--addr', addr, '--load', load, '--interval', '50ms', '--dead-after', '10s', '-q']),
   );
 }
 
@@ -143,7 +147,7 @@ describe('loadledger CLI', () => {
   it('master --policy capacity --compensation 0.5: query least-loaded answers by load / capacity; --policy least-loaded and --policy p2c choose per query', async () => {
     const master = await startCliMaster(['--policy', 'capacity', '--compensation', '0.5']);
     const slave = (addr: string, load: string, extra: string[] = []): Proc =>
-      spawnCli(['slave', '--master', `127.0.0.1:${master.slavePort}`, '--addr', addr, '--load', load, '--interval', '50ms', '--dead-after', '300ms', '-q', ...extra]);
+      spawnCli(['slave', '--master', `127.0.0.1:${master.slavePort}`, '--addr', addr, '--load', load, '--interval', '50ms', '--dead-after', '10s', '-q', ...extra]);
     slave('10.0.0.1:8080', '30', ['--capacity', '4']); // 7.5 by capacity
     slave('10.0.0.2:8080', '10'); // least loaded
     await waitFor(async () => (await getJson<StateDocument>(`${master.http}/v1/state`)).body.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length === 2, {

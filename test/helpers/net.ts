@@ -3,7 +3,8 @@
  * gateway or a hostile peer looks like to the master. It decodes what the master sends
  * with the project's FrameDecoder and remembers every frame.
  */
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { FrameDecoder, HELLO_ACK_FRAME, HELLO_FRAME, encodePush, type DecodeError, type Frame, type PushFields } from '../../src/protocol/index.js';
 import type { Clock, TimerHandle } from '../../src/clock.js';
 import { systemClock } from '../../src/util/system-clock.js';
@@ -121,11 +122,47 @@ export function rawFrame(type: number, payload: Uint8Array = Buffer.alloc(0)): B
   return Buffer.concat([head, payload]);
 }
 
-/** A loopback port that nothing listens on (bound, then released). */
+/**
+ * A loopback port that nothing listens on, for a process a test starts on a port of its own
+ * (etcd, HAProxy, Prometheus, a child master) or for an address that must refuse.
+ *
+ * Not from the ephemeral range (ip_local_port_range): there the kernel hands ports out to
+ * every listen(0) and every outgoing connection, so with two suites on one machine (one of
+ * them holding 10,000 idle connections) a port released here could be taken again before
+ * its process binds it, or start answering while a test counts on it refusing. Below that
+ * range only tests that ask by number bind: a random port there, checked free by binding
+ * it, and never handed out twice by this process.
+ */
 export async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  const [low, high] = TEST_PORTS;
+  for (let attempt = 0; ; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    if (await bindable(port)) {
+      handedOut.add(port);
+      return port;
+    }
+    if (attempt > 200) throw new Error(`no free loopback port in ${low}..${high - 1} after ${attempt} tries`);
+  }
+}
+
+const handedOut = new Set<number>();
+
+/** [low, high): below the ephemeral range (Linux's default 32768..60999), above the usual services. */
+const TEST_PORTS: readonly [number, number] = (() => {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux: keep the default
+  }
+  return ephemeralLow > 12_000 ? [10_000, ephemeralLow] : [61_000, 65_536];
+})();
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
+  });
 }

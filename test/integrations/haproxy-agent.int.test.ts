@@ -3,12 +3,14 @@
  * on loopback, a slave (raw client) reporting for each, the master as every server's agent.
  * HAProxy's own view is read from its stats socket (`show servers state`): weights follow
  * the reported loads, `loadledger drain` puts a server in DRAIN and `undrain` brings it
- * back, a killed slave's server goes DOWN. Real time, generous bounds (30 s): behaviour,
+ * back, a killed slave's server goes DOWN, and comes back UP in DRAIN when it returns
+ * drained; and requests through HAProxy's frontend split in proportion to the weights
+ * (600 requests, ±5 percentage points). Real time, generous bounds (30 s): behaviour,
  * not speed. Without haproxy the file is skipped with one line (fails under CI=true).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, get as httpGet, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -88,16 +90,32 @@ async function serversState(socket: string): Promise<Record<string, ServerState>
   return out;
 }
 
-async function httpBackend(): Promise<{ server: Server; port: number }> {
-  const server = createServer((_req, res) => res.end('ok\n'));
+/** A tiny HTTP backend that counts the requests it served (HAProxy's TCP health checks send none). */
+async function httpBackend(): Promise<{ server: Server; port: number; served: { count: number } }> {
+  const served = { count: 0 };
+  const server = createServer((_req, res) => {
+    served.count++;
+    res.end('ok\n');
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   cleanup.defer('close backend', () => new Promise<void>((r) => server.close(() => r())));
   const a = server.address();
-  return { server, port: typeof a === 'object' && a ? a.port : 0 };
+  return { server, port: typeof a === 'object' && a ? a.port : 0, served };
+}
+
+/** One GET through HAProxy's frontend on a fresh connection (so that every request is balanced on its own); its status. */
+function get(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+  });
 }
 
 describe.skipIf(!run)('HAProxy agent-check (real haproxy)', () => {
-  it('weights follow loads, drain and undrain, a killed slave goes DOWN — as HAProxy sees it', async () => {
+  it('weights follow loads, drain and undrain, a killed slave goes DOWN and returns drained — as HAProxy sees it', async () => {
     const dir = await cleanup.tempDir('loadledger-agent-');
     const agentPort = await closedPort();
     const master = await startMaster(cleanup, { helloInterval: 300, deadAfter: 3000, agent: { host: '127.0.0.1', port: agentPort }, weightInterval: 200, weightStep: 100, protectShare: 0, auth: { token: new AdminToken(SECRET) } });
@@ -114,7 +132,8 @@ describe.skipIf(!run)('HAProxy agent-check (real haproxy)', () => {
 
     const socket = join(dir, 'admin.sock');
     const file = join(dir, 'haproxy.cfg');
-    writeFileSync(file, agentConfig({ socket, front: await closedPort(), agent: agentPort, servers: names.map((name, i) => ({ name, port: backends[i]!.port })) }));
+    const front = await closedPort();
+    writeFileSync(file, agentConfig({ socket, front, agent: agentPort, servers: names.map((name, i) => ({ name, port: backends[i]!.port })) }));
     const check = spawnSync(HAPROXY.bin!, ['-c', '-q', '-f', file], { encoding: 'utf8' });
     expect(check.status, `${check.stderr}${check.stdout}`).toBe(0);
     let output = '';
@@ -147,6 +166,24 @@ describe.skipIf(!run)('HAProxy agent-check (real haproxy)', () => {
 
     // loads 0, 50, 50 → targets 100, 40, 40 (docs/selection.md#weights)
     await until('loads 0/50/50', (s) => weights(s).join() === '100,40,40' && names.every((n) => s[n]!.op === UP && s[n]!.admin === 0));
+    // Requests through the frontend split as the weights say: 600 requests (a count, not a
+    // time window, so a busy machine only makes it slower), each on its own connection;
+    // roundrobin gives each server weight/sum of them: 100/180, 40/180, 40/180 = 55.6%, 22.2%,
+    // 22.2%. Tolerance: ±5 percentage points per server (roundrobin is exact over whole
+    // cycles of 180; the margin is for a request of another cycle at the start or end, and
+    // is far below what a wrong weight gives: equal weights would be 33.3% each).
+    const REQUESTS = 600;
+    const TOLERANCE = 0.05;
+    const before = backends.map((b) => b.served.count);
+    for (let i = 0; i < REQUESTS; i++) expect(await get(front)).toBe(200);
+    const counts = backends.map((b, i) => b.served.count - before[i]!);
+    const steady = await serversState(socket);
+    expect(weights(steady).join(), 'the weights held during the requests').toBe('100,40,40');
+    const sum = names.reduce((a, n) => a + steady[n]!.weight, 0);
+    const split = names.map((n, i) => `${n} ${counts[i]} (${((100 * counts[i]!) / REQUESTS).toFixed(1)}%, weight ${steady[n]!.weight}: ${((100 * steady[n]!.weight) / sum).toFixed(1)}%)`);
+    console.log(`[traffic split over ${REQUESTS} requests] ${split.join('; ')}`);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(REQUESTS);
+    for (const [i, n] of names.entries()) expect(Math.abs(counts[i]! / REQUESTS - steady[n]!.weight / sum), `${n}'s share`).toBeLessThanOrEqual(TOLERANCE);
     // s1's load rises to 100 → 70, 100, 100
     loads[0] = 100;
     await until('s1 load 0 → 100', (s) => weights(s).join() === '70,100,100');
@@ -164,6 +201,13 @@ describe.skipIf(!run)('HAProxy agent-check (real haproxy)', () => {
     slaves[2]!.destroy(); // killed: its connection closes, the master marks it DOWN
     await waitFor(() => master.projection.nodes.get(ids[2]!)?.state === 'DOWN', { what: 's3 DOWN in the registry', timeout: 30_000, describe: () => master.projection.nodes.get(ids[2]!) });
     await until('slave of s3 killed', (s) => s['s3']!.op === DOWN && s['s1']!.op === UP && s['s2']!.op === UP);
+
+    // drained while DOWN, then its slave comes back: UP in DRAIN. HAProxy changes only what a
+    // reply names, so a bare `drain` would leave the agent's earlier `down` standing
+    const drainedDown = await runCli(cleanup, ['drain', ids[2]!, '--reason', 'back drained', '--http', base, '--token-file', tokenFile]);
+    expect(drainedDown.code, drainedDown.stderr).toBe(0);
+    slaves[2] = (await pushedClient(cleanup, master, { addr: ids[2]!, load: loads[2]! })).cl;
+    await until('s3 back, drained', (s) => s['s3']!.op === UP && (s['s3']!.admin & DRAIN) !== 0);
 
     // the agent counted every check, and none was an error
     expect(master.agent!.stats.requests).toBeGreaterThan(10);

@@ -13,6 +13,7 @@ import { encodeQuery, type QueryFields } from '../../src/protocol/encoder.js';
 import type { QueryReply } from '../../src/protocol/messages.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { api, connOf, doc, logEvents, slavePort, startMaster, waitForEvent, type TestMasterOptions } from '../helpers/master.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { RawClient, rawFrame } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -154,21 +155,40 @@ describe('binary QUERY', () => {
   });
 
   it('keeps a client that keeps querying, and closes one that goes quiet after dead-after', async () => {
-    const master = await startMaster(cleanup, { helloInterval: 50, deadAfter: 200 });
+    // The master's time is a manual clock: a busy machine cannot stretch a 40 ms pause past
+    // dead-after, and each query is read (its reply received) before time moves on.
+    const clock = new ManualClock();
+    const master = await startMaster(cleanup, { helloInterval: 50, deadAfter: 200, scheduler: clock });
     const raw = await RawClient.connect(slavePort(master)); // does not answer HELLO
     cleanup.defer('raw', () => raw.destroy());
     const conn = await connOf(master, raw);
-    const t0 = performance.now();
-    while (performance.now() - t0 < 700) {
-      raw.send(encodeQuery());
-      await new Promise((r) => setTimeout(r, 40));
+    for (let t = 0, n = 1; t < 700; t += 40, n++) {
+      raw.send(encodeQuery({ id: n }));
+      await waitFor(() => raw.count('QUERY_REPLY') === n, { what: `the reply to query ${n}` });
+      await clock.advance(40);
     }
     expect(raw.closed).toBe(false);
-    await raw.waitClosed(2000, 'the master to time the quiet query client out');
+    expect((await logEvents(master)).filter((e) => e.type === 'SlaveTimedOut')).toEqual([]);
+    await clock.advance(200 + 50); // dead-after, and a liveness tick
+    await raw.waitClosed(10_000, 'the master to time the quiet query client out');
     expect(await waitForEvent(master, (e) => e.type === 'SlaveTimedOut' && e.conn === conn, 'its timeout')).toBeTruthy();
     // The project's client answers the master's HELLO: idle, it stays.
     const c = await client(master);
-    await new Promise((r) => setTimeout(r, 500));
+    const seq0 = master.log.lastSeq;
+    for (let t = 0; t < 500; t += 25) {
+      await clock.advance(25);
+      // every HELLO the master sent answered before its time moves on
+      await waitFor(
+        async () => {
+          const events = (await logEvents(master)).filter((e) => e.seq > seq0);
+          return events.filter((e) => e.type === 'HelloAckReceived').length >= events.filter((e) => e.type === 'HelloSent').length;
+        },
+        { what: 'the query client to answer HELLO' },
+      );
+    }
+    const after = (await logEvents(master)).filter((e) => e.seq > seq0);
+    expect(after.filter((e) => e.type === 'HelloSent').length, 'the master HELLOed the idle client').toBeGreaterThan(0);
+    expect(after.filter((e) => e.type === 'SlaveTimedOut')).toEqual([]);
     expect(await c.query()).toMatchObject({ ok: false, code: 'NO_ELIGIBLE_NODE' });
   });
 

@@ -250,15 +250,17 @@ describe('TLS on the slave port', () => {
     const fast = { master: { host: '127.0.0.1', port }, backoff: { initial: 1, max: 3 } };
     const placeholder = { addresses: { listen: { port } } } as unknown as Master;
     const good = startSlave(placeholder, slaveTls(gwA), { ...fast, addr: '10.0.0.5:8080' });
-    startSlave(placeholder, slaveTls(stranger), fast);
+    const { reconnects: strangerTries } = startSlave(placeholder, slaveTls(stranger), fast);
+    const strangerTls = (): boolean => strangerTries.some((r) => r.reason.startsWith('TLS'));
     let connectedAt = Infinity;
     good.slave.once('connect', () => (connectedAt = performance.now()));
-    // The master listens, then commits MasterStarted: hold that commit for 300 ms, so the
-    // handshakes surely finish inside the window.
+    // The master listens, then commits MasterStarted: hold that commit until the trusted
+    // slave's handshake finished and the stranger's failed (however long a busy machine
+    // takes), so both surely land inside the window.
     // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this) on a Recorder
     const flush = Recorder.prototype.flush;
     const spy = vi.spyOn(Recorder.prototype, 'flush').mockImplementationOnce(async function (this: Recorder) {
-      await sleep(300);
+      await waitFor(() => connectedAt !== Infinity && strangerTls(), { what: 'both handshakes during the start' }).catch(() => {});
       return flush.call(this);
     });
     cleanup.defer('restore flush', () => spy.mockRestore());

@@ -12,6 +12,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
 import { FrameDecoder, HELLO_ACK_FRAME, HELLO_FRAME, type DecodeError, type Frame, type LoadInfo } from '../../src/protocol/index.js';
 import { createSlave, type ReconnectInfo, type Slave, type SlaveOptions } from '../../src/slave/slave.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { MIN_TIMEOUT } from '../helpers/wait.js';
 
 // ---------------------------------------------------------------- helpers
 
@@ -21,7 +23,9 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-async function waitFor<T>(what: string, cond: () => T | undefined | null | false, timeout = 3000): Promise<T> {
+/** Like test/helpers/wait.ts: at least MIN_TIMEOUT, whatever the caller asks (a deadline only decides how long a failure takes to say so). */
+async function waitFor<T>(what: string, cond: () => T | undefined | null | false, timeout = 15_000): Promise<T> {
+  timeout = Math.max(timeout, MIN_TIMEOUT);
   const deadline = performance.now() + timeout;
   for (;;) {
     const v = cond();
@@ -117,6 +121,11 @@ const isPush = (f: Frame): f is PushFrame => f.type === 'PUSH_LOAD_INFO';
 const pushesOf = (c: MasterConn | undefined): LoadInfo[] => (c ? c.frames.filter(isPush).map((f) => f.info) : []);
 const count = (c: MasterConn | undefined, type: Frame['type']): number => (c ? c.frames.filter((f) => f.type === type).length : 0);
 
+/** A few full turns of the event loop: bytes a peer in this process wrote are read by then. */
+async function ioTurns(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 1));
+}
+
 /** A long period, so that any push seen within a test's deadline is the push-at-once. */
 const LONG = { interval: 60_000, deadAfter: 120_000 } as const;
 const FAST_BACKOFF = { initial: 10, max: 40 } as const;
@@ -149,8 +158,16 @@ describe('slave ↔ master over TCP', () => {
   it('sends HELLO and pushes every interval; stays connected while the master answers', async () => {
     const master = await startMaster();
     let load = 0;
-    const { ev } = startSlave({ master: master.address, load: () => ++load, interval: 20, deadAfter: 100, backoff: FAST_BACKOFF });
+    // The slave's time on a manual clock, each tick's HELLO_ACK read before time moves on: a
+    // busy machine cannot make the answers late.
+    const clock = new ManualClock();
+    const { ev } = startSlave({ master: master.address, load: () => ++load, interval: 20, deadAfter: 100, backoff: FAST_BACKOFF, scheduler: clock });
     // 15 intervals = 3 × deadAfter: long enough that a slave not counting HELLO_ACK as life would have given up.
+    for (let k = 1; k < 15; k++) {
+      await waitFor(`HELLO ${k} and its push`, () => count(master.conns[0], 'HELLO') >= k && pushesOf(master.conns[0]).length >= k);
+      await ioTurns(); // the HELLO_ACK the stand-in wrote, read by the slave
+      await clock.advance(20);
+    }
     const conn = await waitFor('15 HELLOs', () => (count(master.conns[0], 'HELLO') >= 15 ? master.conns[0] : undefined));
     expect(conn.frames.slice(0, 3).map((f) => f.type)).toEqual(['HELLO', 'PUSH_LOAD_INFO', 'HELLO']);
     // Every HELLO is followed by the push of the same tick: loads 1, 2, 3, … in order.
@@ -208,10 +225,15 @@ describe('slave ↔ master over TCP', () => {
 
   it('a master that sends only HELLO (never acks) is alive', async () => {
     const master = await startMaster({ answerHello: false });
-    const { ev } = startSlave({ master: master.address, load: () => 3, interval: 20, deadAfter: 100, backoff: FAST_BACKOFF });
+    const clock = new ManualClock();
+    const { ev } = startSlave({ master: master.address, load: () => 3, interval: 20, deadAfter: 100, backoff: FAST_BACKOFF, scheduler: clock });
     const conn = await waitFor('a connection', () => master.conns[0]);
-    const beat = setInterval(() => conn.socket.write(HELLO_FRAME), 20);
-    cleanups.push(async () => clearInterval(beat));
+    // the master's HELLO every 20 ms of the slave's clock, each answered (so read) before time moves on
+    for (let k = 1; k <= 15; k++) {
+      conn.socket.write(HELLO_FRAME);
+      await waitFor(`HELLO_ACK ${k}`, () => count(conn, 'HELLO_ACK') >= k);
+      await clock.advance(20);
+    }
     await waitFor('15 HELLOs from the slave', () => count(conn, 'HELLO') >= 15);
     expect(ev.masterDead).toEqual([]);
     expect(count(conn, 'HELLO_ACK')).toBeGreaterThanOrEqual(10);
@@ -348,7 +370,7 @@ describe('slave ↔ master over TCP', () => {
     it('leaves no timer or socket behind', async () => {
       const master = await startMaster();
       const live = trackHandles();
-      const { slave, ev } = startSlave({ master: master.address, load: () => 1, interval: 20, deadAfter: 200 });
+      const { slave, ev } = startSlave({ master: master.address, load: () => 1, interval: 20, deadAfter: 10_000 });
       await waitFor('a HELLO', () => count(master.conns[0], 'HELLO') >= 1);
       expect([...live.values()]).toEqual(expect.arrayContaining(['TCPWRAP', 'Timeout']));
       await slave.close();
@@ -368,11 +390,12 @@ describe('slave ↔ master over TCP', () => {
     ])('says GOODBYE as its last frame, then closes (close($options))', async ({ options, frame }) => {
       // The stand-in acts on GOODBYE no more than an old master would: it closes on the FIN.
       const master = await startMaster();
-      const { slave } = startSlave({ master: master.address, load: () => 1, interval: 20, deadAfter: 200 });
+      // The slave's clock stands still: close() ends on the stand-in's FIN, not on its
+      // 1 s grace timer (which would never fire), however slow the machine.
+      const clock = new ManualClock();
+      const { slave } = startSlave({ master: master.address, load: () => 1, interval: 20, deadAfter: 200, scheduler: clock });
       await waitFor('a push', () => count(master.conns[0], 'PUSH_LOAD_INFO') >= 1);
-      const t0 = performance.now();
       await slave.close(options);
-      expect(performance.now() - t0).toBeLessThan(900);
       await waitFor('the master to see the close', () => master.conns[0]!.closed);
       const frames = master.conns[0]!.frames;
       expect(frames[frames.length - 1]).toEqual(frame);

@@ -50,8 +50,8 @@ export function parseNodeActionPath(path: string): { id: string; action: NodeAct
   return { id, action: m[2] as NodeAction };
 }
 
-/** Reads a request body of at most MAX_BODY_BYTES; undefined when it is longer. */
-export function readBody(req: IncomingMessage): Promise<string | undefined> {
+/** Reads a request body of at most `max` bytes (default MAX_BODY_BYTES); undefined when it is longer. */
+export function readBody(req: IncomingMessage, max = MAX_BODY_BYTES): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -59,7 +59,7 @@ export function readBody(req: IncomingMessage): Promise<string | undefined> {
     req.on('data', (c: Buffer) => {
       if (over) return;
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
+      if (size > max) {
         over = true;
         return resolve(undefined); // the rest is read and dropped (keep-alive stays usable)
       }

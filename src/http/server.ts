@@ -19,7 +19,7 @@ import { streamEvents } from './routes/events.js';
 import { scrape } from './routes/metrics.js';
 import { healthz, leastLoaded, nodes, state } from './routes/queries.js';
 import { checkLag, cluster, leader } from './routes/cluster.js';
-import { prometheusSd } from './routes/discovery.js';
+import { envoyEds, prometheusSd } from './routes/discovery.js';
 import { parseDuration } from '../util/duration.js';
 
 /** The replication stream's path and upgrade protocol (src/cluster/wire.ts). */
@@ -180,6 +180,7 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v1/admin/snapshot', { method: 'POST', admin: true, handle: adminSnapshot }],
   // for consumers (docs/integrations.md): each answers 404 while its flag is off
   ['/v1/sd/prometheus', { method: 'GET', handle: prometheusSd }],
+  ['/v3/discovery:endpoints', { method: 'POST', handle: envoyEds }],
 ]);
 
 function route(api: ApiState, req: IncomingMessage, res: ServerResponse, auth: HttpAuthOptions): void | Promise<void> {

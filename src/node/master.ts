@@ -77,6 +77,7 @@ export class Master implements RegistryControl, MetricsSource {
     this.ledger = built;
     this.selector = new Selector({ policy: options.policy, compensation: options.compensation });
     if (options.prometheusSd) this.integrations.push({ name: 'prometheus-sd', at: 'GET /v1/sd/prometheus', stats: new AnswerStats() });
+    if (options.envoyEds) this.integrations.push({ name: 'envoy-eds', at: 'POST /v3/discovery:endpoints', stats: new AnswerStats() });
     this.weights = new WeightBoard(this.ledger, { scheduler: options.scheduler, interval: options.weightInterval, policy: { min: options.weightMin, step: options.weightStep }, serviceKey: options.serviceKey });
     const self = this;
     this.liveness = new Liveness(

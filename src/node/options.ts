@@ -114,6 +114,8 @@ export interface MasterOptions {
   flapHoldDown?: number;
   /** Serve Prometheus HTTP service discovery, `GET /v1/sd/prometheus`, on the HTTP API (docs/integrations.md#prometheus-http-service-discovery). */
   prometheusSd?: boolean;
+  /** Serve Envoy EDS over REST, `POST /v3/discovery:endpoints`, on the HTTP API (docs/integrations.md#envoy-eds-over-rest). */
+  envoyEds?: boolean;
   /** The attribute that names a node's service, for the interfaces (HAProxy, Envoy, DNS, Prometheus SD). */
   serviceKey?: string;
   /** Weights (docs/selection.md#weights): they move once per this many ms… */
@@ -165,6 +167,7 @@ export const MASTER_DEFAULTS = {
   flapWindow: FLAPPING_DEFAULTS.window,
   flapHoldDown: FLAPPING_DEFAULTS.holdDown,
   prometheusSd: false,
+  envoyEds: false,
   serviceKey: DEFAULT_SERVICE_KEY,
   weightInterval: DEFAULT_WEIGHT_INTERVAL,
   weightStep: WEIGHT_DEFAULTS.step,
@@ -226,6 +229,7 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     flapWindow: MASTER_DEFAULTS.flapWindow,
     flapHoldDown: MASTER_DEFAULTS.flapHoldDown,
     prometheusSd: MASTER_DEFAULTS.prometheusSd,
+    envoyEds: MASTER_DEFAULTS.envoyEds,
     serviceKey: MASTER_DEFAULTS.serviceKey,
     weightInterval: MASTER_DEFAULTS.weightInterval,
     weightStep: MASTER_DEFAULTS.weightStep,
@@ -245,7 +249,10 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     }
   }
   if (!(options.protectShare >= 0 && options.protectShare <= 1)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--protect-share must be between 0 and 1, got ${options.protectShare}`);
-  for (const [on, flag] of [[options.prometheusSd, '--prometheus-sd']] as const) {
+  for (const [on, flag] of [
+    [options.prometheusSd, '--prometheus-sd'],
+    [options.envoyEds, '--envoy-eds'],
+  ] as const) {
     if (on && !options.http) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${flag} is served on the HTTP API: it needs --http (not --no-http)`);
   }
   checkTimers(options);

@@ -324,3 +324,13 @@ describe('generic over the options of a command', () => {
     expect(closestKey('policy', keys)).toBeUndefined();
   });
 });
+
+describe('--envoy-eds (docs/integrations.md#envoy-eds-over-rest)', () => {
+  it('is off by default; on by the flag, the config key envoy-eds or LOADLEDGER_ENVOY_EDS', async () => {
+    expect((await run(masterCommand(), [])).flags).toMatchObject({ envoyEds: false });
+    expect((await run(masterCommand(), ['--envoy-eds'])).flags).toMatchObject({ envoyEds: true });
+    expect((await run(masterCommand(), ['--config', await file('lb.yaml', 'envoy-eds: true\n')])).flags).toMatchObject({ envoyEds: true });
+    vi.stubEnv('LOADLEDGER_ENVOY_EDS', 'true');
+    expect((await run(masterCommand(), [])).flags).toMatchObject({ envoyEds: true });
+  });
+});

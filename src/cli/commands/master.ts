@@ -56,6 +56,7 @@ const SAME_AS_OPTIONS = [
   'flapWindow',
   'flapHoldDown',
   'prometheusSd',
+  'envoyEds',
   'serviceKey',
   'weightInterval',
   'weightMin',
@@ -139,6 +140,7 @@ export function masterCommand(): Command {
     .addOption(withDefault('--flap-window <duration>', 'the window of --flap-takeovers', MASTER_DEFAULTS.flapWindow, positiveDurationArg))
     .addOption(withDefault('--flap-hold-down <duration>', 'a flapping node stays with the connection that holds it this long', MASTER_DEFAULTS.flapHoldDown, positiveDurationArg))
     .addOption(new Option('--prometheus-sd', 'serve Prometheus HTTP service discovery on the HTTP API: GET /v1/sd/prometheus (docs/integrations.md)').default(false, 'off'))
+    .addOption(new Option('--envoy-eds', "serve Envoy's EDS over REST on the HTTP API: POST /v3/discovery:endpoints (docs/integrations.md)").default(false, 'off'))
     .addOption(withDefault('--service-key <attr>', "the attribute that names a node's service, for HAProxy, Envoy, DNS and Prometheus SD", MASTER_DEFAULTS.serviceKey as string))
     .addOption(withDefault('--weight-interval <duration>', 'weights handed to proxies and resolvers move once per this long', MASTER_DEFAULTS.weightInterval, positiveDurationArg))
     .addOption(withDefault('--weight-min <n>', "every eligible node's lowest weight, 1..100 (percent of full weight): its minimum share", MASTER_DEFAULTS.weightMin, intArg(1, 100)))

@@ -1,11 +1,13 @@
 import { ErrorCode } from '../../errors.js';
 import type { IntegrationView } from '../../ledger/view.js';
+import { EDS_MAX_BODY_BYTES, edsAnswer, parseDiscoveryRequest } from '../../selection/eds.js';
 import { parseSdQuery, targetGroups } from '../../selection/prometheus.js';
+import { readBody } from '../drain.js';
 import { downMessage, fail, send } from '../respond.js';
 import type { ApiHost, Call } from '../route.js';
 
 /** The flag that turns each interface of this file on (what an answer while it is off says). */
-const FLAGS: Record<string, string> = { 'prometheus-sd': '--prometheus-sd' };
+const FLAGS: Record<string, string> = { 'prometheus-sd': '--prometheus-sd', 'envoy-eds': '--envoy-eds' };
 
 /** The interface `name` when it is on; undefined when it is off. */
 export function integration(host: ApiHost, name: string): IntegrationView | undefined {
@@ -52,6 +54,36 @@ export function prometheusSd(call: Call): Promise<void> {
       return true;
     }
     send(call.res, 200, targetGroups(call.host.projection, q, serviceKey(call.host)));
+    return false;
+  });
+}
+
+/**
+ * `POST /v3/discovery:endpoints`: Envoy's EDS over REST (src/selection/eds.ts,
+ * docs/integrations.md#envoy-eds-over-rest). The DiscoveryRequest names clusters
+ * (services); the answer is a DiscoveryResponse with one ClusterLoadAssignment per name,
+ * or 304 with no body when the request's `version_info` is the answer's version already.
+ * A bad request (not JSON, an unknown field, a wrong type_url, no cluster named, a body over
+ * EDS_MAX_BODY_BYTES) is 400 BAD_ARGUMENT, counted as an error. On leader and standby alike,
+ * from this master's own projection and weights.
+ */
+export function envoyEds(call: Call): Promise<void> {
+  return served(call, 'envoy-eds', async () => {
+    const text = await readBody(call.req, EDS_MAX_BODY_BYTES);
+    if (call.res.destroyed) return true; // the client went away mid-body
+    const req = text === undefined ? `the body is larger than ${EDS_MAX_BODY_BYTES} bytes` : parseDiscoveryRequest(text);
+    if (typeof req === 'string') {
+      fail(call.res, ErrorCode.BAD_ARGUMENT, req);
+      return true;
+    }
+    const { weights, projection } = call.host;
+    const answer = edsAnswer(req, { nodes: projection.nodes.values(), serviceOf: (n) => weights.serviceOf(n), weight: (n) => weights.weight(n) });
+    if (answer.notModified) {
+      call.res.writeHead(304, { etag: `"${answer.version}"` });
+      call.res.end();
+    } else {
+      send(call.res, 200, answer.response, { etag: `"${answer.version}"` });
+    }
     return false;
   });
 }

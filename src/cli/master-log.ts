@@ -83,6 +83,16 @@ export function logMaster(master: Master, log: Logger, data: string): { stopped(
     );
   });
 
+  const dns = master.dns;
+  if (dns) {
+    const { host, port } = dns.address;
+    log.info({ event: 'dns', address: `${host}:${port}`, zone: `${master.options.dnsZone.replace(/\.$/, '')}.` }, `DNS on ${host}:${port} (UDP and TCP), zone ${master.options.dnsZone.replace(/\.$/, '')}.`);
+    // once per outage: every answer of the zone is SERVFAIL until the log takes writes again
+    dns.servfail$.subscribe((f) => {
+      log.error({ event: 'dns-servfail', since: new Date(f.since).toISOString(), error: f.error }, `DNS: answering SERVFAIL while the event log cannot be written (${f.error})`);
+    });
+  }
+
   let events: Subscription | undefined;
   if (log.isLevelEnabled('debug')) {
     const trace = log.isLevelEnabled('trace');

@@ -12,6 +12,8 @@ import { Liveness } from '../master/liveness.js';
 import { SlavePort } from '../master/slave-port.js';
 import { QueryPort } from '../master/query-port.js';
 import { AGENT_INTEGRATION, AgentPort } from '../master/agent-port.js';
+import { DnsPort } from '../master/dns-port.js';
+import { normalizeZone } from '../selection/dns.js';
 import { startHttpApi, type HttpApi, type HttpApiOptions } from '../http/server.js';
 import { formatHostPort, type HostPort } from '../util/hostport.js';
 import { Descriptors } from '../util/descriptors.js';
@@ -69,6 +71,8 @@ export class Master implements RegistryControl, MetricsSource {
   readonly weights: WeightBoard;
   /** HAProxy's agent-check (`--agent`), leader or standby; undefined while off. */
   agent: AgentPort | undefined;
+  /** The DNS interface (`--dns`), UDP and TCP, leader or standby; undefined while off. */
+  dns: DnsPort | undefined;
 
   private constructor(
     readonly options: ResolvedMasterOptions,
@@ -184,6 +188,15 @@ export class Master implements RegistryControl, MetricsSource {
       this.agent = agent;
       // listed before the HTTP API starts: its /metrics observe the answers of the interfaces listed then
       this.integrations.push({ name: AGENT_INTEGRATION, at: formatHostPort(agent.address), stats: agent.stats });
+    }
+    if (this.options.dns) {
+      const o = this.options;
+      const dns = new DnsPort({ listen: this.options.dns, zone: normalizeZone(o.dnsZone) as string, ttl: o.dnsTtl / 1000, policy: o.dnsPolicy, scheduler: o.scheduler }, this, new AnswerStats());
+      await dns.listen();
+      this.dns = dns;
+      this.integrations.push({ name: 'dns', at: `udp+tcp ${formatHostPort(dns.address)}`, stats: dns.stats });
+      // SRV hands out weights: have them settled by the first query, not ramping from it
+      this.weights.start();
     }
     if (this.options.etcd.length === 0) {
       // alone: bind the slave port before the HTTP API, as always
@@ -355,6 +368,7 @@ export class Master implements RegistryControl, MetricsSource {
     await this.closeQueryPort();
     await this.member?.stop();
     await this.agent?.close();
+    await this.dns?.close();
     await this.http?.close();
   }
 }

@@ -8,6 +8,7 @@ import { FOLLOWER_DEFAULTS, HTTP_MAX_CONNECTIONS, type HttpTlsOptions } from '..
 import type { HttpAuthOptions } from '../http/auth.js';
 import { checkCompensation, parsePolicy, type Policy } from '../selection/policy.js';
 import { checkWeightPolicy, WEIGHT_DEFAULTS } from '../selection/weights.js';
+import { normalizeZone } from '../selection/dns.js';
 import { DEFAULT_SERVICE_KEY, DEFAULT_WEIGHT_INTERVAL } from '../ledger/weights.js';
 import { controlProblem } from '../protocol/names.js';
 import type { HostPort } from '../util/hostport.js';
@@ -126,6 +127,14 @@ export interface MasterOptions {
   weightMin?: number;
   /** HAProxy's agent-check on this address (docs/integrations.md); null (the default): off. */
   agent?: HostPort | null;
+  /** The DNS interface on this address, UDP and TCP (docs/integrations.md#dns); null (the default): off. */
+  dns?: HostPort | null;
+  /** The zone it answers for (`loadledger.`). */
+  dnsZone?: string;
+  /** How long its records may be cached (ms, whole seconds). */
+  dnsTtl?: number;
+  /** The policy `least.<zone>` is answered with (p2c: a single answer cached by every resolver would herd). */
+  dnsPolicy?: Policy;
 }
 
 /** MasterOptions with every default filled in. */
@@ -172,6 +181,9 @@ export const MASTER_DEFAULTS = {
   weightInterval: DEFAULT_WEIGHT_INTERVAL,
   weightStep: WEIGHT_DEFAULTS.step,
   weightMin: WEIGHT_DEFAULTS.min,
+  dnsZone: 'loadledger.',
+  dnsTtl: 1000,
+  dnsPolicy: 'p2c',
 } as const;
 
 const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -235,6 +247,10 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     weightStep: MASTER_DEFAULTS.weightStep,
     weightMin: MASTER_DEFAULTS.weightMin,
     agent: null,
+    dns: null,
+    dnsZone: MASTER_DEFAULTS.dnsZone,
+    dnsTtl: MASTER_DEFAULTS.dnsTtl,
+    dnsPolicy: MASTER_DEFAULTS.dnsPolicy,
     ...opts,
   };
   if (options.etcd.length > 0) {
@@ -257,6 +273,12 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
   }
   checkTimers(options);
   parsePolicy(options.policy, 'policy');
+  parsePolicy(options.dnsPolicy, 'dnsPolicy');
+  const zone = normalizeZone(options.dnsZone);
+  if (typeof zone !== 'string') throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--dns-zone ${JSON.stringify(options.dnsZone)}: ${zone.error}`);
+  if (!(Number.isInteger(options.dnsTtl) && options.dnsTtl >= 0 && options.dnsTtl % 1000 === 0 && options.dnsTtl / 1000 <= 2 ** 31 - 1)) {
+    throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--dns-ttl must be whole seconds (DNS TTLs are), got ${String(options.dnsTtl)} ms`);
+  }
   checkCompensation(options.compensation, 'compensation');
   checkWeightPolicy({ min: options.weightMin, step: options.weightStep }, { min: 'weightMin', step: 'weightStep' });
   if (options.weightInterval < 1) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `weightInterval must be at least 1 ms, got ${options.weightInterval}`);

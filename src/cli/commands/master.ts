@@ -61,12 +61,16 @@ const SAME_AS_OPTIONS = [
   'weightInterval',
   'weightMin',
   'weightStep',
+  'dnsZone',
+  'dnsTtl',
+  'dnsPolicy',
 ] as const satisfies ReadonlyArray<keyof ResolvedMasterOptions>;
 
 interface MasterFlags extends HttpSecurityFlags, LogFlags, Pick<ResolvedMasterOptions, (typeof SAME_AS_OPTIONS)[number]> {
   /** `--no-http`: false. */
   http: HostPort | false;
   agent?: HostPort;
+  dns?: HostPort;
   fsync: boolean;
   tlsCert?: string;
   tlsKey?: string;
@@ -146,6 +150,10 @@ export function masterCommand(): Command {
     .addOption(withDefault('--weight-min <n>', "every eligible node's lowest weight, 1..100 (percent of full weight): its minimum share", MASTER_DEFAULTS.weightMin, intArg(1, 100)))
     .addOption(withDefault('--weight-step <n>', 'the most a weight moves per --weight-interval, 1..100 (100: no bound)', MASTER_DEFAULTS.weightStep, intArg(1, 100)))
     .option('--agent <host:port>', "answer HAProxy's agent-check on this address (off by default)", hostPortArg)
+    .option('--dns <host:port>', 'answer DNS on this address, UDP and TCP: least.ZONE A/AAAA, _nodes._tcp.ZONE SRV (off by default)', hostPortArg)
+    .addOption(withDefault('--dns-zone <zone>', 'the zone --dns answers for', MASTER_DEFAULTS.dnsZone as string))
+    .addOption(withDefault('--dns-ttl <duration>', 'how long --dns answers may be cached (whole seconds; 0: not at all)', MASTER_DEFAULTS.dnsTtl, durationArg))
+    .addOption(new Option('--dns-policy <name>', 'how least.ZONE picks its node (p2c: a single answer cached by every resolver herds)').choices(POLICIES).default(MASTER_DEFAULTS.dnsPolicy, MASTER_DEFAULTS.dnsPolicy))
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .addHelpText('after', '\nDurations need a unit: 500ms, 3s, 1m, 2h, 7d (0 where it means off). Stops cleanly on SIGINT/SIGTERM (records the stop, flushes, exits 0; a second signal quits at once, exit 1).')
@@ -170,6 +178,7 @@ export function masterCommand(): Command {
           ...(tls && { tls }),
           ...(flags.nodeId !== undefined && { nodeId: flags.nodeId }),
           ...(flags.agent !== undefined && { agent: flags.agent }),
+          ...(flags.dns !== undefined && { dns: flags.dns }),
         });
       } catch (e) {
         die(e);

@@ -184,7 +184,7 @@ export interface CycleOptions {
   rng: () => number;
   /** The clients (port and rng are filled in). */
   swarm: Omit<SwarmOptions, 'port' | 'rng'>;
-  /** ms of load before the signal, drawn uniformly from [min, max]. */
+  /** ms of load before the signal (counted from the first HELLO_ACK a client gets), drawn uniformly from [min, max]. */
   runMs: readonly [number, number];
   /** With this chance the signal lands instead at 0..withinMs after the spawn (during start-up, often). */
   startupKill?: { chance: number; withinMs: number };
@@ -219,6 +219,16 @@ export interface CycleReport {
   problems: string[];
   /** The master's stderr (for a failure message). */
   stderr: string;
+}
+
+/** Resolves true once any client of `swarm` has a HELLO_ACK, false after `timeoutMs`. */
+async function firstAck(swarm: Swarm, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (swarm.acks === 0) {
+    if (performance.now() >= deadline) return false;
+    await sleep(5);
+  }
+  return true;
 }
 
 /**
@@ -274,6 +284,11 @@ export class CrashRun {
               if (b !== undefined) o.onRss!(b);
             }, 100);
           }
+          // The load is on once the first HELLO_ACK is back (on a busy machine the swarm's
+          // connections and the master's first commits can take longer than a whole runMs):
+          // a kill "under load" always has acknowledged HELLOs to check.
+          const loaded = await firstAck(swarm, o.upTimeoutMs ?? 15_000);
+          if (!loaded) problems.push(`no HELLO_ACK within ${o.upTimeoutMs ?? 15_000} ms of load: ${master.stderr.trim()}`);
           const [min, max] = o.runMs;
           const t0 = performance.now();
           await sleep(min + o.rng() * (max - min));

@@ -43,7 +43,7 @@ it('SIGTERM / SIGINT to `loadledger slave`: GOODBYE, the node DOWN "left (SIGNAL
     const down = await waitFor(async () => (await nodes()).find((n) => n.id === id && n.state === 'DOWN'), { what: `${id} DOWN after ${signal}`, timeout: 5000, interval: 10 });
     const ms = performance.now() - t0;
     expect(down.reason).toBe(`left (${signal})`);
-    expect(ms).toBeLessThan(1000); // "a few hundred ms" on an idle machine; dead-after is 30 s
+    expect(ms).toBeLessThan(10_000); // "a few hundred ms" on an idle machine; dead-after is 30 s (a bound a busy machine cannot reach)
     expect(await withTimeout(slaves[i]!.exit, 3000, `the slave to exit after ${signal}`)).toEqual({ code: 0, signal: null });
   }
 

@@ -53,7 +53,8 @@ export const ERRORS = {
   LOG_LOCKED: { status: 500, exit: EXIT_FAILURE, summary: 'another process has the event log open' },
   /** The process may not read or write a path it was given (EACCES, EPERM): the message names it. */
   PERMISSION_DENIED: { status: 500, exit: EXIT_FAILURE, summary: 'the process may not read or write a file or directory it was given: the message names it' },
-  LOG_NOT_FOUND: { status: 500, exit: EXIT_FAILURE, summary: 'no event log in the directory given' },
+  /** replay/verify/export --data at a directory without a log: the person's input, so exit 2 like `--file missing`. */
+  LOG_NOT_FOUND: { status: 500, exit: EXIT_USAGE, summary: 'no event log in the directory given' },
   LOG_FORMAT_UNSUPPORTED: { status: 500, exit: EXIT_FAILURE, summary: 'the event log was written in a format this version does not read' },
   LOG_CORRUPT: { status: 500, exit: EXIT_FAILURE, summary: 'the event log is damaged (a checksum, a gap, records LevelDB dropped): the message names the seqs' },
   LOG_WRITE_FAILED: { status: 500, exit: EXIT_FAILURE, summary: 'the event log refused a write (disk full, I/O error)' },

@@ -18,7 +18,7 @@ import { exitCode } from '../errors.js';
 import { readConfigFile } from './config/file.js';
 import { closestKey } from './config/keys.js';
 import { formatConfig } from './config/print.js';
-import { configError, envName, envSettingValue, isBadArgument, parseSettingValue, settingsOf, type Setting, type Source } from './config/settings.js';
+import { ENV_PREFIX, configError, envName, envSettingValue, isBadArgument, parseSettingValue, settingsOf, type Setting, type Source } from './config/settings.js';
 
 export { readConfigFile } from './config/file.js';
 export { closestKey } from './config/keys.js';
@@ -69,6 +69,7 @@ export function applyLayers(cmd: Command, env: NodeJS.ProcessEnv): Map<string, S
       throw e;
     }
   }
+  refuseUnknownEnv(cmd, env);
   const sources = new Map<string, Source>();
   for (const s of settings) {
     const current = cmd.getOptionValueSource(s.attr);
@@ -89,6 +90,27 @@ export function applyLayers(cmd: Command, env: NodeJS.ProcessEnv): Map<string, S
     }
   }
   return sources;
+}
+
+/** LOADLEDGER_* variables that are no flag's: LOADLEDGER_DEBUG (a stack trace with an unexpected error). */
+const OTHER_ENV = new Set([`${ENV_PREFIX}DEBUG`]);
+
+/**
+ * A LOADLEDGER_* variable that no command has a flag for (`LOADLEDGER_LSTEN`) is refused like
+ * an unknown config key. A variable of another command's flag is fine: one environment often
+ * serves several commands (LOADLEDGER_TOKEN_FILE for query beside a master's settings).
+ */
+function refuseUnknownEnv(cmd: Command, env: NodeJS.ProcessEnv): void {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const known = new Set(OTHER_ENV);
+  for (const c of [root, ...root.commands]) for (const s of settingsOf(c)) known.add(s.env);
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith(ENV_PREFIX) || known.has(name) || env[name] === undefined || env[name] === '') continue;
+    const key = closestKey(name.slice(ENV_PREFIX.length).toLowerCase().replace(/_/g, '-'), settingsOf(cmd).map((s) => s.key));
+    const hint = key === undefined ? undefined : envName(key);
+    throw configError(`${name}: no such setting${hint ? ` (did you mean ${hint}?)` : ''}; the variables are ${ENV_PREFIX} and a flag of loadledger ${cmd.name()} in upper snake case`);
+  }
 }
 
 /** A flag given on the command line that `s` cannot go with (commander's `conflicts`, either way round). */

@@ -23,14 +23,30 @@ export function writeJson(value: unknown, indent?: number): void {
   process.stdout.write(jsonText(value, indent) + '\n');
 }
 
+/**
+ * Who speaks on stderr: `loadledger master`, `loadledger replay`, … once a command runs (the
+ * program sets it before the action), so a failure reads like that command's usage errors
+ * and its log lines; `loadledger` before any command is known.
+ */
+let speaker = 'loadledger';
+
+export function speakAs(command: string): void {
+  speaker = `loadledger ${command}`;
+}
+
+/** One line on stderr under the command's name: `loadledger replay: no event log at …`. */
+export function sayErr(message: string): void {
+  process.stderr.write(printableLines(`${speaker}: ${message}\n`));
+}
+
 /** One line on stderr, no stack trace; the exit code says whether it was the person's input. */
 export function die(e: unknown): never {
   if (isLoadLedgerError(e)) {
-    process.stderr.write(`loadledger: ${printable(e.message)}\n`);
+    sayErr(printable(e.message));
     process.exit(exitCode(e.code));
   }
   const err = e as { code?: string; message?: string } | undefined;
-  process.stderr.write(`loadledger: unexpected error: ${printable(err?.message ?? String(e))}\n`);
+  sayErr(`unexpected error: ${printable(err?.message ?? String(e))}`);
   if (process.env['LOADLEDGER_DEBUG']) console.error(e);
   process.exit(EXIT_FAILURE);
 }

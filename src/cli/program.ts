@@ -9,6 +9,7 @@ import { queryCommand } from './commands/query.js';
 import { replayCommand } from './commands/replay.js';
 import { slaveCommand } from './commands/slave.js';
 import { verifyCommand } from './commands/verify.js';
+import { speakAs } from './output.js';
 
 /**
  * The `loadledger` command tree, every command and flag, without parsing anything (main.ts
@@ -26,6 +27,8 @@ export function buildProgram(version: string): Command {
     // commander's errors echo the argument given: escaped like every human output
     program.addCommand(cmd.configureOutput({ outputError: (text, write) => write(printableLines(`loadledger ${cmd.name()}: ${text.replace(/^error: /, '')}`)) }));
   }
+  // a failure at run time speaks with the command's name, like its usage errors (output.ts)
+  program.hook('preAction', (_program, action) => speakAs(action.name()));
   program.commands.forEach((c) => c.exitOverride());
   program.exitOverride();
   return program;

@@ -103,6 +103,8 @@ export function networkReason(e: unknown, url?: URL): string {
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO') return `${code}: no TLS there; is the master http:// rather than https://?`;
   // An HTTPS master resets a connection that does not start with a TLS handshake.
   if (code === 'ECONNRESET' && url?.protocol === 'http:') return `${code}: if the master serves HTTPS, use an https:// URL`;
+  // Node's HTTP parser (HPE_INVALID_CONSTANT, HPE_INVALID_VERSION, …): something answered, not in HTTP
+  if (code.startsWith('HPE_')) return `that is not HTTP (${code}): is it the master's slave port? the HTTP API is --http`;
   return code;
 }
 

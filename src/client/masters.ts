@@ -79,7 +79,9 @@ export function unreachableError(where: string, reason: string, cause?: unknown,
 
 /** The miss of a member that failed with `e` (its short reason, when it has one). */
 export function missFrom(where: string, e: LoadLedgerError): Miss {
-  return { where, said: reasons.get(e) ?? e.message, code: e.code };
+  const reason = reasons.get(e);
+  // the words of one unreachable master, in a list: `a:7400: unreachable (ECONNREFUSED)`
+  return { where, said: reason === undefined ? e.message : `unreachable (${reason})`, code: e.code };
 }
 
 /**

@@ -6,8 +6,8 @@ import type { QueryReply } from '../protocol/messages.js';
 import { formatHostPort, parseHostPortList, type HostPort } from '../util/hostport.js';
 import { Masters, firstAnswer, unreachableError } from './masters.js';
 
-/** MASTER_UNREACHABLE `where: why` (a list of masters shows `why` after each address). */
-const lost = (where: string, why: string, cause?: unknown): LoadLedgerError => unreachableError(where, why, cause, `${where}: ${why}`);
+/** MASTER_UNREACHABLE `master unreachable at WHERE (WHY)`, in the words the HTTP client uses. */
+const lost = (where: string, why: string, cause?: unknown): LoadLedgerError => unreachableError(where, why, cause);
 
 /** PROTOCOL.md "Transport": a master's slave port, where the binary QUERY is asked. */
 const DEFAULT_PORT = 7400;

@@ -50,27 +50,42 @@ export function parseNodeActionPath(path: string): { id: string; action: NodeAct
   return { id, action: m[2] as NodeAction };
 }
 
-/** Reads a request body of at most `max` bytes (default MAX_BODY_BYTES); undefined when it is longer. */
-export function readBody(req: IncomingMessage, max = MAX_BODY_BYTES): Promise<string | undefined> {
+/** A request body as text, or why it cannot be one (the words of a 400). */
+export type Body = { text: string } | { problem: string };
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Reads a request body of at most `max` bytes (default MAX_BODY_BYTES), strict UTF-8: a
+ * body that is longer, or is not UTF-8 (a drain reason would be recorded with U+FFFD in
+ * it), is a problem, not text.
+ */
+export function readBody(req: IncomingMessage, max = MAX_BODY_BYTES): Promise<Body> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
+    const tooLarge = { problem: `the body is larger than ${max} bytes` };
     req.on('data', (c: Buffer) => {
       if (over) return;
       size += c.length;
       if (size > max) {
         over = true;
-        return resolve(undefined); // the rest is read and dropped (keep-alive stays usable)
+        return resolve(tooLarge); // the rest is read and dropped (keep-alive stays usable)
       }
       chunks.push(c);
     });
     req.on('end', () => {
-      if (!over) resolve(Buffer.concat(chunks).toString('utf8'));
+      if (over) return;
+      try {
+        resolve({ text: UTF8.decode(Buffer.concat(chunks)) });
+      } catch {
+        resolve({ problem: 'the body is not valid UTF-8' });
+      }
     });
     req.on('error', reject);
     // a client that goes away mid-body: nothing to answer, but settle (resolving twice is a no-op)
-    req.on('close', () => resolve(undefined));
+    req.on('close', () => resolve({ problem: 'the client went away before the end of its body' }));
   });
 }
 

@@ -182,6 +182,35 @@ describe('master --config: what the person got wrong is one line naming the file
     expect((await run(masterCommand(), [])).stderr).toBe('LOADLEDGER_SNAPSHOT_INTERVAL: at most 596.5h (the longest timer Node.js can set), got "1000h"\n');
   });
 
+  it('a LOADLEDGER_* variable that is no flag of any command is refused like an unknown key, with the one it most likely meant', async () => {
+    vi.stubEnv('LOADLEDGER_LSTEN', '127.0.0.1:7400');
+    const r = await run(masterCommand(), []);
+    expect([r.exitCode, r.stderr]).toEqual([
+      2,
+      'LOADLEDGER_LSTEN: no such setting (did you mean LOADLEDGER_LISTEN?); the variables are LOADLEDGER_ and a flag of loadledger master in upper snake case\n',
+    ]);
+    vi.stubEnv('LOADLEDGER_LSTEN', '');
+    // LOADLEDGER_DEBUG is no flag's but ours; an empty variable counts as unset
+    vi.stubEnv('LOADLEDGER_DEBUG', '1');
+    vi.stubEnv('LOADLEDGER_WHATEVER', '');
+    expect((await run(masterCommand(), [])).exitCode).toBeUndefined();
+  });
+
+  it('a list variable with an empty item (LOADLEDGER_ALLOW=,,,) is refused, not read as an empty list that allows everyone', async () => {
+    for (const text of [',,,', '10.0.0.0/8,,192.168.0.0/16', '127.0.0.1,']) {
+      vi.stubEnv('LOADLEDGER_ALLOW', text);
+      const r = await run(masterCommand(), []);
+      expect([r.exitCode, r.stderr]).toEqual([2, `LOADLEDGER_ALLOW: an empty item in the comma-separated list ${JSON.stringify(text)}\n`]);
+    }
+  });
+
+  it('a YAML alias bomb is a bad config file (exit 2), not an unexpected error', async () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]', ''].join('\n');
+    const path = await file('bomb.yaml', bomb);
+    const r = await run(masterCommand(), ['--config', path]);
+    expect([r.exitCode, r.stderr]).toEqual([2, `--config ${path}: not valid YAML: Excessive alias count indicates a resource exhaustion attack\n`]);
+  });
+
   it('a file that is missing, not YAML, not JSON or not a map', async () => {
     const dir = await cleanup.tempDir();
     const missing = await run(masterCommand(), ['--config', join(dir, 'nope.yaml')]);

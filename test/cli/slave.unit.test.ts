@@ -45,7 +45,7 @@ describe('slaveFlagMessage', () => {
   };
 
   it.each<[string, Partial<SlaveOptions> | Record<string, unknown>, RegExp]>([
-    ['deadAfter ≤ interval', { interval: 1000, deadAfter: 1000 }, /^--dead-after: must be longer than --interval \(1000 ms\), got 1000 ms/],
+    ['deadAfter ≤ interval', { interval: 1000, deadAfter: 1000 }, /^--dead-after: must be longer than --interval \(1s\), got 1s; /],
     ['an interval too long for a timer', { interval: 2 ** 32, deadAfter: 2 ** 33 }, /^--interval: expected a duration > 0/],
     ['a deadAfter too long for a timer', { deadAfter: 2 ** 32 }, /^--dead-after: expected a duration > 0/],
     ['a bad master', { master: 'gw:99999' }, /^--master: /],

@@ -72,7 +72,7 @@ describe('reads from whichever master answers', () => {
     const stale = await server(refusing(ErrorCode.STALE, 'this standby is 1200 ms behind'));
     const e = await errorOf(getFromAny(`${dead},${stale.url}`, '/v1/state'));
     expect(e.code).toBe(ErrorCode.MASTER_UNREACHABLE);
-    expect(e.message).toBe(`no master answered (2 tried): ${dead}: ECONNREFUSED; ${stale.url}: HTTP 503 STALE: this standby is 1200 ms behind`);
+    expect(e.message).toBe(`no master answered (2 tried): ${dead}: unreachable (ECONNREFUSED); ${stale.url}: HTTP 503 STALE: this standby is 1200 ms behind`);
   });
 });
 
@@ -183,7 +183,7 @@ describe('event sources over a list', () => {
     const dead2 = `http://127.0.0.1:${await closedPort()}`;
     const e = await errorOf(followHttp([dead1, dead2], 1, () => {}));
     expect(e.code).toBe(ErrorCode.MASTER_UNREACHABLE);
-    expect(e.message).toBe(`no master could be followed (2 tried): ${dead1}: ECONNREFUSED; ${dead2}: ECONNREFUSED`);
+    expect(e.message).toBe(`no master could be followed (2 tried): ${dead1}: unreachable (ECONNREFUSED); ${dead2}: unreachable (ECONNREFUSED)`);
   });
 });
 
@@ -198,6 +198,6 @@ describe('QueryClient with a list', () => {
     const dead2 = await closedPort();
     const e = await errorOf(QueryClient.connect([{ host: '127.0.0.1', port: dead }, { host: '127.0.0.1', port: dead2 }]));
     expect(e.code).toBe(ErrorCode.MASTER_UNREACHABLE);
-    expect(e.message).toBe(`no master answered (2 tried): 127.0.0.1:${dead}: ECONNREFUSED; 127.0.0.1:${dead2}: ECONNREFUSED`);
+    expect(e.message).toBe(`no master answered (2 tried): 127.0.0.1:${dead}: unreachable (ECONNREFUSED); 127.0.0.1:${dead2}: unreachable (ECONNREFUSED)`);
   });
 });

@@ -61,7 +61,7 @@ describe('firstAnswer', () => {
     const by: Record<string, () => Promise<Attempt<string>>> = { 'http://a:7480': down('http://a:7480'), 'http://b:7480': refuses(ErrorCode.NOT_LEADER, 'HTTP 503 NOT_LEADER: a standby') };
     const e = await errorOf(firstAnswer(m, m.readOrder(), 'leads', (x) => by[x]!()));
     expect(e.code).toBe(ErrorCode.MASTER_UNREACHABLE);
-    expect(e.message).toBe('no master leads (2 tried): http://a:7480: ECONNREFUSED; http://b:7480: HTTP 503 NOT_LEADER: a standby');
+    expect(e.message).toBe('no master leads (2 tried): http://a:7480: unreachable (ECONNREFUSED); http://b:7480: HTTP 503 NOT_LEADER: a standby');
     expect(e.message).not.toContain('\n');
   });
 

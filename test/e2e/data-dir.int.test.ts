@@ -38,7 +38,7 @@ const free = ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'];
 
 describe('master --data', () => {
   it('a directory that cannot be created (/proc) is one line, exit 2, at once', async () => {
-    expect(await oneLine(['master', '--data', '/proc/loadledger-test/x', ...free], 2)).toMatch(/^loadledger: --data \/proc\/loadledger-test\/x: cannot create \/proc\/loadledger-test/);
+    expect(await oneLine(['master', '--data', '/proc/loadledger-test/x', ...free], 2)).toMatch(/^loadledger master: --data \/proc\/loadledger-test\/x: cannot create \/proc\/loadledger-test/);
   });
 
   it('a directory holding other files is refused, naming them, and left as it was', async () => {
@@ -78,9 +78,9 @@ describe('a data directory the process may not read', () => {
     cleanup.defer('chmod back', () => chmodSync(d, 0o700));
     const replay = await asStranger(['replay', '--data', d]);
     expect(replay.code, replay.stderr).toBe(1);
-    expect(lines(replay.stderr)).toEqual([expect.stringMatching(new RegExp(`^loadledger: --data ${d}: permission denied`))]);
+    expect(lines(replay.stderr)).toEqual([expect.stringMatching(new RegExp(`^loadledger replay: --data ${d}: permission denied`))]);
     const master = await asStranger(['master', '--data', d, ...free]);
     expect(master.code, master.stderr).toBe(1);
-    expect(lines(master.stderr)).toEqual([expect.stringMatching(new RegExp(`^loadledger: --data ${d}: permission denied`))]);
+    expect(lines(master.stderr)).toEqual([expect.stringMatching(new RegExp(`^loadledger master: --data ${d}: permission denied`))]);
   });
 });

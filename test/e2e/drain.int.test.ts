@@ -68,14 +68,14 @@ describe('loadledger drain / undrain', () => {
       cli('drain', '10.0.0.66\b\b\b\b\b\b\b\b\b10.0.0.5', '--token-file', tokenFile),
       cli('drain', '10.0.0.5:8080', '--reason', 'deploy \u202e', '--token-file', tokenFile),
     ]);
-    expect({ code: bs.code, stderr: lines(bs.stderr) }).toEqual({ code: 2, stderr: [expect.stringMatching(/^loadledger: the node id holds the control character U\+0008 at index 9/)] });
-    expect({ code: bidi.code, stderr: lines(bidi.stderr) }).toEqual({ code: 2, stderr: [expect.stringMatching(/^loadledger: --reason holds the control character U\+202E at index 7/)] });
+    expect({ code: bs.code, stderr: lines(bs.stderr) }).toEqual({ code: 2, stderr: [expect.stringMatching(/^loadledger drain: the node id holds the control character U\+0008 at index 9/)] });
+    expect({ code: bidi.code, stderr: lines(bidi.stderr) }).toEqual({ code: 2, stderr: [expect.stringMatching(/^loadledger drain: --reason holds the control character U\+202E at index 7/)] });
     expect(bad.code).toBe(2);
-    expect(lines(bad.stderr)).toEqual([expect.stringMatching(/^loadledger: "not a node" is not a node id/)]);
+    expect(lines(bad.stderr)).toEqual([expect.stringMatching(/^loadledger drain: "not a node" is not a node id/)]);
     expect(long.code).toBe(2);
-    expect(lines(long.stderr)).toEqual(['loadledger: --reason: longer than 256 bytes']);
+    expect(lines(long.stderr)).toEqual(['loadledger drain: --reason: longer than 256 bytes']);
     expect(missing.code).toBe(1);
-    expect(lines(missing.stderr)).toEqual([expect.stringMatching(/^loadledger: undrain 10\.9\.9\.9:1: node 10\.9\.9\.9:1 is not in the load table/)]);
+    expect(lines(missing.stderr)).toEqual([expect.stringMatching(/^loadledger undrain: undrain 10\.9\.9\.9:1: node 10\.9\.9\.9:1 is not in the load table/)]);
 
     const u = await cli('undrain', '10.0.0.5:8080', '--token-file', tokenFile);
     expect(u.code).toBe(0);

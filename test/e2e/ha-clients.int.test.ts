@@ -63,7 +63,7 @@ describe('slave with a list', () => {
     }
     const bad = await cli(['slave', '--load', '1', '--master', `${real},,${dead}`]);
     expect(bad).toMatchObject({ code: 2, stdout: '' });
-    expect(lines(bad.stderr)).toEqual(['loadledger: --master: address 2 of 3 is empty in "' + `${real},,${dead}` + '"; separate addresses with single commas']);
+    expect(lines(bad.stderr)).toEqual(['loadledger slave: --master: address 2 of 3 is empty in "' + `${real},,${dead}` + '"; separate addresses with single commas']);
   });
 });
 
@@ -92,11 +92,11 @@ describe('query and replay with a list', () => {
     expect(replay.code, replay.stderr).toBe(0);
     expect(replay.stdout).toMatch(/MasterStarted/);
     expect(none).toMatchObject({ code: 1, stdout: '' });
-    expect(lines(none.stderr)).toEqual([`loadledger: no master answered (2 tried): ${dead}: ECONNREFUSED; ${dead2}: ECONNREFUSED`]);
+    expect(lines(none.stderr)).toEqual([`loadledger query: no master answered (2 tried): ${dead}: unreachable (ECONNREFUSED); ${dead2}: unreachable (ECONNREFUSED)`]);
 
     const bad = await cli(['query', 'state', '--http', `${real},,${dead}`]);
     expect(bad).toMatchObject({ code: 2, stdout: '' });
-    expect(lines(bad.stderr)).toEqual(['loadledger: --http: URL 2 of 3 is empty; separate URLs with single commas']);
+    expect(lines(bad.stderr)).toEqual(['loadledger query: --http: URL 2 of 3 is empty; separate URLs with single commas']);
   });
 });
 
@@ -117,7 +117,7 @@ describe('drain with a list', () => {
     const none = await cli(['undrain', '10.0.0.5:8080', '--http', `${b.url},${dead}`, '--token-file', tokenFile]);
     expect(none).toMatchObject({ code: 1, stdout: '' });
     expect(lines(none.stderr)).toEqual([
-      `loadledger: no master leads (2 tried): ${b.url}: HTTP 503 NOT_LEADER: this master is a standby: drains go to the leader (a, HTTP on 10.0.0.1:7480); ${dead}: ECONNREFUSED`,
+      `loadledger undrain: no master leads (2 tried): ${b.url}: HTTP 503 NOT_LEADER: this master is a standby: drains go to the leader (a, HTTP on 10.0.0.1:7480); ${dead}: unreachable (ECONNREFUSED)`,
     ]);
   });
 });
@@ -149,6 +149,6 @@ describe('loadledger cluster', () => {
     ]);
     const none = await cli(['cluster', '--http', dead]);
     expect(none).toMatchObject({ code: 1, stdout: '' });
-    expect(lines(none.stderr)).toEqual([`loadledger: ${dead}: unreachable (ECONNREFUSED)`]);
+    expect(lines(none.stderr)).toEqual([`loadledger cluster: ${dead}: unreachable (ECONNREFUSED)`]);
   });
 });

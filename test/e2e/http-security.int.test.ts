@@ -95,7 +95,7 @@ describe('a master with --http-tls-cert/--http-tls-key and --admin-token-file, a
     expect(events.code, events.stderr).toBe(0);
     expect(lines(events.stdout).map((l) => (JSON.parse(l) as { type: string }).type)[0]).toBe('MasterStarted');
 
-    expectOneLine(noToken, 1, /^loadledger: master https:\/\/127\.0\.0\.1:\d+ needs a token: use --token-file/);
+    expectOneLine(noToken, 1, /^loadledger query: master https:\/\/127\.0\.0\.1:\d+ needs a token: use --token-file/);
     expectOneLine(wrong, 1, /refused the token \(HTTP 401\)/);
     expectOneLine(noCa, 1, /master unreachable .*not trusted; give its CA with --ca/);
 
@@ -138,11 +138,11 @@ describe('flags that cannot be used: exit 2, one line naming the flag, no file c
     const data = await cleanup.tempDir('loadledger-badflags-');
     const base = ['master', '--data', data, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'];
     const cases: Array<[string[], RegExp, Record<string, string>?]> = [
-      [[...base, '--http-tls-cert', cert.cert], /^loadledger: --http-tls-cert needs --http-tls-key: give both or neither$/],
-      [[...base, '--http-tls-cert', cert.cert, '--http-tls-key', f.otherKey], /^loadledger: --http-tls-key \S+ is not the key of the certificate in --http-tls-cert/],
-      [[...base, '--admin-token-file', f.short], /^loadledger: --admin-token-file \S+short: the token is shorter than 16 characters$/],
-      [['query', 'state', '--http', 'https://127.0.0.1:9', '--ca', f.token], /^loadledger: --ca \S+: not a PEM certificate/],
-      [['replay', '--http', 'https://127.0.0.1:9', '--follow'], /^loadledger: LOADLEDGER_TOKEN_FILE \S+: it is empty$/, { LOADLEDGER_TOKEN_FILE: f.empty }],
+      [[...base, '--http-tls-cert', cert.cert], /^loadledger master: --http-tls-cert needs --http-tls-key: give both or neither$/],
+      [[...base, '--http-tls-cert', cert.cert, '--http-tls-key', f.otherKey], /^loadledger master: --http-tls-key \S+ is not the key of the certificate in --http-tls-cert/],
+      [[...base, '--admin-token-file', f.short], /^loadledger master: --admin-token-file \S+short: the token is shorter than 16 characters$/],
+      [['query', 'state', '--http', 'https://127.0.0.1:9', '--ca', f.token], /^loadledger query: --ca \S+: not a PEM certificate/],
+      [['replay', '--http', 'https://127.0.0.1:9', '--follow'], /^loadledger replay: LOADLEDGER_TOKEN_FILE \S+: it is empty$/, { LOADLEDGER_TOKEN_FILE: f.empty }],
     ];
     const results = await Promise.all(cases.map(([args, , env]) => runCli(cleanup, args, { env: env ?? {} })));
     for (const [i, r] of results.entries()) {

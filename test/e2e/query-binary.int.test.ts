@@ -34,7 +34,7 @@ it('query least-loaded --binary prints the node HTTP gives; no match, bad flags 
   expect(zone).toMatchObject({ code: 0, stdout: 'b:1\n' });
   expect(json.code).toBe(0);
   expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, node: { id: 'a:1', load: 5, capacity: 1, attrs: { zone: 'eu-1' } }, seq: expect.any(Number) });
-  expect(none).toMatchObject({ code: 1, stdout: '', stderr: 'loadledger: no eligible node matches zone=nowhere\n' });
+  expect(none).toMatchObject({ code: 1, stdout: '', stderr: 'loadledger query: no eligible node matches zone=nowhere\n' });
 
   const port = await closedPort();
   const [refused, badAddr, state, both] = await Promise.all([
@@ -43,8 +43,17 @@ it('query least-loaded --binary prints the node HTTP gives; no match, bad flags 
     runCli(cleanup, ['query', 'state', '--binary', at]),
     run('--binary', at, '--http', 'http://127.0.0.1:1'),
   ]);
-  expect(refused.code).toBe(1);
-  expect(refused.stderr).toMatch(new RegExp(`^loadledger: 127\\.0\\.0\\.1:${port}: ECONNREFUSED\\n$`));
+  // the same words over binary and HTTP (and the command's name, like its usage errors)
+  const overHttp = await run('--http', `http://127.0.0.1:${port}`);
+  expect([refused.code, overHttp.code]).toEqual([1, 1]);
+  expect(refused.stderr).toMatch(new RegExp(`^loadledger query: master unreachable at 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)\\n$`));
+  expect(overHttp.stderr).toMatch(new RegExp(`^loadledger query: master unreachable at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)\\n$`));
+  // --http aimed at the slave port: a master there sends its HELLO to a quiet connection
+  // (hello-interval; the one above waits 10 s), which is not HTTP
+  const chatty = await startMaster(cleanup, { helloInterval: 300, deadAfter: 10_000 });
+  const slavePortAsHttp = await run('--http', `http://127.0.0.1:${slavePort(chatty)}`);
+  expect(slavePortAsHttp.code).toBe(1);
+  expect(slavePortAsHttp.stderr).toMatch(/^loadledger query: master unreachable at http:\/\/127\.0\.0\.1:\d+ \(that is not HTTP \(HPE_\w+\): is it the master's slave port\? the HTTP API is --http\)\n$/);
   for (const r of [badAddr, state, both]) {
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);

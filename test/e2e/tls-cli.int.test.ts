@@ -115,11 +115,11 @@ describe('loadledger master/slave --tls-*', () => {
     const dir = await cleanup.tempDir('loadledger-tls-flags-');
     const master = (...flags: string[]): string[] => ['master', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--no-http', ...flags];
     const cases: Array<[string[], string]> = [
-      [master('--tls-cert', server.cert), 'loadledger: --tls-cert, --tls-key and --tls-ca go together: missing --tls-key and --tls-ca'],
+      [master('--tls-cert', server.cert), 'loadledger master: --tls-cert, --tls-key and --tls-ca go together: missing --tls-key and --tls-ca'],
       // a key given where text is quoted back by parsers: JSON.parse's message would show it
-      [master(...masterTlsFlags(), '--tls-identities', server.key), `loadledger: --tls-identities ${server.key}: not valid JSON`],
-      [master('--tls-cert', server.key, '--tls-key', server.key, '--tls-ca', pki.ca), `loadledger: --tls-cert ${server.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`],
-      [['slave', '--master', '127.0.0.1:1', '--load', '1', '--tls-cert', gwA.cert, '--tls-key', gwA.cert], `loadledger: --tls-key ${gwA.cert}: not a PEM private key`],
+      [master(...masterTlsFlags(), '--tls-identities', server.key), `loadledger master: --tls-identities ${server.key}: not valid JSON`],
+      [master('--tls-cert', server.key, '--tls-key', server.key, '--tls-ca', pki.ca), `loadledger master: --tls-cert ${server.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`],
+      [['slave', '--master', '127.0.0.1:1', '--load', '1', '--tls-cert', gwA.cert, '--tls-key', gwA.cert], `loadledger slave: --tls-key ${gwA.cert}: not a PEM private key`],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args)));
     results.forEach((r, i) => {

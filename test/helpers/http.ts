@@ -10,7 +10,7 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** A CA (PEM text or file contents) to trust for https:// URLs. */
   ca?: string | Buffer;
-  body?: string;
+  body?: string | Buffer;
   timeout?: number;
 }
 

@@ -27,7 +27,7 @@ function tokenMaster(opts: TestMasterOptions = {}): Promise<Master> {
   return startMaster(cleanup, { ...SLOW, auth: { token: new AdminToken(SECRET) }, ...opts });
 }
 
-function post(master: Master, path: string, body?: string, headers: Record<string, string> = bearer(SECRET)): Promise<RawResponse> {
+function post(master: Master, path: string, body?: string | Buffer, headers: Record<string, string> = bearer(SECRET)): Promise<RawResponse> {
   return request(httpBase(master) + path, { method: 'POST', headers: { ...headers, ...(body !== undefined && { 'content-type': 'application/json' }) }, ...(body !== undefined && { body }) });
 }
 
@@ -178,6 +178,11 @@ describe('POST /v1/nodes/{id}/drain and /undrain', () => {
     for (const body of bad) {
       const r = await post(master, '/v1/nodes/a:1/drain', body);
       expect({ body: body.slice(0, 30), status: r.status, code: r.json?.code }).toEqual({ body: body.slice(0, 30), status: 400, code: ErrorCode.BAD_ARGUMENT });
+    }
+    // invalid UTF-8 (a lone 0xFF, a truncated sequence) is refused, not recorded with U+FFFD in the reason
+    for (const raw of [Buffer.from('{"reason":"\xff\xfe"}', 'latin1'), Buffer.from('{"reason":"ok \xe2\x82"}', 'latin1')]) {
+      const r = await post(master, '/v1/nodes/a:1/drain', raw);
+      expect({ status: r.status, code: r.json?.code, error: r.json?.error }).toEqual({ status: 400, code: ErrorCode.BAD_ARGUMENT, error: 'the body is not valid UTF-8' });
     }
     expect((await post(master, '/v1/nodes/a:1/undrain', '{"reason":"x"}')).status).toBe(400);
     expect(await drains(master)).toEqual([]);

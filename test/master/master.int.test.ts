@@ -394,6 +394,9 @@ describe('HTTP API', () => {
     const ok = await api(master, '/v1/nodes?state=DOWN');
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ nodes: [] });
+    // one state per request: a repeated one is a mistake, not "the last one wins"
+    const twice = await api(master, '/v1/nodes?state=DOWN&state=PUSH_LOAD_INFO');
+    expect([twice.status, twice.body]).toEqual([400, { error: 'state given 2 times; give it once', code: 'BAD_ARGUMENT' }]);
   });
 
   it('GET /healthz: 200 while UP_LISTENING; 503 once stop() has begun; gone once stopped', async () => {

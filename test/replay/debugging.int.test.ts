@@ -177,7 +177,7 @@ describe('explain', () => {
   it('a node that never appears gets one line and exit 1', () => {
     const r = spawnSync('node', [...CLI, 'replay', '--data', dir, '--explain', '10.9.9.9:1'], { encoding: 'utf8' });
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe(`loadledger: node 10.9.9.9:1 does not appear in log ${dir}\n`);
+    expect(r.stderr).toBe(`loadledger replay: node 10.9.9.9:1 does not appear in log ${dir}\n`);
   });
 });
 
@@ -219,8 +219,8 @@ describe('flags that do not go together', () => {
   };
 
   it('--at goes with the state and --explain only, not with --events or --diff', () => {
-    oneLine(replay('--events', '--at', '5'), /^loadledger: --at applies to the state and --explain only; with --events use --since and --until$/m);
-    oneLine(replay('--diff', '03:11..03:13', '--at', '03:12'), /^loadledger: --at applies to the state and --explain only; --diff takes/m);
+    oneLine(replay('--events', '--at', '5'), /^loadledger replay: --at applies to the state and --explain only; with --events use --since and --until$/m);
+    oneLine(replay('--diff', '03:11..03:13', '--at', '03:12'), /^loadledger replay: --at applies to the state and --explain only; --diff takes/m);
     expect(replay('--at', '5', '--json').status).toBe(0);
     expect(replay('--explain', A, '--at', '5').status).toBe(0);
   });
@@ -230,8 +230,8 @@ describe('flags that do not go together', () => {
   });
 
   it('--events with --until before --since is refused, for seqs and for times', () => {
-    oneLine(replay('--events', '--since', '10', '--until', '5'), /^loadledger: --until 5 is before --since 10$/m);
-    oneLine(replay('--events', '--since', '03:14', '--until', '03:12'), /^loadledger: --until 03:12 \(2026-11-24T03:12:00\.000Z\) is before --since 03:14/m);
+    oneLine(replay('--events', '--since', '10', '--until', '5'), /^loadledger replay: --until 5 is before --since 10$/m);
+    oneLine(replay('--events', '--since', '03:14', '--until', '03:12'), /^loadledger replay: --until 03:12 \(2026-11-24T03:12:00\.000Z\) is before --since 03:14/m);
     expect(replay('--events', '--since', '5', '--until', '5', '--json').status).toBe(0);
   });
 });

@@ -223,17 +223,17 @@ describe('loadledger verify', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     const lines = r.stderr.trim().split('\n');
-    expect(lines).toContain(`loadledger: LOG_CORRUPT: ${dir}: seq 11..15 missing (the next record starts at seq 16)`);
+    expect(lines).toContain(`loadledger verify: LOG_CORRUPT: ${dir}: seq 11..15 missing (the next record starts at seq 16)`);
     expect(lines[lines.length - 1]).toMatch(/^verified log .*: FAILED \(1 problem\)$/);
     const j = await cli(['verify', '--data', dir, '--json']);
     expect(j.code).toBe(1);
     expect(JSON.parse(j.stdout)).toMatchObject({ ok: false, problemCount: 1, problems: [{ code: 'LOG_CORRUPT' }] });
   });
 
-  it('no log, or a log a live master holds: one line, exit 1', async () => {
+  it('no log is a usage error (exit 2, like --file naming no file); a log a live master holds: exit 1; one line each', async () => {
     const missing = await cli(['verify', '--data', join(await cleanup.tempDir(), 'nothing')]);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^loadledger: no event log at .*\n$/);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^loadledger verify: no event log at .*\n$/);
     const dir = await writeLog();
     writeFileSync(join(dir, 'master.pid'), `${process.pid}\n`); // this process stands for the live master
     const locked = await cli(['verify', '--data', dir]);

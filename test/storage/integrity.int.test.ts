@@ -236,7 +236,7 @@ describe('damage before the newest snapshot', () => {
     const out = join(await cleanup.tempDir('loadledger-export-'), 'x.llog');
     const r = await runCli(cleanup, ['export', '--data', dir, '--since', '1', '-o', out]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`loadledger: ${dir}: seqs 401..500 damaged: the record at seq 401: the record fails its checksum (CRC-32C)\n`);
+    expect(r.stderr).toBe(`loadledger export: ${dir}: seqs 401..500 damaged: the record at seq 401: the record fails its checksum (CRC-32C)\n`);
     expect(existsSync(out)).toBe(false);
   });
 });

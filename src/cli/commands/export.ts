@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { exportLog, exportSummary, type ExportResult } from '../../../replay/export.js';
 import { openSource, type SourceFlags } from '../../../replay/sources.js';
 import { configurable } from '../config.js';
-import { die } from '../output.js';
+import { die, sayErr } from '../output.js';
 import { printableLines } from '../../format/text.js';
 import { Progress } from '../progress.js';
 
@@ -80,7 +80,8 @@ Examples:
         await runExport(flags, { signal: abort.signal });
       } catch (e) {
         if (abort.signal.aborted) {
-          process.stderr.write(`\nloadledger: export interrupted; ${flags.output} left as it was\n`);
+          process.stderr.write('\n');
+          sayErr(`export interrupted; ${flags.output} left as it was`);
           process.exit(130);
         }
         die(e);

@@ -7,7 +7,7 @@ import { fromSnapshot } from '../../projection/snapshot.js';
 import { createProjection, type Projection } from '../../projection/state.js';
 import { parseMasterUrls, readCredentials, type CredentialFlags } from '../../client/http-client.js';
 import { describeUrl, httpMasters } from '../../client/http-masters.js';
-import { isoTime, printable, writeErr, writeJson, writeOut } from '../output.js';
+import { isoTime, printable, sayErr, writeErr, writeJson, writeOut } from '../output.js';
 import { parseTypes } from '../type-filter.js';
 
 interface FollowFlags extends CredentialFlags {
@@ -57,7 +57,7 @@ export async function follow(flags: FollowFlags): Promise<void> {
       const end = await followHttp(masters, from, onEvent, ac.signal, { ...creds, onSnapshot: (s) => void (state = fromSnapshot(s)) });
       from = end.lastSeq + 1;
       if (end.reason === 'aborted') break;
-      writeErr(`loadledger: ${urls.length > 1 ? 'the masters stopped' : 'the master stopped'} at seq ${end.lastSeq}; waiting for ${urls.length > 1 ? 'one' : 'it'} to come back (Ctrl-C to quit)\n`);
+      sayErr(`${urls.length > 1 ? 'the masters stopped' : 'the master stopped'} at seq ${end.lastSeq}; waiting for ${urls.length > 1 ? 'one' : 'it'} to come back (Ctrl-C to quit)`);
       waiting = true;
     } catch (e) {
       if (!waiting || !isLoadLedgerError(e) || e.code !== ErrorCode.MASTER_UNREACHABLE) throw e;

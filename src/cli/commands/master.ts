@@ -9,7 +9,7 @@ import { createLogger, logFormatOption, logLevelOption, type LogFlags } from '..
 import { logMaster } from '../master-log.js';
 import { die } from '../output.js';
 import { stopOnSignals } from '../signals.js';
-import { ageArg, allowArg, commaListArg, durationArg, hostPortArg, intArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
+import { ageArg, allowArg, commaListArg, durationArg, formatDurationArg, hostPortArg, intArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
 import { POLICIES } from '../../selection/policy.js';
 import { readMasterTlsFiles, type MasterTlsOptions } from '../../master/tls.js';
 
@@ -164,7 +164,7 @@ export function masterCommand(): Command {
         // dead first was never asked whether it is alive.
         if (flags.helloInterval >= flags.deadAfter) {
           throw badArgument(
-            `--hello-interval (${flags.helloInterval} ms) must be shorter than --dead-after (${flags.deadAfter} ms): the master would never ping a quiet slave before timing it out`,
+            `--hello-interval (${formatDurationArg(flags.helloInterval)}) must be shorter than --dead-after (${formatDurationArg(flags.deadAfter)}): the master would never ping a quiet slave before timing it out`,
           );
         }
         const security = httpSecurity(flags);

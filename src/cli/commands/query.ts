@@ -5,7 +5,7 @@ import { parseMasterUrls, readCredentials, type CredentialFlags } from '../../cl
 import { getFromAny, httpMasters } from '../../client/http-masters.js';
 import { Masters, firstAnswer } from '../../client/masters.js';
 import { configurable } from '../config.js';
-import { die, formatAttrs, formatNumber, isoTime, table, writeErr, writeJson, writeOut } from '../output.js';
+import { die, sayErr, formatAttrs, formatNumber, isoTime, table, writeJson, writeOut } from '../output.js';
 import { addCredentialOptions, DEFAULT_HTTP_URL, keyValueArg, withDefault } from '../options.js';
 import { POLICIES, type Policy } from '../../selection/policy.js';
 import { QueryClient } from '../../client/query-client.js';
@@ -74,7 +74,7 @@ export function queryCommand(): Command {
         if (status !== 200) {
           const err = body as { error?: string; code?: string };
           if (flags.json) writeJson(body);
-          writeErr(`loadledger: ${err.error ?? `HTTP ${status}`}\n`);
+          sayErr(err.error ?? `HTTP ${status}`);
           process.exit(exitCode(err.code));
         }
         if (flags.json) {
@@ -114,7 +114,7 @@ async function binaryLeastLoaded(what: string, flags: QueryFlags, httpGiven: boo
   });
   if (flags.json) writeJson(reply, 2);
   if (!reply.ok) {
-    writeErr(`loadledger: ${reply.error}\n`);
+    sayErr(reply.error);
     process.exitCode = exitCode(reply.code);
     return;
   }

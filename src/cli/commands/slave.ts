@@ -7,7 +7,7 @@ import { configurable } from '../config.js';
 import { die } from '../output.js';
 import { reportSlave } from '../slave-report.js';
 import { systemClock } from '../../util/system-clock.js';
-import { formatHostPort, keyValueArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
+import { formatDurationArg, formatHostPort, keyValueArg, numberArg, positiveDurationArg, withDefault } from '../options.js';
 
 interface SlaveFlags {
   master: string;
@@ -86,11 +86,16 @@ export function slaveFlagMessage(message: string): string {
   }
   for (const [re, flag] of OPTION_FLAGS) {
     if (re.test(message)) {
-      const out = message.replace(re, flag);
+      const out = inFlagUnits(message.replace(re, flag));
       return flag === '--dead-after' ? out.replace(/\binterval \(/, '--interval (') : out;
     }
   }
   return message;
+}
+
+/** The library speaks milliseconds (`1000 ms`); a flag was written `1s`: say it the way a flag is. */
+function inFlagUnits(message: string): string {
+  return message.replace(/\b(\d+) ms\b/g, (_, ms: string) => formatDurationArg(Number(ms)));
 }
 
 export function slaveCommand(): Command {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { verifyLog } from '../../../replay/verify.js';
 import { verifySummary } from '../../../replay/verify-summary.js';
-import { die, EXIT_FAILURE, printable, writeErr, writeJson, writeOut } from '../output.js';
+import { die, sayErr, EXIT_FAILURE, printable, writeErr, writeJson, writeOut } from '../output.js';
 import { Progress } from '../progress.js';
 import { withDefault } from '../options.js';
 
@@ -43,8 +43,8 @@ async function run(flags: VerifyFlags): Promise<void> {
     writeJson(r, 2);
   } else {
     progress.done(r.events, `read ${flags.data}`);
-    for (const p of r.problems.slice(0, SHOWN)) writeErr(`loadledger: ${p.code}: ${printable(p.message)}\n`);
-    if (r.problemCount > SHOWN) writeErr(`loadledger: … and ${r.problemCount - SHOWN} more problems (--json lists the first ${r.problems.length})\n`);
+    for (const p of r.problems.slice(0, SHOWN)) sayErr(`${p.code}: ${printable(p.message)}`);
+    if (r.problemCount > SHOWN) sayErr(`… and ${r.problemCount - SHOWN} more problems (--json lists the first ${r.problems.length})`);
     (r.ok ? writeOut : writeErr)(verifySummary(r) + '\n');
   }
   if (!r.ok) process.exitCode = EXIT_FAILURE;

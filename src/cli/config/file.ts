@@ -39,7 +39,12 @@ export function readConfigFile(file: string): Record<string, unknown> {
       const what = err.code === 'MULTIPLE_DOCS' ? 'more than one document (---)' : (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
       throw fail(`not valid YAML: ${at ? `line ${at.line}, column ${at.col}: ` : ''}${what}`);
     }
-    value = doc.toJS();
+    try {
+      value = doc.toJS();
+    } catch (e) {
+      // an alias bomb ("Excessive alias count …") and the like: the file's fault, not ours
+      throw fail(`not valid YAML: ${(e as Error).message.split('\n')[0] ?? ''}`);
+    }
   }
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {

@@ -125,10 +125,10 @@ export function envSettingValue(s: Setting, text: string): unknown {
   }
   if (s.negate && text.trim() === 'false') return false;
   if (isRepeatable(s.option)) {
-    return text
-      .split(',')
-      .map((t) => t.trim())
-      .filter((t) => t !== '');
+    // `LOADLEDGER_ALLOW=,,,` is a mistake, not an empty list (which would allow everyone)
+    const items = text.split(',').map((t) => t.trim());
+    if (items.some((t) => t === '')) throw configError(`an empty item in the comma-separated list ${JSON.stringify(text)}`);
+    return items;
   }
   return text;
 }

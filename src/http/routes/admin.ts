@@ -40,8 +40,8 @@ export function nodeRoute(path: string): Route | undefined {
         const l = host.cluster.document().leader;
         return fail(res, ErrorCode.NOT_LEADER, `this master is a standby: drains go to the leader${l ? ` (${l.node}, HTTP on ${l.http})` : ' (none right now)'}`);
       }
-      const text = await readBody(req);
-      const body = text === undefined ? 'the body is too large (a drain takes {"reason": "..."})' : parseActionBody(text, parsed.action);
+      const read = await readBody(req);
+      const body = 'problem' in read ? read.problem : parseActionBody(read.text, parsed.action);
       if (typeof body === 'string') return fail(res, ErrorCode.BAD_ARGUMENT, body);
       const a = await drains.act(host, parsed.id, parsed.action, body.reason);
       send(res, a.status, a.body, a.headers);

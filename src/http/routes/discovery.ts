@@ -69,9 +69,9 @@ export function prometheusSd(call: Call): Promise<void> {
  */
 export function envoyEds(call: Call): Promise<void> {
   return served(call, 'envoy-eds', async () => {
-    const text = await readBody(call.req, EDS_MAX_BODY_BYTES);
+    const body = await readBody(call.req, EDS_MAX_BODY_BYTES);
     if (call.res.destroyed) return true; // the client went away mid-body
-    const req = text === undefined ? `the body is larger than ${EDS_MAX_BODY_BYTES} bytes` : parseDiscoveryRequest(text);
+    const req = 'problem' in body ? body.problem : parseDiscoveryRequest(body.text);
     if (typeof req === 'string') {
       fail(call.res, ErrorCode.BAD_ARGUMENT, req);
       return true;

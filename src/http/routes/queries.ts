@@ -58,6 +58,8 @@ export function state({ host, params, res }: Call): void {
 
 /** `GET /v1/nodes[?state=…][&attr=value…]`: the load table, filtered. */
 export function nodes({ host, params, res }: Call): void {
+  const states = params.getAll('state');
+  if (states.length > 1) return fail(res, ErrorCode.BAD_ARGUMENT, `state given ${states.length} times; give it once`);
   const state = params.get('state');
   if (state !== null && state !== 'PUSH_LOAD_INFO' && state !== 'DOWN') {
     const hint = state === 'CONNECTED' ? '; connections that have not pushed yet are the "pending" list of /v1/state' : '';

@@ -4,7 +4,7 @@
  * and `stop` (a clean Master.stop, so --cpu-prof can write its profile).
  *
  * argv[2]: JSON { data, http?: boolean, helloInterval?: ms, deadAfter?: ms, profileDir?: string,
- *                stubStorage?: boolean }
+ *                stubStorage?: boolean, agent?: boolean, weights?: { interval, min, step } }
  * (with profileDir, `profStart`/`profStop` profile a measurement window; stubStorage is a
  * diagnostic: group commits are encoded as usual but not written to LevelDB, to tell the
  * store's share of the latency from the rest of the master's).
@@ -18,7 +18,18 @@ import { loadedNative, serve } from './lib/serve.js';
 import { Samples } from './lib/stats.js';
 import { windowProfiler } from './lib/window-profile.js';
 
-const cfg = JSON.parse(process.argv[2] ?? '{}') as { data: string; http?: boolean; helloInterval?: number; deadAfter?: number; profileDir?: string; stubStorage?: boolean; sync?: boolean };
+const cfg = JSON.parse(process.argv[2] ?? '{}') as {
+  data: string;
+  http?: boolean;
+  helloInterval?: number;
+  deadAfter?: number;
+  profileDir?: string;
+  stubStorage?: boolean;
+  sync?: boolean;
+  /** The herd section: HAProxy's agent-check on a free loopback port, and the weights' policy. */
+  agent?: boolean;
+  weights?: { interval: number; min: number; step: number };
+};
 
 const master = await Master.start({
   data: cfg.data,
@@ -32,6 +43,8 @@ const master = await Master.start({
   connectRate: 0,
   // the ingest rows drive 1 and 100 connections as fast as they go: capacity, not policy
   maxFrameRate: 0,
+  ...(cfg.agent && { agent: { host: '127.0.0.1', port: 0 } }),
+  ...(cfg.weights && { weightInterval: cfg.weights.interval, weightMin: cfg.weights.min, weightStep: cfg.weights.step }),
 });
 
 // Diagnostics, reset by `mark` and read by `diag`: how long each group commit spent in
@@ -133,6 +146,7 @@ serve(
   {
     listen: master.addresses.listen,
     http: master.addresses.http,
+    agent: master.agent?.address ?? null,
     msgpackrNative: isNativeAccelerationEnabled,
     native: loadedNative(['classic-level', 'msgpackr-extract']),
     pid: process.pid,

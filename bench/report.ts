@@ -14,6 +14,7 @@ import { FOLLOWERS, type FollowersRun } from './sections/followers.js';
 import { best } from './lib/stats.js';
 import { haReport, type HaResult } from './sections/ha.js';
 import { failoverReport, type FailoverResult } from './sections/failover.js';
+import { herdReport, type HerdResult } from './sections/herd.js';
 
 interface Target {
   name: string;
@@ -40,6 +41,7 @@ export interface Measured {
   followerRuns: FollowersRun[];
   ha?: HaResult | undefined;
   failover?: FailoverResult | undefined;
+  herd?: HerdResult | undefined;
 }
 
 /** The report's lines; also stores targets, profiles and worstForeignCpu in m.results. */
@@ -194,7 +196,7 @@ export function report(m: Measured): string[] {
 
   // targets
   const targets: Target[] = [];
-  for (const part of [m.ha && haReport(m.ha), m.failover && failoverReport(m.failover)]) {
+  for (const part of [m.ha && haReport(m.ha), m.failover && failoverReport(m.failover), m.herd && herdReport(m.herd)]) {
     if (!part) continue;
     out.push(...part.lines);
     targets.push(...part.targets);

@@ -10,7 +10,7 @@
  * Flags: --quick, --fsync (the master syncs every group commit), --profile (CPU profiles of the master over the ingest@1000, latency and
  * query windows, and node --cpu-prof of the replay and restart processes, summarised at
  * the end; profiles kept in bench/.work/profiles/), --only=a,b (sections:
- * ingest, latency, query, replay, restart, memory, followers, ha, failover; or --only=binquery alone), --http-conns=N, --master-flags="…"
+ * ingest, latency, query, replay, restart, memory, followers, ha, failover, herd; or --only=binquery alone), --http-conns=N, --master-flags="…"
  * (node flags for the master process, for experiments). See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
@@ -31,6 +31,7 @@ import { memory, type MemoryResult } from './sections/memory.js';
 import { FOLLOWERS, followersRun, type FollowersRun } from './sections/followers.js';
 import { ha, type HaResult } from './sections/ha.js';
 import { failover, type FailoverResult } from './sections/failover.js';
+import { herd, type HerdResult } from './sections/herd.js';
 import { NO_ETCD, etcdBin, startEtcd } from './lib/etcd.js';
 import { report } from './report.js';
 
@@ -183,7 +184,11 @@ async function main(): Promise<void> {
     }
   }
 
-  const out = report({ results, ingest, ingestRuns, append, maxRate, latency, latencyStub, latencyRuns, q, replays, restarts, restartFloor, mem, followerRuns, ha: haResult, failover: failoverResult });
+  // The herd guard: 20 proxies polling one registry's weights while one node's load drops to 0.
+  let herdResult: HerdResult | undefined;
+  if (enabled.has('herd')) results['herd'] = herdResult = await herd();
+
+  const out = report({ results, ingest, ingestRuns, append, maxRate, latency, latencyStub, latencyRuns, q, replays, restarts, restartFloor, mem, followerRuns, ha: haResult, failover: failoverResult, herd: herdResult });
 
   const elapsed = (performance.now() - t0) / 1000;
   results['elapsedSec'] = elapsed;

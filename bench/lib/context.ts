@@ -15,7 +15,7 @@ export const QUICK = flag('quick') !== undefined;
 /** --fsync: the master syncs every group commit (what it costs: compare with a run without). */
 export const FSYNC = flag('fsync') !== undefined;
 export const PROFILE = flag('profile') !== undefined;
-export const SECTIONS = ['ingest', 'latency', 'query', 'replay', 'restart', 'memory', 'followers', 'ha', 'failover'] as const;
+export const SECTIONS = ['ingest', 'latency', 'query', 'replay', 'restart', 'memory', 'followers', 'ha', 'failover', 'herd'] as const;
 export type Section = (typeof SECTIONS)[number];
 export const only = flag('only');
 if (only === 'binquery') {
@@ -114,6 +114,8 @@ export type HttpClient = 'node' | 'raw';
 export interface MasterInfo {
   listen: { host: string; port: number };
   http: { host: string; port: number } | null;
+  /** The agent-check port (the herd section's masters; null otherwise). */
+  agent?: { host: string; port: number } | null;
   msgpackrNative?: boolean;
   native?: string[];
 }
@@ -154,10 +156,13 @@ export interface HttpResult {
 
 export const cpuBetween = (a: ServerStats, b: ServerStats): number => (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1000 / (b.t - a.t);
 
-export function startMaster(name: string, opts: { http?: boolean; helloInterval?: number; deadAfter?: number; profile?: boolean; stubStorage?: boolean } = {}): Promise<Child<MasterInfo>> {
+export function startMaster(
+  name: string,
+  opts: { http?: boolean; helloInterval?: number; deadAfter?: number; profile?: boolean; stubStorage?: boolean; agent?: boolean; weights?: { interval: number; min: number; step: number } } = {},
+): Promise<Child<MasterInfo>> {
   const data = freshDir('master');
   return Child.start<MasterInfo>('master-proc', name, {
-    args: [JSON.stringify({ data, http: opts.http ?? false, helloInterval: opts.helloInterval, deadAfter: opts.deadAfter, profileDir: opts.profile ? PROF_DIR : undefined, stubStorage: opts.stubStorage, sync: FSYNC })],
+    args: [JSON.stringify({ data, http: opts.http ?? false, helloInterval: opts.helloInterval, deadAfter: opts.deadAfter, profileDir: opts.profile ? PROF_DIR : undefined, stubStorage: opts.stubStorage, sync: FSYNC, agent: opts.agent, weights: opts.weights })],
     execArgv: MASTER_FLAGS,
   });
 }

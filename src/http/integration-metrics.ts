@@ -31,6 +31,16 @@ export function registerIntegrationMetrics(registry: Registry, integrations: rea
       for (const i of integrations) this.inc({ interface: i.name }, i.stats.errors);
     },
   });
+  new Counter({
+    name: 'loadledger_integration_events_total',
+    help: 'Counts of their own that interfaces for consumers keep, by kind (dns: dropped packets that were no query, truncated UDP answers).',
+    labelNames: ['interface', 'kind'],
+    registers,
+    collect() {
+      this.reset();
+      for (const i of integrations) for (const [kind, n] of Object.entries(i.counts?.() ?? {})) this.inc({ interface: i.name, kind }, n);
+    },
+  });
   const latency = new Histogram({ name: 'loadledger_integration_answer_seconds', help: 'Time to answer one request of an interface for consumers.', labelNames: ['interface'], buckets: ANSWER_BUCKETS, registers });
   for (const i of integrations) {
     latency.zero({ interface: i.name });

@@ -76,6 +76,12 @@ export interface IntegrationView {
   /** Where consumers reach it: `GET /v1/sd/prometheus` on the HTTP API, or a listener's host:port. */
   readonly at: string;
   readonly stats: AnswerStats;
+  /**
+   * Counts of its own, shown beside requests and errors in /healthz and /v1/cluster and in
+   * /metrics as `loadledger_integration_events_total{interface, kind}` (DNS: `dropped`
+   * packets, `truncated` answers).
+   */
+  readonly counts?: () => Readonly<Record<string, number>>;
 }
 
 /**

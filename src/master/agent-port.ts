@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Clock } from '../clock.js';
 import { ErrorCode, LoadLedgerError } from '../errors.js';
+import type { Degraded } from '../ledger/view.js';
 import type { WeightsView } from '../ledger/weights.js';
 import type { Projection } from '../projection/state.js';
 import { AGENT_BAD_REQUEST, AGENT_MAX_LINE, agentReply } from '../selection/agent.js';
@@ -27,7 +28,8 @@ export const AGENT_INTEGRATION = 'haproxy-agent';
  * the node id as one line (with or without its `\n`), one line back, close. Memory per
  * client is bounded (AGENT_MAX_LINE bytes), and so is its time (`deadline`); bad input gets
  * AGENT_BAD_REQUEST and a closed connection. Reads the projection it is given (leader or
- * standby: its own log) and the shared weights.
+ * standby: its own log) and the shared weights; while the log cannot be written
+ * (`degraded`), it closes each connection without a reply.
  */
 export class AgentPort {
   private server: Server | undefined;
@@ -41,7 +43,7 @@ export class AgentPort {
 
   constructor(
     private readonly options: AgentPortOptions,
-    private readonly host: { readonly projection: Projection; readonly weights: WeightsView },
+    private readonly host: { readonly projection: Projection; readonly weights: WeightsView; readonly degraded?: Degraded | undefined },
   ) {}
 
   get address(): HostPort {
@@ -75,6 +77,15 @@ export class AgentPort {
       done = true;
       clock.clearTimeout(settle);
       clock.clearTimeout(deadline);
+      if (this.host.degraded) {
+        // The log cannot be written: no reply, so HAProxy keeps the state it had (it changes
+        // nothing on a check that closes without a line), as Prometheus and Envoy keep theirs
+        // on a 503. Counted as an error.
+        this.stats.record((clock.now() - started) / 1000, true);
+        socket.end();
+        socket.removeAllListeners('data');
+        return;
+      }
       const { reply, error } = line === undefined ? { reply: AGENT_BAD_REQUEST, error: true } : agentReply(line, { node: (id) => this.host.projection.nodes.get(id), serviceOf: (n) => this.host.weights.serviceOf(n), weight: (n) => this.host.weights.weight(n) });
       this.stats.record((clock.now() - started) / 1000, error);
       socket.end(`${reply}\n`);

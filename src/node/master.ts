@@ -194,7 +194,7 @@ export class Master implements RegistryControl, MetricsSource {
       const dns = new DnsPort({ listen: this.options.dns, zone: normalizeZone(o.dnsZone) as string, ttl: o.dnsTtl / 1000, policy: o.dnsPolicy, scheduler: o.scheduler }, this, new AnswerStats());
       await dns.listen();
       this.dns = dns;
-      this.integrations.push({ name: 'dns', at: `udp+tcp ${formatHostPort(dns.address)}`, stats: dns.stats });
+      this.integrations.push({ name: 'dns', at: `udp+tcp ${formatHostPort(dns.address)}`, stats: dns.stats, counts: () => ({ dropped: dns.dropped, truncated: dns.truncated }) });
       // SRV hands out weights: have them settled by the first query, not ramping from it
       this.weights.start();
     }

@@ -68,6 +68,8 @@ export interface DnsAnswer {
 /** Why a packet was refused (the adapter counts it). */
 export type DnsParseError = { readonly error: string };
 
+const utf8 = new TextEncoder();
+
 const u16 = (b: Uint8Array, at: number): number => (b[at]! << 8) | b[at + 1]!;
 
 /**
@@ -209,7 +211,7 @@ class Writer {
       if (this.length < 0x4000) this.names.set(key, this.length);
       const dot = rest.indexOf('.');
       const label = dot < 0 ? rest : rest.slice(0, dot);
-      const bytes = new TextEncoder().encode(label);
+      const bytes = utf8.encode(label);
       this.u8(Math.min(bytes.length, 63));
       for (const c of bytes.subarray(0, 63)) this.u8(c);
       rest = dot < 0 ? '' : rest.slice(dot + 1);
@@ -267,7 +269,7 @@ function writePlainName(w: Writer, name: string): void {
   const rest = name.endsWith('.') ? name.slice(0, -1) : name;
   if (rest !== '') {
     for (const label of rest.split('.')) {
-      const bytes = new TextEncoder().encode(label);
+      const bytes = utf8.encode(label);
       w.u8(Math.min(bytes.length, 63));
       for (const c of bytes.subarray(0, 63)) w.u8(c);
     }
@@ -280,14 +282,19 @@ export interface EncodeOptions {
   limit: number;
   /** Authoritative (AA): the zone's own names. */
   authoritative: boolean;
+  /**
+   * Over TCP there is no larger size to retry with: an answer that still does not fit keeps
+   * as many answer records as fit (in their order), with TC, rather than none.
+   */
+  partial?: boolean;
 }
 
 /**
  * The answer to `query`, as bytes: its id, RD and CD echoed, the question, the sections, and
  * an OPT record when the query had one (advertising DNS_UDP_MAX). When it does not fit in
  * `limit`, it goes without its additional section; if that does not fit either, TC is set
- * and only the question (and OPT) is sent: the client asks again over TCP (RFC 2181 9).
- * Also returns whether it was truncated (TC).
+ * and only the question (and OPT) is sent: the client asks again over TCP (RFC 2181 9);
+ * over TCP (`partial`), the answer records that fit. Also returns whether it was truncated (TC).
  */
 export function encodeAnswer(query: DnsQuery, answer: DnsAnswer, opts: EncodeOptions): { bytes: Uint8Array; truncated: boolean } {
   const full = encode(query, answer, opts.authoritative, false);
@@ -296,6 +303,17 @@ export function encodeAnswer(query: DnsQuery, answer: DnsAnswer, opts: EncodeOpt
   if (answer.additionals.length > 0) {
     const bare = encode(query, { ...answer, additionals: [] }, opts.authoritative, false);
     if (bare.length <= opts.limit) return { bytes: bare, truncated: false };
+  }
+  if (opts.partial) {
+    // the most answer records that fit: binary search on the count
+    let lo = 0;
+    let hi = answer.answers.length;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (encode(query, { ...answer, answers: answer.answers.slice(0, mid), authorities: [], additionals: [] }, opts.authoritative, true).length <= opts.limit) lo = mid;
+      else hi = mid - 1;
+    }
+    return { bytes: encode(query, { ...answer, answers: answer.answers.slice(0, lo), authorities: [], additionals: [] }, opts.authoritative, true), truncated: true };
   }
   return { bytes: encode(query, { ...answer, answers: [], authorities: [], additionals: [] }, opts.authoritative, true), truncated: true };
 }

@@ -31,6 +31,8 @@ export interface DnsView {
   weight(n: NodeEntry): number | undefined;
   /** The node's service ('' none). */
   serviceOf(n: NodeEntry): string;
+  /** True when a node of the table (any state) has service `s` (lower case). */
+  hasService(s: string): boolean;
   /** True while the log cannot be written: nothing is answered from the table. */
   readonly degraded: boolean;
   /** The SOA serial (the log's seq). */
@@ -70,7 +72,19 @@ export interface NodeAddress {
   readonly port: number | undefined;
 }
 
+/** nodeAddress by id, for the ids seen (a table holds at most --max-slaves live ids; cleared past this). */
+const addressCache = new Map<string, NodeAddress | undefined>();
+const ADDRESS_CACHE_MAX = 100_000;
+
 export function nodeAddress(id: string): NodeAddress | undefined {
+  if (addressCache.has(id)) return addressCache.get(id);
+  if (addressCache.size >= ADDRESS_CACHE_MAX) addressCache.clear();
+  const a = parseNodeAddress(id);
+  addressCache.set(id, a);
+  return a;
+}
+
+function parseNodeAddress(id: string): NodeAddress | undefined {
   let host: string;
   let portText: string | undefined;
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(id);
@@ -126,8 +140,7 @@ export function dnsAnswer(q: DnsQuestion, view: DnsView, z: DnsZone): DnsResult 
     if (rel === prefix) return undefined;
     if (!rel.startsWith(`${prefix}.`)) return false;
     const s = rel.slice(prefix.length + 1);
-    for (const n of view.nodes()) if (view.serviceOf(n).toLowerCase() === s) return s;
-    return false;
+    return view.hasService(s) ? s : false;
   };
   const inService = (s: string | undefined) => (n: NodeEntry) => s === undefined || view.serviceOf(n).toLowerCase() === s;
 

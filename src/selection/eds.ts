@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { NodeEntry } from '../projection/node.js';
+import { attrFilter, filterProblem } from './filter.js';
 import { splitNodeId } from './prometheus.js';
 
 /**
@@ -8,6 +9,10 @@ import { splitNodeId } from './prometheus.js';
  * `envoy.config.endpoint.v3.ClusterLoadAssignment`s out, one per cluster named, a cluster
  * being a service (the nodes whose service attribute is its name). Pure: the route
  * (src/http/routes/discovery.ts) reads the body and answers what `edsAnswer` returns.
+ *
+ * A cluster name is a service, optionally filtered on attributes the way `/v1/nodes` is:
+ * `api?zone=eu-1&tier=gold` (URL query syntax after the first `?`) is the nodes of `api`
+ * whose `zone` is `eu-1` and `tier` is `gold`; its assignment carries the name as asked.
  *
  * The full state every time (SotW): a missed poll loses nothing. Field names are the
  * protos' own (snake_case), as Envoy writes its requests; Envoy's JSON parser takes them.
@@ -101,11 +106,33 @@ export function parseDiscoveryRequest(text: string): EdsRequest | string {
   for (const name of given) {
     if (typeof name !== 'string') return 'resource_names must be a list of strings';
     if (name === '' || name.length > EDS_MAX_NAME_LENGTH || CONTROL.test(name)) return `a cluster name must be 1 to ${EDS_MAX_NAME_LENGTH} characters without control characters (got ${JSON.stringify(name.slice(0, 100))})`;
+    const parsed = parseClusterName(name);
+    if (typeof parsed === 'string') return parsed;
     if (seen.has(name)) continue;
     seen.add(name);
     names.push(name);
   }
   return { names, version: (fields.get('version_info') as string | undefined) ?? '' };
+}
+
+/** A cluster name read: its service, and the attribute filters after its `?`. */
+export interface ClusterName {
+  service: string;
+  filters: Array<[string, string]>;
+}
+
+/** `api` → service `api`; `api?zone=eu-1` → service `api`, filter zone=eu-1; or the one line saying why not. */
+export function parseClusterName(name: string): ClusterName | string {
+  const q = name.indexOf('?');
+  if (q < 0) return { service: name, filters: [] };
+  const service = name.slice(0, q);
+  if (service === '') return `the cluster name ${JSON.stringify(name.slice(0, 100))} names no service before its "?"`;
+  // decoded as a query string (%XX, + for a space), as /v1/nodes?KEY=VALUE is
+  const filters = [...new URLSearchParams(name.slice(q + 1))];
+  if (filters.length === 0 || filters.some(([k]) => k === '')) return `the cluster name ${JSON.stringify(name.slice(0, 100))}: after "?" come attribute filters KEY=VALUE joined by "&"`;
+  const problem = filterProblem(filters);
+  if (problem !== undefined) return `the cluster name ${JSON.stringify(name.slice(0, 100))}: ${problem}`;
+  return { service, filters };
 }
 
 /** What the answer needs of the registry: the node table, each node's service, its weight now. */
@@ -185,15 +212,30 @@ export function lbEndpoint(n: NodeEntry, source: Pick<EdsSource, 'weight'>): LbE
  * an answer to each name it asked for).
  */
 export function clusterLoadAssignments(names: readonly string[], source: EdsSource): ClusterLoadAssignment[] {
-  const wanted = new Map<string, Array<[string, LbEndpoint]>>(names.map((s) => [s, []]));
+  // by service: each name asked for it, with its filter and the endpoints found so far
+  const byService = new Map<string, Array<{ name: string; match: ((n: NodeEntry) => boolean) | undefined; found: Array<[string, LbEndpoint]> }>>();
+  const found = new Map<string, Array<[string, LbEndpoint]>>();
+  for (const name of names) {
+    const parsed = parseClusterName(name);
+    if (typeof parsed === 'string') {
+      found.set(name, []); // refused by parseDiscoveryRequest; here it matches nothing
+      continue;
+    }
+    let list = byService.get(parsed.service);
+    if (!list) byService.set(parsed.service, (list = []));
+    const entry = { name, match: attrFilter(parsed.filters), found: [] as Array<[string, LbEndpoint]> };
+    list.push(entry);
+    found.set(name, entry.found);
+  }
   for (const n of source.nodes) {
-    const list = wanted.get(source.serviceOf(n));
-    if (!list) continue;
+    const wanted = byService.get(source.serviceOf(n));
+    if (!wanted) continue;
     const e = lbEndpoint(n, source);
-    if (e) list.push([n.id, e]);
+    if (!e) continue;
+    for (const w of wanted) if (!w.match || w.match(n)) w.found.push([n.id, e]);
   }
   return names.map((cluster_name) => {
-    const list = wanted.get(cluster_name)!.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const list = found.get(cluster_name)!.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return { '@type': EDS_TYPE_URL, cluster_name, endpoints: list.length === 0 ? [] : [{ lb_endpoints: list.map(([, e]) => e) }] };
   });
 }

@@ -148,6 +148,19 @@ describe('the agent as an interface for consumers', () => {
     expect(metrics).toContain('loadledger_integration_answer_seconds_count{interface="haproxy-agent"} 3');
   });
 
+  it('closes without a reply while the log cannot be written (HAProxy keeps the state it had), counted as an error', async () => {
+    const m = await startMaster(cleanup, { helloInterval: 10_000, deadAfter: 20_000, agent: { host: '127.0.0.1', port: 0 } });
+    await pushedClient(cleanup, m, { addr: '10.0.0.1:80', load: 5 });
+    const port = m.agent!.address.port;
+    const degraded = { since: Date.now(), at: 0, cause: new Error('disk full'), error: new Error('disk full'), attempts: 1 };
+    Object.defineProperty(m, 'degraded', { get: () => degraded, configurable: true });
+    expect(await check(port, '10.0.0.1:80\n')).toBe('');
+    expect(m.agent!.stats).toMatchObject({ requests: 1, errors: 1 });
+    delete (m as { degraded?: unknown }).degraded;
+    expect(await check(port, '10.0.0.1:80\n')).toMatch(/^up ready \d+%\n$/);
+    expect(m.agent!.stats).toMatchObject({ requests: 2, errors: 1 });
+  });
+
   it('is not listed while --agent is off', async () => {
     const m = await startMaster(cleanup, { helloInterval: 10_000, deadAfter: 20_000 });
     expect(m.agent).toBeUndefined();

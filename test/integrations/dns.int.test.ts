@@ -70,6 +70,7 @@ describe('DNS interface', () => {
     expect(await resolver.resolve4('least.db.loadledger')).toEqual(['127.0.0.13']);
     const srv = await resolver.resolveSrv('_nodes._tcp.loadledger');
     expect(srv.map((r) => `${r.name}:${r.port}`).sort()).toEqual(['127-0-0-11.addr.loadledger:8080', '127-0-0-12.addr.loadledger:8081', '127-0-0-13.addr.loadledger:8082']);
+    expect(await code(resolver.resolve6('least.loadledger'))).toBe('ENODATA'); // no IPv6 node yet
     for (const r of srv) {
       expect(r.weight).toBeGreaterThanOrEqual(m.weights.policy.min);
       expect(r.priority).toBe(0);
@@ -77,6 +78,13 @@ describe('DNS interface', () => {
     expect((await resolver.resolveSrv('_nodes._tcp.api.loadledger')).map((r) => r.port).sort()).toEqual([8080, 8081]);
     // the SRV targets resolve
     expect(await resolver.resolve4('127-0-0-12.addr.loadledger')).toEqual(['127.0.0.12']);
+    // IPv6: AAAA, and an SRV target under addr. that resolves to it
+    await report(m, '[::1]:8090', 5, { service: 'v6' });
+    expect(await resolver.resolve6('least.v6.loadledger')).toEqual(['::1']);
+    expect(await code(resolver.resolve4('least.v6.loadledger'))).toBe('ENODATA');
+    const v6 = await resolver.resolveSrv('_nodes._tcp.v6.loadledger');
+    expect(v6).toEqual([{ name: '00000000000000000000000000000001.addr.loadledger', port: 8090, priority: 0, weight: expect.any(Number) }]);
+    expect(await resolver.resolve6(v6[0]!.name)).toEqual(['::1']);
     expect(await code(resolver.resolve4('nope.loadledger'))).toBe('ENOTFOUND');
     expect(await code(resolver.resolve4('least.nosuch.loadledger'))).toBe('ENOTFOUND');
     expect(await code(resolver.resolve4('example.com'))).toBe('EREFUSED');
@@ -125,7 +133,10 @@ describe('DNS interface', () => {
     }
     expect(m.dns!.dropped).toBe(junk.length + 2);
     expect(await resolver.resolve4('least.loadledger')).toEqual(['127.0.0.21']);
-    expect((await api(m, '/healthz')).body.integrations.dns.errors).toBe(junk.length + 2);
+    expect((await api(m, '/healthz')).body.integrations.dns).toMatchObject({ errors: junk.length + 2, dropped: junk.length + 2, truncated: 0 });
+    const metrics = (await request(httpBase(m) + '/metrics')).text;
+    expect(metrics).toContain(`loadledger_integration_events_total{interface="dns",kind="dropped"} ${junk.length + 2}`);
+    expect(metrics).toContain(`loadledger_integration_errors_total{interface="dns"} ${junk.length + 2}`);
   });
 
   it('SERVFAIL while the log cannot be written (once announced), answers again after it recovers', async () => {

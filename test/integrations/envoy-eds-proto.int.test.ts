@@ -108,17 +108,18 @@ describe('our side of the protocol, against the protos', () => {
       id: fc.constantFrom(...ids),
       load: fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.double({ min: 0, max: 1e6, noNaN: true })),
       service: fc.option(fc.constantFrom(...services), { nil: undefined }),
+      zone: fc.option(fc.constantFrom('eu-1', 'eu-2'), { nil: undefined }),
       fate: fc.constantFrom('report', 'drain', 'down', 'drain-down'),
       weight: fc.integer({ min: 1, max: 100 }),
     });
     const versions = new Map<string, string>();
     await fc.assert(
-      fc.asyncProperty(fc.array(node, { maxLength: 12 }), fc.uniqueArray(fc.constantFrom(...services, 'none'), { minLength: 1, maxLength: 4 }), async (nodes, names) => {
+      fc.asyncProperty(fc.array(node, { maxLength: 12 }), fc.uniqueArray(fc.constantFrom(...services, 'none', 'api?zone=eu-1', 'web?zone=eu-2&x=y'), { minLength: 1, maxLength: 4 }), async (nodes, names) => {
         const t = new Table();
         const weights = new Map<string, number>();
         for (const n of nodes) {
           if (t.projection.nodes.get(n.id)?.state === 'DOWN') continue;
-          t.report(n.id, n.load, n.service === undefined ? {} : { attrs: { service: n.service } });
+          t.report(n.id, n.load, { attrs: { ...(n.service !== undefined && { service: n.service }), ...(n.zone !== undefined && { zone: n.zone }) } });
           weights.set(n.id, n.weight);
           if (n.fate.startsWith('drain') && !t.node(n.id).drained) t.apply(ev.drained(n.id));
           if (n.fate.endsWith('down')) t.down(n.id);

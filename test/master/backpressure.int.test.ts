@@ -7,7 +7,7 @@ import { HELLO_FRAME } from '../../src/protocol/encoder.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { logEvents, startMaster } from '../helpers/master.js';
 import { ManualClock } from '../helpers/manual-clock.js';
-import { RawClient } from '../helpers/net.js';
+import { RawClient, closedPort } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 
 const cleanup = new Cleanup();
@@ -41,11 +41,10 @@ it('a flooding slave is paused alone; no one times out because of the pause', as
 }, 150_000);
 
 it('a slave that connects while the master is starting is recorded after MasterStarted and stays eligible', async () => {
-  // Find a free port, then have a slave hammer it with connection attempts while the master starts.
-  const probe = await startMaster(cleanup, {});
-  const port = probe.addresses.listen.port;
+  // A free port (not one the kernel hands out to others: closedPort), then a slave hammering
+  // it with connection attempts while the master starts.
+  const port = await closedPort();
   const dir = await cleanup.tempDir('loadledger-early-');
-  await probe.stop('free the port');
   let client: RawClient | undefined;
   let stop = false;
   const trying = (async () => {
@@ -55,7 +54,7 @@ it('a slave that connects while the master is starting is recorded after MasterS
       else await new Promise((r) => setTimeout(r, 1));
     }
   })();
-  const master = await startMaster(cleanup, { data: dir, listen: { host: '127.0.0.1', port }, helloInterval: 100, deadAfter: 1000 });
+  const master = await startMaster(cleanup, { data: dir, listen: { host: '127.0.0.1', port }, helloInterval: 5000, deadAfter: 10_000 });
   await trying;
   stop = true;
   cleanup.defer('client', () => client?.destroy());

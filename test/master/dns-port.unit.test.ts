@@ -21,7 +21,7 @@ function port() {
   const weights = new WeightBoard(t, { scheduler: clock, interval: 1000, policy: { min: 10, step: 20 }, serviceKey: 'service' });
   const stats = new AnswerStats();
   const dns = new DnsPort({ listen: { host: '127.0.0.1', port: 0 }, zone: 'loadledger', ttl: 1, policy: 'p2c', scheduler: clock }, { projection: t.projection, weights, selector: new Selector({ policy: 'p2c' }), degraded: undefined }, stats);
-  return { dns, stats, weights };
+  return { dns, stats, weights, t };
 }
 
 describe('DnsPort.answer', () => {
@@ -35,6 +35,19 @@ describe('DnsPort.answer', () => {
     const v1 = dns.answer(query('least.loadledger', DnsType.A, { udpSize: 1232, version: 1 }), 'udp')!;
     expect(readAnswer(v1)).toMatchObject({ rcode: 0, counts: [1, 0, 0, 1] });
     expect(v1[v1.length - 11 + 5]).toBe(1);
+    weights.stop();
+  });
+
+  it('keeps an SRV answer for the moment (same bytes, the id and RD of each query), and drops it when the eligible nodes change', () => {
+    const { dns, weights, t } = port();
+    const ask = (id: number) => dns.answer(query('_nodes._tcp.loadledger', DnsType.SRV, { id, udpSize: 1232 }), 'udp')!;
+    const a = ask(1);
+    const b = ask(2);
+    expect(readAnswer(a)).toMatchObject({ id: 1, counts: [1, 2, 0, 3] });
+    expect(readAnswer(b)).toMatchObject({ id: 2, counts: [1, 2, 0, 3] });
+    expect([...b.subarray(2)]).toEqual([...a.subarray(2)]);
+    t.down('10.0.0.6:8080');
+    expect(readAnswer(ask(3))).toMatchObject({ id: 3, counts: [1, 1, 0, 2] });
     weights.stop();
   });
 

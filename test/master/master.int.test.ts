@@ -5,7 +5,6 @@
  * DOWN after 200 ms) unless a test needs the timer out of the way.
  */
 import { request, Agent } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import type { LedgerEvent } from '../../src/events.js';
@@ -20,7 +19,7 @@ import { BAD_PAYLOADS } from '../protocol/helpers.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { FAST, api, pushedClient, rawClient, collectEvents, connOf, doc, logEvents, nodeState, slavePort, startMaster, waitForEvent, httpBase } from '../helpers/master.js';
 import { ManualClock } from '../helpers/manual-clock.js';
-import { RawClient, rawFrame } from '../helpers/net.js';
+import { RawClient, closedPort, rawFrame } from '../helpers/net.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
 
 const cleanup = new Cleanup();
@@ -537,7 +536,7 @@ describe('stop and restart', () => {
 
   it('a start that fails (HTTP port in use) releases the slave port and the log', async () => {
     const running = await startMaster(cleanup, SLOW);
-    const port = await freePort();
+    const port = await closedPort();
     const dir = await cleanup.tempDir();
     await expect(
       Master.start({ data: dir, listen: { host: '127.0.0.1', port }, http: running.addresses.http, maxSlaves: 10, ...SLOW }),
@@ -549,10 +548,3 @@ describe('stop and restart', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}

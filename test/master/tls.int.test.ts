@@ -19,7 +19,7 @@ import { TLS_NO_HANDSHAKE, type SlaveTlsOptions } from '../../src/slave/tls.js';
 import { Pki, slavePortPki, type CertFiles } from '../helpers/certs.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { logEvents, nodeState, slavePort, startMaster, waitForEvent, type TestMasterOptions } from '../helpers/master.js';
-import { RawClient } from '../helpers/net.js';
+import { RawClient, closedPort } from '../helpers/net.js';
 import { sleep, waitFor, withTimeout } from '../helpers/wait.js';
 
 const cleanup = new Cleanup();
@@ -241,10 +241,8 @@ describe('TLS on the slave port', () => {
   });
 
   it('slaves that connect while the master starts (trusted or not) are held, and recorded after MasterStarted', async () => {
-    const probe = await startTlsMaster({ http: null });
-    const port = probe.addresses.listen.port;
+    const port = await closedPort(); // free, and no other listen(0) or connection takes it meanwhile
     const dir = await cleanup.tempDir('loadledger-tls-early-');
-    await probe.stop('free the port');
     const stranger = foreign.issue('gw-stranger', { san: ['IP:127.0.0.1'], usage: 'client' });
     // retrying every few ms against the closed port, so that attempts land in the start
     const fast = { master: { host: '127.0.0.1', port }, backoff: { initial: 1, max: 3 } };
@@ -305,8 +303,8 @@ describe("the slave's TLS options (createSlave)", () => {
   });
 
   it('reconnects to a restarted master over TLS, as over plain TCP', async () => {
-    const first = await startTlsMaster({ http: null });
-    const { port } = first.addresses.listen;
+    const first = await startTlsMaster({ http: null, listen: { host: '127.0.0.1', port: await closedPort() } });
+    const { port } = first.addresses.listen; // (outside the ephemeral range: still free at the restart)
     const dir = first.options.data;
     const { slave } = startSlave(first, slaveTls(gwA), { addr: '10.0.0.5:8080' });
     await waitFor(() => nodeState(first, '10.0.0.5:8080') === 'PUSH_LOAD_INFO', { what: 'the node on the first master' });

@@ -113,6 +113,15 @@ describe('encodeAnswer', () => {
     expect(big.bytes.length).toBeLessThanOrEqual(512);
     const roomy = encodeAnswer(q, many(40), { limit: 4096, authoritative: true });
     expect(readAnswer(roomy.bytes)).toMatchObject({ tc: false, counts: [1, 40, 0, 41] });
+    // over TCP (partial): the answer records that fit, with TC
+    const huge = encodeAnswer(q, many(2000), { limit: 65535, authoritative: true, partial: true });
+    const fit = readAnswer(huge.bytes);
+    expect(huge.truncated).toBe(true);
+    expect(fit.tc).toBe(true);
+    expect(fit.counts[1]).toBeGreaterThan(1000);
+    expect(fit.counts[1]).toBeLessThan(2000);
+    expect(huge.bytes.length).toBeLessThanOrEqual(65535);
+    expect(huge.bytes.length + 2 + 26 + 18).toBeGreaterThan(65535); // one more SRV record would not have fit
   });
 });
 

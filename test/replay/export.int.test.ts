@@ -25,7 +25,7 @@ import { createProjection, type Projection } from '../../src/projection/state.js
 import { createSlave, type Slave } from '../../src/slave/slave.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { httpBase, startMaster } from '../helpers/master.js';
-import { RawClient } from '../helpers/net.js';
+import { RawClient, closedPort } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 import { codeOf } from '../helpers/errors.js';
 
@@ -62,7 +62,7 @@ const state = (m: Master, id: string): string | undefined => m.projection.nodes.
  */
 async function buildLog(): Promise<string> {
   const data = await cleanup.tempDir('loadledger-export-log-');
-  const m1 = await startMaster(cleanup, { data, http: null, snapshotEvery: 40, snapshotInterval: 0 });
+  const m1 = await startMaster(cleanup, { data, http: null, listen: { host: '127.0.0.1', port: await closedPort() }, snapshotEvery: 40, snapshotInterval: 0 });
   const port = m1.addresses.listen.port;
   const a = slave(m1, 'a:80');
   const b = slave(m1, 'b:80');

@@ -27,6 +27,7 @@ function setup(build: (t: Table) => void = () => {}) {
     pick: (f) => selector.choose(t.projection, 'p2c', f),
     weight: (n) => weights.weight(n),
     serviceOf: (n) => weights.serviceOf(n),
+    hasService: (s) => [...t.projection.nodes.values()].some((n) => weights.serviceOf(n).toLowerCase() === s),
     get degraded() {
       return degraded;
     },

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WeightBoard } from '../../src/ledger/weights.js';
-import { clusterLoadAssignments, EDS_MAX_NAMES, EDS_TYPE_URL, edsAnswer, edsVersion, isIpLiteral, parseDiscoveryRequest, socketAddressOf, type EdsSource } from '../../src/selection/eds.js';
+import { clusterLoadAssignments, EDS_MAX_NAMES, EDS_TYPE_URL, edsAnswer, edsVersion, isIpLiteral, parseClusterName, parseDiscoveryRequest, socketAddressOf, type EdsSource } from '../../src/selection/eds.js';
 import { ENVOY_POLL } from '../helpers/envoy-poll.js';
 import { ev } from '../helpers/events.js';
 import { ManualClock } from '../helpers/manual-clock.js';
@@ -166,5 +166,38 @@ describe('edsAnswer and its version', () => {
     expect(edsVersion(a)).toBe(edsVersion(structuredClone(a)));
     expect(edsVersion(a)).not.toBe(edsVersion(clusterLoadAssignments(['api'], source(t, { '127.0.0.1:80': 99 }))));
     expect(edsVersion(a)).not.toBe(edsVersion(clusterLoadAssignments(['api', 'db'], source(t))));
+  });
+});
+
+describe('a cluster name with attribute filters', () => {
+  it('api?zone=eu-1 is the nodes of api in zone eu-1, named as asked; each name answered on its own', () => {
+    const t = new Table()
+      .report('127.0.0.1:80', 1, { attrs: { service: 'api', zone: 'eu-1', tier: 'gold' } })
+      .report('127.0.0.2:80', 1, { attrs: { service: 'api', zone: 'eu-2' } })
+      .report('127.0.0.3:80', 1, { attrs: { service: 'api', zone: 'eu 1' } })
+      .report('127.0.0.4:80', 1, { attrs: { service: 'web', zone: 'eu-1' } });
+    const ids = (names: string[]) => clusterLoadAssignments(names, source(t)).map((c) => [c.cluster_name, c.endpoints.flatMap((l) => l.lb_endpoints.map((e) => e.endpoint.address.socket_address.address))]);
+    expect(ids(['api?zone=eu-1', 'api', 'api?zone=eu-1&tier=gold', 'api?zone=eu+1', 'api?zone=eu%2D2', 'api?zone=nowhere'])).toEqual([
+      ['api?zone=eu-1', ['127.0.0.1']],
+      ['api', ['127.0.0.1', '127.0.0.2', '127.0.0.3']],
+      ['api?zone=eu-1&tier=gold', ['127.0.0.1']],
+      ['api?zone=eu+1', ['127.0.0.3']],
+      ['api?zone=eu%2D2', ['127.0.0.2']],
+      ['api?zone=nowhere', []],
+    ]);
+  });
+
+  it('refuses a name with no service or no filter after "?"', () => {
+    expect(parseClusterName('api?zone=eu-1&tier=gold')).toEqual({ service: 'api', filters: [['zone', 'eu-1'], ['tier', 'gold']] });
+    expect(parseClusterName('api')).toEqual({ service: 'api', filters: [] });
+    for (const [name, why] of [
+      ['?zone=eu-1', 'the cluster name "?zone=eu-1" names no service before its "?"'],
+      ['api?', 'the cluster name "api?": after "?" come attribute filters KEY=VALUE joined by "&"'],
+      ['api?=x', 'the cluster name "api?=x": after "?" come attribute filters KEY=VALUE joined by "&"'],
+    ]) {
+      expect(parseClusterName(name!)).toBe(why);
+      expect(parseDiscoveryRequest(JSON.stringify({ resource_names: ['web', name] }))).toBe(why);
+    }
+    expect(parseClusterName('api?zone=%E2%80%AEx')).toMatch(/^the cluster name "api\?zone=%E2%80%AEx": /);
   });
 });

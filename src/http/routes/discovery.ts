@@ -94,8 +94,8 @@ export function serviceKey(host: ApiHost): string {
 }
 
 /** The interfaces that are on, by name, as `/healthz` and `/v1/cluster` show them (`{}`: none). */
-export function integrationsDocument(host: ApiHost): Record<string, { at: string; requests: number; errors: number }> {
-  const doc: Record<string, { at: string; requests: number; errors: number }> = {};
-  for (const i of host.integrations ?? []) doc[i.name] = { at: i.at, requests: i.stats.requests, errors: i.stats.errors };
+export function integrationsDocument(host: ApiHost): Record<string, { at: string; requests: number; errors: number; [count: string]: string | number }> {
+  const doc: Record<string, { at: string; requests: number; errors: number; [count: string]: string | number }> = {};
+  for (const i of host.integrations ?? []) doc[i.name] = { at: i.at, requests: i.stats.requests, errors: i.stats.errors, ...i.counts?.() };
   return doc;
 }

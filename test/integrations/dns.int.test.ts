@@ -17,6 +17,8 @@ import type { Attrs } from '../../src/protocol/messages.js';
 import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { dig, digAvailable, header, section } from '../helpers/dig.js';
+import { dnsmasqAvailable, dnsmasqForward, startDnsmasq } from '../helpers/dnsmasq.js';
+import { readFileSync } from 'node:fs';
 import { request } from '../helpers/http.js';
 import { api, httpBase, slavePort, startMaster } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
@@ -28,6 +30,7 @@ afterEach(() => cleanup.run());
 
 const SLOW = { helloInterval: 10_000, deadAfter: 20_000 } as const;
 const HAVE_DIG = digAvailable();
+const HAVE_DNSMASQ = dnsmasqAvailable();
 
 async function report(master: Master, addr: string, load: number, attrs: Attrs = {}): Promise<RawClient> {
   const cl = await RawClient.connect(slavePort(master), { answerHello: true });
@@ -226,5 +229,23 @@ describe.runIf(HAVE_DIG)('DNS interface, asked by dig', () => {
     const retried = await dig(port, '_nodes._tcp.lb.example.', 'SRV');
     expect(retried).toContain('Truncated, retrying in TCP mode');
     expect(section(retried, 'ANSWER')).toHaveLength(60);
+  });
+});
+
+describe.runIf(HAVE_DNSMASQ)('DNS interface behind dnsmasq', () => {
+  it("a dnsmasq configured as docs/integrations.md says forwards the zone: least. and SRV through it, NXDOMAIN passed on", async () => {
+    const { m, port } = await dnsMaster();
+    const doc = readFileSync(new URL('../../docs/integrations.md', import.meta.url), 'utf8');
+    expect(doc).toContain(dnsmasqForward(5353)); // the documented line, with the port of its example
+    await report(m, '127.0.0.51:8080', 1);
+    await report(m, '127.0.0.52:8080', 2);
+    const forwarder = await startDnsmasq(cleanup, port);
+    expect(forwarder.config).toContain(dnsmasqForward(port));
+    const resolver = new dnsPromises.Resolver({ timeout: 3000, tries: 3 });
+    resolver.setServers([`127.0.0.1:${forwarder.port}`]);
+    expect(['127.0.0.51', '127.0.0.52']).toContain((await resolver.resolve4('least.loadledger'))[0]);
+    expect((await resolver.resolveSrv('_nodes._tcp.loadledger')).map((r) => r.name).sort()).toEqual(['127-0-0-51.addr.loadledger', '127-0-0-52.addr.loadledger']);
+    expect(await code(resolver.resolve4('nope.loadledger'))).toBe('ENOTFOUND');
+    expect(m.dns!.stats.requests).toBeGreaterThanOrEqual(3);
   });
 });

@@ -13,7 +13,12 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { HELLO_ACK_FRAME, HELLO_FRAME, encodePush } from '../../src/protocol/encoder.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
+import { backoffDelay } from '../../src/slave/backoff.js';
+import { LIST_BACKOFF_MAX_MS } from '../../src/slave/options.js';
 import type { Samples } from './stats.js';
+
+/** A slave's backoff between passes over its masters, as `createSlave` sets it for a list. */
+const LIST_BACKOFF = { initial: 100, max: LIST_BACKOFF_MAX_MS, jitter: 0.5 };
 
 export type ClientKind = 'healthy' | 'flapper' | 'flooder' | 'deaf' | 'noise' | 'silent';
 
@@ -172,8 +177,8 @@ export class Swarm {
     }
     pass.misses++;
     if (pass.misses % ports.length !== 0) return { port: nextPort, delay: 0 };
-    const cap = Math.min(1000, 100 * 2 ** (pass.misses / ports.length - 1));
-    return { port: nextPort, delay: cap / 2 + (this.opts.rng() * cap) / 2 };
+    // the real slave's schedule (src/slave/backoff.ts) with its defaults for a list of masters
+    return { port: nextPort, delay: backoffDelay(LIST_BACKOFF, pass.misses / ports.length - 1, this.opts.rng) };
   }
 
   /** PUSH_LOAD_INFO + HELLO, then again on each ACK (or every healthyIntervalMs); reconnects at once (with `ports`: to the next). */

@@ -11,6 +11,13 @@ export interface AckTrackerOptions {
   write(record: InSyncRecord): Promise<boolean>;
   /** Told when acknowledging falls back to this disk alone, and when a standby is in sync again. */
   onChange?: (local: boolean, members: string[]) => void;
+  /**
+   * No other member is registered as the term starts (the old leader died or stopped, no
+   * third one): no standby can have anything to confirm, so waiting `timeout` on every
+   * first commit would only hold the slaves' HELLO_ACKs back (1 s after each failover of a
+   * two-master cluster). Acknowledge locally from the start, said as usual, until one catches up.
+   */
+  alone?: boolean;
 }
 
 interface Waiter {
@@ -50,7 +57,7 @@ export class AckTracker {
     if (options.mode === 'standby') {
       this.timer = options.scheduler.setInterval(() => this.check(), Math.max(10, Math.floor(options.timeout / 4)));
       this.timer.unref();
-      void this.update([], false);
+      void this.update([], options.alone ?? false);
     }
   }
 

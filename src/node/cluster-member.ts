@@ -199,11 +199,14 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
     this.holding = true;
     this.maxSeenTerm = Math.max(this.maxSeenTerm, term);
     this.known = { node: this.node, listen: this.info('leader').listen, http: this.info('leader').http, term };
+    // --ack standby with nobody else in the cluster (a member that is stopping does not count)
+    const others = this.options.ack === 'standby' ? await this.coordinator.members().then((ms) => ms.filter((m) => m.node !== this.node && m.role !== 'stopping').length, () => 1) : 1;
     if (!this.permit()) return this.fence('the lease deadline passed before the term started');
     this.elections++;
     const acks = new AckTracker(term, {
       mode: this.options.ack,
       timeout: this.options.ackTimeout,
+      alone: others === 0,
       scheduler: this.scheduler,
       write: (r) => this.coordinator.writeInSync(r),
       onChange: (local, members) => this.host.cluster$.next({ type: 'ack', local, members }),
@@ -273,6 +276,8 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
       const term = this.term;
       const seq = this.host.ledger.log.lastSeq;
       const handedOver = await this.waitForStandby(seq, 1000);
+      // said before the key goes, so the next leader does not wait for this one's acknowledgements
+      await this.register('stopping');
       await this.coordinator.resign(term).catch(() => {});
       this.host.cluster$.next({ type: 'resigned', term, seq, handedOver });
       this.fence('stopping');

@@ -18,7 +18,7 @@
 export interface BackoffOptions {
   /** First delay between passes, ms. Default 100. */
   initial?: number;
-  /** Cap of the doubling delay, ms. Default 5000 with one master, 1000 with a list. */
+  /** Cap of the doubling delay, ms. Default 5000 with one master, 300 with a list. */
   max?: number;
   /** Fraction of each delay that is random, 0–1: delay ∈ (base·(1−jitter), base]. Default 0.5. */
   jitter?: number;

@@ -92,6 +92,21 @@ describe.runIf(run)('master HA: election and replication', () => {
     expect(took).toBeLessThan(5000);
   });
 
+  it('--ack standby, two masters: after a hand-over the new leader has nobody to wait for and acknowledges locally from its first commit', async () => {
+    const cluster = `t${++n}-${process.pid}`;
+    const a = await startMaster(cleanup, { ...ha('a', { ack: 'standby' }), cluster });
+    const b = await startMaster(cleanup, { ...ha('b', { ack: 'standby' }), cluster });
+    await pushedClient(cleanup, a, { addr: '10.0.0.3:80', load: 1 });
+    await waitFor(() => b.log.lastSeq === a.log.lastSeq, { what: 'the standby to catch up' });
+    await waitFor(async () => (await api(a, '/v1/cluster')).body.ack?.inSync?.includes('b'), { what: 'b in sync' });
+    await a.stop('SIGTERM');
+    await waitFor(async () => (await api(b, '/v1/leader')).status === 200, { what: 'b to lead', interval: 10 });
+    // the stopping leader said so in etcd before it resigned: b started its term alone
+    const doc = (await api(b, '/v1/cluster')).body;
+    expect(doc.ack).toMatchObject({ mode: 'standby', inSync: [], local: true });
+    expect(b.cluster?.document().ack.local).toBe(true);
+  });
+
   it('no --etcd: /v1/cluster says standalone and /v1/leader is 200', async () => {
     const m: Master = await startMaster(cleanup);
     expect((await api(m, '/v1/cluster')).body).toMatchObject({ role: 'standalone', members: [] });

@@ -59,6 +59,23 @@ async function runCli(args: string[], timeout = 45_000): Promise<Exit & { stdout
   return { ...exit, ...p.out };
 }
 
+/**
+ * runCli for tests that run side by side: the process is not left to the shared cleanup
+ * (another test's afterEach would run it meanwhile); killed here if it outlives `timeout`.
+ */
+async function runAlone(args: string[], timeout = 45_000): Promise<Exit & { stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '' } });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out.stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (out.stderr += s));
+  const exit = new Promise<Exit>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  try {
+    return { ...(await withTimeout(exit, timeout, `loadledger ${args.join(' ')}`)), ...out };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
 interface CliMaster extends Proc {
   dir: string;
   slavePort: number;
@@ -206,30 +223,33 @@ describe('loadledger CLI', () => {
     expect(r.stderr).not.toContain('    at ');
   });
 
-  it.each([
-    [['master', '--listen', 'nope']],
-    [['slave', '--master', 'x', '--load', 'bogus']],
-    [['query', 'bogus']],
-    [['master', '--dead-after', 'soon']],
-    [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', 'fast']],
-    [['master', '--retain', '30'], /expected a duration with a unit, like 500ms, 3s, 1m, 2h, 7d, got "30"/],
-    [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', '250'], /--interval .*expected a duration with a unit/],
-    [['master', '--hello-interval', '3s', '--dead-after', '3s'], /^loadledger master: --hello-interval \(3s\) must be shorter than --dead-after \(3s\): the master would never ping/],
-    [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', '1s', '--dead-after', '500ms'], /^loadledger slave: --dead-after: must be longer than --interval \(1s\), got 500ms/],
-    [['slave', '--master', '127.0.0.1:9', '--load', '5', '--attr', '__proto__=x'], /--attr .*"__proto__" is not allowed/],
-    [['slave', '--master', '127.0.0.1:9', '--load', '5', '--attr', 'load=3'], /^loadledger slave: --attr: "load" is not an attribute; use --load$/m],
-    [['query', 'least-loaded', '--policy', 'fastest'], /--policy .*'fastest' is invalid\. Allowed choices are least-loaded, p2c, capacity/],
-    [['master', '--policy', 'round-robin'], /--policy .*Allowed choices are least-loaded, p2c, capacity/],
-    [['master', '--compensation', '-1'], /--compensation .*expected a number ≥ 0/],
-    [['query', 'nodes', '--policy', 'p2c'], /--policy applies to least-loaded, not nodes/],
-    [['query', 'least-loaded', '--where', 'policy=p2c'], /"policy" is reserved on least-loaded/],
-  ])('bad usage %j → exit 2, one line on stderr, no stack trace', async (args, message?: RegExp) => {
-    const r = await runCli(args);
-    expect(r.code).toBe(2);
-    expect(lines(r.stderr), r.stderr).toHaveLength(1);
-    expect(r.stderr).not.toContain('    at ');
-    expect(r.stdout).toBe('');
-    if (message) expect(r.stderr).toMatch(message);
+  // Five at a time: each is a process that parses its flags and exits.
+  describe.concurrent('bad usage', () => {
+    it.each([
+      [['master', '--listen', 'nope']],
+      [['slave', '--master', 'x', '--load', 'bogus']],
+      [['query', 'bogus']],
+      [['master', '--dead-after', 'soon']],
+      [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', 'fast']],
+      [['master', '--retain', '30'], /expected a duration with a unit, like 500ms, 3s, 1m, 2h, 7d, got "30"/],
+      [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', '250'], /--interval .*expected a duration with a unit/],
+      [['master', '--hello-interval', '3s', '--dead-after', '3s'], /^loadledger master: --hello-interval \(3s\) must be shorter than --dead-after \(3s\): the master would never ping/],
+      [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', '1s', '--dead-after', '500ms'], /^loadledger slave: --dead-after: must be longer than --interval \(1s\), got 500ms/],
+      [['slave', '--master', '127.0.0.1:9', '--load', '5', '--attr', '__proto__=x'], /--attr .*"__proto__" is not allowed/],
+      [['slave', '--master', '127.0.0.1:9', '--load', '5', '--attr', 'load=3'], /^loadledger slave: --attr: "load" is not an attribute; use --load$/m],
+      [['query', 'least-loaded', '--policy', 'fastest'], /--policy .*'fastest' is invalid\. Allowed choices are least-loaded, p2c, capacity/],
+      [['master', '--policy', 'round-robin'], /--policy .*Allowed choices are least-loaded, p2c, capacity/],
+      [['master', '--compensation', '-1'], /--compensation .*expected a number ≥ 0/],
+      [['query', 'nodes', '--policy', 'p2c'], /--policy applies to least-loaded, not nodes/],
+      [['query', 'least-loaded', '--where', 'policy=p2c'], /"policy" is reserved on least-loaded/],
+    ])('bad usage %j → exit 2, one line on stderr, no stack trace', async (args, message?: RegExp) => {
+      const r = await runAlone(args);
+      expect(r.code).toBe(2);
+      expect(lines(r.stderr), r.stderr).toHaveLength(1);
+      expect(r.stderr).not.toContain('    at ');
+      expect(r.stdout).toBe('');
+      if (message) expect(r.stderr).toMatch(message);
+    });
   });
 
   it.each([

@@ -4,7 +4,8 @@
  * HAProxy's own view is read from its stats socket (`show servers state`): weights follow
  * the reported loads, `loadledger drain` puts a server in DRAIN and `undrain` brings it
  * back, a killed slave's server goes DOWN, and comes back UP in DRAIN when it returns
- * drained; and requests through HAProxy's frontend split in proportion to the weights
+ * drained, and goes DOWN when its node leaves the backend's service (the agent-send scope);
+ * and requests through HAProxy's frontend split in proportion to the weights
  * (600 requests, ±5 percentage points). Real time, generous bounds (30 s): behaviour,
  * not speed. Without haproxy the file is skipped with one line (fails under CI=true).
  */
@@ -51,7 +52,8 @@ export function agentConfig(o: { socket: string; front: number; agent: number; s
     '  balance roundrobin',
     // weight 100: the agent's N% is a share of it, so srv_uweight is N
     `  default-server weight 100 check inter 1s agent-check agent-addr 127.0.0.1 agent-port ${o.agent} agent-inter ${AGENT_INTER}ms`,
-    ...o.servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} agent-send "127.0.0.1:${s.port}\\n"`),
+    // the node id, then the scope: this backend is the `app` service's
+    ...o.servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} agent-send "127.0.0.1:${s.port} service=app\\n"`),
     '',
   ].join('\n');
 }
@@ -125,9 +127,11 @@ describe.skipIf(!run)('HAProxy agent-check (real haproxy)', () => {
     const ids = backends.map((b) => `127.0.0.1:${b.port}`);
     const slaves: RawClient[] = [];
     const loads = [0, 50, 50];
-    for (const [i, id] of ids.entries()) slaves.push((await pushedClient(cleanup, master, { addr: id, load: loads[i]! })).cl);
+    const services = ['app', 'app', 'app'];
+    const fields = (i: number) => ({ addr: ids[i]!, load: loads[i]!, attrs: { service: services[i]! } });
+    for (const i of ids.keys()) slaves.push((await pushedClient(cleanup, master, fields(i))).cl);
     // slaves report every 300 ms, as a real one does (a quiet one is DOWN after --dead-after)
-    const reporting = setInterval(() => slaves.forEach((cl, i) => !cl.closed && cl.push({ addr: ids[i]!, load: loads[i]! })), 300);
+    const reporting = setInterval(() => slaves.forEach((cl, i) => !cl.closed && cl.push(fields(i))), 300);
     cleanup.defer('stop reporting', () => clearInterval(reporting));
 
     const socket = join(dir, 'admin.sock');
@@ -206,8 +210,12 @@ describe.skipIf(!run)('HAProxy agent-check (real haproxy)', () => {
     // reply names, so a bare `drain` would leave the agent's earlier `down` standing
     const drainedDown = await runCli(cleanup, ['drain', ids[2]!, '--reason', 'back drained', '--http', base, '--token-file', tokenFile]);
     expect(drainedDown.code, drainedDown.stderr).toBe(0);
-    slaves[2] = (await pushedClient(cleanup, master, { addr: ids[2]!, load: loads[2]! })).cl;
+    slaves[2] = (await pushedClient(cleanup, master, fields(2))).cl;
     await until('s3 back, drained', (s) => s['s3']!.op === UP && (s['s3']!.admin & DRAIN) !== 0);
+
+    // s1's node moves to another service: out of this backend's scope, DOWN there
+    services[0] = 'web';
+    await until('s1 moved to service web', (s) => s['s1']!.op === DOWN && s['s2']!.op === UP);
 
     // the agent counted every check, and none was an error
     expect(master.agent!.stats.requests).toBeGreaterThan(10);

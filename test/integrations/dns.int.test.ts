@@ -17,6 +17,15 @@ import type { Attrs } from '../../src/protocol/messages.js';
 import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { dig, digAvailable, header, section } from '../helpers/dig.js';
+import { dnsmasqAvailable, dnsmasqForward, startDnsmasq } from '../helpers/dnsmasq.js';
+import { readFileSync } from 'node:fs';
+import { WeightBoard } from '../../src/ledger/weights.js';
+import { DnsPort } from '../../src/master/dns-port.js';
+import { Selector } from '../../src/selection/selector.js';
+import { AnswerStats } from '../../src/util/answer-stats.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { Table } from '../selection/table.js';
+import { readAnswer } from '../helpers/dns.js';
 import { request } from '../helpers/http.js';
 import { api, httpBase, slavePort, startMaster } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
@@ -28,6 +37,7 @@ afterEach(() => cleanup.run());
 
 const SLOW = { helloInterval: 10_000, deadAfter: 20_000 } as const;
 const HAVE_DIG = digAvailable();
+const HAVE_DNSMASQ = dnsmasqAvailable();
 
 async function report(master: Master, addr: string, load: number, attrs: Attrs = {}): Promise<RawClient> {
   const cl = await RawClient.connect(slavePort(master), { answerHello: true });
@@ -226,5 +236,72 @@ describe.runIf(HAVE_DIG)('DNS interface, asked by dig', () => {
     const retried = await dig(port, '_nodes._tcp.lb.example.', 'SRV');
     expect(retried).toContain('Truncated, retrying in TCP mode');
     expect(section(retried, 'ANSWER')).toHaveLength(60);
+  });
+});
+
+describe.runIf(HAVE_DNSMASQ)('DNS interface behind dnsmasq', () => {
+  it("a dnsmasq configured as docs/integrations.md says forwards the zone: least. and SRV through it, NXDOMAIN passed on", async () => {
+    const { m, port } = await dnsMaster();
+    const doc = readFileSync(new URL('../../docs/integrations.md', import.meta.url), 'utf8');
+    expect(doc).toContain(dnsmasqForward(5353)); // the documented line, with the port of its example
+    await report(m, '127.0.0.51:8080', 1);
+    await report(m, '127.0.0.52:8080', 2);
+    const forwarder = await startDnsmasq(cleanup, port);
+    expect(forwarder.config).toContain(dnsmasqForward(port));
+    const resolver = new dnsPromises.Resolver({ timeout: 3000, tries: 3 });
+    resolver.setServers([`127.0.0.1:${forwarder.port}`]);
+    expect(['127.0.0.51', '127.0.0.52']).toContain((await resolver.resolve4('least.loadledger'))[0]);
+    expect((await resolver.resolveSrv('_nodes._tcp.loadledger')).map((r) => r.name).sort()).toEqual(['127-0-0-51.addr.loadledger', '127-0-0-52.addr.loadledger']);
+    expect(await code(resolver.resolve4('nope.loadledger'))).toBe('ENOTFOUND');
+    expect(m.dns!.stats.requests).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('DnsPort over TCP (a manual clock)', () => {
+  it('answers pipelined queries in order, closes an idle client after the idle timeout, and one that sends a length over the limit at once', async () => {
+    const t = new Table().report('10.0.0.5:8080', 1);
+    const clock = new ManualClock();
+    const weights = new WeightBoard(t, { scheduler: clock, interval: 1000, policy: { min: 10, step: 20 }, serviceKey: 'service' });
+    const port = new DnsPort({ listen: { host: '127.0.0.1', port: 0 }, zone: 'loadledger', ttl: 1, policy: 'p2c', scheduler: clock, idleTimeout: 10_000 }, { projection: t.projection, weights, selector: new Selector({ policy: 'p2c' }), degraded: undefined }, new AnswerStats());
+    await port.listen();
+    cleanup.defer('dns port', () => port.close());
+    cleanup.defer('weights', () => weights.stop());
+    const framed = (b: Uint8Array) => Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+    const s = connect(port.address.port, '127.0.0.1');
+    s.on('error', () => {});
+    let got = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => (got = Buffer.concat([got, d])));
+    const closed = new Promise<void>((r) => s.on('close', () => r()));
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    // two queries in one write, the second split from a third that arrives byte by byte
+    const q1 = framed(dnsQuery('least.loadledger', DnsType.A, { id: 1 }));
+    const q2 = framed(dnsQuery('nope.loadledger', DnsType.A, { id: 2 }));
+    const q3 = framed(dnsQuery('_nodes._tcp.loadledger', DnsType.SRV, { id: 3 }));
+    s.write(Buffer.concat([q1, q2]));
+    for (const byte of q3) s.write(Buffer.from([byte]));
+    const answers = await waitFor(() => {
+      const out: Buffer[] = [];
+      for (let at = 0; at + 2 <= got.length; ) {
+        const len = got.readUInt16BE(at);
+        if (at + 2 + len > got.length) break;
+        out.push(got.subarray(at + 2, at + 2 + len));
+        at += 2 + len;
+      }
+      return out.length === 3 && out;
+    }, { what: 'three answers' });
+    expect(answers.map((a) => readAnswer(a)).map((a) => [a.id, a.rcode])).toEqual([
+      [1, 0],
+      [2, 3],
+      [3, 0],
+    ]);
+    await clock.advance(9_000);
+    expect(s.destroyed).toBe(false);
+    await clock.advance(1_000);
+    await closed;
+    const big = connect(port.address.port, '127.0.0.1');
+    big.on('error', () => {});
+    big.write(Buffer.from([0x10, 0x00])); // 4096 bytes announced: over the 1 KiB a query may take
+    await new Promise<void>((r) => big.on('close', () => r()));
+    expect(port.dropped).toBe(1);
   });
 });

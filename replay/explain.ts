@@ -1,5 +1,9 @@
 import type { LedgerEvent } from '../src/events.js';
+import { ErrorCode, LoadLedgerError } from '../src/errors.js';
+import { nodeDocument, type NodeDocument } from '../src/projection/document.js';
 import { damagedSeqs, formatSeconds } from '../src/projection/evolve.js';
+import { foldTo, type FoldOptions } from './fold.js';
+import type { EventSource } from './source.js';
 import { effectiveTs } from '../src/events.js';
 import { formatNumber, printable } from '../src/format/text.js';
 import type { Projection, SlaveState } from '../src/projection/state.js';
@@ -132,6 +136,72 @@ export class NodeExplainer {
   }
 }
 
+/** What an explanation of a node at a point says (`replay --explain NODE --at P --json`). */
+export interface Explanation {
+  node: string;
+  /** The point: its seq and the ts of the event at it (0 when none). */
+  at: { seq: number; ts: number };
+  /** The node's document at the point; null while it is not in the table. */
+  state: NodeDocument | null;
+  /** Its changes up to and including the point, oldest first. */
+  history: Transition[];
+  /** Its changes after the point, to the end of the source. */
+  next: Transition[];
+}
+
+/**
+ * Explains `node` at seq `target`: folds the whole source (from its oldest base) with a
+ * NodeExplainer, so the history starts where the source does and `next` runs to its end.
+ * `before` sees every event too (with the state before it), for callers that collect the
+ * node's raw events in the same pass. NOT_FOUND when the node appears nowhere in the source.
+ */
+export async function explainNode(source: EventSource, node: string, target: number, opts: Pick<FoldOptions, 'onProgress' | 'before'> = {}): Promise<Explanation> {
+  const explainer = new NodeExplainer(node);
+  const state = await source.base(source.firstSeq - 1);
+  let atDoc: NodeDocument | undefined;
+  let atTs = 0;
+  const docOf = (s: Projection): NodeDocument | undefined => {
+    const n = s.nodes.get(node);
+    return n ? nodeDocument(n) : undefined;
+  };
+  // The node may already be in the base (an export file's or retained log's snapshot).
+  const inBase = docOf(state);
+  if (target === state.seq) {
+    atTs = state.ts;
+    atDoc = inBase;
+  }
+  const fold: FoldOptions = {
+    before: (s, e) => {
+      opts.before?.(s, e);
+      explainer.before(s, e);
+    },
+    after: (s, e) => {
+      explainer.after(s, e);
+      if (e.seq === target) {
+        atTs = e.ts;
+        atDoc = docOf(s);
+      }
+    },
+  };
+  if (opts.onProgress) fold.onProgress = opts.onProgress;
+  await foldTo(source, state, source.lastSeq, fold);
+  if (!explainer.seen && !inBase) throw new LoadLedgerError(ErrorCode.NOT_FOUND, `node ${node} does not appear in ${source.describe}`);
+  return {
+    node,
+    at: { seq: target, ts: atTs },
+    state: atDoc ?? null,
+    history: explainer.transitions.filter((t) => t.seq <= target),
+    next: explainer.transitions.filter((t) => t.seq > target),
+  };
+}
+
+/** A transition's change in words: `DOWN → PUSH_LOAD_INFO`, `(new) → …`, or the state alone when it stays. */
+export function transitionWhat(t: Transition): string {
+  const from = t.from === 'ABSENT' ? '(new)' : `${t.from}${t.wasProtected ? ' (protected)' : ''}`;
+  const to = `${t.to === 'ABSENT' ? '(removed)' : t.to}${t.protected ? ' (protected)' : ''}`;
+  return from === to ? to : `${from} → ${to}`;
+}
+
 /** Formats transitions as lines; a date line whenever the day changes. */
 export function formatTransitions(ts: Transition[], indent = '  '): string {
   let out = '';
@@ -142,9 +212,7 @@ export function formatTransitions(ts: Transition[], indent = '  '): string {
       day = d;
       out += `${indent}${d} (UTC)\n`;
     }
-    const from = t.from === 'ABSENT' ? '(new)' : `${t.from}${t.wasProtected ? ' (protected)' : ''}`;
-    const to = `${t.to === 'ABSENT' ? '(removed)' : t.to}${t.protected ? ' (protected)' : ''}`;
-    out += `${indent}${clock(t.ts)} ${from === to ? to : `${from} → ${to}`}: ${printable(t.cause)}  [seq ${t.seq}]\n`;
+    out += `${indent}${clock(t.ts)} ${transitionWhat(t)}: ${printable(t.cause)}  [seq ${t.seq}]\n`;
   }
   return out;
 }

@@ -1,15 +1,14 @@
 import { Command } from 'commander';
 import { diffStates, stateOf, type StateDiff } from '../../../replay/diff.js';
-import { NodeExplainer, clock, formatTransitions } from '../../../replay/explain.js';
+import { clock, explainNode, formatTransitions } from '../../../replay/explain.js';
 import { foldTo, stateAt } from '../../../replay/fold.js';
 import { openSource, type SourceFlags } from '../../../replay/sources.js';
 import type { EventSource } from '../../../replay/source.js';
 import { lastEventTs, parsePoint, resolvePoint } from '../../../replay/time.js';
 import { eventDetails, eventNode, matches, type TimelineFilter } from '../../../replay/timeline.js';
-import { badArgument, ErrorCode, LoadLedgerError } from '../../errors.js';
+import { badArgument } from '../../errors.js';
 import { EVENT_TYPES } from '../../events.js';
-import { nodeDocument, stateDocument, type NodeDocument, type StateDocument } from '../../projection/document.js';
-import type { Projection } from '../../projection/state.js';
+import { stateDocument, type NodeDocument, type StateDocument } from '../../projection/document.js';
 import { configurable } from '../config.js';
 import { die, formatNumber, isoTime, printable, table, writeJson, writeOut } from '../output.js';
 import { addSourceOptions, numberArg, withDefault } from '../options.js';
@@ -175,37 +174,13 @@ async function timeline(source: EventSource, flags: ReplayFlags): Promise<void> 
 
 async function explain(source: EventSource, node: string, flags: ReplayFlags): Promise<void> {
   const target = flags.at !== undefined ? await resolvePoint(flags.at, { source, flag: '--at' }) : source.lastSeq;
-  const explainer = new NodeExplainer(node);
   const progress = progressFor('explain', flags);
-  const state = await source.base(source.firstSeq - 1);
-  let atDoc: ReturnType<typeof stateDocument>['nodes'][number] | undefined;
-  let atTs = 0;
-  const docOf = (s: Projection): NodeDocument | undefined => {
-    const n = s.nodes.get(node);
-    return n ? nodeDocument(n) : undefined;
-  };
-  // The node may already be in the base (an export file's or retained log's snapshot).
-  const inBase = docOf(state);
-  if (target === state.seq) {
-    atTs = state.ts;
-    atDoc = inBase;
-  }
-  await foldTo(source, state, source.lastSeq, {
-    onProgress: (d, t) => progress.update(d, t),
-    before: (s, e) => explainer.before(s, e),
-    after: (s, e) => {
-      explainer.after(s, e);
-      if (e.seq === target) {
-        atTs = e.ts;
-        atDoc = docOf(s);
-      }
-    },
-  });
-  if (!explainer.seen && !inBase) throw new LoadLedgerError(ErrorCode.NOT_FOUND, `node ${node} does not appear in ${source.describe}`);
-  const history = explainer.transitions.filter((t) => t.seq <= target);
-  const next = explainer.transitions.filter((t) => t.seq > target);
+  const x = await explainNode(source, node, target, { onProgress: (d, t) => progress.update(d, t) });
+  const { history, next } = x;
+  const atDoc = x.state ?? undefined;
+  const atTs = x.at.ts;
   if (flags.json) {
-    writeJson({ node, at: { seq: target, ts: atTs }, state: atDoc ?? null, history, next }, 2);
+    writeJson(x, 2);
     return;
   }
   let out = `${printable(node)} at seq ${target}${atTs ? ` (${isoTime(atTs)})` : ''}: `;

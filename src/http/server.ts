@@ -17,6 +17,7 @@ import type { ApiHost, ApiState, Route } from './route.js';
 import { adminSnapshot, nodeRoute } from './routes/admin.js';
 import { streamEvents } from './routes/events.js';
 import { TimeTravelGate } from './time-travel.js';
+import { diff, historyRoute } from './routes/history.js';
 import { scrape } from './routes/metrics.js';
 import { healthz, leastLoaded, nodes, state } from './routes/queries.js';
 import { checkLag, cluster, leader } from './routes/cluster.js';
@@ -174,6 +175,7 @@ const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/v1/state', { method: 'GET', handle: state }],
   ['/v1/nodes', { method: 'GET', handle: nodes }],
   ['/v1/events', { method: 'GET', handle: streamEvents }],
+  ['/v1/diff', { method: 'GET', handle: diff }],
   ['/metrics', { method: 'GET', handle: scrape }],
   ['/healthz', { method: 'GET', open: true, handle: healthz }],
   ['/v1/cluster', { method: 'GET', handle: cluster }],
@@ -188,7 +190,7 @@ function route(api: ApiState, req: IncomingMessage, res: ServerResponse, auth: H
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
-  const endpoint = ROUTES.get(path) ?? nodeRoute(path);
+  const endpoint = ROUTES.get(path) ?? nodeRoute(path) ?? historyRoute(path);
   if (!endpoint) return fail(res, ErrorCode.NOT_FOUND, `no such endpoint: ${path}`);
   const allowed = endpoint.method === 'GET' ? ['GET', 'HEAD'] : [endpoint.method];
   if (!allowed.includes(req.method ?? '')) {

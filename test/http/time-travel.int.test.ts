@@ -5,7 +5,9 @@
  * replay's library (`replay --at`) on the same data dir once the master has stopped.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { foldTo } from '../../replay/fold.js';
+import { diffStates } from '../../replay/diff.js';
+import { explainNode } from '../../replay/explain.js';
+import { foldTo, stateAt } from '../../replay/fold.js';
 import { openDataSource } from '../../replay/source.js';
 import { resolvePoint } from '../../replay/time.js';
 import { AdminToken } from '../../src/http/auth.js';
@@ -78,6 +80,91 @@ beforeAll(async () => {
 
 afterAll(() => cleanup.run());
 
+describe('GET /v1/diff?from=POINT&to=POINT', () => {
+  it('lists what replay --diff lists: appeared, disappeared, load moved; with the seqs and times of both points', async () => {
+    const r = await api(master, '/v1/diff?from=03:12:00&to=03:12:30');
+    expect(r.status).toBe(200);
+    expect(r.body.from).toEqual({ seq: live.aUp!.seq, ts: at('03:10:00.000') });
+    expect(r.body.to.seq).toBe(live.aDown!.seq);
+    expect(r.body.disappeared.map((x: { id: string }) => x.id)).toEqual([A]);
+    expect(r.body.disappeared[0].now.state).toBe('DOWN');
+    expect([r.body.appeared, r.body.changed, r.body.load]).toEqual([[], [], []]);
+    const whole = await api(master, `/v1/diff?from=${live.aUp!.seq}&to=${live.end!.seq}`);
+    expect(whole.body.appeared.map((x: { id: string; was: string }) => [x.id, x.was])).toEqual([[B, 'absent']]);
+    expect(whole.body.load).toEqual([{ id: A, was: 87, now: 35, delta: -52 }]);
+    expect(whole.body.threshold).toBe(10);
+    const high = await api(master, `/v1/diff?from=${live.aUp!.seq}&to=${live.end!.seq}&threshold=100`);
+    expect(high.body.load).toEqual([]);
+  });
+
+  it('refuses what replay --diff refuses, with its words', async () => {
+    const cases: [string, number, RegExp][] = [
+      ['from=1', 400, /^\/v1\/diff needs from=POINT and to=POINT/],
+      ['from=banana&to=2', 400, /^from: cannot read "banana" as a point in the log/],
+      ['from=1&to=25:00', 400, /^to: "25:00" is not a time of day$/],
+      ['from=3&to=2', 400, /^from 3 \(seq 3\) comes after to 2 \(seq 2\)$/],
+      ['from=1&to=2&threshold=-1', 400, /^threshold must be a load \(a number ≥ 0\), got "-1"$/],
+      ['from=1&to=2&node=x', 400, /^unknown parameter "node"; \/v1\/diff takes from, to, threshold$/],
+      ['from=1&to=999999', 416, /^to 999999: after the end of this master's log/],
+    ];
+    for (const [q, status, message] of cases) {
+      const r = await api(master, `/v1/diff?${q}`);
+      expect({ q, status: r.status }).toEqual({ q, status });
+      expect(r.body.error, q).toMatch(message);
+    }
+  });
+});
+
+describe('GET /v1/nodes/{id}/history', () => {
+  const path = `/v1/nodes/${encodeURIComponent(A)}/history`;
+
+  it('says what replay --explain says: each change with its time, what and cause, and what came next', async () => {
+    const r = await api(master, `${path}?at=03:13`);
+    expect(r.status).toBe(200);
+    expect(r.body.node).toBe(A);
+    expect(r.body.at.seq).toBeGreaterThanOrEqual(live.aDown!.seq);
+    expect(r.body.at.seq).toBeLessThan(live.bUp!.seq + 1);
+    expect(r.body.state.state).toBe('DOWN');
+    const h = r.body.history as { time: string; seq: number; what: string; cause: string; event: string }[];
+    expect(h.map((x) => x.what)).toEqual(['(new) → PUSH_LOAD_INFO', 'PUSH_LOAD_INFO → DOWN']);
+    expect(h[0]!.cause).toMatch(/^first PUSH_LOAD_INFO, from 127\.0\.0\.1:\d+ \(connection \d+\), load 87$/);
+    expect(h[1]).toMatchObject({ time: '2026-11-24T03:12:04.120Z', event: 'SlaveTimedOut' });
+    expect(h[1]!.cause).toMatch(/^no frame for .*\(last HELLO 03:12:01\.119, last load 87\)$/);
+    expect(r.body.next[0]).toMatchObject({ what: 'DOWN → PUSH_LOAD_INFO', time: '2026-11-24T03:14:00.000Z', event: 'LoadPushed' });
+    expect(r.body.next[0].cause).toMatch(/^reconnected from .* load 40$/);
+  });
+
+  it('adds its raw events up to the point, filtered by type, the latest `limit` of them', async () => {
+    const all = await api(master, `${path}?type=LoadPushed`);
+    expect(all.body.events.map((e: { load: number }) => e.load)).toEqual([87, 40, 35]);
+    expect(all.body.eventsOmitted).toBe(0);
+    const two = await api(master, `${path}?type=LoadPushed&limit=2`);
+    expect([two.body.events.map((e: { load: number }) => e.load), two.body.eventsOmitted]).toEqual([[40, 35], 1]);
+    const early = await api(master, `${path}?type=LoadPushed,SlaveTimedOut&at=03:13`);
+    expect(early.body.events.map((e: { type: string }) => e.type)).toEqual(['LoadPushed', 'SlaveTimedOut']);
+    const every = await api(master, path);
+    expect(every.body.events.length).toBeGreaterThan(3); // its connections, HELLOs, supersede
+    expect(every.body.events.every((e: { seq: number }) => e.seq <= live.end!.seq)).toBe(true);
+  });
+
+  it('refuses a bad id, type, limit or point (400) and a node the log never saw (404)', async () => {
+    const cases: [string, number, RegExp][] = [
+      [`${path}?type=Bogus`, 400, /^type: unknown event type "Bogus"; known: /],
+      [`${path}?limit=x`, 400, /^limit must be an integer from 0 to 10000, got "x"$/],
+      [`${path}?limit=10001`, 400, /^limit must be an integer/],
+      [`${path}?at=banana`, 400, /^at: cannot read "banana" as a point in the log/],
+      [`${path}?foo=1`, 400, /^unknown parameter "foo"; \/v1\/nodes\/\{id\}\/history takes at, type, limit$/],
+      ['/v1/nodes/not%20an%20id!/history', 400, /is not a node id/],
+      ['/v1/nodes/10.9.9.9%3A1/history', 404, /^node 10\.9\.9\.9:1 does not appear in this master's log$/],
+    ];
+    for (const [p, status, message] of cases) {
+      const r = await api(master, p);
+      expect({ p, status: r.status }).toEqual({ p, status });
+      expect(r.body.error, p).toMatch(message);
+    }
+  });
+});
+
 describe('GET /v1/state?at=POINT', () => {
   it('answers, for the seq of every moment, the document /v1/state served at that moment', async () => {
     for (const [name, doc] of Object.entries(live)) {
@@ -139,6 +226,8 @@ describe('GET /v1/state?at=POINT', () => {
     const points = ['1', String(live.bUp!.seq), '03:12:30', '03:14', '-30s'];
     const answers = new Map<string, StateDocument>();
     for (const p of points) answers.set(p, (await api<StateDocument>(master, `/v1/state?at=${encodeURIComponent(p)}`)).body);
+    const httpDiff = (await api(master, `/v1/diff?from=03:12:00&to=${live.end!.seq}&threshold=5`)).body;
+    const httpHistory = (await api(master, `/v1/nodes/${encodeURIComponent(A)}/history?at=03:14`)).body;
     await master.stop('test');
     const source = await openDataSource(dir);
     try {
@@ -147,6 +236,19 @@ describe('GET /v1/state?at=POINT', () => {
         const s = await foldTo(source, await source.base(seq), seq);
         expect(stateDocument(s), p).toEqual(answers.get(p));
       }
+      // replay --diff 03:12:00..END --threshold 5 --json
+      const a = await resolvePoint('03:12:00', { source, flag: '--diff' });
+      const b = await resolvePoint(String(live.end!.seq), { source, flag: '--diff' });
+      const s = await stateAt(source, a);
+      const docA = stateDocument(s);
+      await foldTo(source, s, b);
+      const d = diffStates(docA, stateDocument(s), 5);
+      expect({ ...httpDiff, from: { seq: httpDiff.from.seq }, to: { seq: httpDiff.to.seq }, threshold: undefined }).toEqual({ ...d, threshold: undefined });
+      // replay --explain A --at 03:14 --json
+      const x = await explainNode(source, A, await resolvePoint('03:14', { source, flag: '--at' }));
+      const strip = (list: Record<string, unknown>[]): unknown[] => list.map(({ time: _t, what: _w, ...t }) => t);
+      expect({ ...httpHistory, history: strip(httpHistory.history), next: strip(httpHistory.next), events: undefined, eventsOmitted: undefined }).toEqual({ ...x, next: x.next.filter((t) => t.seq <= live.end!.seq), events: undefined, eventsOmitted: undefined }); // then MasterStopped
+      expect(x.history.length).toBe(3);
     } finally {
       await source.close();
     }

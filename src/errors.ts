@@ -83,6 +83,8 @@ export const ERRORS = {
   EVENT_STREAM_BROKEN: { status: 500, exit: EXIT_FAILURE, summary: "a master's event stream ended early, skipped a seq, or cut off a client that took nothing for --follow-stall-timeout" },
   /** `GET /v1/events?follow=1` on a master that already serves --max-followers live tails. */
   TOO_MANY_FOLLOWERS: { status: 503, exit: EXIT_FAILURE, summary: 'a live tail (/v1/events?follow=1) beyond --max-followers' },
+  /** A time-travel query (`/v1/state?at=`, `/v1/diff`, `/v1/nodes/{id}/history`) beyond the few a master answers at once. */
+  TIME_TRAVEL_BUSY: { status: 503, exit: EXIT_FAILURE, summary: 'a time-travel query (/v1/state?at=, /v1/diff, history) beyond the few a master folds at once' },
   LOAD_SOURCE_FAILED: { status: 502, exit: EXIT_FAILURE, summary: 'a slave could not read its load source' },
   /** A bug: an exception nobody raised on purpose, answered as 500. */
   INTERNAL: { status: 500, exit: EXIT_FAILURE, summary: 'an unexpected failure (a bug): the message says what' },

@@ -4,6 +4,7 @@ import type { Policy } from '../selection/policy.js';
 import type { MasterMetrics } from './metrics.js';
 import type { Drains } from './drain.js';
 import type { Followers } from './followers.js';
+import type { TimeTravelGate } from './time-travel.js';
 
 /** What the API serves: a registry it reads, changes (admin) and measures. */
 export type ApiHost = RegistryControl & MetricsSource;
@@ -25,6 +26,8 @@ export interface ApiState {
   readonly answers: Partial<Record<Policy, { seq: number; body: Buffer | null }>>;
   /** Drains recorded but not yet committed (src/http/drain.ts). */
   readonly drains: Drains;
+  /** The time-travel queries being folded (capped: src/http/routes/history.ts). */
+  readonly timeTravel: TimeTravelGate;
 }
 
 /** One request, with the API it came to. */

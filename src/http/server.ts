@@ -16,6 +16,7 @@ import { fail } from './respond.js';
 import type { ApiHost, ApiState, Route } from './route.js';
 import { adminSnapshot, nodeRoute } from './routes/admin.js';
 import { streamEvents } from './routes/events.js';
+import { TimeTravelGate } from './time-travel.js';
 import { scrape } from './routes/metrics.js';
 import { healthz, leastLoaded, nodes, state } from './routes/queries.js';
 import { checkLag, cluster, leader } from './routes/cluster.js';
@@ -75,7 +76,7 @@ export async function startHttpApi(host: ApiHost, at: HostPort, options: HttpApi
   const followers = new Followers(host, { ...FOLLOWER_DEFAULTS, ...options.followers }, scheduler);
   const connections: HttpConnections = { open: 0, refused: 0, fdRefused: 0, acceptErrors: 0 };
   const auth = options.auth ?? {};
-  const api: ApiState = { host, followers, metrics: new MasterMetrics(host, { followers, connections }), answers: {}, drains: new Drains() };
+  const api: ApiState = { host, followers, metrics: new MasterMetrics(host, { followers, connections }), answers: {}, drains: new Drains(), timeTravel: new TimeTravelGate() };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const failed = (e: unknown): void => {
       if (!res.headersSent) fail(res, ErrorCode.INTERNAL, (e as Error).message);

@@ -5,6 +5,7 @@ import { takePolicyParam } from '../../selection/policy.js';
 import { downMessage, fail, send, sendBody } from '../respond.js';
 import type { Call } from '../route.js';
 import { integrationsDocument } from './discovery.js';
+import { stateAtPoint } from './history.js';
 
 /** `GET /v1/least-loaded[?policy=…][&attr=value…]`: the node to send work to. */
 export function leastLoaded({ host, params, res, metrics, answers }: Call): void {
@@ -47,8 +48,10 @@ export function leastLoaded({ host, params, res, metrics, answers }: Call): void
   return sendBody(res, 200, cache.body);
 }
 
-/** `GET /v1/state`: the whole projection as JSON. */
-export function state({ host, params, res }: Call): void {
+/** `GET /v1/state`: the whole projection as JSON; with `at=POINT`, as it was then (routes/history.ts). */
+export function state(call: Call): void | Promise<void> {
+  const { host, params, res } = call;
+  if (params.has('at')) return stateAtPoint(call);
   if (params.size > 0) return fail(res, ErrorCode.BAD_ARGUMENT, `/v1/state takes no parameters (got ${params.toString()})`);
   const doc = stateDocument(host.projection);
   // The log holds UP_LISTENING (the failure itself could not be written); say what is true.

@@ -19,6 +19,8 @@ import { Cleanup } from '../helpers/cleanup.js';
 import { dig, digAvailable, header, section } from '../helpers/dig.js';
 import { dnsmasqAvailable, dnsmasqForward, startDnsmasq } from '../helpers/dnsmasq.js';
 import { readFileSync } from 'node:fs';
+import { createLogger } from '../../src/cli/log.js';
+import { logMaster } from '../../src/cli/master-log.js';
 import { WeightBoard } from '../../src/ledger/weights.js';
 import { DnsPort } from '../../src/master/dns-port.js';
 import { Selector } from '../../src/selection/selector.js';
@@ -163,6 +165,9 @@ describe('DNS interface', () => {
     const { m, resolver } = await dnsMaster({ openLog, logRetryInterval: 100 });
     const announced: unknown[] = [];
     m.dns!.servfail$.subscribe((x) => announced.push(x));
+    const lines: { level: string; event?: string; msg: string }[] = [];
+    logMaster(m, createLogger('loadledger master', { logLevel: 'info', logFormat: 'json' }, { write: (l) => lines.push(JSON.parse(l) as (typeof lines)[number]) }), m.options.data);
+    expect(lines.find((l) => l.event === 'dns')?.msg).toBe(`DNS on 127.0.0.1:${m.dns!.address.port} (UDP and TCP), zone loadledger.`);
     await report(m, '127.0.0.31:80', 1);
     expect(await resolver.resolve4('least.loadledger')).toEqual(['127.0.0.31']);
     disk.full = true;
@@ -174,6 +179,10 @@ describe('DNS interface', () => {
     expect(await code(resolver.resolveSrv('_nodes._tcp.loadledger'))).toBe('ESERVFAIL');
     expect(announced).toHaveLength(1);
     expect(announced[0]).toMatchObject({ error: expect.stringContaining('ENOSPC') });
+    // the operator's line, once for the outage (two SERVFAILs so far)
+    const servfail = lines.filter((l) => l.event === 'dns-servfail');
+    expect(servfail).toHaveLength(1);
+    expect(servfail[0]).toMatchObject({ level: 'error', msg: expect.stringMatching(/^DNS: answering SERVFAIL while the event log cannot be written \(.*ENOSPC/) });
     disk.full = false;
     await waitFor(() => m.degraded === undefined, { what: 'recovered' });
     // a recovered master starts a new epoch: its nodes are DOWN until their slaves report again

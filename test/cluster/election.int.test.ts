@@ -24,8 +24,13 @@ beforeAll(async () => {
 afterEach(() => cleanup.run());
 afterAll(() => fileCleanup.run());
 
+/**
+ * Nothing here waits for a lease to run out (a hand-over resigns), so the lease is long: with
+ * 1 s a leader on a busy machine (two suites at once) could miss its deadline, fence itself as
+ * designed and let the other win, and the test's client would reach a standby.
+ */
 function ha(node: string, extra: Record<string, unknown> = {}): Parameters<typeof startMaster>[1] {
-  return { etcd: [etcd.url], nodeId: node, leaseTtl: 1000, cluster: `t${++n}-${process.pid}`, helloInterval: 200, deadAfter: 1000, ...extra };
+  return { etcd: [etcd.url], nodeId: node, leaseTtl: 5000, cluster: `t${++n}-${process.pid}`, helloInterval: 200, deadAfter: 1000, ...extra };
 }
 
 async function rawRecords(log: EventLog): Promise<{ seq: number; value: Buffer }[]> {

@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterEach(() => cleanup.run());
 afterAll(() => fileCleanup.run());
 
-const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({ etcd: [etcd.url], nodeId: node, leaseTtl: 1000, cluster, helloInterval: 200, deadAfter: 1000, dns: { host: '127.0.0.1', port: 0 } });
+const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({ etcd: [etcd.url], nodeId: node, leaseTtl: 5000, cluster, helloInterval: 200, deadAfter: 1000, dns: { host: '127.0.0.1', port: 0 } });
 
 describe.runIf(run)('master HA: DNS on a standby', () => {
   it("answers least. and SRV from the standby's own log, and on the same port once it leads", async () => {

@@ -25,7 +25,7 @@ beforeAll(async () => {
 afterEach(() => cleanup.run());
 afterAll(() => fileCleanup.run());
 
-const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({ etcd: [etcd.url], nodeId: node, leaseTtl: 1000, cluster, helloInterval: 200, deadAfter: 1000 });
+const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({ etcd: [etcd.url], nodeId: node, leaseTtl: 5000, cluster, helloInterval: 200, deadAfter: 1000 });
 
 describe.runIf(run)("master HA: a standby's slave port", () => {
   it('answers QUERY from its own log, closes on a slave without recording anything, and takes slaves on the same address once it leads', async () => {

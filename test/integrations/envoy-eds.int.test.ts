@@ -215,7 +215,7 @@ afterAll(() => etcdCleanup.run());
 describe.runIf(run)('Envoy EDS on a standby', () => {
   it('answers from its own log: the same endpoints and the same version as its leader', async () => {
     const cluster = `eds-${process.pid}`;
-    const ha = (node: string) => ({ ...TIMING, envoyEds: true, etcd: [etcd.url], nodeId: node, leaseTtl: 1000, cluster });
+    const ha = (node: string) => ({ ...TIMING, envoyEds: true, etcd: [etcd.url], nodeId: node, leaseTtl: 5000, cluster });
     const a = await startMaster(cleanup, ha('a'));
     await waitFor(async () => (await api(a, '/v1/leader')).status === 200, { what: 'a to lead' });
     const b = await startMaster(cleanup, ha('b'));

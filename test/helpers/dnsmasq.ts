@@ -29,8 +29,8 @@ export async function startDnsmasq(cleanup: Cleanup, masterPort: number): Promis
   writeFileSync(file, config);
   let output = '';
   const proc = spawn(DNSMASQ.bin!, ['--keep-in-foreground', `--conf-file=${file}`, '--pid-file=', '--log-facility=-'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout!.setEncoding('utf8').on('data', (s: string) => (output = (output + s).slice(-4000)));
-  proc.stderr!.setEncoding('utf8').on('data', (s: string) => (output = (output + s).slice(-4000)));
+  proc.stdout.setEncoding('utf8').on('data', (s: string) => (output = (output + s).slice(-4000)));
+  proc.stderr.setEncoding('utf8').on('data', (s: string) => (output = (output + s).slice(-4000)));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   cleanup.defer('stop dnsmasq', async () => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;

@@ -26,6 +26,11 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    // Two test files at a time. Vitest's default is one per CPU less one: on the 2-core
+    // machine that is a single worker, and the suite ran one file after another while it
+    // used about half a core (most tests wait on sockets, child processes and LevelDB). The
+    // ALONE projects still run alone: each is a group of its own, one file, after the rest.
+    maxWorkers: 2,
     projects: [
       // Unit files share their worker's module cache (isolate: false): they hold no sockets,
       // timers or module state between files (fake timers and stubbed env are restored in

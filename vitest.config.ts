@@ -38,12 +38,19 @@ export default defineConfig({
       // worker instead of once per file halves the tier's CPU (unit tier 22 s → 11 s on a busy
       // 2-core machine; checked with --sequence.shuffle on one worker).
       { extends: true, test: { name: 'unit', include: ['test/**/*.unit.test.ts'], isolate: false } },
-      { extends: true, test: { name: 'int', include: ['test/**/*.test.ts'], exclude: ['test/**/*.unit.test.ts', 'test/e2e/**', ...ALONE] } },
+      {
+        extends: true,
+        test: { name: 'int', include: ['test/**/*.test.ts'], exclude: ['test/**/*.unit.test.ts', 'test/e2e/**', ...ALONE] },
+      },
       // real processes and real time: deadlines a busy machine cannot reach (they cost nothing when tests pass)
       { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 90_000, hookTimeout: 60_000 } },
       ...ALONE.map((file, i) => ({
         extends: true as const,
-        test: { name: `int:${file.replace(/^test\/(master|http)\/|\.int\.test\.ts$/g, '')}`, include: [file], sequence: { groupOrder: i + 1 } },
+        test: {
+          name: `int:${file.replace(/^test\/(master|http)\/|\.int\.test\.ts$/g, '')}`,
+          include: [file],
+          sequence: { groupOrder: i + 1 },
+        },
       })),
     ],
   },

@@ -37,7 +37,10 @@ interface Run {
 
 function run(args: string[], timeoutMs = 60_000): Promise<Run> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '', LOADLEDGER_LOG_FORMAT: 'human' } });
+    const child = spawn(process.execPath, [cli, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOADLEDGER_DEBUG: '', LOADLEDGER_LOG_FORMAT: 'human' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -53,11 +56,19 @@ function run(args: string[], timeoutMs = 60_000): Promise<Run> {
 const UP_RE = /UP_LISTENING epoch (\d+), slaves on 127\.0\.0\.1:(\d+).*\(seq (\d+),/;
 
 /** Starts a master; its UP line's slave port and seq, or how it failed. Stopped with SIGTERM after `runMs` (and `load`). */
-async function master(data: string, runMs: number, load: boolean): Promise<{ up: { port: number; seq: number } | undefined; code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [cli, 'master', '--data', data, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--snapshot-every', '3000'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, LOADLEDGER_DEBUG: '', LOADLEDGER_LOG_FORMAT: 'human' },
-  });
+async function master(
+  data: string,
+  runMs: number,
+  load: boolean,
+): Promise<{ up: { port: number; seq: number } | undefined; code: number | null; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    [cli, 'master', '--data', data, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--snapshot-every', '3000'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LOADLEDGER_DEBUG: '', LOADLEDGER_LOG_FORMAT: 'human' },
+    },
+  );
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
@@ -82,13 +93,27 @@ async function master(data: string, runMs: number, load: boolean): Promise<{ up:
   return { up, code, stderr };
 }
 
-const firstLine = (s: string): string => s.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+const firstLine = (s: string): string =>
+  s
+    .split('\n')
+    .find((l) => l.trim() !== '')
+    ?.trim() ?? '';
 const short = (s: string, n = 150): string => (s.length > n ? `${s.slice(0, n - 1)}…` : s).replace(/\|/g, '\\|');
 
 /** What `replay --at point` did on the copy, against the undamaged log's answer. */
 function replayVerdict(r: Run, truth: Run): { text: string; bad: boolean } {
-  if (r.code === 0) return r.stdout === truth.stdout ? { text: 'exit 0, the same state as the undamaged log', bad: false } : { text: 'WRONG STATE, exit 0', bad: true };
-  return { text: `exit ${r.code}: ${short(firstLine(r.stderr).replace(/^loadledger: /, '').replace(/\/tmp\/[^ :]+/g, 'DIR'))}`, bad: false };
+  if (r.code === 0)
+    return r.stdout === truth.stdout
+      ? { text: 'exit 0, the same state as the undamaged log', bad: false }
+      : { text: 'WRONG STATE, exit 0', bad: true };
+  return {
+    text: `exit ${r.code}: ${short(
+      firstLine(r.stderr)
+        .replace(/^loadledger: /, '')
+        .replace(/\/tmp\/[^ :]+/g, 'DIR'),
+    )}`,
+    bad: false,
+  };
 }
 
 async function main(): Promise<void> {
@@ -105,10 +130,14 @@ async function main(): Promise<void> {
     const lastSeq = Number(/seq 1\.\.([\d,]+)/.exec(truthVerify.stdout)?.[1]?.replace(/,/g, '') ?? NaN);
     const points = [Math.floor(lastSeq * 0.3), lastSeq - 1];
     const truth = await Promise.all(points.map((p) => run(['replay', '--data', base, '--at', String(p)])));
-    const files = readdirSync(base).filter((n) => n.endsWith('.ldb') || n.endsWith('.log')).map((n) => ({ name: n, size: statSync(join(base, n)).size }));
+    const files = readdirSync(base)
+      .filter((n) => n.endsWith('.ldb') || n.endsWith('.log'))
+      .map((n) => ({ name: n, size: statSync(join(base, n)).size }));
     const ldb = files.filter((f) => f.name.endsWith('.ldb') && f.size > 0);
     const wal = files.filter((f) => f.name.endsWith('.log') && f.size > 0);
-    console.log(`log: ${lastSeq} events; ${ldb.map((f) => `${f.name} ${f.size} B`).join(', ')}; ${wal.map((f) => `${f.name} ${f.size} B`).join(', ')}; seed ${SEED}; cli ${cli}\n`);
+    console.log(
+      `log: ${lastSeq} events; ${ldb.map((f) => `${f.name} ${f.size} B`).join(', ')}; ${wal.map((f) => `${f.name} ${f.size} B`).join(', ')}; seed ${SEED}; cli ${cli}\n`,
+    );
     console.log(`| # | file | offset | replay --at ${points[0]} | replay --at ${points[1]} | verify | master start |`);
     console.log('|---|------|--------|------|------|--------|--------------|');
     let bad = 0;
@@ -127,7 +156,10 @@ async function main(): Promise<void> {
       const verdicts = replays.map((r, k) => replayVerdict(r, truth[k]!));
       const v = await run(['verify', '--data', dir]);
       const problem = v.stderr.split('\n').find((l) => l.includes('LOG_CORRUPT')) ?? firstLine(v.stderr);
-      const verify = v.code === 0 ? `exit 0: ${short(firstLine(v.stdout).replace(/^verified log [^:]+: /, ''), 90)}` : `exit ${v.code}: ${short(problem.replace(/^loadledger: /, '').replace(/\/tmp\/[^ :]+/g, 'DIR'))}`;
+      const verify =
+        v.code === 0
+          ? `exit 0: ${short(firstLine(v.stdout).replace(/^verified log [^:]+: /, ''), 90)}`
+          : `exit ${v.code}: ${short(problem.replace(/^loadledger: /, '').replace(/\/tmp\/[^ :]+/g, 'DIR'))}`;
       const m = await master(dir, 200, false);
       let start: string;
       let badStart = false;
@@ -135,16 +167,22 @@ async function main(): Promise<void> {
         // the events it started from: its MasterStarted is at up.seq (after a MasterCrashed, up.seq - 1 more)
         const before = m.up.seq - 1;
         badStart = before < lastSeq;
-        start = badStart ? `STARTED SILENTLY WITH FEWER EVENTS (seq ${before} of ${lastSeq})` : `started, all ${lastSeq} events (seq ${m.up.seq})`;
+        start = badStart
+          ? `STARTED SILENTLY WITH FEWER EVENTS (seq ${before} of ${lastSeq})`
+          : `started, all ${lastSeq} events (seq ${m.up.seq})`;
       } else {
         const line = m.stderr.split('\n').find((l) => /LOG_CORRUPT|LOG_|error/i.test(l)) ?? firstLine(m.stderr);
         start = `refused, exit ${m.code}: ${short(line.replace(/^.*?loadledger master: /, '').replace(/\/tmp\/[^ :]+/g, 'DIR'), 120)}`;
       }
       if (verdicts.some((x) => x.bad) || badStart) bad++;
-      console.log(`| ${i + 1} | ${f.name} | ${offset} (bit ${Math.log2(bit)}) | ${verdicts[0]!.text} | ${verdicts[1]!.text} | ${verify} | ${start} |`);
+      console.log(
+        `| ${i + 1} | ${f.name} | ${offset} (bit ${Math.log2(bit)}) | ${verdicts[0]!.text} | ${verdicts[1]!.text} | ${verify} | ${start} |`,
+      );
       rmSync(dir, { recursive: true, force: true });
     }
-    console.log(`\n${bad === 0 ? 'OK' : 'FAILED'}: ${bad} of ${FLIPS} rows are a wrong state with exit 0 or a master that started with fewer events`);
+    console.log(
+      `\n${bad === 0 ? 'OK' : 'FAILED'}: ${bad} of ${FLIPS} rows are a wrong state with exit 0 or a master that started with fewer events`,
+    );
     process.exitCode = bad === 0 ? 0 : 1;
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -13,7 +13,17 @@ const profileDir = process.argv[2] || undefined;
 const now = Date.now();
 // A string, like the master's JSON.stringify output: node:http then sends headers and
 // body in one write (a Buffer body costs a second chunk).
-const BODY = JSON.stringify({ id: '10.0.0.0:8080', addr: '10.0.0.0:8080', state: 'PUSH_LOAD_INFO', load: 0, capacity: 1, attrs: { zone: 'z0' }, lastSeen: now, since: now, epoch: 1 });
+const BODY = JSON.stringify({
+  id: '10.0.0.0:8080',
+  addr: '10.0.0.0:8080',
+  state: 'PUSH_LOAD_INFO',
+  load: 0,
+  capacity: 1,
+  attrs: { zone: 'z0' },
+  lastSeen: now,
+  since: now,
+  epoch: 1,
+});
 const LENGTH = Buffer.byteLength(BODY);
 let requests = 0;
 const server = createServer({ keepAlive: true }, (_req, res) => {

@@ -104,7 +104,13 @@ serve({
   },
   collect: () => {
     const wall = performance.now() - markT;
-    const sockets = rawSockets.length > 0 ? rawSockets.filter((x) => !x.destroyed).length : agent ? Object.values(agent.sockets).reduce((a, s) => a + (s?.length ?? 0), 0) + Object.values(agent.freeSockets).reduce((a, s) => a + (s?.length ?? 0), 0) : 0;
+    const sockets =
+      rawSockets.length > 0
+        ? rawSockets.filter((x) => !x.destroyed).length
+        : agent
+          ? Object.values(agent.sockets).reduce((a, s) => a + (s?.length ?? 0), 0) +
+            Object.values(agent.freeSockets).reduce((a, s) => a + (s?.length ?? 0), 0)
+          : 0;
     return { wallMs: wall, ok, bad, errors, bytes, lastStatus, sockets, cpu: cpuShare(markCpu, wall), latency: samples.summary() };
   },
   stop: () => {

@@ -80,7 +80,12 @@ const gcMajor = new Samples();
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
     gcPauses.push(e.duration);
-    if (gcIntervals.length < 10_000) gcIntervals.push([performance.timeOrigin + e.startTime, e.duration, (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0]);
+    if (gcIntervals.length < 10_000)
+      gcIntervals.push([
+        performance.timeOrigin + e.startTime,
+        e.duration,
+        (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0,
+      ]);
     // detail.kind: 1 scavenge (minor), 2 minor mark-compact, 4 mark-compact (major), 8 incremental marking, 16 weak callbacks
     const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0;
     if (kind === 4) gcMajor.push(e.duration);

@@ -27,14 +27,33 @@ serve({
     keep = p;
     let seq = 0;
     let ts = 1_750_000_000_000;
-    evolve(p, { seq: ++seq, ts, type: 'MasterStarted', epoch: 1, listen: '0.0.0.0:7400', http: '', pid: 1, helloInterval: 1000, deadAfter: 3000 });
+    evolve(p, {
+      seq: ++seq,
+      ts,
+      type: 'MasterStarted',
+      epoch: 1,
+      listen: '0.0.0.0:7400',
+      http: '',
+      pid: 1,
+      helloInterval: 1000,
+      deadAfter: 3000,
+    });
     const base = settle();
     const t0 = performance.now();
     for (let i = 0; i < arg.nodes; i++) {
       const conn = i + 1;
       ts++;
       evolve(p, { seq: ++seq, ts, type: 'SlaveConnected', conn, remote: `10.1.${(i >> 8) & 255}.${i & 255}:${32768 + (i % 28000)}` });
-      evolve(p, { seq: ++seq, ts, type: 'LoadPushed', conn, node: nodeAddr(i), load: Math.floor(Math.random() * 1000), capacity: 1, attrs: { zone: `z${i % 4}` } });
+      evolve(p, {
+        seq: ++seq,
+        ts,
+        type: 'LoadPushed',
+        conn,
+        node: nodeAddr(i),
+        load: Math.floor(Math.random() * 1000),
+        capacity: 1,
+        attrs: { zone: `z${i % 4}` },
+      });
       evolve(p, { seq: ++seq, ts, type: 'HelloReceived', conn });
     }
     const foldMs = performance.now() - t0;

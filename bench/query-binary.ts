@@ -54,7 +54,11 @@ async function run(client: QueryClient, depth: number): Promise<{ qps: number; p
 export async function benchBinaryQuery(): Promise<void> {
   const data = mkdtempSync(join(tmpdir(), 'loadledger-binquery-'));
   const main = resolve(import.meta.dirname, '..', 'src', 'cli', 'main.js');
-  const master = spawn(process.execPath, [main, 'master', '--data', data, '--listen', '127.0.0.1:0', '--no-http', '--max-frame-rate', '0', '--connect-rate', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const master = spawn(
+    process.execPath,
+    [main, 'master', '--data', data, '--listen', '127.0.0.1:0', '--no-http', '--max-frame-rate', '0', '--connect-rate', '0'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   const sockets: Socket[] = [];
   try {
     let err = '';
@@ -70,19 +74,25 @@ export async function benchBinaryQuery(): Promise<void> {
       const s = connect({ host: '127.0.0.1', port, noDelay: true });
       sockets.push(s);
       s.on('data', () => s.write(HELLO_ACK_FRAME)); // the master's HELLOs: alive
-      s.write(encodePush({ addr: `10.0.${i >> 8}.${i & 255}:8080`, load: (i * 7919) % 1000, attrs: { zone: i % 2 ? 'eu-1' : 'us-1', n: i } }));
+      s.write(
+        encodePush({ addr: `10.0.${i >> 8}.${i & 255}:8080`, load: (i * 7919) % 1000, attrs: { zone: i % 2 ? 'eu-1' : 'us-1', n: i } }),
+      );
     }
     const client = await QueryClient.connect({ host: '127.0.0.1', port });
     // wait until every node is eligible: each one answers a query for its own attribute n
-    for (let i = 0; i < NODES; ) {
+    for (let i = 0; i < NODES;) {
       if ((await client.query({ where: { n: i } })).ok) i++;
       else await new Promise((r) => setTimeout(r, 20));
     }
-    console.log(`binary query: one connection, ${NODES} eligible nodes, master in its own process (--max-frame-rate 0); ${MEASURE_MS / 1000} s each`);
+    console.log(
+      `binary query: one connection, ${NODES} eligible nodes, master in its own process (--max-frame-rate 0); ${MEASURE_MS / 1000} s each`,
+    );
     console.log('in flight  queries/s  p50       p99       p99.9');
     for (const depth of [1, 64]) {
       const r = await run(client, depth);
-      console.log(`${String(depth).padEnd(9)}  ${Math.round(r.qps).toLocaleString('en-US').padEnd(9)}  ${r.p50.toFixed(3)} ms  ${r.p99.toFixed(3)} ms  ${r.p999.toFixed(3)} ms`);
+      console.log(
+        `${String(depth).padEnd(9)}  ${Math.round(r.qps).toLocaleString('en-US').padEnd(9)}  ${r.p50.toFixed(3)} ms  ${r.p99.toFixed(3)} ms  ${r.p999.toFixed(3)} ms`,
+      );
     }
     await client.close();
   } finally {

@@ -64,7 +64,9 @@ function environment(master?: MasterInfo): Record<string, unknown> {
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  log(`${QUICK ? 'quick' : 'full'} run${PROFILE ? ' with --cpu-prof' : ''}${FSYNC ? ', master with --fsync' : ''}; sections: ${[...enabled].join(', ')}; work dir ${RUN}`);
+  log(
+    `${QUICK ? 'quick' : 'full'} run${PROFILE ? ' with --cpu-prof' : ''}${FSYNC ? ', master with --fsync' : ''}; sections: ${[...enabled].join(', ')}; work dir ${RUN}`,
+  );
   const results: Record<string, unknown> = { mode: QUICK ? 'quick' : 'full', date: new Date().toISOString(), config: CFG };
 
   // Is anything else running? Figures on a shared 2-core machine move a lot with it.
@@ -73,7 +75,10 @@ async function main(): Promise<void> {
     await sleep(1000);
     const busy = coresBusy(a, cpuTicks());
     results['busyCoresBeforeStart'] = busy;
-    if (busy > 0.2) log(`warning: ${busy.toFixed(2)} cores busy before the start: other jobs on this machine will skew the figures (see the 'cpu other' columns)`);
+    if (busy > 0.2)
+      log(
+        `warning: ${busy.toFixed(2)} cores busy before the start: other jobs on this machine will skew the figures (see the 'cpu other' columns)`,
+      );
   }
   // environment, from a master process (what the figures were taken with)
   {
@@ -81,7 +86,9 @@ async function main(): Promise<void> {
     results['env'] = environment(m.info);
     await m.stop();
     const env = results['env'] as { msgpackrNative?: boolean; classicLevelPrebuilt?: boolean; nativeAddons: string[] };
-    log(`msgpackr native acceleration: ${env.msgpackrNative ? 'on' : 'OFF'}; classic-level: ${env.classicLevelPrebuilt ? 'prebuilt binary loaded' : 'NOT from prebuilds'} (${env.nativeAddons.join(', ')})`);
+    log(
+      `msgpackr native acceleration: ${env.msgpackrNative ? 'on' : 'OFF'}; classic-level: ${env.classicLevelPrebuilt ? 'prebuilt binary loaded' : 'NOT from prebuilds'} (${env.nativeAddons.join(', ')})`,
+    );
   }
 
   // Every ingest figure is the best of CFG.rounds runs, master and floor alternating.
@@ -163,7 +170,8 @@ async function main(): Promise<void> {
   // figure the run with the lowest p99 of its kind (as for latency).
   const followerRuns: FollowersRun[] = [];
   if (enabled.has('followers')) {
-    for (let r = 0; r < CFG.latencyRounds; r++) for (const n of [0, FOLLOWERS]) followerRuns.push(await followersRun(n, Math.round(maxRate / 2)));
+    for (let r = 0; r < CFG.latencyRounds; r++)
+      for (const n of [0, FOLLOWERS]) followerRuns.push(await followersRun(n, Math.round(maxRate / 2)));
     results['followers'] = followerRuns;
   }
 
@@ -188,7 +196,25 @@ async function main(): Promise<void> {
   let herdResult: HerdResult | undefined;
   if (enabled.has('herd')) results['herd'] = herdResult = await herd();
 
-  const out = report({ results, ingest, ingestRuns, append, maxRate, latency, latencyStub, latencyRuns, q, replays, restarts, restartFloor, mem, followerRuns, ha: haResult, failover: failoverResult, herd: herdResult });
+  const out = report({
+    results,
+    ingest,
+    ingestRuns,
+    append,
+    maxRate,
+    latency,
+    latencyStub,
+    latencyRuns,
+    q,
+    replays,
+    restarts,
+    restartFloor,
+    mem,
+    followerRuns,
+    ha: haResult,
+    failover: failoverResult,
+    herd: herdResult,
+  });
 
   const elapsed = (performance.now() - t0) / 1000;
   results['elapsedSec'] = elapsed;

@@ -32,10 +32,18 @@ interface SoakFlags {
 
 const flags = new Command('soak')
   .description('kill -9 cycles of a master under load from healthy and misbehaving slaves; verifies the log after each')
-  .addOption(new Option('--duration <duration>', 'how long to run (the cycle in progress finishes)').argParser(durationArg).default(60_000, '60s'))
+  .addOption(
+    new Option('--duration <duration>', 'how long to run (the cycle in progress finishes)').argParser(durationArg).default(60_000, '60s'),
+  )
   .addOption(new Option('--slaves <n>', 'healthy slaves').argParser(intArg(1, 5000)).default(50))
-  .addOption(new Option('--seed <n>', 'seed of the kill schedule').argParser(intArg(0, 2 ** 31)).default(Math.floor(Math.random() * 2 ** 31), 'random'))
-  .addOption(new Option('--retain-events <n>', "the master's --retain-events (0: keep every event)").argParser(intArg(0)).default(3_000_000))
+  .addOption(
+    new Option('--seed <n>', 'seed of the kill schedule')
+      .argParser(intArg(0, 2 ** 31))
+      .default(Math.floor(Math.random() * 2 ** 31), 'random'),
+  )
+  .addOption(
+    new Option('--retain-events <n>', "the master's --retain-events (0: keep every event)").argParser(intArg(0)).default(3_000_000),
+  )
   .option('--keep', 'keep the data dir (it is always kept when a check fails)', false)
   .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2))
   .parse()
@@ -43,12 +51,16 @@ const flags = new Command('soak')
 
 const MISBEHAVING = { flooders: 1, deaf: 1, noise: 1, flappers: 2, silent: 2 };
 const MASTER_FLAGS = [
-  '--hello-interval', '200ms',
-  '--dead-after', '1s',
+  '--hello-interval',
+  '200ms',
+  '--dead-after',
+  '1s',
   // 32 snapshots kept × 100,000 cover the retained events: retention's snapshot at its
   // cutoff folds at most 100,000 events from the one before it.
-  '--snapshot-every', '100000',
-  '--snapshot-interval', '1s',
+  '--snapshot-every',
+  '100000',
+  '--snapshot-interval',
+  '1s',
   ...(flags.retainEvents > 0 ? ['--retain-events', String(flags.retainEvents), '--retention-interval', '1s'] : []),
 ];
 /** ms of load per kill cycle, and the chance of a kill during start-up instead. */
@@ -108,7 +120,8 @@ process.exit(failed.length > 0 ? 1 : 0);
 // ---------------------------------------------------------------- output
 
 function cycleLine(r: CycleReport, before: number): string {
-  const when = r.phase === 'load' ? `after ${(r.ranMs / 1000).toFixed(1)} s of load` : r.phase === 'idle' ? 'once up, before load' : 'during start-up';
+  const when =
+    r.phase === 'load' ? `after ${(r.ranMs / 1000).toFixed(1)} s of load` : r.phase === 'idle' ? 'once up, before load' : 'during start-up';
   const up = r.up ? `up in ${fmtMs(r.up.ms)} (epoch ${r.up.epoch})` : 'not up';
   const acks = r.acks
     ? `${fmtInt(r.acks.received)} ACKs on ${fmtInt(r.acks.connections)} conns, ${fmtInt(r.acks.logged)} logged`
@@ -117,7 +130,9 @@ function cycleLine(r: CycleReport, before: number): string {
       : 'no clients';
   const v = r.verify;
   const left = v.unreplayable > 0 ? `, ${fmtInt(v.unreplayable)} events before the replay base left by a retention cut short` : '';
-  const verdict = v.ok ? `verify OK (${v.snapshots.matched} snapshots match, projection ${v.projection?.matches ? 'matches' : '?'}${left})` : `verify FAILED (${v.problemCount})`;
+  const verdict = v.ok
+    ? `verify OK (${v.snapshots.matched} snapshots match, projection ${v.projection?.matches ? 'matches' : '?'}${left})`
+    : `verify FAILED (${v.problemCount})`;
   const exit = r.signal === 'SIGTERM' ? `, exit ${r.exit.code ?? r.exit.signal}` : '';
   return `cycle ${r.cycle} ${r.signal} ${when}: ${up}${exit}, +${fmtInt(v.lastSeq - before)} events (seq ${fmtInt(v.firstSeq)}..${fmtInt(v.lastSeq)}), ${acks}, ${verdict} in ${fmtMs(v.ms)}`;
 }
@@ -144,14 +159,34 @@ function summary(): string {
   const term = terms[0];
   const rows: [string, string][] = [
     ['duration', `${secs()}, seed ${flags.seed}`],
-    ['cycles', `${reports.length}: ${kills.length} SIGKILL (${byPhase('load')} under load, ${byPhase('start-up')} during start-up, ${byPhase('idle')} up but idle), ${terms.length} SIGTERM`],
-    ['restarts', `${up} of ${waited.length} starts that were waited for came up on the log the previous master left, at the next epoch and seq${waited.length < reports.length ? ` (the other ${reports.length - waited.length} were killed while starting)` : ''}`],
-    ['log', `${fmtInt(lastV.lastSeq)} events written; ${fmtInt(lastV.events)} retained (seq ${fmtInt(lastV.firstSeq)}..${fmtInt(lastV.lastSeq)}) in ${fmtInt(lastV.records)} records`],
+    [
+      'cycles',
+      `${reports.length}: ${kills.length} SIGKILL (${byPhase('load')} under load, ${byPhase('start-up')} during start-up, ${byPhase('idle')} up but idle), ${terms.length} SIGTERM`,
+    ],
+    [
+      'restarts',
+      `${up} of ${waited.length} starts that were waited for came up on the log the previous master left, at the next epoch and seq${waited.length < reports.length ? ` (the other ${reports.length - waited.length} were killed while starting)` : ''}`,
+    ],
+    [
+      'log',
+      `${fmtInt(lastV.lastSeq)} events written; ${fmtInt(lastV.events)} retained (seq ${fmtInt(lastV.firstSeq)}..${fmtInt(lastV.lastSeq)}) in ${fmtInt(lastV.records)} records`,
+    ],
     ['connections', `${fmtInt(allConns)} made by the clients`],
-    ['acked vs logged', `${fmtInt(received)} HELLO_ACKs received on ${fmtInt(conns)} connections; ${fmtInt(logged)} of them have their HelloAckSent in the log; ${fmtInt(received - logged)} missing (${withAcks.length} cycles checked${skipped > 0 ? `, ${skipped} not checkable: retention had removed the start of their epoch` : ''})`],
-    ['verify', `${verified} of ${reports.length} passed (${fmtMs(verifyMs)} in all); ${snapChecks - snapBad} of ${snapChecks} snapshot comparisons equal a fresh fold; loaded projection equals a fresh fold after ${projOk} of ${reports.length} cycles`],
+    [
+      'acked vs logged',
+      `${fmtInt(received)} HELLO_ACKs received on ${fmtInt(conns)} connections; ${fmtInt(logged)} of them have their HelloAckSent in the log; ${fmtInt(received - logged)} missing (${withAcks.length} cycles checked${skipped > 0 ? `, ${skipped} not checkable: retention had removed the start of their epoch` : ''})`,
+    ],
+    [
+      'verify',
+      `${verified} of ${reports.length} passed (${fmtMs(verifyMs)} in all); ${snapChecks - snapBad} of ${snapChecks} snapshot comparisons equal a fresh fold; loaded projection equals a fresh fold after ${projOk} of ${reports.length} cycles`,
+    ],
     ['graceful stop', term ? `SIGTERM under load: exit ${term.exit.code ?? term.exit.signal}, last event ${term.lastEvent ?? '-'}` : '-'],
-    ['HELLO→ACK, healthy', lat.count > 0 ? `p50 ${fmtMs(lat.p50)}, p99 ${fmtMs(lat.p99)}, max ${fmtMs(lat.max)} over ${fmtInt(lat.count)} round trips, with the flooders running (this process's event-loop delay: p99 ${fmtMs(loopDelay.percentile(99) / 1e6)}, max ${fmtMs(loopDelay.max / 1e6)})` : '-'],
+    [
+      'HELLO→ACK, healthy',
+      lat.count > 0
+        ? `p50 ${fmtMs(lat.p50)}, p99 ${fmtMs(lat.p99)}, max ${fmtMs(lat.max)} over ${fmtInt(lat.count)} round trips, with the flooders running (this process's event-loop delay: p99 ${fmtMs(loopDelay.percentile(99) / 1e6)}, max ${fmtMs(loopDelay.max / 1e6)})`
+        : '-',
+    ],
     ['master RSS max', rssMax > 0 ? `${(rssMax / 2 ** 20).toFixed(0)} MiB` : '-'],
     ['result', failed.length === 0 ? 'PASS' : `FAIL: ${failed.length} cycle(s) failed a check (see FAILED lines above)`],
   ];

@@ -57,7 +57,14 @@ async function append(arg: { dir: string; events: number; batch: number; nodes: 
   return { events: events.length, batch: arg.batch, writes, ms, eventsPerSec: (events.length / ms) * 1000, diskBytes: dirBytes(arg.dir) };
 }
 
-async function build(arg: { dir: string; events: number; nodes: number; churn: number; snapshotEvery: number; finalSnapshot?: boolean }): Promise<Record<string, unknown>> {
+async function build(arg: {
+  dir: string;
+  events: number;
+  nodes: number;
+  churn: number;
+  snapshotEvery: number;
+  finalSnapshot?: boolean;
+}): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   const synth = new Synth({ nodes: arg.nodes, churn: arg.churn, zones: 4 });
   const log = await EventLog.open(arg.dir, { create: true });
@@ -75,7 +82,15 @@ async function build(arg: { dir: string; events: number; nodes: number; churn: n
     }
   }
   await log.close();
-  return { events: p.seq, nodes: p.nodes.size, eligible: p.index.size, snapshots, lastSnapshotSeq: lastSnap, ms: performance.now() - t0, diskBytes: dirBytes(arg.dir) };
+  return {
+    events: p.seq,
+    nodes: p.nodes.size,
+    eligible: p.index.size,
+    snapshots,
+    lastSnapshotSeq: lastSnap,
+    ms: performance.now() - t0,
+    diskBytes: dirBytes(arg.dir),
+  };
 }
 
 async function replay(arg: { dir: string; mode: 'raw' | 'decode' | 'fold' }): Promise<Record<string, unknown>> {

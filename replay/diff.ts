@@ -31,7 +31,8 @@ export function stateOf(n: NodeDocument): string {
 export function diffStates(a: StateDocument, b: StateDocument, threshold: number): StateDiff {
   const before = new Map(a.nodes.map((n) => [n.id, n]));
   const d: StateDiff = { from: { seq: a.seq }, to: { seq: b.seq }, appeared: [], disappeared: [], changed: [], load: [] };
-  if (b.term && b.term.term !== a.term?.term) d.term = { was: a.term ? { term: a.term.term, node: a.term.node } : null, now: { term: b.term.term, node: b.term.node } };
+  if (b.term && b.term.term !== a.term?.term)
+    d.term = { was: a.term ? { term: a.term.term, node: a.term.node } : null, now: { term: b.term.term, node: b.term.node } };
   for (const now of b.nodes) {
     const was = before.get(now.id);
     if (!was) {
@@ -41,7 +42,8 @@ export function diffStates(a: StateDocument, b: StateDocument, threshold: number
     if (!eligible(was) && eligible(now)) d.appeared.push({ id: now.id, was: stateOf(was), now });
     else if (eligible(was) && !eligible(now)) d.disappeared.push({ id: now.id, was, now });
     else if (was.state !== now.state || (was.drained ?? false) !== (now.drained ?? false)) d.changed.push({ id: now.id, was, now });
-    else if (eligible(was) && Math.abs(now.load - was.load) > threshold) d.load.push({ id: now.id, was: was.load, now: now.load, delta: now.load - was.load });
+    else if (eligible(was) && Math.abs(now.load - was.load) > threshold)
+      d.load.push({ id: now.id, was: was.load, now: now.load, delta: now.load - was.load });
   }
   return d;
 }

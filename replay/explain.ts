@@ -65,7 +65,15 @@ export class NodeExplainer {
       const drained = n?.drained !== undefined;
       if (drained === this.prevDrained) return; // drained twice: nothing changed
       this.seen = true;
-      this.transitions.push({ seq: e.seq, ts: e.ts, from: this.prev, to: n ? n.state : 'ABSENT', cause: this.drainCause(e, n === undefined), event: e.type, drain: drained ? 'drained' : 'undrained' });
+      this.transitions.push({
+        seq: e.seq,
+        ts: e.ts,
+        from: this.prev,
+        to: n ? n.state : 'ABSENT',
+        cause: this.drainCause(e, n === undefined),
+        event: e.type,
+        drain: drained ? 'drained' : 'undrained',
+      });
       return;
     }
     if (!n) return;
@@ -79,7 +87,13 @@ export class NodeExplainer {
     if (prot) t.protected = true;
     if (this.prevProtected) t.wasProtected = true;
     this.transitions.push(t);
-    if (e.type === 'SlaveTimedOut' || e.type === 'SlaveDisconnected' || e.type === 'ProtocolViolated' || e.type === 'SlaveSuperseded' || e.type === 'SlaveLeft') {
+    if (
+      e.type === 'SlaveTimedOut' ||
+      e.type === 'SlaveDisconnected' ||
+      e.type === 'ProtocolViolated' ||
+      e.type === 'SlaveSuperseded' ||
+      e.type === 'SlaveLeft'
+    ) {
       this.lastHello.delete(e.conn);
       this.remoteOf.delete(e.conn);
     }
@@ -88,7 +102,9 @@ export class NodeExplainer {
   private drainCause(e: LedgerEvent & { type: 'NodeDrained' | 'NodeUndrained' }, removed: boolean): string {
     if (e.type === 'NodeUndrained') {
       if (removed) return 'undrained by an operator: it never reported, so it leaves the table';
-      return this.prev === 'PUSH_LOAD_INFO' ? 'undrained by an operator: eligible again' : 'undrained by an operator (eligible once it reports)';
+      return this.prev === 'PUSH_LOAD_INFO'
+        ? 'undrained by an operator: eligible again'
+        : 'undrained by an operator (eligible once it reports)';
     }
     const why = e.reason !== undefined ? ` (${e.reason})` : '';
     if (this.prev === 'ABSENT') return `drained by an operator before it ever reported${why}: it will not be eligible when it connects`;
@@ -155,7 +171,12 @@ export interface Explanation {
  * `before` sees every event too (with the state before it), for callers that collect the
  * node's raw events in the same pass. NOT_FOUND when the node appears nowhere in the source.
  */
-export async function explainNode(source: EventSource, node: string, target: number, opts: Pick<FoldOptions, 'onProgress' | 'before'> = {}): Promise<Explanation> {
+export async function explainNode(
+  source: EventSource,
+  node: string,
+  target: number,
+  opts: Pick<FoldOptions, 'onProgress' | 'before'> = {},
+): Promise<Explanation> {
   const explainer = new NodeExplainer(node);
   const state = await source.base(source.firstSeq - 1);
   let atDoc: NodeDocument | undefined;

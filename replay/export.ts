@@ -71,7 +71,11 @@ export async function resolveRange(
   if (first > last + 1) {
     throw badArgument(`--since ${since ?? ''} (seq ${first}) is after --until ${until ?? ''} (seq ${last}): nothing to export`);
   }
-  if (first > source.lastSeq + 1) throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `--since ${since ?? ''}: after the end of ${source.describe} (last seq ${source.lastSeq})`);
+  if (first > source.lastSeq + 1)
+    throw new LoadLedgerError(
+      ErrorCode.SEQ_OUT_OF_RANGE,
+      `--since ${since ?? ''}: after the end of ${source.describe} (last seq ${source.lastSeq})`,
+    );
   return { first, last };
 }
 
@@ -115,7 +119,10 @@ export async function exportLog(opts: ExportOptions): Promise<ExportResult> {
     }
   }
   if (state.seq !== first - 1) {
-    throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `${source.describe}: cannot rebuild the state at seq ${first - 1} (got to seq ${state.seq})`);
+    throw new LoadLedgerError(
+      ErrorCode.SEQ_OUT_OF_RANGE,
+      `${source.describe}: cannot rebuild the state at seq ${first - 1} (got to seq ${state.seq})`,
+    );
   }
 
   const header: ExportHeader = {

@@ -4,7 +4,16 @@ import { crc32 } from 'node:zlib';
 import { ErrorCode, LoadLedgerError } from '../src/errors.js';
 import type { LedgerEvent } from '../src/events.js';
 import { logPackr } from '../storage/format.js';
-import { FILE_FORMAT_VERSION, FILE_MAGIC, FRAME_HEADER_SIZE, FrameKind, MAX_PAYLOAD, PREAMBLE_SIZE, type ExportHeader, type ExportTrailer } from './file-format.js';
+import {
+  FILE_FORMAT_VERSION,
+  FILE_MAGIC,
+  FRAME_HEADER_SIZE,
+  FrameKind,
+  MAX_PAYLOAD,
+  PREAMBLE_SIZE,
+  type ExportHeader,
+  type ExportTrailer,
+} from './file-format.js';
 
 interface FrameHead {
   kind: number;
@@ -27,7 +36,14 @@ function fileError(code: ErrorCode, path: string, message: string, cause?: unkno
   return new LoadLedgerError(code, `${path}: ${message}`, cause === undefined ? undefined : { cause });
 }
 
-const kindName = (k: number): string => (k === FrameKind.HEADER ? 'header' : k === FrameKind.EVENTS ? 'events block' : k === FrameKind.TRAILER ? 'trailer' : `frame 0x${k.toString(16)}`);
+const kindName = (k: number): string =>
+  k === FrameKind.HEADER
+    ? 'header'
+    : k === FrameKind.EVENTS
+      ? 'events block'
+      : k === FrameKind.TRAILER
+        ? 'trailer'
+        : `frame 0x${k.toString(16)}`;
 
 /**
  * An export file, open for reading. `open` checks the preamble, the header and every frame
@@ -58,12 +74,19 @@ export class ExportFile {
       const st = await fh.stat();
       if (st.isDirectory()) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${path}: is a directory, not an export file`);
       // An export file is read by position: a FIFO or a device (/dev/zero) cannot be one.
-      if (!st.isFile()) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${path}: not a regular file (a FIFO or a device), not an export file`);
+      if (!st.isFile())
+        throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${path}: not a regular file (a FIFO or a device), not an export file`);
       const size = st.size;
       await readPreamble(fh, path, size);
       const head = await readFrameHead(fh, path, PREAMBLE_SIZE, size);
-      if (head === undefined) throw fileError(ErrorCode.FILE_TRUNCATED, path, `the file ends after its preamble (${size} bytes), before the header; it was cut short`);
-      if (head.kind !== FrameKind.HEADER) throw fileError(ErrorCode.FILE_CORRUPT, path, `expected the header at byte ${PREAMBLE_SIZE}, found a ${kindName(head.kind)}`);
+      if (head === undefined)
+        throw fileError(
+          ErrorCode.FILE_TRUNCATED,
+          path,
+          `the file ends after its preamble (${size} bytes), before the header; it was cut short`,
+        );
+      if (head.kind !== FrameKind.HEADER)
+        throw fileError(ErrorCode.FILE_CORRUPT, path, `expected the header at byte ${PREAMBLE_SIZE}, found a ${kindName(head.kind)}`);
       const header = checkHeader(path, head, await readPayload(fh, path, head, size));
       const { blocks, trailer } = await scanFrames(fh, path, header, PREAMBLE_SIZE + FRAME_HEADER_SIZE + head.length, size);
       return new ExportFile(path, fh, header, trailer, blocks, size);
@@ -98,7 +121,11 @@ export class ExportFile {
       let events = decodeEvents(this.path, head, payload);
       const next = this.blocks[i + 1]?.seq ?? this.lastSeq + 1;
       if (events.length !== next - b.seq) {
-        throw fileError(ErrorCode.FILE_CORRUPT, this.path, `the events block at byte ${b.offset} holds ${events.length} events where seqs ${b.seq}..${next - 1} were expected`);
+        throw fileError(
+          ErrorCode.FILE_CORRUPT,
+          this.path,
+          `the events block at byte ${b.offset} holds ${events.length} events where seqs ${b.seq}..${next - 1} were expected`,
+        );
       }
       const head0 = events[0]!.seq;
       const tail = events[events.length - 1]!.seq;
@@ -112,7 +139,8 @@ export class ExportFile {
   async verify(): Promise<number> {
     let n = 0;
     for await (const batch of this.read()) n += batch.length;
-    if (n !== this.trailer.eventCount) throw fileError(ErrorCode.FILE_CORRUPT, this.path, `read ${n} events, the trailer says ${this.trailer.eventCount}`);
+    if (n !== this.trailer.eventCount)
+      throw fileError(ErrorCode.FILE_CORRUPT, this.path, `read ${n} events, the trailer says ${this.trailer.eventCount}`);
     return n;
   }
 
@@ -153,8 +181,10 @@ async function readPreamble(fh: FileHandle, path: string, size: number): Promise
   if (!b.subarray(0, n).equals(FILE_MAGIC.subarray(0, n))) {
     throw fileError(ErrorCode.FILE_CORRUPT, path, 'not a loadledger export file (bad magic; expected "LLOG")');
   }
-  if (b.length < PREAMBLE_SIZE) throw fileError(ErrorCode.FILE_TRUNCATED, path, `the file ends in its preamble (${size} bytes); it was cut short`);
-  if (b.readUInt32BE(8) !== crc32(b.subarray(0, 8))) throw fileError(ErrorCode.FILE_CORRUPT, path, 'the preamble (magic and format version) fails its checksum');
+  if (b.length < PREAMBLE_SIZE)
+    throw fileError(ErrorCode.FILE_TRUNCATED, path, `the file ends in its preamble (${size} bytes); it was cut short`);
+  if (b.readUInt32BE(8) !== crc32(b.subarray(0, 8)))
+    throw fileError(ErrorCode.FILE_CORRUPT, path, 'the preamble (magic and format version) fails its checksum');
   const version = b.readUInt32BE(4);
   if (version !== FILE_FORMAT_VERSION) {
     throw fileError(
@@ -170,9 +200,14 @@ async function readFrameHead(fh: FileHandle, path: string, offset: number, size:
   if (offset === size) return undefined;
   const b = await readAt(fh, offset, FRAME_HEADER_SIZE);
   if (b.length < FRAME_HEADER_SIZE) {
-    throw fileError(ErrorCode.FILE_TRUNCATED, path, `the file ends inside a frame header at byte ${offset} (${size} bytes in all); it was cut short`);
+    throw fileError(
+      ErrorCode.FILE_TRUNCATED,
+      path,
+      `the file ends inside a frame header at byte ${offset} (${size} bytes in all); it was cut short`,
+    );
   }
-  if (b.readUInt32BE(20) !== crc32(b.subarray(0, 20))) throw fileError(ErrorCode.FILE_CORRUPT, path, `the frame header at byte ${offset} fails its checksum`);
+  if (b.readUInt32BE(20) !== crc32(b.subarray(0, 20)))
+    throw fileError(ErrorCode.FILE_CORRUPT, path, `the frame header at byte ${offset} fails its checksum`);
   const kind = b.readUInt8(0);
   const length = b.readUInt32BE(4);
   const seq = Number(b.readBigUInt64BE(8));
@@ -188,11 +223,17 @@ async function readFrameHead(fh: FileHandle, path: string, offset: number, size:
 async function readPayload(fh: FileHandle, path: string, head: FrameHead, size: number): Promise<Buffer> {
   const start = head.offset + FRAME_HEADER_SIZE;
   if (start + head.length > size) {
-    throw fileError(ErrorCode.FILE_TRUNCATED, path, `the ${kindName(head.kind)} at byte ${head.offset} needs ${head.length} bytes, the file ends after ${size - start}; it was cut short`);
+    throw fileError(
+      ErrorCode.FILE_TRUNCATED,
+      path,
+      `the ${kindName(head.kind)} at byte ${head.offset} needs ${head.length} bytes, the file ends after ${size - start}; it was cut short`,
+    );
   }
   const payload = await readAt(fh, start, head.length);
-  if (payload.length < head.length) throw fileError(ErrorCode.FILE_TRUNCATED, path, `the file ends inside the ${kindName(head.kind)} at byte ${head.offset}`);
-  if (crc32(payload) !== head.crc) throw fileError(ErrorCode.FILE_CORRUPT, path, `the ${kindName(head.kind)} at byte ${head.offset} fails its checksum`);
+  if (payload.length < head.length)
+    throw fileError(ErrorCode.FILE_TRUNCATED, path, `the file ends inside the ${kindName(head.kind)} at byte ${head.offset}`);
+  if (crc32(payload) !== head.crc)
+    throw fileError(ErrorCode.FILE_CORRUPT, path, `the ${kindName(head.kind)} at byte ${head.offset} fails its checksum`);
   return payload;
 }
 
@@ -200,7 +241,12 @@ function unpack(path: string, head: FrameHead, payload: Buffer): unknown {
   try {
     return logPackr.unpack(payload);
   } catch (e) {
-    throw fileError(ErrorCode.FILE_CORRUPT, path, `the ${kindName(head.kind)} at byte ${head.offset} does not decode (${(e as Error).message})`, e);
+    throw fileError(
+      ErrorCode.FILE_CORRUPT,
+      path,
+      `the ${kindName(head.kind)} at byte ${head.offset} does not decode (${(e as Error).message})`,
+      e,
+    );
   }
 }
 
@@ -215,7 +261,15 @@ function checkHeader(path: string, head: FrameHead, payload: Buffer): ExportHead
   if (h.eventCount !== h.lastSeq - h.firstSeq + 1) throw bad(`counts ${String(h.eventCount)} events for seqs ${h.firstSeq}..${h.lastSeq}`);
   if (head.seq !== h.firstSeq) throw bad(`frame says seq ${head.seq}, the header ${h.firstSeq}`);
   const s = h.snapshot;
-  if (!s || typeof s !== 'object' || s.v !== 1 || s.seq !== h.firstSeq - 1 || !Array.isArray(s.nodes) || !Array.isArray(s.conns) || typeof s.master !== 'object') {
+  if (
+    !s ||
+    typeof s !== 'object' ||
+    s.v !== 1 ||
+    s.seq !== h.firstSeq - 1 ||
+    !Array.isArray(s.nodes) ||
+    !Array.isArray(s.conns) ||
+    typeof s.master !== 'object'
+  ) {
     throw bad(`snapshot is not the projection at seq ${h.firstSeq - 1}`);
   }
   return h as ExportHeader;
@@ -226,7 +280,13 @@ function checkHeader(path: string, head: FrameHead, payload: Buffer): ExportHead
  * must rise from firstSeq; each block's exact count (next block's seq minus its own) is
  * checked against its payload when it is read.
  */
-async function scanFrames(fh: FileHandle, path: string, header: ExportHeader, offset: number, size: number): Promise<{ blocks: BlockRef[]; trailer: ExportTrailer }> {
+async function scanFrames(
+  fh: FileHandle,
+  path: string,
+  header: ExportHeader,
+  offset: number,
+  size: number,
+): Promise<{ blocks: BlockRef[]; trailer: ExportTrailer }> {
   const blocks: BlockRef[] = [];
   for (;;) {
     const head = await readFrameHead(fh, path, offset, size);
@@ -237,7 +297,11 @@ async function scanFrames(fh: FileHandle, path: string, header: ExportHeader, of
     }
     const end = offset + FRAME_HEADER_SIZE + head.length;
     if (end > size) {
-      throw fileError(ErrorCode.FILE_TRUNCATED, path, `the ${kindName(head.kind)} at byte ${offset} needs ${head.length} bytes, the file ends after ${size - offset - FRAME_HEADER_SIZE}; it was cut short`);
+      throw fileError(
+        ErrorCode.FILE_TRUNCATED,
+        path,
+        `the ${kindName(head.kind)} at byte ${offset} needs ${head.length} bytes, the file ends after ${size - offset - FRAME_HEADER_SIZE}; it was cut short`,
+      );
     }
     if (head.kind === FrameKind.EVENTS) {
       const ok = last ? head.seq > last.seq : head.seq === header.firstSeq;
@@ -251,7 +315,11 @@ async function scanFrames(fh: FileHandle, path: string, header: ExportHeader, of
     if (head.kind === FrameKind.TRAILER) {
       const t = unpack(path, head, await readPayload(fh, path, head, size)) as Partial<ExportTrailer> | null;
       if (!t || t.lastSeq !== header.lastSeq || t.eventCount !== header.eventCount || head.seq !== header.lastSeq) {
-        throw fileError(ErrorCode.FILE_CORRUPT, path, `the trailer (${JSON.stringify(t)}) disagrees with the header (seqs ${header.firstSeq}..${header.lastSeq})`);
+        throw fileError(
+          ErrorCode.FILE_CORRUPT,
+          path,
+          `the trailer (${JSON.stringify(t)}) disagrees with the header (seqs ${header.firstSeq}..${header.lastSeq})`,
+        );
       }
       if ((blocks.length === 0) !== (header.eventCount === 0)) {
         throw fileError(ErrorCode.FILE_CORRUPT, path, `${blocks.length} events blocks for ${header.eventCount} events`);
@@ -265,7 +333,8 @@ async function scanFrames(fh: FileHandle, path: string, header: ExportHeader, of
 
 function decodeEvents(path: string, head: FrameHead, payload: Buffer): LedgerEvent[] {
   const events = unpack(path, head, payload);
-  if (!Array.isArray(events) || events.length === 0) throw fileError(ErrorCode.FILE_CORRUPT, path, `the events block at byte ${head.offset} is not a list of events`);
+  if (!Array.isArray(events) || events.length === 0)
+    throw fileError(ErrorCode.FILE_CORRUPT, path, `the events block at byte ${head.offset} is not a list of events`);
   let seq = head.seq;
   for (const e of events as unknown[]) {
     const ev = e as Partial<LedgerEvent> | null;

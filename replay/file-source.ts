@@ -23,7 +23,8 @@ export async function openFileSource(path: string): Promise<EventSource> {
         `seq ${seq} is before the start of ${describe}: it holds seqs ${firstSeq}..${lastSeq} and the state at seq ${firstSeq - 1}`,
       );
     }
-    if (seq > lastSeq) return new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `seq ${seq} is after the end of ${describe} (last seq ${lastSeq})`);
+    if (seq > lastSeq)
+      return new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `seq ${seq} is after the end of ${describe} (last seq ${lastSeq})`);
     return undefined;
   };
   return {

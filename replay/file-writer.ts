@@ -31,8 +31,10 @@ export class ExportWriter {
    * `blockEvents`: events per E block (tests make small blocks to get many of them).
    */
   static async create(path: string, header: ExportHeader, options: { blockEvents?: number } = {}): Promise<ExportWriter> {
-    if (header.snapshot.seq !== header.firstSeq - 1) throw new Error(`export header: snapshot at ${header.snapshot.seq} does not precede firstSeq ${header.firstSeq}`);
-    if (header.eventCount !== header.lastSeq - header.firstSeq + 1) throw new Error(`export header: eventCount ${header.eventCount} for seqs ${header.firstSeq}..${header.lastSeq}`);
+    if (header.snapshot.seq !== header.firstSeq - 1)
+      throw new Error(`export header: snapshot at ${header.snapshot.seq} does not precede firstSeq ${header.firstSeq}`);
+    if (header.eventCount !== header.lastSeq - header.firstSeq + 1)
+      throw new Error(`export header: eventCount ${header.eventCount} for seqs ${header.firstSeq}..${header.lastSeq}`);
     const fh = await open(path, 'wx');
     const w = new ExportWriter(fh, path, header, Math.max(1, options.blockEvents ?? BLOCK_EVENTS));
     w.queue(encodePreamble());
@@ -51,8 +53,16 @@ export class ExportWriter {
   /** Appends events; their seqs must continue the file without a gap. */
   async write(events: readonly LedgerEvent[]): Promise<void> {
     for (const e of events) {
-      if (e.seq !== this.nextSeq) throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `export: the source gave seq ${e.seq} where seq ${this.nextSeq} was expected`);
-      if (e.seq > this.header.lastSeq) throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `export: the source gave seq ${e.seq}, past the range's end ${this.header.lastSeq}`);
+      if (e.seq !== this.nextSeq)
+        throw new LoadLedgerError(
+          ErrorCode.SEQ_OUT_OF_RANGE,
+          `export: the source gave seq ${e.seq} where seq ${this.nextSeq} was expected`,
+        );
+      if (e.seq > this.header.lastSeq)
+        throw new LoadLedgerError(
+          ErrorCode.SEQ_OUT_OF_RANGE,
+          `export: the source gave seq ${e.seq}, past the range's end ${this.header.lastSeq}`,
+        );
       this.nextSeq++;
       this.pending.push(e);
       if (this.pending.length >= this.blockEvents) this.block();
@@ -63,7 +73,10 @@ export class ExportWriter {
   /** Writes the last block and the trailer, syncs and closes. */
   async finish(): Promise<{ events: number; bytes: number }> {
     if (this.nextSeq !== this.header.lastSeq + 1) {
-      throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `export: the source ended at seq ${this.nextSeq - 1}, before the range's end ${this.header.lastSeq}`);
+      throw new LoadLedgerError(
+        ErrorCode.SEQ_OUT_OF_RANGE,
+        `export: the source ended at seq ${this.nextSeq - 1}, before the range's end ${this.header.lastSeq}`,
+      );
     }
     this.block();
     const trailer: ExportTrailer = { eventCount: this.count, lastSeq: this.header.lastSeq };

@@ -32,7 +32,10 @@ async function foldBatches(source: EventSource, state: Projection, to: number, o
   for await (const batch of source.read(state.seq + 1, to)) {
     // A gap (events deleted under us by retention) must fail, never fold into a wrong state.
     if (batch[0]!.seq !== state.seq + 1) {
-      throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `${source.describe}: expected seq ${state.seq + 1}, found ${batch[0]!.seq} (events removed by retention?)`);
+      throw new LoadLedgerError(
+        ErrorCode.SEQ_OUT_OF_RANGE,
+        `${source.describe}: expected seq ${state.seq + 1}, found ${batch[0]!.seq} (events removed by retention?)`,
+      );
     }
     if (before || after) {
       for (const e of batch) {
@@ -48,7 +51,11 @@ async function foldBatches(source: EventSource, state: Projection, to: number, o
   }
   // A source that ends early must fail too: the state it leaves is not the state at `to`.
   if (state.seq < to) {
-    throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${source.describe}: the events end at seq ${state.seq}, where seq ${to} was asked for`, { seqs: { from: state.seq + 1, to } });
+    throw new LoadLedgerError(
+      ErrorCode.LOG_CORRUPT,
+      `${source.describe}: the events end at seq ${state.seq}, where seq ${to} was asked for`,
+      { seqs: { from: state.seq + 1, to } },
+    );
   }
 }
 

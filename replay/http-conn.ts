@@ -133,7 +133,10 @@ export async function* lines(conn: Conn, res: IncomingMessage, after: () => numb
         try {
           v = JSON.parse(part);
         } catch {
-          throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${conn.describe}: a line of /v1/events is not JSON after seq ${after()}`);
+          throw new LoadLedgerError(
+            ErrorCode.EVENT_STREAM_BROKEN,
+            `${conn.describe}: a line of /v1/events is not JSON after seq ${after()}`,
+          );
         }
         const o = v as { error?: unknown; code?: unknown };
         if (o && typeof o === 'object' && typeof o.error === 'string') {
@@ -157,12 +160,21 @@ export async function* lines(conn: Conn, res: IncomingMessage, after: () => numb
 
 /** MASTER_UNREACHABLE: the stream broke off midway (another member may go on from `after` + 1). */
 function lost(conn: Conn, after: number, why: string, cause?: unknown): LoadLedgerError {
-  return unreachableError(conn.base.origin, `lost the connection after seq ${after} (${why})`, cause, `lost the connection to ${conn.describe} after seq ${after} (${why})`);
+  return unreachableError(
+    conn.base.origin,
+    `lost the connection after seq ${after} (${why})`,
+    cause,
+    `lost the connection to ${conn.describe} after seq ${after} (${why})`,
+  );
 }
 
 function intHeader(conn: Conn, res: IncomingMessage, name: string): number {
   const v = Number(res.headers[name]);
-  if (!Number.isSafeInteger(v)) throw new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, `${conn.describe}: /v1/events answered without a valid ${name} header (not a loadledger master?)`);
+  if (!Number.isSafeInteger(v))
+    throw new LoadLedgerError(
+      ErrorCode.MASTER_UNREACHABLE,
+      `${conn.describe}: /v1/events answered without a valid ${name} header (not a loadledger master?)`,
+    );
   return v;
 }
 
@@ -175,6 +187,9 @@ export function connection(url: string | URL, agent: HttpAgent | false, options:
 export async function bounds(conn: Conn): Promise<MasterBounds> {
   const res = await openEvents(conn, {}, 'HEAD');
   res.resume();
-  return { oldest: intHeader(conn, res, 'x-first-seq'), lastSeq: intHeader(conn, res, 'x-last-seq'), stateFrom: intHeader(conn, res, 'x-state-from') };
+  return {
+    oldest: intHeader(conn, res, 'x-first-seq'),
+    lastSeq: intHeader(conn, res, 'x-last-seq'),
+    stateFrom: intHeader(conn, res, 'x-state-from'),
+  };
 }
-

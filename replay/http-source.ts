@@ -66,7 +66,10 @@ async function onAnyMember<T>(masters: Masters<URL>, conn: (u: URL) => Conn, wha
  */
 export async function masterBounds(url: MasterUrls, options: HttpSourceOptions = {}): Promise<MasterBounds> {
   const masters = httpMasters(url);
-  const { value } = await firstAnswer(masters, masters.readOrder(), 'answered', async (u) => ({ ok: true, value: await bounds(connection(u, false, options)) }));
+  const { value } = await firstAnswer(masters, masters.readOrder(), 'answered', async (u) => ({
+    ok: true,
+    value: await bounds(connection(u, false, options)),
+  }));
   return value;
 }
 
@@ -90,7 +93,10 @@ export async function openHttpSource(url: MasterUrls, options: HttpSourceOptions
   const masters = httpMasters(url);
   const agents: Array<HttpAgent | HttpsAgent> = [];
   const conn = memberConns((u) => {
-    const agent = u.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) }) : new HttpAgent({ keepAlive: true });
+    const agent =
+      u.protocol === 'https:'
+        ? new HttpsAgent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) })
+        : new HttpAgent({ keepAlive: true });
     agents.push(agent);
     return connection(u, agent, options);
   });
@@ -115,11 +121,18 @@ export async function openHttpSource(url: MasterUrls, options: HttpSourceOptions
         for await (const batch of lines(c, res, () => seq)) {
           for (const line of batch) {
             if (snap === undefined && 'snapshot' in line) snap = line.snapshot;
-            else throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${c.describe}: an event where only the state at seq ${seq} was asked for`);
+            else
+              throw new LoadLedgerError(
+                ErrorCode.EVENT_STREAM_BROKEN,
+                `${c.describe}: an event where only the state at seq ${seq} was asked for`,
+              );
           }
         }
         if (!snap || snap.seq !== seq) {
-          throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${c.describe}: asked for the state at seq ${seq}, got ${snap ? `seq ${snap.seq}` : 'none'}`);
+          throw new LoadLedgerError(
+            ErrorCode.EVENT_STREAM_BROKEN,
+            `${c.describe}: asked for the state at seq ${seq}, got ${snap ? `seq ${snap.seq}` : 'none'}`,
+          );
         }
         return fromSnapshot(snap);
       });
@@ -145,7 +158,10 @@ export async function openHttpSource(url: MasterUrls, options: HttpSourceOptions
                 continue;
               }
               if ('snapshot' in e || e.seq !== last + 1) {
-                throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${c.describe}: got ${'snapshot' in e ? 'a snapshot' : `seq ${e.seq}`} after seq ${last}`);
+                throw new LoadLedgerError(
+                  ErrorCode.EVENT_STREAM_BROKEN,
+                  `${c.describe}: got ${'snapshot' in e ? 'a snapshot' : `seq ${e.seq}`} after seq ${last}`,
+                );
               }
               last = e.seq;
               out.push(e);
@@ -155,7 +171,8 @@ export async function openHttpSource(url: MasterUrls, options: HttpSourceOptions
               seen = out[out.length - 1];
             }
           }
-          if (last !== to) throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${c.describe}: the events stopped at seq ${last}, before seq ${to}`);
+          if (last !== to)
+            throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${c.describe}: the events stopped at seq ${last}, before seq ${to}`);
           masters.answered(u);
           return;
         } catch (e) {
@@ -254,7 +271,13 @@ interface Tail {
 }
 
 /** Follows one member until it stops ('ended'), the signal aborts, or it fails (throws). */
-async function followOne(conn: Conn, tail: Tail, onEvent: (event: LedgerEvent) => void | Promise<void>, signal: AbortSignal | undefined, options: FollowOptions): Promise<'ended' | 'aborted'> {
+async function followOne(
+  conn: Conn,
+  tail: Tail,
+  onEvent: (event: LedgerEvent) => void | Promise<void>,
+  signal: AbortSignal | undefined,
+  options: FollowOptions,
+): Promise<'ended' | 'aborted'> {
   if (signal?.aborted) return 'aborted';
   let overlap = tail.seen;
   let lastType = '';
@@ -280,12 +303,14 @@ async function followOne(conn: Conn, tail: Tail, onEvent: (event: LedgerEvent) =
           continue;
         }
         if ('snapshot' in line) {
-          if (!snapshot || tail.last !== tail.start - 1 || !options.onSnapshot) throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${conn.describe}: an unexpected snapshot after seq ${tail.last}`);
+          if (!snapshot || tail.last !== tail.start - 1 || !options.onSnapshot)
+            throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${conn.describe}: an unexpected snapshot after seq ${tail.last}`);
           tail.snapshot = false;
           await options.onSnapshot(line.snapshot);
           continue;
         }
-        if (line.seq !== tail.last + 1) throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${conn.describe}: got seq ${line.seq} after seq ${tail.last}`);
+        if (line.seq !== tail.last + 1)
+          throw new LoadLedgerError(ErrorCode.EVENT_STREAM_BROKEN, `${conn.describe}: got seq ${line.seq} after seq ${tail.last}`);
         tail.last = line.seq;
         tail.seen = line;
         lastType = line.type;

@@ -13,9 +13,16 @@ import { logSource } from './source.js';
  * this is the master's own fold, which must go on; replays never step over it (their reads
  * fail on it with LOG_CORRUPT).
  */
-export async function loadProjection(log: EventLog, target = log.lastSeq, onProgress?: (done: number, total: number) => void): Promise<Projection> {
+export async function loadProjection(
+  log: EventLog,
+  target = log.lastSeq,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Projection> {
   if (target > log.lastSeq) {
-    throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `seq ${target} is after the end of the log in ${log.dir} (last seq ${log.lastSeq})`);
+    throw new LoadLedgerError(
+      ErrorCode.SEQ_OUT_OF_RANGE,
+      `seq ${target} is after the end of the log in ${log.dir} (last seq ${log.lastSeq})`,
+    );
   }
   const source = await logSource(log, `log ${log.dir}`);
   const state = await source.base(target);

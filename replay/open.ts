@@ -1,4 +1,15 @@
-import { accessSync, constants, copyFileSync, existsSync, linkSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode, LoadLedgerError } from '../src/errors.js';
@@ -42,7 +53,8 @@ export async function openLogReadOnly(dir: string): Promise<ReadOnlyLog> {
     if (statSync(dir).isDirectory()) accessSync(join(dir, 'CURRENT'), constants.F_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM') throw new LoadLedgerError(ErrorCode.PERMISSION_DENIED, `--data ${dir}: permission denied reading it (${code})`, { cause: e });
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new LoadLedgerError(ErrorCode.PERMISSION_DENIED, `--data ${dir}: permission denied reading it (${code})`, { cause: e });
   }
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new LoadLedgerError(ErrorCode.LOG_NOT_FOUND, `no event log at ${dir}`);
@@ -87,7 +99,12 @@ export async function openLogReadOnly(dir: string): Promise<ReadOnlyLog> {
     rmSync(copy, { recursive: true, force: true });
     if (e instanceof LoadLedgerError) throw new LoadLedgerError(e.code, e.message.split(copy).join(dir), { cause: e.cause });
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM') throw new LoadLedgerError(ErrorCode.PERMISSION_DENIED, `--data ${dir}: permission denied reading ${(e as NodeJS.ErrnoException).path ?? dir}`, { cause: e });
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new LoadLedgerError(
+        ErrorCode.PERMISSION_DENIED,
+        `--data ${dir}: permission denied reading ${(e as NodeJS.ErrnoException).path ?? dir}`,
+        { cause: e },
+      );
     throw e;
   }
 }

@@ -24,7 +24,8 @@ export async function openSource(flags: SourceFlags): Promise<EventSource> {
     const urls = parseMasterUrls(flags.http);
     return openHttpSource(urls, readCredentials(flags, urls));
   }
-  if (flags.tokenFile !== undefined || flags.ca !== undefined) throw badArgument(`${flags.tokenFile !== undefined ? '--token-file' : '--ca'} applies to --http URL (a running master) only`);
+  if (flags.tokenFile !== undefined || flags.ca !== undefined)
+    throw badArgument(`${flags.tokenFile !== undefined ? '--token-file' : '--ca'} applies to --http URL (a running master) only`);
   if (flags.file !== undefined) return openFileSource(flags.file);
   return openDataSource(flags.data ?? './data');
 }

@@ -38,7 +38,7 @@ export function parsePoint(spec: string, flag: string, lastTs: number): Point {
     return { kind: 'time', ms };
   }
   if (DATE_RE.test(s)) {
-    const iso = /[zZ]|[+-]\d{2}:?\d{2}$/.test(s) || !s.includes('T') && !s.includes(' ') ? s : `${s}Z`;
+    const iso = /[zZ]|[+-]\d{2}:?\d{2}$/.test(s) || (!s.includes('T') && !s.includes(' ')) ? s : `${s}Z`;
     const ms = Date.parse(iso.replace(' ', 'T'));
     if (Number.isFinite(ms)) {
       checkCalendar(s, ms, flag, spec);
@@ -74,7 +74,13 @@ function checkCalendar(s: string, ms: number, flag: string, spec: string): void 
     ok = mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth(y, mo) && h <= 23 && mi <= 59 && sec <= 59;
   } else {
     const t = new Date(ms);
-    ok = t.getUTCFullYear() === y && t.getUTCMonth() + 1 === mo && t.getUTCDate() === d && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === sec;
+    ok =
+      t.getUTCFullYear() === y &&
+      t.getUTCMonth() + 1 === mo &&
+      t.getUTCDate() === d &&
+      t.getUTCHours() === h &&
+      t.getUTCMinutes() === mi &&
+      t.getUTCSeconds() === sec;
   }
   if (!ok) throw badArgument(`${flag}: ${JSON.stringify(spec)} is not a real date and time (no such day or time of day)`);
 }
@@ -134,10 +140,16 @@ export async function resolvePoint(spec: string, ctx: { source: EventSource; fla
   const p = parsePoint(spec, flag, lastTs);
   if (p.kind === 'seq') {
     if (p.seq > source.lastSeq) {
-      throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `${flag} ${spec}: after the end of ${source.describe} (last seq ${source.lastSeq})`);
+      throw new LoadLedgerError(
+        ErrorCode.SEQ_OUT_OF_RANGE,
+        `${flag} ${spec}: after the end of ${source.describe} (last seq ${source.lastSeq})`,
+      );
     }
     if (p.seq < source.firstSeq - 1) {
-      throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `${flag} ${spec}: before the oldest event retained in ${source.describe} (seq ${source.firstSeq})`);
+      throw new LoadLedgerError(
+        ErrorCode.SEQ_OUT_OF_RANGE,
+        `${flag} ${spec}: before the oldest event retained in ${source.describe} (seq ${source.firstSeq})`,
+      );
     }
     return p.seq;
   }

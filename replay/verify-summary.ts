@@ -17,7 +17,8 @@ export function verifySummary(r: VerifyResult): string {
   if (s.mismatched > 0) snaps += `, ${s.mismatched} differ`;
   if (s.notChecked > 0) snaps += ` (${s.notChecked} not comparable: the replay base or older)`;
   parts.push(snaps);
-  if (r.projection) parts.push(`projection at seq ${num(r.projection.seq)} ${r.projection.matches ? 'matches' : 'DIFFERS from'} a fresh fold`);
+  if (r.projection)
+    parts.push(`projection at seq ${num(r.projection.seq)} ${r.projection.matches ? 'matches' : 'DIFFERS from'} a fresh fold`);
   else parts.push('projection not compared');
   const verdict = r.ok ? 'OK' : `FAILED (${r.problemCount} problem${r.problemCount === 1 ? '' : 's'})`;
   return `verified log ${r.dir}: ${parts.join(', ')}: ${verdict}`;

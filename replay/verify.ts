@@ -145,7 +145,9 @@ export async function verifyEventLog(log: EventLog, opts: VerifyOptions = {}): P
   /** Cleared once the fold cannot go on (a gap, a record that does not decode). */
   let state: Projection | undefined;
   if (base === undefined) {
-    problem(`${name}: the retained events start at seq ${log.firstSeq} but no snapshot at or after seq ${log.firstSeq - 1} holds the state before them: they cannot be replayed`);
+    problem(
+      `${name}: the retained events start at seq ${log.firstSeq} but no snapshot at or after seq ${log.firstSeq - 1} holds the state before them: they cannot be replayed`,
+    );
   } else if (base === 0) {
     state = createProjection();
   } else {
@@ -176,14 +178,19 @@ export async function verifyEventLog(log: EventLog, opts: VerifyOptions = {}): P
     for (const rec of batch) {
       if ('damage' in rec) {
         const from = expected ?? rec.seq + 1;
-        problem(`${name}: ${formatRange(rec.next !== undefined ? { from, to: Math.max(from, rec.next - 1) } : { from })} damaged: LevelDB cannot read these records (${rec.damage})`);
+        problem(
+          `${name}: ${formatRange(rec.next !== undefined ? { from, to: Math.max(from, rec.next - 1) } : { from })} damaged: LevelDB cannot read these records (${rec.damage})`,
+        );
         state = undefined;
         expected = rec.next;
         continue;
       }
       result.records++;
       if (expected !== undefined && rec.seq !== expected) {
-        if (rec.seq > expected) problem(`${name}: seq ${expected}${rec.seq - 1 > expected ? `..${rec.seq - 1}` : ''} missing (the next record starts at seq ${rec.seq})`);
+        if (rec.seq > expected)
+          problem(
+            `${name}: seq ${expected}${rec.seq - 1 > expected ? `..${rec.seq - 1}` : ''} missing (the next record starts at seq ${rec.seq})`,
+          );
         else problem(`${name}: seq ${rec.seq}..${expected - 1} appear twice (the record at seq ${rec.seq} overlaps the one before it)`);
         state = undefined;
       }
@@ -232,7 +239,10 @@ export async function verifyEventLog(log: EventLog, opts: VerifyOptions = {}): P
       const loaded = await loadProjection(log);
       const diff = diffProjections(loaded, state);
       result.projection = { seq: log.lastSeq, matches: diff === undefined };
-      if (diff !== undefined) problem(`${name}: the projection loaded at start (newest snapshot + tail) differs from a fresh fold of the log at seq ${log.lastSeq}: ${diff}`);
+      if (diff !== undefined)
+        problem(
+          `${name}: the projection loaded at start (newest snapshot + tail) differs from a fresh fold of the log at seq ${log.lastSeq}: ${diff}`,
+        );
     } catch (e) {
       problem(`${name}: the projection a master would load at start cannot be built: ${clean(e)}`);
     }

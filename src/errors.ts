@@ -52,13 +52,26 @@ export const ERRORS = {
   // storage
   LOG_LOCKED: { status: 500, exit: EXIT_FAILURE, summary: 'another process has the event log open' },
   /** The process may not read or write a path it was given (EACCES, EPERM): the message names it. */
-  PERMISSION_DENIED: { status: 500, exit: EXIT_FAILURE, summary: 'the process may not read or write a file or directory it was given: the message names it' },
+  PERMISSION_DENIED: {
+    status: 500,
+    exit: EXIT_FAILURE,
+    summary: 'the process may not read or write a file or directory it was given: the message names it',
+  },
   /** replay/verify/export --data at a directory without a log: the person's input, so exit 2 like `--file missing`. */
   LOG_NOT_FOUND: { status: 500, exit: EXIT_USAGE, summary: 'no event log in the directory given' },
   LOG_FORMAT_UNSUPPORTED: { status: 500, exit: EXIT_FAILURE, summary: 'the event log was written in a format this version does not read' },
-  LOG_CORRUPT: { status: 500, exit: EXIT_FAILURE, summary: 'the event log is damaged (a checksum, a gap, records LevelDB dropped): the message names the seqs' },
+  LOG_CORRUPT: {
+    status: 500,
+    exit: EXIT_FAILURE,
+    summary: 'the event log is damaged (a checksum, a gap, records LevelDB dropped): the message names the seqs',
+  },
   LOG_WRITE_FAILED: { status: 500, exit: EXIT_FAILURE, summary: 'the event log refused a write (disk full, I/O error)' },
-  SEQ_OUT_OF_RANGE: { status: 410, aheadStatus: 416, exit: EXIT_FAILURE, summary: 'a seq before the oldest retained event (410) or after the last one (416)' },
+  SEQ_OUT_OF_RANGE: {
+    status: 410,
+    aheadStatus: 416,
+    exit: EXIT_FAILURE,
+    summary: 'a seq before the oldest retained event (410) or after the last one (416)',
+  },
   // export files
   FILE_TRUNCATED: { status: 500, exit: EXIT_FAILURE, summary: 'an export file ends early' },
   FILE_CORRUPT: { status: 500, exit: EXIT_FAILURE, summary: 'an export file does not decode' },
@@ -69,7 +82,11 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, exit: EXIT_FAILURE, summary: 'the endpoint exists but not for this HTTP method' },
   NO_ELIGIBLE_NODE: { status: 503, exit: EXIT_FAILURE, summary: 'no node is eligible (or none matches the filter)' },
   /** The master cannot write its log (disk full, I/O error): it answers nothing from its table until it recovers. */
-  MASTER_DOWN: { status: 503, exit: EXIT_FAILURE, summary: 'the master cannot write its event log: it answers nothing from its table until it recovers' },
+  MASTER_DOWN: {
+    status: 503,
+    exit: EXIT_FAILURE,
+    summary: 'the master cannot write its event log: it answers nothing from its table until it recovers',
+  },
   /** Master HA: a read with `?max-lag=` on a standby further behind than that. */
   STALE: { status: 503, exit: EXIT_FAILURE, summary: 'a standby is further behind its leader than the max-lag the read asked for' },
   /** Master HA: a write (drain) or `GET /v1/leader` on a master that does not lead. */
@@ -80,11 +97,19 @@ export const ERRORS = {
   /** A changing HTTP endpoint of a master started without --admin-token-file (403). */
   ADMIN_DISABLED: { status: 403, exit: EXIT_FAILURE, summary: 'a changing endpoint of a master started without --admin-token-file' },
   /** A master's event stream broke off: it ended early, skipped a seq, or cut off a client that fell behind. */
-  EVENT_STREAM_BROKEN: { status: 500, exit: EXIT_FAILURE, summary: "a master's event stream ended early, skipped a seq, or cut off a client that took nothing for --follow-stall-timeout" },
+  EVENT_STREAM_BROKEN: {
+    status: 500,
+    exit: EXIT_FAILURE,
+    summary: "a master's event stream ended early, skipped a seq, or cut off a client that took nothing for --follow-stall-timeout",
+  },
   /** `GET /v1/events?follow=1` on a master that already serves --max-followers live tails. */
   TOO_MANY_FOLLOWERS: { status: 503, exit: EXIT_FAILURE, summary: 'a live tail (/v1/events?follow=1) beyond --max-followers' },
   /** A time-travel query (`/v1/state?at=`, `/v1/diff`, `/v1/nodes/{id}/history`) beyond the few a master answers at once. */
-  TIME_TRAVEL_BUSY: { status: 503, exit: EXIT_FAILURE, summary: 'a time-travel query (/v1/state?at=, /v1/diff, history) beyond the few a master folds at once' },
+  TIME_TRAVEL_BUSY: {
+    status: 503,
+    exit: EXIT_FAILURE,
+    summary: 'a time-travel query (/v1/state?at=, /v1/diff, history) beyond the few a master folds at once',
+  },
   LOAD_SOURCE_FAILED: { status: 502, exit: EXIT_FAILURE, summary: 'a slave could not read its load source' },
   /** A bug: an exception nobody raised on purpose, answered as 500. */
   INTERNAL: { status: 500, exit: EXIT_FAILURE, summary: 'an unexpected failure (a bug): the message says what' },

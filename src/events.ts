@@ -10,7 +10,10 @@ import type { Attrs } from './protocol/messages.js';
  */
 export type Event<Type extends string, Data extends object> = Readonly<{ seq: number; ts: number; type: Type } & Data>;
 
-export type MasterStarted = Event<'MasterStarted', { epoch: number; listen: string; http: string; pid: number; helloInterval: number; deadAfter: number }>;
+export type MasterStarted = Event<
+  'MasterStarted',
+  { epoch: number; listen: string; http: string; pid: number; helloInterval: number; deadAfter: number }
+>;
 /**
  * `since`: when the stop took effect, where that is earlier than `ts` — after a log write
  * failure the master was DOWN from the failure, but could record it only once the log

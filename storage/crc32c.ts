@@ -28,7 +28,16 @@ const T: Uint32Array[] = (() => {
   }
   return tables;
 })();
-const [T0, T1, T2, T3, T4, T5, T6, T7] = T as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
+const [T0, T1, T2, T3, T4, T5, T6, T7] = T as [
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+];
 
 /**
  * The CRC-32C of `data[start, end)`, continuing from `crc` (the result of an earlier call on

@@ -31,7 +31,11 @@ export function formatRange(r: SeqRange): string {
 /** The LOG_CORRUPT for damage in the log at `dir`. */
 export function corruptError(dir: string, d: Damage, cause?: unknown): LoadLedgerError {
   const seqs: SeqRange = d.to === undefined ? { from: d.from } : { from: d.from, to: d.to };
-  return new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${dir}: ${formatRange(d)} damaged: ${d.reason}`, cause === undefined ? { seqs } : { seqs, cause });
+  return new LoadLedgerError(
+    ErrorCode.LOG_CORRUPT,
+    `${dir}: ${formatRange(d)} damaged: ${d.reason}`,
+    cause === undefined ? { seqs } : { seqs, cause },
+  );
 }
 
 /** Whether [from, to] meets the damaged range (an open-ended one runs to the end). */

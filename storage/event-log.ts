@@ -124,7 +124,9 @@ export class EventLog {
     try {
       await this.db.batch(ops, { sync: this.sync } as object);
     } catch (e) {
-      throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${this.dir}: ${(e as Error).message}`, { cause: e });
+      throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${this.dir}: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     this.lastSeq = last;
   }
@@ -165,7 +167,11 @@ export class EventLog {
     for (const d of this.damage) if (overlaps(d, from, to)) throw corruptError(this.label, d);
     let start = from;
     for (const h of this.holes.filter((x) => overlaps(x, from, to)).sort((a, b) => a.from - b.from)) {
-      if (!opts.overHoles) throw corruptError(this.label, { ...h, reason: `${h.reason} (accepted by an operator at seq ${h.at}; states from there on replay from the snapshot taken then)` });
+      if (!opts.overHoles)
+        throw corruptError(this.label, {
+          ...h,
+          reason: `${h.reason} (accepted by an operator at seq ${h.at}; states from there on replay from the snapshot taken then)`,
+        });
       if (start < h.from) yield* this.readRange(start, h.from - 1);
       start = h.to + 1;
     }
@@ -228,7 +234,11 @@ export class EventLog {
       return await get();
     } catch (e) {
       if (!isLevelCorruption(e)) throw e;
-      throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${this.label}: LevelDB cannot read the snapshots${near === undefined ? '' : ` near seq ${near}`} (${(e as Error).message})`, { cause: e });
+      throw new LoadLedgerError(
+        ErrorCode.LOG_CORRUPT,
+        `${this.label}: LevelDB cannot read the snapshots${near === undefined ? '' : ` near seq ${near}`} (${(e as Error).message})`,
+        { cause: e },
+      );
     }
   }
 
@@ -238,7 +248,9 @@ export class EventLog {
     } catch (e) {
       if (!(e instanceof RecordDamage)) throw e;
       this.damagedSnapshots.add(seq);
-      throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${this.label}: the snapshot at seq ${seq} is damaged: ${e.message}`, { seqs: { from: seq, to: seq } });
+      throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${this.label}: the snapshot at seq ${seq} is damaged: ${e.message}`, {
+        seqs: { from: seq, to: seq },
+      });
     }
   }
 

@@ -78,7 +78,10 @@ export class OpenChecks {
   private metaNumber(key: string, raw: Buffer | undefined): number {
     const v = raw === undefined ? undefined : this.metaValue(key, raw);
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-      throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${this.dir}: the log's ${key} record is ${raw === undefined ? 'missing' : 'not a seq'}`);
+      throw new LoadLedgerError(
+        ErrorCode.LOG_CORRUPT,
+        `${this.dir}: the log's ${key} record is ${raw === undefined ? 'missing' : 'not a seq'}`,
+      );
     }
     return v;
   }
@@ -129,7 +132,11 @@ export class OpenChecks {
     this.lastSeq = lastKey === undefined ? 0 : lastKey + (await this.countAt(lastKey)) - 1;
     for (const u of unreadable) {
       const from = u.after === undefined ? this.firstSeq : u.after + (await this.countAt(u.after));
-      this.damage.push(u.before === undefined ? { from: Math.max(from, this.lastSeq + 1), reason: 'LevelDB cannot read the last records' } : { from, to: u.before - 1, reason: 'LevelDB cannot read these records' });
+      this.damage.push(
+        u.before === undefined
+          ? { from: Math.max(from, this.lastSeq + 1), reason: 'LevelDB cannot read the last records' }
+          : { from, to: u.before - 1, reason: 'LevelDB cannot read these records' },
+      );
     }
   }
 
@@ -160,7 +167,8 @@ export class OpenChecks {
       if (last && last.to !== undefined && p.seq <= last.to + 1) last.to = Math.max(last.to, to);
       else runs.push({ from: p.seq, to: Math.max(to, p.seq), reason: why });
     }
-    if (tail !== undefined && tail > this.lastSeq && !runs.some((r) => (r.to ?? 0) >= tail)) runs.push({ from: this.lastSeq + 1, to: tail, reason: why });
+    if (tail !== undefined && tail > this.lastSeq && !runs.some((r) => (r.to ?? 0) >= tail))
+      runs.push({ from: this.lastSeq + 1, to: tail, reason: why });
     if (runs.length === 0) runs.push({ from: this.lastSeq + 1, reason: `${why}; which events it held is unknown` });
     this.damage.push(...runs);
     // The open has already turned the write-ahead log into a table (whoever opened it, a
@@ -179,8 +187,14 @@ export class OpenChecks {
       open.to = tail;
       return;
     }
-    if (tail === this.lastSeq || this.damage.some((d) => overlaps(d, Math.min(tail, this.lastSeq) + 1, Math.max(tail, this.lastSeq)))) return;
-    if (tail > this.lastSeq) this.damage.push({ from: this.lastSeq + 1, to: tail, reason: `the last records are gone: the log's tail marker says it ends at seq ${tail}, its records at seq ${this.lastSeq}` });
+    if (tail === this.lastSeq || this.damage.some((d) => overlaps(d, Math.min(tail, this.lastSeq) + 1, Math.max(tail, this.lastSeq))))
+      return;
+    if (tail > this.lastSeq)
+      this.damage.push({
+        from: this.lastSeq + 1,
+        to: tail,
+        reason: `the last records are gone: the log's tail marker says it ends at seq ${tail}, its records at seq ${this.lastSeq}`,
+      });
     else this.damage.push({ from: tail + 1, to: this.lastSeq, reason: `records after the end the log's tail marker gives (seq ${tail})` });
   }
 

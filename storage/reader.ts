@@ -48,7 +48,15 @@ export async function* readChecked(ev: Sub, r: CheckedRead): AsyncGenerator<Ledg
         const start = good ?? { key: lastKey, end: (expected ?? from) - 1 };
         const after = await probePast(ev, start.key);
         const at = Math.max(start.end + 1, expected ?? from);
-        throw corruptError(dir, { from: at, ...(after !== undefined ? { to: Math.max(at, after - 1) } : {}), reason: `LevelDB cannot read these records (${(e as Error).message})` }, e);
+        throw corruptError(
+          dir,
+          {
+            from: at,
+            ...(after !== undefined ? { to: Math.max(at, after - 1) } : {}),
+            reason: `LevelDB cannot read these records (${(e as Error).message})`,
+          },
+          e,
+        );
       }
       if (entries.length === 0) break;
       next = ahead(it.nextv(64));
@@ -70,7 +78,11 @@ export async function* readChecked(ev: Sub, r: CheckedRead): AsyncGenerator<Ledg
         } else if (seq > expected) {
           throw missing(dir, expected, seq - 1, r);
         } else if (seq < expected) {
-          throw corruptError(dir, { from: seq, to: expected - 1, reason: `recorded twice (the record at seq ${seq} overlaps the one before it)` });
+          throw corruptError(dir, {
+            from: seq,
+            to: expected - 1,
+            reason: `recorded twice (the record at seq ${seq} overlaps the one before it)`,
+          });
         }
         expected = tail + 1;
         yield seq < from || tail > to ? events.filter((e) => e.seq >= from && e.seq <= to) : events;
@@ -116,7 +128,10 @@ async function lastReadable(ev: Sub, after: string, r: CheckedRead): Promise<{ k
 
 function missing(dir: string, from: number, to: number, r: CheckedRead): LoadLedgerError {
   if (from < r.firstSeq()) {
-    return new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `${dir}: seq ${from} is before the oldest event retained (seq ${r.firstSeq()}; events removed by retention)`);
+    return new LoadLedgerError(
+      ErrorCode.SEQ_OUT_OF_RANGE,
+      `${dir}: seq ${from} is before the oldest event retained (seq ${r.firstSeq()}; events removed by retention)`,
+    );
   }
   return corruptError(dir, { from, to, reason: 'missing: no record holds them' });
 }
@@ -176,7 +191,9 @@ export async function probePast(ev: Sub, after: string | undefined): Promise<num
 }
 
 /** Every key LevelDB can read, and the stretches between them it cannot. */
-export async function scanKeys(ev: Sub): Promise<{ keys: number[]; unreadable: { after: number | undefined; before: number | undefined }[] }> {
+export async function scanKeys(
+  ev: Sub,
+): Promise<{ keys: number[]; unreadable: { after: number | undefined; before: number | undefined }[] }> {
   const keys: number[] = [];
   const unreadable: { after: number | undefined; before: number | undefined }[] = [];
   let after: string | undefined;

@@ -99,11 +99,13 @@ export function decodeEvents(value: Uint8Array, seq: number, legacy: boolean): L
     throw new RecordDamage('a record without its checksum header, where every record has one');
   }
   if (!Array.isArray(events) || events.length === 0) throw new RecordDamage('the record is not a list of events');
-  if (count !== undefined && events.length !== count) throw new RecordDamage(`the record holds ${events.length} events, its header says ${count}`);
+  if (count !== undefined && events.length !== count)
+    throw new RecordDamage(`the record holds ${events.length} events, its header says ${count}`);
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as Partial<LedgerEvent> | null;
     if (typeof e !== 'object' || e === null) throw new RecordDamage(`item ${i} is not an event`);
-    if (typeof e.type !== 'string' || !isEventType(e.type)) throw new RecordDamage(`item ${i} has an unknown type ${JSON.stringify(e.type)}`);
+    if (typeof e.type !== 'string' || !isEventType(e.type))
+      throw new RecordDamage(`item ${i} has an unknown type ${JSON.stringify(e.type)}`);
     if (typeof e.ts !== 'number' || !Number.isFinite(e.ts)) throw new RecordDamage(`item ${i} (${e.type}) has no valid ts`);
     if (e.seq !== seq + i) throw new RecordDamage(`item ${i} (${e.type}) has seq ${String(e.seq)}, expected ${seq + i}`);
   }
@@ -133,7 +135,14 @@ export function decodeSnapshot(value: Uint8Array, seq: number, legacy: boolean):
     throw new RecordDamage('a snapshot without its checksum header');
   }
   const snap = s as Partial<ProjectionSnapshot> | null;
-  if (!snap || typeof snap !== 'object' || snap.seq !== seq || !Array.isArray(snap.nodes) || !Array.isArray(snap.conns) || typeof snap.master !== 'object') {
+  if (
+    !snap ||
+    typeof snap !== 'object' ||
+    snap.seq !== seq ||
+    !Array.isArray(snap.nodes) ||
+    !Array.isArray(snap.conns) ||
+    typeof snap.master !== 'object'
+  ) {
     throw new RecordDamage(`the snapshot under seq ${seq} is not a projection at that seq`);
   }
   return snap as ProjectionSnapshot;

@@ -38,7 +38,9 @@ export function droppedBytes(dir: string): string[] {
 export function readWal(dir: string): Buffer[] {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => /^\d+\.log$/.test(n)).sort();
+    names = readdirSync(dir)
+      .filter((n) => /^\d+\.log$/.test(n))
+      .sort();
   } catch {
     return [];
   }

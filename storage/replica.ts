@@ -18,7 +18,12 @@ import type { Bounds, Stores } from './stores.js';
  * to fold it). The first record continues the log; only a log that holds no record
  * (fresh, or just reset to a snapshot) may take one that starts before its end.
  */
-export async function appendRaw(s: Stores, log: Bounds, records: readonly { seq: number; value: Buffer }[], ends: readonly number[]): Promise<void> {
+export async function appendRaw(
+  s: Stores,
+  log: Bounds,
+  records: readonly { seq: number; value: Buffer }[],
+  ends: readonly number[],
+): Promise<void> {
   if (records.length === 0) return;
   const first = records[0]!.seq;
   const empty = log.firstSeq > log.lastSeq;
@@ -26,15 +31,26 @@ export async function appendRaw(s: Stores, log: Bounds, records: readonly { seq:
     throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `replicated record at seq ${first} after ${log.lastSeq} would leave a gap`);
   }
   for (let i = 1; i < records.length; i++) {
-    if (records[i]!.seq !== ends[i - 1]! + 1) throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `replicated record at seq ${records[i]!.seq} after ${ends[i - 1]!} would leave a gap`);
+    if (records[i]!.seq !== ends[i - 1]! + 1)
+      throw new LoadLedgerError(
+        ErrorCode.LOG_WRITE_FAILED,
+        `replicated record at seq ${records[i]!.seq} after ${ends[i - 1]!} would leave a gap`,
+      );
   }
   const last = ends[ends.length - 1]!;
-  const ops: { type: 'put'; sublevel: Sub; key: string; value: Buffer }[] = records.map((r) => ({ type: 'put', sublevel: s.ev, key: seqKey(r.seq), value: r.value }));
+  const ops: { type: 'put'; sublevel: Sub; key: string; value: Buffer }[] = records.map((r) => ({
+    type: 'put',
+    sublevel: s.ev,
+    key: seqKey(r.seq),
+    value: r.value,
+  }));
   ops.push({ type: 'put', sublevel: s.meta, key: 'tail', value: encodeMeta(last) });
   try {
     await s.db.batch(ops, { sync: s.sync } as object);
   } catch (e) {
-    throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${s.dir}: ${(e as Error).message}`, { cause: e });
+    throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${s.dir}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   if (empty) log.firstSeq = first;
   log.lastSeq = last;
@@ -96,4 +112,3 @@ export async function resetToSnapshot(s: Stores, log: Bounds, seq: number, value
   log.lastSeq = seq;
   log.firstSeq = seq + 1;
 }
-

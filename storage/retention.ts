@@ -86,4 +86,3 @@ async function recordEnd(s: Stores, log: Bounds, key: string): Promise<number> {
     throw e;
   }
 }
-

@@ -27,7 +27,21 @@ const SCANNED = ['src', 'storage', 'replay', 'bench'];
  * A path is matched by its longest prefix in this table (a folder ends with '/').
  */
 export const LAYERS: ReadonlyArray<{ rank: number; layer: string; paths: string[] }> = [
-  { rank: 0, layer: 'core', paths: ['src/errors.ts', 'src/events.ts', 'src/protocol/', 'src/projection/', 'src/selection/', 'src/decisions/', 'src/format/', 'src/util/duration.ts', 'src/util/err.ts'] },
+  {
+    rank: 0,
+    layer: 'core',
+    paths: [
+      'src/errors.ts',
+      'src/events.ts',
+      'src/protocol/',
+      'src/projection/',
+      'src/selection/',
+      'src/decisions/',
+      'src/format/',
+      'src/util/duration.ts',
+      'src/util/err.ts',
+    ],
+  },
   { rank: 1, layer: 'util', paths: ['src/util/', 'src/clock.ts'] },
   { rank: 2, layer: 'storage', paths: ['storage/'] },
   { rank: 3, layer: 'client', paths: ['src/client/'] },
@@ -44,11 +58,39 @@ export const LAYERS: ReadonlyArray<{ rank: number; layer: string; paths: string[
 const CORE_RANK = 0;
 
 /** Modules that do I/O (or read the clock: node:perf_hooks); bare names as well as node: ones. */
-const IO_MODULES = ['net', 'fs', 'fs/promises', 'http', 'https', 'http2', 'tls', 'dgram', 'dns', 'child_process', 'cluster', 'worker_threads', 'timers', 'timers/promises', 'perf_hooks', 'readline', 'os', 'process'];
+const IO_MODULES = [
+  'net',
+  'fs',
+  'fs/promises',
+  'http',
+  'https',
+  'http2',
+  'tls',
+  'dgram',
+  'dns',
+  'child_process',
+  'cluster',
+  'worker_threads',
+  'timers',
+  'timers/promises',
+  'perf_hooks',
+  'readline',
+  'os',
+  'process',
+];
 const IO_PACKAGES = ['level', 'classic-level', 'abstract-level', 'prom-client', 'pino'];
 
 /** Globals that read the clock, schedule, or draw random numbers (checked in the core's AST). */
-const CLOCK_AND_RANDOM = ['setTimeout', 'setInterval', 'setImmediate', 'Date.now', 'performance.now', 'Math.random', 'process.hrtime', 'new Date()'];
+const CLOCK_AND_RANDOM = [
+  'setTimeout',
+  'setInterval',
+  'setImmediate',
+  'Date.now',
+  'performance.now',
+  'Math.random',
+  'process.hrtime',
+  'new Date()',
+];
 
 export interface Import {
   /** The specifier as written. */
@@ -93,7 +135,12 @@ export function parseModule(file: string, text: string): Module {
     } else if (ts.isExportDeclaration(n) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) {
       const named = n.exportClause && ts.isNamedExports(n.exportClause) ? n.exportClause.elements : undefined;
       add(n.moduleSpecifier.text, n.isTypeOnly || (!!named && named.length > 0 && named.every((e) => e.isTypeOnly)));
-    } else if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword && n.arguments[0] && ts.isStringLiteral(n.arguments[0])) {
+    } else if (
+      ts.isCallExpression(n) &&
+      n.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      n.arguments[0] &&
+      ts.isStringLiteral(n.arguments[0])
+    ) {
       add(n.arguments[0].text, false);
     } else if (ts.isImportTypeNode(n) && ts.isLiteralTypeNode(n.argument) && ts.isStringLiteral(n.argument.literal)) {
       add(n.argument.literal.text, true);
@@ -201,7 +248,10 @@ export function check(modules: readonly Module[]): { cycles: string[]; upward: s
       if (i.file) {
         if (!graph.has(i.file)) continue; // outside the scanned folders (none today)
         const to = layerOf(i.file);
-        if (to && to.rank > from.rank) upward.push(`${m.file} (${from.layer}, rank ${from.rank}) imports ${i.file} (${to.layer}, rank ${to.rank})${i.typeOnly ? ' [type-only]' : ''}`);
+        if (to && to.rank > from.rank)
+          upward.push(
+            `${m.file} (${from.layer}, rank ${from.rank}) imports ${i.file} (${to.layer}, rank ${to.rank})${i.typeOnly ? ' [type-only]' : ''}`,
+          );
       } else if (from.rank === CORE_RANK && !i.typeOnly && isIoModule(i.spec)) {
         io.push(`${m.file} (core) imports ${i.spec}`);
       }
@@ -263,13 +313,21 @@ describe('architecture checks themselves', () => {
   });
 
   it('see type-only imports, dynamic imports and the clock', () => {
-    const m = parseModule('src/projection/x.ts', "import type { A } from './a.js';\nimport { b } from 'node:fs';\nconst c = await import('../c.js');\nconst t = Date.now() + Math.random();\nsetTimeout(() => {}, 1);\n");
+    const m = parseModule(
+      'src/projection/x.ts',
+      "import type { A } from './a.js';\nimport { b } from 'node:fs';\nconst c = await import('../c.js');\nconst t = Date.now() + Math.random();\nsetTimeout(() => {}, 1);\n",
+    );
     expect(m.imports).toEqual([
       { spec: './a.js', file: 'src/projection/a.ts', typeOnly: true },
       { spec: 'node:fs', file: undefined, typeOnly: false },
       { spec: '../c.js', file: 'src/c.ts', typeOnly: false },
     ]);
     expect(m.clock).toEqual(['Date.now (line 4)', 'Math.random (line 4)', 'setTimeout (line 5)']);
-    expect(check([m]).io).toEqual(['src/projection/x.ts (core) imports node:fs', 'src/projection/x.ts (core) uses Date.now (line 4)', 'src/projection/x.ts (core) uses Math.random (line 4)', 'src/projection/x.ts (core) uses setTimeout (line 5)']);
+    expect(check([m]).io).toEqual([
+      'src/projection/x.ts (core) imports node:fs',
+      'src/projection/x.ts (core) uses Date.now (line 4)',
+      'src/projection/x.ts (core) uses Math.random (line 4)',
+      'src/projection/x.ts (core) uses setTimeout (line 5)',
+    ]);
   });
 });

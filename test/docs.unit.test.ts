@@ -63,7 +63,8 @@ function problems(page: string): string[] {
       continue;
     }
     if (fragment !== undefined && target.endsWith('.md')) {
-      if (!anchors(readFileSync(join(ROOT, target), 'utf8')).has(fragment)) found.push(`${page}: ${link}: no heading #${fragment} in ${target}`);
+      if (!anchors(readFileSync(join(ROOT, target), 'utf8')).has(fragment))
+        found.push(`${page}: ${link}: no heading #${fragment} in ${target}`);
     }
   }
   return found;

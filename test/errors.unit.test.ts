@@ -7,7 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { ERRORS, ErrorCode, exitCode, httpStatus, isErrorCode, LoadLedgerError } from '../src/errors.js';
 
 const page = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
-const rows = [...page.matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \| ([^|]+) \|/gm)].map((m) => ({ code: m[1]!, http: m[2]!.trim(), exit: m[3]!.trim() }));
+const rows = [...page.matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \| ([^|]+) \|/gm)].map((m) => ({
+  code: m[1]!,
+  http: m[2]!.trim(),
+  exit: m[3]!.trim(),
+}));
 
 describe('docs/errors.md', () => {
   it('lists exactly the codes of ErrorCode, each once', () => {

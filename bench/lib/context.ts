@@ -154,15 +154,36 @@ export interface HttpResult {
   latency: LatencySummary;
 }
 
-export const cpuBetween = (a: ServerStats, b: ServerStats): number => (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1000 / (b.t - a.t);
+export const cpuBetween = (a: ServerStats, b: ServerStats): number =>
+  (b.cpu.user + b.cpu.system - a.cpu.user - a.cpu.system) / 1000 / (b.t - a.t);
 
 export function startMaster(
   name: string,
-  opts: { http?: boolean; helloInterval?: number; deadAfter?: number; profile?: boolean; stubStorage?: boolean; agent?: boolean; weights?: { interval: number; min: number; step: number } } = {},
+  opts: {
+    http?: boolean;
+    helloInterval?: number;
+    deadAfter?: number;
+    profile?: boolean;
+    stubStorage?: boolean;
+    agent?: boolean;
+    weights?: { interval: number; min: number; step: number };
+  } = {},
 ): Promise<Child<MasterInfo>> {
   const data = freshDir('master');
   return Child.start<MasterInfo>('master-proc', name, {
-    args: [JSON.stringify({ data, http: opts.http ?? false, helloInterval: opts.helloInterval, deadAfter: opts.deadAfter, profileDir: opts.profile ? PROF_DIR : undefined, stubStorage: opts.stubStorage, sync: FSYNC, agent: opts.agent, weights: opts.weights })],
+    args: [
+      JSON.stringify({
+        data,
+        http: opts.http ?? false,
+        helloInterval: opts.helloInterval,
+        deadAfter: opts.deadAfter,
+        profileDir: opts.profile ? PROF_DIR : undefined,
+        stubStorage: opts.stubStorage,
+        sync: FSYNC,
+        agent: opts.agent,
+        weights: opts.weights,
+      }),
+    ],
     execArgv: MASTER_FLAGS,
   });
 }

@@ -54,7 +54,11 @@ export class MasterProcess {
 
   constructor(data: string, flags: readonly string[]) {
     const args = [CLI, 'master', '--data', data, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', ...flags];
-    this.child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '' } });
+    this.child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LOADLEDGER_DEBUG: '' },
+    });
     live.add(this.child);
     this.child.stderr!.setEncoding('utf8').on('data', (s: string) => {
       this.stderr += s;
@@ -273,7 +277,9 @@ export class CrashRun {
       } else {
         const up = await master.waitUp(o.upTimeoutMs ?? 15_000);
         if (!up) {
-          problems.push(`master did not start on the log the previous one left: ${master.running ? 'no UP line' : 'it exited'}: ${master.stderr.trim()}`);
+          problems.push(
+            `master did not start on the log the previous one left: ${master.running ? 'no UP line' : 'it exited'}: ${master.stderr.trim()}`,
+          );
         } else {
           this.checkStart(up, problems);
           swarm = new Swarm({ ...o.swarm, port: up.port, rng: clientRng });
@@ -304,8 +310,10 @@ export class CrashRun {
     await swarm?.stop();
     this.swarm = undefined;
     this.current = undefined;
-    if (o.signal === 'SIGKILL' && exit.signal !== 'SIGKILL') problems.push(`master was to be killed, it exited with ${JSON.stringify(exit)}: ${master.stderr.trim()}`);
-    if (o.signal === 'SIGTERM' && (exit.code !== 0 || exit.signal !== null)) problems.push(`SIGTERM: the master exited with ${JSON.stringify(exit)} (expected code 0): ${master.stderr.trim()}`);
+    if (o.signal === 'SIGKILL' && exit.signal !== 'SIGKILL')
+      problems.push(`master was to be killed, it exited with ${JSON.stringify(exit)}: ${master.stderr.trim()}`);
+    if (o.signal === 'SIGTERM' && (exit.code !== 0 || exit.signal !== null))
+      problems.push(`SIGTERM: the master exited with ${JSON.stringify(exit)} (expected code 0): ${master.stderr.trim()}`);
 
     const acks = new AckCheck(master.up?.epoch);
     const verify = await verifyLog(this.data, { visit: acks.visit, maxProblems: 5 });
@@ -345,7 +353,10 @@ export class CrashRun {
     if (this.cycles > 1 || this.lastSeq > 0) {
       if (up.epoch !== this.maxEpoch + 1) problems.push(`restarted master reports epoch ${up.epoch}; the log's last is ${this.maxEpoch}`);
       const expected = this.lastSeq + (this.lastType === undefined || this.lastType === 'MasterStopped' ? 1 : 2);
-      if (up.seq !== expected) problems.push(`restarted master is at seq ${up.seq} after its MasterStarted; the log ended at seq ${this.lastSeq} (${this.lastType ?? 'empty'})`);
+      if (up.seq !== expected)
+        problems.push(
+          `restarted master is at seq ${up.seq} after its MasterStarted; the log ended at seq ${this.lastSeq} (${this.lastType ?? 'empty'})`,
+        );
     }
   }
 

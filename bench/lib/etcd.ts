@@ -45,7 +45,25 @@ export async function startEtcd(bin: string, dataDir: string): Promise<BenchEtcd
   const peer = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const peerUrl = `http://127.0.0.1:${peer}`;
-  const args = ['--name', 'bench', '--data-dir', dataDir, '--listen-client-urls', url, '--advertise-client-urls', url, '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `bench=${peerUrl}`, '--unsafe-no-fsync', '--log-level', 'error'];
+  const args = [
+    '--name',
+    'bench',
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    url,
+    '--advertise-client-urls',
+    url,
+    '--listen-peer-urls',
+    peerUrl,
+    '--initial-advertise-peer-urls',
+    peerUrl,
+    '--initial-cluster',
+    `bench=${peerUrl}`,
+    '--unsafe-no-fsync',
+    '--log-level',
+    'error',
+  ];
   const cp = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   track(cp);
   let output = '';

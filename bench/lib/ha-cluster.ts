@@ -53,8 +53,24 @@ export class HaMaster {
 
   /** Spawns it on its data dir (again, after a kill: the same log and ports). */
   start(): void {
-    const args = [CLI, 'master', '--data', this.data, '--listen', `127.0.0.1:${this.port}`, '--http', `127.0.0.1:${this.httpPort}`, '--node-id', this.node, ...this.flags];
-    const cp = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '', LOADLEDGER_LOG_FORMAT: 'human' } });
+    const args = [
+      CLI,
+      'master',
+      '--data',
+      this.data,
+      '--listen',
+      `127.0.0.1:${this.port}`,
+      '--http',
+      `127.0.0.1:${this.httpPort}`,
+      '--node-id',
+      this.node,
+      ...this.flags,
+    ];
+    const cp = spawn(process.execPath, args, {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LOADLEDGER_DEBUG: '', LOADLEDGER_LOG_FORMAT: 'human' },
+    });
     track(cp);
     this.cp = cp;
     cp.stderr.setEncoding('utf8').on('data', (s: string) => (this.stderr = (this.stderr + s).slice(-20_000)));
@@ -127,7 +143,10 @@ export class HaCluster {
   async until(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while (!(await cond())) {
-      if (performance.now() > deadline) throw new Error(`ha: waited ${timeoutMs} ms for ${what}; ${this.masters.map((m) => `${m.node}: ${m.stderr.trim().split('\n').slice(-3).join(' | ')}`).join('; ')}`);
+      if (performance.now() > deadline)
+        throw new Error(
+          `ha: waited ${timeoutMs} ms for ${what}; ${this.masters.map((m) => `${m.node}: ${m.stderr.trim().split('\n').slice(-3).join(' | ')}`).join('; ')}`,
+        );
       await sleep(20);
     }
   }

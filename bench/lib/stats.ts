@@ -26,7 +26,15 @@ export class Samples {
     const at = (q: number): number => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))]!);
     let sum = 0;
     for (const v of s) sum += v;
-    return { count: s.length, mean: s.length ? sum / s.length : NaN, p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: s.length ? s[s.length - 1]! : NaN };
+    return {
+      count: s.length,
+      mean: s.length ? sum / s.length : NaN,
+      p50: at(0.5),
+      p90: at(0.9),
+      p99: at(0.99),
+      p999: at(0.999),
+      max: s.length ? s[s.length - 1]! : NaN,
+    };
   }
 }
 

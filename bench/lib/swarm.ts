@@ -122,7 +122,13 @@ export class Swarm {
    * Opens one connection. `onOpen` runs once connected, with its record; `onClose` when it
    * is gone (whoever closed it). A refused connection (the master is down) retries later.
    */
-  private open(kind: ClientKind, onOpen: (s: Socket, rec: ConnRecord) => void, onClose: (rec: ConnRecord | undefined) => void, slot = 0, port = this.opts.port): void {
+  private open(
+    kind: ClientKind,
+    onOpen: (s: Socket, rec: ConnRecord) => void,
+    onClose: (rec: ConnRecord | undefined) => void,
+    slot = 0,
+    port = this.opts.port,
+  ): void {
     if (this.stopped) return;
     const s = connect({ host: '127.0.0.1', port, noDelay: true });
     this.sockets.add(s);

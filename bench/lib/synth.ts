@@ -60,7 +60,13 @@ export class Synth {
     const conn = ++this.lastConn;
     this.connOf[i] = conn;
     const seq = ++this.seq;
-    this.queue.push({ seq, ts: this.tsOf(seq), type: 'SlaveConnected', conn, remote: `10.1.${(i >> 8) & 255}.${i & 255}:${32768 + (conn % 28000)}` });
+    this.queue.push({
+      seq,
+      ts: this.tsOf(seq),
+      type: 'SlaveConnected',
+      conn,
+      remote: `10.1.${(i >> 8) & 255}.${i & 255}:${32768 + (conn % 28000)}`,
+    });
   }
 
   private refill(): void {
@@ -69,7 +75,17 @@ export class Synth {
     const n = this.opts.nodes;
     if (this.phase === 'start') {
       const seq = ++this.seq;
-      this.queue.push({ seq, ts: this.tsOf(seq), type: 'MasterStarted', epoch: 1, listen: '0.0.0.0:7400', http: '127.0.0.1:7480', pid: 4242, helloInterval: 1000, deadAfter: 3000 });
+      this.queue.push({
+        seq,
+        ts: this.tsOf(seq),
+        type: 'MasterStarted',
+        epoch: 1,
+        listen: '0.0.0.0:7400',
+        http: '127.0.0.1:7480',
+        pid: 4242,
+        helloInterval: 1000,
+        deadAfter: 3000,
+      });
       this.phase = 'connect';
       return;
     }
@@ -94,7 +110,16 @@ export class Synth {
       const seq = this.seq;
       this.seq += 3;
       const ts = this.tsOf(seq + 1);
-      this.queue.push({ seq: seq + 1, ts, type: 'LoadPushed', conn, node: this.ids[i]!, load: Math.floor(this.rnd() * 1000), capacity: 1, attrs });
+      this.queue.push({
+        seq: seq + 1,
+        ts,
+        type: 'LoadPushed',
+        conn,
+        node: this.ids[i]!,
+        load: Math.floor(this.rnd() * 1000),
+        capacity: 1,
+        attrs,
+      });
       this.queue.push({ seq: seq + 2, ts, type: 'HelloReceived', conn });
       this.queue.push({ seq: seq + 3, ts, type: 'HelloAckSent', conn });
     }

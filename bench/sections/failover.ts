@@ -54,14 +54,22 @@ function epochsOf(): { visit: (e: LedgerEvent) => void; led: Map<string, number>
 
 export async function failover(etcd: string): Promise<FailoverResult> {
   const c = await HaCluster.start(etcd, clusterName('failover'), ['--ack', 'standby']);
-  const swarm = new Swarm({ port: c.ports[0]!, ports: c.ports, rng: mulberry32(1313), healthy: SLAVES, healthyIntervalMs: INTERVAL_MS }).start();
+  const swarm = new Swarm({
+    port: c.ports[0]!,
+    ports: c.ports,
+    rng: mulberry32(1313),
+    healthy: SLAVES,
+    healthyIntervalMs: INTERVAL_MS,
+  }).start();
   const loadMs = QUICK ? 3000 : 5000;
   let t: Awaited<ReturnType<typeof takeover>> | undefined;
   try {
     await c.until(() => swarm.registered(c.ports[0]!, 0) === SLAVES, 60_000, `${SLAVES} slaves on a`);
     await sleep(loadMs);
     t = await takeover(c, swarm, SLAVES, 'SIGKILL');
-    log(`failover: kill -9 of ${t.from} with ${SLAVES} slaves: ${t.to} leads after ${fmtMs(t.leadsMs)}, all slaves back and least-loaded answered after ${fmtMs(t.ms)}`);
+    log(
+      `failover: kill -9 of ${t.from} with ${SLAVES} slaves: ${t.to} leads after ${fmtMs(t.leadsMs)}, all slaves back and least-loaded answered after ${fmtMs(t.ms)}`,
+    );
     await sleep(1000); // the new leader under the same load for a moment
   } finally {
     await swarm.stop();
@@ -92,7 +100,10 @@ export async function failover(etcd: string): Promise<FailoverResult> {
   return result;
 }
 
-export function failoverReport(r: FailoverResult): { lines: string[]; targets: { name: string; measured: string; required: string; pass: boolean | null }[] } {
+export function failoverReport(r: FailoverResult): {
+  lines: string[];
+  targets: { name: string; measured: string; required: string; pass: boolean | null }[];
+} {
   const lines = [
     `9. failover run: ${r.slaves} slaves (PUSH_LOAD_INFO + HELLO every ${INTERVAL_MS} ms, both addresses), --ack standby, --lease-ttl 2s; kill -9 of the leader after ${fmtMs(r.loadMs)} of load`,
     `takeover: the standby leads after ${fmtMs(r.leadsMs)}; all ${r.slaves} slaves re-registered and least-loaded answered after ${fmtMs(r.takeoverMs)}`,
@@ -102,8 +113,18 @@ export function failoverReport(r: FailoverResult): { lines: string[]; targets: {
     '',
   ];
   const targets = [
-    { name: 'failover: acknowledged events missing on the new leader (--ack standby)', measured: fmtInt(r.oldLeader.missing), required: '0', pass: r.oldLeader.missing === 0 && r.newLeader.missing === 0 && r.verify.ok },
-    { name: 'failover: kill -9 takeover with 1000 slaves', measured: fmtMs(r.takeoverMs), required: '≤ 3 s (TTL + 1 s)', pass: r.takeoverMs <= 3000 },
+    {
+      name: 'failover: acknowledged events missing on the new leader (--ack standby)',
+      measured: fmtInt(r.oldLeader.missing),
+      required: '0',
+      pass: r.oldLeader.missing === 0 && r.newLeader.missing === 0 && r.verify.ok,
+    },
+    {
+      name: 'failover: kill -9 takeover with 1000 slaves',
+      measured: fmtMs(r.takeoverMs),
+      required: '≤ 3 s (TTL + 1 s)',
+      pass: r.takeoverMs <= 3000,
+    },
   ];
   return { lines, targets };
 }

@@ -51,7 +51,12 @@ export interface HaResult {
  * Ends the leader with `signal` and waits for the other master to take over with every one of
  * `slaves` re-registered (lib/swarm.ts `registered`) and least-loaded answering.
  */
-export async function takeover(c: HaCluster, swarm: Swarm, slaves: number, signal: 'SIGKILL' | 'SIGTERM'): Promise<Takeover & { from: string; to: string }> {
+export async function takeover(
+  c: HaCluster,
+  swarm: Swarm,
+  slaves: number,
+  signal: 'SIGKILL' | 'SIGTERM',
+): Promise<Takeover & { from: string; to: string }> {
   const from = await c.leader();
   if (!from) throw new Error('ha: no leader before the takeover');
   const to = c.other(from);
@@ -85,7 +90,9 @@ async function takeovers(etcd: string): Promise<Takeover[]> {
       const signal = i % 2 === 0 ? 'SIGKILL' : 'SIGTERM';
       const t = await takeover(c, swarm, SLAVES, signal);
       out.push({ signal: t.signal, leadsMs: t.leadsMs, ms: t.ms });
-      log(`ha takeover ${i + 1}/${2 * TRIALS}: ${signal === 'SIGKILL' ? 'kill -9' : 'SIGTERM'} of ${t.from}: ${t.to} leads after ${fmtMs(t.leadsMs)}, all ${SLAVES} slaves back and least-loaded answered after ${fmtMs(t.ms)}`);
+      log(
+        `ha takeover ${i + 1}/${2 * TRIALS}: ${signal === 'SIGKILL' ? 'kill -9' : 'SIGTERM'} of ${t.from}: ${t.to} leads after ${fmtMs(t.leadsMs)}, all ${SLAVES} slaves back and least-loaded answered after ${fmtMs(t.ms)}`,
+      );
       const back = c.masters.find((m) => m.node === t.from)!;
       back.start();
       await c.standbyCaughtUp(back);
@@ -120,7 +127,13 @@ async function ingestRun(etcd: string, ack: 'local' | 'standby'): Promise<HaInge
     }
     const g = await gen.call<GenResult>('collect');
     await gen.call('halt');
-    const run: HaIngest = { ack, roundTripsPerSec: (g.completed / g.wallMs) * 1000, latency: g.latency, lagSeq: lagSeq.summary(), lagMs: lagMs.summary() };
+    const run: HaIngest = {
+      ack,
+      roundTripsPerSec: (g.completed / g.wallMs) * 1000,
+      latency: g.latency,
+      lagSeq: lagSeq.summary(),
+      lagMs: lagMs.summary(),
+    };
     log(
       `ha ingest --ack ${ack}, 1000 slaves: ${fmtInt(run.roundTripsPerSec)} rt/s, HELLO→ACK p50 ${fmtMs(g.latency.p50)} p99 ${fmtMs(g.latency.p99)}; standby lag p99 ${fmtInt(run.lagSeq.p99)} events, ${fmtMs(run.lagMs.p99)} (${lagSeq.n} samples)`,
     );
@@ -154,24 +167,43 @@ export function haReport(r: HaResult): { lines: string[]; targets: Target[] } {
     const ts = r.takeovers.filter((t) => t.signal === signal);
     if (ts.length === 0) continue;
     const name = signal === 'SIGKILL' ? 'kill -9' : 'SIGTERM';
-    lines.push(`takeover after ${name} (${ts.length} trials, min / median / max): leads ${mmm(ts.map((t) => t.leadsMs))}; leads with all slaves back and answers least-loaded ${mmm(ts.map((t) => t.ms))}`);
+    lines.push(
+      `takeover after ${name} (${ts.length} trials, min / median / max): leads ${mmm(ts.map((t) => t.leadsMs))}; leads with all slaves back and answers least-loaded ${mmm(ts.map((t) => t.ms))}`,
+    );
     const max = Math.max(...ts.map((t) => t.ms));
     const bound = signal === 'SIGKILL' ? 3000 : 1000;
-    targets.push({ name: `takeover after ${name}, max of ${ts.length}`, measured: `${fmtMs(max)} (median ${fmtMs(median(ts.map((t) => t.ms)))})`, required: signal === 'SIGKILL' ? '≤ 3 s (TTL + 1 s)' : '≤ 1 s', pass: max <= bound });
+    targets.push({
+      name: `takeover after ${name}, max of ${ts.length}`,
+      measured: `${fmtMs(max)} (median ${fmtMs(median(ts.map((t) => t.ms)))})`,
+      required: signal === 'SIGKILL' ? '≤ 3 s (TTL + 1 s)' : '≤ 1 s',
+      pass: max <= bound,
+    });
   }
   const local = r.ingest.filter((x) => x.ack === 'local');
   const standby = r.ingest.filter((x) => x.ack === 'standby');
   for (const x of [...local, ...standby]) {
-    lines.push(`ingest --ack ${x.ack.padEnd(7)} 1000 slaves: ${fmtInt(x.roundTripsPerSec)} rt/s, HELLO→ACK p50 ${fmtMs(x.latency.p50)} p99 ${fmtMs(x.latency.p99)}; standby lag p50 / p99 / max: ${fmtInt(x.lagSeq.p50)} / ${fmtInt(x.lagSeq.p99)} / ${fmtInt(x.lagSeq.max)} events, ${fmtMs(x.lagMs.p50)} / ${fmtMs(x.lagMs.p99)} / ${fmtMs(x.lagMs.max)}`);
+    lines.push(
+      `ingest --ack ${x.ack.padEnd(7)} 1000 slaves: ${fmtInt(x.roundTripsPerSec)} rt/s, HELLO→ACK p50 ${fmtMs(x.latency.p50)} p99 ${fmtMs(x.latency.p99)}; standby lag p50 / p99 / max: ${fmtInt(x.lagSeq.p50)} / ${fmtInt(x.lagSeq.p99)} / ${fmtInt(x.lagSeq.max)} events, ${fmtMs(x.lagMs.p50)} / ${fmtMs(x.lagMs.p99)} / ${fmtMs(x.lagMs.max)}`,
+    );
   }
   if (local.length > 0 && standby.length > 0) {
     const l = best(local, (x) => x.roundTripsPerSec);
     const s = best(standby, (x) => x.roundTripsPerSec);
     const ratio = s.roundTripsPerSec / l.roundTripsPerSec;
-    targets.push({ name: 'ingest @1000, --ack standby vs --ack local', measured: `${fmtRatio3(ratio)} (${fmtInt(s.roundTripsPerSec)} vs ${fmtInt(l.roundTripsPerSec)} rt/s)`, required: '≥ 0.70×', pass: ratio >= 0.7 });
+    targets.push({
+      name: 'ingest @1000, --ack standby vs --ack local',
+      measured: `${fmtRatio3(ratio)} (${fmtInt(s.roundTripsPerSec)} vs ${fmtInt(l.roundTripsPerSec)} rt/s)`,
+      required: '≥ 0.70×',
+      pass: ratio >= 0.7,
+    });
     const worst = (xs: HaIngest[]): HaIngest => best(xs, (x) => x.lagSeq.p99);
     const wl = worst(local);
-    targets.push({ name: 'replication lag p99 @1000, --ack local', measured: `${fmtInt(wl.lagSeq.p99)} events, ${fmtMs(wl.lagMs.p99)}`, required: 'reported (what --ack local may lose)', pass: null });
+    targets.push({
+      name: 'replication lag p99 @1000, --ack local',
+      measured: `${fmtInt(wl.lagSeq.p99)} events, ${fmtMs(wl.lagMs.p99)}`,
+      required: 'reported (what --ack local may lose)',
+      pass: null,
+    });
   }
   lines.push('');
   return { lines, targets };

@@ -128,9 +128,20 @@ function bucket(xs: number[]): Bucket | null {
  * in the proxies' last polls: LOAD while the shares are equal), and at t0 DROP reports 0
  * once (a restart) and then its traffic again.
  */
-async function run(name: string, policy: WeightPolicy, interval: number, opts: { answers: boolean; feedback: boolean }): Promise<{ shares: (Bucket | null)[]; answers?: HerdResult['answers'] }> {
+async function run(
+  name: string,
+  policy: WeightPolicy,
+  interval: number,
+  opts: { answers: boolean; feedback: boolean },
+): Promise<{ shares: (Bucket | null)[]; answers?: HerdResult['answers'] }> {
   const askAnswers = opts.answers;
-  const m = await startMaster(`herd-${name}`, { http: askAnswers, helloInterval: interval, deadAfter: 5 * interval, agent: true, weights: { interval, ...policy } });
+  const m = await startMaster(`herd-${name}`, {
+    http: askAnswers,
+    helloInterval: interval,
+    deadAfter: 5 * interval,
+    agent: true,
+    weights: { interval, ...policy },
+  });
   const loads = new Map(IDS.map((id) => [id, LOAD]));
   /** Each proxy's last poll: the weights of IDS, in order. */
   const latest: number[][] = [];
@@ -149,7 +160,9 @@ async function run(name: string, policy: WeightPolicy, interval: number, opts: {
     }
     return traffic(IDS.indexOf(id));
   };
-  const slaves: Slave[] = IDS.map((id) => createSlave({ master: m.info.listen, addr: id, load: () => loadOf(id), interval, deadAfter: 5 * interval }));
+  const slaves: Slave[] = IDS.map((id) =>
+    createSlave({ master: m.info.listen, addr: id, load: () => loadOf(id), interval, deadAfter: 5 * interval }),
+  );
   const port = m.info.agent!.port;
   const http = m.info.http ? `http://127.0.0.1:${m.info.http.port}` : '';
   let stop = false;
@@ -217,9 +230,19 @@ export async function herd(): Promise<HerdResult> {
       ['guard', GUARD],
       ['no bounds', NO_BOUNDS],
     ] as const) {
-      const r = await run(`${name.replace(' ', '-')}${feedback ? '-feedback' : ''}`, policy, interval, { answers: name === 'guard' && !feedback, feedback });
+      const r = await run(`${name.replace(' ', '-')}${feedback ? '-feedback' : ''}`, policy, interval, {
+        answers: name === 'guard' && !feedback,
+        feedback,
+      });
       if (r.answers) answers = r.answers;
-      variants.push({ name, feedback, policy, shares: r.shares, mapping: mappingShares(policy, feedback), floor: policy.min / (policy.min + 100 * (HERD_NODES - 1)) });
+      variants.push({
+        name,
+        feedback,
+        policy,
+        shares: r.shares,
+        mapping: mappingShares(policy, feedback),
+        floor: policy.min / (policy.min + 100 * (HERD_NODES - 1)),
+      });
     }
   }
   return { nodes: HERD_NODES, proxies: HERD_PROXIES, intervalMs: interval, load: LOAD, node: DROP, variants, answers };
@@ -248,7 +271,13 @@ export function herdReport(r: HerdResult): { lines: string[]; targets: [] } {
     const rows: string[][] = [];
     for (let i = 0; i < BEFORE + AFTER + 1; i++) {
       const k = i - BEFORE;
-      const row = [String(k), cell(guard?.shares[i]), k >= 0 ? pct(guard?.mapping[k]) : '', cell(bare?.shares[i]), k >= 0 ? pct(bare?.mapping[k]) : ''];
+      const row = [
+        String(k),
+        cell(guard?.shares[i]),
+        k >= 0 ? pct(guard?.mapping[k]) : '',
+        cell(bare?.shares[i]),
+        k >= 0 ? pct(bare?.mapping[k]) : '',
+      ];
       if (!feedback) row.push(pct(r.answers.leastLoaded[i]), pct(r.answers.p2c[i]));
       rows.push(row);
     }
@@ -264,7 +293,9 @@ export function herdReport(r: HerdResult): { lines: string[]; targets: [] } {
     if (guard && bare && feedback) {
       const peak = (v: HerdVariant) => Math.max(...v.mapping.slice(1));
       const trough = (v: HerdVariant) => Math.min(...v.mapping.slice(1));
-      lines.push(`mapping, peak / trough after the restart: guard ${pct(peak(guard))} / ${pct(trough(guard))}, no bounds ${pct(peak(bare))} / ${pct(trough(bare))} (fair share ${pct(1 / r.nodes)})`);
+      lines.push(
+        `mapping, peak / trough after the restart: guard ${pct(peak(guard))} / ${pct(trough(guard))}, no bounds ${pct(peak(bare))} / ${pct(trough(bare))} (fair share ${pct(1 / r.nodes)})`,
+      );
     }
   }
   lines.push('');

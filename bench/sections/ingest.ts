@@ -24,7 +24,10 @@ export interface IngestRun {
 
 export async function ingestRun(server: 'master' | 'bare', conns: number, profile = false): Promise<IngestRun> {
   const name = `${server}-ingest-${conns}`;
-  const srv = server === 'master' ? await startMaster(name, { profile }) : await Child.start<MasterInfo>('bare-server', name, { args: profile ? [PROF_DIR] : [] });
+  const srv =
+    server === 'master'
+      ? await startMaster(name, { profile })
+      : await Child.start<MasterInfo>('bare-server', name, { args: profile ? [PROF_DIR] : [] });
   const gen = await Child.start('loadgen', `loadgen-${conns}`);
   try {
     await gen.call('connect', { port: srv.info.listen.port, conns, mode: 'closed' });

@@ -97,7 +97,9 @@ export async function latencyRun(conns: number, rate: number, profile: boolean, 
       diag,
       tail,
     };
-    log(`latency${stubStorage ? ' (DIAGNOSTIC: LevelDB write stubbed)' : ''} ${conns} conns at ${fmtInt(rate)} rt/s: answered ${fmtInt(run.achievedRate)}/s, p50 ${fmtMs(g.latency.p50)} p99 ${fmtMs(g.latency.p99)} p99.9 ${fmtMs(g.latency.p999)} max ${fmtMs(g.latency.max)}, cpu master ${fmtPct(run.masterCpu)} gen ${fmtPct(g.cpu)} other ${fmtPct(run.foreignCpu)}`);
+    log(
+      `latency${stubStorage ? ' (DIAGNOSTIC: LevelDB write stubbed)' : ''} ${conns} conns at ${fmtInt(rate)} rt/s: answered ${fmtInt(run.achievedRate)}/s, p50 ${fmtMs(g.latency.p50)} p99 ${fmtMs(g.latency.p99)} p99.9 ${fmtMs(g.latency.p999)} max ${fmtMs(g.latency.max)}, cpu master ${fmtPct(run.masterCpu)} gen ${fmtPct(g.cpu)} other ${fmtPct(run.foreignCpu)}`,
+    );
     log(`  master: ${fmtDiag(diag)}`);
     log(`  ${fmtTail(tail)}`);
     return run;

@@ -5,7 +5,17 @@ import { Child } from '../lib/rpc.js';
 import { fmtInt, fmtMs, fmtPct } from '../lib/format.js';
 import { coresBusy, cpuTicks } from '../lib/machine.js';
 import { best, type LatencySummary } from '../lib/stats.js';
-import { PROFILE, CFG, PROF_DIR, log, type HttpClient, type ServerStats, type HttpResult, cpuBetween, startMaster } from '../lib/context.js';
+import {
+  PROFILE,
+  CFG,
+  PROF_DIR,
+  log,
+  type HttpClient,
+  type ServerStats,
+  type HttpResult,
+  cpuBetween,
+  startMaster,
+} from '../lib/context.js';
 
 export interface HttpRun {
   server: 'master' | 'floor';
@@ -21,7 +31,13 @@ export interface HttpRun {
   sockets: number;
 }
 
-export async function httpRun(server: 'master' | 'floor', client: HttpClient, port: number, srv: Child<unknown>, profile = false): Promise<HttpRun> {
+export async function httpRun(
+  server: 'master' | 'floor',
+  client: HttpClient,
+  port: number,
+  srv: Child<unknown>,
+  profile = false,
+): Promise<HttpRun> {
   const gen = await Child.start('httpgen', `httpgen-${server}-${client}`);
   try {
     await gen.call('start', { port, path: '/v1/least-loaded', conns: CFG.httpConns, client });
@@ -46,7 +62,9 @@ export async function httpRun(server: 'master' | 'floor', client: HttpClient, po
       errors: g.errors,
       sockets: g.sockets,
     };
-    log(`query ${server} (${client} client): ${fmtInt(run.reqPerSec)} req/s, p50 ${fmtMs(g.latency.p50)} p99 ${fmtMs(g.latency.p99)}, cpu server ${fmtPct(run.serverCpu)} client ${fmtPct(g.cpu)} other ${fmtPct(run.foreignCpu)}, non-200 ${g.bad}${g.bad ? ` (last ${g.lastStatus})` : ''}`);
+    log(
+      `query ${server} (${client} client): ${fmtInt(run.reqPerSec)} req/s, p50 ${fmtMs(g.latency.p50)} p99 ${fmtMs(g.latency.p99)}, cpu server ${fmtPct(run.serverCpu)} client ${fmtPct(g.cpu)} other ${fmtPct(run.foreignCpu)}, non-200 ${g.bad}${g.bad ? ` (last ${g.lastStatus})` : ''}`,
+    );
     return run;
   } finally {
     await gen.stop();
@@ -63,7 +81,6 @@ export interface QueryResult {
   runs: HttpRun[];
 }
 
-
 /** Soft limit on open files (inherited by the children): 10k slave sockets need it above 10k. */
 export function openFilesLimit(): number {
   const r = process.report?.getReport() as unknown as { userLimits?: { open_files?: { soft?: number | string } } } | undefined;
@@ -74,7 +91,9 @@ export function openFilesLimit(): number {
 export async function query(): Promise<QueryResult> {
   const limit = openFilesLimit();
   if (limit < CFG.queryNodes + 1000) {
-    throw new Error(`query: ${CFG.queryNodes} slave connections need more open files than \`ulimit -n\` = ${limit}; raise it (e.g. ulimit -n 20000) or run --only without query`);
+    throw new Error(
+      `query: ${CFG.queryNodes} slave connections need more open files than \`ulimit -n\` = ${limit}; raise it (e.g. ulimit -n 20000) or run --only without query`,
+    );
   }
   // Idle table: the master does not ping within the measurement (hello-interval 10 min),
   // so the figure is the query path alone; the generator still answers any HELLO.
@@ -96,7 +115,9 @@ export async function query(): Promise<QueryResult> {
     if ((st.eligible ?? 0) < CFG.queryNodes) throw new Error(`query: only ${st.eligible} of ${CFG.queryNodes} nodes eligible after 60 s`);
     const after = await srv.call<ServerStats>('gc');
     fill = { eligible: st.eligible ?? 0, nodes: st.nodes ?? 0, ms, rssPerNode: ((after.rss ?? 0) - (before.rss ?? 0)) / CFG.queryNodes };
-    log(`query: ${fmtInt(fill.eligible)} eligible nodes on ${fmtInt(CFG.queryNodes)} connections in ${fmtMs(ms)}; master RSS +${fmtInt(fill.rssPerNode)} B per connected node`);
+    log(
+      `query: ${fmtInt(fill.eligible)} eligible nodes on ${fmtInt(CFG.queryNodes)} connections in ${fmtMs(ms)}; master RSS +${fmtInt(fill.rssPerNode)} B per connected node`,
+    );
     await sleep(200);
     // Alternate floor and master (both servers up, the idle one costs nothing) so that
     // a burst of load from elsewhere on the machine does not land on one side only.
@@ -107,7 +128,8 @@ export async function query(): Promise<QueryResult> {
       }
     }
     const end = await srv.call<ServerStats>('stats');
-    if ((end.eligible ?? 0) !== CFG.queryNodes) throw new Error(`query: the table changed during the measurement (${end.eligible} eligible)`);
+    if ((end.eligible ?? 0) !== CFG.queryNodes)
+      throw new Error(`query: the table changed during the measurement (${end.eligible} eligible)`);
   } finally {
     await floorSrv.stop();
     await gen.stop();
@@ -120,8 +142,14 @@ export async function query(): Promise<QueryResult> {
     masterRssPerConnectedNode: fill.rssPerNode,
     byClient: CFG.httpClients.map((client) => ({
       client,
-      master: best(runs.filter((r) => r.server === 'master' && r.client === client), (r) => r.reqPerSec),
-      floor: best(runs.filter((r) => r.server === 'floor' && r.client === client), (r) => r.reqPerSec),
+      master: best(
+        runs.filter((r) => r.server === 'master' && r.client === client),
+        (r) => r.reqPerSec,
+      ),
+      floor: best(
+        runs.filter((r) => r.server === 'floor' && r.client === client),
+        (r) => r.reqPerSec,
+      ),
     })),
     runs,
   };

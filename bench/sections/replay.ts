@@ -48,8 +48,14 @@ export async function buildLog(events: number, finalSnapshot = true): Promise<{ 
   const dir = freshDir(`log-${events}`);
   const w = await Child.start('storage-worker', `build-${events}`);
   try {
-    const b = await w.call<ReplayResult['build']>('build', { dir, events, nodes: REPLAY_NODES, churn: REPLAY_CHURN, snapshotEvery: SNAPSHOT_EVERY, finalSnapshot }, 600_000);
-    log(`built a log of ${fmtInt(events)} events in ${fmtMs(b.ms)} (${(b.diskBytes / 2 ** 20).toFixed(0)} MiB on disk, ${b.snapshots} snapshots, the last at seq ${fmtInt(b.lastSnapshotSeq)})`);
+    const b = await w.call<ReplayResult['build']>(
+      'build',
+      { dir, events, nodes: REPLAY_NODES, churn: REPLAY_CHURN, snapshotEvery: SNAPSHOT_EVERY, finalSnapshot },
+      600_000,
+    );
+    log(
+      `built a log of ${fmtInt(events)} events in ${fmtMs(b.ms)} (${(b.diskBytes / 2 ** 20).toFixed(0)} MiB on disk, ${b.snapshots} snapshots, the last at seq ${fmtInt(b.lastSnapshotSeq)})`,
+    );
     if (finalSnapshot) logDirs.set(events, dir);
     return { dir, build: b };
   } finally {
@@ -74,11 +80,17 @@ export async function replay(events: number): Promise<ReplayResult> {
   for (let r = 0; r < CFG.replayRounds; r++) {
     for (const mode of ['raw', 'decode', 'fold'] as const) all.push(await replayMode(dir, mode, events, PROFILE && r === 0));
   }
-  const pick = (mode: string): ReplayMode => best(all.filter((x) => x.mode === mode), (x) => x.eventsPerSec);
+  const pick = (mode: string): ReplayMode =>
+    best(
+      all.filter((x) => x.mode === mode),
+      (x) => x.eventsPerSec,
+    );
   const raw = pick('raw');
   const decode = pick('decode');
   const fold = pick('fold');
-  log(`replay ${fmtInt(events)}: fold ${fmtInt(fold.eventsPerSec)}/s, decode-only ${fmtInt(decode.eventsPerSec)}/s, raw read ${fmtInt(raw.eventsPerSec)}/s`);
+  log(
+    `replay ${fmtInt(events)}: fold ${fmtInt(fold.eventsPerSec)}/s, decode-only ${fmtInt(decode.eventsPerSec)}/s, raw read ${fmtInt(raw.eventsPerSec)}/s`,
+  );
   if (fold.events !== events || raw.events !== events) throw new Error(`replay ${events}: folded ${fold.events}, raw ${raw.events}`);
   return { events, build, raw, decode, fold, runs: all };
 }

@@ -15,7 +15,11 @@ export interface RestartResult {
   line: string;
 }
 
-export function spawnTimed(args: string[], until: (stderr: string) => boolean, stopAfter: boolean): Promise<{ ms: number; stderr: string }> {
+export function spawnTimed(
+  args: string[],
+  until: (stderr: string) => boolean,
+  stopAfter: boolean,
+): Promise<{ ms: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const cp = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -44,7 +48,11 @@ export async function restart(events: number, dir: string, profile: boolean, tai
   let line = '';
   for (let i = 0; i < CFG.restartTrials; i++) {
     const exec = profile && i === CFG.restartTrials - 1 ? profArgs(`restart-${events}`) : [];
-    const r = await spawnTimed([...exec, CLI, 'master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-format', 'human'], (s) => s.includes('UP_LISTENING'), true);
+    const r = await spawnTimed(
+      [...exec, CLI, 'master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-format', 'human'],
+      (s) => s.includes('UP_LISTENING'),
+      true,
+    );
     trials.push(r.ms);
     line = r.stderr.split('\n').find((l) => l.includes('UP_LISTENING')) ?? '';
   }
@@ -58,7 +66,15 @@ export async function processFloor(): Promise<{ versionMs: number; emptyLogMs: n
   const e: number[] = [];
   for (let i = 0; i < CFG.restartTrials; i++) {
     v.push((await spawnTimed([CLI, '--version'], () => false, false)).ms);
-    e.push((await spawnTimed([CLI, 'master', '--data', freshDir('empty'), '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'], (s) => s.includes('UP_LISTENING'), true)).ms);
+    e.push(
+      (
+        await spawnTimed(
+          [CLI, 'master', '--data', freshDir('empty'), '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'],
+          (s) => s.includes('UP_LISTENING'),
+          true,
+        )
+      ).ms,
+    );
   }
   const r = { versionMs: median(v), emptyLogMs: median(e) };
   log(`restart floors: 'loadledger --version' ${fmtMs(r.versionMs)}, master on an empty log ${fmtMs(r.emptyLogMs)}`);

@@ -18,12 +18,31 @@ import { exitCode } from '../errors.js';
 import { readConfigFile } from './config/file.js';
 import { closestKey } from './config/keys.js';
 import { formatConfig } from './config/print.js';
-import { ENV_PREFIX, configError, envName, envSettingValue, isBadArgument, parseSettingValue, settingsOf, type Setting, type Source } from './config/settings.js';
+import {
+  ENV_PREFIX,
+  configError,
+  envName,
+  envSettingValue,
+  isBadArgument,
+  parseSettingValue,
+  settingsOf,
+  type Setting,
+  type Source,
+} from './config/settings.js';
 
 export { readConfigFile } from './config/file.js';
 export { closestKey } from './config/keys.js';
 export { formatConfig, isSecret } from './config/print.js';
-export { ENV_PREFIX, envName, envSettingValue, parseSettingValue, settingsOf, type Provenance, type Setting, type Source } from './config/settings.js';
+export {
+  ENV_PREFIX,
+  envName,
+  envSettingValue,
+  parseSettingValue,
+  settingsOf,
+  type Provenance,
+  type Setting,
+  type Source,
+} from './config/settings.js';
 
 // ---------------------------------------------------------------- layering
 
@@ -107,9 +126,14 @@ function refuseUnknownEnv(cmd: Command, env: NodeJS.ProcessEnv): void {
   for (const c of [root, ...root.commands]) for (const s of settingsOf(c)) known.add(s.env);
   for (const name of Object.keys(env).sort()) {
     if (!name.startsWith(ENV_PREFIX) || known.has(name) || env[name] === undefined || env[name] === '') continue;
-    const key = closestKey(name.slice(ENV_PREFIX.length).toLowerCase().replace(/_/g, '-'), settingsOf(cmd).map((s) => s.key));
+    const key = closestKey(
+      name.slice(ENV_PREFIX.length).toLowerCase().replace(/_/g, '-'),
+      settingsOf(cmd).map((s) => s.key),
+    );
     const hint = key === undefined ? undefined : envName(key);
-    throw configError(`${name}: no such setting${hint ? ` (did you mean ${hint}?)` : ''}; the variables are ${ENV_PREFIX} and a flag of loadledger ${cmd.name()} in upper snake case`);
+    throw configError(
+      `${name}: no such setting${hint ? ` (did you mean ${hint}?)` : ''}; the variables are ${ENV_PREFIX} and a flag of loadledger ${cmd.name()} in upper snake case`,
+    );
   }
 }
 

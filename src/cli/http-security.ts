@@ -28,7 +28,9 @@ export function httpSecurity(flags: HttpSecurityFlags): Pick<MasterOptions, 'htt
   ).filter(([, v]) => v !== undefined && v !== false);
   if (flags.http === false && given.length > 0) throw badArgument(`${given[0]![0]} applies to the HTTP API, which --no-http turns off`);
   if ((flags.httpTlsCert === undefined) !== (flags.httpTlsKey === undefined)) {
-    throw badArgument(`${flags.httpTlsCert === undefined ? '--http-tls-key needs --http-tls-cert' : '--http-tls-cert needs --http-tls-key'}: give both or neither`);
+    throw badArgument(
+      `${flags.httpTlsCert === undefined ? '--http-tls-key needs --http-tls-cert' : '--http-tls-cert needs --http-tls-key'}: give both or neither`,
+    );
   }
   if (flags.openReads && flags.adminTokenFile === undefined) {
     throw badArgument('--open-reads goes with --admin-token-file: without a token every read is open already');
@@ -36,7 +38,10 @@ export function httpSecurity(flags: HttpSecurityFlags): Pick<MasterOptions, 'htt
   const out: Pick<MasterOptions, 'httpTls' | 'auth'> = {};
   if (flags.httpTlsCert !== undefined && flags.httpTlsKey !== undefined) out.httpTls = readHttpTls(flags.httpTlsCert, flags.httpTlsKey);
   if (flags.adminTokenFile !== undefined) {
-    out.auth = { token: new AdminToken(readTokenFile(flags.adminTokenFile, '--admin-token-file'), '--admin-token-file'), openReads: flags.openReads === true };
+    out.auth = {
+      token: new AdminToken(readTokenFile(flags.adminTokenFile, '--admin-token-file'), '--admin-token-file'),
+      openReads: flags.openReads === true,
+    };
   }
   return out;
 }
@@ -48,8 +53,13 @@ export function securityWarnings(master: Master): string[] {
   const at = http.host.includes(':') ? `[${http.host}]:${http.port}` : `${http.host}:${http.port}`;
   const { auth, httpTls } = master.options;
   if (!auth?.token) {
-    return [`the HTTP API on ${at} is open to the network without a token: anyone who reaches it reads the load table and the event log (give --admin-token-file, or bind --http to 127.0.0.1)`];
+    return [
+      `the HTTP API on ${at} is open to the network without a token: anyone who reaches it reads the load table and the event log (give --admin-token-file, or bind --http to 127.0.0.1)`,
+    ];
   }
-  if (!httpTls) return [`the HTTP API on ${at} takes its token over plain HTTP: anyone on the path can read it (give --http-tls-cert and --http-tls-key)`];
+  if (!httpTls)
+    return [
+      `the HTTP API on ${at} takes its token over plain HTTP: anyone on the path can read it (give --http-tls-cert and --http-tls-key)`,
+    ];
   return [];
 }

@@ -24,7 +24,10 @@ export function logLevelOption(): Option {
 
 /** `--log-format` (or LOADLEDGER_LOG_FORMAT); unset: human on a terminal, json otherwise. */
 export function logFormatOption(): Option {
-  return new Option('--log-format <format>', 'human lines, or JSON Lines (default: human when stderr is a terminal, json otherwise)').choices(LOG_FORMATS); // LOADLEDGER_LOG_FORMAT: the config layer
+  return new Option(
+    '--log-format <format>',
+    'human lines, or JSON Lines (default: human when stderr is a terminal, json otherwise)',
+  ).choices(LOG_FORMATS); // LOADLEDGER_LOG_FORMAT: the config layer
 }
 
 /** Where log lines go: stderr (a stand-in in tests). */

@@ -26,7 +26,10 @@ export function isRepeatableParser(parse: unknown): boolean {
 }
 
 /** Registers how a parsed value of `parse` is written back as text (or a list of texts). */
-export function withFormat<T, P extends unknown[]>(parse: (s: string, ...rest: P) => T, format: (value: T) => unknown): (s: string, ...rest: P) => T {
+export function withFormat<T, P extends unknown[]>(
+  parse: (s: string, ...rest: P) => T,
+  format: (value: T) => unknown,
+): (s: string, ...rest: P) => T {
   formatters.set(parse, format);
   return parse;
 }
@@ -40,7 +43,12 @@ export function formatParsed(parse: unknown, value: unknown): unknown {
 /** Milliseconds in the largest unit that is exact: 300000 → `5m`, 1500 → `1500ms`, 0 → `0`. */
 export function formatDurationArg(ms: number): string {
   if (ms === 0) return '0';
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
@@ -63,7 +71,13 @@ export function shownDefault(parse: unknown, value: unknown): string {
  * not `{"host":…}`; `--interval <duration> … (default: 1s)`, not 1000. `shown` overrides the
  * formatted value where a word says it better (`keep all` for a 0 that means off).
  */
-export function withDefault<T>(flags: string, description: string, value: NoInfer<T>, parse?: (s: string, previous: T) => T, shown?: string): Option {
+export function withDefault<T>(
+  flags: string,
+  description: string,
+  value: NoInfer<T>,
+  parse?: (s: string, previous: T) => T,
+  shown?: string,
+): Option {
   const option = new Option(flags, description);
   if (parse) option.argParser(parse);
   return option.default(value, shown ?? shownDefault(parse, value));
@@ -100,7 +114,8 @@ function cliDuration(s: string): number {
  */
 function timerDuration(s: string): number {
   const ms = cliDuration(s);
-  if (ms > MAX_TIMER_MS) throw new InvalidArgumentError(`at most ${maxTimerIn(s)} (the longest timer Node.js can set), got ${JSON.stringify(s)}`);
+  if (ms > MAX_TIMER_MS)
+    throw new InvalidArgumentError(`at most ${maxTimerIn(s)} (the longest timer Node.js can set), got ${JSON.stringify(s)}`);
   return ms;
 }
 
@@ -184,7 +199,10 @@ export function addSourceOptions(cmd: Command, fileHelp: string): Command {
   cmd
     .addOption(new Option('--data <dir>', "a stopped master's log directory, or a copy of it (default ./data)").conflicts(['file', 'http']))
     .addOption(new Option('--file <file>', fileHelp).conflicts(['http']))
-    .option('--http <urls>', "a running master, e.g. http://127.0.0.1:7480 or https://…; a cluster's masters comma-separated (reads whichever answers)");
+    .option(
+      '--http <urls>',
+      "a running master, e.g. http://127.0.0.1:7480 or https://…; a cluster's masters comma-separated (reads whichever answers)",
+    );
   return addCredentialOptions(cmd, 'the --http master');
 }
 

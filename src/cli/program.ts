@@ -18,14 +18,31 @@ import { speakAs } from './output.js';
  */
 export function buildProgram(version: string): Command {
   const program = new Command('loadledger')
-    .description('An event-sourced load registry: slaves push load to a master that logs every event and answers which node is least loaded.')
+    .description(
+      'An event-sourced load registry: slaves push load to a master that logs every event and answers which node is least loaded.',
+    )
     .version(version)
     .showSuggestionAfterError()
     .configureOutput({ outputError: (text, write) => write(printableLines(`loadledger: ${text.replace(/^error: /, '')}`)) });
 
-  for (const cmd of [demoCommand(), masterCommand(), slaveCommand(), queryCommand(), drainCommand(), undrainCommand(), replayCommand(), exportCommand(), verifyCommand(), clusterCommand()]) {
+  for (const cmd of [
+    demoCommand(),
+    masterCommand(),
+    slaveCommand(),
+    queryCommand(),
+    drainCommand(),
+    undrainCommand(),
+    replayCommand(),
+    exportCommand(),
+    verifyCommand(),
+    clusterCommand(),
+  ]) {
     // commander's errors echo the argument given: escaped like every human output
-    program.addCommand(cmd.configureOutput({ outputError: (text, write) => write(printableLines(`loadledger ${cmd.name()}: ${text.replace(/^error: /, '')}`)) }));
+    program.addCommand(
+      cmd.configureOutput({
+        outputError: (text, write) => write(printableLines(`loadledger ${cmd.name()}: ${text.replace(/^error: /, '')}`)),
+      }),
+    );
   }
   // a failure at run time speaks with the command's name, like its usage errors (output.ts)
   program.hook('preAction', (_program, action) => speakAs(action.name()));

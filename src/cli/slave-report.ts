@@ -78,7 +78,10 @@ export function reportSlave(slave: Slave, opts: SlaveReportOptions): void {
       if (!opts.quiet) return say(`reconnecting${list ? ` to ${m}` : ''} in ${r.delay}ms (${r.reason})`);
       const said = failures.failed(opts.now());
       if (said?.first) line(`cannot connect to ${where}: ${r.reason}; retrying`);
-      else if (said) line(`still cannot connect to ${where} (${said.count} failed attempts in the last ${formatDuration(said.over)}): ${r.reason}; retrying`);
+      else if (said)
+        line(
+          `still cannot connect to ${where} (${said.count} failed attempts in the last ${formatDuration(said.over)}): ${r.reason}; retrying`,
+        );
     } else if (!tlsShown.has(r.reason)) {
       tlsShown.add(r.reason);
       line(`${r.reason}; retrying with backoff (said once)`);

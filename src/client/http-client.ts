@@ -12,7 +12,8 @@ export function parseMasterUrl(s: string, flag = '--http'): URL {
   } catch {
     throw badArgument(`${flag}: expected a URL like http://127.0.0.1:7480, got ${JSON.stringify(s)}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw badArgument(`${flag}: expected an http:// URL, got ${JSON.stringify(s)}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw badArgument(`${flag}: expected an http:// URL, got ${JSON.stringify(s)}`);
   return url;
 }
 
@@ -54,13 +55,18 @@ export const TOKEN_FILE_ENV = 'LOADLEDGER_TOKEN_FILE';
  * the masters of a list: the same token for each). --ca where no URL is https:// is
  * refused (it would silently do nothing).
  */
-export function readCredentials(flags: CredentialFlags, url: URL | readonly URL[], env: NodeJS.ProcessEnv = process.env): MasterCredentials {
+export function readCredentials(
+  flags: CredentialFlags,
+  url: URL | readonly URL[],
+  env: NodeJS.ProcessEnv = process.env,
+): MasterCredentials {
   const creds: MasterCredentials = {};
   if (flags.tokenFile !== undefined) creds.token = readTokenFile(flags.tokenFile, '--token-file');
   else if (env[TOKEN_FILE_ENV]) creds.token = readTokenFile(env[TOKEN_FILE_ENV], TOKEN_FILE_ENV);
   if (flags.ca !== undefined) {
     const urls: readonly URL[] = url instanceof URL ? [url] : url;
-    if (!urls.some((u) => u.protocol === 'https:')) throw badArgument(`--ca: applies to https:// URLs only, got ${urls.map((u) => u.origin).join(', ')}`);
+    if (!urls.some((u) => u.protocol === 'https:'))
+      throw badArgument(`--ca: applies to https:// URLs only, got ${urls.map((u) => u.origin).join(', ')}`);
     creds.ca = readCaFile(flags.ca);
   }
   return creds;
@@ -100,7 +106,8 @@ export function networkReason(e: unknown, url?: URL): string {
   if (UNTRUSTED_CERT.has(code)) return `${code}: the master's certificate is not trusted; give its CA with --ca FILE`;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${code}: the master's certificate is not for this host name or IP`;
   if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `${code}: the master's certificate is not valid now`;
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO') return `${code}: no TLS there; is the master http:// rather than https://?`;
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO')
+    return `${code}: no TLS there; is the master http:// rather than https://?`;
   // An HTTPS master resets a connection that does not start with a TLS handshake.
   if (code === 'ECONNRESET' && url?.protocol === 'http:') return `${code}: if the master serves HTTPS, use an https:// URL`;
   // Node's HTTP parser (HPE_INVALID_CONSTANT, HPE_INVALID_VERSION, …): something answered, not in HTTP
@@ -114,7 +121,12 @@ export function getJson(base: URL, path: string, options: MasterCredentials & { 
 }
 
 /** POST `body` as JSON to a master (admin endpoints); answers and failures as getJson's. */
-export function postJson(base: URL, path: string, body: unknown, options: MasterCredentials & { timeoutMs?: number } = {}): Promise<JsonAnswer> {
+export function postJson(
+  base: URL,
+  path: string,
+  body: unknown,
+  options: MasterCredentials & { timeoutMs?: number } = {},
+): Promise<JsonAnswer> {
   return requestJson(base, path, { ...options, method: 'POST', body: JSON.stringify(body) });
 }
 
@@ -138,8 +150,17 @@ async function requestJson(
   let text = '';
   try {
     res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const sent = { ...headers, accept: 'application/json', ...(payload !== undefined && { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }) };
-      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: options.method ?? 'GET', agent: false, headers: sent, ...tls });
+      const sent = {
+        ...headers,
+        accept: 'application/json',
+        ...(payload !== undefined && { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }),
+      };
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+        method: options.method ?? 'GET',
+        agent: false,
+        headers: sent,
+        ...tls,
+      });
       req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
       req.on('error', reject);
       req.on('response', resolve);

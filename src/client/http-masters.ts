@@ -19,7 +19,12 @@ export function describeUrl(u: URL): string {
 /** The masters of `input` (a Masters is returned as it is, with its memory of who answered). */
 export function httpMasters(input: MasterUrls, flag = '--http'): Masters<URL> {
   if (input instanceof Masters) return input;
-  const list = input instanceof URL ? [input] : typeof input === 'string' ? parseMasterUrls(input, flag) : input.map((u) => (u instanceof URL ? u : parseMasterUrls(u, flag)[0]!));
+  const list =
+    input instanceof URL
+      ? [input]
+      : typeof input === 'string'
+        ? parseMasterUrls(input, flag)
+        : input.map((u) => (u instanceof URL ? u : parseMasterUrls(u, flag)[0]!));
   return new Masters(list, describeUrl);
 }
 
@@ -57,7 +62,9 @@ export type RequestOptions = MasterCredentials & { timeoutMs?: number };
  */
 export async function getFromAny(input: MasterUrls, path: string, options: RequestOptions = {}): Promise<MemberAnswer> {
   const masters = httpMasters(input);
-  const { member, value } = await firstAnswer(masters, masters.readOrder(), 'answered', async (base) => judge(masters, await getJson(base, path, options), READ_ELSEWHERE));
+  const { member, value } = await firstAnswer(masters, masters.readOrder(), 'answered', async (base) =>
+    judge(masters, await getJson(base, path, options), READ_ELSEWHERE),
+  );
   masters.answered(member);
   return { ...value, from: member };
 }
@@ -71,7 +78,9 @@ export async function getFromAny(input: MasterUrls, path: string, options: Reque
  */
 export async function postToLeader(input: MasterUrls, path: string, body: unknown, options: RequestOptions = {}): Promise<MemberAnswer> {
   const masters = httpMasters(input);
-  const { member, value } = await firstAnswer(masters, masters.writeOrder(), 'leads', async (base) => judge(masters, await postJson(base, path, body, options), WRITE_ELSEWHERE));
+  const { member, value } = await firstAnswer(masters, masters.writeOrder(), 'leads', async (base) =>
+    judge(masters, await postJson(base, path, body, options), WRITE_ELSEWHERE),
+  );
   masters.led(member);
   return { ...value, from: member };
 }

@@ -71,7 +71,12 @@ const reasons = new WeakMap<LoadLedgerError, string>();
  * MASTER_UNREACHABLE for `where`, with the short reason a list of members shows
  * (`message`: the whole line, when it is not "master unreachable at WHERE (REASON)").
  */
-export function unreachableError(where: string, reason: string, cause?: unknown, message = `master unreachable at ${where} (${reason})`): LoadLedgerError {
+export function unreachableError(
+  where: string,
+  reason: string,
+  cause?: unknown,
+  message = `master unreachable at ${where} (${reason})`,
+): LoadLedgerError {
   const e = new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, message, { cause });
   reasons.set(e, reason);
   return e;
@@ -94,7 +99,12 @@ export function missFrom(where: string, e: LoadLedgerError): Miss {
  *   one line naming each address and what it said: the code they all gave, or
  *   MASTER_UNREACHABLE when they differ.
  */
-export async function firstAnswer<A, R>(masters: Masters<A>, order: readonly A[], what: string, attempt: (a: A) => Promise<Attempt<R>>): Promise<{ member: A; value: R }> {
+export async function firstAnswer<A, R>(
+  masters: Masters<A>,
+  order: readonly A[],
+  what: string,
+  attempt: (a: A) => Promise<Attempt<R>>,
+): Promise<{ member: A; value: R }> {
   const misses: Miss[] = [];
   for (const a of order) {
     let r: Attempt<R>;

@@ -44,7 +44,10 @@ export class QueryClient {
   private readonly decoder: FrameDecoder;
   private readonly closed: Promise<void>;
 
-  private constructor(private readonly socket: Socket, readonly target: HostPort) {
+  private constructor(
+    private readonly socket: Socket,
+    readonly target: HostPort,
+  ) {
     this.decoder = new FrameDecoder(
       {
         frame: (f) => {
@@ -72,8 +75,18 @@ export class QueryClient {
     const masters =
       targets instanceof Masters
         ? targets
-        : new Masters(typeof targets === 'string' ? parseHostPortList(targets, 'master', { defaultPort: DEFAULT_PORT }) : Array.isArray(targets) ? [...(targets as readonly HostPort[])] : [targets as HostPort], formatHostPort);
-    const { member, value } = await firstAnswer(masters, masters.readOrder(), 'answered', async (t) => ({ ok: true, value: await QueryClient.connectOne(t, opts) }));
+        : new Masters(
+            typeof targets === 'string'
+              ? parseHostPortList(targets, 'master', { defaultPort: DEFAULT_PORT })
+              : Array.isArray(targets)
+                ? [...(targets as readonly HostPort[])]
+                : [targets as HostPort],
+            formatHostPort,
+          );
+    const { member, value } = await firstAnswer(masters, masters.readOrder(), 'answered', async (t) => ({
+      ok: true,
+      value: await QueryClient.connectOne(t, opts),
+    }));
     masters.answered(member);
     return value;
   }

@@ -47,7 +47,12 @@ export class EtcdCoordinator implements Coordinator {
       // Our own loops retry; the default circuit breaker would refuse every call for 5 s
       // after three failures (an etcd restart), and its retries would outlast the TTL.
       faultHandling: { host: () => policy, global: policy },
-      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1000, 'grpc.keepalive_time_ms': 1000, 'grpc.keepalive_timeout_ms': 1000 },
+      grpcOptions: {
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
+        'grpc.keepalive_time_ms': 1000,
+        'grpc.keepalive_timeout_ms': 1000,
+      },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + Math.max(500, this.options.ttl / 2) }),
     });
     this.ns = this.client.namespace(`${options.cluster}/`);
@@ -158,7 +163,10 @@ export class EtcdCoordinator implements Coordinator {
   async publish(term: number, info: Omit<LeaderInfo, 'term'>): Promise<void> {
     const lease = this.lease;
     if (lease === '') return;
-    await this.ns.if('leader', 'Create', '==', term).then(this.ns.put('leader').value(JSON.stringify(info)).lease(lease)).commit();
+    await this.ns
+      .if('leader', 'Create', '==', term)
+      .then(this.ns.put('leader').value(JSON.stringify(info)).lease(lease))
+      .commit();
   }
 
   async resign(term: number): Promise<void> {
@@ -173,7 +181,10 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   async writeInSync(record: InSyncRecord): Promise<boolean> {
-    const res = await this.ns.if('leader', 'Create', '==', record.term).then(this.ns.put('insync').value(JSON.stringify(record))).commit();
+    const res = await this.ns
+      .if('leader', 'Create', '==', record.term)
+      .then(this.ns.put('insync').value(JSON.stringify(record)))
+      .commit();
     return res.succeeded;
   }
 

@@ -99,7 +99,12 @@ export class ReplicationClient {
       socket.on('data', (chunk: Buffer) => this.data(chunk));
       socket.on('error', () => this.close('connection error'));
       socket.on('close', () => this.close('connection closed'));
-      const hello: Hello = { node: this.options.node, lastSeq: this.sink.lastSeq, terms: this.sink.terms.map((t) => ({ term: t.term, seq: t.seq })), term: this.sink.maxTerm };
+      const hello: Hello = {
+        node: this.options.node,
+        lastSeq: this.sink.lastSeq,
+        terms: this.sink.terms.map((t) => ({ term: t.term, seq: t.seq })),
+        term: this.sink.maxTerm,
+      };
       socket.write(jsonFrame(FRAME.HELLO, hello));
       if (head.length > 0) this.data(head);
     });
@@ -123,7 +128,8 @@ export class ReplicationClient {
       switch (f.type) {
         case FRAME.START: {
           const start = JSON.parse(f.payload.toString()) as Start;
-          if (start.term < this.sink.maxTerm || start.term < this.options.leader.term) return this.close(`refused a stream of term ${start.term}: term ${this.sink.maxTerm} is newer`);
+          if (start.term < this.sink.maxTerm || start.term < this.options.leader.term)
+            return this.close(`refused a stream of term ${start.term}: term ${this.sink.maxTerm} is newer`);
           this.term = start.term;
           this.leaderLast = start.lastSeq;
           this.serial(async () => {

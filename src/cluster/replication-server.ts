@@ -113,7 +113,13 @@ class Session {
     // records are sent whole: start at the one that holds `from`
     const cursor = from <= log.lastSeq ? ((await log.recordStart(from)) ?? from) : from;
     this.cursor = cursor;
-    const start: Start = { term, node: this.source.node, truncateTo: snapshot ? snapshot.seq : cursor - 1, snapshot: snapshot !== undefined, lastSeq: log.lastSeq };
+    const start: Start = {
+      term,
+      node: this.source.node,
+      truncateTo: snapshot ? snapshot.seq : cursor - 1,
+      snapshot: snapshot !== undefined,
+      lastSeq: log.lastSeq,
+    };
     this.socket.write(jsonFrame(FRAME.START, start));
     if (snapshot) this.socket.write(dataFrame(FRAME.SNAPSHOT, term, snapshot.seq, snapshot.value));
     if (this.closed) return;

@@ -28,11 +28,15 @@ export function parseActionBody(text: string, action: NodeAction): { reason?: st
   } catch {
     return 'the body must be JSON, e.g. {"reason": "kernel upgrade"}';
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the body must be a JSON object, e.g. {"reason": "kernel upgrade"}';
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return 'the body must be a JSON object, e.g. {"reason": "kernel upgrade"}';
   const keys = Object.keys(body);
   const allowed = action === 'drain' ? ['reason'] : [];
   const unknown = keys.find((k) => !allowed.includes(k));
-  if (unknown !== undefined) return action === 'drain' ? `unknown field ${JSON.stringify(unknown)}; a drain takes {"reason": "..."}` : `unknown field ${JSON.stringify(unknown)}; an undrain takes no body`;
+  if (unknown !== undefined)
+    return action === 'drain'
+      ? `unknown field ${JSON.stringify(unknown)}; a drain takes {"reason": "..."}`
+      : `unknown field ${JSON.stringify(unknown)}; an undrain takes no body`;
   if (!Object.hasOwn(body, 'reason')) return {};
   const reason = (body as { reason: unknown }).reason;
   if (typeof reason !== 'string') return '"reason" must be a string';
@@ -57,11 +61,21 @@ export type DrainDecision =
   | { kind: 'record'; event: NewEvent; before: NodeEntry | undefined };
 
 /** What `action` on `id` does, given the committed projection and the pending change (if any). */
-export function decideDrain(projection: Projection, pending: PendingDrain | undefined, id: string, action: NodeAction, reason: string | undefined): DrainDecision {
+export function decideDrain(
+  projection: Projection,
+  pending: PendingDrain | undefined,
+  id: string,
+  action: NodeAction,
+  reason: string | undefined,
+): DrainDecision {
   const want = action === 'drain';
   const current = pending ? pending.drained : projection.nodes.get(id)?.drained !== undefined;
   if (!pending && action === 'undrain' && !projection.nodes.has(id)) return { kind: 'not-found' };
   if (current === want) return pending ? { kind: 'unchanged', waitFor: pending.seq } : { kind: 'unchanged' };
-  const event: NewEvent = want ? (reason !== undefined ? { type: 'NodeDrained', node: id, reason } : { type: 'NodeDrained', node: id }) : { type: 'NodeUndrained', node: id };
+  const event: NewEvent = want
+    ? reason !== undefined
+      ? { type: 'NodeDrained', node: id, reason }
+      : { type: 'NodeDrained', node: id }
+    : { type: 'NodeUndrained', node: id };
   return { kind: 'record', event, before: projection.nodes.get(id) };
 }

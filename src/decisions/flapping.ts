@@ -49,7 +49,8 @@ export interface FlappingDetected {
   readonly warn: boolean;
 }
 
-export type TakeoverVerdict = { readonly take: true } | { readonly take: false; readonly reason: string; readonly detected?: FlappingDetected };
+export type TakeoverVerdict =
+  { readonly take: true } | { readonly take: false; readonly reason: string; readonly detected?: FlappingDetected };
 
 interface NodeHistory {
   /** Monotonic ms of the takeovers within the window, oldest first. */
@@ -75,7 +76,10 @@ export class FlapGuard {
     this.prune(now);
     let h = this.nodes.get(node);
     if (h && now < h.holdUntil) {
-      return { take: false, reason: `node ${node} is flapping: it stays with connection ${holder.conn} from ${holder.remote} for another ${formatDuration(h.holdUntil - now)}` };
+      return {
+        take: false,
+        reason: `node ${node} is flapping: it stays with connection ${holder.conn} from ${holder.remote} for another ${formatDuration(h.holdUntil - now)}`,
+      };
     }
     if (!h) {
       h = { takeovers: [], holdUntil: 0, warnedAt: Number.NEGATIVE_INFINITY };

@@ -73,11 +73,19 @@ export function renderScreen(v: DemoView, columns = 100, color = true): string[]
   push('');
   const rows = v.doc.nodes.map((n) => ({
     n,
-    cells: [printable(n.id), n.state, formatLoad(n.load), n.state === 'PUSH_LOAD_INFO' ? bar(n.load) : ' '.repeat(BAR_WIDTH), ago(v.now, n.lastSeen), note(n)],
+    cells: [
+      printable(n.id),
+      n.state,
+      formatLoad(n.load),
+      n.state === 'PUSH_LOAD_INFO' ? bar(n.load) : ' '.repeat(BAR_WIDTH),
+      ago(v.now, n.lastSeen),
+      note(n),
+    ],
   }));
   const headers = ['NODE', 'STATE', 'LOAD', 'LOAD 0–100'.padEnd(BAR_WIDTH), 'LAST SEEN', 'ATTRS / WHY DOWN'];
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r.cells[i]!.length)));
-  const join = (cells: string[]): string => cells.map((x, i) => (i === 2 ? x.padStart(widths[i]!) : i < cells.length - 1 ? x.padEnd(widths[i]!) : x)).join('  ');
+  const join = (cells: string[]): string =>
+    cells.map((x, i) => (i === 2 ? x.padStart(widths[i]!) : i < cells.length - 1 ? x.padEnd(widths[i]!) : x)).join('  ');
   push(join(headers).trimEnd(), c.dim);
   for (const { n, cells } of rows) {
     const paint = n.state === 'PUSH_LOAD_INFO' ? (n.id === v.least?.id ? c.green : undefined) : n.state === 'DOWN' ? c.red : c.yellow;
@@ -86,8 +94,15 @@ export function renderScreen(v: DemoView, columns = 100, color = true): string[]
   if (v.doc.nodes.length === 0) push('(no node has reported yet)', c.dim);
   for (const p of v.doc.pending) push(`connection ${p.conn} from ${printable(p.remote)}: CONNECTED, no load reported yet`, c.yellow);
   push('');
-  push(v.least ? `least-loaded → ${printable(v.least.id)} (load ${formatLoad(v.least.load)})` : 'least-loaded → none eligible (503 NO_ELIGIBLE_NODE)', c.bold);
-  push(`master ${v.doc.master.state} epoch ${v.doc.master.epoch} · seq ${v.doc.seq} · ${Math.round(v.eventsPerSec)} events/s · up ${(v.uptimeMs / 1000).toFixed(1)}s`);
+  push(
+    v.least
+      ? `least-loaded → ${printable(v.least.id)} (load ${formatLoad(v.least.load)})`
+      : 'least-loaded → none eligible (503 NO_ELIGIBLE_NODE)',
+    c.bold,
+  );
+  push(
+    `master ${v.doc.master.state} epoch ${v.doc.master.epoch} · seq ${v.doc.seq} · ${Math.round(v.eventsPerSec)} events/s · up ${(v.uptimeMs / 1000).toFixed(1)}s`,
+  );
   return lines.map(({ text, paint }) => {
     const t = fit(text, columns);
     return paint ? paint(t) : t;

@@ -88,13 +88,26 @@ export function authorize(access: Access, authorization: string | undefined, aut
   const { token } = auth;
   if (!token) {
     if (access === 'read') return undefined;
-    return { status: httpStatus(ErrorCode.ADMIN_DISABLED), code: ErrorCode.ADMIN_DISABLED, error: `${what} is disabled: start the master with --admin-token-file to enable`, headers: {} };
+    return {
+      status: httpStatus(ErrorCode.ADMIN_DISABLED),
+      code: ErrorCode.ADMIN_DISABLED,
+      error: `${what} is disabled: start the master with --admin-token-file to enable`,
+      headers: {},
+    };
   }
   if (access === 'read' && auth.openReads) return undefined;
   const presented = bearerToken(authorization);
   if (presented === undefined) {
-    const error = authorization === undefined ? `${what} needs a token: send Authorization: Bearer <token>` : `${what} needs a token: the Authorization header is not "Bearer <token>"`;
-    return { status: httpStatus(ErrorCode.UNAUTHORIZED), code: ErrorCode.UNAUTHORIZED, error, headers: { 'www-authenticate': 'Bearer realm="loadledger"' } };
+    const error =
+      authorization === undefined
+        ? `${what} needs a token: send Authorization: Bearer <token>`
+        : `${what} needs a token: the Authorization header is not "Bearer <token>"`;
+    return {
+      status: httpStatus(ErrorCode.UNAUTHORIZED),
+      code: ErrorCode.UNAUTHORIZED,
+      error,
+      headers: { 'www-authenticate': 'Bearer realm="loadledger"' },
+    };
   }
   if (token.matches(presented)) return undefined;
   return {

@@ -59,7 +59,7 @@ export function registerClusterMetrics(registry: Registry, master: MetricsSource
     help: '1 while the leader acknowledges on its own disk alone: --ack local, or --ack standby with no standby in sync.',
     registers,
     collect() {
-      this.set(doc()?.ack.local ?? true ? 1 : 0);
+      this.set((doc()?.ack.local ?? true) ? 1 : 0);
     },
   });
 }

@@ -105,7 +105,9 @@ function fail(code: ErrorCode, error: string): ActionAnswer {
 
 function masterDown(host: DrainHost): ActionAnswer {
   const d = host.degraded;
-  const why = d ? `it cannot write its event log since ${new Date(d.since).toISOString()} (${d.error.message}); it keeps retrying` : 'it is not taking changes (starting, stopping or its log failed)';
+  const why = d
+    ? `it cannot write its event log since ${new Date(d.since).toISOString()} (${d.error.message}); it keeps retrying`
+    : 'it is not taking changes (starting, stopping or its log failed)';
   return fail(ErrorCode.MASTER_DOWN, `the master is DOWN: ${why}; nothing was recorded`);
 }
 
@@ -149,7 +151,10 @@ export class Drains {
 function answer(host: DrainHost, rec: Recorder, id: string, seq: number | undefined, before?: NodeEntry): ActionAnswer {
   // whenCommitted also resolves when the write failed: then nothing is known to be in the log.
   if (rec.failure || host.recorder !== rec || (seq !== undefined && rec.projection.seq < seq)) {
-    return fail(ErrorCode.MASTER_DOWN, 'the master is DOWN: the event log refused the write; the change may not be recorded (ask again once /healthz is 200)');
+    return fail(
+      ErrorCode.MASTER_DOWN,
+      'the master is DOWN: the event log refused the write; the change may not be recorded (ask again once /healthz is 200)',
+    );
   }
   // An undrain of a node that never reported removes its entry: answer with what it was.
   const n = rec.projection.nodes.get(id) ?? before;

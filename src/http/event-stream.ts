@@ -238,10 +238,14 @@ async function readBatch(log: EventLog, from: number, to: number): Promise<Ledge
     return out;
   }
   const last = out.length === 0 ? from - 1 : out[out.length - 1]!.seq;
-  if (last < to) throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `the log has no seq ${last + 1} (events removed by retention while streaming?)`);
+  if (last < to)
+    throw new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `the log has no seq ${last + 1} (events removed by retention while streaming?)`);
   return out;
 }
 
 function gap(seq: number, after: number): LoadLedgerError {
-  return new LoadLedgerError(ErrorCode.SEQ_OUT_OF_RANGE, `the log gave seq ${seq} after seq ${after} (events removed by retention while streaming?)`);
+  return new LoadLedgerError(
+    ErrorCode.SEQ_OUT_OF_RANGE,
+    `the log gave seq ${seq} after seq ${after} (events removed by retention while streaming?)`,
+  );
 }

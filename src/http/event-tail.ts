@@ -119,7 +119,8 @@ export class EventTail {
     const end = Math.min(to, lastSeq);
     let text = '';
     let seq = from;
-    while (seq <= end && text.length < maxBytes) text += JSON.stringify(this.events[(this.start + seq++ - this.firstSeq) % this.capacity]) + '\n';
+    while (seq <= end && text.length < maxBytes)
+      text += JSON.stringify(this.events[(this.start + seq++ - this.firstSeq) % this.capacity]) + '\n';
     const piece: Piece = { first: from, last: seq - 1, bytes: Buffer.from(text) };
     if (!shared && this.pieceBytes + piece.bytes.length <= PIECES_BYTES) {
       this.pieces.set(from, piece);

@@ -130,7 +130,12 @@ export class Followers implements StreamHost {
     this.tail.wakeAll();
     const open = [...this.streams];
     if (open.length > 0) {
-      const ended = open.map((s) => new Promise<void>((resolve) => (s.res.destroyed || s.res.writableFinished ? resolve() : (s.res.once('finish', resolve), s.res.once('close', resolve)))));
+      const ended = open.map(
+        (s) =>
+          new Promise<void>((resolve) =>
+            s.res.destroyed || s.res.writableFinished ? resolve() : (s.res.once('finish', resolve), s.res.once('close', resolve)),
+          ),
+      );
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.all(ended), new Promise<void>((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
     }

@@ -41,7 +41,13 @@ export function registerIntegrationMetrics(registry: Registry, integrations: rea
       for (const i of integrations) for (const [kind, n] of Object.entries(i.counts?.() ?? {})) this.inc({ interface: i.name, kind }, n);
     },
   });
-  const latency = new Histogram({ name: 'loadledger_integration_answer_seconds', help: 'Time to answer one request of an interface for consumers.', labelNames: ['interface'], buckets: ANSWER_BUCKETS, registers });
+  const latency = new Histogram({
+    name: 'loadledger_integration_answer_seconds',
+    help: 'Time to answer one request of an interface for consumers.',
+    labelNames: ['interface'],
+    buckets: ANSWER_BUCKETS,
+    registers,
+  });
   for (const i of integrations) {
     latency.zero({ interface: i.name });
     i.stats.onAnswer = (seconds) => latency.observe({ interface: i.name }, seconds);

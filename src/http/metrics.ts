@@ -78,8 +78,18 @@ export class MasterMetrics {
     const registers = [this.registry];
     registerClusterMetrics(this.registry, master);
     const stats = () => master.recorder.stats;
-    const batch = new Histogram({ name: 'loadledger_append_batch_events', help: 'Events per group commit (one LevelDB write).', buckets: BATCH_BUCKETS, registers });
-    const latency = new Histogram({ name: 'loadledger_append_seconds', help: 'Time to append one group commit to the event log (LevelDB write, fsync with --fsync).', buckets: LATENCY_BUCKETS, registers });
+    const batch = new Histogram({
+      name: 'loadledger_append_batch_events',
+      help: 'Events per group commit (one LevelDB write).',
+      buckets: BATCH_BUCKETS,
+      registers,
+    });
+    const latency = new Histogram({
+      name: 'loadledger_append_seconds',
+      help: 'Time to append one group commit to the event log (LevelDB write, fsync with --fsync).',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
     // The stats object outlives a recorder replaced after a log failure (Master.recover).
     master.recorder.stats.onCommit = (events, seconds) => {
       batch.observe(events);
@@ -227,7 +237,9 @@ export class MasterMetrics {
       registers,
       collect() {
         this.reset();
-        POLICIES.forEach((policy, p) => QUERY_RESULTS.forEach((result, r) => this.inc({ policy, result }, queries[p * QUERY_RESULTS.length + r])));
+        POLICIES.forEach((policy, p) =>
+          QUERY_RESULTS.forEach((result, r) => this.inc({ policy, result }, queries[p * QUERY_RESULTS.length + r])),
+        );
       },
     });
     const self = this;

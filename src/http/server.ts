@@ -77,7 +77,14 @@ export async function startHttpApi(host: ApiHost, at: HostPort, options: HttpApi
   const followers = new Followers(host, { ...FOLLOWER_DEFAULTS, ...options.followers }, scheduler);
   const connections: HttpConnections = { open: 0, refused: 0, fdRefused: 0, acceptErrors: 0 };
   const auth = options.auth ?? {};
-  const api: ApiState = { host, followers, metrics: new MasterMetrics(host, { followers, connections }), answers: {}, drains: new Drains(), timeTravel: new TimeTravelGate() };
+  const api: ApiState = {
+    host,
+    followers,
+    metrics: new MasterMetrics(host, { followers, connections }),
+    answers: {},
+    drains: new Drains(),
+    timeTravel: new TimeTravelGate(),
+  };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const failed = (e: unknown): void => {
       if (!res.headersSent) fail(res, ErrorCode.INTERNAL, (e as Error).message);
@@ -92,7 +99,10 @@ export async function startHttpApi(host: ApiHost, at: HostPort, options: HttpApi
   let server: Server;
   if (options.tls) {
     try {
-      server = createHttpsServer({ keepAlive: true, cert: options.tls.cert, key: options.tls.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, handler);
+      server = createHttpsServer(
+        { keepAlive: true, cert: options.tls.cert, key: options.tls.key, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+        handler,
+      );
     } catch (e) {
       // OpenSSL's reason (a bad PEM, a key that does not match), never the PEM itself.
       throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `HTTP TLS certificate and key: ${(e as Error).message}`, { cause: e });
@@ -119,14 +129,24 @@ export async function startHttpApi(host: ApiHost, at: HostPort, options: HttpApi
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(new LoadLedgerError(e.code === 'EADDRINUSE' ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT, `--http ${at.host}:${at.port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, { cause: e })),
+      reject(
+        new LoadLedgerError(
+          e.code === 'EADDRINUSE' ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT,
+          `--http ${at.host}:${at.port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`,
+          { cause: e },
+        ),
+      ),
     );
     server.listen(at.port, at.host, () => resolve());
   });
   // After listening, an error is a connection the kernel gave us that we could not take.
   server.on('error', (e: NodeJS.ErrnoException) => {
     connections.acceptErrors++;
-    refusals.note('http', 'accept-failed', `accept failed: ${e.code ?? e.message}${e.code === 'EMFILE' || e.code === 'ENFILE' ? ' (out of file descriptors: raise ulimit -n, or lower --max-http-connections / --max-slaves)' : ''}`);
+    refusals.note(
+      'http',
+      'accept-failed',
+      `accept failed: ${e.code ?? e.message}${e.code === 'EMFILE' || e.code === 'ENFILE' ? ' (out of file descriptors: raise ulimit -n, or lower --max-http-connections / --max-slaves)' : ''}`,
+    );
   });
   const a = server.address();
   const address = a && typeof a === 'object' ? { host: a.address, port: a.port } : at;
@@ -148,12 +168,22 @@ export async function startHttpApi(host: ApiHost, at: HostPort, options: HttpApi
  * closed by Node as it is accepted (before any byte is read), counted and reported; so is
  * one that would leave the process too few file descriptors (src/util/descriptors.ts).
  */
-function watchConnections(server: Server, max: number, connections: HttpConnections, refusals: RefusalLog, descriptors: Descriptors | undefined): void {
+function watchConnections(
+  server: Server,
+  max: number,
+  connections: HttpConnections,
+  refusals: RefusalLog,
+  descriptors: Descriptors | undefined,
+): void {
   server.maxConnections = max;
   server.on('connection', (socket: Socket) => {
     if (descriptors?.exhausted()) {
       connections.fdRefused++;
-      refusals.note('http', 'descriptors', `${socket.remoteAddress ?? 'a client'} refused: out of file descriptors (${descriptors.inUse} of ${descriptors.limit} open, ulimit -n; ${descriptors.reserve} kept for the log)`);
+      refusals.note(
+        'http',
+        'descriptors',
+        `${socket.remoteAddress ?? 'a client'} refused: out of file descriptors (${descriptors.inUse} of ${descriptors.limit} open, ulimit -n; ${descriptors.reserve} kept for the log)`,
+      );
       socket.destroy();
       return;
     }
@@ -162,7 +192,11 @@ function watchConnections(server: Server, max: number, connections: HttpConnecti
   });
   server.on('drop', (data?: { remoteAddress?: string }) => {
     connections.refused++;
-    refusals.note('http', 'max-connections', `${data?.remoteAddress ?? 'a client'} refused: ${max} connections open (--max-http-connections)`);
+    refusals.note(
+      'http',
+      'max-connections',
+      `${data?.remoteAddress ?? 'a client'} refused: ${max} connections open (--max-http-connections)`,
+    );
   });
 }
 
@@ -194,9 +228,16 @@ function route(api: ApiState, req: IncomingMessage, res: ServerResponse, auth: H
   if (!endpoint) return fail(res, ErrorCode.NOT_FOUND, `no such endpoint: ${path}`);
   const allowed = endpoint.method === 'GET' ? ['GET', 'HEAD'] : [endpoint.method];
   if (!allowed.includes(req.method ?? '')) {
-    return fail(res, ErrorCode.METHOD_NOT_ALLOWED, `${req.method ?? '?'} ${path}: only ${allowed.join(' and ')}`, { allow: allowed.join(', ') });
+    return fail(res, ErrorCode.METHOD_NOT_ALLOWED, `${req.method ?? '?'} ${path}: only ${allowed.join(' and ')}`, {
+      allow: allowed.join(', '),
+    });
   }
-  const refusal = authorize(endpoint.admin ? 'admin' : endpoint.open ? 'open' : 'read', req.headers.authorization, auth, `${endpoint.method} ${path}`);
+  const refusal = authorize(
+    endpoint.admin ? 'admin' : endpoint.open ? 'open' : 'read',
+    req.headers.authorization,
+    auth,
+    `${endpoint.method} ${path}`,
+  );
   if (refusal) return fail(res, refusal.code, refusal.error, refusal.headers);
   const call = { ...api, req, res, params: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) };
   if (endpoint.method === 'GET' && !checkLag(call, (s) => parseDuration(s, 'max-lag'))) return;

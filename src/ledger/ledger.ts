@@ -201,7 +201,12 @@ export class Ledger {
     }
     if (this.stopping) return;
     const epoch = this.projection.master.epoch;
-    this.rec.record({ type: 'MasterStopped', epoch, reason: `event log write failed: ${d.cause.message}; DOWN for ${formatDuration(this.now() - d.at)}`, since: d.since });
+    this.rec.record({
+      type: 'MasterStopped',
+      epoch,
+      reason: `event log write failed: ${d.cause.message}; DOWN for ${formatDuration(this.now() - d.at)}`,
+      since: d.since,
+    });
     this.host.restarted(epoch + 1, projection);
     await this.rec.flush();
     if (this.rec.failure) return; // logFailed() has scheduled the next attempt
@@ -225,7 +230,8 @@ export class Ledger {
     const decoded = records.map((r) => this.eventLog.decodeRecord(r.seq, r.value));
     const ends = decoded.map((events, i) => {
       const last = events[events.length - 1]!.seq;
-      if (events[0]!.seq !== records[i]!.seq) throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `replicated record keyed ${records[i]!.seq} starts at seq ${events[0]!.seq}`);
+      if (events[0]!.seq !== records[i]!.seq)
+        throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `replicated record keyed ${records[i]!.seq} starts at seq ${events[0]!.seq}`);
       return last;
     });
     await this.eventLog.appendRaw(records, ends);

@@ -27,7 +27,12 @@ export async function checkedStart(log: EventLog, acceptDamage: boolean): Promis
         projection = await loadProjection(log);
       } catch (e) {
         if (!(isLoadLedgerError(e) && e.code === ErrorCode.LOG_CORRUPT)) throw e;
-        if (e.seqs === undefined) throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${e.message}; this damage cannot be stepped over: restore the data directory from a backup`, { cause: e });
+        if (e.seqs === undefined)
+          throw new LoadLedgerError(
+            ErrorCode.LOG_CORRUPT,
+            `${e.message}; this damage cannot be stepped over: restore the data directory from a backup`,
+            { cause: e },
+          );
         found.push({ ...e.seqs, reason: reasonOf(e.message, log.dir) });
       }
     }
@@ -41,7 +46,11 @@ export async function checkedStart(log: EventLog, acceptDamage: boolean): Promis
         d.to === undefined ? { seqs: { from: d.from } } : { seqs: { from: d.from, to: d.to } },
       );
     }
-    if (round >= 64) throw new LoadLedgerError(ErrorCode.LOG_CORRUPT, `${log.dir}: still damaged after ${accepted.length} ranges were accepted; restore it from a backup`);
+    if (round >= 64)
+      throw new LoadLedgerError(
+        ErrorCode.LOG_CORRUPT,
+        `${log.dir}: still damaged after ${accepted.length} ranges were accepted; restore it from a backup`,
+      );
     accepted.push(...(await log.acceptDamage(found)));
   }
 }

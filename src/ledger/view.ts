@@ -123,7 +123,13 @@ export interface RegistryControl extends RegistryView {
 /** What /metrics reads on top of the view. */
 export interface MetricsSource extends RegistryView {
   readonly recorder: Pick<Recorder, 'stats'>;
-  readonly counters: { readonly refused: number; readonly unknownFrames: number; readonly flapping: number; readonly fdRefused?: number; readonly acceptErrors?: ReadonlyMap<string, number> };
+  readonly counters: {
+    readonly refused: number;
+    readonly unknownFrames: number;
+    readonly flapping: number;
+    readonly fdRefused?: number;
+    readonly acceptErrors?: ReadonlyMap<string, number>;
+  };
   /** The log's directory (its size on disk is reported). */
   readonly options: { readonly data: string };
 }

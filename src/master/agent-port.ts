@@ -57,7 +57,13 @@ export class AgentPort {
     const { host, port } = this.options.listen;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new LoadLedgerError(e.code === 'EADDRINUSE' ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT, `--agent ${host}:${port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, { cause: e })),
+        reject(
+          new LoadLedgerError(
+            e.code === 'EADDRINUSE' ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT,
+            `--agent ${host}:${port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`,
+            { cause: e },
+          ),
+        ),
       );
       server.listen(port, host, () => resolve());
     });
@@ -86,7 +92,14 @@ export class AgentPort {
         socket.removeAllListeners('data');
         return;
       }
-      const { reply, error } = line === undefined ? { reply: AGENT_BAD_REQUEST, error: true } : agentReply(line, { node: (id) => this.host.projection.nodes.get(id), serviceOf: (n) => this.host.weights.serviceOf(n), weight: (n) => this.host.weights.weight(n) });
+      const { reply, error } =
+        line === undefined
+          ? { reply: AGENT_BAD_REQUEST, error: true }
+          : agentReply(line, {
+              node: (id) => this.host.projection.nodes.get(id),
+              serviceOf: (n) => this.host.weights.serviceOf(n),
+              weight: (n) => this.host.weights.weight(n),
+            });
       this.stats.record((clock.now() - started) / 1000, error);
       socket.end(`${reply}\n`);
       socket.removeAllListeners('data');

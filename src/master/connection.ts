@@ -114,12 +114,25 @@ export class SlaveConnection implements FrameSink {
         }
         if (this.node === null) {
           if (this.peer && !this.peer.permits(node)) {
-            this.violation({ code: ErrorCode.NODE_NOT_PERMITTED, reason: `certificate ${JSON.stringify(this.peer.identity)} does not permit node ${node}` });
+            this.violation({
+              code: ErrorCode.NODE_NOT_PERMITTED,
+              reason: `certificate ${JSON.stringify(this.peer.identity)} does not permit node ${node}`,
+            });
             return;
           }
           if (!this.host.bind(this, node)) return;
         }
-        this.track(recorder.record({ type: 'LoadPushed', conn: this.conn, node, load: f.info.load, capacity: f.info.capacity ?? 1, attrs: f.info.attrs }), 1);
+        this.track(
+          recorder.record({
+            type: 'LoadPushed',
+            conn: this.conn,
+            node,
+            load: f.info.load,
+            capacity: f.info.capacity ?? 1,
+            attrs: f.info.attrs,
+          }),
+          1,
+        );
         break;
       }
       case 'GOODBYE':
@@ -133,7 +146,13 @@ export class SlaveConnection implements FrameSink {
       case 'QUERY_REPLY': // never decoded on the master (a FrameDecoder without `replies`)
         break;
       case 'UNKNOWN':
-        this.track(recorder.record({ type: 'UnknownFrameSkipped', conn: this.conn, code: f.code, length: f.length }, () => this.host.counters.unknownFrames++), 1);
+        this.track(
+          recorder.record(
+            { type: 'UnknownFrameSkipped', conn: this.conn, code: f.code, length: f.length },
+            () => this.host.counters.unknownFrames++,
+          ),
+          1,
+        );
         break;
       default: {
         const never: never = f;
@@ -175,7 +194,9 @@ export class SlaveConnection implements FrameSink {
     if (this.ended) return;
     this.end();
     this.recordThenDestroy(
-      handshake ? { type: 'SlaveTimedOut', conn: this.conn, silentMs: Math.round(silentMs), handshake: true } : { type: 'SlaveTimedOut', conn: this.conn, silentMs: Math.round(silentMs) },
+      handshake
+        ? { type: 'SlaveTimedOut', conn: this.conn, silentMs: Math.round(silentMs), handshake: true }
+        : { type: 'SlaveTimedOut', conn: this.conn, silentMs: Math.round(silentMs) },
     );
   }
 
@@ -295,7 +316,8 @@ export class SlaveConnection implements FrameSink {
     this.tokens -= 1;
     // wait for a few tokens at once (10 ms of them): one wake-up and one group commit per
     // 10 ms for a flooder, not one per frame, which would keep the log writer busy all the time
-    if (this.tokens < 0) this.holdUntil(new Promise((r) => this.host.scheduler.setTimeout(r, Math.max(10, Math.ceil((-this.tokens * 1000) / rate)))));
+    if (this.tokens < 0)
+      this.holdUntil(new Promise((r) => this.host.scheduler.setTimeout(r, Math.max(10, Math.ceil((-this.tokens * 1000) / rate)))));
   }
 
   /** Stops decoding and reading until `until` resolves (backpressure). */
@@ -333,7 +355,11 @@ export class SlaveConnection implements FrameSink {
   private closed(hadError: boolean): void {
     if (this.ended) return;
     this.end();
-    this.host.recorder.record({ type: 'SlaveDisconnected', conn: this.conn, reason: hadError ? `connection error ${this.lastError}`.trim() : 'closed by slave' });
+    this.host.recorder.record({
+      type: 'SlaveDisconnected',
+      conn: this.conn,
+      reason: hadError ? `connection error ${this.lastError}`.trim() : 'closed by slave',
+    });
   }
 }
 

@@ -75,7 +75,19 @@ export class DnsPort {
   readonly servfail$ = new Subject<{ since: number; error: string }>();
   private servfailing = false;
   /** What lookup() keeps for one moment (see there). */
-  private moment: { projection: Projection; tick: number; generation: number; epoch: number; eligible: number; degraded: boolean; services: Set<string> | undefined; srv: Map<string, DnsResult>; encoded: Map<DnsResult, Map<string, { bytes: Uint8Array; truncated: boolean }>> } | undefined;
+  private moment:
+    | {
+        projection: Projection;
+        tick: number;
+        generation: number;
+        epoch: number;
+        eligible: number;
+        degraded: boolean;
+        services: Set<string> | undefined;
+        srv: Map<string, DnsResult>;
+        encoded: Map<DnsResult, Map<string, { bytes: Uint8Array; truncated: boolean }>>;
+      }
+    | undefined;
 
   constructor(
     private readonly options: DnsPortOptions,
@@ -154,9 +166,26 @@ export class DnsPort {
     const host = this.host;
     const p = host.projection;
     const moment = this.moment;
-    const same = moment !== undefined && moment.projection === p && moment.tick === host.weights.tick && moment.generation === host.weights.generation && moment.epoch === p.master.epoch && moment.eligible === p.index.size && moment.degraded === (host.degraded !== undefined);
+    const same =
+      moment !== undefined &&
+      moment.projection === p &&
+      moment.tick === host.weights.tick &&
+      moment.generation === host.weights.generation &&
+      moment.epoch === p.master.epoch &&
+      moment.eligible === p.index.size &&
+      moment.degraded === (host.degraded !== undefined);
     if (!same) {
-      this.moment = { projection: p, tick: host.weights.tick, generation: host.weights.generation, epoch: p.master.epoch, eligible: p.index.size, degraded: host.degraded !== undefined, services: undefined, srv: new Map(), encoded: new Map() };
+      this.moment = {
+        projection: p,
+        tick: host.weights.tick,
+        generation: host.weights.generation,
+        epoch: p.master.epoch,
+        eligible: p.index.size,
+        degraded: host.degraded !== undefined,
+        services: undefined,
+        srv: new Map(),
+        encoded: new Map(),
+      };
     }
     const m = this.moment!;
     const view: DnsView = {
@@ -286,5 +315,9 @@ function bind(server: Server, host: string, port: number): Promise<void> {
 
 function listenError(host: string, port: number, e: NodeJS.ErrnoException): LoadLedgerError {
   const inUse = e.code === 'EADDRINUSE';
-  return new LoadLedgerError(inUse ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT, `--dns ${host}:${port}: ${inUse ? 'address already in use' : e.message}`, { cause: e });
+  return new LoadLedgerError(
+    inUse ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT,
+    `--dns ${host}:${port}: ${inUse ? 'address already in use' : e.message}`,
+    { cause: e },
+  );
 }

@@ -98,7 +98,9 @@ export class Liveness {
     if (timingOut) {
       // Counted before they are recorded: a mass failure is recorded before its timeouts.
       // the eligible ones: a drained node is not answered anyway, its silence says nothing of a partition
-      const bound = timingOut.flatMap(({ c }) => (c.node !== null && host.projection.nodes.get(c.node)?.drained === undefined ? [{ node: c.node, conn: c.conn }] : []));
+      const bound = timingOut.flatMap(({ c }) =>
+        c.node !== null && host.projection.nodes.get(c.node)?.drained === undefined ? [{ node: c.node, conn: c.conn }] : [],
+      );
       this.decideProtection(this.protection.timeouts(now, this.options.clock(), host.projection, bound));
       for (const { c, silent } of timingOut) c.timedOut(silent);
     }

@@ -47,13 +47,23 @@ export class QueryPort {
   async listen(): Promise<void> {
     const tls = this.options.tls;
     const server: Server = tls
-      ? createSlaveTlsServer(tls, this.options.handshakeTimeout, { admit: () => ({ ok: true }), secure: (socket) => this.serve(socket), refused: (socket) => socket.destroy() })
+      ? createSlaveTlsServer(tls, this.options.handshakeTimeout, {
+          admit: () => ({ ok: true }),
+          secure: (socket) => this.serve(socket),
+          refused: (socket) => socket.destroy(),
+        })
       : createServer({ noDelay: true }, (socket) => this.serve(socket));
     this.server = server;
     const { host, port } = this.options.listen;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new LoadLedgerError(e.code === 'EADDRINUSE' ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT, `--listen ${host}:${port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, { cause: e })),
+        reject(
+          new LoadLedgerError(
+            e.code === 'EADDRINUSE' ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT,
+            `--listen ${host}:${port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`,
+            { cause: e },
+          ),
+        ),
       );
       server.listen(port, host, () => resolve());
     });

@@ -25,7 +25,13 @@ export function answerQuery(host: QueryHost, q: Query): QueryReply {
   const selector = host.selector;
   let policy = selector.policy;
   if (q.policy !== undefined) {
-    if (!isPolicy(q.policy)) return { ...id, ok: false, code: ErrorCode.BAD_ARGUMENT, error: `policy must be one of ${POLICIES.join(', ')} (got ${JSON.stringify(q.policy)})` };
+    if (!isPolicy(q.policy))
+      return {
+        ...id,
+        ok: false,
+        code: ErrorCode.BAD_ARGUMENT,
+        error: `policy must be one of ${POLICIES.join(', ')} (got ${JSON.stringify(q.policy)})`,
+      };
     policy = q.policy;
   }
   if (host.degraded) return { ...id, ok: false, code: ErrorCode.MASTER_DOWN, error: 'the master cannot write its event log' };
@@ -34,7 +40,12 @@ export function answerQuery(host: QueryHost, q: Query): QueryReply {
   const n = selector.choose(p, policy, attrFilter(q.where.map(([k, v]) => [k, String(v)])));
   if (!n) {
     const filters = q.where.map(([k, v]) => `${k}=${String(v)}`).join(', ');
-    return { ...id, ok: false, code: ErrorCode.NO_ELIGIBLE_NODE, error: filters ? `no eligible node matches ${filters}` : 'no eligible node (none in state PUSH_LOAD_INFO)' };
+    return {
+      ...id,
+      ok: false,
+      code: ErrorCode.NO_ELIGIBLE_NODE,
+      error: filters ? `no eligible node matches ${filters}` : 'no eligible node (none in state PUSH_LOAD_INFO)',
+    };
   }
   return { ...id, ok: true, node: { id: n.id, load: n.load, capacity: n.capacity, attrs: n.attrs }, seq: p.seq };
 }

@@ -135,7 +135,13 @@ export class SlavePort implements ConnectionHost {
     const { host, port } = this.options.listen;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) =>
-        reject(new LoadLedgerError(e.code === 'EADDRINUSE' ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT, `--listen ${host}:${port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`, { cause: e })),
+        reject(
+          new LoadLedgerError(
+            e.code === 'EADDRINUSE' ? ErrorCode.ADDRESS_IN_USE : ErrorCode.BAD_ARGUMENT,
+            `--listen ${host}:${port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`,
+            { cause: e },
+          ),
+        ),
       );
       server.listen(port, host, () => resolve());
     });
@@ -152,7 +158,10 @@ export class SlavePort implements ConnectionHost {
     const code = e.code ?? 'UNKNOWN';
     this.counters.refused++;
     this.counters.acceptErrors.set(code, (this.counters.acceptErrors.get(code) ?? 0) + 1);
-    const fds = code === 'EMFILE' || code === 'ENFILE' ? ' (out of file descriptors: raise ulimit -n, or lower --max-slaves / --max-http-connections)' : '';
+    const fds =
+      code === 'EMFILE' || code === 'ENFILE'
+        ? ' (out of file descriptors: raise ulimit -n, or lower --max-slaves / --max-http-connections)'
+        : '';
     this.refusals.note('slave', 'accept-failed', `accept failed: ${code}${fds}`);
   }
 
@@ -191,7 +200,9 @@ export class SlavePort implements ConnectionHost {
       socket.destroy();
       return;
     }
-    const verdict = peer ? { ok: true as const } : (this.descriptorVerdict() ?? this.admission.admit(normalizeIp(socket.remoteAddress ?? 'unknown'), this.now()));
+    const verdict = peer
+      ? { ok: true as const }
+      : (this.descriptorVerdict() ?? this.admission.admit(normalizeIp(socket.remoteAddress ?? 'unknown'), this.now()));
     if (!verdict.ok) {
       this.refuse(socket, verdict.reason);
       return;
@@ -218,13 +229,22 @@ export class SlavePort implements ConnectionHost {
     const { record, unrecorded } = this.admission.refusal(ip, this.now());
     if (!record) return;
     const remote = formatAddr(ip, socket.remotePort ?? 0);
-    this.recorder.record({ type: 'SlaveRefused', remote, reason: unrecorded > 0 ? `${reason} (and ${unrecorded} more refused from ${ip} since the last record)` : reason });
+    this.recorder.record({
+      type: 'SlaveRefused',
+      remote,
+      reason: unrecorded > 0 ? `${reason} (and ${unrecorded} more refused from ${ip} since the last record)` : reason,
+    });
   }
 
   bind(c: SlaveConnection, node: string): boolean {
     const holder = this.bindings.get(node);
     if (holder && holder !== c) {
-      const verdict = this.flaps.takeover(node, { conn: holder.conn, remote: holder.remote }, { conn: c.conn, remote: c.remote }, this.now());
+      const verdict = this.flaps.takeover(
+        node,
+        { conn: holder.conn, remote: holder.remote },
+        { conn: c.conn, remote: c.remote },
+        this.now(),
+      );
       if (!verdict.take) {
         this.counters.refused++;
         if (verdict.detected) {

@@ -197,7 +197,8 @@ export function checkIdentities(doc: unknown, label: string): IdentityMap {
   Object.entries(doc).forEach(([cn, list], i) => {
     const where = `entry ${i + 1}`;
     if (cn === '') throw badArgument(`${label}: ${where} has an empty CN`);
-    if (!Array.isArray(list) || list.some((a) => typeof a !== 'string')) throw badArgument(`${label}: ${where} is not a list of strings (${shape})`);
+    if (!Array.isArray(list) || list.some((a) => typeof a !== 'string'))
+      throw badArgument(`${label}: ${where} is not a list of strings (${shape})`);
     const bad = (list as string[]).findIndex((a) => !isValidAddr(a) || !splitNode(a));
     if (bad >= 0) throw badArgument(`${label}: ${where}, item ${bad + 1}: expected host or host:port (IPv6 as [::1]:8080)`);
     out[cn] = [...(list as string[])];
@@ -242,7 +243,16 @@ export function createSlaveTlsServer(opts: MasterTlsOptions, handshakeTimeout: n
   let server: TlsServer;
   try {
     server = createTlsServer(
-      { cert: opts.cert, key: opts.key, ca: opts.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', handshakeTimeout: timeout, noDelay: true },
+      {
+        cert: opts.cert,
+        key: opts.key,
+        ca: opts.ca,
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: timeout,
+        noDelay: true,
+      },
       (socket) => {
         socket.pause(); // read nothing until the master accepts it (after MasterStarted)
         // What the connection may claim is decided from this certificate: no renegotiating another.
@@ -251,7 +261,11 @@ export function createSlaveTlsServer(opts: MasterTlsOptions, handshakeTimeout: n
       },
     );
   } catch (e) {
-    throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `tls: unusable certificate, key or CA (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { cause: e });
+    throw new LoadLedgerError(
+      ErrorCode.BAD_ARGUMENT,
+      `tls: unusable certificate, key or CA (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      { cause: e },
+    );
   }
   /** TCP sockets refused before their handshake: their TLS socket's end is not news. */
   const admitted = new WeakSet<Socket>();

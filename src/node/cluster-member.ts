@@ -144,7 +144,8 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
   private async checkLeading(): Promise<void> {
     const leader = await this.coordinator.leader();
     if (!this.holding) return;
-    if (!leader || leader.term !== this.term) this.fence(leader ? `${leader.node} holds the leader key (term ${leader.term})` : 'the leader key is gone');
+    if (!leader || leader.term !== this.term)
+      this.fence(leader ? `${leader.node} holds the leader key (term ${leader.term})` : 'the leader key is gone');
   }
 
   /** A standby or candidate: follow whoever leads, or campaign when nobody does. */
@@ -200,7 +201,13 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
     this.maxSeenTerm = Math.max(this.maxSeenTerm, term);
     this.known = { node: this.node, listen: this.info('leader').listen, http: this.info('leader').http, term };
     // --ack standby with nobody else in the cluster (a member that is stopping does not count)
-    const others = this.options.ack === 'standby' ? await this.coordinator.members().then((ms) => ms.filter((m) => m.node !== this.node && m.role !== 'stopping').length, () => 1) : 1;
+    const others =
+      this.options.ack === 'standby'
+        ? await this.coordinator.members().then(
+            (ms) => ms.filter((m) => m.node !== this.node && m.role !== 'stopping').length,
+            () => 1,
+          )
+        : 1;
     if (!this.permit()) return this.fence('the lease deadline passed before the term started');
     this.elections++;
     const acks = new AckTracker(term, {
@@ -290,7 +297,8 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
   private async waitForStandby(seq: number, ms: number): Promise<boolean> {
     const until = this.scheduler.now() + ms;
     const has = (): boolean => [...(this.acks?.acked.values() ?? [])].some((s) => s >= seq);
-    while (!has() && this.scheduler.now() < until && this.server.followers > 0) await new Promise<void>((r) => this.scheduler.setTimeout(r, 10));
+    while (!has() && this.scheduler.now() < until && this.server.followers > 0)
+      await new Promise<void>((r) => this.scheduler.setTimeout(r, 10));
     return has();
   }
 

@@ -49,7 +49,9 @@ export function prepareDataDir(data: string): DataDir {
       const code = (e as NodeJS.ErrnoException).code;
       if (missing[0] !== dir) rmSync(missing[0]!, { recursive: true, force: true });
       if (code === 'EACCES' || code === 'EPERM') throw denied(data, `creating ${dir}`, e);
-      throw badArgument(`--data ${data}: cannot create ${dir}: ${code === 'ENOENT' ? `${dirname(dir)} takes no new directories` : (e as Error).message}`);
+      throw badArgument(
+        `--data ${data}: cannot create ${dir}: ${code === 'ENOENT' ? `${dirname(dir)} takes no new directories` : (e as Error).message}`,
+      );
     }
   }
   const dir = resolve(data);

@@ -82,10 +82,27 @@ export class Master implements RegistryControl, MetricsSource {
     this.selector = new Selector({ policy: options.policy, compensation: options.compensation });
     if (options.prometheusSd) this.integrations.push({ name: 'prometheus-sd', at: 'GET /v1/sd/prometheus', stats: new AnswerStats() });
     if (options.envoyEds) this.integrations.push({ name: 'envoy-eds', at: 'POST /v3/discovery:endpoints', stats: new AnswerStats() });
-    this.weights = new WeightBoard(this.ledger, { scheduler: options.scheduler, interval: options.weightInterval, policy: { min: options.weightMin, step: options.weightStep }, serviceKey: options.serviceKey });
+    this.weights = new WeightBoard(this.ledger, {
+      scheduler: options.scheduler,
+      interval: options.weightInterval,
+      policy: { min: options.weightMin, step: options.weightStep },
+      serviceKey: options.serviceKey,
+    });
     const self = this;
     this.liveness = new Liveness(
-      { get conns() { return self.port?.conns ?? new Map(); }, get projection() { return built.projection; }, get recorder() { return built.recorder; }, prune: (now) => self.port?.admission.prune(now), now: () => self.now() },
+      {
+        get conns() {
+          return self.port?.conns ?? new Map();
+        },
+        get projection() {
+          return built.projection;
+        },
+        get recorder() {
+          return built.recorder;
+        },
+        prune: (now) => self.port?.admission.prune(now),
+        now: () => self.now(),
+      },
       options,
       { share: options.protectShare, forMs: options.protectFor, minNodes: options.protectMinNodes },
     );
@@ -158,7 +175,13 @@ export class Master implements RegistryControl, MetricsSource {
   }
 
   /** Unknown frame types skipped, connections refused (for descriptors, accept errors), flapping detected, for /metrics (this term's, under HA). */
-  get counters(): { unknownFrames: number; refused: number; flapping: number; fdRefused: number; acceptErrors: ReadonlyMap<string, number> } {
+  get counters(): {
+    unknownFrames: number;
+    refused: number;
+    flapping: number;
+    fdRefused: number;
+    acceptErrors: ReadonlyMap<string, number>;
+  } {
     return this.port?.counters ?? this.noCounters;
   }
 
@@ -169,7 +192,13 @@ export class Master implements RegistryControl, MetricsSource {
 
   /** True while the master accepts slaves and its log takes writes (a standby does neither). */
   get healthy(): boolean {
-    return this.port !== undefined && this.projection.master.state === 'UP_LISTENING' && this.ledger.writable && !this.ledger.recorder.fencedState && !this.stopping;
+    return (
+      this.port !== undefined &&
+      this.projection.master.state === 'UP_LISTENING' &&
+      this.ledger.writable &&
+      !this.ledger.recorder.fencedState &&
+      !this.stopping
+    );
   }
 
   /** Master HA: role, term, lag (undefined for a master running alone). */
@@ -191,17 +220,33 @@ export class Master implements RegistryControl, MetricsSource {
     }
     if (this.options.dns) {
       const o = this.options;
-      const dns = new DnsPort({ listen: this.options.dns, zone: normalizeZone(o.dnsZone) as string, ttl: o.dnsTtl / 1000, policy: o.dnsPolicy, scheduler: o.scheduler }, this, new AnswerStats());
+      const dns = new DnsPort(
+        {
+          listen: this.options.dns,
+          zone: normalizeZone(o.dnsZone) as string,
+          ttl: o.dnsTtl / 1000,
+          policy: o.dnsPolicy,
+          scheduler: o.scheduler,
+        },
+        this,
+        new AnswerStats(),
+      );
       await dns.listen();
       this.dns = dns;
-      this.integrations.push({ name: 'dns', at: `udp+tcp ${formatHostPort(dns.address)}`, stats: dns.stats, counts: () => ({ dropped: dns.dropped, truncated: dns.truncated }) });
+      this.integrations.push({
+        name: 'dns',
+        at: `udp+tcp ${formatHostPort(dns.address)}`,
+        stats: dns.stats,
+        counts: () => ({ dropped: dns.dropped, truncated: dns.truncated }),
+      });
       // SRV hands out weights: have them settled by the first query, not ramping from it
       this.weights.start();
     }
     if (this.options.etcd.length === 0) {
       // alone: bind the slave port before the HTTP API, as always
       const port = await this.bindPort();
-      if (this.options.http) this.http = await startHttpApi(this, this.options.http, this.httpOptions({ tls: this.options.httpTls, auth: this.options.auth }));
+      if (this.options.http)
+        this.http = await startHttpApi(this, this.options.http, this.httpOptions({ tls: this.options.httpTls, auth: this.options.auth }));
       await this.takeSlaves(port);
       return;
     }
@@ -257,7 +302,17 @@ export class Master implements RegistryControl, MetricsSource {
   }
 
   private async bindPort(): Promise<SlavePort> {
-    const port = new SlavePort({ ...this.options, listen: this.bound ?? this.options.listen, onRefusal: (r) => this.refusals$.next(r), descriptors: this.descriptors }, this.ledger, this.selector, this.projection.lastConn + 1);
+    const port = new SlavePort(
+      {
+        ...this.options,
+        listen: this.bound ?? this.options.listen,
+        onRefusal: (r) => this.refusals$.next(r),
+        descriptors: this.descriptors,
+      },
+      this.ledger,
+      this.selector,
+      this.projection.lastConn + 1,
+    );
     await port.listen();
     this.port = port;
     if (this.options.etcd.length > 0) this.bound = port.address;
@@ -272,7 +327,12 @@ export class Master implements RegistryControl, MetricsSource {
     const p = this.projection;
     // The epoch before ended without MasterStopped: say where its evidence ends (replay is DOWN from there).
     if (p.master.state !== 'DOWN') recorder.record({ type: 'MasterCrashed', epoch: p.master.epoch, lastSeq: p.seq, lastAt: p.ts });
-    for (const d of this.ledger.accepted) recorder.record(d.to === undefined ? { type: 'LogDamaged', from: d.from, reason: d.reason } : { type: 'LogDamaged', from: d.from, to: d.to, reason: d.reason });
+    for (const d of this.ledger.accepted)
+      recorder.record(
+        d.to === undefined
+          ? { type: 'LogDamaged', from: d.from, reason: d.reason }
+          : { type: 'LogDamaged', from: d.from, to: d.to, reason: d.reason },
+      );
     const damaged = this.ledger.accepted.length > 0;
     this.ledger.accepted.length = 0; // recorded once, not again with the next term
     this.recordStart(this.projection.master.epoch + 1);

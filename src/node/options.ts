@@ -139,7 +139,10 @@ export interface MasterOptions {
 
 /** MasterOptions with every default filled in. */
 export type ResolvedMasterOptions = Required<Omit<MasterOptions, 'limits' | 'openLog' | 'httpTls' | 'auth' | 'tls' | 'coordinator'>> &
-  Pick<MasterOptions, 'httpTls' | 'auth' | 'tls' | 'coordinator'> & { limits: Partial<PushLimits>; openLog: NonNullable<MasterOptions['openLog']> };
+  Pick<MasterOptions, 'httpTls' | 'auth' | 'tls' | 'coordinator'> & {
+    limits: Partial<PushLimits>;
+    openLog: NonNullable<MasterOptions['openLog']>;
+  };
 
 export const MASTER_DEFAULTS = {
   data: './data',
@@ -190,13 +193,29 @@ const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 // The options that time something: each is at most MAX_TIMER_MS (Node fires a longer timer
 // after 1 ms, a longer interval every millisecond). `retain` is an age, not a timer.
-const TIMER_OPTIONS = ['helloInterval', 'deadAfter', 'handshakeTimeout', 'snapshotInterval', 'retentionInterval', 'logRetryInterval', 'logRetryFor', 'protectFor', 'followStallTimeout', 'leaseTtl', 'ackTimeout', 'weightInterval'] as const;
+const TIMER_OPTIONS = [
+  'helloInterval',
+  'deadAfter',
+  'handshakeTimeout',
+  'snapshotInterval',
+  'retentionInterval',
+  'logRetryInterval',
+  'logRetryFor',
+  'protectFor',
+  'followStallTimeout',
+  'leaseTtl',
+  'ackTimeout',
+  'weightInterval',
+] as const;
 
 function checkTimers(options: Pick<ResolvedMasterOptions, (typeof TIMER_OPTIONS)[number]>): void {
   for (const name of TIMER_OPTIONS) {
     const ms = options[name];
     if (!(typeof ms === 'number' && ms >= 0 && ms <= MAX_TIMER_MS)) {
-      throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${name}: expected a number of milliseconds from 0 to ${MAX_TIMER_MS} (the longest timer Node.js can set), got ${String(ms)}`);
+      throw new LoadLedgerError(
+        ErrorCode.BAD_ARGUMENT,
+        `${name}: expected a number of milliseconds from 0 to ${MAX_TIMER_MS} (the longest timer Node.js can set), got ${String(ms)}`,
+      );
     }
   }
 }
@@ -254,34 +273,57 @@ export function resolveMasterOptions(opts: MasterOptions): ResolvedMasterOptions
     ...opts,
   };
   if (options.etcd.length > 0) {
-    if (!NODE_ID_RE.test(options.nodeId)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--node-id must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(options.nodeId)}`);
-    if (!NODE_ID_RE.test(options.cluster)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--cluster must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(options.cluster)}`);
-    if (options.leaseTtl < 1000) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--lease-ttl must be at least 1s (etcd grants whole seconds), got ${options.leaseTtl} ms`);
-    if (options.ack !== 'local' && options.ack !== 'standby') throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--ack must be local or standby, got ${JSON.stringify(options.ack)}`);
-    if (!options.http) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--etcd needs the HTTP API (--http): standbys replicate the log through it');
-    if (options.httpTls) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--etcd with --http-tls-cert: replication over HTTPS is not supported yet (docs/ha.md)');
+    if (!NODE_ID_RE.test(options.nodeId))
+      throw new LoadLedgerError(
+        ErrorCode.BAD_ARGUMENT,
+        `--node-id must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(options.nodeId)}`,
+      );
+    if (!NODE_ID_RE.test(options.cluster))
+      throw new LoadLedgerError(
+        ErrorCode.BAD_ARGUMENT,
+        `--cluster must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(options.cluster)}`,
+      );
+    if (options.leaseTtl < 1000)
+      throw new LoadLedgerError(
+        ErrorCode.BAD_ARGUMENT,
+        `--lease-ttl must be at least 1s (etcd grants whole seconds), got ${options.leaseTtl} ms`,
+      );
+    if (options.ack !== 'local' && options.ack !== 'standby')
+      throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--ack must be local or standby, got ${JSON.stringify(options.ack)}`);
+    if (!options.http)
+      throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, '--etcd needs the HTTP API (--http): standbys replicate the log through it');
+    if (options.httpTls)
+      throw new LoadLedgerError(
+        ErrorCode.BAD_ARGUMENT,
+        '--etcd with --http-tls-cert: replication over HTTPS is not supported yet (docs/ha.md)',
+      );
     for (const u of options.etcd) {
-      if (!/^https?:\/\/[^/\s]+\/?$/.test(u)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--etcd takes URLs like http://127.0.0.1:2379, got ${JSON.stringify(u)}`);
+      if (!/^https?:\/\/[^/\s]+\/?$/.test(u))
+        throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--etcd takes URLs like http://127.0.0.1:2379, got ${JSON.stringify(u)}`);
     }
   }
-  if (!(options.protectShare >= 0 && options.protectShare <= 1)) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--protect-share must be between 0 and 1, got ${options.protectShare}`);
+  if (!(options.protectShare >= 0 && options.protectShare <= 1))
+    throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--protect-share must be between 0 and 1, got ${options.protectShare}`);
   for (const [on, flag] of [
     [options.prometheusSd, '--prometheus-sd'],
     [options.envoyEds, '--envoy-eds'],
   ] as const) {
-    if (on && !options.http) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${flag} is served on the HTTP API: it needs --http (not --no-http)`);
+    if (on && !options.http)
+      throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `${flag} is served on the HTTP API: it needs --http (not --no-http)`);
   }
   checkTimers(options);
   parsePolicy(options.policy, 'policy');
   parsePolicy(options.dnsPolicy, 'dnsPolicy');
   const zone = normalizeZone(options.dnsZone);
-  if (typeof zone !== 'string') throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--dns-zone ${JSON.stringify(options.dnsZone)}: ${zone.error}`);
+  if (typeof zone !== 'string')
+    throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--dns-zone ${JSON.stringify(options.dnsZone)}: ${zone.error}`);
   if (!(Number.isInteger(options.dnsTtl) && options.dnsTtl >= 0 && options.dnsTtl % 1000 === 0 && options.dnsTtl / 1000 <= 2 ** 31 - 1)) {
     throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `--dns-ttl must be whole seconds (DNS TTLs are), got ${String(options.dnsTtl)} ms`);
   }
   checkCompensation(options.compensation, 'compensation');
   checkWeightPolicy({ min: options.weightMin, step: options.weightStep }, { min: 'weightMin', step: 'weightStep' });
-  if (options.weightInterval < 1) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `weightInterval must be at least 1 ms, got ${options.weightInterval}`);
+  if (options.weightInterval < 1)
+    throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, `weightInterval must be at least 1 ms, got ${options.weightInterval}`);
   const keyProblem = options.serviceKey === '' ? 'serviceKey must not be empty' : controlProblem(options.serviceKey, 'serviceKey');
   if (keyProblem !== undefined) throw new LoadLedgerError(ErrorCode.BAD_ARGUMENT, keyProblem);
   return options;

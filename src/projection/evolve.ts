@@ -40,7 +40,8 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
     case 'LogDamaged':
       dropAllConnections(state, event.ts, `event log damaged (${damagedSeqs(event.from, event.to)})`);
       state.protection = null;
-      if (state.master.state !== 'DOWN') state.master = { state: 'DOWN', epoch: state.master.epoch, since: event.ts, reason: 'event log damaged' };
+      if (state.master.state !== 'DOWN')
+        state.master = { state: 'DOWN', epoch: state.master.epoch, since: event.ts, reason: 'event log damaged' };
       break;
     case 'SlaveConnected':
       if (event.conn > state.lastConn) state.lastConn = event.conn;
@@ -63,7 +64,14 @@ export function evolve(state: Projection, event: LedgerEvent): Projection {
       break;
     case 'SlaveTimedOut':
       if (state.protection && !event.handshake && keepProtected(state, event.conn, `no frame for ${formatSeconds(event.silentMs)}`)) break;
-      dropConnection(state, event.conn, event.ts, event.handshake ? `no valid frame within ${formatSeconds(event.silentMs)} of connecting` : `no frame for ${formatSeconds(event.silentMs)}`);
+      dropConnection(
+        state,
+        event.conn,
+        event.ts,
+        event.handshake
+          ? `no valid frame within ${formatSeconds(event.silentMs)} of connecting`
+          : `no frame for ${formatSeconds(event.silentMs)}`,
+      );
       break;
     case 'SlaveDisconnected':
       dropConnection(state, event.conn, event.ts, `disconnected (${event.reason})`);
@@ -130,14 +138,34 @@ function touch(state: Projection, conn: number, ts: number): ConnEntry | undefin
   return c;
 }
 
-function loadPushed(state: Projection, conn: number, id: string, load: number, capacity: number, attrs: NodeEntry['attrs'], ts: number): void {
+function loadPushed(
+  state: Projection,
+  conn: number,
+  id: string,
+  load: number,
+  capacity: number,
+  attrs: NodeEntry['attrs'],
+  ts: number,
+): void {
   const c = state.conns.get(conn);
   if (!c) return; // a push for a connection the log never saw open: nothing to bind
   c.lastSeen = ts;
   c.node = id;
   let n = state.nodes.get(id);
   if (!n) {
-    n = { id, state: 'DOWN', load, capacity, attrs, lastSeen: ts, since: ts, conn: null, epoch: state.master.epoch, reason: '', reportSeq: 0 };
+    n = {
+      id,
+      state: 'DOWN',
+      load,
+      capacity,
+      attrs,
+      lastSeen: ts,
+      since: ts,
+      conn: null,
+      epoch: state.master.epoch,
+      reason: '',
+      reportSeq: 0,
+    };
     state.nodes.set(id, n);
   } else if (n.conn !== null && n.conn !== conn) {
     // The recorder writes SlaveSuperseded first; this only guards a hand-made log.
@@ -185,7 +213,14 @@ function markDown(state: Projection, n: NodeEntry, ts: number, reason: string): 
  * SlaveTimedOut came first) are eligible again with their last load; the others are still
  * up, and their SlaveTimedOut, folded next, keeps them so (`keepProtected`).
  */
-function protectionStarted(state: Projection, ts: number, until: number, timedOut: number, eligible: number, nodes: readonly string[]): void {
+function protectionStarted(
+  state: Projection,
+  ts: number,
+  until: number,
+  timedOut: number,
+  eligible: number,
+  nodes: readonly string[],
+): void {
   state.protection = { since: ts, until, timedOut, eligible, nodes: [...nodes].sort() };
   for (const id of nodes) {
     const n = state.nodes.get(id);
@@ -263,7 +298,19 @@ function drain(state: Projection, id: string, ts: number, reason: string | undef
   if (!n) {
     // Drained before it ever reported (maintenance planned ahead): an entry, so that its
     // first push finds it drained and it never becomes eligible.
-    n = { id, state: 'DOWN', load: 0, capacity: 1, attrs: {}, lastSeen: 0, since: ts, conn: null, epoch: 0, reason: NEVER_REPORTED, reportSeq: 0 };
+    n = {
+      id,
+      state: 'DOWN',
+      load: 0,
+      capacity: 1,
+      attrs: {},
+      lastSeen: 0,
+      since: ts,
+      conn: null,
+      epoch: 0,
+      reason: NEVER_REPORTED,
+      reportSeq: 0,
+    };
     state.nodes.set(id, n);
   } else if (n.drained) {
     return; // already drained: the first drain stands (the master records no second one)

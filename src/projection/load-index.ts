@@ -4,8 +4,7 @@ import type { NodeEntry } from './node.js';
 // sorted-btree is CommonJS with the class on `exports.default`: Node's ESM loader hands us
 // the whole exports object, bundlers (vitest) the class itself. Accept both.
 type BTreeClass = typeof BTreeModule.default;
-const BTreeCtor: BTreeClass =
-  typeof BTreeModule === 'function' ? BTreeModule : BTreeModule.default;
+const BTreeCtor: BTreeClass = typeof BTreeModule === 'function' ? BTreeModule : BTreeModule.default;
 
 /** What orders a tree: lower first, ties by id. */
 export type Rank = (n: NodeEntry) => number;

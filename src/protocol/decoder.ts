@@ -45,7 +45,11 @@ export class FrameDecoder {
   private readonly limits: PushLimits;
   private readonly replies: boolean;
 
-  constructor(private readonly sink: FrameSink, limits: Partial<PushLimits> = {}, options: DecoderOptions = {}) {
+  constructor(
+    private readonly sink: FrameSink,
+    limits: Partial<PushLimits> = {},
+    options: DecoderOptions = {},
+  ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
     this.replies = options.replies ?? false;
   }
@@ -106,7 +110,10 @@ export class FrameDecoder {
       const len = buf.readUInt16BE(pos + 2);
       if (type === MsgType.PUSH_LOAD_INFO) {
         if (len > this.limits.maxPayload) {
-          return this.fail(ErrorCode.FRAME_TOO_LARGE, `PUSH_LOAD_INFO payload of ${len} bytes exceeds the limit of ${this.limits.maxPayload}`);
+          return this.fail(
+            ErrorCode.FRAME_TOO_LARGE,
+            `PUSH_LOAD_INFO payload of ${len} bytes exceeds the limit of ${this.limits.maxPayload}`,
+          );
         }
         if (end - pos - HEADER_SIZE < len) break; // wait for the rest of this frame
         const payload = buf.subarray(pos + HEADER_SIZE, pos + HEADER_SIZE + len);

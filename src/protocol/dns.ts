@@ -54,7 +54,16 @@ export type DnsRecord = { readonly name: string; readonly ttl: number } & (
   | { readonly type: 'CNAME'; readonly target: string }
   | { readonly type: 'SRV'; readonly priority: number; readonly weight: number; readonly port: number; readonly target: string }
   | { readonly type: 'NS'; readonly target: string }
-  | { readonly type: 'SOA'; readonly mname: string; readonly rname: string; readonly serial: number; readonly refresh: number; readonly retry: number; readonly expire: number; readonly minimum: number }
+  | {
+      readonly type: 'SOA';
+      readonly mname: string;
+      readonly rname: string;
+      readonly serial: number;
+      readonly refresh: number;
+      readonly retry: number;
+      readonly expire: number;
+      readonly minimum: number;
+    }
 );
 
 /** An answer's sections and code, before it is written. */
@@ -115,7 +124,7 @@ export function parseQuery(b: Uint8Array): DnsQuery | DnsParseError {
       if (edns) return { error: 'two OPT records' };
       if (n.name !== '') return { error: 'OPT record not at the root' };
       // options are TLV: check they tile the data exactly
-      for (let o = at; o < at + rdlength; ) {
+      for (let o = at; o < at + rdlength;) {
         if (o + 4 > at + rdlength) return { error: 'OPT option cut short' };
         o += 4 + u16(b, o + 2);
         if (o > at + rdlength) return { error: 'OPT option cut short' };
@@ -126,7 +135,13 @@ export function parseQuery(b: Uint8Array): DnsQuery | DnsParseError {
     at += rdlength;
   }
   if (at !== b.length) return { error: 'bytes after the last record' };
-  return { id: u16(b, 0), rd: (flags & 0x0100) !== 0, cd: (flags & 0x0010) !== 0, question: { name: q.name, type, class: klass }, ...(edns && { edns }) };
+  return {
+    id: u16(b, 0),
+    rd: (flags & 0x0100) !== 0,
+    cd: (flags & 0x0010) !== 0,
+    question: { name: q.name, type, class: klass },
+    ...(edns && { edns }),
+  };
 }
 
 /**
@@ -155,7 +170,12 @@ function readName(b: Uint8Array, at: number, pointers: boolean): { name: string;
     for (let i = at + 1; i <= at + len; i++) {
       const c = b[i]!;
       // ASCII lower case; any other byte as \DDD, so that it can never match a name of ours
-      label += c >= 0x41 && c <= 0x5a ? String.fromCharCode(c + 32) : c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c ? String.fromCharCode(c) : `\\${String(c).padStart(3, '0')}`;
+      label +=
+        c >= 0x41 && c <= 0x5a
+          ? String.fromCharCode(c + 32)
+          : c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c
+            ? String.fromCharCode(c)
+            : `\\${String(c).padStart(3, '0')}`;
     }
     labels.push(label);
     at += 1 + len;
@@ -310,10 +330,17 @@ export function encodeAnswer(query: DnsQuery, answer: DnsAnswer, opts: EncodeOpt
     let hi = answer.answers.length;
     while (lo < hi) {
       const mid = Math.ceil((lo + hi) / 2);
-      if (encode(query, { ...answer, answers: answer.answers.slice(0, mid), authorities: [], additionals: [] }, opts.authoritative, true).length <= opts.limit) lo = mid;
+      if (
+        encode(query, { ...answer, answers: answer.answers.slice(0, mid), authorities: [], additionals: [] }, opts.authoritative, true)
+          .length <= opts.limit
+      )
+        lo = mid;
       else hi = mid - 1;
     }
-    return { bytes: encode(query, { ...answer, answers: answer.answers.slice(0, lo), authorities: [], additionals: [] }, opts.authoritative, true), truncated: true };
+    return {
+      bytes: encode(query, { ...answer, answers: answer.answers.slice(0, lo), authorities: [], additionals: [] }, opts.authoritative, true),
+      truncated: true,
+    };
   }
   return { bytes: encode(query, { ...answer, answers: [], authorities: [], additionals: [] }, opts.authoritative, true), truncated: true };
 }

@@ -1,7 +1,15 @@
 import { Packr } from 'msgpackr';
 import { controlProblem } from './names.js';
 import { FORBIDDEN_KEY } from './push.js';
-import { GOODBYE_MAX_REASON_BYTES, HEADER_SIZE, MAX_WIRE_PAYLOAD, MsgType, type AttrValue, type Attrs, type QueryReply } from './messages.js';
+import {
+  GOODBYE_MAX_REASON_BYTES,
+  HEADER_SIZE,
+  MAX_WIRE_PAYLOAD,
+  MsgType,
+  type AttrValue,
+  type Attrs,
+  type QueryReply,
+} from './messages.js';
 
 // Plain MessagePack maps on the wire: no msgpackr records/extensions, so a C agent can read them.
 const wirePackr = new Packr({ useRecords: false, variableMapSize: true });

@@ -101,12 +101,17 @@ function readReason(buf: Buffer): string | undefined {
     need(1);
     const b = buf[pos]!;
     const size =
-      b <= 0x7f || b >= 0xe0 || b === 0xc2 || b === 0xc3 ? 1
-      : b === 0xcc || b === 0xd0 ? 2
-      : b === 0xcd || b === 0xd1 ? 3
-      : b === 0xca || b === 0xce || b === 0xd2 ? 5
-      : b === 0xcb || b === 0xcf || b === 0xd3 ? 9
-      : 0;
+      b <= 0x7f || b >= 0xe0 || b === 0xc2 || b === 0xc3
+        ? 1
+        : b === 0xcc || b === 0xd0
+          ? 2
+          : b === 0xcd || b === 0xd1
+            ? 3
+            : b === 0xca || b === 0xce || b === 0xd2
+              ? 5
+              : b === 0xcb || b === 0xcf || b === 0xd3
+                ? 9
+                : 0;
     if (size === 0) return false;
     need(size);
     if (b === 0xca && !Number.isFinite(buf.readFloatBE(pos + 1))) throw new Reject('a number value is not finite');

@@ -91,8 +91,7 @@ export interface ReplyNode {
 export type QueryReplyCode = 'NO_ELIGIBLE_NODE' | 'MASTER_DOWN' | 'BAD_ARGUMENT';
 
 export type QueryReply =
-  | { id?: number; ok: true; node: ReplyNode; seq: number }
-  | { id?: number; ok: false; code: QueryReplyCode; error: string };
+  { id?: number; ok: true; node: ReplyNode; seq: number } | { id?: number; ok: false; code: QueryReplyCode; error: string };
 
 /** QUERY: the largest payload accepted, checked from the header (as for a push). */
 export const QUERY_MAX_PAYLOAD = 8192;

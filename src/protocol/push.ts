@@ -21,7 +21,10 @@ function decodeUtf8(buf: Buffer, start: number, end: number): string {
 }
 
 class Reject {
-  constructor(readonly code: ErrorCode, readonly reason: string) {}
+  constructor(
+    readonly code: ErrorCode,
+    readonly reason: string,
+  ) {}
 }
 
 // host or host:port; IPv6 in brackets. Deliberately loose on the host (names, IPv4, IPv6),
@@ -95,7 +98,8 @@ function readPush(bytes: Uint8Array, limits: PushLimits): LoadInfo {
   if (buf.length === 0) throw new Reject(ErrorCode.PUSH_NOT_MAP, 'payload is empty, expected a MessagePack map');
   const head = mapHeader(buf);
   if (head === 'short') throw new Reject(ErrorCode.PUSH_MALFORMED, 'MessagePack data ends early');
-  if (typeof head === 'number') throw new Reject(ErrorCode.PUSH_NOT_MAP, `payload is not a MessagePack map (first byte 0x${head.toString(16).padStart(2, '0')})`);
+  if (typeof head === 'number')
+    throw new Reject(ErrorCode.PUSH_NOT_MAP, `payload is not a MessagePack map (first byte 0x${head.toString(16).padStart(2, '0')})`);
   const count = head.count;
   pos = head.pos;
   // Each entry takes at least two bytes: refuse an absurd count before looping over it.
@@ -141,36 +145,78 @@ function readPush(bytes: Uint8Array, limits: PushLimits): LoadInfo {
     // No name in the table may hold a control character: it would reach operators' terminals.
     // (The fields are checked for their type and shape first: a string load, a tab in addr,
     // were always PUSH_BAD_LOAD, PUSH_BAD_ADDR.)
-    if (!(of !== undefined && FIELDS.has(of)) && !isSafeName(s)) throw new Reject(ErrorCode.PUSH_CONTROL_CHARACTER, controlProblem(s, of === undefined ? 'a key' : `the value of ${JSON.stringify(of)}`)!);
+    if (!(of !== undefined && FIELDS.has(of)) && !isSafeName(s))
+      throw new Reject(
+        ErrorCode.PUSH_CONTROL_CHARACTER,
+        controlProblem(s, of === undefined ? 'a key' : `the value of ${JSON.stringify(of)}`)!,
+      );
     return s;
   };
 
   const readValue = (key: string): AttrValue => {
     need(1);
     const b = buf[pos]!;
-    if (b <= 0x7f) return pos++, b;
-    if (b >= 0xe0) return pos++, b - 0x100;
+    if (b <= 0x7f) return (pos++, b);
+    if (b >= 0xe0) return (pos++, b - 0x100);
     if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)) {
       // readStr reports the type byte; values are checked against the value limit
       return readStr('value', limits.maxStringBytes, key);
     }
     pos += 1;
     switch (b) {
-      case 0xc2: return false;
-      case 0xc3: return true;
-      case 0xca: need(4); pos += 4; return view.getFloat32(pos - 4);
-      case 0xcb: need(8); pos += 8; return view.getFloat64(pos - 8);
-      case 0xcc: need(1); pos += 1; return view.getUint8(pos - 1);
-      case 0xcd: need(2); pos += 2; return view.getUint16(pos - 2);
-      case 0xce: need(4); pos += 4; return view.getUint32(pos - 4);
-      case 0xcf: need(8); pos += 8; return Number(view.getBigUint64(pos - 8));
-      case 0xd0: need(1); pos += 1; return view.getInt8(pos - 1);
-      case 0xd1: need(2); pos += 2; return view.getInt16(pos - 2);
-      case 0xd2: need(4); pos += 4; return view.getInt32(pos - 4);
-      case 0xd3: need(8); pos += 8; return Number(view.getBigInt64(pos - 8));
+      case 0xc2:
+        return false;
+      case 0xc3:
+        return true;
+      case 0xca:
+        need(4);
+        pos += 4;
+        return view.getFloat32(pos - 4);
+      case 0xcb:
+        need(8);
+        pos += 8;
+        return view.getFloat64(pos - 8);
+      case 0xcc:
+        need(1);
+        pos += 1;
+        return view.getUint8(pos - 1);
+      case 0xcd:
+        need(2);
+        pos += 2;
+        return view.getUint16(pos - 2);
+      case 0xce:
+        need(4);
+        pos += 4;
+        return view.getUint32(pos - 4);
+      case 0xcf:
+        need(8);
+        pos += 8;
+        return Number(view.getBigUint64(pos - 8));
+      case 0xd0:
+        need(1);
+        pos += 1;
+        return view.getInt8(pos - 1);
+      case 0xd1:
+        need(2);
+        pos += 2;
+        return view.getInt16(pos - 2);
+      case 0xd2:
+        need(4);
+        pos += 4;
+        return view.getInt32(pos - 4);
+      case 0xd3:
+        need(8);
+        pos += 8;
+        return Number(view.getBigInt64(pos - 8));
       default:
         throw new Reject(
-          key === 'load' ? ErrorCode.PUSH_BAD_LOAD : key === 'capacity' ? ErrorCode.PUSH_BAD_CAPACITY : key === 'addr' ? ErrorCode.PUSH_BAD_ADDR : ErrorCode.PUSH_BAD_ATTR,
+          key === 'load'
+            ? ErrorCode.PUSH_BAD_LOAD
+            : key === 'capacity'
+              ? ErrorCode.PUSH_BAD_CAPACITY
+              : key === 'addr'
+                ? ErrorCode.PUSH_BAD_ADDR
+                : ErrorCode.PUSH_BAD_ATTR,
           `value of "${key}" must be a string, number or boolean (byte 0x${b.toString(16).padStart(2, '0')})`,
         );
     }

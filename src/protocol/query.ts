@@ -40,7 +40,8 @@ class Other {
 }
 type Value = AttrValue | Other;
 
-const describe = (v: Value): string => (v instanceof Other ? v.kind : typeof v === 'string' ? `string ${JSON.stringify(v)}` : `${typeof v} ${String(v)}`);
+const describe = (v: Value): string =>
+  v instanceof Other ? v.kind : typeof v === 'string' ? `string ${JSON.stringify(v)}` : `${typeof v} ${String(v)}`;
 
 /**
  * Reads a QUERY payload (docs/protocol.md "QUERY"): empty, or a MessagePack map with string
@@ -121,7 +122,8 @@ class QueryReader {
       const key = this.key(seen);
       const v = this.value(1);
       if (key === undefined) continue;
-      const control = controlProblem(key, 'a filter key') ?? (typeof v === 'string' ? controlProblem(v, `filter ${JSON.stringify(key)}`) : undefined);
+      const control =
+        controlProblem(key, 'a filter key') ?? (typeof v === 'string' ? controlProblem(v, `filter ${JSON.stringify(key)}`) : undefined);
       if (control !== undefined) this.refuse(control);
       else if (v instanceof Other || (typeof v === 'number' && !Number.isFinite(v))) {
         this.refuse(`filter ${JSON.stringify(key)} must be a string, a finite number or a boolean (got ${describe(v)})`);
@@ -235,8 +237,8 @@ class QueryReader {
     this.need(1);
     const buf = this.buf;
     const b = buf[this.pos]!;
-    if (b <= 0x7f) return this.pos++, b;
-    if (b >= 0xe0) return this.pos++, b - 0x100;
+    if (b <= 0x7f) return (this.pos++, b);
+    if (b >= 0xe0) return (this.pos++, b - 0x100);
     const len = this.strHeader();
     if (len !== undefined) {
       if (len > QUERY_MAX_STRING_BYTES) {
@@ -250,30 +252,54 @@ class QueryReader {
     this.pos += 1;
     const fixed = (n: number): number => (this.need(n), (this.pos += n), this.pos - n);
     switch (b) {
-      case 0xc0: return new Other('nil');
-      case 0xc2: return false;
-      case 0xc3: return true;
-      case 0xca: return buf.readFloatBE(fixed(4));
-      case 0xcb: return buf.readDoubleBE(fixed(8));
-      case 0xcc: return buf.readUInt8(fixed(1));
-      case 0xcd: return buf.readUInt16BE(fixed(2));
-      case 0xce: return buf.readUInt32BE(fixed(4));
-      case 0xcf: return Number(buf.readBigUInt64BE(fixed(8)));
-      case 0xd0: return buf.readInt8(fixed(1));
-      case 0xd1: return buf.readInt16BE(fixed(2));
-      case 0xd2: return buf.readInt32BE(fixed(4));
-      case 0xd3: return Number(buf.readBigInt64BE(fixed(8)));
-      case 0xc4: return this.skip('bin', buf.readUInt8(fixed(1)));
-      case 0xc5: return this.skip('bin', buf.readUInt16BE(fixed(2)));
-      case 0xc6: return this.skip('bin', buf.readUInt32BE(fixed(4)));
-      case 0xc7: return this.skip('ext', buf.readUInt8(fixed(1)) + 1);
-      case 0xc8: return this.skip('ext', buf.readUInt16BE(fixed(2)) + 1);
-      case 0xc9: return this.skip('ext', buf.readUInt32BE(fixed(4)) + 1);
-      case 0xd4: return this.skip('ext', 2);
-      case 0xd5: return this.skip('ext', 3);
-      case 0xd6: return this.skip('ext', 5);
-      case 0xd7: return this.skip('ext', 9);
-      case 0xd8: return this.skip('ext', 17);
+      case 0xc0:
+        return new Other('nil');
+      case 0xc2:
+        return false;
+      case 0xc3:
+        return true;
+      case 0xca:
+        return buf.readFloatBE(fixed(4));
+      case 0xcb:
+        return buf.readDoubleBE(fixed(8));
+      case 0xcc:
+        return buf.readUInt8(fixed(1));
+      case 0xcd:
+        return buf.readUInt16BE(fixed(2));
+      case 0xce:
+        return buf.readUInt32BE(fixed(4));
+      case 0xcf:
+        return Number(buf.readBigUInt64BE(fixed(8)));
+      case 0xd0:
+        return buf.readInt8(fixed(1));
+      case 0xd1:
+        return buf.readInt16BE(fixed(2));
+      case 0xd2:
+        return buf.readInt32BE(fixed(4));
+      case 0xd3:
+        return Number(buf.readBigInt64BE(fixed(8)));
+      case 0xc4:
+        return this.skip('bin', buf.readUInt8(fixed(1)));
+      case 0xc5:
+        return this.skip('bin', buf.readUInt16BE(fixed(2)));
+      case 0xc6:
+        return this.skip('bin', buf.readUInt32BE(fixed(4)));
+      case 0xc7:
+        return this.skip('ext', buf.readUInt8(fixed(1)) + 1);
+      case 0xc8:
+        return this.skip('ext', buf.readUInt16BE(fixed(2)) + 1);
+      case 0xc9:
+        return this.skip('ext', buf.readUInt32BE(fixed(4)) + 1);
+      case 0xd4:
+        return this.skip('ext', 2);
+      case 0xd5:
+        return this.skip('ext', 3);
+      case 0xd6:
+        return this.skip('ext', 5);
+      case 0xd7:
+        return this.skip('ext', 9);
+      case 0xd8:
+        return this.skip('ext', 17);
       default:
         break;
     }
@@ -314,8 +340,10 @@ class QueryReader {
 const replyUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 const REPLY_CODES = new Set(['NO_ELIGIBLE_NODE', 'MASTER_DOWN', 'BAD_ARGUMENT']);
 
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array);
-const isAttr = (x: unknown): x is AttrValue => typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x));
+const isObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array);
+const isAttr = (x: unknown): x is AttrValue =>
+  typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x));
 
 /**
  * Reads a QUERY_REPLY payload (what a master sends; a client trusts its master less than
@@ -335,7 +363,8 @@ export function decodeQueryReply(bytes: Uint8Array): QueryReply | QueryRejection
   const withId = <T extends object>(x: T): T & { id?: number } => (id === undefined ? x : { id, ...x });
   if (r.ok === true) {
     const n = r.node;
-    if (!isObject(n) || typeof n.id !== 'string' || typeof n.load !== 'number' || typeof n.capacity !== 'number' || !isObject(n.attrs)) return bad('has a bad "node"');
+    if (!isObject(n) || typeof n.id !== 'string' || typeof n.load !== 'number' || typeof n.capacity !== 'number' || !isObject(n.attrs))
+      return bad('has a bad "node"');
     if (typeof r.seq !== 'number') return bad('has a bad "seq"');
     const attrs: Attrs = {};
     for (const [k, v] of Object.entries(n.attrs)) {

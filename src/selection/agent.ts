@@ -69,8 +69,10 @@ export function agentReply(line: string, source: AgentSource): { reply: string; 
   if (!q) return { reply: AGENT_BAD_REQUEST, error: true };
   const n = source.node(q.id);
   if (!n) return { reply: 'down #unknown node', error: false };
-  if (q.service !== undefined && source.serviceOf(n) !== q.service) return { reply: `down #not in service ${q.service === '' ? '""' : q.service}`, error: false };
-  for (const [k, v] of q.attrs) if (!Object.hasOwn(n.attrs, k) || String(n.attrs[k]) !== v) return { reply: `down #${k} is not ${v === '' ? '""' : v}`, error: false };
+  if (q.service !== undefined && source.serviceOf(n) !== q.service)
+    return { reply: `down #not in service ${q.service === '' ? '""' : q.service}`, error: false };
+  for (const [k, v] of q.attrs)
+    if (!Object.hasOwn(n.attrs, k) || String(n.attrs[k]) !== v) return { reply: `down #${k} is not ${v === '' ? '""' : v}`, error: false };
   if (n.state === 'DOWN') return { reply: `down #${why(n.reason)}`, error: false };
   if (n.state !== 'PUSH_LOAD_INFO') return { reply: 'down #never reported', error: false };
   if (n.drained) return { reply: 'up drain', error: false };
@@ -83,7 +85,10 @@ export function agentReply(line: string, source: AgentSource): { reply: string; 
 
 /** A DOWN node's reason as one safe line of text for HAProxy's log (`#` runs to the end). */
 function why(reason: string): string {
-  // eslint-disable-next-line no-control-regex
-  const text = reason.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, 100);
+  const text = reason
+    // eslint-disable-next-line no-control-regex -- control characters are what it removes
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .trim()
+    .slice(0, 100);
   return text === '' ? 'down' : text;
 }

@@ -57,7 +57,8 @@ export function normalizeZone(zone: string): string | { error: string } {
   if (z === '') return { error: 'the zone must not be the root' };
   if (z.length > 200) return { error: 'the zone is over 200 bytes (its names must fit in 255)' };
   for (const label of z.split('.')) {
-    if (!/^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/.test(label)) return { error: `${JSON.stringify(label)} is not a DNS label (letters, digits, '-', '_'; 1 to 63)` };
+    if (!/^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/.test(label))
+      return { error: `${JSON.stringify(label)} is not a DNS label (letters, digits, '-', '_'; 1 to 63)` };
   }
   return z;
 }
@@ -103,7 +104,8 @@ function parseNodeAddress(id: string): NodeAddress | undefined {
   const v6 = ipv6Bytes(host);
   if (v6) return { family: 6, bytes: v6, host, port: usablePort };
   const name = host.toLowerCase().replace(/\.$/, '');
-  if (!/^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/.test(name) || name.length > 253) return undefined;
+  if (!/^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/.test(name) || name.length > 253)
+    return undefined;
   return { family: 'name', host: name, port: usablePort };
 }
 
@@ -119,9 +121,21 @@ const EMPTY: readonly DnsRecord[] = [];
 export function dnsAnswer(q: DnsQuestion, view: DnsView, z: DnsZone): DnsResult {
   const zone = z.zone;
   const name = q.name;
-  if (name !== zone && !name.endsWith(`.${zone}`)) return { rcode: 'REFUSED', answers: EMPTY, authorities: EMPTY, additionals: EMPTY, authoritative: false };
+  if (name !== zone && !name.endsWith(`.${zone}`))
+    return { rcode: 'REFUSED', answers: EMPTY, authorities: EMPTY, additionals: EMPTY, authoritative: false };
   if (view.degraded) return { rcode: 'SERVFAIL', answers: EMPTY, authorities: EMPTY, additionals: EMPTY, authoritative: true };
-  const soa: DnsRecord = { name: zone, ttl: z.ttl, type: 'SOA', mname: `ns.${zone}`, rname: `hostmaster.${zone}`, serial: view.serial % 2 ** 32, refresh: 3600, retry: 600, expire: 86400, minimum: z.ttl };
+  const soa: DnsRecord = {
+    name: zone,
+    ttl: z.ttl,
+    type: 'SOA',
+    mname: `ns.${zone}`,
+    rname: `hostmaster.${zone}`,
+    serial: view.serial % 2 ** 32,
+    refresh: 3600,
+    retry: 600,
+    expire: 86400,
+    minimum: z.ttl,
+  };
   const result = (answers: readonly DnsRecord[], additionals: readonly DnsRecord[] = EMPTY): DnsResult => ({
     rcode: 'NOERROR',
     answers,
@@ -179,7 +193,8 @@ export function dnsAnswer(q: DnsQuestion, view: DnsView, z: DnsZone): DnsResult 
     srv.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     const glue = new Map<string, DnsRecord>();
     for (const { a, record } of srv) {
-      if (a.family !== 'name' && !glue.has(record.target)) glue.set(record.target, { name: record.target, ttl: z.ttl, type: a.family === 4 ? 'A' : 'AAAA', address: a.bytes! });
+      if (a.family !== 'name' && !glue.has(record.target))
+        glue.set(record.target, { name: record.target, ttl: z.ttl, type: a.family === 4 ? 'A' : 'AAAA', address: a.bytes! });
     }
     return result(
       srv.map((x) => x.record),

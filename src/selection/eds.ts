@@ -39,7 +39,15 @@ export const EDS_MAX_NAME_LENGTH = 1024;
  * JSON also takes each one's lowerCamelCase form. Any other key is refused: a typo must not
  * pass for an empty request. (A unit test compares this list with Envoy's proto.)
  */
-export const DISCOVERY_REQUEST_FIELDS = ['version_info', 'node', 'resource_names', 'resource_locators', 'type_url', 'response_nonce', 'error_detail'] as const;
+export const DISCOVERY_REQUEST_FIELDS = [
+  'version_info',
+  'node',
+  'resource_names',
+  'resource_locators',
+  'type_url',
+  'response_nonce',
+  'error_detail',
+] as const;
 
 type RequestField = (typeof DISCOVERY_REQUEST_FIELDS)[number];
 
@@ -80,7 +88,8 @@ export function parseDiscoveryRequest(text: string): EdsRequest | string {
   const fields = new Map<RequestField, unknown>();
   for (const [key, value] of Object.entries(body)) {
     const field = BY_JSON_NAME.get(key);
-    if (field === undefined) return `unknown field ${JSON.stringify(key.slice(0, 100))} in the DiscoveryRequest (its fields: ${DISCOVERY_REQUEST_FIELDS.join(', ')})`;
+    if (field === undefined)
+      return `unknown field ${JSON.stringify(key.slice(0, 100))} in the DiscoveryRequest (its fields: ${DISCOVERY_REQUEST_FIELDS.join(', ')})`;
     if (fields.has(field)) return `${field} given twice (as ${field} and ${jsonName(field)})`;
     // proto3 JSON: null is the field's default
     if (value !== null) fields.set(field, value);
@@ -94,18 +103,22 @@ export function parseDiscoveryRequest(text: string): EdsRequest | string {
     if (v !== undefined && (typeof v !== 'object' || Array.isArray(v))) return `${f} must be an object`;
   }
   const typeUrl = fields.get('type_url') as string | undefined;
-  if (typeUrl !== undefined && typeUrl !== '' && typeUrl !== EDS_TYPE_URL) return `type_url must be ${EDS_TYPE_URL} (got ${JSON.stringify(typeUrl.slice(0, 200))}): this path serves EDS only`;
+  if (typeUrl !== undefined && typeUrl !== '' && typeUrl !== EDS_TYPE_URL)
+    return `type_url must be ${EDS_TYPE_URL} (got ${JSON.stringify(typeUrl.slice(0, 200))}): this path serves EDS only`;
   const locators = fields.get('resource_locators');
-  if (locators !== undefined && (!Array.isArray(locators) || locators.length > 0)) return 'resource_locators (xdstp:// names) are not served: name the clusters in resource_names';
+  if (locators !== undefined && (!Array.isArray(locators) || locators.length > 0))
+    return 'resource_locators (xdstp:// names) are not served: name the clusters in resource_names';
   const given = fields.get('resource_names');
-  if (given === undefined || (Array.isArray(given) && given.length === 0)) return 'resource_names is empty: name the clusters (services) to answer, as Envoy does';
+  if (given === undefined || (Array.isArray(given) && given.length === 0))
+    return 'resource_names is empty: name the clusters (services) to answer, as Envoy does';
   if (!Array.isArray(given)) return 'resource_names must be a list of cluster names';
   if (given.length > EDS_MAX_NAMES) return `resource_names has ${given.length} names; at most ${EDS_MAX_NAMES}`;
   const names: string[] = [];
   const seen = new Set<string>();
   for (const name of given) {
     if (typeof name !== 'string') return 'resource_names must be a list of strings';
-    if (name === '' || name.length > EDS_MAX_NAME_LENGTH || CONTROL.test(name)) return `a cluster name must be 1 to ${EDS_MAX_NAME_LENGTH} characters without control characters (got ${JSON.stringify(name.slice(0, 100))})`;
+    if (name === '' || name.length > EDS_MAX_NAME_LENGTH || CONTROL.test(name))
+      return `a cluster name must be 1 to ${EDS_MAX_NAME_LENGTH} characters without control characters (got ${JSON.stringify(name.slice(0, 100))})`;
     const parsed = parseClusterName(name);
     if (typeof parsed === 'string') return parsed;
     if (seen.has(name)) continue;
@@ -129,7 +142,8 @@ export function parseClusterName(name: string): ClusterName | string {
   if (service === '') return `the cluster name ${JSON.stringify(name.slice(0, 100))} names no service before its "?"`;
   // decoded as a query string (%XX, + for a space), as /v1/nodes?KEY=VALUE is
   const filters = [...new URLSearchParams(name.slice(q + 1))];
-  if (filters.length === 0 || filters.some(([k]) => k === '')) return `the cluster name ${JSON.stringify(name.slice(0, 100))}: after "?" come attribute filters KEY=VALUE joined by "&"`;
+  if (filters.length === 0 || filters.some(([k]) => k === ''))
+    return `the cluster name ${JSON.stringify(name.slice(0, 100))}: after "?" come attribute filters KEY=VALUE joined by "&"`;
   const problem = filterProblem(filters);
   if (problem !== undefined) return `the cluster name ${JSON.stringify(name.slice(0, 100))}: ${problem}`;
   return { service, filters };
@@ -202,7 +216,8 @@ export function lbEndpoint(n: NodeEntry, source: Pick<EdsSource, 'weight'>): LbE
   const socket_address = socketAddressOf(n.id);
   if (!socket_address) return undefined;
   const weight = source.weight(n);
-  const health_status: HealthStatus = n.state === 'DOWN' ? 'UNHEALTHY' : weight !== undefined ? 'HEALTHY' : n.drained ? 'DRAINING' : 'UNHEALTHY';
+  const health_status: HealthStatus =
+    n.state === 'DOWN' ? 'UNHEALTHY' : weight !== undefined ? 'HEALTHY' : n.drained ? 'DRAINING' : 'UNHEALTHY';
   return { endpoint: { address: { socket_address } }, health_status, load_balancing_weight: weight ?? 1 };
 }
 
@@ -213,7 +228,10 @@ export function lbEndpoint(n: NodeEntry, source: Pick<EdsSource, 'weight'>): LbE
  */
 export function clusterLoadAssignments(names: readonly string[], source: EdsSource): ClusterLoadAssignment[] {
   // by service: each name asked for it, with its filter and the endpoints found so far
-  const byService = new Map<string, Array<{ name: string; match: ((n: NodeEntry) => boolean) | undefined; found: Array<[string, LbEndpoint]> }>>();
+  const byService = new Map<
+    string,
+    Array<{ name: string; match: ((n: NodeEntry) => boolean) | undefined; found: Array<[string, LbEndpoint]> }>
+  >();
   const found = new Map<string, Array<[string, LbEndpoint]>>();
   for (const name of names) {
     const parsed = parseClusterName(name);
@@ -255,7 +273,10 @@ export function edsVersion(resources: readonly ClusterLoadAssignment[]): string 
  * answers 304 with no body, which Envoy takes as "keep what you have"), else the
  * DiscoveryResponse to send with 200.
  */
-export function edsAnswer(req: EdsRequest, source: EdsSource): { notModified: true; version: string } | { notModified: false; version: string; response: DiscoveryResponse } {
+export function edsAnswer(
+  req: EdsRequest,
+  source: EdsSource,
+): { notModified: true; version: string } | { notModified: false; version: string; response: DiscoveryResponse } {
   const resources = clusterLoadAssignments(req.names, source);
   const version = edsVersion(resources);
   if (req.version === version) return { notModified: true, version };

@@ -54,8 +54,12 @@ export interface LoadReport {
 export function checkWeightPolicy(p: Partial<WeightPolicy>, what = { min: '--weight-min', step: '--weight-step' }): WeightPolicy {
   const min = p.min ?? WEIGHT_DEFAULTS.min;
   const step = p.step ?? WEIGHT_DEFAULTS.step;
-  for (const [name, v] of [[what.min, min], [what.step, step]] as const) {
-    if (!Number.isInteger(v) || v < 1 || v > WEIGHT_MAX) throw badArgument(`${name} must be an integer from 1 to ${WEIGHT_MAX}, got ${JSON.stringify(v)}`);
+  for (const [name, v] of [
+    [what.min, min],
+    [what.step, step],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > WEIGHT_MAX)
+      throw badArgument(`${name} must be an integer from 1 to ${WEIGHT_MAX}, got ${JSON.stringify(v)}`);
   }
   return { min, step };
 }
@@ -84,7 +88,11 @@ export function targetWeights(nodes: readonly LoadReport[], policy: WeightPolicy
  * clamped into it. Nodes in `previous` but not in `nodes` are dropped (not eligible any
  * more: a node that comes back ramps up again from `min`).
  */
-export function nextWeights(previous: ReadonlyMap<string, number>, nodes: readonly LoadReport[], policy: WeightPolicy = WEIGHT_DEFAULTS): Map<string, number> {
+export function nextWeights(
+  previous: ReadonlyMap<string, number>,
+  nodes: readonly LoadReport[],
+  policy: WeightPolicy = WEIGHT_DEFAULTS,
+): Map<string, number> {
   return stepInto(previous, nodes, policy, new Map());
 }
 
@@ -92,7 +100,12 @@ export function nextWeights(previous: ReadonlyMap<string, number>, nodes: readon
  * nextWeights (or, without `previous`, targetWeights) written into `out`, which is
  * returned: the table of src/ledger/weights.ts fills one map for all its services.
  */
-export function stepInto(previous: ReadonlyMap<string, number> | undefined, nodes: readonly LoadReport[], policy: WeightPolicy, out: Map<string, number>): Map<string, number> {
+export function stepInto(
+  previous: ReadonlyMap<string, number> | undefined,
+  nodes: readonly LoadReport[],
+  policy: WeightPolicy,
+  out: Map<string, number>,
+): Map<string, number> {
   const count = nodes.length;
   if (count === 0) return out;
   const scores = new Float64Array(count);

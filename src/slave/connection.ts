@@ -137,7 +137,12 @@ export class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
       reason: undefined,
       tick: undefined,
       dead: undefined,
-      connectTimer: this.opts.scheduler.setTimeout(() => this.drop(conn, tls && conn.tcp ? TLS_NO_HANDSHAKE : `connect timed out after ${this.opts.connectTimeout} ms`), this.opts.connectTimeout).unref(),
+      connectTimer: this.opts.scheduler
+        .setTimeout(
+          () => this.drop(conn, tls && conn.tcp ? TLS_NO_HANDSHAKE : `connect timed out after ${this.opts.connectTimeout} ms`),
+          this.opts.connectTimeout,
+        )
+        .unref(),
     };
     this.conn = conn;
 
@@ -148,7 +153,8 @@ export class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
     if (tls) socket.on('secureConnect', () => this.onConnect(conn));
     socket.on('data', (chunk: Buffer) => conn.decoder.push(chunk));
     socket.on('error', (err: Error) => {
-      conn.reason ??= (tls && tlsFailure(err, { tcp: conn.tcp, secure: conn.established }, tls.servername)) || `socket error: ${err.message}`;
+      conn.reason ??=
+        (tls && tlsFailure(err, { tcp: conn.tcp, secure: conn.established }, tls.servername)) || `socket error: ${err.message}`;
       this.emitError(err);
     });
     socket.on('close', () => this.onClose(conn));
@@ -237,7 +243,12 @@ export class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
     const conn = this.conn;
     if (!conn) return; // between connections: the next one pushes at once
     const { addr, capacity, attrs } = this.opts;
-    const frame = encodePush({ load, ...(addr !== undefined && { addr }), ...(capacity !== undefined && { capacity }), ...(attrs && { attrs }) });
+    const frame = encodePush({
+      load,
+      ...(addr !== undefined && { addr }),
+      ...(capacity !== undefined && { capacity }),
+      ...(attrs && { attrs }),
+    });
     if (this.write(conn, frame)) {
       this.counters.pushes++;
       this.emit('push', load);
@@ -269,7 +280,9 @@ export class SlaveImpl extends EventEmitter<SlaveEvents> implements Slave {
     conn.decoder.close();
     if (this.conn !== conn) return;
     this.conn = undefined;
-    const reason = conn.reason ?? (conn.established ? (this.opts.tls && !conn.heardFrom ? TLS_CLOSED_AT_ONCE : 'master closed the connection') : 'connection closed');
+    const reason =
+      conn.reason ??
+      (conn.established ? (this.opts.tls && !conn.heardFrom ? TLS_CLOSED_AT_ONCE : 'master closed the connection') : 'connection closed');
     if (conn.established) this.emit('disconnect', reason);
     if (this.closing) return;
     // It worked: the master talked, and for a second (or a HELLO period, if shorter) at

@@ -39,9 +39,10 @@ export class LoadSampler {
     } catch (e) {
       this.reading = false;
       if (this.on.stopped()) return undefined;
-      const err = e instanceof LoadLedgerError && e.code === ErrorCode.LOAD_SOURCE_FAILED
-        ? e
-        : new LoadLedgerError(ErrorCode.LOAD_SOURCE_FAILED, `load source ${this.source.describe}: ${errMessage(e)}`, { cause: e });
+      const err =
+        e instanceof LoadLedgerError && e.code === ErrorCode.LOAD_SOURCE_FAILED
+          ? e
+          : new LoadLedgerError(ErrorCode.LOAD_SOURCE_FAILED, `load source ${this.source.describe}: ${errMessage(e)}`, { cause: e });
       const changed = err.message !== this.failure;
       if (changed) this.failure = err.message;
       this.on.failed(err, changed);
@@ -60,7 +61,10 @@ export class LoadSampler {
 async function readLoad(source: LoadSource, signal: AbortSignal): Promise<number> {
   const load = await source.read(signal);
   if (typeof load !== 'number' || !Number.isFinite(load) || load < 0) {
-    throw new LoadLedgerError(ErrorCode.LOAD_SOURCE_FAILED, `load source ${source.describe}: gave ${String(load)}, expected a finite number ≥ 0`);
+    throw new LoadLedgerError(
+      ErrorCode.LOAD_SOURCE_FAILED,
+      `load source ${source.describe}: gave ${String(load)}, expected a finite number ≥ 0`,
+    );
   }
   return load;
 }
@@ -73,7 +77,11 @@ export function functionSource(fn: LoadFunction): LoadSource {
       try {
         return await fn();
       } catch (e) {
-        throw new LoadLedgerError(ErrorCode.LOAD_SOURCE_FAILED, `load source ${fn.name ? `function ${fn.name}` : 'function'}: ${errMessage(e)}`, { cause: e });
+        throw new LoadLedgerError(
+          ErrorCode.LOAD_SOURCE_FAILED,
+          `load source ${fn.name ? `function ${fn.name}` : 'function'}: ${errMessage(e)}`,
+          { cause: e },
+        );
       }
     },
   };

@@ -157,7 +157,8 @@ export function fileSource(path: string): LoadSource {
         // O_NONBLOCK: a FIFO opens at once (and is refused) instead of blocking a libuv thread for ever.
         const fh = await open(abs, constants.O_RDONLY | ((constants as { O_NONBLOCK?: number }).O_NONBLOCK ?? 0));
         try {
-          if (!(await fh.stat()).isFile()) throw failed(describe, 'not a regular file (a FIFO, a device or a directory); expected a file holding a number');
+          if (!(await fh.stat()).isFile())
+            throw failed(describe, 'not a regular file (a FIFO, a device or a directory); expected a file holding a number');
           const buf = Buffer.alloc(MAX_OUTPUT_BYTES + 1);
           const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
           if (bytesRead > MAX_OUTPUT_BYTES) throw failed(describe, `the file is larger than ${MAX_OUTPUT_BYTES} bytes, expected a number`);

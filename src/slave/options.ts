@@ -86,7 +86,8 @@ export function resolveOptions(o: SlaveOptions): ResolvedOptions {
     if (typeof o.addr !== 'string' || !isValidAddr(o.addr)) {
       throw badArgument(`addr: expected host or host:port (IPv6 as [::1]:8080), got ${JSON.stringify(o.addr)}`);
     }
-    if (Buffer.byteLength(o.addr) > DEFAULT_LIMITS.maxStringBytes) throw badArgument(`addr: longer than ${DEFAULT_LIMITS.maxStringBytes} bytes`);
+    if (Buffer.byteLength(o.addr) > DEFAULT_LIMITS.maxStringBytes)
+      throw badArgument(`addr: longer than ${DEFAULT_LIMITS.maxStringBytes} bytes`);
   }
   if (o.capacity !== undefined && (typeof o.capacity !== 'number' || !Number.isFinite(o.capacity) || o.capacity <= 0)) {
     throw badArgument(`capacity: expected a finite number > 0, got ${String(o.capacity)}`);
@@ -102,7 +103,9 @@ export function resolveOptions(o: SlaveOptions): ResolvedOptions {
   const interval = duration(o.interval, 1000, 'interval');
   const deadAfter = duration(o.deadAfter, 3000, 'deadAfter');
   if (deadAfter <= interval) {
-    throw badArgument(`deadAfter: must be longer than interval (${interval} ms), got ${deadAfter} ms; the master answers HELLO once per interval`);
+    throw badArgument(
+      `deadAfter: must be longer than interval (${interval} ms), got ${deadAfter} ms; the master answers HELLO once per interval`,
+    );
   }
   const connectTimeout = duration(o.connectTimeout, deadAfter, 'connectTimeout');
 
@@ -116,25 +119,49 @@ export function resolveOptions(o: SlaveOptions): ResolvedOptions {
   const max = duration(b.max, Math.max(initial, masters.length > 1 ? LIST_BACKOFF_MAX_MS : 5000), 'backoff.max');
   if (max < initial) throw badArgument(`backoff.max: must be ≥ backoff.initial (${initial} ms), got ${max} ms`);
   const jitter = b.jitter ?? 0.5;
-  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw badArgument(`backoff.jitter: expected a number from 0 to 1, got ${String(jitter)}`);
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1))
+    throw badArgument(`backoff.jitter: expected a number from 0 to 1, got ${String(jitter)}`);
 
   // The master refuses an oversized payload: fail here, not on every push.
-  const sample = encodePush({ load: Number.MAX_VALUE, ...(o.addr !== undefined && { addr: o.addr }), ...(o.capacity !== undefined && { capacity: o.capacity }), ...(attrs && { attrs }) });
+  const sample = encodePush({
+    load: Number.MAX_VALUE,
+    ...(o.addr !== undefined && { addr: o.addr }),
+    ...(o.capacity !== undefined && { capacity: o.capacity }),
+    ...(attrs && { attrs }),
+  });
   if (sample.length - 4 > DEFAULT_LIMITS.maxPayload) {
     throw badArgument(`attrs: a push would be ${sample.length - 4} bytes, more than the ${DEFAULT_LIMITS.maxPayload} a master accepts`);
   }
 
   const tlsOptions = o.tls;
-  const tls = tlsOptions === undefined ? undefined : masters.map((m) => ({ connect: resolveTls(tlsOptions, m.host), servername: tlsOptions.servername ?? m.host }));
+  const tls =
+    tlsOptions === undefined
+      ? undefined
+      : masters.map((m) => ({ connect: resolveTls(tlsOptions, m.host), servername: tlsOptions.servername ?? m.host }));
   const random = o.random ?? Math.random;
   if (typeof random !== 'function') throw badArgument('random: expected a function returning a number in [0, 1)');
-  return { masters, addr: o.addr, capacity: o.capacity, attrs, source, interval, deadAfter, connectTimeout, backoff: { initial, max, jitter }, tls, scheduler: o.scheduler ?? systemClock, random };
+  return {
+    masters,
+    addr: o.addr,
+    capacity: o.capacity,
+    attrs,
+    source,
+    interval,
+    deadAfter,
+    connectTimeout,
+    backoff: { initial, max, jitter },
+    tls,
+    scheduler: o.scheduler ?? systemClock,
+    random,
+  };
 }
 
 function resolveMasters(m: SlaveOptions['master']): HostPort[] {
   if (typeof m === 'string') return parseHostPortList(m, 'master', { defaultPort: DEFAULT_MASTER_PORT });
   if (Array.isArray(m)) {
-    const list = (m as readonly (string | HostPort)[]).map((x) => (typeof x === 'string' ? parseHostPort(x, 'master', { defaultPort: DEFAULT_MASTER_PORT }) : resolveMaster(x)));
+    const list = (m as readonly (string | HostPort)[]).map((x) =>
+      typeof x === 'string' ? parseHostPort(x, 'master', { defaultPort: DEFAULT_MASTER_PORT }) : resolveMaster(x),
+    );
     if (list.length === 0) throw badArgument('master: expected at least one address');
     const seen = new Set<string>();
     for (const hp of list) {
@@ -151,7 +178,8 @@ function resolveMaster(m: string | HostPort): HostPort {
   if (typeof m === 'string') return parseHostPort(m, 'master', { defaultPort: DEFAULT_MASTER_PORT });
   if (typeof m === 'object' && m !== null) {
     const { host, port } = m;
-    if (typeof host !== 'string' || host.trim() === '' || /\s/.test(host)) throw badArgument(`master.host: expected a host name or IP, got ${JSON.stringify(host)}`);
+    if (typeof host !== 'string' || host.trim() === '' || /\s/.test(host))
+      throw badArgument(`master.host: expected a host name or IP, got ${JSON.stringify(host)}`);
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
       throw badArgument(`master.port: expected an integer 1-65535, got ${String(port)}`);
     }
@@ -165,10 +193,12 @@ function resolveMaster(m: string | HostPort): HostPort {
 const RESERVED_KEYS = new Set(['load', 'addr', 'capacity']);
 
 function resolveAttrs(a: Attrs): Attrs {
-  if (typeof a !== 'object' || a === null || Array.isArray(a)) throw badArgument('attrs: expected an object of string, number or boolean values');
+  if (typeof a !== 'object' || a === null || Array.isArray(a))
+    throw badArgument('attrs: expected an object of string, number or boolean values');
   const out: Attrs = Object.create(null) as Attrs;
   const entries = Object.entries(a);
-  if (entries.length > DEFAULT_LIMITS.maxAttrs) throw badArgument(`attrs: at most ${DEFAULT_LIMITS.maxAttrs} attributes, got ${entries.length}`);
+  if (entries.length > DEFAULT_LIMITS.maxAttrs)
+    throw badArgument(`attrs: at most ${DEFAULT_LIMITS.maxAttrs} attributes, got ${entries.length}`);
   for (const [k, v] of entries) {
     if (RESERVED_KEYS.has(k)) throw badArgument(`attrs: "${k}" is not an attribute; use the ${k} option`);
     if (k === FORBIDDEN_KEY) throw badArgument(`attrs: key "${k}" is not allowed (a master refuses it)`);
@@ -176,9 +206,11 @@ function resolveAttrs(a: Attrs): Attrs {
     if (keyControl !== undefined) throw badArgument(`attrs: ${keyControl}`);
     const valueControl = typeof v === 'string' ? controlProblem(v, 'the value') : undefined;
     if (valueControl !== undefined) throw badArgument(`attrs.${k}: ${valueControl}`);
-    if (Buffer.byteLength(k) > DEFAULT_LIMITS.maxKeyBytes) throw badArgument(`attrs: key "${k.slice(0, 20)}…" is longer than ${DEFAULT_LIMITS.maxKeyBytes} bytes`);
+    if (Buffer.byteLength(k) > DEFAULT_LIMITS.maxKeyBytes)
+      throw badArgument(`attrs: key "${k.slice(0, 20)}…" is longer than ${DEFAULT_LIMITS.maxKeyBytes} bytes`);
     if (typeof v === 'string') {
-      if (Buffer.byteLength(v) > DEFAULT_LIMITS.maxStringBytes) throw badArgument(`attrs.${k}: longer than ${DEFAULT_LIMITS.maxStringBytes} bytes`);
+      if (Buffer.byteLength(v) > DEFAULT_LIMITS.maxStringBytes)
+        throw badArgument(`attrs.${k}: longer than ${DEFAULT_LIMITS.maxStringBytes} bytes`);
     } else if (typeof v === 'number') {
       if (!Number.isFinite(v)) throw badArgument(`attrs.${k}: expected a finite number, got ${v}`);
     } else if (typeof v !== 'boolean') {

@@ -28,10 +28,12 @@ export const TLS_REASON_PREFIX = 'TLS: ';
  */
 export function resolveTls(o: SlaveTlsOptions, host: string): ConnectionOptions {
   if (typeof o !== 'object' || o === null) throw badArgument('tls: expected { ca, cert, key, servername }');
-  if ((o.cert === undefined) !== (o.key === undefined)) throw badArgument(`tls.${o.cert === undefined ? 'cert' : 'key'}: tls.cert and tls.key go together`);
+  if ((o.cert === undefined) !== (o.key === undefined))
+    throw badArgument(`tls.${o.cert === undefined ? 'cert' : 'key'}: tls.cert and tls.key go together`);
   checkTlsMaterial(o, { cert: 'tls.cert', key: 'tls.key', ca: 'tls.ca' });
   const name = o.servername ?? host;
-  if (typeof name !== 'string' || name.trim() === '' || /\s/.test(name)) throw badArgument(`tls.servername: expected a host name or IP, got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || name.trim() === '' || /\s/.test(name))
+    throw badArgument(`tls.servername: expected a host name or IP, got ${JSON.stringify(name)}`);
   return {
     minVersion: 'TLSv1.2',
     ...(o.ca !== undefined && { ca: o.ca }),
@@ -48,9 +50,14 @@ const VERIFY_CODE_RE = /^(?:CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|INVALID_CA
  * Why a TLS connection failed, for a socket error; undefined when it is not about TLS
  * (a refused or reset TCP connection says so itself).
  */
-export function tlsFailure(err: NodeJS.ErrnoException & { reason?: string }, phase: { tcp: boolean; secure: boolean }, servername: string): string | undefined {
+export function tlsFailure(
+  err: NodeJS.ErrnoException & { reason?: string },
+  phase: { tcp: boolean; secure: boolean },
+  servername: string,
+): string | undefined {
   const code = err.code ?? '';
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `${TLS_REASON_PREFIX}the master's certificate is not valid for "${servername}" (${code})`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `${TLS_REASON_PREFIX}the master's certificate is not valid for "${servername}" (${code})`;
   if (VERIFY_CODE_RE.test(code)) return `${TLS_REASON_PREFIX}the master's certificate is not trusted (${code}: ${err.message})`;
   if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') {
     return `${TLS_REASON_PREFIX}the master requires a client certificate (${code})`;

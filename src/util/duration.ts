@@ -23,7 +23,9 @@ export function parseDuration(s: string, flag: string): number {
   const m = DURATION_RE.exec(typeof s === 'string' ? s.trim() : '');
   const ms = m ? Number(m[1]) * UNIT_MS[(m[2] ?? 'ms') as keyof typeof UNIT_MS] : NaN;
   if (!Number.isFinite(ms)) {
-    throw badArgument(`${flag}: expected a duration like 500ms, 3s, 1.5s, 1m, 2h, 7d or a number of milliseconds, got ${JSON.stringify(s)}`);
+    throw badArgument(
+      `${flag}: expected a duration like 500ms, 3s, 1.5s, 1m, 2h, 7d or a number of milliseconds, got ${JSON.stringify(s)}`,
+    );
   }
   return ms;
 }

@@ -92,4 +92,3 @@ export function readRegularFile(path: string, label: string, maxBytes: number, w
     closeSync(fd);
   }
 }
-

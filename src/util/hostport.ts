@@ -72,7 +72,9 @@ export function parseHostPortList(s: string | readonly string[], flag: string, o
   const seen = new Set<string>();
   for (const [i, item] of items.entries()) {
     if (typeof item !== 'string' || item.trim() === '') {
-      throw badArgument(`${flag}: address ${i + 1} of ${items.length} is empty${typeof s === 'string' ? ` in ${JSON.stringify(s)}` : ''}; separate addresses with single commas`);
+      throw badArgument(
+        `${flag}: address ${i + 1} of ${items.length} is empty${typeof s === 'string' ? ` in ${JSON.stringify(s)}` : ''}; separate addresses with single commas`,
+      );
     }
     const hp = parseHostPort(item, flag, opts);
     const key = `${hp.host.toLowerCase()}|${hp.port}`;

@@ -44,14 +44,17 @@ export class RefusalLog {
     k.unreported++;
     k.reason = reason;
     k.timer ??= this.clock
-      .setTimeout(() => {
-        k.timer = undefined;
-        if (k.unreported === 0) return;
-        const count = k.unreported;
-        k.unreported = 0;
-        k.reportedAt = this.clock.now();
-        this.report({ port, kind, reason: k.reason, count });
-      }, k.reportedAt + this.windowMs - now)
+      .setTimeout(
+        () => {
+          k.timer = undefined;
+          if (k.unreported === 0) return;
+          const count = k.unreported;
+          k.unreported = 0;
+          k.reportedAt = this.clock.now();
+          this.report({ port, kind, reason: k.reason, count });
+        },
+        k.reportedAt + this.windowMs - now,
+      )
       .unref();
   }
 

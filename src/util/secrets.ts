@@ -52,7 +52,9 @@ export function readHttpTls(certPath: string, keyPath: string): { cert: Buffer; 
   } catch (e) {
     // (OpenSSL 3 reports a missing passphrase as "interrupted or cancelled": look at the PEM)
     const encrypted = (e as { code?: string }).code === 'ERR_MISSING_PASSPHRASE' || key.includes('ENCRYPTED');
-    throw badArgument(`--http-tls-key ${keyPath}: ${encrypted ? 'the key is encrypted; give an unencrypted PEM key (readable by the master only)' : 'not a PEM private key'}`);
+    throw badArgument(
+      `--http-tls-key ${keyPath}: ${encrypted ? 'the key is encrypted; give an unencrypted PEM key (readable by the master only)' : 'not a PEM private key'}`,
+    );
   }
   if (!new X509Certificate(cert).checkPrivateKey(privateKey)) {
     throw badArgument(`--http-tls-key ${keyPath} is not the key of the certificate in --http-tls-cert ${certPath}`);

@@ -55,7 +55,10 @@ export function privateKeyIn(pem: Pem, label: string): KeyObject {
 }
 
 /** Checks a certificate, its key and a CA bundle; labels name them in errors. */
-export function checkTlsMaterial(m: { cert?: Pem | undefined; key?: Pem | undefined; ca?: Pem | undefined }, labels: { cert: string; key: string; ca: string }): void {
+export function checkTlsMaterial(
+  m: { cert?: Pem | undefined; key?: Pem | undefined; ca?: Pem | undefined },
+  labels: { cert: string; key: string; ca: string },
+): void {
   if (m.ca !== undefined) certificatesIn(m.ca, labels.ca);
   if (m.cert === undefined || m.key === undefined) return;
   const [leaf] = certificatesIn(m.cert, labels.cert);

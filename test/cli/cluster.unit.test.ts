@@ -15,7 +15,17 @@ const members = [
 const leaderA = { node: 'a', listen: '10.0.0.1:7400', http: '10.0.0.1:7480' };
 
 function doc(node: string, role: string, over: Partial<ClusterDoc> = {}): ClusterDoc {
-  return { role, term: 7, node, leader: leaderA, seq: 1000, lag: { seq: 0, ms: 0 }, ack: { mode: 'standby', inSync: ['b'], local: false }, members, ...over };
+  return {
+    role,
+    term: 7,
+    node,
+    leader: leaderA,
+    seq: 1000,
+    lag: { seq: 0, ms: 0 },
+    ack: { mode: 'standby', inSync: ['b'], local: false },
+    members,
+    ...over,
+  };
 }
 
 describe('clusterText', () => {
@@ -55,8 +65,21 @@ describe('clusterText', () => {
   });
 
   it('masters running alone are not a cluster', () => {
-    const alone = (node: string): ClusterDoc => ({ role: 'standalone', term: 0, node, leader: null, seq: 5, lag: { seq: 0, ms: 0 }, members: [] });
+    const alone = (node: string): ClusterDoc => ({
+      role: 'standalone',
+      term: 0,
+      node,
+      leader: null,
+      seq: 5,
+      lag: { seq: 0, ms: 0 },
+      members: [],
+    });
     expect(clusterText([{ url: 'http://x', cluster: alone('') }]).split('\n')[0]).toBe('a master running alone (no --etcd)');
-    expect(clusterText([{ url: 'http://x', cluster: alone('') }, { url: 'http://y', cluster: alone('') }]).split('\n')[0]).toBe('masters running alone (no --etcd): not one cluster');
+    expect(
+      clusterText([
+        { url: 'http://x', cluster: alone('') },
+        { url: 'http://y', cluster: alone('') },
+      ]).split('\n')[0],
+    ).toBe('masters running alone (no --etcd): not one cluster');
   });
 });

@@ -64,7 +64,13 @@ allow:
 listen: 127.0.0.1:7500
 http: false
 `;
-const MASTER_JSON = JSON.stringify({ 'dead-after': '5s', fsync: true, allow: ['10.0.0.0/8', '192.168.0.0/16'], listen: '127.0.0.1:7500', http: false });
+const MASTER_JSON = JSON.stringify({
+  'dead-after': '5s',
+  fsync: true,
+  allow: ['10.0.0.0/8', '192.168.0.0/16'],
+  listen: '127.0.0.1:7500',
+  http: false,
+});
 
 describe.each([
   ['YAML', 'lb.yaml', MASTER_YAML],
@@ -74,7 +80,13 @@ describe.each([
     const f = await file(name, text);
     const r = await run(masterCommand(), ['--config', f]);
     expect(r.stderr).toBe('');
-    expect(r.flags).toMatchObject({ deadAfter: 5000, fsync: true, allow: ['10.0.0.0/8', '192.168.0.0/16'], listen: { host: '127.0.0.1', port: 7500 }, http: false });
+    expect(r.flags).toMatchObject({
+      deadAfter: 5000,
+      fsync: true,
+      allow: ['10.0.0.0/8', '192.168.0.0/16'],
+      listen: { host: '127.0.0.1', port: 7500 },
+      http: false,
+    });
     for (const k of ['deadAfter', 'fsync', 'allow', 'listen', 'http']) expect(r.cmd.getOptionValueSource(k)).toBe('config');
     expect(r.cmd.getOptionValueSource('helloInterval')).toBe('default');
   });
@@ -88,7 +100,13 @@ describe.each([
     vi.stubEnv('LOADLEDGER_HTTP', '127.0.0.1:7601');
     const r = await run(masterCommand(), ['--config', f]);
     expect(r.stderr).toBe('');
-    expect(r.flags).toMatchObject({ deadAfter: 9000, fsync: false, allow: ['127.0.0.1', 'fd00::/8'], listen: { host: '::1', port: 7600 }, http: { host: '127.0.0.1', port: 7601 } });
+    expect(r.flags).toMatchObject({
+      deadAfter: 9000,
+      fsync: false,
+      allow: ['127.0.0.1', 'fd00::/8'],
+      listen: { host: '::1', port: 7600 },
+      http: { host: '127.0.0.1', port: 7601 },
+    });
     for (const k of ['deadAfter', 'fsync', 'allow', 'listen', 'http']) expect(r.cmd.getOptionValueSource(k)).toBe('env');
   });
 
@@ -99,9 +117,26 @@ describe.each([
     vi.stubEnv('LOADLEDGER_ALLOW', '127.0.0.1');
     vi.stubEnv('LOADLEDGER_LISTEN', '[::1]:7600');
     vi.stubEnv('LOADLEDGER_HTTP', '127.0.0.1:7601');
-    const r = await run(masterCommand(), ['--dead-after', '2s', '--fsync', '--allow', '172.16.0.0/12', '--config', f, '--listen', '0.0.0.0:7700', '--no-http']);
+    const r = await run(masterCommand(), [
+      '--dead-after',
+      '2s',
+      '--fsync',
+      '--allow',
+      '172.16.0.0/12',
+      '--config',
+      f,
+      '--listen',
+      '0.0.0.0:7700',
+      '--no-http',
+    ]);
     expect(r.stderr).toBe('');
-    expect(r.flags).toMatchObject({ deadAfter: 2000, fsync: true, allow: ['172.16.0.0/12'], listen: { host: '0.0.0.0', port: 7700 }, http: false });
+    expect(r.flags).toMatchObject({
+      deadAfter: 2000,
+      fsync: true,
+      allow: ['172.16.0.0/12'],
+      listen: { host: '0.0.0.0', port: 7700 },
+      http: false,
+    });
     for (const k of ['deadAfter', 'fsync', 'allow', 'listen', 'http']) expect(r.cmd.getOptionValueSource(k)).toBe('cli');
   });
 });
@@ -144,7 +179,9 @@ describe('master --config: what the person got wrong is one line naming the file
       ['no-http', 'http'],
     ] as const) {
       const { path, stderr } = await refusal(`${key}: 5s\n`);
-      expect(stderr).toBe(`--config ${path}: unknown key "${key}" (did you mean ${meant}?); keys are the flags of loadledger master without the dashes`);
+      expect(stderr).toBe(
+        `--config ${path}: unknown key "${key}" (did you mean ${meant}?); keys are the flags of loadledger master without the dashes`,
+      );
     }
     const { path, stderr } = await refusal('frobnicate: 1\n');
     expect(stderr).toBe(`--config ${path}: unknown key "frobnicate"; keys are the flags of loadledger master without the dashes`);
@@ -179,7 +216,9 @@ describe('master --config: what the person got wrong is one line naming the file
     expect((await run(masterCommand(), [])).stderr).toBe('LOADLEDGER_FSYNC: expected true, false, 1 or 0, got "maybe"\n');
     vi.stubEnv('LOADLEDGER_FSYNC', '');
     vi.stubEnv('LOADLEDGER_SNAPSHOT_INTERVAL', '1000h');
-    expect((await run(masterCommand(), [])).stderr).toBe('LOADLEDGER_SNAPSHOT_INTERVAL: at most 596.5h (the longest timer Node.js can set), got "1000h"\n');
+    expect((await run(masterCommand(), [])).stderr).toBe(
+      'LOADLEDGER_SNAPSHOT_INTERVAL: at most 596.5h (the longest timer Node.js can set), got "1000h"\n',
+    );
   });
 
   it('a LOADLEDGER_* variable that is no flag of any command is refused like an unknown key, with the one it most likely meant', async () => {
@@ -205,10 +244,19 @@ describe('master --config: what the person got wrong is one line naming the file
   });
 
   it('a YAML alias bomb is a bad config file (exit 2), not an unexpected error', async () => {
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', 'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]', 'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]', 'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]', ''].join('\n');
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+      '',
+    ].join('\n');
     const path = await file('bomb.yaml', bomb);
     const r = await run(masterCommand(), ['--config', path]);
-    expect([r.exitCode, r.stderr]).toEqual([2, `--config ${path}: not valid YAML: Excessive alias count indicates a resource exhaustion attack\n`]);
+    expect([r.exitCode, r.stderr]).toEqual([
+      2,
+      `--config ${path}: not valid YAML: Excessive alias count indicates a resource exhaustion attack\n`,
+    ]);
   });
 
   it('a file that is missing, not YAML, not JSON or not a map', async () => {
@@ -278,7 +326,14 @@ describe('--print-config', () => {
     // What it prints is a config file: read back, it gives the same values.
     const again = await run(masterCommand(), ['--config', await file('again.yaml', r.stdout)]);
     expect(again.stderr).toBe('');
-    expect(again.flags).toMatchObject({ deadAfter: 5000, helloInterval: 2000, retain: 7 * 86_400_000, allow: ['10.0.0.0/8', '192.168.0.0/16'], http: false, fsync: true });
+    expect(again.flags).toMatchObject({
+      deadAfter: 5000,
+      helloInterval: 2000,
+      retain: 7 * 86_400_000,
+      allow: ['10.0.0.0/8', '192.168.0.0/16'],
+      http: false,
+      fsync: true,
+    });
     expect(Object.keys(parseYaml(r.stdout) as object)).toContain('dead-after');
   });
 
@@ -294,7 +349,10 @@ describe('--print-config', () => {
 
   it('a value that is itself a secret is masked; a path to a secret is not', async () => {
     const cmd = configurable(
-      new Command('t').option('--api-token <token>', 'a token').option('--admin-token-file <file>', 'a path').option('--db-password <pw>', 'a password'),
+      new Command('t')
+        .option('--api-token <token>', 'a token')
+        .option('--admin-token-file <file>', 'a path')
+        .option('--db-password <pw>', 'a password'),
       { env: { LOADLEDGER_DB_PASSWORD: 'hunter2' } },
     );
     const r = await run(cmd, ['--print-config', '--api-token', 's3cr3t-t0ken', '--admin-token-file', '/etc/ll/token']);
@@ -335,7 +393,12 @@ describe('generic over the options of a command', () => {
     expect(cli.stderr).toBe('');
     expect(cli.flags).toEqual({ http: 'http://a:7480' });
     // the other way round: the flag --data, the variable LOADLEDGER_HTTP
-    const other = await run(source({ LOADLEDGER_HTTP: 'http://a:7480,http://b:7480' }), ['--data', './d', '--config', await file('r.yaml', 'file: x.llog\n')]);
+    const other = await run(source({ LOADLEDGER_HTTP: 'http://a:7480,http://b:7480' }), [
+      '--data',
+      './d',
+      '--config',
+      await file('r.yaml', 'file: x.llog\n'),
+    ]);
     expect(other.stderr).toBe('');
     expect(other.flags).toEqual({ data: './d', config: expect.any(String) });
     // both from the layers: the person set both, and hears so

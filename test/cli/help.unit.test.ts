@@ -17,7 +17,8 @@ function commands(cmd: Command, path: string[] = []): Array<{ name: string; cmd:
 const program = buildProgram('0.0.0-test');
 const all = commands(program);
 
-const isDuration = (o: Option): boolean => o.flags.includes('<duration>') || o.parseArg === durationArg || o.parseArg === positiveDurationArg;
+const isDuration = (o: Option): boolean =>
+  o.flags.includes('<duration>') || o.parseArg === durationArg || o.parseArg === positiveDurationArg;
 
 /** What a help text gets wrong about defaults; [] when nothing. */
 function helpFindings(cmd: Command): string[] {
@@ -30,14 +31,24 @@ function helpFindings(cmd: Command): string[] {
   const help = cmd.createHelp();
   for (const o of cmd.options) {
     const bare = /\(default: (\d+(?:\.\d+)?)\)/.exec(help.optionDescription(o).replace(/\s+/g, ' '));
-    if (isDuration(o) && bare && Number(bare[1]) !== 0) found.push(`${o.long ?? o.flags}: a duration default in bare milliseconds (default: ${bare[1]})`);
+    if (isDuration(o) && bare && Number(bare[1]) !== 0)
+      found.push(`${o.long ?? o.flags}: a duration default in bare milliseconds (default: ${bare[1]})`);
   }
   return found;
 }
 
 describe('--help', () => {
   it('covers every command of the program', () => {
-    expect(all.map((c) => c.name)).toEqual(expect.arrayContaining(['loadledger', 'loadledger master', 'loadledger slave', 'loadledger query', 'loadledger replay', 'loadledger cluster']));
+    expect(all.map((c) => c.name)).toEqual(
+      expect.arrayContaining([
+        'loadledger',
+        'loadledger master',
+        'loadledger slave',
+        'loadledger query',
+        'loadledger replay',
+        'loadledger cluster',
+      ]),
+    );
     expect(all.length).toBeGreaterThanOrEqual(11);
   });
 
@@ -46,7 +57,11 @@ describe('--help', () => {
   });
 
   it('shows the real defaults as a user types them', () => {
-    const help = (name: string): string => all.find((c) => c.name === `loadledger ${name}`)!.cmd.helpInformation().replace(/\s+/g, ' ');
+    const help = (name: string): string =>
+      all
+        .find((c) => c.name === `loadledger ${name}`)!
+        .cmd.helpInformation()
+        .replace(/\s+/g, ' ');
     const master = help('master');
     expect(master).toContain('address for slaves (default: 127.0.0.1:7400)');
     expect(master).toContain('address of the HTTP API (default: 127.0.0.1:7480)');
@@ -65,7 +80,9 @@ describe('--help', () => {
 
   it('the check itself catches what the issue saw', () => {
     const bad = buildProgram('0.0.0-test').commands.find((c) => c.name() === 'master')!;
-    bad.option('--bad-interval <duration>', 'x', positiveDurationArg, 1000).option('--bad-addr <host:port>', 'y', (s) => s, { host: '127.0.0.1', port: 7400 } as unknown as string);
+    bad
+      .option('--bad-interval <duration>', 'x', positiveDurationArg, 1000)
+      .option('--bad-addr <host:port>', 'y', (s) => s, { host: '127.0.0.1', port: 7400 } as unknown as string);
     expect(helpFindings(bad)).toEqual(['JSON object ({")', '--bad-interval: a duration default in bare milliseconds (default: 1000)']);
   });
 });

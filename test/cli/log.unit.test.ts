@@ -21,7 +21,15 @@ describe('createLogger', () => {
     expect(out.lines).toHaveLength(2);
     for (const line of out.lines) expect(line.endsWith('\n') && !line.slice(0, -1).includes('\n')).toBe(true);
     const rec = JSON.parse(out.lines[0]!);
-    expect(rec).toEqual({ level: 'info', time: expect.any(String), pid: process.pid, event: 'started', epoch: 3, listen: '127.0.0.1:7400', msg: 'UP_LISTENING epoch 3' });
+    expect(rec).toEqual({
+      level: 'info',
+      time: expect.any(String),
+      pid: process.pid,
+      event: 'started',
+      epoch: 3,
+      listen: '127.0.0.1:7400',
+      msg: 'UP_LISTENING epoch 3',
+    });
     expect(new Date(rec.time).toISOString()).toBe(rec.time);
     expect(JSON.parse(out.lines[1]!)).toMatchObject({ level: 'warn', msg: 'careful' });
   });

@@ -90,14 +90,18 @@ describe('a duration that times something is at most 2^31−1 ms, refused in the
   function options(cmd: Command, path = ''): Array<{ flag: string; parse: (s: string) => unknown }> {
     const name = `${path} ${cmd.name()}`.trim();
     return [
-      ...cmd.options.filter((o) => o.flags.includes('<duration>')).map((o) => ({ flag: `${name} ${o.long!}`, parse: (s: string) => o.parseArg!(s, undefined) })),
+      ...cmd.options
+        .filter((o) => o.flags.includes('<duration>'))
+        .map((o) => ({ flag: `${name} ${o.long!}`, parse: (s: string) => o.parseArg!(s, undefined) })),
       ...cmd.commands.flatMap((c) => options(c, name)),
     ];
   }
 
   it('every <duration> flag of every command refuses 30d, except --retain (an age)', () => {
     const flags = options(buildProgram('0.0.0-test'));
-    expect(flags.map((f) => f.flag)).toEqual(expect.arrayContaining(['loadledger master --retention-interval', 'loadledger slave --interval', 'loadledger demo --refresh']));
+    expect(flags.map((f) => f.flag)).toEqual(
+      expect.arrayContaining(['loadledger master --retention-interval', 'loadledger slave --interval', 'loadledger demo --refresh']),
+    );
     const accepted = flags.filter((f) => {
       try {
         f.parse('30d');
@@ -113,7 +117,15 @@ describe('a duration that times something is at most 2^31−1 ms, refused in the
 
   it('the library refuses a master timer option over the limit too (retain excepted)', () => {
     const base = { ...MASTER_DEFAULTS, data: '/nonexistent' };
-    for (const name of ['retentionInterval', 'snapshotInterval', 'deadAfter', 'helloInterval', 'handshakeTimeout', 'logRetryFor', 'protectFor'] as const) {
+    for (const name of [
+      'retentionInterval',
+      'snapshotInterval',
+      'deadAfter',
+      'helloInterval',
+      'handshakeTimeout',
+      'logRetryFor',
+      'protectFor',
+    ] as const) {
       let e: unknown;
       try {
         resolveMasterOptions({ ...base, [name]: 30 * 86_400_000 });
@@ -121,7 +133,9 @@ describe('a duration that times something is at most 2^31−1 ms, refused in the
         e = err;
       }
       expect(isLoadLedgerError(e) && e.code, name).toBe('BAD_ARGUMENT');
-      expect((e as Error).message).toBe(`${name}: expected a number of milliseconds from 0 to 2147483647 (the longest timer Node.js can set), got 2592000000`);
+      expect((e as Error).message).toBe(
+        `${name}: expected a number of milliseconds from 0 to 2147483647 (the longest timer Node.js can set), got 2592000000`,
+      );
     }
     expect(resolveMasterOptions({ ...base, retain: 365 * 86_400_000 }).retain).toBe(365 * 86_400_000);
   });

@@ -19,7 +19,10 @@ function refusal(fn: () => unknown): LoadLedgerError {
 describe('rangeFilter', () => {
   it('keeps seqs as seqs and times as times', () => {
     expect(rangeFilter({ since: '5', until: '9' }, LAST)).toEqual({ fromSeq: 5, toSeq: 9 });
-    expect(rangeFilter({ since: '03:10', until: '03:12' }, LAST)).toEqual({ sinceMs: Date.parse('2026-11-24T03:10:00Z'), untilMs: Date.parse('2026-11-24T03:12:00Z') });
+    expect(rangeFilter({ since: '03:10', until: '03:12' }, LAST)).toEqual({
+      sinceMs: Date.parse('2026-11-24T03:10:00Z'),
+      untilMs: Date.parse('2026-11-24T03:12:00Z'),
+    });
     expect(rangeFilter({ since: '7', until: '7' }, LAST)).toEqual({ fromSeq: 7, toSeq: 7 });
   });
 
@@ -29,11 +32,18 @@ describe('rangeFilter', () => {
   });
 
   it('refuses --until before --since when both are times, in any notation', () => {
-    expect(refusal(() => rangeFilter({ since: '03:14', until: '03:12' }, LAST)).message).toMatch(/^--until 03:12 \(2026-11-24T03:12:00\.000Z\) is before --since 03:14 \(2026-11-24T03:14:00\.000Z\)$/);
-    expect(refusal(() => rangeFilter({ since: '-1m', until: '2026-11-24T03:00:00Z' }, LAST)).message).toMatch(/^--until 2026-11-24T03:00:00Z .* is before --since -1m/);
+    expect(refusal(() => rangeFilter({ since: '03:14', until: '03:12' }, LAST)).message).toMatch(
+      /^--until 03:12 \(2026-11-24T03:12:00\.000Z\) is before --since 03:14 \(2026-11-24T03:14:00\.000Z\)$/,
+    );
+    expect(refusal(() => rangeFilter({ since: '-1m', until: '2026-11-24T03:00:00Z' }, LAST)).message).toMatch(
+      /^--until 2026-11-24T03:00:00Z .* is before --since -1m/,
+    );
   });
 
   it('leaves a seq and a time alone: they compare only against the log', () => {
-    expect(rangeFilter({ since: '1000000', until: '03:00' }, LAST)).toEqual({ fromSeq: 1_000_000, untilMs: Date.parse('2026-11-24T03:00:00Z') });
+    expect(rangeFilter({ since: '1000000', until: '03:00' }, LAST)).toEqual({
+      fromSeq: 1_000_000,
+      untilMs: Date.parse('2026-11-24T03:00:00Z'),
+    });
   });
 });

@@ -40,7 +40,11 @@ beforeAll(async () => {
   f.notPem = put('not-pem', 'hello, I am not a certificate\n');
   // An encrypted key: what `openssl genpkey -aes256` gives; the master cannot use it unattended.
   const { generateKeyPairSync } = await import('node:crypto');
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  const { privateKey } = generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
   encryptedKey = put('encrypted.key', privateKey);
 });
 afterAll(() => suite.run());
@@ -50,7 +54,8 @@ function refusal(fn: () => unknown): string {
   const e = thrown(fn);
   expect(e.code).toBe(ErrorCode.BAD_ARGUMENT);
   expect(e.message).not.toContain('\n');
-  for (const text of [SECRET, 'tiny-Tok3n', 'PRIVATE KEY', 'BEGIN CERTIFICATE', 'I am not a certificate']) expect(e.message).not.toContain(text);
+  for (const text of [SECRET, 'tiny-Tok3n', 'PRIVATE KEY', 'BEGIN CERTIFICATE', 'I am not a certificate'])
+    expect(e.message).not.toContain(text);
   return e.message;
 }
 
@@ -72,21 +77,41 @@ describe('the master: httpSecurity(flags)', () => {
   it.each<[string, () => Partial<HttpSecurityFlags>, RegExp]>([
     ['cert without key', () => ({ httpTlsCert: cert.cert }), /^--http-tls-cert needs --http-tls-key: give both or neither$/],
     ['key without cert', () => ({ httpTlsKey: cert.key }), /^--http-tls-key needs --http-tls-cert: give both or neither$/],
-    ['missing cert file', () => ({ httpTlsCert: join(f.dir, 'nope.crt'), httpTlsKey: cert.key }), /^--http-tls-cert \S+nope\.crt: no such file$/],
+    [
+      'missing cert file',
+      () => ({ httpTlsCert: join(f.dir, 'nope.crt'), httpTlsKey: cert.key }),
+      /^--http-tls-cert \S+nope\.crt: no such file$/,
+    ],
     ['a directory as cert', () => ({ httpTlsCert: f.dir, httpTlsKey: cert.key }), /^--http-tls-cert \S+: is a directory, not a file$/],
     ['the key as cert', () => ({ httpTlsCert: cert.key, httpTlsKey: cert.key }), /^--http-tls-cert \S+: not a PEM certificate/],
     ['text as cert', () => ({ httpTlsCert: f.notPem, httpTlsKey: cert.key }), /^--http-tls-cert \S+: not a PEM certificate/],
     ['the cert as key', () => ({ httpTlsCert: cert.cert, httpTlsKey: cert.cert }), /^--http-tls-key \S+: not a PEM private key$/],
     ['an encrypted key', () => ({ httpTlsCert: cert.cert, httpTlsKey: encryptedKey }), /^--http-tls-key \S+: the key is encrypted/],
-    ['another certificate’s key', () => ({ httpTlsCert: cert.cert, httpTlsKey: f.otherKey }), /^--http-tls-key \S+ is not the key of the certificate in --http-tls-cert \S+$/],
+    [
+      'another certificate’s key',
+      () => ({ httpTlsCert: cert.cert, httpTlsKey: f.otherKey }),
+      /^--http-tls-key \S+ is not the key of the certificate in --http-tls-cert \S+$/,
+    ],
     ['a short token', () => ({ adminTokenFile: f.short }), /^--admin-token-file \S+short: the token is shorter than 16 characters$/],
     ['an empty token', () => ({ adminTokenFile: f.empty }), /^--admin-token-file \S+: it is empty$/],
-    ['two lines', () => ({ adminTokenFile: f.twoLines }), /^--admin-token-file \S+: more than one line; a token file holds the token alone, on one line$/],
+    [
+      'two lines',
+      () => ({ adminTokenFile: f.twoLines }),
+      /^--admin-token-file \S+: more than one line; a token file holds the token alone, on one line$/,
+    ],
     ['a space inside', () => ({ adminTokenFile: f.spaced }), /^--admin-token-file \S+: a token is one line/],
     ['a missing token file', () => ({ adminTokenFile: join(f.dir, 'nope') }), /^--admin-token-file \S+nope: no such file$/],
     ['--open-reads alone', () => ({ openReads: true }), /^--open-reads goes with --admin-token-file/],
-    ['--no-http with a token', () => ({ http: false, adminTokenFile: f.token }), /^--admin-token-file applies to the HTTP API, which --no-http turns off$/],
-    ['--no-http with TLS', () => ({ http: false, httpTlsCert: cert.cert, httpTlsKey: cert.key }), /^--http-tls-cert applies to the HTTP API/],
+    [
+      '--no-http with a token',
+      () => ({ http: false, adminTokenFile: f.token }),
+      /^--admin-token-file applies to the HTTP API, which --no-http turns off$/,
+    ],
+    [
+      '--no-http with TLS',
+      () => ({ http: false, httpTlsCert: cert.cert, httpTlsKey: cert.key }),
+      /^--http-tls-cert applies to the HTTP API/,
+    ],
   ])('%s → BAD_ARGUMENT naming the flag', (_what, flags, message) => {
     expect(refusal(() => sec(flags()))).toMatch(message);
   });
@@ -109,7 +134,11 @@ describe('the clients: readCredentials(flags, url, env)', () => {
   it.each<[string, () => [CredentialFlags, URL, NodeJS.ProcessEnv], RegExp]>([
     ['a short token', () => [{ tokenFile: f.short }, https, {}], /^--token-file \S+: the token is shorter/],
     ['a missing token file', () => [{ tokenFile: join(f.dir, 'nope') }, https, {}], /^--token-file \S+: no such file$/],
-    ['a bad token file from the environment', () => [{}, https, { LOADLEDGER_TOKEN_FILE: f.empty }], /^LOADLEDGER_TOKEN_FILE \S+: it is empty$/],
+    [
+      'a bad token file from the environment',
+      () => [{}, https, { LOADLEDGER_TOKEN_FILE: f.empty }],
+      /^LOADLEDGER_TOKEN_FILE \S+: it is empty$/,
+    ],
     ['a CA that is not PEM', () => [{ ca: f.notPem }, https, {}], /^--ca \S+: not a PEM certificate/],
     ['a token file as CA', () => [{ ca: f.token }, https, {}], /^--ca \S+: not a PEM certificate/],
     ['--ca with http://', () => [{ ca: cert.ca }, new URL('http://127.0.0.1:7480'), {}], /^--ca: applies to https:\/\/ URLs only/],

@@ -18,7 +18,12 @@ afterEach(async () => {
 async function refusedSlave(quiet: boolean): Promise<{ slave: Slave; clock: ManualClock; lines: string[]; port: number }> {
   const port = await closedPort();
   const clock = new ManualClock();
-  const slave = createSlave({ master: `127.0.0.1:${port}`, load: () => 10, scheduler: clock, backoff: { initial: 100, max: 1000, jitter: 0 } });
+  const slave = createSlave({
+    master: `127.0.0.1:${port}`,
+    load: () => 10,
+    scheduler: clock,
+    backoff: { initial: 100, max: 1000, jitter: 0 },
+  });
   slaves.push(slave);
   const lines: string[] = [];
   reportSlave(slave, { quiet, write: (l) => lines.push(l), now: () => clock.now() });
@@ -54,7 +59,11 @@ describe('slave -q against a closed port', () => {
 
     await nextFailure(slave, clock, r);
     expect(lines).toHaveLength(2);
-    expect(lines[1]).toMatch(new RegExp(`^loadledger slave: still cannot connect to 127\\.0\\.0\\.1:${port} \\(${failures + 1} failed attempts in the last [\\d.]+s\\): .*ECONNREFUSED.*; retrying$`));
+    expect(lines[1]).toMatch(
+      new RegExp(
+        `^loadledger slave: still cannot connect to 127\\.0\\.0\\.1:${port} \\(${failures + 1} failed attempts in the last [\\d.]+s\\): .*ECONNREFUSED.*; retrying$`,
+      ),
+    );
     expect(slave.connected).toBe(false);
   });
 
@@ -70,7 +79,12 @@ describe('slave -q against a closed port', () => {
     const ports = [await closedPort(), await closedPort()];
     const clock = new ManualClock();
     const make = (quiet: boolean): string[] => {
-      const slave = createSlave({ master: ports.map((p) => `127.0.0.1:${p}`).join(','), load: () => 10, scheduler: clock, backoff: { initial: 100, max: 1000, jitter: 0 } });
+      const slave = createSlave({
+        master: ports.map((p) => `127.0.0.1:${p}`).join(','),
+        load: () => 10,
+        scheduler: clock,
+        backoff: { initial: 100, max: 1000, jitter: 0 },
+      });
       slaves.push(slave);
       const lines: string[] = [];
       reportSlave(slave, { quiet, write: (l) => lines.push(l), now: () => clock.now() });

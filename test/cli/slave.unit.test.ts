@@ -21,7 +21,26 @@ describe('attrValue', () => {
   });
 
   // Number() reads all of these as numbers; a person writing them meant the text.
-  it.each(['0x10', '0b1', '0o7', '1e3', 'Infinity', '-Infinity', 'NaN', ' 5', '5 ', '', '+5', '.5', '5.', '007', '1_000', 'True', 'eu-1', '10.0.0.5'])('%j stays a string', (s) => {
+  it.each([
+    '0x10',
+    '0b1',
+    '0o7',
+    '1e3',
+    'Infinity',
+    '-Infinity',
+    'NaN',
+    ' 5',
+    '5 ',
+    '',
+    '+5',
+    '.5',
+    '5.',
+    '007',
+    '1_000',
+    'True',
+    'eu-1',
+    '10.0.0.5',
+  ])('%j stays a string', (s) => {
     expect(attrValue(s)).toBe(s);
   });
 
@@ -56,7 +75,11 @@ describe('slaveFlagMessage', () => {
     ['a bad addr', { addr: 'gw 1' }, /^--addr: expected host or host:port/],
     ['capacity 0', { capacity: 0 }, /^--capacity: /],
     ['a reserved attr', { attrs: { load: 3 } }, /^--attr: "load" is not an attribute; use --load$/],
-    ['the key "__proto__"', { attrs: JSON.parse('{"__proto__":"x"}') as Record<string, string> }, /^--attr: key "__proto__" is not allowed/],
+    [
+      'the key "__proto__"',
+      { attrs: JSON.parse('{"__proto__":"x"}') as Record<string, string> },
+      /^--attr: key "__proto__" is not allowed/,
+    ],
     ['an addr holding DEL', { addr: 'gw\x7f' }, /^--addr: the address holds the control character U\+007F/],
     ['an attr value holding a C1 control', { attrs: { zone: 'eu\x9b1m' } }, /^--attr zone: the value holds the control character U\+009B/],
     ['too many attrs', { attrs: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`a${i}`, i])) }, /^--attr: at most 32 attributes/],

@@ -33,7 +33,10 @@ function failure(fn: () => unknown): string {
   expect(e.message).not.toContain('\n');
   expect(e.message).not.toContain('PRIVATE KEY');
   for (const key of [server.key, other.key]) {
-    for (const line of Pki.read(key).split('\n').filter((l) => l.length >= 40)) expect(e.message).not.toContain(line);
+    for (const line of Pki.read(key)
+      .split('\n')
+      .filter((l) => l.length >= 40))
+      expect(e.message).not.toContain(line);
   }
   return e.message;
 }
@@ -63,15 +66,23 @@ describe('master --tls-cert --tls-key --tls-ca [--tls-identities]', () => {
     const missing = join(dir, 'missing.pem');
     expect(failure(() => masterTlsFromFlags({ ...all(), tlsCert: missing }))).toBe(`--tls-cert ${missing}: no such file`);
     expect(failure(() => masterTlsFromFlags({ ...all(), tlsCa: dir }))).toBe(`--tls-ca ${dir}: is a directory, not a file`);
-    expect(failure(() => masterTlsFromFlags({ ...all(), tlsCert: server.key }))).toBe(`--tls-cert ${server.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`);
+    expect(failure(() => masterTlsFromFlags({ ...all(), tlsCert: server.key }))).toBe(
+      `--tls-cert ${server.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`,
+    );
     expect(failure(() => masterTlsFromFlags({ ...all(), tlsKey: server.cert }))).toBe(`--tls-key ${server.cert}: not a PEM private key`);
-    expect(failure(() => masterTlsFromFlags({ ...all(), tlsCa: server.key }))).toBe(`--tls-ca ${server.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`);
-    expect(failure(() => masterTlsFromFlags({ ...all(), tlsKey: other.key }))).toBe(`--tls-key ${other.key}: does not match the certificate of --tls-cert ${server.cert}`);
+    expect(failure(() => masterTlsFromFlags({ ...all(), tlsCa: server.key }))).toBe(
+      `--tls-ca ${server.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`,
+    );
+    expect(failure(() => masterTlsFromFlags({ ...all(), tlsKey: other.key }))).toBe(
+      `--tls-key ${other.key}: does not match the certificate of --tls-cert ${server.cert}`,
+    );
   });
 
   it('an encrypted key is refused with a reason', () => {
     const encrypted = join(dir, 'encrypted.key');
-    execFileSync('openssl', ['pkcs8', '-topk8', '-in', server.key, '-passout', 'pass:not-a-secret', '-out', encrypted], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('openssl', ['pkcs8', '-topk8', '-in', server.key, '-passout', 'pass:not-a-secret', '-out', encrypted], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     expect(failure(() => masterTlsFromFlags({ ...all(), tlsKey: encrypted }))).toBe(
       `--tls-key ${encrypted}: the key is encrypted; give an unencrypted PEM key (readable by its owner only)`,
     );
@@ -80,8 +91,12 @@ describe('master --tls-cert --tls-key --tls-ca [--tls-identities]', () => {
   it('a malformed identities file: the position, never the text (a key given by mistake stays unprinted)', () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ 'gw-a': ['10.0.0.5:8080', 'no such addr'] }));
-    expect(failure(() => masterTlsFromFlags({ ...all(), tlsIdentities: bad }))).toBe(`--tls-identities ${bad}: entry 1, item 2: expected host or host:port (IPv6 as [::1]:8080)`);
-    expect(failure(() => masterTlsFromFlags({ ...all(), tlsIdentities: server.key }))).toBe(`--tls-identities ${server.key}: not valid JSON`);
+    expect(failure(() => masterTlsFromFlags({ ...all(), tlsIdentities: bad }))).toBe(
+      `--tls-identities ${bad}: entry 1, item 2: expected host or host:port (IPv6 as [::1]:8080)`,
+    );
+    expect(failure(() => masterTlsFromFlags({ ...all(), tlsIdentities: server.key }))).toBe(
+      `--tls-identities ${server.key}: not valid JSON`,
+    );
     const list = join(dir, 'list.json');
     writeFileSync(list, '["10.0.0.5"]');
     expect(failure(() => masterTlsFromFlags({ ...all(), tlsIdentities: list }))).toMatch(/: expected a JSON object of/);
@@ -101,8 +116,14 @@ describe('slave --tls-cert --tls-key --tls-ca --tls-servername', () => {
     expect(failure(() => slaveTlsFromFlags({ tlsCert: other.cert }))).toBe('--tls-cert and --tls-key go together: missing --tls-key');
     expect(failure(() => slaveTlsFromFlags({ tlsKey: other.key }))).toBe('--tls-cert and --tls-key go together: missing --tls-cert');
     expect(failure(() => slaveTlsFromFlags({ tlsCa: missing }))).toBe(`--tls-ca ${missing}: no such file`);
-    expect(failure(() => slaveTlsFromFlags({ tlsCa: other.key }))).toBe(`--tls-ca ${other.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`);
-    expect(failure(() => slaveTlsFromFlags({ tlsCert: other.cert, tlsKey: other.cert }))).toBe(`--tls-key ${other.cert}: not a PEM private key`);
-    expect(failure(() => slaveTlsFromFlags({ tlsCert: other.cert, tlsKey: server.key }))).toBe(`--tls-key ${server.key}: does not match the certificate of --tls-cert ${other.cert}`);
+    expect(failure(() => slaveTlsFromFlags({ tlsCa: other.key }))).toBe(
+      `--tls-ca ${other.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`,
+    );
+    expect(failure(() => slaveTlsFromFlags({ tlsCert: other.cert, tlsKey: other.cert }))).toBe(
+      `--tls-key ${other.cert}: not a PEM private key`,
+    );
+    expect(failure(() => slaveTlsFromFlags({ tlsCert: other.cert, tlsKey: server.key }))).toBe(
+      `--tls-key ${server.key}: does not match the certificate of --tls-cert ${other.cert}`,
+    );
   });
 });

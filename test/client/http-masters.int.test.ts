@@ -38,10 +38,12 @@ async function server(handle: (req: IncomingMessage, res: ServerResponse) => voi
   return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, seen };
 }
 
-const refusing = (code: string, error: string) => (req: IncomingMessage, res: ServerResponse): void => {
-  req.resume();
-  res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error, code }));
-};
+const refusing =
+  (code: string, error: string) =>
+  (req: IncomingMessage, res: ServerResponse): void => {
+    req.resume();
+    res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error, code }));
+  };
 
 describe('reads from whichever master answers', () => {
   it('skips a dead address and a stale standby, and asks the one that answered first next time', async () => {
@@ -72,7 +74,9 @@ describe('reads from whichever master answers', () => {
     const stale = await server(refusing(ErrorCode.STALE, 'this standby is 1200 ms behind'));
     const e = await errorOf(getFromAny(`${dead},${stale.url}`, '/v1/state'));
     expect(e.code).toBe(ErrorCode.MASTER_UNREACHABLE);
-    expect(e.message).toBe(`no master answered (2 tried): ${dead}: unreachable (ECONNREFUSED); ${stale.url}: HTTP 503 STALE: this standby is 1200 ms behind`);
+    expect(e.message).toBe(
+      `no master answered (2 tried): ${dead}: unreachable (ECONNREFUSED); ${stale.url}: HTTP 503 STALE: this standby is 1200 ms behind`,
+    );
   });
 });
 
@@ -97,7 +101,9 @@ describe('writes go to the leader', () => {
     const b = await server(refusing(ErrorCode.NOT_LEADER, 'a standby too'));
     const e = await errorOf(postToLeader([a.url, b.url], '/v1/nodes/x/drain', {}));
     expect(e.code).toBe(ErrorCode.NOT_LEADER);
-    expect(e.message).toBe(`no master leads (2 tried): ${a.url}: HTTP 503 NOT_LEADER: a standby; ${b.url}: HTTP 503 NOT_LEADER: a standby too`);
+    expect(e.message).toBe(
+      `no master leads (2 tried): ${a.url}: HTTP 503 NOT_LEADER: a standby; ${b.url}: HTTP 503 NOT_LEADER: a standby too`,
+    );
   });
 });
 
@@ -174,7 +180,9 @@ describe('event sources over a list', () => {
     const got: LedgerEvent[] = [];
     const e = await errorOf(followHttp([a.url, b.url], 1, (x) => void got.push(x)));
     expect(e.code).toBe(ErrorCode.EVENT_STREAM_BROKEN);
-    expect(e.message).toBe(`master ${b.url}: its seq 5 is not the event seen there before the switch to it (the master that went away had events this one never had)`);
+    expect(e.message).toBe(
+      `master ${b.url}: its seq 5 is not the event seen there before the switch to it (the master that went away had events this one never had)`,
+    );
     expect(got).toEqual(log.slice(0, 5));
   });
 
@@ -183,7 +191,9 @@ describe('event sources over a list', () => {
     const dead2 = `http://127.0.0.1:${await closedPort()}`;
     const e = await errorOf(followHttp([dead1, dead2], 1, () => {}));
     expect(e.code).toBe(ErrorCode.MASTER_UNREACHABLE);
-    expect(e.message).toBe(`no master could be followed (2 tried): ${dead1}: unreachable (ECONNREFUSED); ${dead2}: unreachable (ECONNREFUSED)`);
+    expect(e.message).toBe(
+      `no master could be followed (2 tried): ${dead1}: unreachable (ECONNREFUSED); ${dead2}: unreachable (ECONNREFUSED)`,
+    );
   });
 });
 
@@ -196,8 +206,15 @@ describe('QueryClient with a list', () => {
     expect(client.target).toEqual({ host: '127.0.0.1', port: slavePort(master) });
     expect(await client.query()).toMatchObject({ ok: false, code: ErrorCode.NO_ELIGIBLE_NODE });
     const dead2 = await closedPort();
-    const e = await errorOf(QueryClient.connect([{ host: '127.0.0.1', port: dead }, { host: '127.0.0.1', port: dead2 }]));
+    const e = await errorOf(
+      QueryClient.connect([
+        { host: '127.0.0.1', port: dead },
+        { host: '127.0.0.1', port: dead2 },
+      ]),
+    );
     expect(e.code).toBe(ErrorCode.MASTER_UNREACHABLE);
-    expect(e.message).toBe(`no master answered (2 tried): 127.0.0.1:${dead}: unreachable (ECONNREFUSED); 127.0.0.1:${dead2}: unreachable (ECONNREFUSED)`);
+    expect(e.message).toBe(
+      `no master answered (2 tried): 127.0.0.1:${dead}: unreachable (ECONNREFUSED); 127.0.0.1:${dead2}: unreachable (ECONNREFUSED)`,
+    );
   });
 });

@@ -44,12 +44,22 @@ describe('Masters', () => {
 
 describe('firstAnswer', () => {
   const down = (where: string) => () => Promise.reject(unreachableError(where, 'ECONNREFUSED'));
-  const refuses = (code: ErrorCode, said: string): (() => Promise<Attempt<string>>) => () => Promise.resolve({ ok: false, code, said });
-  const answers = (v: string): (() => Promise<Attempt<string>>) => () => Promise.resolve({ ok: true, value: v });
+  const refuses =
+    (code: ErrorCode, said: string): (() => Promise<Attempt<string>>) =>
+    () =>
+      Promise.resolve({ ok: false, code, said });
+  const answers =
+    (v: string): (() => Promise<Attempt<string>>) =>
+    () =>
+      Promise.resolve({ ok: true, value: v });
 
   it('skips members that cannot be reached or refuse, and says who answered', async () => {
     const m = cluster('a', 'b', 'c');
-    const by: Record<string, () => Promise<Attempt<string>>> = { a: down('a'), b: refuses(ErrorCode.STALE, 'HTTP 503 STALE: 900 ms behind'), c: answers('ok') };
+    const by: Record<string, () => Promise<Attempt<string>>> = {
+      a: down('a'),
+      b: refuses(ErrorCode.STALE, 'HTTP 503 STALE: 900 ms behind'),
+      c: answers('ok'),
+    };
     const asked: string[] = [];
     const r = await firstAnswer(m, m.readOrder(), 'answered', (x) => (asked.push(x), by[x]!()));
     expect(r).toEqual({ member: 'c', value: 'ok' });
@@ -58,10 +68,15 @@ describe('firstAnswer', () => {
 
   it('none answered: one line naming each member and what it said, MASTER_UNREACHABLE when they differ', async () => {
     const m = cluster('http://a:7480', 'http://b:7480');
-    const by: Record<string, () => Promise<Attempt<string>>> = { 'http://a:7480': down('http://a:7480'), 'http://b:7480': refuses(ErrorCode.NOT_LEADER, 'HTTP 503 NOT_LEADER: a standby') };
+    const by: Record<string, () => Promise<Attempt<string>>> = {
+      'http://a:7480': down('http://a:7480'),
+      'http://b:7480': refuses(ErrorCode.NOT_LEADER, 'HTTP 503 NOT_LEADER: a standby'),
+    };
     const e = await errorOf(firstAnswer(m, m.readOrder(), 'leads', (x) => by[x]!()));
     expect(e.code).toBe(ErrorCode.MASTER_UNREACHABLE);
-    expect(e.message).toBe('no master leads (2 tried): http://a:7480: unreachable (ECONNREFUSED); http://b:7480: HTTP 503 NOT_LEADER: a standby');
+    expect(e.message).toBe(
+      'no master leads (2 tried): http://a:7480: unreachable (ECONNREFUSED); http://b:7480: HTTP 503 NOT_LEADER: a standby',
+    );
     expect(e.message).not.toContain('\n');
   });
 
@@ -131,7 +146,11 @@ describe('address lists given by a person', () => {
   });
 
   it('--ca with a list: refused only when no URL is https://', () => {
-    expect(thrown(() => readCredentials({ ca: '/nonexistent' }, parseMasterUrls('http://a:1,http://b:2'), {})).message).toBe('--ca: applies to https:// URLs only, got http://a:1, http://b:2');
-    expect(thrown(() => readCredentials({ ca: '/nonexistent' }, parseMasterUrls('http://a:1,https://b:2'), {})).message).not.toMatch(/applies to https/);
+    expect(thrown(() => readCredentials({ ca: '/nonexistent' }, parseMasterUrls('http://a:1,http://b:2'), {})).message).toBe(
+      '--ca: applies to https:// URLs only, got http://a:1, http://b:2',
+    );
+    expect(thrown(() => readCredentials({ ca: '/nonexistent' }, parseMasterUrls('http://a:1,https://b:2'), {})).message).not.toMatch(
+      /applies to https/,
+    );
   });
 });

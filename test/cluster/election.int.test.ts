@@ -30,7 +30,15 @@ afterAll(() => fileCleanup.run());
  * designed and let the other win, and the test's client would reach a standby.
  */
 function ha(node: string, extra: Record<string, unknown> = {}): Parameters<typeof startMaster>[1] {
-  return { etcd: [etcd.url], nodeId: node, leaseTtl: 5000, cluster: `t${++n}-${process.pid}`, helloInterval: 200, deadAfter: 1000, ...extra };
+  return {
+    etcd: [etcd.url],
+    nodeId: node,
+    leaseTtl: 5000,
+    cluster: `t${++n}-${process.pid}`,
+    helloInterval: 200,
+    deadAfter: 1000,
+    ...extra,
+  };
 }
 
 async function rawRecords(log: EventLog): Promise<{ seq: number; value: Buffer }[]> {
@@ -60,12 +68,18 @@ describe.runIf(run)('master HA: election and replication', () => {
 
     // a slave on the leader; the standby has the same events at the same seqs
     await pushedClient(cleanup, a, { addr: '10.0.0.1:80', load: 0.25 });
-    await waitFor(() => b.log.lastSeq === a.log.lastSeq && b.projection.nodes.get('10.0.0.1:80')?.state === 'PUSH_LOAD_INFO', { what: 'the standby to catch up', timeout: 5000 });
+    await waitFor(() => b.log.lastSeq === a.log.lastSeq && b.projection.nodes.get('10.0.0.1:80')?.state === 'PUSH_LOAD_INFO', {
+      what: 'the standby to catch up',
+      timeout: 5000,
+    });
     expect(await rawRecords(b.log)).toEqual(await rawRecords(a.log));
-    const standbyDoc = await waitFor(async () => {
-      const d = (await api(b, '/v1/cluster')).body;
-      return d.members.length === 2 && d;
-    }, { what: 'both members listed', timeout: 3000, describe: () => b.cluster?.document() });
+    const standbyDoc = await waitFor(
+      async () => {
+        const d = (await api(b, '/v1/cluster')).body;
+        return d.members.length === 2 && d;
+      },
+      { what: 'both members listed', timeout: 3000, describe: () => b.cluster?.document() },
+    );
     expect(standbyDoc).toMatchObject({ role: 'standby', node: 'b', term, leader: { node: 'a' }, lag: { seq: 0 } });
     expect(standbyDoc.members.map((m: { node: string }) => m.node)).toEqual(['a', 'b']);
     // reads on the standby, with the lag header; max-lag

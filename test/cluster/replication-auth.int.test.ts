@@ -25,7 +25,15 @@ afterAll(() => fileCleanup.run());
 const TOKEN = 'cluster-token-0123456789abcdef';
 
 function ha(node: string, cluster: string, token: string): Parameters<typeof startMaster>[1] {
-  return { etcd: [etcd.url], nodeId: node, leaseTtl: 5000, cluster, helloInterval: 200, deadAfter: 1000, auth: { token: new AdminToken(token), openReads: false } };
+  return {
+    etcd: [etcd.url],
+    nodeId: node,
+    leaseTtl: 5000,
+    cluster,
+    helloInterval: 200,
+    deadAfter: 1000,
+    auth: { token: new AdminToken(token), openReads: false },
+  };
 }
 
 describe.runIf(run)('master HA: replication when reads need the token', () => {

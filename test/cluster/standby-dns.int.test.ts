@@ -22,7 +22,15 @@ beforeAll(async () => {
 afterEach(() => cleanup.run());
 afterAll(() => fileCleanup.run());
 
-const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({ etcd: [etcd.url], nodeId: node, leaseTtl: 5000, cluster, helloInterval: 200, deadAfter: 1000, dns: { host: '127.0.0.1', port: 0 } });
+const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({
+  etcd: [etcd.url],
+  nodeId: node,
+  leaseTtl: 5000,
+  cluster,
+  helloInterval: 200,
+  deadAfter: 1000,
+  dns: { host: '127.0.0.1', port: 0 },
+});
 
 describe.runIf(run)('master HA: DNS on a standby', () => {
   it("answers least. and SRV from the standby's own log, and on the same port once it leads", async () => {
@@ -37,7 +45,9 @@ describe.runIf(run)('master HA: DNS on a standby', () => {
     const resolver = new dnsPromises.Resolver({ timeout: 3000, tries: 3 });
     resolver.setServers([`127.0.0.1:${port}`]);
     expect(await resolver.resolve4('least.loadledger')).toEqual(['127.0.0.61']);
-    expect((await resolver.resolveSrv('_nodes._tcp.loadledger')).map((r) => `${r.name}:${r.port}`)).toEqual(['127-0-0-61.addr.loadledger:8080']);
+    expect((await resolver.resolveSrv('_nodes._tcp.loadledger')).map((r) => `${r.name}:${r.port}`)).toEqual([
+      '127-0-0-61.addr.loadledger:8080',
+    ]);
     expect((await api(b, '/v1/cluster')).body.integrations.dns).toMatchObject({ at: `udp+tcp 127.0.0.1:${port}`, requests: 2, errors: 0 });
 
     await a.stop('hand over');

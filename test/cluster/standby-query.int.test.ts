@@ -25,7 +25,14 @@ beforeAll(async () => {
 afterEach(() => cleanup.run());
 afterAll(() => fileCleanup.run());
 
-const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({ etcd: [etcd.url], nodeId: node, leaseTtl: 5000, cluster, helloInterval: 200, deadAfter: 1000 });
+const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({
+  etcd: [etcd.url],
+  nodeId: node,
+  leaseTtl: 5000,
+  cluster,
+  helloInterval: 200,
+  deadAfter: 1000,
+});
 
 describe.runIf(run)("master HA: a standby's slave port", () => {
   it('answers QUERY from its own log, closes on a slave without recording anything, and takes slaves on the same address once it leads', async () => {
@@ -33,14 +40,23 @@ describe.runIf(run)("master HA: a standby's slave port", () => {
     const a = await startMaster(cleanup, ha('a', cluster));
     const b = await startMaster(cleanup, ha('b', cluster));
     await pushedClient(cleanup, a, { addr: '10.0.0.9:80', load: 0.5 });
-    await waitFor(() => b.log.lastSeq === a.log.lastSeq && b.projection.nodes.get('10.0.0.9:80')?.state === 'PUSH_LOAD_INFO', { what: 'the standby to follow', timeout: 10_000 });
+    await waitFor(() => b.log.lastSeq === a.log.lastSeq && b.projection.nodes.get('10.0.0.9:80')?.state === 'PUSH_LOAD_INFO', {
+      what: 'the standby to follow',
+      timeout: 10_000,
+    });
     const port = slavePort(b);
     expect(port).toBeGreaterThan(0);
     // its etcd member record names the address it is on
-    await waitFor(async () => ((await api(b, '/v1/cluster')).body.members as { node: string; listen: string }[]).some((m) => m.node === 'b' && m.listen === `127.0.0.1:${port}`), {
-      what: "b's member record with its slave port",
-      timeout: 5000,
-    });
+    await waitFor(
+      async () =>
+        ((await api(b, '/v1/cluster')).body.members as { node: string; listen: string }[]).some(
+          (m) => m.node === 'b' && m.listen === `127.0.0.1:${port}`,
+        ),
+      {
+        what: "b's member record with its slave port",
+        timeout: 5000,
+      },
+    );
 
     const q = await QueryClient.connect({ host: '127.0.0.1', port });
     cleanup.defer('query client', () => q.close());
@@ -59,14 +75,27 @@ describe.runIf(run)("master HA: a standby's slave port", () => {
     expect(a.log.lastSeq).toBe(seq); // and nothing of it reached the leader either
 
     // a slave with the standby first in its list goes on to the leader
-    const listed = createSlave({ master: [`127.0.0.1:${port}`, `127.0.0.1:${slavePort(a)}`], addr: '10.0.0.11:80', load: () => 3, interval: 200, deadAfter: 1000, backoff: { initial: 50, max: 200 } });
+    const listed = createSlave({
+      master: [`127.0.0.1:${port}`, `127.0.0.1:${slavePort(a)}`],
+      addr: '10.0.0.11:80',
+      load: () => 3,
+      interval: 200,
+      deadAfter: 1000,
+      backoff: { initial: 50, max: 200 },
+    });
     listed.on('error', () => {});
     cleanup.defer('listed slave', () => listed.close());
-    await waitFor(() => a.projection.nodes.get('10.0.0.11:80')?.state === 'PUSH_LOAD_INFO', { what: 'the listed slave on the leader', timeout: 10_000 });
+    await waitFor(() => a.projection.nodes.get('10.0.0.11:80')?.state === 'PUSH_LOAD_INFO', {
+      what: 'the listed slave on the leader',
+      timeout: 10_000,
+    });
 
     await a.stop('hand over');
     await waitFor(async () => (await api(b, '/v1/leader')).status === 200, { what: 'b to lead', timeout: 10_000 });
     expect(slavePort(b)).toBe(port);
-    await waitFor(() => b.projection.nodes.get('10.0.0.11:80')?.state === 'PUSH_LOAD_INFO' && b.projection.conns.size > 0, { what: 'the slave on b, at the same address', timeout: 10_000 });
+    await waitFor(() => b.projection.nodes.get('10.0.0.11:80')?.state === 'PUSH_LOAD_INFO' && b.projection.conns.size > 0, {
+      what: 'the slave on b, at the same address',
+      timeout: 10_000,
+    });
   });
 });

@@ -20,7 +20,14 @@ beforeAll(async () => {
 afterEach(() => cleanup.run());
 afterAll(() => fileCleanup.run());
 
-const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({ etcd: [etcd.url], nodeId: node, leaseTtl: 5000, cluster, helloInterval: 200, deadAfter: 1000 });
+const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({
+  etcd: [etcd.url],
+  nodeId: node,
+  leaseTtl: 5000,
+  cluster,
+  helloInterval: 200,
+  deadAfter: 1000,
+});
 
 describe.runIf(run)('master HA: time travel on a standby', () => {
   it('answers /v1/state?at=, /v1/diff and a node history from its own log, as the leader does', async () => {

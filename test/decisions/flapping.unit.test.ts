@@ -13,7 +13,9 @@ const OPTS = { takeovers: 3, window: 60_000, holdDown: 300_000 };
 
 /** Takeovers of `node` alternating between A and B, `every` ms apart from `t0`; the verdicts. */
 function flap(g: FlapGuard, node: string, n: number, t0: number, every = 1000): TakeoverVerdict[] {
-  return Array.from({ length: n }, (_, i) => (i % 2 === 0 ? g.takeover(node, A, B, t0 + i * every) : g.takeover(node, B, A, t0 + i * every)));
+  return Array.from({ length: n }, (_, i) =>
+    i % 2 === 0 ? g.takeover(node, A, B, t0 + i * every) : g.takeover(node, B, A, t0 + i * every),
+  );
 }
 
 describe('FlapGuard', () => {
@@ -24,7 +26,16 @@ describe('FlapGuard', () => {
     const fourth = v[3]!;
     expect(fourth.take).toBe(false);
     if (fourth.take) return;
-    expect(fourth.detected).toEqual({ node: 'n:1', takeovers: 4, window: 60_000, holder: B, newcomer: A, until: 3000 + 300_000, holdDown: 300_000, warn: true });
+    expect(fourth.detected).toEqual({
+      node: 'n:1',
+      takeovers: 4,
+      window: 60_000,
+      holder: B,
+      newcomer: A,
+      until: 3000 + 300_000,
+      holdDown: 300_000,
+      warn: true,
+    });
     expect(fourth.reason).toBe(
       'node n:1 is flapping (taken over 4 times within 1m, by connections from 10.0.0.2:40002 and 10.0.0.1:40001): it stays with connection 2 from 10.0.0.2:40002, others are refused for 5m',
     );
@@ -34,7 +45,10 @@ describe('FlapGuard', () => {
     const g = new FlapGuard(OPTS);
     flap(g, 'n:1', 4, 0);
     const during = g.takeover('n:1', B, A, 3000 + 299_000);
-    expect(during).toEqual({ take: false, reason: 'node n:1 is flapping: it stays with connection 2 from 10.0.0.2:40002 for another 1.0s' });
+    expect(during).toEqual({
+      take: false,
+      reason: 'node n:1 is flapping: it stays with connection 2 from 10.0.0.2:40002 for another 1.0s',
+    });
     expect(g.takeover('n:1', B, A, 3000 + 300_000).take).toBe(true);
   });
 

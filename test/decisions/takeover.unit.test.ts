@@ -21,7 +21,10 @@ const DEAD_AFTER = 3000;
 const PROTECT = { share: 0.5, forMs: 120_000, minNodes: 3 };
 
 /** The log as the previous leader left it: nodes a:1..d:1 on its connections 1..4. */
-const previousTerm: NewEvent[] = [ev.masterStarted(1), ...[1, 2, 3, 4].flatMap((c) => [ev.connected(c), ev.pushed(c, `${'abcd'[c - 1]}:1`, c * 10)])];
+const previousTerm: NewEvent[] = [
+  ev.masterStarted(1),
+  ...[1, 2, 3, 4].flatMap((c) => [ev.connected(c), ev.pushed(c, `${'abcd'[c - 1]}:1`, c * 10)]),
+];
 
 /** A master's liveness over a projection; what it records is folded at once, as committed. */
 function takeover(history: readonly NewEvent[]) {
@@ -38,7 +41,11 @@ function takeover(history: readonly NewEvent[]) {
   const recorder = { record: (e: NewEvent, effect?: () => void) => (record(e), effect?.(), recorded.at(-1)) } as unknown as Recorder;
   const conns = new Map<number, SlaveConnection>();
   const host = { conns, projection, recorder, prune: () => {}, now: () => clock.now() };
-  const liveness = new Liveness(host, { helloInterval: 1000, deadAfter: DEAD_AFTER, handshakeTimeout: 3000, clock: clock.wall, scheduler: clock }, PROTECT);
+  const liveness = new Liveness(
+    host,
+    { helloInterval: 1000, deadAfter: DEAD_AFTER, handshakeTimeout: 3000, clock: clock.wall, scheduler: clock },
+    PROTECT,
+  );
   /** A slave re-registers on this master: a new connection that pushes (not read by liveness here). */
   const reconnect = (conn: number, node: string, load: number): void => {
     conns.set(conn, { conn, paused: true } as unknown as SlaveConnection);
@@ -49,7 +56,8 @@ function takeover(history: readonly NewEvent[]) {
 }
 
 const eligible = (p: Projection): string[] => [...p.index.ordered()].map((n) => n.id).sort();
-const types = (es: LedgerEvent[]): string[] => es.map((e) => `${e.type}${'conn' in e ? ` ${e.conn}` : ''}${e.type === 'SlaveSuperseded' ? ` by ${e.by}` : ''}`);
+const types = (es: LedgerEvent[]): string[] =>
+  es.map((e) => `${e.type}${'conn' in e ? ` ${e.conn}` : ''}${e.type === 'SlaveSuperseded' ? ` by ${e.by}` : ''}`);
 
 describe('after a takeover, the slaves of the previous term', () => {
   it('stay eligible for one dead-after; the ones that come back are superseded, the others time out at the deadline', async () => {
@@ -90,10 +98,15 @@ describe('after a takeover, the slaves of the previous term', () => {
     expect(eligible(t.projection)).toEqual(['a:1', 'b:1', 'c:1', 'd:1']);
   });
 
-    it('the same three timing out as live connections would have started protection (what the grace keeps it from seeing)', () => {
+  it('the same three timing out as live connections would have started protection (what the grace keeps it from seeing)', () => {
     const t = takeover(previousTerm);
     const guard = new ProtectionGuard({ ...PROTECT, deadAfter: DEAD_AFTER });
-    const e = guard.timeouts(t.clock.now(), t.clock.wall(), t.projection, [2, 3, 4].map((conn) => ({ node: `${'abcd'[conn - 1]}:1`, conn })));
+    const e = guard.timeouts(
+      t.clock.now(),
+      t.clock.wall(),
+      t.projection,
+      [2, 3, 4].map((conn) => ({ node: `${'abcd'[conn - 1]}:1`, conn })),
+    );
     expect(e?.type).toBe('ProtectionStarted');
   });
 
@@ -113,7 +126,7 @@ describe('after a takeover, the slaves of the previous term', () => {
 });
 
 describe('ReconnectGrace', () => {
-  it('leaves out the connections that are the master\'s own, and one the log closes itself', () => {
+  it("leaves out the connections that are the master's own, and one the log closes itself", () => {
     const p = foldEvents(createProjection(), new Stamper().stampAll(previousTerm));
     const grace = new ReconnectGrace({ deadAfter: 1000 });
     expect(grace.begin(0, p, (conn) => conn === 4)).toBe(3);

@@ -68,15 +68,23 @@ describe('renderScreen', () => {
   });
 
   it('has a row per node: state, load, bar, last seen, attributes or why DOWN; the least-loaded one marked', () => {
-    expect(lines.find((l) => l.startsWith('10.0.0.1:8080'))).toMatch(/^10\.0\.0\.1:8080 +PUSH_LOAD_INFO +53\.2 +█{10}▋ +0\.3s ago +zone=eu-1$/);
+    expect(lines.find((l) => l.startsWith('10.0.0.1:8080'))).toMatch(
+      /^10\.0\.0\.1:8080 +PUSH_LOAD_INFO +53\.2 +█{10}▋ +0\.3s ago +zone=eu-1$/,
+    );
     expect(lines.find((l) => l.startsWith('10.0.0.2:8080'))).toMatch(/12\.5 +██▌ +0\.3s ago +← least loaded$/);
-    expect(lines.find((l) => l.startsWith('10.0.0.3:8080'))).toMatch(/^10\.0\.0\.3:8080 +DOWN +40 +3\.2s ago +left \(demo: back in 4\.0s\)$/);
+    expect(lines.find((l) => l.startsWith('10.0.0.3:8080'))).toMatch(
+      /^10\.0\.0\.3:8080 +DOWN +40 +3\.2s ago +left \(demo: back in 4\.0s\)$/,
+    );
     expect(text).toContain('least-loaded → 10.0.0.2:8080 (load 12.5)');
     expect(text).toContain('master UP_LISTENING epoch 1 · seq 1532 · 38 events/s · up 12.3s');
   });
 
   it('prints loads as people write them: no padding zeros, no binary rounding', () => {
-    const v: DemoView = { ...VIEW, doc: { ...VIEW.doc, nodes: [node('a:1', 'PUSH_LOAD_INFO', 0.1 + 0.2), node('b:1', 'PUSH_LOAD_INFO', 81)] }, least: { id: 'a:1', load: 0.1 + 0.2 } };
+    const v: DemoView = {
+      ...VIEW,
+      doc: { ...VIEW.doc, nodes: [node('a:1', 'PUSH_LOAD_INFO', 0.1 + 0.2), node('b:1', 'PUSH_LOAD_INFO', 81)] },
+      least: { id: 'a:1', load: 0.1 + 0.2 },
+    };
     const t = renderScreen(v, 120, false);
     expect(t.find((l) => l.startsWith('a:1'))).toMatch(/^a:1 +PUSH_LOAD_INFO +0\.3 /);
     expect(t.find((l) => l.startsWith('b:1'))).toMatch(/^b:1 +PUSH_LOAD_INFO +81 /);
@@ -87,7 +95,14 @@ describe('renderScreen', () => {
     const evil = '10.0.0.66\b\b\b\b\b\b\b\b\b10.0.0.5';
     const v: DemoView = {
       ...VIEW,
-      doc: { ...VIEW.doc, nodes: [node(evil, 'PUSH_LOAD_INFO', 1, { attrs: { 'z\u202eone': '\x1b]0;owned\x07' } }), node('x:1', 'DOWN', 2, { reason: 'bye\u0085\r\n' })], pending: [{ conn: 9, remote: '1.2.3.4\x9b:5' } as never] },
+      doc: {
+        ...VIEW.doc,
+        nodes: [
+          node(evil, 'PUSH_LOAD_INFO', 1, { attrs: { 'z\u202eone': '\x1b]0;owned\x07' } }),
+          node('x:1', 'DOWN', 2, { reason: 'bye\u0085\r\n' }),
+        ],
+        pending: [{ conn: 9, remote: '1.2.3.4\x9b:5' } as never],
+      },
       least: { id: evil, load: 1 },
     };
     for (const out of [renderScreen(v, 200, false).join('\n'), renderLine(v)]) {

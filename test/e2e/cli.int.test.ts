@@ -39,7 +39,11 @@ interface Proc {
 }
 
 function spawnCli(args: string[]): Proc {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '' } });
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOADLEDGER_DEBUG: '' },
+  });
   const out = { stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out.stdout += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (out.stderr += s));
@@ -64,7 +68,11 @@ async function runCli(args: string[], timeout = 45_000): Promise<Exit & { stdout
  * (another test's afterEach would run it meanwhile); killed here if it outlives `timeout`.
  */
 async function runAlone(args: string[], timeout = 45_000): Promise<Exit & { stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '' } });
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOADLEDGER_DEBUG: '' },
+  });
   const out = { stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out.stdout += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (out.stderr += s));
@@ -101,7 +109,20 @@ function upLine(stderr: string): { listen: string; http: string } | null {
  */
 async function startCliMaster(extra: string[] = []): Promise<CliMaster> {
   const dir = await cleanup.tempDir('loadledger-cli-');
-  const p = spawnCli(['master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--hello-interval', '1s', '--dead-after', '10s', ...extra]);
+  const p = spawnCli([
+    'master',
+    '--data',
+    dir,
+    '--listen',
+    '127.0.0.1:0',
+    '--http',
+    '127.0.0.1:0',
+    '--hello-interval',
+    '1s',
+    '--dead-after',
+    '10s',
+    ...extra,
+  ]);
   const m = await waitFor(() => upLine(p.out.stderr) ?? (p.child.exitCode !== null ? { failed: true as const } : undefined), {
     what: 'the master UP_LISTENING line on stderr',
     timeout: 30_000,
@@ -120,7 +141,20 @@ const LEAST = '10.0.0.2:8080';
 
 function startCliSlaves(master: CliMaster): Proc[] {
   return SLAVES.map(([addr, load]) =>
-    spawnCli(['slave', '--master', `127.0.0.1:${master.slavePort}`, '--addr', addr, '--load', load, '--interval', '50ms', '--dead-after', '10s', '-q']),
+    spawnCli([
+      'slave',
+      '--master',
+      `127.0.0.1:${master.slavePort}`,
+      '--addr',
+      addr,
+      '--load',
+      load,
+      '--interval',
+      '50ms',
+      '--dead-after',
+      '10s',
+      '-q',
+    ]),
   );
 }
 
@@ -164,14 +198,32 @@ describe('loadledger CLI', () => {
   it('master --policy capacity --compensation 0.5: query least-loaded answers by load / capacity; --policy least-loaded and --policy p2c choose per query', async () => {
     const master = await startCliMaster(['--policy', 'capacity', '--compensation', '0.5']);
     const slave = (addr: string, load: string, extra: string[] = []): Proc =>
-      spawnCli(['slave', '--master', `127.0.0.1:${master.slavePort}`, '--addr', addr, '--load', load, '--interval', '50ms', '--dead-after', '10s', '-q', ...extra]);
+      spawnCli([
+        'slave',
+        '--master',
+        `127.0.0.1:${master.slavePort}`,
+        '--addr',
+        addr,
+        '--load',
+        load,
+        '--interval',
+        '50ms',
+        '--dead-after',
+        '10s',
+        '-q',
+        ...extra,
+      ]);
     slave('10.0.0.1:8080', '30', ['--capacity', '4']); // 7.5 by capacity
     slave('10.0.0.2:8080', '10'); // least loaded
-    await waitFor(async () => (await getJson<StateDocument>(`${master.http}/v1/state`)).body.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length === 2, {
-      what: 'two slaves in PUSH_LOAD_INFO',
-      timeout: 30_000,
-      interval: 20,
-    });
+    await waitFor(
+      async () =>
+        (await getJson<StateDocument>(`${master.http}/v1/state`)).body.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length === 2,
+      {
+        what: 'two slaves in PUSH_LOAD_INFO',
+        timeout: 30_000,
+        interval: 20,
+      },
+    );
     // compensation 0.5 per answer cannot close a gap of 20 (or of 2.5 by capacity) in a few answers between 50 ms reports
     const [byCapacity, byLoad, p2c] = await Promise.all([
       runCli(['query', 'least-loaded', '--http', master.http]),
@@ -188,7 +240,10 @@ describe('loadledger CLI', () => {
     const master = await startCliMaster(['--snapshot-every', '25']);
     const slaves = startCliSlaves(master);
     await clusterUp(master);
-    await waitFor(async () => (await getJson<StateDocument>(`${master.http}/v1/state`)).body.seq > 60, { what: 'a log past a few snapshots', timeout: 30_000 });
+    await waitFor(async () => (await getJson<StateDocument>(`${master.http}/v1/state`)).body.seq > 60, {
+      what: 'a log past a few snapshots',
+      timeout: 30_000,
+    });
     const served = (await getJson<StateDocument>(`${master.http}/v1/state`)).body;
     expect(served.nodes.some((n) => n.state === 'PUSH_LOAD_INFO')).toBe(true);
 
@@ -233,11 +288,23 @@ describe('loadledger CLI', () => {
       [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', 'fast']],
       [['master', '--retain', '30'], /expected a duration with a unit, like 500ms, 3s, 1m, 2h, 7d, got "30"/],
       [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', '250'], /--interval .*expected a duration with a unit/],
-      [['master', '--hello-interval', '3s', '--dead-after', '3s'], /^loadledger master: --hello-interval \(3s\) must be shorter than --dead-after \(3s\): the master would never ping/],
-      [['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', '1s', '--dead-after', '500ms'], /^loadledger slave: --dead-after: must be longer than --interval \(1s\), got 500ms/],
+      [
+        ['master', '--hello-interval', '3s', '--dead-after', '3s'],
+        /^loadledger master: --hello-interval \(3s\) must be shorter than --dead-after \(3s\): the master would never ping/,
+      ],
+      [
+        ['slave', '--master', '127.0.0.1:9', '--load', '5', '--interval', '1s', '--dead-after', '500ms'],
+        /^loadledger slave: --dead-after: must be longer than --interval \(1s\), got 500ms/,
+      ],
       [['slave', '--master', '127.0.0.1:9', '--load', '5', '--attr', '__proto__=x'], /--attr .*"__proto__" is not allowed/],
-      [['slave', '--master', '127.0.0.1:9', '--load', '5', '--attr', 'load=3'], /^loadledger slave: --attr: "load" is not an attribute; use --load$/m],
-      [['query', 'least-loaded', '--policy', 'fastest'], /--policy .*'fastest' is invalid\. Allowed choices are least-loaded, p2c, capacity/],
+      [
+        ['slave', '--master', '127.0.0.1:9', '--load', '5', '--attr', 'load=3'],
+        /^loadledger slave: --attr: "load" is not an attribute; use --load$/m,
+      ],
+      [
+        ['query', 'least-loaded', '--policy', 'fastest'],
+        /--policy .*'fastest' is invalid\. Allowed choices are least-loaded, p2c, capacity/,
+      ],
       [['master', '--policy', 'round-robin'], /--policy .*Allowed choices are least-loaded, p2c, capacity/],
       [['master', '--compensation', '-1'], /--compensation .*expected a number ≥ 0/],
       [['query', 'nodes', '--policy', 'p2c'], /--policy applies to least-loaded, not nodes/],
@@ -281,4 +348,3 @@ function commandNames(help: string): string[] {
   const section = help.split(/^Commands:\s*$/m)[1] ?? '';
   return [...section.matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
 }
-

@@ -36,7 +36,14 @@ const A20 = '10.0.0.20:8080';
 
 function slave(master: Master | number, addr: string, load: number): Slave {
   const port = typeof master === 'number' ? master : slavePort(master);
-  const s = createSlave({ master: `127.0.0.1:${port}`, addr, load: () => load, interval: INTERVAL, deadAfter: DEAD_AFTER, backoff: { initial: 20, max: 100 } });
+  const s = createSlave({
+    master: `127.0.0.1:${port}`,
+    addr,
+    load: () => load,
+    interval: INTERVAL,
+    deadAfter: DEAD_AFTER,
+    backoff: { initial: 20, max: 100 },
+  });
   s.on('error', () => {}); // refused while the master restarts: expected, it retries
   cleanup.defer(`slave ${addr}`, () => s.close());
   return s;
@@ -62,10 +69,13 @@ describe('a cluster of slaves and a master', () => {
     const ten = await hungSlave(master, A10, 10);
     slave(master, A20, 20);
 
-    await waitFor(async () => (await leastLoaded(master)) === A10 && [A30, A10, A20].every((a) => nodeState(master, a) === 'PUSH_LOAD_INFO'), {
-      what: 'three live nodes, the 10 one least loaded',
-      timeout: PATIENCE,
-    });
+    await waitFor(
+      async () => (await leastLoaded(master)) === A10 && [A30, A10, A20].every((a) => nodeState(master, a) === 'PUSH_LOAD_INFO'),
+      {
+        what: 'three live nodes, the 10 one least loaded',
+        timeout: PATIENCE,
+      },
+    );
 
     const tenConn = await connOf(master, ten);
     ten.freeze();
@@ -80,8 +90,17 @@ describe('a cluster of slaves and a master', () => {
 
     expect(await leastLoaded(master)).toBe(A20);
     const state = (await api(master, '/v1/state')).body;
-    expect(state.nodes.find((n: { id: string }) => n.id === A10)).toMatchObject({ state: 'DOWN', load: 10, reason: expect.stringMatching(/^no frame for/) });
-    expect(state.nodes.filter((n: { state: string }) => n.state === 'PUSH_LOAD_INFO').map((n: { id: string }) => n.id).sort()).toEqual([A20, A30].sort());
+    expect(state.nodes.find((n: { id: string }) => n.id === A10)).toMatchObject({
+      state: 'DOWN',
+      load: 10,
+      reason: expect.stringMatching(/^no frame for/),
+    });
+    expect(
+      state.nodes
+        .filter((n: { state: string }) => n.state === 'PUSH_LOAD_INFO')
+        .map((n: { id: string }) => n.id)
+        .sort(),
+    ).toEqual([A20, A30].sort());
     await ten.waitClosed(PATIENCE, 'the master to close the silent connection');
   });
 
@@ -90,7 +109,10 @@ describe('a cluster of slaves and a master', () => {
     const first = await startMaster(cleanup, { ...MASTER, data: dir });
     const { listen, http } = first.addresses;
     const slaves = [slave(first, A30, 30), slave(first, A10, 10), slave(first, A20, 20)];
-    await waitFor(async () => (await leastLoaded(first)) === A10 && first.projection.index.size === 3, { what: 'the cluster up', timeout: PATIENCE });
+    await waitFor(async () => (await leastLoaded(first)) === A10 && first.projection.index.size === 3, {
+      what: 'the cluster up',
+      timeout: PATIENCE,
+    });
     const firstEvents = await logEvents(first);
     const lastConnBefore = first.projection.lastConn;
 
@@ -98,14 +120,28 @@ describe('a cluster of slaves and a master', () => {
     const stoppedSeq = first.projection.seq;
     await waitFor(() => slaves.every((s) => !s.connected), { what: 'every slave to notice the master is gone', timeout: PATIENCE });
 
-    const second = await startMaster(cleanup, { ...MASTER, data: dir, listen: { host: '127.0.0.1', port: listen.port }, http: { host: '127.0.0.1', port: http!.port } });
+    const second = await startMaster(cleanup, {
+      ...MASTER,
+      data: dir,
+      listen: { host: '127.0.0.1', port: listen.port },
+      http: { host: '127.0.0.1', port: http!.port },
+    });
     expect(second.projection.master).toMatchObject({ state: 'UP_LISTENING', epoch: 2 });
     expect(second.projection.seq).toBeGreaterThan(stoppedSeq);
     // Rebuilt from the log: all three are known, with their last loads, before any reconnect.
     expect([...second.projection.nodes.keys()].sort()).toEqual([A10, A20, A30].sort());
-    for (const [a, l] of [[A30, 30], [A10, 10], [A20, 20]] as const) expect(second.projection.nodes.get(a)?.load).toBe(l);
+    for (const [a, l] of [
+      [A30, 30],
+      [A10, 10],
+      [A20, 20],
+    ] as const)
+      expect(second.projection.nodes.get(a)?.load).toBe(l);
 
-    await waitFor(async () => (await leastLoaded(second)) === A10, { what: 'least-loaded to answer a live node again', timeout: PATIENCE, interval: 10 });
+    await waitFor(async () => (await leastLoaded(second)) === A10, {
+      what: 'least-loaded to answer a live node again',
+      timeout: PATIENCE,
+      interval: 10,
+    });
     const least = (await api(second, '/v1/least-loaded')).body;
     expect(least).toMatchObject({ addr: A10, state: 'PUSH_LOAD_INFO', epoch: 2 });
 
@@ -130,7 +166,10 @@ describe('a cluster of slaves and a master', () => {
     await old.waitClosed(PATIENCE, 'the master to close the old connection');
     expect(connected).toBe(true);
 
-    await waitFor(async () => (await leastLoaded(master)) === A20 && master.projection.nodes.get(A20)?.load === 5, { what: 'the new incarnation serving', timeout: PATIENCE });
+    await waitFor(async () => (await leastLoaded(master)) === A20 && master.projection.nodes.get(A20)?.load === 5, {
+      what: 'the new incarnation serving',
+      timeout: PATIENCE,
+    });
     // At once: the old connection (still heartbeating, so never silent) ends superseded, not timed out.
     const log = await logEvents(master);
     const sup = log.find((e) => e.type === 'SlaveSuperseded');

@@ -28,7 +28,16 @@ describe('loadledger master --config', () => {
     const config = join(dir, 'lb.yaml');
     await writeFile(
       config,
-      [`data: ${JSON.stringify(join(dir, 'data'))}`, 'listen: 127.0.0.1:0', 'http: 127.0.0.1:0', 'dead-after: 7s', 'hello-interval: 3s', 'fsync: true', 'allow: [127.0.0.1]', ''].join('\n'),
+      [
+        `data: ${JSON.stringify(join(dir, 'data'))}`,
+        'listen: 127.0.0.1:0',
+        'http: 127.0.0.1:0',
+        'dead-after: 7s',
+        'hello-interval: 3s',
+        'fsync: true',
+        'allow: [127.0.0.1]',
+        '',
+      ].join('\n'),
     );
     const master = spawnCli(cleanup, ['master', '--config', config], { env: { LOADLEDGER_HELLO_INTERVAL: '1500ms' } });
     const up = await waitForUp(master, UP_RE);
@@ -54,7 +63,9 @@ describe('loadledger master --config', () => {
     const dir = await cleanup.tempDir('loadledger-config-');
     const config = join(dir, 'lb.json');
     await writeFile(config, JSON.stringify({ data: join(dir, 'data'), 'dead-after': '7s', http: false }));
-    const r = await runCli(cleanup, ['master', '--config', config, '--print-config', '--retain', '30d'], { env: { LOADLEDGER_LISTEN: '127.0.0.1:0' } });
+    const r = await runCli(cleanup, ['master', '--config', config, '--print-config', '--retain', '30d'], {
+      env: { LOADLEDGER_LISTEN: '127.0.0.1:0' },
+    });
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^dead-after: 7s +# config .*lb\.json$/m);
@@ -81,12 +92,16 @@ describe('loadledger master --config', () => {
     await writeFile(config, 'dead-after: 5\n');
     let r = await runCli(cleanup, ['master', '--config', config]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`loadledger master: --config ${config}: dead-after: expected a duration with a unit, like 500ms, 3s, 1m, 2h, 7d, got "5"\n`);
+    expect(r.stderr).toBe(
+      `loadledger master: --config ${config}: dead-after: expected a duration with a unit, like 500ms, 3s, 1m, 2h, 7d, got "5"\n`,
+    );
 
     await writeFile(config, 'dead-after: 5s\ndead-aftr: 3s\n');
     r = await runCli(cleanup, ['master', '--config', config]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`loadledger master: --config ${config}: unknown key "dead-aftr" (did you mean dead-after?); keys are the flags of loadledger master without the dashes\n`);
+    expect(r.stderr).toBe(
+      `loadledger master: --config ${config}: unknown key "dead-aftr" (did you mean dead-after?); keys are the flags of loadledger master without the dashes\n`,
+    );
 
     r = await runCli(cleanup, ['master', '--print-config'], { env: { LOADLEDGER_MAX_SLAVES: 'many' } });
     expect(r.code).toBe(2);

@@ -38,7 +38,9 @@ const free = ['--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'];
 
 describe('master --data', () => {
   it('a directory that cannot be created (/proc) is one line, exit 2, at once', async () => {
-    expect(await oneLine(['master', '--data', '/proc/loadledger-test/x', ...free], 2)).toMatch(/^loadledger master: --data \/proc\/loadledger-test\/x: cannot create \/proc\/loadledger-test/);
+    expect(await oneLine(['master', '--data', '/proc/loadledger-test/x', ...free], 2)).toMatch(
+      /^loadledger master: --data \/proc\/loadledger-test\/x: cannot create \/proc\/loadledger-test/,
+    );
   });
 
   it('a directory holding other files is refused, naming them, and left as it was', async () => {
@@ -51,11 +53,15 @@ describe('master --data', () => {
 
   it('a start that fails on a port in use takes back the directory it created, and the log in an empty one', async () => {
     const created = join(dir, 'new', 'log');
-    expect(await oneLine(['master', '--data', created, '--listen', `127.0.0.1:${busyPort}`, '--http', '127.0.0.1:0'], 1)).toMatch(/address already in use/);
+    expect(await oneLine(['master', '--data', created, '--listen', `127.0.0.1:${busyPort}`, '--http', '127.0.0.1:0'], 1)).toMatch(
+      /address already in use/,
+    );
     expect(existsSync(join(dir, 'new'))).toBe(false);
     const empty = join(dir, 'empty');
     mkdirSync(empty);
-    expect(await oneLine(['master', '--data', empty, '--listen', `127.0.0.1:${busyPort}`, '--http', '127.0.0.1:0'], 1)).toMatch(/address already in use/);
+    expect(await oneLine(['master', '--data', empty, '--listen', `127.0.0.1:${busyPort}`, '--http', '127.0.0.1:0'], 1)).toMatch(
+      /address already in use/,
+    );
     expect(readdirSync(empty)).toEqual([]);
   });
 });
@@ -64,8 +70,11 @@ describe('master --data', () => {
 function asStranger(args: string[]): Promise<{ code: number; stderr: string }> {
   const root = process.getuid?.() === 0;
   return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { cwd: ROOT, timeout: 20_000, env: { ...process.env, LOADLEDGER_DEBUG: '' }, ...(root && { uid: 65534, gid: 65534 }) }, (err, _out, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr }),
+    execFile(
+      process.execPath,
+      [MAIN, ...args],
+      { cwd: ROOT, timeout: 20_000, env: { ...process.env, LOADLEDGER_DEBUG: '' }, ...(root && { uid: 65534, gid: 65534 }) },
+      (err, _out, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr }),
     );
   });
 }

@@ -20,9 +20,13 @@ beforeAll(() => {
 });
 
 const NODES = ['10.0.0.1:8080', '10.0.0.2:8080', '10.0.0.3:8080'];
-const HEADER_RE = /^loadledger demo: 3 simulated slaves reporting to a master on 127\.0\.0\.1:\d+; HTTP (http:\/\/127\.0\.0\.1:\d+) .*; log (\S+) \((removed|kept) at the end\)$/m;
+const HEADER_RE =
+  /^loadledger demo: 3 simulated slaves reporting to a master on 127\.0\.0\.1:\d+; HTTP (http:\/\/127\.0\.0\.1:\d+) .*; log (\S+) \((removed|kept) at the end\)$/m;
 /** A refresh line with all three nodes up and a least-loaded answer that is one of them. */
-const ALL_UP_RE = new RegExp(`least-loaded (${NODES.map((n) => n.replace(/\./g, '\\.')).join('|')}) \\| ${NODES.map((n) => `${n.replace(/\./g, '\\.')} PUSH_LOAD_INFO \\d+\\.\\d[^|]*`).join('\\| ')}$`, 'm');
+const ALL_UP_RE = new RegExp(
+  `least-loaded (${NODES.map((n) => n.replace(/\./g, '\\.')).join('|')}) \\| ${NODES.map((n) => `${n.replace(/\./g, '\\.')} PUSH_LOAD_INFO \\d+\\.\\d[^|]*`).join('\\| ')}$`,
+  'm',
+);
 const SUMMARY_RE = /^loadledger demo: stopped \(SIGINT\) after [\d.]+m?s: (\d+) events recorded; /m;
 
 async function startDemo(args: string[] = []): Promise<{ p: Proc; http: string; dir: string }> {
@@ -35,7 +39,11 @@ async function startDemo(args: string[] = []): Promise<{ p: Proc; http: string; 
   if ('failed' in header) throw new Error(`the demo exited: ${p.out.stderr}`);
   const dir = header[2]!;
   cleanup.defer(`rm ${dir}`, () => rm(dir, { recursive: true, force: true }));
-  await waitFor(() => ALL_UP_RE.test(p.out.stdout), { what: 'a refresh line with the three nodes up and a least-loaded answer', timeout: 30_000, describe: () => p.out.stdout.slice(-600) });
+  await waitFor(() => ALL_UP_RE.test(p.out.stdout), {
+    what: 'a refresh line with the three nodes up and a least-loaded answer',
+    timeout: 30_000,
+    describe: () => p.out.stdout.slice(-600),
+  });
   return { p, http: header[1]!, dir };
 }
 
@@ -75,7 +83,12 @@ describe('loadledger demo', () => {
   });
 
   it('refuses a bad --slaves or --refresh with exit 2 and one line', async () => {
-    const cases = [['--slaves', '0'], ['--slaves', '21'], ['--refresh', '10ms'], ['--refresh', '500']];
+    const cases = [
+      ['--slaves', '0'],
+      ['--slaves', '21'],
+      ['--refresh', '10ms'],
+      ['--refresh', '500'],
+    ];
     const results = await Promise.all(cases.map((args) => runCli(cleanup, ['demo', ...args])));
     for (const [i, r] of results.entries()) {
       expect({ args: cases[i], code: r.code }).toEqual({ args: cases[i], code: 2 });

@@ -67,18 +67,27 @@ it('near the descriptor limit, both ports refuse and say so (SlaveRefused, a log
   cleanup.defer('slave', () => slave.destroy());
   slave.push({ addr: '10.0.0.1:80', load: 1 });
   await slave.waitClosed(5000, 'the master to refuse the slave');
-  await waitFor(() => /slave port: out of file descriptors/.test(master.stderr()) && /HTTP API: .*out of file descriptors/.test(master.stderr()), {
-    what: 'a log line for each port',
-    describe: () => master.stderr(),
-  });
+  await waitFor(
+    () => /slave port: out of file descriptors/.test(master.stderr()) && /HTTP API: .*out of file descriptors/.test(master.stderr()),
+    {
+      what: 'a log line for each port',
+      describe: () => master.stderr(),
+    },
+  );
   http.sockets.forEach((s) => s.destroy());
   // Descriptors back: the metrics answer, and a slave gets in.
-  await waitFor(async () => (await metric(master.http, 'loadledger_refused_descriptors_total')) >= 1, { timeout: 10_000, what: 'the slave refusal counted' });
+  await waitFor(async () => (await metric(master.http, 'loadledger_refused_descriptors_total')) >= 1, {
+    timeout: 10_000,
+    what: 'the slave refusal counted',
+  });
   expect(await metric(master.http, 'loadledger_http_refused_total{reason="descriptors"}')).toBeGreaterThan(0);
   const later = await RawClient.connect(master.slavePort);
   cleanup.defer('later slave', () => later.destroy());
   later.push({ addr: '10.0.0.2:80', load: 2 });
-  await waitFor(async () => (await master.state()).nodes.some((n) => n.id === '10.0.0.2:80'), { timeout: 10_000, what: 'the later slave in the table' });
+  await waitFor(async () => (await master.state()).nodes.some((n) => n.id === '10.0.0.2:80'), {
+    timeout: 10_000,
+    what: 'the later slave in the table',
+  });
   expect(await master.stop(10_000)).toEqual({ code: 0, signal: null });
   const refused = (await logOf(master)).filter((e) => e.type === 'SlaveRefused');
   expect(refused.length).toBeGreaterThanOrEqual(1);
@@ -94,10 +103,16 @@ it('--max-http-connections keeps HTTP clients from taking the descriptors slaves
   slave.push({ addr: '10.0.0.1:80', load: 1 });
   slave.hello();
   await waitFor(() => slave.count('HELLO_ACK') === 1, { timeout: 5000, what: 'the slave acknowledged' });
-  await waitFor(() => /HTTP API: .*refused: 100 connections open \(--max-http-connections\)/.test(master.stderr()), { what: 'the log line', describe: () => master.stderr() });
+  await waitFor(() => /HTTP API: .*refused: 100 connections open \(--max-http-connections\)/.test(master.stderr()), {
+    what: 'the log line',
+    describe: () => master.stderr(),
+  });
   http.sockets.slice(0, 10).forEach((s) => s.destroy());
   // (a scrape that comes before the master has seen those close is refused too, and counted)
-  await waitFor(async () => (await metric(master.http, 'loadledger_http_refused_total{reason="max_connections"}')) >= 200, { timeout: 10_000, what: 'the 200 refusals counted' });
+  await waitFor(async () => (await metric(master.http, 'loadledger_http_refused_total{reason="max_connections"}')) >= 200, {
+    timeout: 10_000,
+    what: 'the 200 refusals counted',
+  });
   expect(await metric(master.http, 'loadledger_http_refused_total{reason="descriptors"}')).toBe(0);
   expect(await metric(master.http, 'loadledger_refused_descriptors_total')).toBe(0);
 }, 60_000);

@@ -24,18 +24,34 @@ describe('loadledger drain / undrain', () => {
     const data = join(dir, 'data');
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-    const master = spawnCli(cleanup, ['master', '--data', data, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--admin-token-file', tokenFile, '--open-reads']);
+    const master = spawnCli(cleanup, [
+      'master',
+      '--data',
+      data,
+      '--listen',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+      '--admin-token-file',
+      tokenFile,
+      '--open-reads',
+    ]);
     const m = await waitForUp(master, UP_RE);
     const port = Number(m[1]);
     const http = m[2]!;
     const slaves: RawClient[] = [];
-    for (const [addr, load] of [['10.0.0.5:8080', 1], ['10.0.0.6:8080', 30]] as const) {
+    for (const [addr, load] of [
+      ['10.0.0.5:8080', 1],
+      ['10.0.0.6:8080', 30],
+    ] as const) {
       const c = await RawClient.connect(port, { answerHello: true });
       cleanup.defer(`slave ${addr}`, () => c.destroy());
       c.push({ addr, load });
       slaves.push(c);
     }
-    await waitFor(async () => (await getJson<{ nodes: unknown[] }>(`${http}/v1/nodes?state=PUSH_LOAD_INFO`)).body.nodes.length === 2, { what: 'both slaves in the table' });
+    await waitFor(async () => (await getJson<{ nodes: unknown[] }>(`${http}/v1/nodes?state=PUSH_LOAD_INFO`)).body.nodes.length === 2, {
+      what: 'both slaves in the table',
+    });
     const cli = (...args: string[]) => runCli(cleanup, [...args, '--http', http]);
 
     // no token: 401 → one line with the hint, exit 1
@@ -46,10 +62,16 @@ describe('loadledger drain / undrain', () => {
 
     const d = await cli('drain', '10.0.0.5:8080', '--reason', 'kernel upgrade', '--token-file', tokenFile);
     expect({ code: d.code, stderr: d.stderr }).toEqual({ code: 0, stderr: '' });
-    expect(lines(d.stdout)).toEqual([expect.stringMatching(/^drained 10\.0\.0\.5:8080 \(kernel upgrade\) at seq \d+: not eligible until undrained \(PUSH_LOAD_INFO, still connected and reporting\)$/)]);
+    expect(lines(d.stdout)).toEqual([
+      expect.stringMatching(
+        /^drained 10\.0\.0\.5:8080 \(kernel upgrade\) at seq \d+: not eligible until undrained \(PUSH_LOAD_INFO, still connected and reporting\)$/,
+      ),
+    ]);
     const again = await cli('drain', '10.0.0.5:8080', '--token-file', tokenFile);
     expect(again.code).toBe(0);
-    expect(lines(again.stdout)).toEqual([expect.stringMatching(/^10\.0\.0\.5:8080 was already drained since \S+ \(kernel upgrade\): nothing recorded$/)]);
+    expect(lines(again.stdout)).toEqual([
+      expect.stringMatching(/^10\.0\.0\.5:8080 was already drained since \S+ \(kernel upgrade\): nothing recorded$/),
+    ]);
 
     const least = await cli('query', 'least-loaded');
     expect(least.stdout).toBe('10.0.0.6:8080\n');
@@ -58,7 +80,9 @@ describe('loadledger drain / undrain', () => {
     expect(state.stdout).toMatch(/^10\.0\.0\.5:8080 .*drained \(kernel upgrade\)/m);
 
     const ahead = await cli('drain', '[::1]:9000', '--token-file', tokenFile);
-    expect(lines(ahead.stdout)).toEqual([expect.stringMatching(/^drained \[::1\]:9000 at seq \d+: not in the table yet, it will not be eligible when it connects$/)]);
+    expect(lines(ahead.stdout)).toEqual([
+      expect.stringMatching(/^drained \[::1\]:9000 at seq \d+: not in the table yet, it will not be eligible when it connects$/),
+    ]);
 
     // bad input: exit 2 before any request; unknown node on undrain: the master's 404, exit 1
     const [bad, long, missing, bs, bidi] = await Promise.all([
@@ -68,14 +92,22 @@ describe('loadledger drain / undrain', () => {
       cli('drain', '10.0.0.66\b\b\b\b\b\b\b\b\b10.0.0.5', '--token-file', tokenFile),
       cli('drain', '10.0.0.5:8080', '--reason', 'deploy \u202e', '--token-file', tokenFile),
     ]);
-    expect({ code: bs.code, stderr: lines(bs.stderr) }).toEqual({ code: 2, stderr: [expect.stringMatching(/^loadledger drain: the node id holds the control character U\+0008 at index 9/)] });
-    expect({ code: bidi.code, stderr: lines(bidi.stderr) }).toEqual({ code: 2, stderr: [expect.stringMatching(/^loadledger drain: --reason holds the control character U\+202E at index 7/)] });
+    expect({ code: bs.code, stderr: lines(bs.stderr) }).toEqual({
+      code: 2,
+      stderr: [expect.stringMatching(/^loadledger drain: the node id holds the control character U\+0008 at index 9/)],
+    });
+    expect({ code: bidi.code, stderr: lines(bidi.stderr) }).toEqual({
+      code: 2,
+      stderr: [expect.stringMatching(/^loadledger drain: --reason holds the control character U\+202E at index 7/)],
+    });
     expect(bad.code).toBe(2);
     expect(lines(bad.stderr)).toEqual([expect.stringMatching(/^loadledger drain: "not a node" is not a node id/)]);
     expect(long.code).toBe(2);
     expect(lines(long.stderr)).toEqual(['loadledger drain: --reason: longer than 256 bytes']);
     expect(missing.code).toBe(1);
-    expect(lines(missing.stderr)).toEqual([expect.stringMatching(/^loadledger undrain: undrain 10\.9\.9\.9:1: node 10\.9\.9\.9:1 is not in the load table/)]);
+    expect(lines(missing.stderr)).toEqual([
+      expect.stringMatching(/^loadledger undrain: undrain 10\.9\.9\.9:1: node 10\.9\.9\.9:1 is not in the load table/),
+    ]);
 
     const u = await cli('undrain', '10.0.0.5:8080', '--token-file', tokenFile);
     expect(u.code).toBe(0);
@@ -96,7 +128,9 @@ describe('loadledger drain / undrain', () => {
       runCli(cleanup, ['verify', '--data', data]),
     ]);
     expect(explain.code).toBe(0);
-    expect(explain.stdout).toMatch(/PUSH_LOAD_INFO: drained by an operator \(kernel upgrade\): not eligible, still connected and reporting {2}\[seq \d+\]/);
+    expect(explain.stdout).toMatch(
+      /PUSH_LOAD_INFO: drained by an operator \(kernel upgrade\): not eligible, still connected and reporting {2}\[seq \d+\]/,
+    );
     expect(explain.stdout).toMatch(/PUSH_LOAD_INFO: undrained by an operator: eligible again {2}\[seq \d+\]/);
     expect(explain6.stdout).toMatch(/^ {2}drained since \S+: not eligible$/m);
     expect(events.code).toBe(0);

@@ -31,16 +31,37 @@ it('SIGTERM / SIGINT to `loadledger slave`: GOODBYE, the node DOWN "left (SIGNAL
   const master = await startCliMaster(['--hello-interval', '1s', '--dead-after', '30s']);
   const signals = ['SIGTERM', 'SIGINT'] as const;
   const slaves = signals.map((_, i) =>
-    spawnCli(cleanup, ['slave', '--master', `127.0.0.1:${master.slavePort}`, '--addr', `10.0.0.${i + 1}:8080`, '--load', String(10 * (i + 1)), '--interval', '100ms', '--dead-after', '30s', '-q']),
+    spawnCli(cleanup, [
+      'slave',
+      '--master',
+      `127.0.0.1:${master.slavePort}`,
+      '--addr',
+      `10.0.0.${i + 1}:8080`,
+      '--load',
+      String(10 * (i + 1)),
+      '--interval',
+      '100ms',
+      '--dead-after',
+      '30s',
+      '-q',
+    ]),
   );
   const nodes = async (): Promise<NodeDocument[]> => (await getJson<StateDocument>(`${master.http}/v1/state`)).body.nodes;
-  await waitFor(async () => (await nodes()).filter((n) => n.state === 'PUSH_LOAD_INFO').length === 2, { what: 'both slaves up', timeout: 30_000, interval: 20 });
+  await waitFor(async () => (await nodes()).filter((n) => n.state === 'PUSH_LOAD_INFO').length === 2, {
+    what: 'both slaves up',
+    timeout: 30_000,
+    interval: 20,
+  });
 
   for (const [i, signal] of signals.entries()) {
     const id = `10.0.0.${i + 1}:8080`;
     const t0 = performance.now();
     slaves[i]!.child.kill(signal);
-    const down = await waitFor(async () => (await nodes()).find((n) => n.id === id && n.state === 'DOWN'), { what: `${id} DOWN after ${signal}`, timeout: 5000, interval: 10 });
+    const down = await waitFor(async () => (await nodes()).find((n) => n.id === id && n.state === 'DOWN'), {
+      what: `${id} DOWN after ${signal}`,
+      timeout: 5000,
+      interval: 10,
+    });
     const ms = performance.now() - t0;
     expect(down.reason).toBe(`left (${signal})`);
     expect(ms).toBeLessThan(10_000); // "a few hundred ms" on an idle machine; dead-after is 30 s (a bound a busy machine cannot reach)

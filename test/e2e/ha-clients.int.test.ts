@@ -29,7 +29,8 @@ async function standby(doc: object): Promise<{ url: string; seen: string[] }> {
   const s = createServer((req: IncomingMessage, res: ServerResponse) => {
     seen.push(`${req.method} ${req.url}`);
     req.resume();
-    const json = (status: number, body: object): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const json = (status: number, body: object): void =>
+      void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.method === 'GET' && req.url === '/v1/cluster') return json(200, doc);
     json(503, { error: 'this master is a standby: drains go to the leader (a, HTTP on 10.0.0.1:7480)', code: 'NOT_LEADER' });
   });
@@ -38,7 +39,8 @@ async function standby(doc: object): Promise<{ url: string; seen: string[] }> {
   return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, seen };
 }
 
-const cli = (args: string[], env: Record<string, string> = {}) => runCli(cleanup, args, { env: { LOADLEDGER_TOKEN_FILE: '', LOADLEDGER_HTTP: '', ...env } });
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli(cleanup, args, { env: { LOADLEDGER_TOKEN_FILE: '', LOADLEDGER_HTTP: '', ...env } });
 
 describe('slave with a list', () => {
   it('LOADLEDGER_MASTER or the config file: it passes the dead address by and reports to the master', async () => {
@@ -48,7 +50,9 @@ describe('slave with a list', () => {
     const dir = await cleanup.tempDir('loadledger-ha-slave-');
     const config = join(dir, 'slave.yaml');
     writeFileSync(config, `master: ${dead},${real}\nload: 6\naddr: 10.0.0.7:8080\n`);
-    const fromEnv = spawnCli(cleanup, ['slave', '--load', '5', '--addr', '10.0.0.6:8080'], { env: { LOADLEDGER_MASTER: `${dead},${real}` } });
+    const fromEnv = spawnCli(cleanup, ['slave', '--load', '5', '--addr', '10.0.0.6:8080'], {
+      env: { LOADLEDGER_MASTER: `${dead},${real}` },
+    });
     const fromFile = spawnCli(cleanup, ['slave', '--config', config]);
     await waitFor(() => ['10.0.0.6:8080', '10.0.0.7:8080'].every((n) => master.projection.nodes.get(n)?.state === 'PUSH_LOAD_INFO'), {
       timeout: 30_000,
@@ -63,7 +67,9 @@ describe('slave with a list', () => {
     }
     const bad = await cli(['slave', '--load', '1', '--master', `${real},,${dead}`]);
     expect(bad).toMatchObject({ code: 2, stdout: '' });
-    expect(lines(bad.stderr)).toEqual(['loadledger slave: --master: address 2 of 3 is empty in "' + `${real},,${dead}` + '"; separate addresses with single commas']);
+    expect(lines(bad.stderr)).toEqual([
+      'loadledger slave: --master: address 2 of 3 is empty in "' + `${real},,${dead}` + '"; separate addresses with single commas',
+    ]);
   });
 });
 
@@ -92,7 +98,9 @@ describe('query and replay with a list', () => {
     expect(replay.code, replay.stderr).toBe(0);
     expect(replay.stdout).toMatch(/MasterStarted/);
     expect(none).toMatchObject({ code: 1, stdout: '' });
-    expect(lines(none.stderr)).toEqual([`loadledger query: no master answered (2 tried): ${dead}: unreachable (ECONNREFUSED); ${dead2}: unreachable (ECONNREFUSED)`]);
+    expect(lines(none.stderr)).toEqual([
+      `loadledger query: no master answered (2 tried): ${dead}: unreachable (ECONNREFUSED); ${dead2}: unreachable (ECONNREFUSED)`,
+    ]);
 
     const bad = await cli(['query', 'state', '--http', `${real},,${dead}`]);
     expect(bad).toMatchObject({ code: 2, stdout: '' });
@@ -107,7 +115,16 @@ describe('drain with a list', () => {
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     const b = await standby({});
-    const d = await cli(['drain', '10.0.0.5:8080', '--reason', 'kernel', '--http', `${b.url},${httpBase(master)}`, '--token-file', tokenFile]);
+    const d = await cli([
+      'drain',
+      '10.0.0.5:8080',
+      '--reason',
+      'kernel',
+      '--http',
+      `${b.url},${httpBase(master)}`,
+      '--token-file',
+      tokenFile,
+    ]);
     expect(d.code, d.stderr).toBe(0);
     expect(lines(d.stdout)).toEqual([expect.stringMatching(/^drained 10\.0\.0\.5:8080 \(kernel\) at seq \d+: not in the table yet/)]);
     expect(b.seen).toEqual(['POST /v1/nodes/10.0.0.5%3A8080/drain']);
@@ -130,8 +147,22 @@ describe('loadledger cluster', () => {
     ];
     const leader = { node: 'a', listen: '10.0.0.1:7400', http: '10.0.0.1:7480' };
     const common = { term: 7, leader, members, elections: 1 };
-    const a = await standby({ ...common, role: 'leader', node: 'a', seq: 1200, lag: { seq: 0, ms: 0 }, ack: { mode: 'local', inSync: [], local: true } });
-    const b = await standby({ ...common, role: 'standby', node: 'b', seq: 1195, lag: { seq: 5, ms: 40 }, ack: { mode: 'local', inSync: [], local: true } });
+    const a = await standby({
+      ...common,
+      role: 'leader',
+      node: 'a',
+      seq: 1200,
+      lag: { seq: 0, ms: 0 },
+      ack: { mode: 'local', inSync: [], local: true },
+    });
+    const b = await standby({
+      ...common,
+      role: 'standby',
+      node: 'b',
+      seq: 1195,
+      lag: { seq: 5, ms: 40 },
+      ack: { mode: 'local', inSync: [], local: true },
+    });
     const dead = `http://127.0.0.1:${await closedPort()}`;
     const r = await cli(['cluster', '--http', `${b.url},${a.url},${dead}`]);
     expect(r.code, r.stderr).toBe(0);

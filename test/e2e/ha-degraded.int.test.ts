@@ -32,7 +32,9 @@ const TTL_MS = 2000;
 const PATIENCE = 30_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function pair(opts: { args?: string[]; argsB?: string[]; etcdOf?: (node: string) => string; standby?: boolean } = {}): Promise<[HaMaster, HaMaster]> {
+async function pair(
+  opts: { args?: string[]; argsB?: string[]; etcdOf?: (node: string) => string; standby?: boolean } = {},
+): Promise<[HaMaster, HaMaster]> {
   const cluster = `d${++n}-${process.pid}`;
   const base = ['--hello-interval', '500ms', '--dead-after', '3s', ...(opts.args ?? [])];
   const etcdOf = opts.etcdOf ?? (() => etcd.url);
@@ -55,10 +57,13 @@ describe.runIf(run)('master HA with part of the cluster gone (real etcd, masters
     const acks = await ackCounters(cleanup, a, 2, 10);
     await waitFor(() => acks.received() >= 20, { what: '20 HELLO_ACKs with b in sync', timeout: PATIENCE });
     await b.kill();
-    const doc = await waitFor(async () => {
-      const d = await a.cluster();
-      return d?.ack.local === true && d;
-    }, { what: "a's /v1/cluster to say it acknowledges locally", timeout: PATIENCE });
+    const doc = await waitFor(
+      async () => {
+        const d = await a.cluster();
+        return d?.ack.local === true && d;
+      },
+      { what: "a's /v1/cluster to say it acknowledges locally", timeout: PATIENCE },
+    );
     expect(doc.role).toBe('leader');
     expect(doc.ack.inSync).toEqual([]);
     expect(a.stderr()).toMatch(/no standby is in sync; acknowledging on this disk alone/);
@@ -101,13 +106,20 @@ describe.runIf(run)('master HA with part of the cluster gone (real etcd, masters
     await a.waitRole('leader');
     slaves(cleanup, 10, [a], { interval: 10 });
     // the log's first events are gone: a new standby cannot catch up from seq 1
-    await waitFor(async () => {
-      const ev = await a.events();
-      return ev.length > 0 && ev[0]!.seq > 500;
-    }, { what: "a's retention to delete its first 500 events", timeout: PATIENCE });
+    await waitFor(
+      async () => {
+        const ev = await a.events();
+        return ev.length > 0 && ev[0]!.seq > 500;
+      },
+      { what: "a's retention to delete its first 500 events", timeout: PATIENCE },
+    );
     const b = await spawnHaMaster(cleanup, { etcd: etcd.url, node: 'b', cluster, leaseTtl: TTL, args });
     await b.waitRole('standby');
-    const line = await waitFor(() => /restarted this log from its snapshot at seq (\d+)/.exec(b.stderr()), { what: "b's snapshot line", timeout: PATIENCE, describe: () => b.stderr() });
+    const line = await waitFor(() => /restarted this log from its snapshot at seq (\d+)/.exec(b.stderr()), {
+      what: "b's snapshot line",
+      timeout: PATIENCE,
+      describe: () => b.stderr(),
+    });
     const from = Number(line[1]);
     const seq = (await a.cluster())!.seq;
     await waitFor(async () => ((await b.cluster())?.seq ?? 0) >= seq, { what: 'b to catch up with a', timeout: PATIENCE });
@@ -116,7 +128,8 @@ describe.runIf(run)('master HA with part of the cluster gone (real etcd, masters
     expect(eb.filter(common).length).toBeGreaterThan(0);
     expect(eb.filter(common)).toEqual(ea.filter(common));
     // its reads come from its own log: the same nodes as the leader's
-    const nodes = async (m: HaMaster) => ((await m.get<{ nodes: { id: string }[] }>('/v1/nodes'))?.body.nodes ?? []).map((x) => x.id).sort();
+    const nodes = async (m: HaMaster) =>
+      ((await m.get<{ nodes: { id: string }[] }>('/v1/nodes'))?.body.nodes ?? []).map((x) => x.id).sort();
     expect(await nodes(b)).toEqual(await nodes(a));
   });
 
@@ -126,6 +139,9 @@ describe.runIf(run)('master HA with part of the cluster gone (real etcd, masters
     // a backoff of a minute: had a slave waited after the dead address, it would not be on a in time
     const fleet = slaves(cleanup, 5, [dead, a, b], { backoff: { initial: 60_000, max: 60_000 } });
     await waitFor(() => fleet.every((s) => s.connected && s.master.port === a.listenPort), { what: 'every slave on a', timeout: 20_000 });
-    await waitFor(async () => (await a.get<{ nodes: unknown[] }>('/v1/nodes'))?.body.nodes?.length === 5, { what: 'the 5 nodes on a', timeout: PATIENCE });
+    await waitFor(async () => (await a.get<{ nodes: unknown[] }>('/v1/nodes'))?.body.nodes?.length === 5, {
+      what: 'the 5 nodes on a',
+      timeout: PATIENCE,
+    });
   });
 });

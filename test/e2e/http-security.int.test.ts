@@ -54,7 +54,22 @@ interface CliMaster extends Proc {
 
 async function startSecureMaster(extra: string[] = []): Promise<CliMaster> {
   const data = await cleanup.tempDir('loadledger-secure-');
-  const p = spawnCli(cleanup, ['master', '--data', data, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--http-tls-cert', cert.cert, '--http-tls-key', cert.key, '--admin-token-file', f.token, ...extra]);
+  const p = spawnCli(cleanup, [
+    'master',
+    '--data',
+    data,
+    '--listen',
+    '127.0.0.1:0',
+    '--http',
+    '127.0.0.1:0',
+    '--http-tls-cert',
+    cert.cert,
+    '--http-tls-key',
+    cert.key,
+    '--admin-token-file',
+    f.token,
+    ...extra,
+  ]);
   const m = await waitForUp(p, UP_HTTPS);
   return { ...p, data, url: m[2]! };
 }
@@ -102,7 +117,8 @@ describe('a master with --http-tls-cert/--http-tls-key and --admin-token-file, a
     // The admin endpoint over HTTPS, as the README's curl example does it.
     const answers: RawResponse[] = [];
     const caPem = readFileSync(cert.ca);
-    const post = (headers: Record<string, string>) => request(`${master.url}/v1/admin/snapshot`, { method: 'POST', headers, ca: caPem }).then((r) => (answers.push(r), r));
+    const post = (headers: Record<string, string>) =>
+      request(`${master.url}/v1/admin/snapshot`, { method: 'POST', headers, ca: caPem }).then((r) => (answers.push(r), r));
     expect((await post({})).status).toBe(401);
     expect((await post(bearer(WRONG))).status).toBe(401);
     const snap = await post(bearer(SECRET));
@@ -123,7 +139,12 @@ describe('a master with --http-tls-cert/--http-tls-key and --admin-token-file, a
       for (const t of [SECRET, WRONG]) expect({ file: files[i], found: b.includes(t) }).toEqual({ file: files[i], found: false });
     }
     // … the master's output, every client's output, every HTTP answer.
-    for (const text of [master.out.stdout, master.out.stderr, ...clients.flatMap((r) => [r.stdout, r.stderr]), ...answers.map((a) => a.text + JSON.stringify(a.headers))]) {
+    for (const text of [
+      master.out.stdout,
+      master.out.stderr,
+      ...clients.flatMap((r) => [r.stdout, r.stderr]),
+      ...answers.map((a) => a.text + JSON.stringify(a.headers)),
+    ]) {
       expect(text).not.toContain(SECRET);
       expect(text).not.toContain(WRONG);
     }
@@ -139,10 +160,20 @@ describe('flags that cannot be used: exit 2, one line naming the flag, no file c
     const base = ['master', '--data', data, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'];
     const cases: Array<[string[], RegExp, Record<string, string>?]> = [
       [[...base, '--http-tls-cert', cert.cert], /^loadledger master: --http-tls-cert needs --http-tls-key: give both or neither$/],
-      [[...base, '--http-tls-cert', cert.cert, '--http-tls-key', f.otherKey], /^loadledger master: --http-tls-key \S+ is not the key of the certificate in --http-tls-cert/],
-      [[...base, '--admin-token-file', f.short], /^loadledger master: --admin-token-file \S+short: the token is shorter than 16 characters$/],
+      [
+        [...base, '--http-tls-cert', cert.cert, '--http-tls-key', f.otherKey],
+        /^loadledger master: --http-tls-key \S+ is not the key of the certificate in --http-tls-cert/,
+      ],
+      [
+        [...base, '--admin-token-file', f.short],
+        /^loadledger master: --admin-token-file \S+short: the token is shorter than 16 characters$/,
+      ],
       [['query', 'state', '--http', 'https://127.0.0.1:9', '--ca', f.token], /^loadledger query: --ca \S+: not a PEM certificate/],
-      [['replay', '--http', 'https://127.0.0.1:9', '--follow'], /^loadledger replay: LOADLEDGER_TOKEN_FILE \S+: it is empty$/, { LOADLEDGER_TOKEN_FILE: f.empty }],
+      [
+        ['replay', '--http', 'https://127.0.0.1:9', '--follow'],
+        /^loadledger replay: LOADLEDGER_TOKEN_FILE \S+: it is empty$/,
+        { LOADLEDGER_TOKEN_FILE: f.empty },
+      ],
     ];
     const results = await Promise.all(cases.map(([args, , env]) => runCli(cleanup, args, { env: env ?? {} })));
     for (const [i, r] of results.entries()) {
@@ -173,8 +204,12 @@ describe('the warning for an HTTP API open to the network', () => {
       start(['--http', '127.0.0.1:0', '--admin-token-file', f.token]),
     ]);
     const warnings = (s: string): string[] => lines(s).filter((l) => l.includes('warning'));
-    expect(warnings(open), open).toEqual([expect.stringMatching(/^loadledger master: warning: the HTTP API on 0\.0\.0\.0:\d+ is open to the network without a token/)]);
-    expect(warnings(clear), clear).toEqual([expect.stringMatching(/^loadledger master: warning: the HTTP API on 0\.0\.0\.0:\d+ takes its token over plain HTTP/)]);
+    expect(warnings(open), open).toEqual([
+      expect.stringMatching(/^loadledger master: warning: the HTTP API on 0\.0\.0\.0:\d+ is open to the network without a token/),
+    ]);
+    expect(warnings(clear), clear).toEqual([
+      expect.stringMatching(/^loadledger master: warning: the HTTP API on 0\.0\.0\.0:\d+ takes its token over plain HTTP/),
+    ]);
     expect(warnings(loopback), loopback).toEqual([]);
     expect(clear).not.toContain(SECRET);
   });

@@ -43,7 +43,11 @@ describe('the README quick start', () => {
     const command = quickStartCommand();
     const cache = await cleanup.tempDir('loadledger-npm-cache-');
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    const r = await run(`${command} --version`, { npm_config_cache: cache, npm_config_offline: 'true', npm_config_update_notifier: 'false' });
+    const r = await run(`${command} --version`, {
+      npm_config_cache: cache,
+      npm_config_offline: 'true',
+      npm_config_update_notifier: 'false',
+    });
     expect(r.code, `${command} --version: ${r.stderr}`).toBe(0);
     expect(r.stdout.trim()).toBe(version);
     // nothing installed into npm's cache (npx's self-install writes _npx/<hash>/)

@@ -27,7 +27,11 @@ afterAll(() => pkiCleanup.run());
 beforeAll(async () => {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npm run build; npm test does it)`);
   ({ pki, foreign, server, gwA } = await slavePortPki(pkiCleanup));
-  keyNeedles = [server.key, gwA.key].flatMap((f) => Pki.read(f).split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----')));
+  keyNeedles = [server.key, gwA.key].flatMap((f) =>
+    Pki.read(f)
+      .split('\n')
+      .filter((l) => l.length >= 40 && !l.startsWith('-----')),
+  );
 });
 
 const spawnCli = (args: string[]): Proc => spawnCliIn(cleanup, args);
@@ -38,7 +42,8 @@ function expectNoKeyText(s: string): void {
   for (const n of keyNeedles) expect(s.includes(n), 'key material printed').toBe(false);
 }
 
-const UP_RE = /^loadledger master: UP_LISTENING .*slaves on 127\.0\.0\.1:(\d+), HTTP on (http:\/\/127\.0\.0\.1:\d+).*, TLS with client certificates$/m;
+const UP_RE =
+  /^loadledger master: UP_LISTENING .*slaves on 127\.0\.0\.1:(\d+), HTTP on (http:\/\/127\.0\.0\.1:\d+).*, TLS with client certificates$/m;
 
 const masterTlsFlags = (): string[] => ['--tls-cert', server.cert, '--tls-key', server.key, '--tls-ca', pki.ca];
 const slaveTlsFlags = (files: CertFiles, ca = pki.ca): string[] => ['--tls-cert', files.cert, '--tls-key', files.key, '--tls-ca', ca];
@@ -66,7 +71,20 @@ async function refusedTotal(http: string): Promise<number> {
 describe('loadledger master/slave --tls-*', () => {
   it('a TLS slave process shows up in /v1/state; a slave that does not trust the master says so once and keeps retrying; no key text on any output', async () => {
     const dir = await cleanup.tempDir('loadledger-tls-cli-');
-    const master = spawnCli(['master', '--data', dir, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--hello-interval', '1s', '--dead-after', '30s', ...masterTlsFlags()]);
+    const master = spawnCli([
+      'master',
+      '--data',
+      dir,
+      '--listen',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+      '--hello-interval',
+      '1s',
+      '--dead-after',
+      '30s',
+      ...masterTlsFlags(),
+    ]);
     const up = await waitFor(() => UP_RE.exec(master.out.stderr) ?? (master.child.exitCode !== null ? { failed: true } : undefined), {
       what: 'the master UP_LISTENING line',
       timeout: 20_000,
@@ -77,7 +95,17 @@ describe('loadledger master/slave --tls-*', () => {
 
     // Short interval (the first push soon), long dead-afters: no side of a busy machine times the other out.
     const common = ['--master', `127.0.0.1:${port}`, '--interval', '50ms', '--dead-after', '30s'];
-    const good = spawnCli(['slave', ...common, '--addr', '10.0.0.5:8080', '--load', '7', ...slaveTlsFlags(gwA), '--tls-servername', 'localhost']);
+    const good = spawnCli([
+      'slave',
+      ...common,
+      '--addr',
+      '10.0.0.5:8080',
+      '--load',
+      '7',
+      ...slaveTlsFlags(gwA),
+      '--tls-servername',
+      'localhost',
+    ]);
     const distrusting = spawnCli(['slave', ...common, '--load', '7', '-q', ...slaveTlsFlags(gwA, foreign.ca)]);
 
     await waitFor(
@@ -89,7 +117,11 @@ describe('loadledger master/slave --tls-*', () => {
     );
     // the distrusting slave gave up on at least three handshakes (the master saw them end;
     // it records one refusal per second per peer, and counts them all)
-    await waitFor(async () => (await refusedTotal(http!)) >= 3, { what: 'three attempts of the distrusting slave', timeout: 20_000, interval: 50 });
+    await waitFor(async () => (await refusedTotal(http!)) >= 3, {
+      what: 'three attempts of the distrusting slave',
+      timeout: 20_000,
+      interval: 50,
+    });
     const log = await events(http!);
     // only the trusting slave's certificate was ever accepted (once, or again if it reconnected)
     const identities = log.filter((e) => e.type === 'SlaveConnected').map((e) => e.identity);
@@ -113,18 +145,40 @@ describe('loadledger master/slave --tls-*', () => {
   it('bad TLS flags: exit 2 and one line naming the flag, never a stack trace or the file content', async () => {
     // A few as processes (the exit code and the whole output); the full table is in test/cli/tls-flags.unit.test.ts.
     const dir = await cleanup.tempDir('loadledger-tls-flags-');
-    const master = (...flags: string[]): string[] => ['master', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--no-http', ...flags];
+    const master = (...flags: string[]): string[] => [
+      'master',
+      '--data',
+      join(dir, 'data'),
+      '--listen',
+      '127.0.0.1:0',
+      '--no-http',
+      ...flags,
+    ];
     const cases: Array<[string[], string]> = [
-      [master('--tls-cert', server.cert), 'loadledger master: --tls-cert, --tls-key and --tls-ca go together: missing --tls-key and --tls-ca'],
+      [
+        master('--tls-cert', server.cert),
+        'loadledger master: --tls-cert, --tls-key and --tls-ca go together: missing --tls-key and --tls-ca',
+      ],
       // a key given where text is quoted back by parsers: JSON.parse's message would show it
       [master(...masterTlsFlags(), '--tls-identities', server.key), `loadledger master: --tls-identities ${server.key}: not valid JSON`],
-      [master('--tls-cert', server.key, '--tls-key', server.key, '--tls-ca', pki.ca), `loadledger master: --tls-cert ${server.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`],
-      [['slave', '--master', '127.0.0.1:1', '--load', '1', '--tls-cert', gwA.cert, '--tls-key', gwA.cert], `loadledger slave: --tls-key ${gwA.cert}: not a PEM private key`],
+      [
+        master('--tls-cert', server.key, '--tls-key', server.key, '--tls-ca', pki.ca),
+        `loadledger master: --tls-cert ${server.key}: no PEM certificate in it (expected "-----BEGIN CERTIFICATE-----")`,
+      ],
+      [
+        ['slave', '--master', '127.0.0.1:1', '--load', '1', '--tls-cert', gwA.cert, '--tls-key', gwA.cert],
+        `loadledger slave: --tls-key ${gwA.cert}: not a PEM private key`,
+      ],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args)));
     results.forEach((r, i) => {
       const [args, line] = cases[i]!;
-      expect({ args: args.join(' '), code: r.code, stderr: r.stderr, stdout: r.stdout }).toEqual({ args: args.join(' '), code: 2, stderr: `${line}\n`, stdout: '' });
+      expect({ args: args.join(' '), code: r.code, stderr: r.stderr, stdout: r.stdout }).toEqual({
+        args: args.join(' '),
+        code: 2,
+        stderr: `${line}\n`,
+        stdout: '',
+      });
       expectNoKeyText(r.stderr);
     });
     expect(existsSync(join(dir, 'data'))).toBe(false); // refused before anything was opened

@@ -3,7 +3,16 @@
  * the same JSON value but is safe on a terminal, and numbers as people write them.
  */
 import { describe, expect, it } from 'vitest';
-import { formatAttrs, formatNumber, formatValue, jsonText, printable, printableJson, printableLines, table } from '../../src/format/text.js';
+import {
+  formatAttrs,
+  formatNumber,
+  formatValue,
+  jsonText,
+  printable,
+  printableJson,
+  printableLines,
+  table,
+} from '../../src/format/text.js';
 import { CONTROL_SAMPLES } from '../protocol/helpers.js';
 
 /** What must never reach a terminal as is: every Cc, Cf, Zl, Zp character and lone surrogates. */
@@ -128,7 +137,13 @@ describe('tables and attributes', () => {
   });
 
   it('table: every cell escaped before the columns are padded, so a newline cannot forge a row', () => {
-    const t = table(['NODE', 'NOTE'], [['a\nb', 'x'], ['c', 'y\tz']]);
+    const t = table(
+      ['NODE', 'NOTE'],
+      [
+        ['a\nb', 'x'],
+        ['c', 'y\tz'],
+      ],
+    );
     expect(t).toBe('NODE  NOTE\na\\nb  x\nc     y\\tz\n');
   });
 });

@@ -45,7 +45,30 @@ export class Pki {
     const dir = await cleanup.tempDir('loadledger-pki-');
     const ca = join(dir, `${name}.crt`);
     const key = join(dir, `${name}.key`);
-    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', ca, '-days', '2', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        ca,
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ],
+      dir,
+    );
     return new Pki(dir, name, ca, key);
   }
 
@@ -62,9 +85,32 @@ export class Pki {
     ];
     if (opts.san && opts.san.length > 0) lines.push(`subjectAltName=${opts.san.join(',')}`);
     writeFileSync(ext, `${lines.join('\n')}\n`);
-    openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`], this.dir);
+    openssl(
+      ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`],
+      this.dir,
+    );
     // OpenSSL 3.0 takes a negative -days: notAfter lands before notBefore (now), i.e. expired.
-    openssl(['x509', '-req', '-in', csr, '-CA', this.ca, '-CAkey', this.caKey, '-set_serial', String(this.serial++), '-out', cert, '-extfile', ext, '-days', String(opts.days ?? 2)], this.dir);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        this.ca,
+        '-CAkey',
+        this.caKey,
+        '-set_serial',
+        String(this.serial++),
+        '-out',
+        cert,
+        '-extfile',
+        ext,
+        '-days',
+        String(opts.days ?? 2),
+      ],
+      this.dir,
+    );
     return { cert, key, ca: this.ca };
   }
 

@@ -61,7 +61,10 @@ export async function spawnMaster(cleanup: Cleanup, opts: ChildMasterOptions = {
   if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: build first (npm run build; npm test does it)`);
   const data = opts.data ?? (await cleanup.tempDir('loadledger-child-master-'));
   const argv = [CLI_MAIN, 'master', '--data', data, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', ...(opts.args ?? [])];
-  const [cmd, cmdArgs] = opts.openFiles === undefined ? [process.execPath, argv] : ['sh', ['-c', `ulimit -n ${opts.openFiles} && exec "$0" "$@"`, process.execPath, ...argv]];
+  const [cmd, cmdArgs] =
+    opts.openFiles === undefined
+      ? [process.execPath, argv]
+      : ['sh', ['-c', `ulimit -n ${opts.openFiles} && exec "$0" "$@"`, process.execPath, ...argv]];
   const child = spawn(cmd, cmdArgs, {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],

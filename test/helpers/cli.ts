@@ -47,7 +47,11 @@ export function spawnCli(cleanup: Cleanup, args: string[], opts: SpawnOptions = 
   return { child, out, exit };
 }
 
-export async function runCli(cleanup: Cleanup, args: string[], opts: SpawnOptions & { timeout?: number } = {}): Promise<Exit & { stdout: string; stderr: string }> {
+export async function runCli(
+  cleanup: Cleanup,
+  args: string[],
+  opts: SpawnOptions & { timeout?: number } = {},
+): Promise<Exit & { stdout: string; stderr: string }> {
   const p = spawnCli(cleanup, args, opts);
   const exit = await withTimeout(p.exit, opts.timeout ?? 45_000, `loadledger ${args.join(' ')}`);
   return { ...exit, ...p.out };

@@ -17,10 +17,15 @@ export const digAvailable = (): boolean => DIG.available();
 /** `dig @127.0.0.1 -p PORT ARGS... +norec +time=5 +tries=2`: its stdout. */
 export function dig(port: number, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(DIG.bin ?? 'dig', ['@127.0.0.1', '-p', String(port), ...args, '+norec', '+time=5', '+tries=2'], { timeout: 30_000 }, (e, stdout, stderr) => {
-      if (e) reject(new Error(`dig ${args.join(' ')}: ${e.message}\n${stdout}${stderr}`));
-      else resolve(stdout);
-    });
+    execFile(
+      DIG.bin ?? 'dig',
+      ['@127.0.0.1', '-p', String(port), ...args, '+norec', '+time=5', '+tries=2'],
+      { timeout: 30_000 },
+      (e, stdout, stderr) => {
+        if (e) reject(new Error(`dig ${args.join(' ')}: ${e.message}\n${stdout}${stderr}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 

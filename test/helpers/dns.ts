@@ -2,7 +2,11 @@
 import { DnsType } from '../../src/protocol/dns.js';
 
 /** A query as dig or a stub resolver writes it (RD set; EDNS when `udpSize` is given). */
-export function query(name: string, type: number, opts: { id?: number; udpSize?: number; version?: number; cookie?: boolean } = {}): Uint8Array {
+export function query(
+  name: string,
+  type: number,
+  opts: { id?: number; udpSize?: number; version?: number; cookie?: boolean } = {},
+): Uint8Array {
   const out: number[] = [];
   const u16 = (v: number) => out.push((v >> 8) & 0xff, v & 0xff);
   u16(opts.id ?? 0x1234);
@@ -36,5 +40,11 @@ export function query(name: string, type: number, opts: { id?: number; udpSize?:
 export function readAnswer(b: Uint8Array): { id: number; rcode: number; aa: boolean; tc: boolean; counts: number[] } {
   const u16 = (at: number) => (b[at]! << 8) | b[at + 1]!;
   const flags = u16(2);
-  return { id: u16(0), rcode: flags & 0xf, aa: (flags & 0x0400) !== 0, tc: (flags & 0x0200) !== 0, counts: [u16(4), u16(6), u16(8), u16(10)] };
+  return {
+    id: u16(0),
+    rcode: flags & 0xf,
+    aa: (flags & 0x0400) !== 0,
+    tc: (flags & 0x0200) !== 0,
+    counts: [u16(4), u16(6), u16(8), u16(10)],
+  };
 }

@@ -24,11 +24,21 @@ export const dnsmasqForward = (port: number, zone = 'loadledger'): string => `se
 export async function startDnsmasq(cleanup: Cleanup, masterPort: number): Promise<{ port: number; config: string }> {
   const port = await closedPort();
   const dir = await cleanup.tempDir('loadledger-dnsmasq-');
-  const config = ['port=' + port, 'listen-address=127.0.0.1', 'bind-interfaces', 'no-resolv', 'no-hosts', dnsmasqForward(masterPort), ''].join('\n');
+  const config = [
+    'port=' + port,
+    'listen-address=127.0.0.1',
+    'bind-interfaces',
+    'no-resolv',
+    'no-hosts',
+    dnsmasqForward(masterPort),
+    '',
+  ].join('\n');
   const file = join(dir, 'dnsmasq.conf');
   writeFileSync(file, config);
   let output = '';
-  const proc = spawn(DNSMASQ.bin!, ['--keep-in-foreground', `--conf-file=${file}`, '--pid-file=', '--log-facility=-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(DNSMASQ.bin!, ['--keep-in-foreground', `--conf-file=${file}`, '--pid-file=', '--log-facility=-'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   proc.stdout.setEncoding('utf8').on('data', (s: string) => (output = (output + s).slice(-4000)));
   proc.stderr.setEncoding('utf8').on('data', (s: string) => (output = (output + s).slice(-4000)));
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));

@@ -20,7 +20,10 @@ import { parse as parseYaml } from 'yaml';
 
 const require = createRequire(import.meta.url);
 const XDS = dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
-const INCLUDE = [...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(XDS, 'deps', d)), dirname(require.resolve('protobufjs/package.json'))];
+const INCLUDE = [
+  ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(XDS, 'deps', d)),
+  dirname(require.resolve('protobufjs/package.json')),
+];
 
 export const DISCOVERY_RESPONSE = 'envoy.service.discovery.v3.DiscoveryResponse';
 export const DISCOVERY_REQUEST = 'envoy.service.discovery.v3.DiscoveryRequest';
@@ -99,7 +102,8 @@ function scalar(type: string, v: unknown, path: string): unknown {
     case 'fixed32': {
       const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
       const unsigned = type === 'uint32' || type === 'fixed32';
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < (unsigned ? 0 : -(2 ** 31)) || n > (unsigned ? 2 ** 32 - 1 : 2 ** 31 - 1)) fail(path, `a ${type} expected, got ${JSON.stringify(v)}`);
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < (unsigned ? 0 : -(2 ** 31)) || n > (unsigned ? 2 ** 32 - 1 : 2 ** 31 - 1))
+        fail(path, `a ${type} expected, got ${JSON.stringify(v)}`);
       return n;
     }
     case 'int64':
@@ -107,11 +111,13 @@ function scalar(type: string, v: unknown, path: string): unknown {
     case 'sfixed64':
     case 'uint64':
     case 'fixed64':
-      if (!(typeof v === 'number' && Number.isSafeInteger(v)) && !(typeof v === 'string' && /^-?\d+$/.test(v))) fail(path, `a ${type} expected, got ${JSON.stringify(v)}`);
+      if (!(typeof v === 'number' && Number.isSafeInteger(v)) && !(typeof v === 'string' && /^-?\d+$/.test(v)))
+        fail(path, `a ${type} expected, got ${JSON.stringify(v)}`);
       return v;
     case 'double':
     case 'float':
-      if (typeof v !== 'number' && !['NaN', 'Infinity', '-Infinity'].includes(v as string)) fail(path, `a number expected, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' && !['NaN', 'Infinity', '-Infinity'].includes(v as string))
+        fail(path, `a number expected, got ${JSON.stringify(v)}`);
       return typeof v === 'number' ? v : Number(v);
     case 'bytes':
       if (typeof v !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(v)) fail(path, `base64 expected, got ${JSON.stringify(v)}`);
@@ -121,14 +127,24 @@ function scalar(type: string, v: unknown, path: string): unknown {
   }
 }
 
-const WRAPPER_SCALAR = { int: 'int32', uint: 'uint32', int64: 'int64', uint64: 'uint64', float: 'double', bool: 'bool', string: 'string', bytes: 'bytes' } as const;
+const WRAPPER_SCALAR = {
+  int: 'int32',
+  uint: 'uint32',
+  int64: 'int64',
+  uint64: 'uint64',
+  float: 'double',
+  bool: 'bool',
+  string: 'string',
+  bytes: 'bytes',
+} as const;
 
 /** The value of field `f` from JSON (not null), for protobufjs. */
 function fieldValue(root: protobuf.Root, f: protobuf.Field, v: unknown, path: string): unknown {
   const t = f.resolvedType;
   if (t instanceof protobuf.Enum) {
     if (typeof v === 'string') {
-      if (!Object.hasOwn(t.values, v)) fail(path, `${JSON.stringify(v)} is not a value of ${t.fullName} (${Object.keys(t.values).join(', ')})`);
+      if (!Object.hasOwn(t.values, v))
+        fail(path, `${JSON.stringify(v)} is not a value of ${t.fullName} (${Object.keys(t.values).join(', ')})`);
       return v;
     }
     if (typeof v === 'number' && Number.isInteger(v)) return v;
@@ -154,7 +170,8 @@ function message(root: protobuf.Root, t: protobuf.Type, json: unknown, path: str
   if (full === '.google.protobuf.Any') {
     if (!isObject(json)) fail(path, 'an Any (an object with "@type") expected');
     const url = json['@type'];
-    if (typeof url !== 'string' || !url.startsWith('type.googleapis.com/')) fail(path, `"@type" must be type.googleapis.com/<message>, got ${JSON.stringify(url)}`);
+    if (typeof url !== 'string' || !url.startsWith('type.googleapis.com/'))
+      fail(path, `"@type" must be type.googleapis.com/<message>, got ${JSON.stringify(url)}`);
     const inner = root.lookupType(url.slice('type.googleapis.com/'.length));
     const rest = Object.fromEntries(Object.entries(json).filter(([k]) => k !== '@type'));
     const obj = message(root, inner, rest, path) as Record<string, unknown>;
@@ -166,7 +183,8 @@ function message(root: protobuf.Root, t: protobuf.Type, json: unknown, path: str
     const sign = m[1] ? -1 : 1;
     return { seconds: sign * Number(m[2]), nanos: sign * Number((m[3] ?? '').padEnd(9, '0')) };
   }
-  if (full.startsWith('.google.protobuf.') && full !== '.google.protobuf.Empty') fail(path, `${full} in JSON: not checked here (add it to test/helpers/envoy-proto.ts)`);
+  if (full.startsWith('.google.protobuf.') && full !== '.google.protobuf.Empty')
+    fail(path, `${full} in JSON: not checked here (add it to test/helpers/envoy-proto.ts)`);
   if (!isObject(json)) fail(path, `an object (${full.slice(1)}) expected, got ${JSON.stringify(json)}`);
   const out: Record<string, unknown> = {};
   const byJson = new Map<string, protobuf.Field>();
@@ -193,7 +211,8 @@ function message(root: protobuf.Root, t: protobuf.Type, json: unknown, path: str
   for (const o of t.oneofsArray) {
     const set = o.fieldsArray.filter((f) => Object.hasOwn(out, f.name));
     if (set.length > 1) fail(path, `oneof ${o.name}: ${set.map((f) => f.name).join(' and ')} both set`);
-    if (o.options?.['(validate.required)'] === true && set.length === 0) fail(path, `oneof ${o.name} is required (one of ${o.fieldsArray.map((f) => f.name).join(', ')})`);
+    if (o.options?.['(validate.required)'] === true && set.length === 0)
+      fail(path, `oneof ${o.name} is required (one of ${o.fieldsArray.map((f) => f.name).join(', ')})`);
   }
   for (const f of t.fieldsArray) checkRules(f, out[f.name], path ? `${path}.${f.name}` : f.name);
   return out;
@@ -205,7 +224,14 @@ function message(root: protobuf.Root, t: protobuf.Type, json: unknown, path: str
  * relax other rules. Any other rule not implemented below throws, so that none is skipped
  * unseen.
  */
-const UNCHECKED_RULES = new Set(['string.well_known_regex', 'string.strict', 'string.ignore_empty', 'repeated.ignore_empty', 'message.skip', 'uint32.ignore_empty']);
+const UNCHECKED_RULES = new Set([
+  'string.well_known_regex',
+  'string.strict',
+  'string.ignore_empty',
+  'repeated.ignore_empty',
+  'message.skip',
+  'uint32.ignore_empty',
+]);
 
 const ns = (x: { seconds?: number; nanos?: number }): number => (x.seconds ?? 0) * 1e9 + (x.nanos ?? 0);
 
@@ -214,7 +240,8 @@ function checkRule(rule: string, want: unknown, v0: unknown, f: protobuf.Field, 
   if (UNCHECKED_RULES.has(rule)) return;
   const [kind, name] = rule.split('.') as [string, string | undefined];
   const v = isObject(v0) && 'value' in v0 && Object.keys(v0).length === 1 ? v0['value'] : v0; // a wrapper's value
-  const ok = (cond: boolean, what: string) => cond || fail(path, `${what} (validate.rules ${rule} ${JSON.stringify(want)}), got ${JSON.stringify(v)}`);
+  const ok = (cond: boolean, what: string) =>
+    cond || fail(path, `${what} (validate.rules ${rule} ${JSON.stringify(want)}), got ${JSON.stringify(v)}`);
   if (kind === 'string') {
     const s = v as string;
     const chars = [...s].length;
@@ -238,8 +265,10 @@ function checkRule(rule: string, want: unknown, v0: unknown, f: protobuf.Field, 
     else fail(path, `rule ${rule} not checked here`);
   } else if (kind === 'enum') {
     const e = f.resolvedType as protobuf.Enum;
-    if (name === 'defined_only') ok(want !== true || typeof v !== 'number' || Object.values(e.values).includes(v), `a defined value of ${e.fullName}`);
-    else if (name === 'not_in') ok(!(Array.isArray(want) ? want : [want]).some((x) => x === v || e.values[v as string] === x), 'not one of');
+    if (name === 'defined_only')
+      ok(want !== true || typeof v !== 'number' || Object.values(e.values).includes(v), `a defined value of ${e.fullName}`);
+    else if (name === 'not_in')
+      ok(!(Array.isArray(want) ? want : [want]).some((x) => x === v || e.values[v as string] === x), 'not one of');
     else fail(path, `rule ${rule} not checked here`);
   } else if (kind === 'duration') {
     const d = ns(v as { seconds: number; nanos: number });
@@ -277,23 +306,18 @@ function checkRules(f: protobuf.Field, value: unknown, path: string): void {
       const n = (value as unknown[]).length;
       if (rule === 'repeated.min_items') {
         if (n < (want as number)) fail(path, `at least ${String(want)} items (validate.rules)`);
-      }
-      else if (rule === 'repeated.max_items') {
+      } else if (rule === 'repeated.max_items') {
         if (n > (want as number)) fail(path, `at most ${String(want)} items (validate.rules)`);
-      }
-      else if (rule === 'repeated.unique') {
+      } else if (rule === 'repeated.unique') {
         if (new Set((value as unknown[]).map((x) => JSON.stringify(x))).size !== n) fail(path, 'unique items (validate.rules)');
-      }
-      else if (!UNCHECKED_RULES.has(rule)) fail(path, `rule ${key} not checked here`);
+      } else if (!UNCHECKED_RULES.has(rule)) fail(path, `rule ${key} not checked here`);
     } else if (rule.startsWith('map.')) {
       const n = Object.keys(value as object).length;
       if (rule === 'map.min_pairs') {
         if (n < (want as number)) fail(path, `at least ${String(want)} pairs (validate.rules)`);
-      }
-      else if (rule === 'map.max_pairs') {
+      } else if (rule === 'map.max_pairs') {
         if (n > (want as number)) fail(path, `at most ${String(want)} pairs (validate.rules)`);
-      }
-      else fail(path, `rule ${key} not checked here`);
+      } else fail(path, `rule ${key} not checked here`);
     } else {
       for (const v of f.repeated ? (value as unknown[]) : [value]) checkRule(rule, want, v, f, path);
     }
@@ -332,9 +356,13 @@ export async function checkDiscoveryResponse(json: unknown): Promise<{ version: 
   const again = DR.verify(msg);
   if (again) throw new ProtoJsonError(`verify after fromObject: ${again}`);
   const decoded = DR.toObject(DR.decode(DR.encode(msg).finish()), { enums: String, longs: String, defaults: false });
-  if (JSON.stringify(withoutDefaults(decoded)) !== JSON.stringify(withoutDefaults(obj))) throw new ProtoJsonError(`round trip changed it: ${JSON.stringify(withoutDefaults(obj))} → ${JSON.stringify(withoutDefaults(decoded))}`);
+  if (JSON.stringify(withoutDefaults(decoded)) !== JSON.stringify(withoutDefaults(obj)))
+    throw new ProtoJsonError(
+      `round trip changed it: ${JSON.stringify(withoutDefaults(obj))} → ${JSON.stringify(withoutDefaults(decoded))}`,
+    );
   const resources = ((decoded['resources'] ?? []) as Array<{ type_url: string; value: Uint8Array }>).map((any, i) => {
-    if (any.type_url !== `type.googleapis.com/${CLUSTER_LOAD_ASSIGNMENT}`) throw new ProtoJsonError(`resources[${i}]: @type ${any.type_url}`);
+    if (any.type_url !== `type.googleapis.com/${CLUSTER_LOAD_ASSIGNMENT}`)
+      throw new ProtoJsonError(`resources[${i}]: @type ${any.type_url}`);
     return CLA.toObject(CLA.decode(any.value), { enums: String, longs: String, defaults: false });
   });
   return { version: String(decoded['version_info'] ?? ''), typeUrl: String(decoded['type_url'] ?? ''), resources };

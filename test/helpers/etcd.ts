@@ -44,19 +44,32 @@ export async function startEtcd(cleanup: Cleanup): Promise<TestEtcd> {
   const clients: Etcd3[] = [];
   const launch = async (): Promise<void> => {
     const args = [
-      '--name', 'test',
-      '--data-dir', dataDir,
-      '--listen-client-urls', url,
-      '--advertise-client-urls', url,
-      '--listen-peer-urls', `http://127.0.0.1:${peer}`,
-      '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-      '--initial-cluster', `test=http://127.0.0.1:${peer}`,
+      '--name',
+      'test',
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      url,
+      '--advertise-client-urls',
+      url,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-cluster',
+      `test=http://127.0.0.1:${peer}`,
       '--unsafe-no-fsync',
-      '--heartbeat-interval', '10',
-      '--election-timeout', '100',
-      '--log-level', 'error',
+      '--heartbeat-interval',
+      '10',
+      '--election-timeout',
+      '100',
+      '--log-level',
+      'error',
     ];
-    const p = spawn(ETCD_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' } });
+    const p = spawn(ETCD_BIN, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' },
+    });
     proc = p;
     p.stderr.setEncoding('utf8').on('data', (s: string) => (output = (output + s).slice(-4000)));
     const probe = new Etcd3({ hosts: url });

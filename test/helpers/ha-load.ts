@@ -14,7 +14,12 @@ import { RawClient } from './net.js';
 export type FleetSlave = Slave & { readonly addr: string };
 
 /** `count` slaves (10.8.0.1:80 …) with the list of the masters' slave ports, pushing every `interval` ms. */
-export function slaves(cleanup: Cleanup, count: number, masters: readonly Pick<HaMaster, 'listen'>[], opts: { interval?: number; deadAfter?: number; backoff?: { initial: number; max: number } } = {}): FleetSlave[] {
+export function slaves(
+  cleanup: Cleanup,
+  count: number,
+  masters: readonly Pick<HaMaster, 'listen'>[],
+  opts: { interval?: number; deadAfter?: number; backoff?: { initial: number; max: number } } = {},
+): FleetSlave[] {
   const out: FleetSlave[] = [];
   for (let i = 1; i <= count; i++) {
     const addr = `10.8.0.${i}:80`;

@@ -81,14 +81,22 @@ export async function spawnHaMaster(cleanup: Cleanup, opts: HaMasterOptions): Pr
   const listenPort = opts.listenPort ?? (await closedPort());
   const httpPort = opts.httpPort ?? (await closedPort());
   const argv = [
-    CLI_MAIN, 'master',
-    '--data', data,
-    '--listen', `127.0.0.1:${listenPort}`,
-    '--http', `127.0.0.1:${httpPort}`,
-    '--etcd', opts.etcd,
-    '--node-id', opts.node,
-    '--cluster', opts.cluster,
-    '--lease-ttl', opts.leaseTtl ?? '1s',
+    CLI_MAIN,
+    'master',
+    '--data',
+    data,
+    '--listen',
+    `127.0.0.1:${listenPort}`,
+    '--http',
+    `127.0.0.1:${httpPort}`,
+    '--etcd',
+    opts.etcd,
+    '--node-id',
+    opts.node,
+    '--cluster',
+    opts.cluster,
+    '--lease-ttl',
+    opts.leaseTtl ?? '1s',
     ...(opts.args ?? []),
   ];
   const child = spawn(process.execPath, argv, {
@@ -136,17 +144,28 @@ export async function spawnHaMaster(cleanup: Cleanup, opts: HaMasterOptions): Pr
     cluster,
     get,
     async waitRole(role, timeout = 30_000) {
-      return waitFor(async () => {
-        if (!running()) throw new Error(`master ${opts.node} exited: ${stderr}`);
-        const d = await cluster(1000);
-        return d?.role === role ? d : undefined;
-      }, { what: `master ${opts.node} to be ${role}`, timeout, interval: 20, describe: async () => ({ doc: await cluster(500), stderr: stderr.slice(-3000) }) });
+      return waitFor(
+        async () => {
+          if (!running()) throw new Error(`master ${opts.node} exited: ${stderr}`);
+          const d = await cluster(1000);
+          return d?.role === role ? d : undefined;
+        },
+        {
+          what: `master ${opts.node} to be ${role}`,
+          timeout,
+          interval: 20,
+          describe: async () => ({ doc: await cluster(500), stderr: stderr.slice(-3000) }),
+        },
+      );
     },
     async events() {
       const res = await fetch(`${http}/v1/events`, { signal: AbortSignal.timeout(30_000) });
       if (res.status !== 200) throw new Error(`${http}/v1/events: HTTP ${res.status}`);
       const text = await res.text();
-      return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as LedgerEvent);
+      return text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as LedgerEvent);
     },
     signal(sig) {
       process.kill(pid, sig);
@@ -166,10 +185,13 @@ export async function spawnHaMaster(cleanup: Cleanup, opts: HaMasterOptions): Pr
       }
     },
   };
-  await waitFor(async () => {
-    if (!running()) throw new Error(`master ${opts.node} exited before its HTTP API answered: ${stderr}`);
-    return (await cluster(1000)) !== undefined;
-  }, { what: `master ${opts.node}'s /v1/cluster to answer`, timeout: 30_000, interval: 20, describe: () => stderr });
+  await waitFor(
+    async () => {
+      if (!running()) throw new Error(`master ${opts.node} exited before its HTTP API answered: ${stderr}`);
+      return (await cluster(1000)) !== undefined;
+    },
+    { what: `master ${opts.node}'s /v1/cluster to answer`, timeout: 30_000, interval: 20, describe: () => stderr },
+  );
   return m;
 }
 
@@ -201,7 +223,10 @@ export interface RoleAnswer {
  * of one round can both say leader without that: the old one may have fenced right after
  * it answered.) `stop()` returns the answers and those pairs.
  */
-export function watchLeaders(masters: readonly HaMaster[], interval = 20): { answers: RoleAnswer[]; stop(): Promise<{ answers: RoleAnswer[]; overlaps: [RoleAnswer, RoleAnswer][] }> } {
+export function watchLeaders(
+  masters: readonly HaMaster[],
+  interval = 20,
+): { answers: RoleAnswer[]; stop(): Promise<{ answers: RoleAnswer[]; overlaps: [RoleAnswer, RoleAnswer][] }> } {
   let on = true;
   const answers: RoleAnswer[] = [];
   const loops = masters.map(async (m) => {

@@ -107,7 +107,8 @@ export async function startHaproxy(cleanup: Cleanup, backends: readonly Backend[
     const out: Record<string, string> = {};
     for (const line of csv.split('\n')) {
       const f = line.split(',');
-      if (f[0] === 'loadledger_masters' && f[1] !== 'BACKEND' && f[1] !== undefined && f[17] !== undefined) out[f[1]] = f[17].split(' ')[0]!;
+      if (f[0] === 'loadledger_masters' && f[1] !== 'BACKEND' && f[1] !== undefined && f[17] !== undefined)
+        out[f[1]] = f[17].split(' ')[0]!;
     }
     return out;
   };
@@ -129,7 +130,12 @@ export async function startHaproxy(cleanup: Cleanup, backends: readonly Backend[
       await waitFor(
         async () => {
           last = await status();
-          return Object.keys(last).filter((k) => last[k] === 'UP').sort().join(',') === want;
+          return (
+            Object.keys(last)
+              .filter((k) => last[k] === 'UP')
+              .sort()
+              .join(',') === want
+          );
         },
         { what: `haproxy to see ${want || 'no server'} UP`, timeout, interval: 20, describe: () => last },
       );

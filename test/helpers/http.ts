@@ -26,7 +26,12 @@ export function request(url: string, opts: RequestOptions = {}): Promise<RawResp
   const u = new URL(url);
   const timeout = opts.timeout ?? 5000;
   return new Promise((resolve, reject) => {
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, agent: false, ...(opts.ca ? { ca: opts.ca } : {}) });
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, {
+      method: opts.method ?? 'GET',
+      headers: opts.headers ?? {},
+      agent: false,
+      ...(opts.ca ? { ca: opts.ca } : {}),
+    });
     req.setTimeout(timeout, () => req.destroy(new Error(`${url}: no answer in ${timeout} ms`)));
     req.on('error', reject);
     req.on('response', (res) => {

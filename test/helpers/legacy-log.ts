@@ -9,7 +9,12 @@ import type { LedgerEvent } from '../../src/events.js';
 import type { ProjectionSnapshot } from '../../src/projection/snapshot.js';
 import { logPackr, seqKey } from '../../storage/format.js';
 
-export async function writeLegacyLog(dir: string, events: readonly LedgerEvent[], snapshots: readonly ProjectionSnapshot[] = [], recordEvents = 512): Promise<void> {
+export async function writeLegacyLog(
+  dir: string,
+  events: readonly LedgerEvent[],
+  snapshots: readonly ProjectionSnapshot[] = [],
+  recordEvents = 512,
+): Promise<void> {
   const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
   await db.open();
   try {

@@ -78,7 +78,10 @@ export class ManualClock implements Clock {
    * `cond()` holds; throws once `max` ms of clock time passed without it. Returns the clock
    * time it took.
    */
-  async advanceUntil(cond: () => boolean, { step = 50, max = 60_000, what = 'the condition' }: { step?: number; max?: number; what?: string } = {}): Promise<number> {
+  async advanceUntil(
+    cond: () => boolean,
+    { step = 50, max = 60_000, what = 'the condition' }: { step?: number; max?: number; what?: string } = {},
+  ): Promise<number> {
     const t0 = this.t;
     while (!cond()) {
       if (this.t - t0 >= max) throw new Error(`${what} not met within ${max} ms of manual clock time`);

@@ -119,12 +119,20 @@ export async function rawClient(cleanup: Cleanup, master: Master, opts: { answer
 }
 
 /** A raw client whose push is committed: returns it with its conn number. */
-export async function pushedClient(cleanup: Cleanup, master: Master, fields: PushFields & { addr: string }, opts: { answerHello?: boolean } = {}): Promise<{ cl: RawClient; conn: number }> {
+export async function pushedClient(
+  cleanup: Cleanup,
+  master: Master,
+  fields: PushFields & { addr: string },
+  opts: { answerHello?: boolean } = {},
+): Promise<{ cl: RawClient; conn: number }> {
   const cl = await rawClient(cleanup, master, opts);
   const conn = await connOf(master, cl);
   cl.push(fields);
-  await waitFor(() => master.projection.nodes.get(fields.addr)?.conn === conn && master.projection.nodes.get(fields.addr)?.load === fields.load, {
-    what: `${fields.addr} to report load ${fields.load}`,
-  });
+  await waitFor(
+    () => master.projection.nodes.get(fields.addr)?.conn === conn && master.projection.nodes.get(fields.addr)?.load === fields.load,
+    {
+      what: `${fields.addr} to report load ${fields.load}`,
+    },
+  );
   return { cl, conn };
 }

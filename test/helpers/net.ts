@@ -5,7 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
-import { FrameDecoder, HELLO_ACK_FRAME, HELLO_FRAME, encodePush, type DecodeError, type Frame, type PushFields } from '../../src/protocol/index.js';
+import {
+  FrameDecoder,
+  HELLO_ACK_FRAME,
+  HELLO_FRAME,
+  encodePush,
+  type DecodeError,
+  type Frame,
+  type PushFields,
+} from '../../src/protocol/index.js';
 import type { Clock, TimerHandle } from '../../src/clock.js';
 import { systemClock } from '../../src/util/system-clock.js';
 import { waitFor } from './wait.js';
@@ -29,17 +37,24 @@ export class RawClient {
   private heartbeat: TimerHandle | undefined;
   private heartbeatClock: Clock = systemClock;
 
-  private constructor(readonly socket: Socket, opts: RawClientOptions) {
+  private constructor(
+    readonly socket: Socket,
+    opts: RawClientOptions,
+  ) {
     this.answerHello = opts.answerHello ?? false;
     this.remote = `127.0.0.1:${socket.localPort}`;
-    this.decoder = new FrameDecoder({
-      frame: (f) => {
-        this.frames.push(f);
-        this.counts.set(f.type, (this.counts.get(f.type) ?? 0) + 1);
-        if (f.type === 'HELLO' && this.answerHello) this.send(HELLO_ACK_FRAME);
+    this.decoder = new FrameDecoder(
+      {
+        frame: (f) => {
+          this.frames.push(f);
+          this.counts.set(f.type, (this.counts.get(f.type) ?? 0) + 1);
+          if (f.type === 'HELLO' && this.answerHello) this.send(HELLO_ACK_FRAME);
+        },
+        error: (e) => this.errors.push(e),
       },
-      error: (e) => this.errors.push(e),
-    }, {}, { replies: true }); // QUERY_REPLY decoded: a raw client may ask as well
+      {},
+      { replies: true },
+    ); // QUERY_REPLY decoded: a raw client may ask as well
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
     socket.on('error', () => {}); // a reset by the master shows as 'close'
     socket.on('close', () => {
@@ -56,7 +71,6 @@ export class RawClient {
     });
     return new RawClient(socket, opts);
   }
-
 
   get closed(): boolean {
     return this.closedAt !== undefined;

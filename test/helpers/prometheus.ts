@@ -52,7 +52,10 @@ export interface SdJob {
  * from loadledger, refreshed every `refresh`. Scrapes are rare (the targets are loopback
  * addresses where nothing answers: only discovery is under test).
  */
-export function prometheusConfig(jobs: readonly SdJob[], opts: { refresh: string; scrapeInterval: string } = { refresh: '1s', scrapeInterval: '1m' }): string {
+export function prometheusConfig(
+  jobs: readonly SdJob[],
+  opts: { refresh: string; scrapeInterval: string } = { refresh: '1s', scrapeInterval: '1m' },
+): string {
   const { refresh } = opts;
   const lines = ['global:', `  scrape_interval: ${opts.scrapeInterval}`, 'scrape_configs:'];
   for (const j of jobs) {
@@ -70,7 +73,8 @@ export async function startPrometheus(cleanup: Cleanup, config: string): Promise
   const file = join(dir, 'prometheus.yml');
   writeFileSync(file, config);
   const promtool = spawnSync('promtool', ['check', 'config', file], { encoding: 'utf8' });
-  if (promtool.status !== null && promtool.status !== 0 && !promtool.error) throw new Error(`promtool refused the config: ${promtool.stdout}${promtool.stderr}\n${config}`);
+  if (promtool.status !== null && promtool.status !== 0 && !promtool.error)
+    throw new Error(`promtool refused the config: ${promtool.stdout}${promtool.stderr}\n${config}`);
   const port = await closedPort();
   let output = '';
   const proc: ChildProcess = spawn(

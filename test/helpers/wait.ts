@@ -27,7 +27,10 @@ export interface WaitOptions {
  * after `timeout` ms. An exception thrown by `cond` counts as "not yet" and is reported
  * if the deadline passes.
  */
-export async function waitFor<T>(cond: () => T | Promise<T>, opts: WaitOptions = {}): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
+export async function waitFor<T>(
+  cond: () => T | Promise<T>,
+  opts: WaitOptions = {},
+): Promise<Exclude<T, false | null | undefined | 0 | ''>> {
   const timeout = Math.max(opts.timeout ?? 15_000, MIN_TIMEOUT);
   const interval = opts.interval ?? 5;
   const deadline = performance.now() + timeout;

@@ -61,7 +61,12 @@ describe('authorize: the access table', () => {
   });
 
   it('never puts what was presented into a refusal', () => {
-    for (const presented of ['Bearer presented-secret-1234567', 'Basic presented-secret-1234567', 'presented-secret-1234567', `Bearer ${SECRET}x`]) {
+    for (const presented of [
+      'Bearer presented-secret-1234567',
+      'Basic presented-secret-1234567',
+      'presented-secret-1234567',
+      `Bearer ${SECRET}x`,
+    ]) {
       const r = authorize('admin', presented, { token }, 'POST /v1/admin/snapshot')!;
       expect(r.status).toBe(401);
       expect(JSON.stringify(r)).not.toContain('presented-secret');
@@ -95,8 +100,12 @@ describe('AdminToken', () => {
   });
 
   it('does not show the token in JSON, util.inspect or String()', () => {
-    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- String(token) is what this test is about
-    for (const shown of [JSON.stringify({ auth: { token } }), inspect({ auth: { token } }, { depth: 5, showHidden: true }), String(token)]) {
+    for (const shown of [
+      JSON.stringify({ auth: { token } }),
+      inspect({ auth: { token } }, { depth: 5, showHidden: true }),
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- String(token) is what this test is about
+      String(token),
+    ]) {
       expect(shown).not.toContain(SECRET);
     }
   });

@@ -48,13 +48,28 @@ async function peakRss(master: ChildMaster, phase: () => Promise<void>): Promise
 
 async function floodFor(master: ChildMaster, events: number): Promise<void> {
   const start = await metric(master.http, 'loadledger_events_total');
-  await waitFor(async () => (await metric(master.http, 'loadledger_events_total')) >= start + events, { timeout: 120_000, interval: 100, what: `${events} more events committed` });
+  await waitFor(async () => (await metric(master.http, 'loadledger_events_total')) >= start + events, {
+    timeout: 120_000,
+    interval: 100,
+    what: `${events} more events committed`,
+  });
 }
 
 it(`${FOLLOWERS} followers that never read during a flood cost the master a bounded amount each`, async () => {
   // No frame rate limit (a flood as fast as the master logs), and no stall cut-off: the
   // followers are to be held for the whole flood, however long this machine takes for it.
-  const args = ['--hello-interval', '20s', '--dead-after', '60s', '--max-frame-rate', '0', '--max-followers', String(FOLLOWERS), '--follow-stall-timeout', '0'];
+  const args = [
+    '--hello-interval',
+    '20s',
+    '--dead-after',
+    '60s',
+    '--max-frame-rate',
+    '0',
+    '--max-followers',
+    String(FOLLOWERS),
+    '--follow-stall-timeout',
+    '0',
+  ];
   const master = await spawnMaster(cleanup, { args });
   const flooders = await spawnFlooders(cleanup, master.slavePort, 2);
   // The flood alone first: the heap grows to what the flood itself needs.

@@ -27,8 +27,17 @@ function tokenMaster(opts: TestMasterOptions = {}): Promise<Master> {
   return startMaster(cleanup, { ...SLOW, auth: { token: new AdminToken(SECRET) }, ...opts });
 }
 
-function post(master: Master, path: string, body?: string | Buffer, headers: Record<string, string> = bearer(SECRET)): Promise<RawResponse> {
-  return request(httpBase(master) + path, { method: 'POST', headers: { ...headers, ...(body !== undefined && { 'content-type': 'application/json' }) }, ...(body !== undefined && { body }) });
+function post(
+  master: Master,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = bearer(SECRET),
+): Promise<RawResponse> {
+  return request(httpBase(master) + path, {
+    method: 'POST',
+    headers: { ...headers, ...(body !== undefined && { 'content-type': 'application/json' }) },
+    ...(body !== undefined && { body }),
+  });
 }
 
 function get(master: Master, path: string): Promise<RawResponse> {
@@ -40,7 +49,9 @@ async function slave(master: Master, addr: string, load: number): Promise<RawCli
   cleanup.defer(`client ${addr}`, () => cl.destroy());
   const conn = await connOf(master, cl);
   cl.push({ addr, load });
-  await waitFor(() => master.projection.nodes.get(addr)?.conn === conn && master.projection.nodes.get(addr)?.load === load, { what: `${addr} to push` });
+  await waitFor(() => master.projection.nodes.get(addr)?.conn === conn && master.projection.nodes.get(addr)?.load === load, {
+    what: `${addr} to push`,
+  });
   return cl;
 }
 
@@ -58,7 +69,9 @@ describe('POST /v1/nodes/{id}/drain and /undrain', () => {
     expect(r.json).toMatchObject({ id: 'a:1', state: 'PUSH_LOAD_INFO', load: 1, drained: true, drainReason: 'kernel upgrade' });
     // The answer went out after the commit: the event is in LevelDB, at the seq the header names.
     const logged = await drains(master);
-    expect(logged).toEqual([expect.objectContaining({ type: 'NodeDrained', node: 'a:1', reason: 'kernel upgrade', seq: Number(r.headers['x-event-seq']) })]);
+    expect(logged).toEqual([
+      expect.objectContaining({ type: 'NodeDrained', node: 'a:1', reason: 'kernel upgrade', seq: Number(r.headers['x-event-seq']) }),
+    ]);
     expect(r.json.drainedSince).toBe(logged[0]!.ts);
 
     expect((await get(master, '/v1/least-loaded')).json.id).toBe('b:1');
@@ -86,7 +99,11 @@ describe('POST /v1/nodes/{id}/drain and /undrain', () => {
   it('idempotent: a drain of a drained node (or an undrain of an undrained one) answers 200 and records nothing, even sent at once', async () => {
     const master = await tokenMaster();
     await slave(master, 'a:1', 1);
-    const [r1, r2, r3] = await Promise.all([post(master, '/v1/nodes/a:1/drain'), post(master, '/v1/nodes/a:1/drain'), post(master, '/v1/nodes/a:1/drain')]);
+    const [r1, r2, r3] = await Promise.all([
+      post(master, '/v1/nodes/a:1/drain'),
+      post(master, '/v1/nodes/a:1/drain'),
+      post(master, '/v1/nodes/a:1/drain'),
+    ]);
     for (const r of [r1, r2, r3]) expect(r).toMatchObject({ status: 200, json: { drained: true } });
     expect([r1, r2, r3].filter((r) => r.headers['x-event-seq'] !== undefined)).toHaveLength(1);
     const seq = master.log.lastSeq;
@@ -109,7 +126,14 @@ describe('POST /v1/nodes/{id}/drain and /undrain', () => {
     await slave(master, 'b:1', 50);
     const r = await post(master, '/v1/nodes/c:1/drain', '{"reason":"not racked yet"}');
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ id: 'c:1', state: 'DOWN', reason: 'never reported', lastSeen: 0, drained: true, drainReason: 'not racked yet' });
+    expect(r.json).toMatchObject({
+      id: 'c:1',
+      state: 'DOWN',
+      reason: 'never reported',
+      lastSeen: 0,
+      drained: true,
+      drainReason: 'not racked yet',
+    });
     await slave(master, 'c:1', 0);
     expect((await get(master, '/v1/least-loaded')).json.id).toBe('b:1');
 
@@ -128,7 +152,10 @@ describe('POST /v1/nodes/{id}/drain and /undrain', () => {
     await slave(master, '10.0.0.5:8080', 3);
     await slave(master, '[::1]:8080', 4);
     expect((await post(master, '/v1/nodes/10.0.0.5%3A8080/drain')).json).toMatchObject({ id: '10.0.0.5:8080', drained: true });
-    expect((await post(master, `/v1/nodes/${encodeURIComponent('[::1]:8080')}/drain`)).json).toMatchObject({ id: '[::1]:8080', drained: true });
+    expect((await post(master, `/v1/nodes/${encodeURIComponent('[::1]:8080')}/drain`)).json).toMatchObject({
+      id: '[::1]:8080',
+      drained: true,
+    });
     expect((await post(master, '/v1/nodes/[::1]:8080/undrain')).json).toMatchObject({ id: '[::1]:8080', state: 'PUSH_LOAD_INFO' });
     expect((await post(master, '/v1/nodes/fd00%3A%3A7/drain')).json).toMatchObject({ id: 'fd00::7', drained: true });
     expect((await drains(master)).map((e) => [e.type, (e as { node: string }).node])).toEqual([
@@ -156,7 +183,11 @@ describe('POST /v1/nodes/{id}/drain and /undrain', () => {
         expect(r.json?.error).toMatch(/^the node id holds the control character U\+[0-9A-F]{4} at index \d+/);
       }
       const r = await post(master, '/v1/nodes/10.0.0.5/drain', JSON.stringify({ reason: `deploy${c}` }));
-      expect({ status: r.status, code: r.json?.code, error: r.json?.error }).toMatchObject({ status: 400, code: ErrorCode.BAD_ARGUMENT, error: expect.stringContaining('"reason" holds the control character') });
+      expect({ status: r.status, code: r.json?.code, error: r.json?.error }).toMatchObject({
+        status: 400,
+        code: ErrorCode.BAD_ARGUMENT,
+        error: expect.stringContaining('"reason" holds the control character'),
+      });
     }
     expect(await drains(master)).toEqual([]);
     expect(master.projection.nodes.size).toBe(1);
@@ -177,12 +208,20 @@ describe('POST /v1/nodes/{id}/drain and /undrain', () => {
     ];
     for (const body of bad) {
       const r = await post(master, '/v1/nodes/a:1/drain', body);
-      expect({ body: body.slice(0, 30), status: r.status, code: r.json?.code }).toEqual({ body: body.slice(0, 30), status: 400, code: ErrorCode.BAD_ARGUMENT });
+      expect({ body: body.slice(0, 30), status: r.status, code: r.json?.code }).toEqual({
+        body: body.slice(0, 30),
+        status: 400,
+        code: ErrorCode.BAD_ARGUMENT,
+      });
     }
     // invalid UTF-8 (a lone 0xFF, a truncated sequence) is refused, not recorded with U+FFFD in the reason
     for (const raw of [Buffer.from('{"reason":"\xff\xfe"}', 'latin1'), Buffer.from('{"reason":"ok \xe2\x82"}', 'latin1')]) {
       const r = await post(master, '/v1/nodes/a:1/drain', raw);
-      expect({ status: r.status, code: r.json?.code, error: r.json?.error }).toEqual({ status: 400, code: ErrorCode.BAD_ARGUMENT, error: 'the body is not valid UTF-8' });
+      expect({ status: r.status, code: r.json?.code, error: r.json?.error }).toEqual({
+        status: 400,
+        code: ErrorCode.BAD_ARGUMENT,
+        error: 'the body is not valid UTF-8',
+      });
     }
     expect((await post(master, '/v1/nodes/a:1/undrain', '{"reason":"x"}')).status).toBe(400);
     expect(await drains(master)).toEqual([]);
@@ -216,7 +255,8 @@ describe('POST /v1/nodes/{id}/drain and /undrain', () => {
       const log = await EventLog.open(dir, o);
       const append = log.append.bind(log);
       log.append = async (events) => {
-        if (disk.full) throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${dir}: ENOSPC: no space left on device`);
+        if (disk.full)
+          throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${dir}: ENOSPC: no space left on device`);
         return append(events);
       };
       return log;

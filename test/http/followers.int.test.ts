@@ -84,7 +84,9 @@ describe('live tails that do not read', () => {
     const reads = await blockedFollower(master, base, port);
     // (the log is long by now: this one fills its socket at once)
     const never = await follower(port, '/v1/events?follow=1&from=1');
-    await waitFor(async () => (await metric(base, 'loadledger_followers_buffered_bytes{of="total"}')) >= 2 * 16 * 1024, { what: 'both sockets full' });
+    await waitFor(async () => (await metric(base, 'loadledger_followers_buffered_bytes{of="total"}')) >= 2 * 16 * 1024, {
+      what: 'both sockets full',
+    });
     const before = await metric(base, 'loadledger_http_connections');
     await clock.advance(4000);
     expect(await metric(base, 'loadledger_followers')).toBe(2); // not yet
@@ -101,7 +103,9 @@ describe('live tails that do not read', () => {
     expect(end.error).toMatch(/took nothing for 5(\.0)?s .*follow again from seq \d+/);
     // The other one does not: its socket is destroyed after the grace, buffers and all.
     await clock.advance(1000);
-    await waitFor(async () => (await metric(base, 'loadledger_http_connections')) <= before - 2, { what: 'both connections gone from the master' });
+    await waitFor(async () => (await metric(base, 'loadledger_http_connections')) <= before - 2, {
+      what: 'both connections gone from the master',
+    });
     never.read();
     await withTimeout(never.closed, 30_000, 'the deaf follower to see its connection closed');
   }, 120_000);

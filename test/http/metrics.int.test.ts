@@ -41,7 +41,12 @@ function parseExposition(text: string): { samples: Map<string, number>; types: M
       types.set(m[1]!, m[2]!);
     } else if (/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*$/.test(line)) {
       continue;
-    } else if ((m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})?) (-?[0-9.e+-]+|[Nn][Aa][Nn]|\+Inf|-Inf)$/.exec(line))) {
+    } else if (
+      (m =
+        /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})?) (-?[0-9.e+-]+|[Nn][Aa][Nn]|\+Inf|-Inf)$/.exec(
+          line,
+        ))
+    ) {
       samples.set(m[1]!, Number(m[2]));
     } else {
       throw new Error(`not Prometheus exposition format: ${JSON.stringify(line)}`);
@@ -52,7 +57,10 @@ function parseExposition(text: string): { samples: Map<string, number>; types: M
 
 function value(samples: Map<string, number>, key: string): number {
   const v = samples.get(key);
-  if (v === undefined) throw new Error(`no sample ${key} in /metrics; have: ${[...samples.keys()].filter((k) => k.startsWith(key.split('{')[0]!)).join(', ')}`);
+  if (v === undefined)
+    throw new Error(
+      `no sample ${key} in /metrics; have: ${[...samples.keys()].filter((k) => k.startsWith(key.split('{')[0]!)).join(', ')}`,
+    );
   return v;
 }
 
@@ -77,7 +85,8 @@ describe('GET /metrics', () => {
     expect((await api(master, '/v1/least-loaded')).status).toBe(503);
     await pushed(master, '10.0.0.1:80', 10);
     await pushed(master, '10.0.0.2:80', 20);
-    for (const policy of ['least-loaded', 'p2c', 'capacity']) expect((await api(master, `/v1/least-loaded?policy=${policy}`)).status).toBe(200);
+    for (const policy of ['least-loaded', 'p2c', 'capacity'])
+      expect((await api(master, `/v1/least-loaded?policy=${policy}`)).status).toBe(200);
     expect((await api(master, '/v1/least-loaded')).status).toBe(200); // the master's --policy (least-loaded), answered from the cache
     expect((await api(master, '/v1/least-loaded?zone=nowhere')).status).toBe(503);
     expect((await api(master, '/v1/least-loaded?policy=fastest')).status).toBe(400);
@@ -142,7 +151,9 @@ describe('GET /metrics', () => {
     expect(value(samples, 'loadledger_log_size_bytes')).toBe(bytesUnder(master.options.data));
     expect(value(samples, 'loadledger_log_size_bytes')).toBeGreaterThan(500);
     writeFileSync(join(master.options.data, 'extra'), Buffer.alloc(100_000));
-    expect(value(parseExposition((await scrape(master)).text).samples, 'loadledger_log_size_bytes')).toBe(value(samples, 'loadledger_log_size_bytes'));
+    expect(value(parseExposition((await scrape(master)).text).samples, 'loadledger_log_size_bytes')).toBe(
+      value(samples, 'loadledger_log_size_bytes'),
+    );
 
     // Process metrics, prefixed.
     expect(value(samples, 'loadledger_process_cpu_seconds_total')).toBeGreaterThan(0);
@@ -174,7 +185,8 @@ describe('GET /metrics', () => {
     const openLog = async (dir: string, o: EventLogOptions): Promise<EventLog> => {
       const log = await EventLog.open(dir, o);
       const append = log.append.bind(log);
-      log.append = (events) => (disk.full ? Promise.reject(new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, 'ENOSPC: no space left on device')) : append(events));
+      log.append = (events) =>
+        disk.full ? Promise.reject(new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, 'ENOSPC: no space left on device')) : append(events);
       return log;
     };
     const master = await startMaster(cleanup, { ...SLOW, openLog, logRetryInterval: 50, logRetryFor: 0 });

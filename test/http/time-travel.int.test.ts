@@ -177,7 +177,7 @@ describe('GET /v1/state?at=POINT', () => {
     expect(live.aUp!.nodes.find((n) => n.id === A)?.state).toBe('PUSH_LOAD_INFO');
   });
 
-  it('accepts replay --at\'s forms: ISO time, time of day, relative; a time after the end is the current state', async () => {
+  it("accepts replay --at's forms: ISO time, time of day, relative; a time after the end is the current state", async () => {
     const cases: [string, string][] = [
       ['2026-11-24T03:12:00Z', 'aUp'],
       ['2026-11-24T03:12:30', 'aDown'], // no zone = UTC
@@ -194,7 +194,7 @@ describe('GET /v1/state?at=POINT', () => {
     }
   });
 
-  it('refuses a bad point with replay\'s words: 400, 410 before the log, 416 after its end', async () => {
+  it("refuses a bad point with replay's words: 400, 410 before the log, 416 after its end", async () => {
     const last = live.end!.seq;
     const cases: [string, number, string, RegExp][] = [
       ['banana', 400, 'BAD_ARGUMENT', /^at: cannot read "banana" as a point in the log; expected a seq \(1200345\), an ISO time/],
@@ -202,8 +202,18 @@ describe('GET /v1/state?at=POINT', () => {
       ['25:00', 400, 'BAD_ARGUMENT', /^at: "25:00" is not a time of day$/],
       ['2026-02-30T00:00:00Z', 400, 'BAD_ARGUMENT', /is not a real date and time/],
       ['-5x', 400, 'BAD_ARGUMENT', /cannot read "-5x"/],
-      [String(last + 1000), 416, 'SEQ_OUT_OF_RANGE', new RegExp(`^at ${last + 1000}: after the end of this master's log \\(last seq ${last}\\)$`)],
-      ['2026-11-24T03:00:00Z', 410, 'SEQ_OUT_OF_RANGE', /^at 2026-11-24T03:00:00Z \(2026-11-24T03:00:00.000Z\): before the oldest event retained in this master's log \(2026-11-24T03:10:00.000Z, seq 1\)$/],
+      [
+        String(last + 1000),
+        416,
+        'SEQ_OUT_OF_RANGE',
+        new RegExp(`^at ${last + 1000}: after the end of this master's log \\(last seq ${last}\\)$`),
+      ],
+      [
+        '2026-11-24T03:00:00Z',
+        410,
+        'SEQ_OUT_OF_RANGE',
+        /^at 2026-11-24T03:00:00Z \(2026-11-24T03:00:00.000Z\): before the oldest event retained in this master's log \(2026-11-24T03:10:00.000Z, seq 1\)$/,
+      ],
     ];
     for (const [point, status, code, message] of cases) {
       const r = await api<{ error: string; code: string }>(master, `/v1/state?at=${encodeURIComponent(point)}`);
@@ -243,13 +253,22 @@ describe('GET /v1/state?at=POINT', () => {
       const docA = stateDocument(s);
       await foldTo(source, s, b);
       const d = diffStates(docA, stateDocument(s), 5);
-      expect({ ...httpDiff, from: { seq: httpDiff.from.seq }, to: { seq: httpDiff.to.seq }, threshold: undefined }).toEqual({ ...d, threshold: undefined });
+      expect({ ...httpDiff, from: { seq: httpDiff.from.seq }, to: { seq: httpDiff.to.seq }, threshold: undefined }).toEqual({
+        ...d,
+        threshold: undefined,
+      });
       // replay --explain A --at 03:14 --json
       const x = await explainNode(source, A, await resolvePoint('03:14', { source, flag: '--at' }));
       const strip = (list: Record<string, unknown>[]): unknown[] => list.map(({ time: _t, what: _w, ...t }) => t);
       // `next` runs to the end of the log, which the stop extended (MasterStopped): compared up to the last mark
       const upToEnd = <T extends { seq: number }>(list: T[]): T[] => list.filter((t) => t.seq <= live.end!.seq);
-      expect({ ...httpHistory, history: strip(httpHistory.history), next: upToEnd(strip(httpHistory.next) as { seq: number }[]), events: undefined, eventsOmitted: undefined }).toEqual({ ...x, next: upToEnd(x.next), events: undefined, eventsOmitted: undefined });
+      expect({
+        ...httpHistory,
+        history: strip(httpHistory.history),
+        next: upToEnd(strip(httpHistory.next) as { seq: number }[]),
+        events: undefined,
+        eventsOmitted: undefined,
+      }).toEqual({ ...x, next: upToEnd(x.next), events: undefined, eventsOmitted: undefined });
       expect(x.history.length).toBe(3);
     } finally {
       await source.close();

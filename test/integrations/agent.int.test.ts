@@ -18,12 +18,20 @@ import { ManualClock } from '../helpers/manual-clock.js';
 import { Table } from '../selection/table.js';
 
 function setup() {
-  const t = new Table().report('10.0.0.1:80', 0).report('10.0.0.2:80', 50).report('10.0.0.3:80', 50, { attrs: { maxconn: 200 } }).report('10.0.0.4:80', 1);
+  const t = new Table()
+    .report('10.0.0.1:80', 0)
+    .report('10.0.0.2:80', 50)
+    .report('10.0.0.3:80', 50, { attrs: { maxconn: 200 } })
+    .report('10.0.0.4:80', 1);
   t.down('10.0.0.4:80');
   const clock = new ManualClock();
   const weights = new WeightBoard(t, { scheduler: clock, interval: 1000, policy: { min: 10, step: 100 }, serviceKey: 'service' });
   weights.start();
-  const source = { node: (id: string) => t.projection.nodes.get(id), serviceOf: (n: Parameters<typeof weights.weight>[0]) => weights.serviceOf(n), weight: (n: Parameters<typeof weights.weight>[0]) => weights.weight(n) };
+  const source = {
+    node: (id: string) => t.projection.nodes.get(id),
+    serviceOf: (n: Parameters<typeof weights.weight>[0]) => weights.serviceOf(n),
+    weight: (n: Parameters<typeof weights.weight>[0]) => weights.weight(n),
+  };
   return { t, clock, weights, source };
 }
 
@@ -40,7 +48,8 @@ describe('agentReply', () => {
     expect(r('10.9.9.9:80\n')).toBe('down #unknown node');
     t.apply(ev.drained('10.0.0.1:80'));
     expect(r('10.0.0.1:80\n')).toBe('up drain');
-    for (const bad of ['', '\n', 'a\u0000b\n', 'x'.repeat(300), '10.0.0.1:80\u001b[2J\n']) expect(agentReply(bad, source)).toEqual({ reply: AGENT_BAD_REQUEST, error: true });
+    for (const bad of ['', '\n', 'a\u0000b\n', 'x'.repeat(300), '10.0.0.1:80\u001b[2J\n'])
+      expect(agentReply(bad, source)).toEqual({ reply: AGENT_BAD_REQUEST, error: true });
   });
 
   it('drained: up drain, also for a node that was DOWN (HAProxy changes only what a reply names: a bare drain would leave it DOWN)', () => {
@@ -58,9 +67,18 @@ describe('agentReply', () => {
       .report('10.0.0.3:80', 10, { attrs: { zone: 'us-1' } })
       .report('10.0.0.4:80', 10, { attrs: { service: 'api', zone: 'us-1' } });
     t.down('10.0.0.4:80');
-    const weights = new WeightBoard(t, { scheduler: new ManualClock(), interval: 1000, policy: { min: 10, step: 100 }, serviceKey: 'service' });
+    const weights = new WeightBoard(t, {
+      scheduler: new ManualClock(),
+      interval: 1000,
+      policy: { min: 10, step: 100 },
+      serviceKey: 'service',
+    });
     weights.start();
-    const source = { node: (id: string) => t.projection.nodes.get(id), serviceOf: (n: Parameters<typeof weights.weight>[0]) => weights.serviceOf(n), weight: (n: Parameters<typeof weights.weight>[0]) => weights.weight(n) };
+    const source = {
+      node: (id: string) => t.projection.nodes.get(id),
+      serviceOf: (n: Parameters<typeof weights.weight>[0]) => weights.serviceOf(n),
+      weight: (n: Parameters<typeof weights.weight>[0]) => weights.weight(n),
+    };
     const r = (line: string) => agentReply(line, source);
     expect(r('10.0.0.1:80 service=api\n')).toEqual({ reply: 'up ready 100%', error: false });
     expect(r('10.0.0.1:80 service=api zone=eu-1 rack=7\n').reply).toBe('up ready 100%');
@@ -75,7 +93,14 @@ describe('agentReply', () => {
     expect(r('10.0.0.4:80 service=web\n').reply).toBe('down #not in service web');
     expect(r('10.0.0.4:80 service=api\n').reply).toMatch(/^down #(?!not in)/);
     expect(r('10.9.9.9:80 service=api\n').reply).toBe('down #unknown node');
-    for (const bad of ['10.0.0.1:80 service\n', '10.0.0.1:80 =api\n', '10.0.0.1:80 service=a service=b\n', '10.0.0.1:80 zone=a zone=a\n', `10.0.0.1:80 ${'k=v '.repeat(300)}\n`]) expect(r(bad), bad).toEqual({ reply: AGENT_BAD_REQUEST, error: true });
+    for (const bad of [
+      '10.0.0.1:80 service\n',
+      '10.0.0.1:80 =api\n',
+      '10.0.0.1:80 service=a service=b\n',
+      '10.0.0.1:80 zone=a zone=a\n',
+      `10.0.0.1:80 ${'k=v '.repeat(300)}\n`,
+    ])
+      expect(r(bad), bad).toEqual({ reply: AGENT_BAD_REQUEST, error: true });
   });
 });
 
@@ -102,7 +127,10 @@ describe('AgentPort', () => {
 
   it('one line back and close; no line end: answered after the settle time; slowloris and floods: a bounded answer', async () => {
     const { clock, t, weights } = setup();
-    const port = new AgentPort({ listen: { host: '127.0.0.1', port: 0 }, scheduler: clock, settle: 50, deadline: 2000 }, { projection: t.projection, weights });
+    const port = new AgentPort(
+      { listen: { host: '127.0.0.1', port: 0 }, scheduler: clock, settle: 50, deadline: 2000 },
+      { projection: t.projection, weights },
+    );
     await port.listen();
     ports.push(port);
     const p = port.address.port;

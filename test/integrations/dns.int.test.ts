@@ -49,7 +49,9 @@ async function report(master: Master, addr: string, load: number, attrs: Attrs =
   return cl;
 }
 
-async function dnsMaster(opts: Parameters<typeof startMaster>[1] = {}): Promise<{ m: Master; port: number; resolver: dnsPromises.Resolver }> {
+async function dnsMaster(
+  opts: Parameters<typeof startMaster>[1] = {},
+): Promise<{ m: Master; port: number; resolver: dnsPromises.Resolver }> {
   const m = await startMaster(cleanup, { ...SLOW, dns: { host: '127.0.0.1', port: 0 }, ...opts });
   const port = m.dns!.address.port;
   const resolver = new dnsPromises.Resolver({ timeout: 3000, tries: 3 });
@@ -81,7 +83,11 @@ describe('DNS interface', () => {
     expect(least[0]!.ttl).toBe(1);
     expect(await resolver.resolve4('least.db.loadledger')).toEqual(['127.0.0.13']);
     const srv = await resolver.resolveSrv('_nodes._tcp.loadledger');
-    expect(srv.map((r) => `${r.name}:${r.port}`).sort()).toEqual(['127-0-0-11.addr.loadledger:8080', '127-0-0-12.addr.loadledger:8081', '127-0-0-13.addr.loadledger:8082']);
+    expect(srv.map((r) => `${r.name}:${r.port}`).sort()).toEqual([
+      '127-0-0-11.addr.loadledger:8080',
+      '127-0-0-12.addr.loadledger:8081',
+      '127-0-0-13.addr.loadledger:8082',
+    ]);
     expect(await code(resolver.resolve6('least.loadledger'))).toBe('ENODATA'); // no IPv6 node yet
     for (const r of srv) {
       expect(r.weight).toBeGreaterThanOrEqual(m.weights.policy.min);
@@ -130,7 +136,12 @@ describe('DNS interface', () => {
     await report(m, '127.0.0.21:80', 1);
     const udp = createSocket('udp4');
     cleanup.defer('udp socket', () => udp.close());
-    const junk = [Buffer.alloc(0), Buffer.from([1, 2, 3]), Buffer.alloc(700, 0xff), Buffer.from(dnsQuery('least.loadledger', DnsType.A)).subarray(0, 20)];
+    const junk = [
+      Buffer.alloc(0),
+      Buffer.from([1, 2, 3]),
+      Buffer.alloc(700, 0xff),
+      Buffer.from(dnsQuery('least.loadledger', DnsType.A)).subarray(0, 20),
+    ];
     const flipped = Buffer.from(dnsQuery('least.loadledger', DnsType.A));
     flipped[2] = flipped[2]! | 0x80; // a response: never answered (no reflection)
     junk.push(flipped);
@@ -145,7 +156,11 @@ describe('DNS interface', () => {
     }
     expect(m.dns!.dropped).toBe(junk.length + 2);
     expect(await resolver.resolve4('least.loadledger')).toEqual(['127.0.0.21']);
-    expect((await api(m, '/healthz')).body.integrations.dns).toMatchObject({ errors: junk.length + 2, dropped: junk.length + 2, truncated: 0 });
+    expect((await api(m, '/healthz')).body.integrations.dns).toMatchObject({
+      errors: junk.length + 2,
+      dropped: junk.length + 2,
+      truncated: 0,
+    });
     const metrics = (await request(httpBase(m) + '/metrics')).text;
     expect(metrics).toContain(`loadledger_integration_events_total{interface="dns",kind="dropped"} ${junk.length + 2}`);
     expect(metrics).toContain(`loadledger_integration_errors_total{interface="dns"} ${junk.length + 2}`);
@@ -157,7 +172,8 @@ describe('DNS interface', () => {
       const log = await EventLog.open(dir, o);
       const append = log.append.bind(log);
       log.append = async (events) => {
-        if (disk.full) throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${dir}: ENOSPC: no space left on device`);
+        if (disk.full)
+          throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${dir}: ENOSPC: no space left on device`);
         return append(events);
       };
       return log;
@@ -166,7 +182,15 @@ describe('DNS interface', () => {
     const announced: unknown[] = [];
     m.dns!.servfail$.subscribe((x) => announced.push(x));
     const lines: { level: string; event?: string; msg: string }[] = [];
-    logMaster(m, createLogger('loadledger master', { logLevel: 'info', logFormat: 'json' }, { write: (l) => lines.push(JSON.parse(l) as (typeof lines)[number]) }), m.options.data);
+    logMaster(
+      m,
+      createLogger(
+        'loadledger master',
+        { logLevel: 'info', logFormat: 'json' },
+        { write: (l) => lines.push(JSON.parse(l) as (typeof lines)[number]) },
+      ),
+      m.options.data,
+    );
     expect(lines.find((l) => l.event === 'dns')?.msg).toBe(`DNS on 127.0.0.1:${m.dns!.address.port} (UDP and TCP), zone loadledger.`);
     await report(m, '127.0.0.31:80', 1);
     expect(await resolver.resolve4('least.loadledger')).toEqual(['127.0.0.31']);
@@ -182,15 +206,21 @@ describe('DNS interface', () => {
     // the operator's line, once for the outage (two SERVFAILs so far)
     const servfail = lines.filter((l) => l.event === 'dns-servfail');
     expect(servfail).toHaveLength(1);
-    expect(servfail[0]).toMatchObject({ level: 'error', msg: expect.stringMatching(/^DNS: answering SERVFAIL while the event log cannot be written \(.*ENOSPC/) });
+    expect(servfail[0]).toMatchObject({
+      level: 'error',
+      msg: expect.stringMatching(/^DNS: answering SERVFAIL while the event log cannot be written \(.*ENOSPC/),
+    });
     disk.full = false;
     await waitFor(() => m.degraded === undefined, { what: 'recovered' });
     // a recovered master starts a new epoch: its nodes are DOWN until their slaves report again
     // (these test clients were dropped), so the answer is an empty NOERROR, no longer SERVFAIL
-    const after = await waitFor(async () => {
-      const c = await code(resolver.resolve4('least.loadledger'));
-      return c !== 'ESERVFAIL' && c;
-    }, { what: 'answers again' });
+    const after = await waitFor(
+      async () => {
+        const c = await code(resolver.resolve4('least.loadledger'));
+        return c !== 'ESERVFAIL' && c;
+      },
+      { what: 'answers again' },
+    );
     expect(after).toBe('ENODATA');
     expect(announced).toHaveLength(1);
   });
@@ -219,7 +249,9 @@ describe.runIf(HAVE_DIG)('DNS interface, asked by dig', () => {
     ]);
     const nx = await dig(port, 'nope.loadledger.', 'A');
     expect(header(nx).status).toBe('NXDOMAIN');
-    expect(section(nx, 'AUTHORITY')[0]).toMatch(/^loadledger\.\s+1\s+IN\s+SOA\s+ns\.loadledger\. hostmaster\.loadledger\. \d+ 3600 600 86400 1$/);
+    expect(section(nx, 'AUTHORITY')[0]).toMatch(
+      /^loadledger\.\s+1\s+IN\s+SOA\s+ns\.loadledger\. hostmaster\.loadledger\. \d+ 3600 600 86400 1$/,
+    );
     await report(m, 'localhost:8443', 1, { service: 'edge' });
     const cname = await dig(port, 'least.edge.loadledger.', 'A');
     expect(section(cname, 'ANSWER').map((l) => l.replace(/\s+/g, ' '))).toEqual(['least.edge.loadledger. 1 IN CNAME localhost.']);
@@ -249,7 +281,7 @@ describe.runIf(HAVE_DIG)('DNS interface, asked by dig', () => {
 });
 
 describe.runIf(HAVE_DNSMASQ)('DNS interface behind dnsmasq', () => {
-  it("a dnsmasq configured as docs/integrations.md says forwards the zone: least. and SRV through it, NXDOMAIN passed on", async () => {
+  it('a dnsmasq configured as docs/integrations.md says forwards the zone: least. and SRV through it, NXDOMAIN passed on', async () => {
     const { m, port } = await dnsMaster();
     const doc = readFileSync(new URL('../../docs/integrations.md', import.meta.url), 'utf8');
     expect(doc).toContain(dnsmasqForward(5353)); // the documented line, with the port of its example
@@ -260,7 +292,10 @@ describe.runIf(HAVE_DNSMASQ)('DNS interface behind dnsmasq', () => {
     const resolver = new dnsPromises.Resolver({ timeout: 3000, tries: 3 });
     resolver.setServers([`127.0.0.1:${forwarder.port}`]);
     expect(['127.0.0.51', '127.0.0.52']).toContain((await resolver.resolve4('least.loadledger'))[0]);
-    expect((await resolver.resolveSrv('_nodes._tcp.loadledger')).map((r) => r.name).sort()).toEqual(['127-0-0-51.addr.loadledger', '127-0-0-52.addr.loadledger']);
+    expect((await resolver.resolveSrv('_nodes._tcp.loadledger')).map((r) => r.name).sort()).toEqual([
+      '127-0-0-51.addr.loadledger',
+      '127-0-0-52.addr.loadledger',
+    ]);
     expect(await code(resolver.resolve4('nope.loadledger'))).toBe('ENOTFOUND');
     expect(m.dns!.stats.requests).toBeGreaterThanOrEqual(3);
   });
@@ -271,7 +306,11 @@ describe('DnsPort over TCP (a manual clock)', () => {
     const t = new Table().report('10.0.0.5:8080', 1);
     const clock = new ManualClock();
     const weights = new WeightBoard(t, { scheduler: clock, interval: 1000, policy: { min: 10, step: 20 }, serviceKey: 'service' });
-    const port = new DnsPort({ listen: { host: '127.0.0.1', port: 0 }, zone: 'loadledger', ttl: 1, policy: 'p2c', scheduler: clock, idleTimeout: 10_000 }, { projection: t.projection, weights, selector: new Selector({ policy: 'p2c' }), degraded: undefined }, new AnswerStats());
+    const port = new DnsPort(
+      { listen: { host: '127.0.0.1', port: 0 }, zone: 'loadledger', ttl: 1, policy: 'p2c', scheduler: clock, idleTimeout: 10_000 },
+      { projection: t.projection, weights, selector: new Selector({ policy: 'p2c' }), degraded: undefined },
+      new AnswerStats(),
+    );
     await port.listen();
     cleanup.defer('dns port', () => port.close());
     cleanup.defer('weights', () => weights.stop());
@@ -288,16 +327,19 @@ describe('DnsPort over TCP (a manual clock)', () => {
     const q3 = framed(dnsQuery('_nodes._tcp.loadledger', DnsType.SRV, { id: 3 }));
     s.write(Buffer.concat([q1, q2]));
     for (const byte of q3) s.write(Buffer.from([byte]));
-    const answers = await waitFor(() => {
-      const out: Buffer[] = [];
-      for (let at = 0; at + 2 <= got.length; ) {
-        const len = got.readUInt16BE(at);
-        if (at + 2 + len > got.length) break;
-        out.push(got.subarray(at + 2, at + 2 + len));
-        at += 2 + len;
-      }
-      return out.length === 3 && out;
-    }, { what: 'three answers' });
+    const answers = await waitFor(
+      () => {
+        const out: Buffer[] = [];
+        for (let at = 0; at + 2 <= got.length;) {
+          const len = got.readUInt16BE(at);
+          if (at + 2 + len > got.length) break;
+          out.push(got.subarray(at + 2, at + 2 + len));
+          at += 2 + len;
+        }
+        return out.length === 3 && out;
+      },
+      { what: 'three answers' },
+    );
     expect(answers.map((a) => readAnswer(a)).map((a) => [a.id, a.rcode])).toEqual([
       [1, 0],
       [2, 3],

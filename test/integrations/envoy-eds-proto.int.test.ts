@@ -8,8 +8,24 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DISCOVERY_REQUEST_FIELDS, EDS_TYPE_URL, edsAnswer, edsVersion, type ClusterLoadAssignment, type EdsSource } from '../../src/selection/eds.js';
-import { BOOTSTRAP, checkDiscoveryResponse, CLUSTER_LOAD_ASSIGNMENT, DISCOVERY_REQUEST, documentedEdsAnswer, documentedEnvoyConfig, envoyRoot, fromProto3Json } from '../helpers/envoy-proto.js';
+import {
+  DISCOVERY_REQUEST_FIELDS,
+  EDS_TYPE_URL,
+  edsAnswer,
+  edsVersion,
+  type ClusterLoadAssignment,
+  type EdsSource,
+} from '../../src/selection/eds.js';
+import {
+  BOOTSTRAP,
+  checkDiscoveryResponse,
+  CLUSTER_LOAD_ASSIGNMENT,
+  DISCOVERY_REQUEST,
+  documentedEdsAnswer,
+  documentedEnvoyConfig,
+  envoyRoot,
+  fromProto3Json,
+} from '../helpers/envoy-proto.js';
 import { MASTER_DEFAULTS } from '../../src/node/options.js';
 import { ENVOY_POLL } from '../helpers/envoy-poll.js';
 import { ev } from '../helpers/events.js';
@@ -22,7 +38,17 @@ const GOOD = {
     {
       '@type': EDS_TYPE_URL,
       cluster_name: 'api',
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 80 } } }, health_status: 'HEALTHY', load_balancing_weight: 7 }] }],
+      endpoints: [
+        {
+          lb_endpoints: [
+            {
+              endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 80 } } },
+              health_status: 'HEALTHY',
+              load_balancing_weight: 7,
+            },
+          ],
+        },
+      ],
     },
   ],
 };
@@ -36,9 +62,42 @@ describe("the checker (Envoy's protos)", () => {
     expect(r.version).toBe('v1');
     expect(r.typeUrl).toBe(EDS_TYPE_URL);
     expect(r.resources).toEqual([
-      { cluster_name: 'api', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 80 } } }, health_status: 'HEALTHY', load_balancing_weight: { value: 7 } }] }] },
+      {
+        cluster_name: 'api',
+        endpoints: [
+          {
+            lb_endpoints: [
+              {
+                endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 80 } } },
+                health_status: 'HEALTHY',
+                load_balancing_weight: { value: 7 },
+              },
+            ],
+          },
+        ],
+      },
     ]);
-    const camel = { versionInfo: 'v1', typeUrl: EDS_TYPE_URL, resources: [{ '@type': EDS_TYPE_URL, clusterName: 'api', endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: 80 } } }, healthStatus: 'HEALTHY', loadBalancingWeight: 7 }] }] }] };
+    const camel = {
+      versionInfo: 'v1',
+      typeUrl: EDS_TYPE_URL,
+      resources: [
+        {
+          '@type': EDS_TYPE_URL,
+          clusterName: 'api',
+          endpoints: [
+            {
+              lbEndpoints: [
+                {
+                  endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: 80 } } },
+                  healthStatus: 'HEALTHY',
+                  loadBalancingWeight: 7,
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
     expect((await checkDiscoveryResponse(camel)).resources).toEqual(r.resources);
   });
 
@@ -52,11 +111,23 @@ describe("the checker (Envoy's protos)", () => {
       [withEndpoint({ ...lb, load_balancing_weight: { value: 3 } }), /a uint32 expected/],
       [withEndpoint({ ...lb, load_balancing_weight: -1 }), /a uint32 expected/],
       [withEndpoint({ ...lb, health_status: 'DRAINED' }), /"DRAINED" is not a value of .envoy.config.core.v3.HealthStatus/],
-      [withEndpoint({ ...lb, endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 70000 } } } }), /port_value: <= 65535 \(validate.rules uint32.lte 65535\), got 70000/],
-      [withEndpoint({ ...lb, endpoint: { address: { socket_address: { address: '', port_value: 80 } } } }), /socket_address.address: at least 1 characters \(validate.rules string.min_len 1\)/],
-      [withEndpoint({ ...lb, endpoint: { address: { socketAddress: { address: '127.0.0.1', port: 80 } } } }), /no field "port" in envoy.config.core.v3.SocketAddress/],
+      [
+        withEndpoint({ ...lb, endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 70000 } } } }),
+        /port_value: <= 65535 \(validate.rules uint32.lte 65535\), got 70000/,
+      ],
+      [
+        withEndpoint({ ...lb, endpoint: { address: { socket_address: { address: '', port_value: 80 } } } }),
+        /socket_address.address: at least 1 characters \(validate.rules string.min_len 1\)/,
+      ],
+      [
+        withEndpoint({ ...lb, endpoint: { address: { socketAddress: { address: '127.0.0.1', port: 80 } } } }),
+        /no field "port" in envoy.config.core.v3.SocketAddress/,
+      ],
       [withEndpoint({ ...lb, endpoint: { address: {} } }), /oneof address is required/],
-      [withEndpoint({ ...lb, endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 80, named_port: 'http' } } } }), /oneof port_specifier: port_value and named_port both set/],
+      [
+        withEndpoint({ ...lb, endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 80, named_port: 'http' } } } }),
+        /oneof port_specifier: port_value and named_port both set/,
+      ],
       [{ ...GOOD, resources: [{ ...GOOD.resources[0], cluster_name: '' }] }, /cluster_name: at least 1 characters/],
       [{ ...GOOD, resources: [{ cluster_name: 'api' }] }, /"@type" must be type.googleapis.com/],
       [{ ...GOOD, resources: [{ ...GOOD.resources[0], '@type': 'type.googleapis.com/envoy.config.endpoint.v3.NoSuch' }] }, /no such type/i],
@@ -87,18 +158,31 @@ describe('our side of the protocol, against the protos', () => {
     const eds = clusters.find((c) => c['type'] === 'EDS')!;
     const source = eds['eds_cluster_config'].eds_config;
     expect(source.resource_api_version).toBe('V3');
-    expect(source.api_config_source).toMatchObject({ api_type: 'REST', transport_api_version: 'V3', refresh_delay: { seconds: 1, nanos: 0 } });
+    expect(source.api_config_source).toMatchObject({
+      api_type: 'REST',
+      transport_api_version: 'V3',
+      refresh_delay: { seconds: 1, nanos: 0 },
+    });
     const master = clusters.find((c) => c['name'] === source.api_config_source.cluster_names[0])!;
     expect(master['type']).toBe('STATIC');
-    expect(master['load_assignment'].endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: MASTER_DEFAULTS.http.host, port_value: MASTER_DEFAULTS.http.port });
+    expect(master['load_assignment'].endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({
+      address: MASTER_DEFAULTS.http.host,
+      port_value: MASTER_DEFAULTS.http.port,
+    });
     // the sample answer of the same section is a valid one, with its true version
     const sample = documentedEdsAnswer();
-    expect((await checkDiscoveryResponse(sample)).resources.map((r) => r.endpoints[0].lb_endpoints.map((e: { health_status: string }) => e.health_status))).toEqual([['HEALTHY', 'DRAINING', 'UNHEALTHY']]);
+    expect(
+      (await checkDiscoveryResponse(sample)).resources.map((r) =>
+        r.endpoints[0].lb_endpoints.map((e: { health_status: string }) => e.health_status),
+      ),
+    ).toEqual([['HEALTHY', 'DRAINING', 'UNHEALTHY']]);
     expect(sample['version_info']).toBe(edsVersion(sample['resources'] as ClusterLoadAssignment[]));
     // a typo in it would be refused, as Envoy refuses it
     const typo = structuredClone(config);
     typo['static_resources'].clusters[0].eds_cluster_config.eds_config.api_config_source.refresh_dealy = '1s';
-    expect(() => fromProto3Json(root, root.lookupType(BOOTSTRAP), typo)).toThrow(/no field "refresh_dealy" in envoy.config.core.v3.ApiConfigSource/);
+    expect(() => fromProto3Json(root, root.lookupType(BOOTSTRAP), typo)).toThrow(
+      /no field "refresh_dealy" in envoy.config.core.v3.ApiConfigSource/,
+    );
   });
 
   it('every answer for a random table passes, decodes to what it says, and its version changes exactly when the answer does', async () => {
@@ -114,39 +198,45 @@ describe('our side of the protocol, against the protos', () => {
     });
     const versions = new Map<string, string>();
     await fc.assert(
-      fc.asyncProperty(fc.array(node, { maxLength: 12 }), fc.uniqueArray(fc.constantFrom(...services, 'none', 'api?zone=eu-1', 'web?zone=eu-2&x=y'), { minLength: 1, maxLength: 4 }), async (nodes, names) => {
-        const t = new Table();
-        const weights = new Map<string, number>();
-        for (const n of nodes) {
-          if (t.projection.nodes.get(n.id)?.state === 'DOWN') continue;
-          t.report(n.id, n.load, { attrs: { ...(n.service !== undefined && { service: n.service }), ...(n.zone !== undefined && { zone: n.zone }) } });
-          weights.set(n.id, n.weight);
-          if (n.fate.startsWith('drain') && !t.node(n.id).drained) t.apply(ev.drained(n.id));
-          if (n.fate.endsWith('down')) t.down(n.id);
-        }
-        const source: EdsSource = {
-          nodes: t.projection.nodes.values(),
-          serviceOf: (e) => (Object.hasOwn(e.attrs, 'service') ? String(e.attrs['service']) : ''),
-          weight: (e) => (e.state === 'PUSH_LOAD_INFO' && !e.drained ? weights.get(e.id) : undefined),
-        };
-        const a = edsAnswer({ names, version: '' }, source);
-        if (a.notModified) throw new Error('no version was given');
-        const text = JSON.stringify(a.response);
-        const checked = await checkDiscoveryResponse(JSON.parse(text));
-        expect(checked.version).toBe(a.version);
-        expect(checked.resources.map((r) => r.cluster_name)).toEqual(names);
-        for (const r of checked.resources) {
-          for (const lb of (r.endpoints ?? []).flatMap((e: { lb_endpoints: unknown[] }) => e.lb_endpoints)) {
-            expect(lb.load_balancing_weight.value).toBeGreaterThanOrEqual(1);
-            expect(['HEALTHY', 'DRAINING', 'UNHEALTHY']).toContain(lb.health_status);
+      fc.asyncProperty(
+        fc.array(node, { maxLength: 12 }),
+        fc.uniqueArray(fc.constantFrom(...services, 'none', 'api?zone=eu-1', 'web?zone=eu-2&x=y'), { minLength: 1, maxLength: 4 }),
+        async (nodes, names) => {
+          const t = new Table();
+          const weights = new Map<string, number>();
+          for (const n of nodes) {
+            if (t.projection.nodes.get(n.id)?.state === 'DOWN') continue;
+            t.report(n.id, n.load, {
+              attrs: { ...(n.service !== undefined && { service: n.service }), ...(n.zone !== undefined && { zone: n.zone }) },
+            });
+            weights.set(n.id, n.weight);
+            if (n.fate.startsWith('drain') && !t.node(n.id).drained) t.apply(ev.drained(n.id));
+            if (n.fate.endsWith('down')) t.down(n.id);
           }
-        }
-        // the same resources ↔ the same version (across every case of this run)
-        const resources = JSON.stringify(a.response.resources);
-        const seen = versions.get(a.version);
-        if (seen !== undefined) expect(seen).toBe(resources);
-        versions.set(a.version, resources);
-      }),
+          const source: EdsSource = {
+            nodes: t.projection.nodes.values(),
+            serviceOf: (e) => (Object.hasOwn(e.attrs, 'service') ? String(e.attrs['service']) : ''),
+            weight: (e) => (e.state === 'PUSH_LOAD_INFO' && !e.drained ? weights.get(e.id) : undefined),
+          };
+          const a = edsAnswer({ names, version: '' }, source);
+          if (a.notModified) throw new Error('no version was given');
+          const text = JSON.stringify(a.response);
+          const checked = await checkDiscoveryResponse(JSON.parse(text));
+          expect(checked.version).toBe(a.version);
+          expect(checked.resources.map((r) => r.cluster_name)).toEqual(names);
+          for (const r of checked.resources) {
+            for (const lb of (r.endpoints ?? []).flatMap((e: { lb_endpoints: unknown[] }) => e.lb_endpoints)) {
+              expect(lb.load_balancing_weight.value).toBeGreaterThanOrEqual(1);
+              expect(['HEALTHY', 'DRAINING', 'UNHEALTHY']).toContain(lb.health_status);
+            }
+          }
+          // the same resources ↔ the same version (across every case of this run)
+          const resources = JSON.stringify(a.response.resources);
+          const seen = versions.get(a.version);
+          if (seen !== undefined) expect(seen).toBe(resources);
+          versions.set(a.version, resources);
+        },
+      ),
       { numRuns: 200 },
     );
     expect(versions.size).toBeGreaterThan(20);

@@ -54,7 +54,11 @@ async function answer(r: RawResponse): Promise<{ version: string; clusters: Reco
     clusters[cla['cluster_name'] as string] = ((cla['endpoints'] ?? []) as DecodedAssignment[]).flatMap((l) =>
       ((l['lb_endpoints'] ?? []) as DecodedAssignment[]).map((e) => {
         const sa = e['endpoint'].address.socket_address as { address: string; port_value: number };
-        return { id: `${sa.address}:${sa.port_value}`, health: e['health_status'] as string, weight: e['load_balancing_weight'].value as number };
+        return {
+          id: `${sa.address}:${sa.port_value}`,
+          health: e['health_status'] as string,
+          weight: e['load_balancing_weight'].value as number,
+        };
       }),
     );
   }
@@ -94,7 +98,12 @@ describe('POST /v3/discovery:endpoints (Envoy EDS over REST)', () => {
     await pushedClient(cleanup, m, { addr: '127.0.0.21:5432', load: 3, attrs: { service: 'db' } });
 
     // loads 0 / 50 / 50 → weights 100 / 40 / 40 (docs/selection.md#weights); no node in "none"
-    const first = await until(m, ['api', 'none'], (a) => a.clusters['api']?.map((e) => e.weight).join() === '100,40,40', 'weights 100/40/40');
+    const first = await until(
+      m,
+      ['api', 'none'],
+      (a) => a.clusters['api']?.map((e) => e.weight).join() === '100,40,40',
+      'weights 100/40/40',
+    );
     expect(first.clusters).toEqual({
       api: [
         { id: '127.0.0.11:8080', health: 'HEALTHY', weight: 100 },
@@ -116,21 +125,34 @@ describe('POST /v3/discovery:endpoints (Envoy EDS over REST)', () => {
     const seq = m.log.lastSeq;
     api1.cl.hello();
     api1.cl.push({ addr: '127.0.0.11:8080', load: 0, attrs: { service: 'api' } });
-    await waitFor(async () => (await logEvents(m)).some((e) => e.seq > seq && e.type === 'HelloReceived') && (await logEvents(m)).some((e) => e.seq > seq && e.type === 'LoadPushed'), {
-      what: 'the HELLO and the push in the log',
-    });
+    await waitFor(
+      async () =>
+        (await logEvents(m)).some((e) => e.seq > seq && e.type === 'HelloReceived') &&
+        (await logEvents(m)).some((e) => e.seq > seq && e.type === 'LoadPushed'),
+      {
+        what: 'the HELLO and the push in the log',
+      },
+    );
     const tick = m.weights.tick;
     await waitFor(() => m.weights.tick >= tick + 2, { what: 'two weight ticks' });
     expect((await post(m, poll(['api', 'none'], first.version))).status).toBe(304);
 
     // a load change: the version moves, the weights follow (0 / 0 / 50 → 100 / 100 / 25)
     api2.cl.push({ addr: '127.0.0.12:8080', load: 0, attrs: { service: 'api' } });
-    const moved = await until(m, ['api', 'none'], (a) => a.version !== first.version && a.clusters['api']?.map((e) => e.weight).join() === '100,100,25', 'weights 100/100/25');
+    const moved = await until(
+      m,
+      ['api', 'none'],
+      (a) => a.version !== first.version && a.clusters['api']?.map((e) => e.weight).join() === '100,100,25',
+      'weights 100/100/25',
+    );
     expect((await post(m, poll(['api', 'none'], first.version))).status).toBe(200);
     expect((await post(m, poll(['api', 'none'], moved.version))).status).toBe(304);
 
     // drained → DRAINING (weight 1, Envoy sends it nothing)
-    const drain = await request(`${httpBase(m)}/v1/nodes/${encodeURIComponent('127.0.0.13:8080')}/drain`, { method: 'POST', headers: bearer(TOKEN) });
+    const drain = await request(`${httpBase(m)}/v1/nodes/${encodeURIComponent('127.0.0.13:8080')}/drain`, {
+      method: 'POST',
+      headers: bearer(TOKEN),
+    });
     expect(drain.status).toBe(200);
     const drained = await answer(await post(m, poll(['api'])));
     expect(drained.clusters['api']).toContainEqual({ id: '127.0.0.13:8080', health: 'DRAINING', weight: 1 });
@@ -166,10 +188,19 @@ describe('POST /v3/discovery:endpoints (Envoy EDS over REST)', () => {
     const bad: Array<[string, string | RegExp]> = [
       ['not json', /^the body is not JSON/],
       ['', /^the body is not JSON/],
-      [JSON.stringify({ ...ENVOY_POLL, type_url: 'type.googleapis.com/envoy.config.cluster.v3.Cluster' }), /^type_url must be type.googleapis.com\/envoy.config.endpoint.v3.ClusterLoadAssignment/],
+      [
+        JSON.stringify({ ...ENVOY_POLL, type_url: 'type.googleapis.com/envoy.config.cluster.v3.Cluster' }),
+        /^type_url must be type.googleapis.com\/envoy.config.endpoint.v3.ClusterLoadAssignment/,
+      ],
       [JSON.stringify({ ...ENVOY_POLL, resource_namez: ['api'] }), /^unknown field "resource_namez" in the DiscoveryRequest/],
-      [JSON.stringify({ ...ENVOY_POLL, resource_names: undefined }), 'resource_names is empty: name the clusters (services) to answer, as Envoy does'],
-      [JSON.stringify({ ...ENVOY_POLL, node: { id: 'x'.repeat(EDS_MAX_BODY_BYTES) } }), `the body is larger than ${EDS_MAX_BODY_BYTES} bytes`],
+      [
+        JSON.stringify({ ...ENVOY_POLL, resource_names: undefined }),
+        'resource_names is empty: name the clusters (services) to answer, as Envoy does',
+      ],
+      [
+        JSON.stringify({ ...ENVOY_POLL, node: { id: 'x'.repeat(EDS_MAX_BODY_BYTES) } }),
+        `the body is larger than ${EDS_MAX_BODY_BYTES} bytes`,
+      ],
     ];
     for (const [body, why] of bad) {
       const r = await post(m, body);
@@ -200,7 +231,9 @@ describe('POST /v3/discovery:endpoints (Envoy EDS over REST)', () => {
   });
 
   it('needs --http', async () => {
-    await expect(startMaster(cleanup, { envoyEds: true, http: null })).rejects.toThrow('--envoy-eds is served on the HTTP API: it needs --http (not --no-http)');
+    await expect(startMaster(cleanup, { envoyEds: true, http: null })).rejects.toThrow(
+      '--envoy-eds is served on the HTTP API: it needs --http (not --no-http)',
+    );
   });
 });
 
@@ -221,11 +254,23 @@ describe.runIf(run)('Envoy EDS on a standby', () => {
     const b = await startMaster(cleanup, ha('b'));
     await pushedClient(cleanup, a, { addr: '127.0.0.11:8080', load: 0, attrs: { service: 'api' } });
     await pushedClient(cleanup, a, { addr: '127.0.0.12:8080', load: 50, attrs: { service: 'api' } });
-    await waitFor(() => b.log.lastSeq === a.log.lastSeq && b.projection.nodes.get('127.0.0.12:8080')?.load === 50, { what: 'the standby to follow' });
+    await waitFor(() => b.log.lastSeq === a.log.lastSeq && b.projection.nodes.get('127.0.0.12:8080')?.load === 50, {
+      what: 'the standby to follow',
+    });
     expect((await api(b, '/v1/cluster')).body.role).toBe('standby');
     // loads 0 / 50 → weights 100 / 33 (docs/selection.md#weights), on each master's own table
-    const fromStandby = await until(b, ['api'], (x) => x.clusters['api']?.map((e) => e.weight).join() === '100,33', 'the standby to weigh 100/33');
-    const fromLeader = await until(a, ['api'], (x) => x.clusters['api']?.map((e) => e.weight).join() === '100,33', 'the leader to weigh 100/33');
+    const fromStandby = await until(
+      b,
+      ['api'],
+      (x) => x.clusters['api']?.map((e) => e.weight).join() === '100,33',
+      'the standby to weigh 100/33',
+    );
+    const fromLeader = await until(
+      a,
+      ['api'],
+      (x) => x.clusters['api']?.map((e) => e.weight).join() === '100,33',
+      'the leader to weigh 100/33',
+    );
     expect(fromStandby).toEqual(fromLeader);
     expect((await post(b, poll(['api'], fromLeader.version))).status).toBe(304);
   });

@@ -23,7 +23,12 @@ import { httpBase, pushedClient, startMaster } from '../helpers/master.js';
 import { closedPort, type RawClient } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 
-const HAPROXY = component('haproxy', ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy', '/usr/bin/haproxy'], 'haproxy', 'HAProxy agent tests');
+const HAPROXY = component(
+  'haproxy',
+  ['/usr/sbin/haproxy', '/usr/local/sbin/haproxy', '/usr/bin/haproxy'],
+  'haproxy',
+  'HAProxy agent tests',
+);
 const run = HAPROXY.available();
 const SECRET = 'agent-t0ken.for+tests~xyz';
 const AGENT_INTER = 300;
@@ -81,13 +86,25 @@ interface ServerState {
 async function serversState(socket: string): Promise<Record<string, ServerState>> {
   const text = await admin(socket, 'show servers state app');
   const rows = text.split('\n').filter((l) => l.trim() !== '');
-  const header = rows.find((l) => l.startsWith('# '))?.slice(2).split(' ') ?? [];
+  const header =
+    rows
+      .find((l) => l.startsWith('# '))
+      ?.slice(2)
+      .split(' ') ?? [];
   const col = (name: string) => header.indexOf(name);
   const out: Record<string, ServerState> = {};
   for (const line of rows) {
     if (line.startsWith('#') || !line.includes(' ')) continue;
     const f = line.split(' ');
-    out[f[col('srv_name')]!] = { line: header.slice(0, 9).map((h, i) => `${h}=${f[i]}`).join(' '), weight: Number(f[col('srv_uweight')]), op: Number(f[col('srv_op_state')]), admin: Number(f[col('srv_admin_state')]) };
+    out[f[col('srv_name')]!] = {
+      line: header
+        .slice(0, 9)
+        .map((h, i) => `${h}=${f[i]}`)
+        .join(' '),
+      weight: Number(f[col('srv_uweight')]),
+      op: Number(f[col('srv_op_state')]),
+      admin: Number(f[col('srv_admin_state')]),
+    };
   }
   return out;
 }
@@ -120,7 +137,15 @@ describe.skipIf(!run)('HAProxy agent-check (real haproxy)', () => {
   it('weights follow loads, drain and undrain, a killed slave goes DOWN and returns drained — as HAProxy sees it', async () => {
     const dir = await cleanup.tempDir('loadledger-agent-');
     const agentPort = await closedPort();
-    const master = await startMaster(cleanup, { helloInterval: 300, deadAfter: 3000, agent: { host: '127.0.0.1', port: agentPort }, weightInterval: 200, weightStep: 100, protectShare: 0, auth: { token: new AdminToken(SECRET) } });
+    const master = await startMaster(cleanup, {
+      helloInterval: 300,
+      deadAfter: 3000,
+      agent: { host: '127.0.0.1', port: agentPort },
+      weightInterval: 200,
+      weightStep: 100,
+      protectShare: 0,
+      auth: { token: new AdminToken(SECRET) },
+    });
     expect(master.agent?.address.port).toBe(agentPort);
     const backends = [await httpBackend(), await httpBackend(), await httpBackend()];
     const names = ['s1', 's2', 's3'];
@@ -137,7 +162,10 @@ describe.skipIf(!run)('HAProxy agent-check (real haproxy)', () => {
     const socket = join(dir, 'admin.sock');
     const file = join(dir, 'haproxy.cfg');
     const front = await closedPort();
-    writeFileSync(file, agentConfig({ socket, front, agent: agentPort, servers: names.map((name, i) => ({ name, port: backends[i]!.port })) }));
+    writeFileSync(
+      file,
+      agentConfig({ socket, front, agent: agentPort, servers: names.map((name, i) => ({ name, port: backends[i]!.port })) }),
+    );
     const check = spawnSync(HAPROXY.bin!, ['-c', '-q', '-f', file], { encoding: 'utf8' });
     expect(check.status, `${check.stderr}${check.stdout}`).toBe(0);
     let output = '';
@@ -184,10 +212,14 @@ describe.skipIf(!run)('HAProxy agent-check (real haproxy)', () => {
     const steady = await serversState(socket);
     expect(weights(steady).join(), 'the weights held during the requests').toBe('100,40,40');
     const sum = names.reduce((a, n) => a + steady[n]!.weight, 0);
-    const split = names.map((n, i) => `${n} ${counts[i]} (${((100 * counts[i]!) / REQUESTS).toFixed(1)}%, weight ${steady[n]!.weight}: ${((100 * steady[n]!.weight) / sum).toFixed(1)}%)`);
+    const split = names.map(
+      (n, i) =>
+        `${n} ${counts[i]} (${((100 * counts[i]!) / REQUESTS).toFixed(1)}%, weight ${steady[n]!.weight}: ${((100 * steady[n]!.weight) / sum).toFixed(1)}%)`,
+    );
     console.log(`[traffic split over ${REQUESTS} requests] ${split.join('; ')}`);
     expect(counts.reduce((a, b) => a + b, 0)).toBe(REQUESTS);
-    for (const [i, n] of names.entries()) expect(Math.abs(counts[i]! / REQUESTS - steady[n]!.weight / sum), `${n}'s share`).toBeLessThanOrEqual(TOLERANCE);
+    for (const [i, n] of names.entries())
+      expect(Math.abs(counts[i]! / REQUESTS - steady[n]!.weight / sum), `${n}'s share`).toBeLessThanOrEqual(TOLERANCE);
     // s1's load rises to 100 → 70, 100, 100
     loads[0] = 100;
     await until('s1 load 0 → 100', (s) => weights(s).join() === '70,100,100');
@@ -203,7 +235,11 @@ describe.skipIf(!run)('HAProxy agent-check (real haproxy)', () => {
     await until('loadledger undrain s2', (s) => s['s2']!.admin === 0 && s['s2']!.op === UP);
 
     slaves[2]!.destroy(); // killed: its connection closes, the master marks it DOWN
-    await waitFor(() => master.projection.nodes.get(ids[2]!)?.state === 'DOWN', { what: 's3 DOWN in the registry', timeout: 30_000, describe: () => master.projection.nodes.get(ids[2]!) });
+    await waitFor(() => master.projection.nodes.get(ids[2]!)?.state === 'DOWN', {
+      what: 's3 DOWN in the registry',
+      timeout: 30_000,
+      describe: () => master.projection.nodes.get(ids[2]!),
+    });
     await until('slave of s3 killed', (s) => s['s3']!.op === DOWN && s['s1']!.op === UP && s['s2']!.op === UP);
 
     // drained while DOWN, then its slave comes back: UP in DRAIN. HAProxy changes only what a

@@ -83,8 +83,12 @@ describe('GET /v1/sd/prometheus', () => {
       expect(r.body, query).toEqual({ code: ErrorCode.BAD_ARGUMENT, error: message });
     }
     await api(m, '/v1/sd/prometheus');
-    expect((await api(m, '/healthz')).body.integrations).toEqual({ 'prometheus-sd': { at: 'GET /v1/sd/prometheus', requests: 5, errors: 4 } });
-    expect((await api(m, '/v1/cluster')).body.integrations).toEqual({ 'prometheus-sd': { at: 'GET /v1/sd/prometheus', requests: 5, errors: 4 } });
+    expect((await api(m, '/healthz')).body.integrations).toEqual({
+      'prometheus-sd': { at: 'GET /v1/sd/prometheus', requests: 5, errors: 4 },
+    });
+    expect((await api(m, '/v1/cluster')).body.integrations).toEqual({
+      'prometheus-sd': { at: 'GET /v1/sd/prometheus', requests: 5, errors: 4 },
+    });
     const metrics = (await request(httpBase(m) + '/metrics')).text;
     expect(metrics).toContain('loadledger_integration_requests_total{interface="prometheus-sd"} 5');
     expect(metrics).toContain('loadledger_integration_errors_total{interface="prometheus-sd"} 4');
@@ -103,6 +107,8 @@ describe('GET /v1/sd/prometheus', () => {
   });
 
   it('needs --http', async () => {
-    await expect(startMaster(cleanup, { prometheusSd: true, http: null })).rejects.toThrow('--prometheus-sd is served on the HTTP API: it needs --http (not --no-http)');
+    await expect(startMaster(cleanup, { prometheusSd: true, http: null })).rejects.toThrow(
+      '--prometheus-sd is served on the HTTP API: it needs --http (not --no-http)',
+    );
   });
 });

@@ -17,7 +17,14 @@ import type { Attrs } from '../../src/protocol/messages.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { bearer, request } from '../helpers/http.js';
 import { httpBase, slavePort, startMaster } from '../helpers/master.js';
-import { prometheusAvailable, prometheusConfig, startPrometheus, type ActiveTarget, type SdJob, type TestPrometheus } from '../helpers/prometheus.js';
+import {
+  prometheusAvailable,
+  prometheusConfig,
+  startPrometheus,
+  type ActiveTarget,
+  type SdJob,
+  type TestPrometheus,
+} from '../helpers/prometheus.js';
 import { waitFor } from '../helpers/wait.js';
 
 const cleanup = new Cleanup();
@@ -31,7 +38,14 @@ const B = '127.0.0.12:8080';
 const DB = '127.0.0.13:5432';
 
 function slave(m: Master, addr: string, load: number, attrs: Attrs): Slave {
-  const s = createSlave({ master: `127.0.0.1:${slavePort(m)}`, addr, load: () => load, attrs, interval: TIMING.helloInterval, deadAfter: TIMING.deadAfter });
+  const s = createSlave({
+    master: `127.0.0.1:${slavePort(m)}`,
+    addr,
+    load: () => load,
+    attrs,
+    interval: TIMING.helloInterval,
+    deadAfter: TIMING.deadAfter,
+  });
   s.on('error', () => {});
   cleanup.defer(`slave ${addr}`, () => s.close());
   return s;
@@ -45,14 +59,24 @@ async function byNode(p: TestPrometheus, job: string): Promise<Map<string, Activ
 }
 
 /** Waits until Prometheus's view of `job` passes `check` (a refresh is 1 s; generous on a busy machine). */
-async function until(p: TestPrometheus, job: string, what: string, check: (t: Map<string, ActiveTarget>) => boolean): Promise<Map<string, ActiveTarget>> {
+async function until(
+  p: TestPrometheus,
+  job: string,
+  what: string,
+  check: (t: Map<string, ActiveTarget>) => boolean,
+): Promise<Map<string, ActiveTarget>> {
   let last = new Map<string, ActiveTarget>();
   await waitFor(
     async () => {
       last = await byNode(p, job);
       return check(last);
     },
-    { what, timeout: 30_000, interval: 200, describe: () => ({ targets: [...last.values()].map((t) => t.discoveredLabels), prometheus: p.output() }) },
+    {
+      what,
+      timeout: 30_000,
+      interval: 200,
+      describe: () => ({ targets: [...last.values()].map((t) => t.discoveredLabels), prometheus: p.output() }),
+    },
   );
   return last;
 }
@@ -83,7 +107,10 @@ function jobs(base: string, tokenFile: string): SdJob[] {
 }
 
 /** The Prometheus configuration docs/integrations.md shows. */
-const DOC_CONFIG = prometheusConfig(jobs('http://127.0.0.1:7480', '/etc/loadledger/prometheus.token'), { refresh: '5s', scrapeInterval: '15s' });
+const DOC_CONFIG = prometheusConfig(jobs('http://127.0.0.1:7480', '/etc/loadledger/prometheus.token'), {
+  refresh: '5s',
+  scrapeInterval: '15s',
+});
 
 describe.skipIf(!prometheusAvailable())('Prometheus HTTP SD, read by a real Prometheus', () => {
   it('lists the nodes with their labels; a drain and a slave that leaves show at the next refresh', async () => {
@@ -91,7 +118,10 @@ describe.skipIf(!prometheusAvailable())('Prometheus HTTP SD, read by a real Prom
     slave(m, A, 37, { service: 'api', zone: 'eu-1' });
     const b = slave(m, B, 12.5, { service: 'api', zone: 'eu-2' });
     slave(m, DB, 3, { service: 'db' });
-    await waitFor(() => [A, B, DB].every((id) => m.projection.nodes.get(id)?.state === 'PUSH_LOAD_INFO'), { what: 'three nodes reporting', timeout: 10_000 });
+    await waitFor(() => [A, B, DB].every((id) => m.projection.nodes.get(id)?.state === 'PUSH_LOAD_INFO'), {
+      what: 'three nodes reporting',
+      timeout: 10_000,
+    });
 
     const dir = await cleanup.tempDir('loadledger-prometheus-token-');
     const tokenFile = join(dir, 'token');
@@ -112,7 +142,9 @@ describe.skipIf(!prometheusAvailable())('Prometheus HTTP SD, read by a real Prom
     });
     expect(a.labels).toMatchObject({ instance: A, job: 'api', service: 'api', zone: 'eu-1', loadledger_state: 'PUSH_LOAD_INFO' });
     expect(api.get(B)!.discoveredLabels.__meta_loadledger_load).toBe('12.5');
-    console.log(`prometheus /api/v1/targets, job api, ${A}:\n${JSON.stringify({ discoveredLabels: a.discoveredLabels, labels: a.labels }, null, 2)}`);
+    console.log(
+      `prometheus /api/v1/targets, job api, ${A}:\n${JSON.stringify({ discoveredLabels: a.discoveredLabels, labels: a.labels }, null, 2)}`,
+    );
 
     // ?port=: every node, on the exporter's port
     const exporters = await until(p, 'node-exporter', 'three exporters', (t) => t.size === 3);
@@ -122,7 +154,10 @@ describe.skipIf(!prometheusAvailable())('Prometheus HTTP SD, read by a real Prom
     const drained = await request(`${httpBase(m)}/v1/nodes/${encodeURIComponent(A)}/drain`, { method: 'POST', headers: bearer(TOKEN) });
     expect(drained.status).toBe(200);
     const afterDrain = await until(p, 'api', `${A} drained`, (t) => t.get(A)?.discoveredLabels.__meta_loadledger_drained === 'true');
-    expect(afterDrain.get(A)!.discoveredLabels).toMatchObject({ __meta_loadledger_eligible: 'false', __meta_loadledger_state: 'PUSH_LOAD_INFO' });
+    expect(afterDrain.get(A)!.discoveredLabels).toMatchObject({
+      __meta_loadledger_eligible: 'false',
+      __meta_loadledger_state: 'PUSH_LOAD_INFO',
+    });
     expect(afterDrain.get(B)!.discoveredLabels.__meta_loadledger_drained).toBe('false');
 
     // a slave that leaves: DOWN at the next refresh (still listed: its exporter may still be up)
@@ -131,14 +166,16 @@ describe.skipIf(!prometheusAvailable())('Prometheus HTTP SD, read by a real Prom
     expect(afterLeave.get(B)!.labels.loadledger_state).toBe('DOWN');
     expect(afterLeave.get(B)!.discoveredLabels.__meta_loadledger_eligible).toBe('false');
     const b2 = afterLeave.get(B)!;
-    console.log(`after drain of ${A} and ${B} leaving:\n${JSON.stringify({ [A]: afterDrain.get(A)!.discoveredLabels, [B]: b2.discoveredLabels }, null, 2)}`);
+    console.log(
+      `after drain of ${A} and ${B} leaving:\n${JSON.stringify({ [A]: afterDrain.get(A)!.discoveredLabels, [B]: b2.discoveredLabels }, null, 2)}`,
+    );
 
     const counted = m.integrations.find((i) => i.name === 'prometheus-sd')!.stats;
     expect(counted.requests).toBeGreaterThanOrEqual(4);
     expect(counted.errors).toBe(0);
   }, 120_000);
 
-  it('the configuration docs/integrations.md shows is the test\'s, and one promtool accepts', async () => {
+  it("the configuration docs/integrations.md shows is the test's, and one promtool accepts", async () => {
     const doc = readFileSync(new URL('../../docs/integrations.md', import.meta.url), 'utf8');
     const block = /## Prometheus[\s\S]*?```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
     expect(block, 'a ```yaml block in the Prometheus section of docs/integrations.md').toBe(DOC_CONFIG);

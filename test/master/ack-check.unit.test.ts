@@ -35,13 +35,23 @@ function check(epoch: number, conns: Partial<ConnRecord>[]): ReturnType<AckCheck
 
 describe('AckCheck', () => {
   it('every ACK received is logged: no problem; counts per epoch only', () => {
-    expect(check(2, [{ remote: A, acks: 1 }, { remote: B, acks: 1 }, { remote: '127.0.0.1:9', acks: 0 }])).toEqual({ received: 2, logged: 2, connections: 2, problems: [] });
+    expect(
+      check(2, [
+        { remote: A, acks: 1 },
+        { remote: B, acks: 1 },
+        { remote: '127.0.0.1:9', acks: 0 },
+      ]),
+    ).toEqual({ received: 2, logged: 2, connections: 2, problems: [] });
     expect(check(1, [{ remote: A, acks: 2 }])).toMatchObject({ received: 2, logged: 2, problems: [] });
   });
 
   it('an ACK received that the log does not hold is a problem: more than logged, or a connection the epoch never saw', () => {
     // A had two ACKs in epoch 1, but only one in epoch 2: those of epoch 1 do not count.
-    const r = check(2, [{ remote: A, acks: 2 }, { remote: B, acks: 1, kind: 'flooder' }, { remote: '127.0.0.1:50009', acks: 1, kind: 'flapper' }]);
+    const r = check(2, [
+      { remote: A, acks: 2 },
+      { remote: B, acks: 1, kind: 'flooder' },
+      { remote: '127.0.0.1:50009', acks: 1, kind: 'flapper' },
+    ]);
     expect(r).toMatchObject({ received: 4, logged: 2, connections: 3 });
     expect(r.problems).toEqual([
       'healthy connection from 127.0.0.1:50001 received 2 HELLO_ACKs; the log holds 1 HelloAckSent for it in epoch 2',

@@ -25,7 +25,8 @@ async function client(port: number): Promise<RawClient> {
   return cl;
 }
 
-const refusals = (events: LedgerEvent[]) => events.filter((e): e is Extract<LedgerEvent, { type: 'SlaveRefused' }> => e.type === 'SlaveRefused');
+const refusals = (events: LedgerEvent[]) =>
+  events.filter((e): e is Extract<LedgerEvent, { type: 'SlaveRefused' }> => e.type === 'SlaveRefused');
 
 describe('--allow', () => {
   it('a peer outside the ranges is closed before it gets a connection number; one SlaveRefused per second', async () => {
@@ -127,7 +128,7 @@ describe('handshake timeout', () => {
 });
 
 describe('a slave that floods HELLOs', () => {
-  it('is read at --max-frame-rate: a second\'s worth at once, then the rate; it is paused, not closed', async () => {
+  it("is read at --max-frame-rate: a second's worth at once, then the rate; it is paused, not closed", async () => {
     const clock = new ManualClock();
     const master = await startMaster(cleanup, { ...SLOW, maxFrameRate: 500, scheduler: clock });
     const flooder = await client(slavePort(master));
@@ -148,7 +149,7 @@ describe('a slave that floods HELLOs', () => {
     expect(events.some((e) => e.type === 'ProtocolViolated' || e.type === 'SlaveTimedOut')).toBe(false);
   });
 
-  it('is held to the log\'s pace: never more than a bounded number of its events wait for the log', async () => {
+  it("is held to the log's pace: never more than a bounded number of its events wait for the log", async () => {
     const master = await startMaster(cleanup, { ...SLOW, maxFrameRate: 0 });
     const flooder = await client(slavePort(master));
     const conn = await connOf(master, flooder);
@@ -157,11 +158,11 @@ describe('a slave that floods HELLOs', () => {
     for (let i = 0; i < 16_384; i++) HELLO_FRAME.copy(burst, i * HELLO_FRAME.length);
     let maxWaiting = 0;
     const origRecord = master.recorder.record.bind(master.recorder);
-    master.recorder.record = ((e, effect) => {
+    master.recorder.record = (e, effect) => {
       const r = origRecord(e, effect);
       maxWaiting = Math.max(maxWaiting, master.recorder.lastSeq - master.projection.seq);
       return r;
-    });
+    };
     for (let i = 0; i < 4; i++) flooder.send(burst);
     await waitFor(() => flooder.count('HELLO_ACK') === 4 * 16_384, { what: 'every HELLO answered', timeout: 15_000 });
     expect(maxWaiting).toBeLessThanOrEqual(MAX_INFLIGHT_EVENTS + 2);

@@ -45,16 +45,21 @@ describe('connection rate per peer', () => {
 
   it('a peer in a tight loop gets at most burst + rate × seconds connections', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 500 }), fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 2000 }), (rate, burst, gaps) => {
-        const a = new Admission({ allow: [], rate, burst });
-        let t = 0;
-        let ok = 0;
-        for (const g of gaps) {
-          t += g;
-          if (a.admit('10.0.0.1', t).ok) ok++;
-        }
-        expect(ok).toBeLessThanOrEqual(burst + Math.floor((rate * t) / 1000) + 1);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 200 }),
+        fc.integer({ min: 1, max: 500 }),
+        fc.array(fc.integer({ min: 0, max: 50 }), { minLength: 1, maxLength: 2000 }),
+        (rate, burst, gaps) => {
+          const a = new Admission({ allow: [], rate, burst });
+          let t = 0;
+          let ok = 0;
+          for (const g of gaps) {
+            t += g;
+            if (a.admit('10.0.0.1', t).ok) ok++;
+          }
+          expect(ok).toBeLessThanOrEqual(burst + Math.floor((rate * t) / 1000) + 1);
+        },
+      ),
     );
   });
 

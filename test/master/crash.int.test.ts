@@ -39,7 +39,8 @@ async function crashRun(): Promise<CrashRun> {
 }
 
 function explain(r: CycleReport): string {
-  const when = r.phase === 'load' ? `after ${Math.round(r.ranMs)} ms of load` : r.phase === 'idle' ? 'once up, before any load' : 'during start-up';
+  const when =
+    r.phase === 'load' ? `after ${Math.round(r.ranMs)} ms of load` : r.phase === 'idle' ? 'once up, before any load' : 'during start-up';
   return `seed ${SEED}, cycle ${r.cycle} (${r.signal} ${when})`;
 }
 

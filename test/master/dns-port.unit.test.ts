@@ -20,7 +20,11 @@ function port() {
   const clock = new ManualClock();
   const weights = new WeightBoard(t, { scheduler: clock, interval: 1000, policy: { min: 10, step: 20 }, serviceKey: 'service' });
   const stats = new AnswerStats();
-  const dns = new DnsPort({ listen: { host: '127.0.0.1', port: 0 }, zone: 'loadledger', ttl: 1, policy: 'p2c', scheduler: clock }, { projection: t.projection, weights, selector: new Selector({ policy: 'p2c' }), degraded: undefined }, stats);
+  const dns = new DnsPort(
+    { listen: { host: '127.0.0.1', port: 0 }, zone: 'loadledger', ttl: 1, policy: 'p2c', scheduler: clock },
+    { projection: t.projection, weights, selector: new Selector({ policy: 'p2c' }), degraded: undefined },
+    stats,
+  );
   return { dns, stats, weights, t };
 }
 
@@ -53,7 +57,11 @@ describe('DnsPort.answer', () => {
 
   it('never throws, whatever the bytes; every packet that is not a query is counted as dropped', () => {
     const { dns, stats, weights } = port();
-    const valid = [query('least.loadledger', DnsType.A), query('_nodes._tcp.api.loadledger', DnsType.SRV, { udpSize: 4096, cookie: true }), query('10-0-0-5.addr.loadledger', DnsType.ANY, { udpSize: 512 })];
+    const valid = [
+      query('least.loadledger', DnsType.A),
+      query('_nodes._tcp.api.loadledger', DnsType.SRV, { udpSize: 4096, cookie: true }),
+      query('10-0-0-5.addr.loadledger', DnsType.ANY, { udpSize: 512 }),
+    ];
     let expectedDrops = 0;
     const check = (b: Uint8Array, transport: 'udp' | 'tcp') => {
       const before = dns.dropped;
@@ -64,10 +72,7 @@ describe('DnsPort.answer', () => {
       expect(dns.dropped - before).toBe(isQuery ? 0 : 1);
       if (r) expect(readAnswer(r).id).toBe((b[0]! << 8) | b[1]!);
     };
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 1200 }), fc.constantFrom<'udp' | 'tcp'>('udp', 'tcp'), check),
-      { numRuns: 3000 },
-    );
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 1200 }), fc.constantFrom<'udp' | 'tcp'>('udp', 'tcp'), check), { numRuns: 3000 });
     fc.assert(
       fc.property(
         fc.constantFrom(...valid),

@@ -39,7 +39,11 @@ async function flappingMaster(): Promise<{ master: Master; clock: ManualClock; w
   const clock = new ManualClock();
   const master = await startMaster(cleanup, { ...SLOW, ...FLAP, scheduler: clock, clock: clock.wall });
   const lines: string[] = [];
-  logMaster(master, createLogger('loadledger master', { logLevel: 'info', logFormat: 'json' }, { write: (l) => lines.push(l) }), master.options.data);
+  logMaster(
+    master,
+    createLogger('loadledger master', { logLevel: 'info', logFormat: 'json' }, { write: (l) => lines.push(l) }),
+    master.options.data,
+  );
   const warnings = (): Warning[] => lines.map((l) => JSON.parse(l) as Warning).filter((r) => r.level === 'warn');
   return { master, clock, warnings };
 }
@@ -49,7 +53,9 @@ async function takeOver(master: Master, load: number) {
   const cl = await rawClient(cleanup, master);
   const conn = await connOf(master, cl);
   cl.push({ load, addr: NODE });
-  await waitFor(() => master.projection.nodes.get(NODE)?.conn === conn || !master.projection.conns.has(conn), { what: `connection ${conn}'s push to be bound or refused` });
+  await waitFor(() => master.projection.nodes.get(NODE)?.conn === conn || !master.projection.conns.has(conn), {
+    what: `connection ${conn}'s push to be bound or refused`,
+  });
   return { cl, conn, bound: master.projection.nodes.get(NODE)?.conn === conn };
 }
 
@@ -60,7 +66,8 @@ async function metric(master: Master, name: string): Promise<number> {
   return Number(m[1]);
 }
 
-const refusedFor = (events: LedgerEvent[], conn: number) => events.find((e): e is SlaveRefused => e.type === 'SlaveRefused' && e.conn === conn);
+const refusedFor = (events: LedgerEvent[], conn: number) =>
+  events.find((e): e is SlaveRefused => e.type === 'SlaveRefused' && e.conn === conn);
 
 describe('a node id taken over again and again (two slaves with the same --addr)', () => {
   it('up to --flap-takeovers takeovers supersede; the next is refused and the holder keeps the node for the hold-down', async () => {
@@ -72,7 +79,11 @@ describe('a node id taken over again and again (two slaves with the same --addr)
       await clock.advance(1000);
       const t = await takeOver(master, i % 2 === 0 ? 10 : 90);
       expect(t.bound).toBe(true);
-      await waitForEvent(master, (e) => e.type === 'SlaveSuperseded' && e.conn === holder.conn && e.by === t.conn, `connection ${holder.conn} superseded`);
+      await waitForEvent(
+        master,
+        (e) => e.type === 'SlaveSuperseded' && e.conn === holder.conn && e.by === t.conn,
+        `connection ${holder.conn} superseded`,
+      );
       holder = t;
     }
     const heldLoad = master.projection.nodes.get(NODE)!.load;
@@ -93,7 +104,15 @@ describe('a node id taken over again and again (two slaves with the same --addr)
     expect(holder.cl.closed).toBe(false);
     expect(master.counters).toMatchObject({ refused: 1, flapping: 1 });
     expect(warnings()).toHaveLength(1);
-    expect(warnings()[0]).toMatchObject({ event: 'flapping', node: NODE, takeovers: 4, holder: holder.cl.remote, holderConn: holder.conn, refused: newcomer.cl.remote, holdDownMs: 120_000 });
+    expect(warnings()[0]).toMatchObject({
+      event: 'flapping',
+      node: NODE,
+      takeovers: 4,
+      holder: holder.cl.remote,
+      holderConn: holder.conn,
+      refused: newcomer.cl.remote,
+      holdDownMs: 120_000,
+    });
     expect(warnings()[0]!.msg).toContain(`by connections from ${holder.cl.remote} and ${newcomer.cl.remote}`);
 
     // during the hold-down: every other connection pushing for it is refused, no new warning
@@ -101,7 +120,11 @@ describe('a node id taken over again and again (two slaves with the same --addr)
       await clock.advance(20_000);
       const again = await takeOver(master, 66);
       expect(again.bound).toBe(false);
-      expect(refusedFor(await logEvents(master), again.conn)?.reason).toMatch(new RegExp(`^node ${NODE.replace(/\./g, '\\.')} is flapping: it stays with connection ${holder.conn} from ${holder.cl.remote} for another `));
+      expect(refusedFor(await logEvents(master), again.conn)?.reason).toMatch(
+        new RegExp(
+          `^node ${NODE.replace(/\./g, '\\.')} is flapping: it stays with connection ${holder.conn} from ${holder.cl.remote} for another `,
+        ),
+      );
     }
     expect(master.projection.nodes.get(NODE)).toMatchObject({ conn: holder.conn, load: heldLoad });
     expect(master.counters).toMatchObject({ refused: 4, flapping: 1 });
@@ -113,7 +136,11 @@ describe('a node id taken over again and again (two slaves with the same --addr)
     await clock.advance(FLAP.flapHoldDown);
     const after = await takeOver(master, 77);
     expect(after.bound).toBe(true);
-    await waitForEvent(master, (e) => e.type === 'SlaveSuperseded' && e.conn === holder.conn && e.by === after.conn, 'the holder superseded after the hold-down');
+    await waitForEvent(
+      master,
+      (e) => e.type === 'SlaveSuperseded' && e.conn === holder.conn && e.by === after.conn,
+      'the holder superseded after the hold-down',
+    );
 
     // the refused connections are gone from the state, and the log folds to the same state
     await master.recorder.flush();
@@ -147,13 +174,22 @@ describe('a node id taken over again and again (two slaves with the same --addr)
       // deadAfter past the test's clock time: the clock runs a minute ahead in steps that wait
       // for no HELLO_ACK, and a busy machine answers late; a slave giving its master up for
       // dead would let go of the node (the flap-hold-down is not about that).
-      const s = createSlave({ master: `127.0.0.1:${port}`, addr: NODE, load: () => load, interval: 1000, deadAfter: SLOW.deadAfter, scheduler: clock });
+      const s = createSlave({
+        master: `127.0.0.1:${port}`,
+        addr: NODE,
+        load: () => load,
+        interval: 1000,
+        deadAfter: SLOW.deadAfter,
+        scheduler: clock,
+      });
       s.on('error', () => {});
       cleanup.defer(`slave ${load}`, () => s.close());
     }
     // they supersede each other (each reconnects with its backoff) until the master sees the flapping
     await clock.advanceUntil(() => master.counters.flapping === 1, { step: 100, max: 60_000, what: 'flapping detected' });
-    await waitFor(() => master.projection.conns.size === 1 && master.projection.nodes.get(NODE)?.state === 'PUSH_LOAD_INFO', { what: 'one connection left, holding the node' });
+    await waitFor(() => master.projection.conns.size === 1 && master.projection.nodes.get(NODE)?.state === 'PUSH_LOAD_INFO', {
+      what: 'one connection left, holding the node',
+    });
     const held = master.projection.nodes.get(NODE)!;
     const { conn, load } = held;
     // a minute of the hold-down: the refused slave keeps trying, the node keeps its load and connection

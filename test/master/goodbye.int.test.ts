@@ -28,40 +28,56 @@ const ofConn = (conn: number) => (e: LedgerEvent) => 'conn' in e && e.conn === c
 describe('GOODBYE', () => {
   it.each([
     { what: 'without a payload', bytes: GOODBYE_FRAME, event: {}, reason: 'left' },
-    { what: 'with a reason', bytes: encodeGoodbye('drained for deploy'), event: { reason: 'drained for deploy' }, reason: 'left (drained for deploy)' },
-  ])('$what: SlaveLeft recorded, the node DOWN at once, the master closes the connection; nothing else changes', async ({ bytes, event, reason }) => {
-    const master = await startMaster(cleanup, SLOW);
-    const { cl, conn } = await pushed(master, { load: 10, addr: 'leaver:1', attrs: { zone: 'eu-1' } });
-    const { cl: other } = await pushed(master, { load: 20, addr: 'stayer:1' });
-    const before = doc(master);
+    {
+      what: 'with a reason',
+      bytes: encodeGoodbye('drained for deploy'),
+      event: { reason: 'drained for deploy' },
+      reason: 'left (drained for deploy)',
+    },
+  ])(
+    '$what: SlaveLeft recorded, the node DOWN at once, the master closes the connection; nothing else changes',
+    async ({ bytes, event, reason }) => {
+      const master = await startMaster(cleanup, SLOW);
+      const { cl, conn } = await pushed(master, { load: 10, addr: 'leaver:1', attrs: { zone: 'eu-1' } });
+      const { cl: other } = await pushed(master, { load: 20, addr: 'stayer:1' });
+      const before = doc(master);
 
-    const t0 = performance.now();
-    cl.send(bytes); // the client does not close: the master must
-    const closedAt = await cl.waitClosed(1000, 'the master to close the connection after GOODBYE');
-    expect(closedAt - t0).toBeLessThan(1000); // dead-after is 20 s
+      const t0 = performance.now();
+      cl.send(bytes); // the client does not close: the master must
+      const closedAt = await cl.waitClosed(1000, 'the master to close the connection after GOODBYE');
+      expect(closedAt - t0).toBeLessThan(1000); // dead-after is 20 s
 
-    const left = await waitForEvent(master, (e) => e.type === 'SlaveLeft', 'SlaveLeft in the log');
-    expect(left).toEqual({ seq: left.seq, ts: left.ts, type: 'SlaveLeft', conn, ...event });
-    const after = doc(master);
-    const leaver = before.nodes.find((n) => n.id === 'leaver:1')!;
-    expect(after.nodes).toEqual([{ ...leaver, state: 'DOWN', since: left.ts, reason }, before.nodes.find((n) => n.id === 'stayer:1')]);
-    expect(after.pending).toEqual([]);
-    expect(master.projection.conns.has(conn)).toBe(false);
-    expect((await api(master, '/v1/least-loaded')).body).toMatchObject({ id: 'stayer:1' });
-    const state = (await api(master, '/v1/state')).body as typeof after;
-    expect(state.nodes.find((n) => n.id === 'leaver:1')).toMatchObject({ state: 'DOWN', reason });
+      const left = await waitForEvent(master, (e) => e.type === 'SlaveLeft', 'SlaveLeft in the log');
+      expect(left).toEqual({ seq: left.seq, ts: left.ts, type: 'SlaveLeft', conn, ...event });
+      const after = doc(master);
+      const leaver = before.nodes.find((n) => n.id === 'leaver:1')!;
+      expect(after.nodes).toEqual([{ ...leaver, state: 'DOWN', since: left.ts, reason }, before.nodes.find((n) => n.id === 'stayer:1')]);
+      expect(after.pending).toEqual([]);
+      expect(master.projection.conns.has(conn)).toBe(false);
+      expect((await api(master, '/v1/least-loaded')).body).toMatchObject({ id: 'stayer:1' });
+      const state = (await api(master, '/v1/state')).body as typeof after;
+      expect(state.nodes.find((n) => n.id === 'leaver:1')).toMatchObject({ state: 'DOWN', reason });
 
-    // The connection's story ends with SlaveLeft: its close is not recorded a second time.
-    other.hello();
-    await waitFor(() => other.count('HELLO_ACK') === 1, { what: 'a round trip on the other connection' });
-    expect((await logEvents(master)).filter(ofConn(conn)).map((e) => e.type)).toEqual(['SlaveConnected', 'LoadPushed', 'SlaveLeft']);
-    expect(other.closed).toBe(false);
-  });
+      // The connection's story ends with SlaveLeft: its close is not recorded a second time.
+      other.hello();
+      await waitFor(() => other.count('HELLO_ACK') === 1, { what: 'a round trip on the other connection' });
+      expect((await logEvents(master)).filter(ofConn(conn)).map((e) => e.type)).toEqual(['SlaveConnected', 'LoadPushed', 'SlaveLeft']);
+      expect(other.closed).toBe(false);
+    },
+  );
 
   it('frames after GOODBYE (in the same write) are ignored', async () => {
     const master = await startMaster(cleanup, SLOW);
     const { cl, conn } = await pushed(master, { load: 10, addr: 'leaver:1' });
-    cl.send(Buffer.concat([HELLO_FRAME, GOODBYE_FRAME, encodePush({ load: 99, addr: 'leaver:1' }), HELLO_FRAME, encodePush({ load: 1, addr: 'new:1' })]));
+    cl.send(
+      Buffer.concat([
+        HELLO_FRAME,
+        GOODBYE_FRAME,
+        encodePush({ load: 99, addr: 'leaver:1' }),
+        HELLO_FRAME,
+        encodePush({ load: 1, addr: 'new:1' }),
+      ]),
+    );
     await cl.waitClosed();
     await waitForEvent(master, (e) => e.type === 'SlaveLeft', 'SlaveLeft in the log');
     const types = (await logEvents(master)).filter(ofConn(conn)).map((e) => e.type);
@@ -92,7 +108,9 @@ describe('GOODBYE', () => {
     await cl.waitClosed();
     const v = await waitForEvent(master, (e) => e.type === 'ProtocolViolated' && e.conn === conn, 'the violation');
     expect(v).toMatchObject({ code: ErrorCode.GOODBYE_MALFORMED });
-    expect(doc(master).nodes).toMatchObject([{ id: 'bad:1', state: 'DOWN', load: 10, reason: expect.stringMatching(/^protocol violation GOODBYE_MALFORMED: /) }]);
+    expect(doc(master).nodes).toMatchObject([
+      { id: 'bad:1', state: 'DOWN', load: 10, reason: expect.stringMatching(/^protocol violation GOODBYE_MALFORMED: /) },
+    ]);
     expect((await logEvents(master)).some((e) => e.type === 'SlaveLeft')).toBe(false);
   });
 
@@ -101,7 +119,14 @@ describe('GOODBYE', () => {
     // The slave's clock stands still: its 1 s close grace can never fire, so close() ends
     // because the master closed its side, however slow the machine.
     const clock = new ManualClock();
-    const slave = createSlave({ master: { host: '127.0.0.1', port: slavePort(master) }, addr: 'lib:1', load: () => 7, interval: 50, deadAfter: 20_000, scheduler: clock });
+    const slave = createSlave({
+      master: { host: '127.0.0.1', port: slavePort(master) },
+      addr: 'lib:1',
+      load: () => 7,
+      interval: 50,
+      deadAfter: 20_000,
+      scheduler: clock,
+    });
     cleanup.defer('slave.close()', () => slave.close());
     await waitFor(() => master.projection.nodes.get('lib:1')?.state === 'PUSH_LOAD_INFO', { what: 'lib:1 up' });
     await withTimeout(slave.close({ reason: 'SIGTERM' }), 10_000, 'slave.close() (the master closed its side: no grace timeout)');

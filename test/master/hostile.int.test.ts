@@ -50,7 +50,12 @@ const payloadSpec: fc.Arbitrary<PayloadSpec> = fc.oneof(
 );
 
 const RESERVED = new Set(['load', 'addr', 'capacity', '__proto__']);
-const attrValue: fc.Arbitrary<AttrValue> = fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean());
+const attrValue: fc.Arbitrary<AttrValue> = fc.oneof(
+  fc.string({ maxLength: 12 }),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.boolean(),
+);
 const attrs: fc.Arbitrary<Attrs> = fc.dictionary(
   fc.string({ maxLength: 8 }).filter((k) => !RESERVED.has(k)),
   attrValue,
@@ -58,7 +63,10 @@ const attrs: fc.Arbitrary<Attrs> = fc.dictionary(
 );
 
 const validPiece: fc.Arbitrary<Piece> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('hello' as const), type: fc.constantFrom(1 as const, 2 as const), payload: payloadSpec }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant('hello' as const), type: fc.constantFrom(1 as const, 2 as const), payload: payloadSpec }),
+  },
   {
     weight: 4,
     arbitrary: fc.record({
@@ -66,7 +74,10 @@ const validPiece: fc.Arbitrary<Piece> = fc.oneof(
       // Mostly the client's first address; sometimes its second (a violation once bound), or none (the remote IP).
       addr: fc.constantFrom<0 | 1 | null>(0, 0, 0, 0, 0, 0, 0, 0, 1, null),
       load: fc.oneof(fc.nat(1000), fc.double({ min: 0, noNaN: true, noDefaultInfinity: true })),
-      capacity: fc.option(fc.oneof(fc.integer({ min: 1, max: 64 }), fc.double({ min: Number.MIN_VALUE, noNaN: true, noDefaultInfinity: true })), { nil: undefined }),
+      capacity: fc.option(
+        fc.oneof(fc.integer({ min: 1, max: 64 }), fc.double({ min: Number.MIN_VALUE, noNaN: true, noDefaultInfinity: true })),
+        { nil: undefined },
+      ),
       attrs,
     }),
   },
@@ -82,7 +93,10 @@ const validPiece: fc.Arbitrary<Piece> = fc.oneof(
 
 const fatalPiece: fc.Arbitrary<Piece> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('badPush' as const), index: fc.nat(BAD_PAYLOADS.length - 1) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('oversized' as const), len: fc.integer({ min: 8193, max: 0xffff }), sent: fc.nat(300) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('oversized' as const), len: fc.integer({ min: 8193, max: 0xffff }), sent: fc.nat(300) }),
+  },
 );
 
 const garbagePiece: fc.Arbitrary<Piece> = fc.oneof(
@@ -111,7 +125,10 @@ const mixedPlan: fc.Arbitrary<ClientPlan> = fc.record({
   pieces: fc
     .tuple(
       fc.array(validPiece, { maxLength: 16 }),
-      fc.array(fc.oneof({ weight: 6, arbitrary: validPiece }, { weight: 1, arbitrary: fatalPiece }, { weight: 1, arbitrary: garbagePiece }), { maxLength: 8 }),
+      fc.array(
+        fc.oneof({ weight: 6, arbitrary: validPiece }, { weight: 1, arbitrary: fatalPiece }, { weight: 1, arbitrary: garbagePiece }),
+        { maxLength: 8 },
+      ),
     )
     .map(([prefix, rest]) => [...prefix, ...rest])
     .filter((pieces) => pieces.length > 0),
@@ -135,7 +152,12 @@ function build(piece: Piece, run: number, client: number): Buffer {
       // Only client 0 pushes without an addr (as 127.0.0.1): two clients doing it would
       // supersede each other in an order the model cannot know.
       const k = piece.addr === null && client !== 0 ? 0 : piece.addr;
-      return encodePush({ load: piece.load, capacity: piece.capacity, attrs: piece.attrs, ...(k === null ? {} : { addr: addrOf(run, client, k) }) });
+      return encodePush({
+        load: piece.load,
+        capacity: piece.capacity,
+        attrs: piece.attrs,
+        ...(k === null ? {} : { addr: addrOf(run, client, k) }),
+      });
     }
     case 'badPush':
       return frame(0, BAD_PAYLOADS[piece.index]!.payload);
@@ -157,7 +179,9 @@ function build(piece: Piece, run: number, client: number): Buffer {
 }
 
 function segments(stream: Buffer, fractions: readonly number[]): Buffer[] {
-  const points = [...new Set(fractions.map((f) => Math.floor(f * stream.length)))].filter((p) => p > 0 && p < stream.length).sort((a, b) => a - b);
+  const points = [...new Set(fractions.map((f) => Math.floor(f * stream.length)))]
+    .filter((p) => p > 0 && p < stream.length)
+    .sort((a, b) => a - b);
   const out: Buffer[] = [];
   let start = 0;
   for (const p of [...points, stream.length]) {
@@ -171,7 +195,9 @@ function segments(stream: Buffer, fractions: readonly number[]): Buffer[] {
 
 /** An event of one connection, as the model predicts it (no seq, ts or conn). */
 type Expected =
-  | { type: 'HelloReceived' | 'HelloAckSent' | 'HelloAckReceived' | 'SlaveDisconnected' | 'SlaveTimedOut' | 'SlaveSuperseded' | 'SlaveLeft' }
+  | {
+      type: 'HelloReceived' | 'HelloAckSent' | 'HelloAckReceived' | 'SlaveDisconnected' | 'SlaveTimedOut' | 'SlaveSuperseded' | 'SlaveLeft';
+    }
   | { type: 'LoadPushed'; node: string; load: number; capacity: number; attrs: Attrs }
   | { type: 'UnknownFrameSkipped'; code: number; length: number }
   | { type: 'ProtocolViolated'; code: string };
@@ -310,9 +336,12 @@ const waitLong = <T>(cond: () => T, opts: WaitOptions): ReturnType<typeof waitFo
 async function settle(clients: readonly RawClient[], fromSeq: number): Promise<void> {
   for (const client of clients) client.destroy();
   const remotes = new Set(clients.map((c) => c.remote));
-  const conns = (): number[] => events.flatMap((e) => (e.seq > fromSeq && e.type === 'SlaveConnected' && remotes.has(e.remote) ? [e.conn] : []));
+  const conns = (): number[] =>
+    events.flatMap((e) => (e.seq > fromSeq && e.type === 'SlaveConnected' && remotes.has(e.remote) ? [e.conn] : []));
   await waitLong(() => conns().length === clients.length, { what: 'every connection of the failed run to be recorded' }).catch(() => {});
-  await waitLong(() => conns().every((conn) => events.some((e) => 'conn' in e && e.conn === conn && ENDS.has(e.type))), { what: 'the failed run to end' }).catch(() => {});
+  await waitLong(() => conns().every((conn) => events.some((e) => 'conn' in e && e.conn === conn && ENDS.has(e.type))), {
+    what: 'the failed run to end',
+  }).catch(() => {});
   await master.recorder.flush();
 }
 
@@ -339,9 +368,12 @@ async function check(plans: readonly ClientPlan[]): Promise<void> {
     );
     const conns = await Promise.all(
       clients.map(async (client) => {
-        const connected = await waitLong(() => events.find((e) => e.seq > fromSeq && e.type === 'SlaveConnected' && e.remote === client.remote), {
-          what: `SlaveConnected for ${client.remote}`,
-        });
+        const connected = await waitLong(
+          () => events.find((e) => e.seq > fromSeq && e.type === 'SlaveConnected' && e.remote === client.remote),
+          {
+            what: `SlaveConnected for ${client.remote}`,
+          },
+        );
         return (connected as Extract<LedgerEvent, { type: 'SlaveConnected' }>).conn;
       }),
     );
@@ -352,7 +384,10 @@ async function check(plans: readonly ClientPlan[]): Promise<void> {
         const m = models[c]!;
         if (m.fatal !== undefined || m.left || !m.atBoundary) return;
         client.hello();
-        await waitLong(() => client.count('HELLO_ACK') === m.hellos + 1, { what: `the sentinel HELLO_ACK on ${client.remote}`, describe: () => client.count('HELLO_ACK') });
+        await waitLong(() => client.count('HELLO_ACK') === m.hellos + 1, {
+          what: `the sentinel HELLO_ACK on ${client.remote}`,
+          describe: () => client.count('HELLO_ACK'),
+        });
         m.events.push({ type: 'HelloReceived' }, { type: 'HelloAckSent' });
         const lastPush = m.events.findLast((e) => e.type === 'LoadPushed');
         if (lastPush) {
@@ -364,19 +399,25 @@ async function check(plans: readonly ClientPlan[]): Promise<void> {
     // A stream with a fatal error was closed by the master; every other client ends its side.
     await Promise.all(
       clients.map(async (client, c) => {
-        if (models[c]!.fatal !== undefined || models[c]!.left) await client.waitClosed(PATIENCE, `the master to close connection ${conns[c]} (${models[c]!.fatal})`);
+        if (models[c]!.fatal !== undefined || models[c]!.left)
+          await client.waitClosed(PATIENCE, `the master to close connection ${conns[c]} (${models[c]!.fatal})`);
         else client.socket.end();
       }),
     );
     await Promise.all(
       clients.map(async (client, c) => {
         const conn = conns[c]!;
-        const end = await waitLong(() => events.find((e) => 'conn' in e && e.conn === conn && ENDS.has(e.type)), { what: `the end of connection ${conn}` });
+        const end = await waitLong(() => events.find((e) => 'conn' in e && e.conn === conn && ENDS.has(e.type)), {
+          what: `the end of connection ${conn}`,
+        });
         const m = models[c]!;
         if (m.fatal === undefined && !m.left) m.events.push({ type: 'SlaveDisconnected' });
         // (a stream that says GOODBYE before any fatal error has no code: its SlaveLeft is in m.events)
         if (m.fatal !== undefined) expect(STABLE_CODES).toContain(m.fatal);
-        const got = events.filter((e) => 'conn' in e && e.conn === conn && e.type !== 'SlaveConnected').map(observed).filter((e) => e !== undefined);
+        const got = events
+          .filter((e) => 'conn' in e && e.conn === conn && e.type !== 'SlaveConnected')
+          .map(observed)
+          .filter((e) => e !== undefined);
         expect(got, `connection ${conn}: ${end.type}`).toEqual(m.events);
         await client.waitClosed(PATIENCE, `connection ${conn} closed`);
       }),
@@ -410,9 +451,16 @@ describe('hostile slaves against a live master', () => {
     const push = (load: number): Piece => ({ kind: 'push', addr: 0, load, capacity: undefined, attrs: { zone: 'z' } });
     // Three connections at a time, each with its own bad payload.
     for (let i = 0; i < BAD_PAYLOADS.length; i += 3) {
-      const plans = BAD_PAYLOADS.slice(i, i + 3).map((_, k): ClientPlan => ({ pieces: [push(10 + k), { kind: 'badPush', index: i + k }, push(99)], cuts: [] }));
+      const plans = BAD_PAYLOADS.slice(i, i + 3).map((_, k): ClientPlan => ({
+        pieces: [push(10 + k), { kind: 'badPush', index: i + k }, push(99)],
+        cuts: [],
+      }));
       // The model refuses each with the table's code; check() holds the master to the model.
-      plans.forEach((p, k) => expect(model(Buffer.concat(p.pieces.map((piece) => build(piece, 0, k)))).fatal, BAD_PAYLOADS[i + k]!.name).toBe(BAD_PAYLOADS[i + k]!.code));
+      plans.forEach((p, k) =>
+        expect(model(Buffer.concat(p.pieces.map((piece) => build(piece, 0, k)))).fatal, BAD_PAYLOADS[i + k]!.name).toBe(
+          BAD_PAYLOADS[i + k]!.code,
+        ),
+      );
       await check(plans);
     }
   });
@@ -420,7 +468,10 @@ describe('hostile slaves against a live master', () => {
   it('a GOODBYE after a push (type 3, as the type generator draws it often): SlaveLeft, the push stays, nothing after it is read', async () => {
     const push = (load: number): Piece => ({ kind: 'push', addr: 0, load, capacity: undefined, attrs: {} });
     const goodbye: Piece = { kind: 'unknown', type: 3, payload: { bytes: new Uint8Array(0) } };
-    const plans: ClientPlan[] = [{ pieces: [push(7), goodbye, push(99)], cuts: [] }, { pieces: [push(8)], cuts: [] }];
+    const plans: ClientPlan[] = [
+      { pieces: [push(7), goodbye, push(99)], cuts: [] },
+      { pieces: [push(8)], cuts: [] },
+    ];
     const m = model(Buffer.concat(plans[0]!.pieces.map((piece) => build(piece, 0, 0))));
     expect({ left: m.left, fatal: m.fatal }).toEqual({ left: true, fatal: undefined });
     await check(plans);

@@ -70,7 +70,9 @@ it(`${IDLE.toLocaleString('en')} idle connections do not slow healthy slaves`, a
   const t0 = performance.now();
   for (let opened = 0; opened < IDLE; opened += BATCH) {
     await withTimeout(
-      Promise.all(Array.from({ length: Math.min(BATCH, IDLE - opened) }, (_, k) => idleSlave(master.slavePort, `idle-${opened + k}:80`, sockets))),
+      Promise.all(
+        Array.from({ length: Math.min(BATCH, IDLE - opened) }, (_, k) => idleSlave(master.slavePort, `idle-${opened + k}:80`, sockets)),
+      ),
       10_000,
       `idle connections ${opened}..${opened + BATCH} to be acknowledged`,
     );

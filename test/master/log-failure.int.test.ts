@@ -167,7 +167,14 @@ describe('a log that stops taking writes', () => {
     const gaveUp = health.find((h) => h.type === 'gave-up') as Extract<HealthChange, { type: 'gave-up' }>;
     expect(gaveUp.downMs).toBeGreaterThanOrEqual(150);
     expect(gaveUp.error.message).toMatch(/ENOSPC/);
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${master.addresses.http!.port}/healthz`).then(() => false, () => true)), { what: 'the HTTP API to close' });
+    await waitFor(
+      async () =>
+        await fetch(`http://127.0.0.1:${master.addresses.http!.port}/healthz`).then(
+          () => false,
+          () => true,
+        ),
+      { what: 'the HTTP API to close' },
+    );
   });
 
   it('a failure while starting is a failed start (exit 1), not a master that never took a write', async () => {

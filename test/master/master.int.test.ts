@@ -17,7 +17,21 @@ import { HELLO_FRAME, encodePush, type PushFields } from '../../src/protocol/ind
 import { EventLog } from '../../storage/event-log.js';
 import { BAD_PAYLOADS } from '../protocol/helpers.js';
 import { Cleanup } from '../helpers/cleanup.js';
-import { FAST, api, pushedClient, rawClient, collectEvents, connOf, doc, logEvents, nodeState, slavePort, startMaster, waitForEvent, httpBase } from '../helpers/master.js';
+import {
+  FAST,
+  api,
+  pushedClient,
+  rawClient,
+  collectEvents,
+  connOf,
+  doc,
+  logEvents,
+  nodeState,
+  slavePort,
+  startMaster,
+  waitForEvent,
+  httpBase,
+} from '../helpers/master.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { RawClient, closedPort, rawFrame } from '../helpers/net.js';
 import { waitFor, withTimeout } from '../helpers/wait.js';
@@ -28,10 +42,12 @@ afterEach(() => cleanup.run());
 /** Timers out of the way: nothing is pinged or timed out during the test. */
 const SLOW = { helloInterval: 10_000, deadAfter: 20_000 } as const;
 
-const client = (master: Master, c: Cleanup = cleanup, opts: { answerHello?: boolean } = {}): Promise<RawClient> => rawClient(c, master, opts);
+const client = (master: Master, c: Cleanup = cleanup, opts: { answerHello?: boolean } = {}): Promise<RawClient> =>
+  rawClient(c, master, opts);
 
 /** A client whose push is committed: returns it with its conn number. */
-const pushed = (master: Master, fields: PushFields & { addr: string }, c: Cleanup = cleanup, opts: { answerHello?: boolean } = {}) => pushedClient(c, master, fields, opts);
+const pushed = (master: Master, fields: PushFields & { addr: string }, c: Cleanup = cleanup, opts: { answerHello?: boolean } = {}) =>
+  pushedClient(c, master, fields, opts);
 
 const ofConn = (conn: number) => (e: LedgerEvent) => 'conn' in e && e.conn === conn;
 
@@ -67,7 +83,9 @@ describe('HELLO', () => {
     const master = await startMaster(cleanup, SLOW);
     const cl = await client(master);
     cl.send(Buffer.concat([rawFrame(1, Buffer.from([0x00, 0x00, 0x00, 0x07, 0xff])), encodePush({ load: 3, addr: 'after-hello:1' })]));
-    await waitFor(() => cl.count('HELLO_ACK') === 1 && nodeState(master, 'after-hello:1') === 'PUSH_LOAD_INFO', { what: 'HELLO_ACK and the push' });
+    await waitFor(() => cl.count('HELLO_ACK') === 1 && nodeState(master, 'after-hello:1') === 'PUSH_LOAD_INFO', {
+      what: 'HELLO_ACK and the push',
+    });
     expect(master.projection.nodes.get('after-hello:1')?.load).toBe(3);
     expect(cl.closed).toBe(false);
   });
@@ -101,10 +119,18 @@ describe('HELLO', () => {
 
 // ---------------------------------------------------------------- bad input
 
-const TOO_LARGE = { name: 'PUSH_LOAD_INFO header announcing 8193 bytes', bytes: rawFrame(0, Buffer.alloc(8193)), code: ErrorCode.FRAME_TOO_LARGE };
+const TOO_LARGE = {
+  name: 'PUSH_LOAD_INFO header announcing 8193 bytes',
+  bytes: rawFrame(0, Buffer.alloc(8193)),
+  code: ErrorCode.FRAME_TOO_LARGE,
+};
 const BAD_FRAMES = [
   TOO_LARGE,
-  { name: 'PUSH_LOAD_INFO header announcing 65535 bytes, header only', bytes: Buffer.from([0x00, 0x00, 0xff, 0xff]), code: ErrorCode.FRAME_TOO_LARGE },
+  {
+    name: 'PUSH_LOAD_INFO header announcing 65535 bytes, header only',
+    bytes: Buffer.from([0x00, 0x00, 0xff, 0xff]),
+    code: ErrorCode.FRAME_TOO_LARGE,
+  },
   ...BAD_PAYLOADS.map((b) => ({ name: b.name, bytes: rawFrame(0, b.payload), code: b.code })),
 ];
 
@@ -126,7 +152,11 @@ describe('a malformed push (PROTOCOL.md "Errors")', () => {
 
     victim.send(bytes);
     await victim.waitClosed();
-    const violation = await waitForEvent(master, (e) => e.type === 'ProtocolViolated' && e.conn === conn, `ProtocolViolated for conn ${conn}`);
+    const violation = await waitForEvent(
+      master,
+      (e) => e.type === 'ProtocolViolated' && e.conn === conn,
+      `ProtocolViolated for conn ${conn}`,
+    );
     expect(violation).toMatchObject({ type: 'ProtocolViolated', conn, code });
     expect(typeof (violation as { reason: unknown }).reason).toBe('string');
 
@@ -138,26 +168,29 @@ describe('a malformed push (PROTOCOL.md "Errors")', () => {
     await waitFor(() => bystander.count('HELLO_ACK') === acksBefore + 1, { what: 'the bystander to be answered' });
     expect(nodeState(master, 'bystander:1')).toBe('PUSH_LOAD_INFO');
     // Exactly one event for the end of that connection.
-    const ends = (await logEvents(master)).filter((e) => ofConn(conn)(e) && ['ProtocolViolated', 'SlaveDisconnected', 'SlaveTimedOut'].includes(e.type));
+    const ends = (await logEvents(master)).filter(
+      (e) => ofConn(conn)(e) && ['ProtocolViolated', 'SlaveDisconnected', 'SlaveTimedOut'].includes(e.type),
+    );
     expect(ends.map((e) => e.type)).toEqual(['ProtocolViolated']);
   });
 
-  it.each([BAD_FRAMES[0]!, BAD_FRAMES.find((b) => b.code === ErrorCode.PUSH_BAD_LOAD)!, BAD_FRAMES.find((b) => b.code === ErrorCode.PUSH_NOT_MAP)!])(
-    'after a good push, $name: that node goes DOWN with the violation, its last load and attrs kept',
-    async ({ bytes, code }) => {
-      const addr = `victim-${code.toLowerCase()}:1`;
-      const { cl: victim, conn } = await pushed(master, { load: 7, addr, capacity: 2, attrs: { zone: 'eu-9' } });
-      const bystanderBefore = doc(master).nodes.find((n) => n.id === 'bystander:1');
-      victim.send(bytes);
-      await victim.waitClosed();
-      await waitForEvent(master, (e) => e.type === 'ProtocolViolated' && e.conn === conn, 'the violation');
-      const n = doc(master).nodes.find((x) => x.id === addr);
-      expect(n).toMatchObject({ state: 'DOWN', load: 7, capacity: 2, attrs: { zone: 'eu-9' } });
-      expect(n?.reason).toContain(code);
-      expect(doc(master).nodes.find((x) => x.id === 'bystander:1')).toEqual(bystanderBefore);
-      expect(master.projection.index.least()?.id).toBe('bystander:1');
-    },
-  );
+  it.each([
+    BAD_FRAMES[0]!,
+    BAD_FRAMES.find((b) => b.code === ErrorCode.PUSH_BAD_LOAD)!,
+    BAD_FRAMES.find((b) => b.code === ErrorCode.PUSH_NOT_MAP)!,
+  ])('after a good push, $name: that node goes DOWN with the violation, its last load and attrs kept', async ({ bytes, code }) => {
+    const addr = `victim-${code.toLowerCase()}:1`;
+    const { cl: victim, conn } = await pushed(master, { load: 7, addr, capacity: 2, attrs: { zone: 'eu-9' } });
+    const bystanderBefore = doc(master).nodes.find((n) => n.id === 'bystander:1');
+    victim.send(bytes);
+    await victim.waitClosed();
+    await waitForEvent(master, (e) => e.type === 'ProtocolViolated' && e.conn === conn, 'the violation');
+    const n = doc(master).nodes.find((x) => x.id === addr);
+    expect(n).toMatchObject({ state: 'DOWN', load: 7, capacity: 2, attrs: { zone: 'eu-9' } });
+    expect(n?.reason).toContain(code);
+    expect(doc(master).nodes.find((x) => x.id === 'bystander:1')).toEqual(bystanderBefore);
+    expect(master.projection.index.least()?.id).toBe('bystander:1');
+  });
 });
 
 describe('unknown frame types', () => {
@@ -194,16 +227,19 @@ describe('identity', () => {
   it.each([
     ['another addr', { load: 2, addr: 'other:1' }, 'other:1'],
     ['no addr (the remote IP)', { load: 2 }, '127.0.0.1'],
-  ])('a push naming %s on a bound connection → PUSH_ADDR_CHANGED, closed; the first node DOWN, no second node', async (_what, second, secondId) => {
-    const master = await startMaster(cleanup, SLOW);
-    const { cl, conn } = await pushed(master, { load: 1, addr: 'first:1' });
-    cl.push(second);
-    await cl.waitClosed();
-    const v = await waitForEvent(master, (e) => e.type === 'ProtocolViolated' && e.conn === conn, 'the violation');
-    expect(v).toMatchObject({ code: ErrorCode.PUSH_ADDR_CHANGED });
-    expect(doc(master).nodes.map((n) => [n.id, n.state, n.load])).toEqual([['first:1', 'DOWN', 1]]);
-    expect(master.projection.nodes.has(secondId)).toBe(false);
-  });
+  ])(
+    'a push naming %s on a bound connection → PUSH_ADDR_CHANGED, closed; the first node DOWN, no second node',
+    async (_what, second, secondId) => {
+      const master = await startMaster(cleanup, SLOW);
+      const { cl, conn } = await pushed(master, { load: 1, addr: 'first:1' });
+      cl.push(second);
+      await cl.waitClosed();
+      const v = await waitForEvent(master, (e) => e.type === 'ProtocolViolated' && e.conn === conn, 'the violation');
+      expect(v).toMatchObject({ code: ErrorCode.PUSH_ADDR_CHANGED });
+      expect(doc(master).nodes.map((n) => [n.id, n.state, n.load])).toEqual([['first:1', 'DOWN', 1]]);
+      expect(master.projection.nodes.has(secondId)).toBe(false);
+    },
+  );
 
   it('a push without addr binds the remote IP', async () => {
     const master = await startMaster(cleanup, SLOW);
@@ -314,7 +350,13 @@ describe('the log', () => {
     const master = await startMaster(cleanup, { ...SLOW, maxFrameRate: 0 });
     const cl = await client(master);
     const HELLOS = 2000;
-    cl.send(Buffer.concat([encodePush({ load: 1, addr: 'burst:1' }), ...Array.from({ length: HELLOS }, () => HELLO_FRAME), encodePush({ load: 2, addr: 'burst:1' })]));
+    cl.send(
+      Buffer.concat([
+        encodePush({ load: 1, addr: 'burst:1' }),
+        ...Array.from({ length: HELLOS }, () => HELLO_FRAME),
+        encodePush({ load: 2, addr: 'burst:1' }),
+      ]),
+    );
     await waitFor(() => cl.count('HELLO_ACK') === HELLOS, { what: `${HELLOS} HELLO_ACKs`, timeout: 10_000 });
     await waitFor(() => master.projection.nodes.get('burst:1')?.load === 2, { what: 'the last push' });
 
@@ -366,7 +408,12 @@ describe('HTTP API', () => {
 
   it('GET /v1/state: seq, master, nodes sorted by id with the documented fields', async () => {
     const master = await startMaster(cleanup, SLOW);
-    for (const [addr, load] of [['z:1', 1], ['m:1', 2], ['a:1', 3]] as const) await pushed(master, { load, addr, attrs: { v: load } });
+    for (const [addr, load] of [
+      ['z:1', 1],
+      ['m:1', 2],
+      ['a:1', 3],
+    ] as const)
+      await pushed(master, { load, addr, attrs: { v: load } });
     const r = await api(master, '/v1/state');
     expect(r.status).toBe(200);
     expect(r.body).toEqual(doc(master));
@@ -386,7 +433,11 @@ describe('HTTP API', () => {
     // no attribute holds a control or bidi character: a filter for one is a mistake, not "none"
     for (const path of ['/v1/least-loaded?zone=eu%1B', '/v1/nodes?z%E2%80%AEone=a', '/v1/least-loaded?policy=p2c&zone=%C2%85']) {
       const r = await api(master, path);
-      expect({ path, status: r.status, body: r.body }).toEqual({ path, status: 400, body: { error: expect.stringMatching(/holds the control character U\+/), code: 'BAD_ARGUMENT' } });
+      expect({ path, status: r.status, body: r.body }).toEqual({
+        path,
+        status: 400,
+        body: { error: expect.stringMatching(/holds the control character U\+/), code: 'BAD_ARGUMENT' },
+      });
     }
     const missing = await api(master, '/v1/nope');
     expect(missing.status).toBe(404);
@@ -470,7 +521,13 @@ describe('stop and restart', () => {
 
   it('stop() twice is safe: both resolve, one MasterStopped; the log folds twice to the final state', async () => {
     const dir = await cleanup.tempDir();
-    const master = await Master.start({ data: dir, listen: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, maxSlaves: 10, ...SLOW });
+    const master = await Master.start({
+      data: dir,
+      listen: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: 0 },
+      maxSlaves: 10,
+      ...SLOW,
+    });
     const cl = await client(master);
     cl.push({ load: 9, addr: 'once:1' });
     await waitFor(() => nodeState(master, 'once:1') === 'PUSH_LOAD_INFO', { what: 'once:1' });
@@ -547,4 +604,3 @@ describe('stop and restart', () => {
     expect(retry.projection.master.state).toBe('UP_LISTENING');
   });
 });
-

@@ -76,17 +76,34 @@ describe('mass-failure protection', () => {
     // until: the master's clock when it decided + --protect-for (ts is stamped a moment later)
     expect(started.until - started.ts).toBeGreaterThan(790);
     expect(started.until - started.ts).toBeLessThanOrEqual(800);
-    await waitFor(() => IDS.slice(0, 4).every((id) => master.projection.nodes.get(id)?.protected), { what: 'the four frozen nodes protected' });
+    await waitFor(() => IDS.slice(0, 4).every((id) => master.projection.nodes.get(id)?.protected), {
+      what: 'the four frozen nodes protected',
+    });
 
     // while it lasts: answers from the frozen ones' last loads, and it says so everywhere
     const least = await api(master, '/v1/least-loaded');
     expect(least.status).toBe(200);
-    expect(least.body).toMatchObject({ id: 'n1:1', load: 10, state: 'PUSH_LOAD_INFO', protected: true, reason: expect.stringMatching(/^no frame for /) });
+    expect(least.body).toMatchObject({
+      id: 'n1:1',
+      load: 10,
+      state: 'PUSH_LOAD_INFO',
+      protected: true,
+      reason: expect.stringMatching(/^no frame for /),
+    });
     const health = await api(master, '/healthz');
     expect(health.status).toBe(200);
-    expect(health.body).toMatchObject({ status: 'ok', protection: { since: started.ts, until: started.until, timedOut: 4, eligible: 6, nodes: IDS.slice(0, 4) } });
+    expect(health.body).toMatchObject({
+      status: 'ok',
+      protection: { since: started.ts, until: started.until, timedOut: 4, eligible: 6, nodes: IDS.slice(0, 4) },
+    });
     const served = await api<StateDocument>(master, '/v1/state');
-    expect(served.body.master.protection).toEqual({ since: started.ts, until: started.until, timedOut: 4, eligible: 6, nodes: IDS.slice(0, 4) });
+    expect(served.body.master.protection).toEqual({
+      since: started.ts,
+      until: started.until,
+      timedOut: 4,
+      eligible: 6,
+      nodes: IDS.slice(0, 4),
+    });
     expect(served.body.nodes.filter((n) => n.protected).map((n) => n.id)).toEqual(IDS.slice(0, 4));
     expect(served.body.nodes.every((n) => n.state === 'PUSH_LOAD_INFO')).toBe(true);
     const metrics = await (await fetch(`${httpBase(master)}/metrics`)).text();
@@ -105,7 +122,11 @@ describe('mass-failure protection', () => {
     const after = await api<StateDocument>(master, '/v1/state');
     expect(after.body.master).not.toHaveProperty('protection');
     for (const id of IDS.slice(0, 4)) {
-      expect(after.body.nodes.find((n) => n.id === id)).toMatchObject({ state: 'DOWN', since: ended.ts, reason: expect.stringMatching(/kept eligible by mass-failure protection until it ended \(expired\)$/) });
+      expect(after.body.nodes.find((n) => n.id === id)).toMatchObject({
+        state: 'DOWN',
+        since: ended.ts,
+        reason: expect.stringMatching(/kept eligible by mass-failure protection until it ended \(expired\)$/),
+      });
     }
     expect((await api(master, '/healthz')).body).not.toHaveProperty('protection');
     expect(await (await fetch(`${httpBase(master)}/metrics`)).text()).toMatch(/^loadledger_protection_active 0$/m);
@@ -152,7 +173,10 @@ describe('mass-failure protection', () => {
     expect(master.projection.index.size).toBe(3);
     for (const cl of cls.slice(0, 4)) cl.freeze();
     await waitFor(() => master.projection.nodes.get('n4:1')?.state === 'DOWN', { what: 'n4:1 DOWN', timeout: 3000 });
-    await waitFor(() => IDS.slice(0, 3).every((id) => master.projection.nodes.get(id)?.state === 'DOWN'), { what: 'the drained ones DOWN', timeout: 3000 });
+    await waitFor(() => IDS.slice(0, 3).every((id) => master.projection.nodes.get(id)?.state === 'DOWN'), {
+      what: 'the drained ones DOWN',
+      timeout: 3000,
+    });
     expect((await logEvents(master)).filter((e) => e.type === 'ProtectionStarted')).toEqual([]);
     expect((await api(master, '/v1/least-loaded')).body).toMatchObject({ id: 'n5:1' });
   });
@@ -205,7 +229,15 @@ describe('loadledger master --protect-*', () => {
     [['--protect-for', '30'], /--protect-for/],
     [['--protect-min-nodes', '0'], /--protect-min-nodes/],
   ])('%j: one line, exit 2', async (args, message) => {
-    const r = await runCli(cleanup, ['master', '--listen', '127.0.0.1:0', '--no-http', '--data', await cleanup.tempDir('loadledger-protect-'), ...args]);
+    const r = await runCli(cleanup, [
+      'master',
+      '--listen',
+      '127.0.0.1:0',
+      '--no-http',
+      '--data',
+      await cleanup.tempDir('loadledger-protect-'),
+      ...args,
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);

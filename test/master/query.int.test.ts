@@ -98,7 +98,8 @@ describe('binary QUERY', () => {
     raw.frames.forEach((f, i) => {
       if (f.type !== 'QUERY_REPLY') throw new Error(`frame ${i} is ${f.type}`);
       expect(f.reply.id).toBe(1000 + i);
-      if (i % 3 === 2) expect(f.reply).toMatchObject({ ok: false, code: ErrorCode.NO_ELIGIBLE_NODE, error: 'no eligible node matches zone=nowhere' });
+      if (i % 3 === 2)
+        expect(f.reply).toMatchObject({ ok: false, code: ErrorCode.NO_ELIGIBLE_NODE, error: 'no eligible node matches zone=nowhere' });
       else expect(f.reply).toMatchObject({ ok: true, node: { id: i % 3 === 0 ? 'b:1' : 'c:1' } });
     });
     const conn = await connOf(master, raw);
@@ -114,7 +115,12 @@ describe('binary QUERY', () => {
   it('answers NO_ELIGIBLE_NODE when nothing matches, or nothing is up', async () => {
     const master = await startMaster(cleanup, QUIET);
     const c = await client(master);
-    expect(await c.query()).toEqual({ id: 0, ok: false, code: 'NO_ELIGIBLE_NODE', error: 'no eligible node (none in state PUSH_LOAD_INFO)' });
+    expect(await c.query()).toEqual({
+      id: 0,
+      ok: false,
+      code: 'NO_ELIGIBLE_NODE',
+      error: 'no eligible node (none in state PUSH_LOAD_INFO)',
+    });
     const s = await RawClient.connect(slavePort(master));
     cleanup.defer('slave', () => s.destroy());
     s.push({ addr: 'x:1', load: 1, attrs: { zone: 'eu-1' } });
@@ -126,7 +132,12 @@ describe('binary QUERY', () => {
   it('answers an unknown policy or a bad argument with BAD_ARGUMENT and keeps the connection', async () => {
     const master = await masterWithNodes();
     const c = await client(master);
-    expect(await c.query({ policy: 'round-robin' })).toEqual({ id: 0, ok: false, code: 'BAD_ARGUMENT', error: 'policy must be one of least-loaded, p2c, capacity (got "round-robin")' });
+    expect(await c.query({ policy: 'round-robin' })).toEqual({
+      id: 0,
+      ok: false,
+      code: 'BAD_ARGUMENT',
+      error: 'policy must be one of least-loaded, p2c, capacity (got "round-robin")',
+    });
     const raw = await RawClient.connect(slavePort(master));
     cleanup.defer('raw', () => raw.destroy());
     raw.send(rawFrame(4, Buffer.from([0x82, 0xa2, 0x69, 0x64, 0x05, 0xa4, 0x77, 0x68, 0x65, 0x72, 0xc0]))); // {id: 5, wher: nil}

@@ -13,7 +13,13 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 it('a snapshot taken while retention deletes does not prune the snapshot retention just made', async () => {
-  const master = await startMaster(cleanup, { snapshotEvery: 0, snapshotInterval: 0, retainEvents: 300, retentionInterval: 3_600_000, maxSnapshots: 2 });
+  const master = await startMaster(cleanup, {
+    snapshotEvery: 0,
+    snapshotInterval: 0,
+    retainEvents: 300,
+    retentionInterval: 3_600_000,
+    maxSnapshots: 2,
+  });
   for (let r = 0; r < 10; r++) {
     for (let i = 0; i < 100; i++) master.recorder.record({ type: 'SlaveRefused', remote: `10.0.0.${r}:${i}`, reason: 'test' });
     await master.recorder.flush();

@@ -84,7 +84,14 @@ describe('retention', () => {
   it('by age: events older than --retain are deleted, a snapshot stays before the new start', async () => {
     let now = Date.UTC(2026, 10, 24, 3, 0, 0);
     const dir = await cleanup.tempDir('loadledger-retention-age-');
-    const master = await startMaster(cleanup, { data: dir, clock: () => now, helloInterval: 60_000, deadAfter: 60_000, retain: 60_000, retentionInterval: 60_000 });
+    const master = await startMaster(cleanup, {
+      data: dir,
+      clock: () => now,
+      helloInterval: 60_000,
+      deadAfter: 60_000,
+      retain: 60_000,
+      retentionInterval: 60_000,
+    });
     const client = await RawClient.connect(master.addresses.listen.port);
     cleanup.defer('client', () => client.destroy());
     const burst = Buffer.concat(Array.from({ length: 2000 }, () => HELLO_FRAME));

@@ -75,7 +75,14 @@ function startSlave(master: Master, tls: SlaveTlsOptions | undefined, opts: Part
 
 /** A TLS client that speaks the wire protocol by hand. */
 async function rawTls(master: Master, files: CertFiles): Promise<{ socket: TLSSocket; closed: Promise<void> }> {
-  const socket = tlsConnect({ host: '127.0.0.1', port: slavePort(master), ca: read(pki.ca), cert: read(files.cert), key: read(files.key), servername: 'localhost' });
+  const socket = tlsConnect({
+    host: '127.0.0.1',
+    port: slavePort(master),
+    ca: read(pki.ca),
+    cert: read(files.cert),
+    key: read(files.key),
+    servername: 'localhost',
+  });
   socket.on('error', () => {});
   socket.on('data', () => {});
   const closed = new Promise<void>((r) => socket.once('close', () => r()));
@@ -101,7 +108,12 @@ async function refusals(master: Master): Promise<SlaveRefused[]> {
 }
 
 async function waitRefused(master: Master, reason: string, timeout = 3000): Promise<SlaveRefused> {
-  return waitForEvent<SlaveRefused>(master, (e) => e.type === 'SlaveRefused' && e.reason.includes(reason), `a SlaveRefused "${reason}"`, timeout);
+  return waitForEvent<SlaveRefused>(
+    master,
+    (e) => e.type === 'SlaveRefused' && e.reason.includes(reason),
+    `a SlaveRefused "${reason}"`,
+    timeout,
+  );
 }
 
 // ---------------------------------------------------------------- tests
@@ -122,8 +134,16 @@ describe('TLS on the slave port', () => {
   // client here is 127.0.0.1.
   type BadClient = 'no certificate' | 'another CA' | 'expired' | 'plain TCP';
   it.each<[BadClient, string, string | undefined]>([
-    ['no certificate', 'tls: no client certificate (ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE)', 'TLS: the master requires a client certificate'],
-    ['another CA', 'tls: certificate verification failed (UNABLE_TO_VERIFY_LEAF_SIGNATURE)', 'TLS: the master closed the connection before sending anything'],
+    [
+      'no certificate',
+      'tls: no client certificate (ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE)',
+      'TLS: the master requires a client certificate',
+    ],
+    [
+      'another CA',
+      'tls: certificate verification failed (UNABLE_TO_VERIFY_LEAF_SIGNATURE)',
+      'TLS: the master closed the connection before sending anything',
+    ],
     ['expired', 'tls: certificate verification failed (CERT_HAS_EXPIRED)', 'TLS: the master closed the connection before sending anything'],
     ['plain TCP', 'tls: handshake failed: wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)', undefined],
   ])('%s: refused with "%s", never connected; the master serves others meanwhile', async (kind, reason, slaveSays) => {
@@ -229,7 +249,9 @@ describe('TLS on the slave port', () => {
     const { socket, closed } = await rawTls(master, gwA);
     push(socket, { load: 1, addr: '10.0.0.5:8080' });
     await withTimeout(closed, 3000, 'the master to close the connection');
-    expect((await waitForEvent<ProtocolViolated>(master, (e) => e.type === 'ProtocolViolated', 'the violation')).code).toBe('NODE_NOT_PERMITTED');
+    expect((await waitForEvent<ProtocolViolated>(master, (e) => e.type === 'ProtocolViolated', 'the violation')).code).toBe(
+      'NODE_NOT_PERMITTED',
+    );
 
     startSlave(master, slaveTls(gwA), { addr: '10.0.0.7:9000' });
     await waitFor(() => nodeState(master, '10.0.0.7:9000') === 'PUSH_LOAD_INFO', { what: 'the mapped node' });
@@ -293,8 +315,12 @@ describe("the slave's TLS options (createSlave)", () => {
     await waitFor(() => nodeState(master, '10.0.0.5:8080') === 'PUSH_LOAD_INFO', { what: 'the slave that verified localhost' });
     expect(byName.slave.connected).toBe(true);
     await waitFor(() => wrongName.reconnects.length >= 3 && wrongCa.reconnects.length >= 3, { what: 'the misconfigured slaves to retry' });
-    expect(new Set(wrongName.reconnects.map((r) => r.reason))).toEqual(new Set(['TLS: the master\'s certificate is not valid for "wrong.example" (ERR_TLS_CERT_ALTNAME_INVALID)']));
-    expect(new Set(wrongCa.reconnects.map((r) => r.reason.replace(/ \(.*/, '')))).toEqual(new Set(["TLS: the master's certificate is not trusted"]));
+    expect(new Set(wrongName.reconnects.map((r) => r.reason))).toEqual(
+      new Set(['TLS: the master\'s certificate is not valid for "wrong.example" (ERR_TLS_CERT_ALTNAME_INVALID)']),
+    );
+    expect(new Set(wrongCa.reconnects.map((r) => r.reason.replace(/ \(.*/, '')))).toEqual(
+      new Set(["TLS: the master's certificate is not trusted"]),
+    );
     // backoff grows as for a refused TCP connection
     expect(wrongName.reconnects.map((r) => r.attempt).slice(0, 3)).toEqual([1, 2, 3]);
     // the slave that does not trust the master never reached it as a slave
@@ -311,9 +337,12 @@ describe("the slave's TLS options (createSlave)", () => {
     await first.stop('restart');
     await waitFor(() => !slave.connected, { what: 'the slave to notice' });
     const second = await startTlsMaster({ http: null, data: dir, listen: { host: '127.0.0.1', port } });
-    await waitFor(() => nodeState(second, '10.0.0.5:8080') === 'PUSH_LOAD_INFO' && second.projection.nodes.get('10.0.0.5:8080')!.epoch === 2, {
-      what: 'the node back on the second master',
-    });
+    await waitFor(
+      () => nodeState(second, '10.0.0.5:8080') === 'PUSH_LOAD_INFO' && second.projection.nodes.get('10.0.0.5:8080')!.epoch === 2,
+      {
+        what: 'the node back on the second master',
+      },
+    );
     const connected = (await logEvents(second)).filter(ofType('SlaveConnected'));
     expect(connected.map((e: SlaveConnected) => e.identity)).toEqual(['gw-a', 'gw-a']);
   });
@@ -351,7 +380,9 @@ describe("the slave's TLS options (createSlave)", () => {
     expect(codeAndMessage({ cert: read(gwA.cert) })).toBe('BAD_ARGUMENT tls.key: tls.cert and tls.key go together');
     expect(codeAndMessage({ cert: read(gwA.key), key: read(gwA.key) })).toMatch(/^BAD_ARGUMENT tls.cert: no PEM certificate in it/);
     expect(codeAndMessage({ cert: read(gwA.cert), key: read(gwA.cert) })).toBe('BAD_ARGUMENT tls.key: not a PEM private key');
-    expect(codeAndMessage({ cert: read(gwA.cert), key: read(server.key) })).toBe('BAD_ARGUMENT tls.key: does not match the certificate of tls.cert');
+    expect(codeAndMessage({ cert: read(gwA.cert), key: read(server.key) })).toBe(
+      'BAD_ARGUMENT tls.key: does not match the certificate of tls.cert',
+    );
     expect(codeAndMessage({ ca: 'garbage' })).toMatch(/^BAD_ARGUMENT tls.ca: no PEM certificate/);
   });
 });

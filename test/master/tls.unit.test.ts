@@ -144,13 +144,17 @@ describe('checkIdentities (the --tls-identities file) names the position, never 
   });
 
   it('accepts hosts, host:port and bracketed IPv6', () => {
-    expect(checkIdentities({ a: ['10.0.0.1', 'gw:80', '[::1]', '[::1]:8080'] }, 'x')).toEqual({ a: ['10.0.0.1', 'gw:80', '[::1]', '[::1]:8080'] });
+    expect(checkIdentities({ a: ['10.0.0.1', 'gw:80', '[::1]', '[::1]:8080'] }, 'x')).toEqual({
+      a: ['10.0.0.1', 'gw:80', '[::1]', '[::1]:8080'],
+    });
   });
 });
 
 describe('handshake', () => {
   it('a failure after verification names the verification error', () => {
     const socket = { authorizationError: 'CERT_HAS_EXPIRED' } as unknown as TLSSocket;
-    expect(handshakeFailure(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), socket, 1000)).toBe('certificate verification failed (CERT_HAS_EXPIRED)');
+    expect(handshakeFailure(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), socket, 1000)).toBe(
+      'certificate verification failed (CERT_HAS_EXPIRED)',
+    );
   });
 });

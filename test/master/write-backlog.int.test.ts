@@ -70,13 +70,20 @@ it('slaves that never read are cut off at the write backlog limit, and the maste
   const rssBefore = master.rss();
   const addrs = Array.from({ length: DEAF }, (_, k) => `deaf-${k}:80`);
   const t0 = performance.now();
-  const sent = await withTimeout(Promise.all(addrs.map((a) => deafSlave(master.slavePort, a, sockets))), 30_000 * DEAF, 'the master to cut off every deaf slave');
+  const sent = await withTimeout(
+    Promise.all(addrs.map((a) => deafSlave(master.slavePort, a, sockets))),
+    30_000 * DEAF,
+    'the master to cut off every deaf slave',
+  );
   const ms = performance.now() - t0;
   const rssAfter = master.rss();
   // Each one's violation is in the log, folded onto its node.
   const nodes = (await master.state()).nodes;
   for (const a of addrs) {
-    expect(nodes.find((n) => n.id === a), a).toMatchObject({ state: 'DOWN', reason: expect.stringMatching(/^protocol violation WRITE_BACKLOG: /) });
+    expect(
+      nodes.find((n) => n.id === a),
+      a,
+    ).toMatchObject({ state: 'DOWN', reason: expect.stringMatching(/^protocol violation WRITE_BACKLOG: /) });
   }
   // Still serving, and its log still takes writes.
   await probe.hello();

@@ -102,7 +102,15 @@ describe('NodeDrained', () => {
     evolve(p, clock.stamp(ev.connected(1)));
     const push = clock.stamp(ev.pushed(1, 'c:1', 7, { capacity: 2 }));
     evolve(p, push);
-    expect(node(stateDocument(p), 'c:1')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 7, capacity: 2, epoch: 1, lastSeen: push.ts, since: push.ts, drained: true });
+    expect(node(stateDocument(p), 'c:1')).toMatchObject({
+      state: 'PUSH_LOAD_INFO',
+      load: 7,
+      capacity: 2,
+      epoch: 1,
+      lastSeen: push.ts,
+      since: push.ts,
+      drained: true,
+    });
     expect(eligible(p)).toEqual([]);
   });
 });
@@ -155,7 +163,16 @@ describe('NodeUndrained', () => {
 });
 
 describe('snapshots and folds', () => {
-  const log = [...twoUp, ev.drained('a:1', 'deploy'), ev.drained('c:1'), ev.pushed(1, 'a:1', 2), ev.connected(3), ev.pushed(3, 'd:1', 1), ev.drained('d:1'), ev.undrained('d:1')];
+  const log = [
+    ...twoUp,
+    ev.drained('a:1', 'deploy'),
+    ev.drained('c:1'),
+    ev.pushed(1, 'a:1', 2),
+    ev.connected(3),
+    ev.pushed(3, 'd:1', 1),
+    ev.drained('d:1'),
+    ev.undrained('d:1'),
+  ];
 
   it('a snapshot carries the drain (through the log encoding); folding on from it equals folding the whole log', () => {
     const stamped = new Stamper().stampAll(log);

@@ -34,17 +34,29 @@ const started = ev.masterStarted(1);
 
 describe('MasterStarted', () => {
   it('on an empty log: the master is UP_LISTENING in the given epoch, since the event', () => {
-    given().when(ev.masterStarted(1)).then(({ doc, event }) => {
-      expect(doc).toEqual({ seq: 1, master: { state: 'UP_LISTENING', epoch: 1, since: event.ts }, nodes: [], pending: [] });
-    });
+    given()
+      .when(ev.masterStarted(1))
+      .then(({ doc, event }) => {
+        expect(doc).toEqual({ seq: 1, master: { state: 'UP_LISTENING', epoch: 1, since: event.ts }, nodes: [], pending: [] });
+      });
   });
 
   it('nodes of the earlier epoch go DOWN, keep their last load and leave the index', () => {
-    given(started, ev.connected(1), ev.pushed(1, 'a:1', 5, { attrs: { zone: 'eu-1' } }), ev.connected(2), ev.pushed(2, 'b:1', 3), ev.connected(3))
+    given(
+      started,
+      ev.connected(1),
+      ev.pushed(1, 'a:1', 5, { attrs: { zone: 'eu-1' } }),
+      ev.connected(2),
+      ev.pushed(2, 'b:1', 3),
+      ev.connected(3),
+    )
       .when(ev.masterStarted(2))
       .then(({ doc, event, projection }) => {
         expect(doc.master).toEqual({ state: 'UP_LISTENING', epoch: 2, since: event.ts });
-        for (const [id, load] of [['a:1', 5], ['b:1', 3]] as const) {
+        for (const [id, load] of [
+          ['a:1', 5],
+          ['b:1', 3],
+        ] as const) {
           expect(node(doc, id)).toMatchObject({ state: 'DOWN', load, since: event.ts, epoch: 1, reason: 'master restarted (epoch 2)' });
         }
         expect(node(doc, 'a:1').attrs).toEqual({ zone: 'eu-1' });
@@ -118,7 +130,17 @@ describe('LoadPushed', () => {
       .then(({ doc, event, projection }) => {
         expect(doc.pending).toEqual([]);
         expect(doc.nodes).toEqual([
-          { id: 'gw:80', addr: 'gw:80', state: 'PUSH_LOAD_INFO', load: 12, capacity: 2, attrs: { zone: 'eu-1', canary: true }, lastSeen: event.ts, since: event.ts, epoch: 1 },
+          {
+            id: 'gw:80',
+            addr: 'gw:80',
+            state: 'PUSH_LOAD_INFO',
+            load: 12,
+            capacity: 2,
+            attrs: { zone: 'eu-1', canary: true },
+            lastSeen: event.ts,
+            since: event.ts,
+            epoch: 1,
+          },
         ]);
         expect(node(doc, 'gw:80')).not.toHaveProperty('reason');
         expect(projection.index.least()?.id).toBe('gw:80');
@@ -138,7 +160,13 @@ describe('LoadPushed', () => {
     given(started, ev.connected(1), ev.pushed(1, 'gw:80', 12))
       .when(ev.pushed(1, 'gw:80', 4, { attrs: { zone: 'eu-2' } }))
       .then(({ doc, before, event }) => {
-        expect(node(doc, 'gw:80')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 4, lastSeen: event.ts, since: node(before, 'gw:80').since, attrs: { zone: 'eu-2' } });
+        expect(node(doc, 'gw:80')).toMatchObject({
+          state: 'PUSH_LOAD_INFO',
+          load: 4,
+          lastSeen: event.ts,
+          since: node(before, 'gw:80').since,
+          attrs: { zone: 'eu-2' },
+        });
       });
   });
 
@@ -152,7 +180,15 @@ describe('LoadPushed', () => {
   });
 
   it('a load change reorders the index', () => {
-    given(started, ev.connected(1), ev.pushed(1, 'n30', 30), ev.connected(2), ev.pushed(2, 'n10', 10), ev.connected(3), ev.pushed(3, 'n20', 20))
+    given(
+      started,
+      ev.connected(1),
+      ev.pushed(1, 'n30', 30),
+      ev.connected(2),
+      ev.pushed(2, 'n10', 10),
+      ev.connected(3),
+      ev.pushed(3, 'n20', 20),
+    )
       .when(ev.pushed(2, 'n10', 40))
       .then(({ projection }) => {
         expect(indexOrder(projection)).toEqual(['n20', 'n30', 'n10']);
@@ -190,7 +226,9 @@ describe('LoadPushed', () => {
   });
 
   it('a push on a connection the log never saw open changes nothing', () => {
-    given(started, ev.connected(1)).when(ev.pushed(9, 'ghost:1', 1)).then(onlySeqChanged);
+    given(started, ev.connected(1))
+      .when(ev.pushed(9, 'ghost:1', 1))
+      .then(onlySeqChanged);
   });
 });
 
@@ -220,7 +258,9 @@ describe.each([
   });
 
   it('for a connection that is gone, changes nothing', () => {
-    given(started, ev.connected(1), ev.pushed(1, 'a:1', 5), ev.disconnected(1)).when(make(1)).then(onlySeqChanged);
+    given(started, ev.connected(1), ev.pushed(1, 'a:1', 5), ev.disconnected(1))
+      .when(make(1))
+      .then(onlySeqChanged);
   });
 });
 
@@ -232,7 +272,9 @@ describe.each([
   ['SlaveRefused', ev.refused('10.0.0.50:1234', 'max-slaves (1) reached')],
 ] as const)('%s', (_name, event) => {
   it('changes nothing but seq', () => {
-    given(started, ev.connected(1), ev.pushed(1, 'a:1', 5), ev.connected(2)).when(event).then(onlySeqChanged);
+    given(started, ev.connected(1), ev.pushed(1, 'a:1', 5), ev.connected(2))
+      .when(event)
+      .then(onlySeqChanged);
   });
 });
 
@@ -254,12 +296,22 @@ describe('SlaveRefused with a connection (a flapping hold-down refused its first
 describe.each([
   ['SlaveTimedOut', ev.timedOut(1, 3012), 'no frame for 3.0s'],
   ['SlaveDisconnected', ev.disconnected(1, 'closed by slave'), 'disconnected (closed by slave)'],
-  ['ProtocolViolated', ev.violated(1, 'PUSH_ADDR_CHANGED', 'connection bound to a:1 pushed for z:1'), 'protocol violation PUSH_ADDR_CHANGED: connection bound to a:1 pushed for z:1'],
+  [
+    'ProtocolViolated',
+    ev.violated(1, 'PUSH_ADDR_CHANGED', 'connection bound to a:1 pushed for z:1'),
+    'protocol violation PUSH_ADDR_CHANGED: connection bound to a:1 pushed for z:1',
+  ],
   ['SlaveLeft', ev.left(1), 'left'],
   ['SlaveLeft with a reason', ev.left(1, 'SIGTERM'), 'left (SIGTERM)'],
 ] as const)('%s', (_name, event, reason) => {
   it(`the node goes DOWN ("${reason}"), leaves the index, its last load stays visible`, () => {
-    given(started, ev.connected(1), ev.pushed(1, 'a:1', 10, { capacity: 3, attrs: { zone: 'eu-1' } }), ev.connected(2), ev.pushed(2, 'b:1', 20))
+    given(
+      started,
+      ev.connected(1),
+      ev.pushed(1, 'a:1', 10, { capacity: 3, attrs: { zone: 'eu-1' } }),
+      ev.connected(2),
+      ev.pushed(2, 'b:1', 20),
+    )
       .when(event)
       .then(({ doc, before, event: e, projection }) => {
         expect(node(doc, 'a:1')).toEqual({ ...node(before, 'a:1'), state: 'DOWN', since: e.ts, reason });
@@ -353,7 +405,10 @@ describe('folding a recorded log', () => {
   });
 
   /** Up to the kill -9 (the crash and restart after it are tested below). */
-  const twoEpochs = log.slice(0, log.findIndex((e) => e.type === 'MasterCrashed'));
+  const twoEpochs = log.slice(
+    0,
+    log.findIndex((e) => e.type === 'MasterCrashed'),
+  );
 
   it('gives the expected end state', () => {
     const d = stateDocument(foldEvents(createProjection(), twoEpochs));
@@ -369,7 +424,9 @@ describe('folding a recorded log', () => {
     ]);
     expect(d.nodes.find((n) => n.id === 'gw-d:8080')?.reason).toBe('left (SIGTERM)');
     expect(d.nodes.find((n) => n.id === 'gw-c:8080')?.drainReason).toBe('kernel upgrade');
-    expect(d.nodes.find((n) => n.id === 'gw-e:8080')?.reason).toBe('no frame for 3.0s; kept eligible by mass-failure protection until it ended (expired)');
+    expect(d.nodes.find((n) => n.id === 'gw-e:8080')?.reason).toBe(
+      'no frame for 3.0s; kept eligible by mass-failure protection until it ended (expired)',
+    );
     expect(d.pending.map((p) => p.conn)).toEqual([8]);
   });
 });
@@ -378,7 +435,7 @@ describe('MasterCrashed and LogDamaged (the next start after a kill -9, on a dam
   const log = new Stamper().stampAll(RECORDED_LOG);
   const at = (type: string): number => log.findIndex((e) => e.type === type) + 1;
 
-  it('MasterCrashed: the master is DOWN (crashed) from its epoch\'s last event, and so are its nodes, not from the restart', () => {
+  it("MasterCrashed: the master is DOWN (crashed) from its epoch's last event, and so are its nodes, not from the restart", () => {
     const crash = log[at('MasterCrashed') - 1]!;
     expect(crash.ts).toBeGreaterThan(T0 + 520);
     const d = stateDocument(foldEvents(createProjection(), log.slice(0, at('MasterCrashed'))));
@@ -392,13 +449,21 @@ describe('MasterCrashed and LogDamaged (the next start after a kill -9, on a dam
   it('LogDamaged keeps the master DOWN with the reason it had; MasterStarted brings it up without one', () => {
     const d = stateDocument(foldEvents(createProjection(), log.slice(0, at('LogDamaged'))));
     expect(d.master).toEqual({ state: 'DOWN', epoch: 2, since: T0 + 520, reason: 'crashed' });
-    const up = stateDocument(foldEvents(createProjection(), log.slice(0, log.findIndex((e) => e.type === 'LeaderElected'))));
+    const up = stateDocument(
+      foldEvents(
+        createProjection(),
+        log.slice(
+          0,
+          log.findIndex((e) => e.type === 'LeaderElected'),
+        ),
+      ),
+    );
     expect(up.master).toMatchObject({ state: 'UP_LISTENING', epoch: 3 });
     expect(up.master.reason).toBeUndefined();
     expect(up.nodes.find((n) => n.id === 'gw-b:8080')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 12 });
   });
 
-  it('LeaderElected (master HA): the term is recorded; the previous term\'s connections stay through its MasterStarted, until their slaves re-register or time out', () => {
+  it("LeaderElected (master HA): the term is recorded; the previous term's connections stay through its MasterStarted, until their slaves re-register or time out", () => {
     const started = log.findIndex((e) => e.type === 'LeaderElected') + 2;
     expect(log[started - 1]!.type).toBe('MasterStarted');
     const p = foldEvents(createProjection(), log.slice(0, started));
@@ -503,9 +568,30 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       load: fc.oneof(fc.integer({ min: 0, max: 3 }), fc.double({ min: 0, max: 100, noNaN: true, noDefaultInfinity: true })),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('life' as const), t: fc.constantFrom('helloReceived' as const, 'helloAckReceived' as const, 'unknownSkipped' as const), c: conn }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('noop' as const), t: fc.constantFrom('helloAckSent' as const, 'helloSent' as const, 'refused' as const), c: conn }) },
-  { weight: 3, arbitrary: fc.record({ k: fc.constant('end' as const), t: fc.constantFrom('timedOut' as const, 'disconnected' as const, 'violated' as const, 'left' as const), c: conn }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      k: fc.constant('life' as const),
+      t: fc.constantFrom('helloReceived' as const, 'helloAckReceived' as const, 'unknownSkipped' as const),
+      c: conn,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      k: fc.constant('noop' as const),
+      t: fc.constantFrom('helloAckSent' as const, 'helloSent' as const, 'refused' as const),
+      c: conn,
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      k: fc.constant('end' as const),
+      t: fc.constantFrom('timedOut' as const, 'disconnected' as const, 'violated' as const, 'left' as const),
+      c: conn,
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('supersede' as const), c: conn, by: conn }) },
   { weight: 1, arbitrary: fc.constant<Op>({ k: 'start' }) },
   { weight: 1, arbitrary: fc.constant<Op>({ k: 'stop' }) },

@@ -17,7 +17,6 @@ import { Stamper, T0, ev } from '../helpers/events.js';
 import { given, node } from '../helpers/given.js';
 import { stateText } from '../../src/cli/commands/query.js';
 
-
 const ids = (p: Projection): string[] => [...p.index.ordered()].map((n) => n.id);
 const UNTIL = T0 + 60_000;
 
@@ -33,7 +32,13 @@ describe('ProtectionStarted', () => {
       .when(ev.protectionStarted(['a:1', 'b:1', 'c:1'], 3, 4, UNTIL))
       .then(({ doc, event, projection }) => {
         expect(doc.master.protection).toEqual({ since: event.ts, until: UNTIL, timedOut: 3, eligible: 4, nodes: ['a:1', 'b:1', 'c:1'] });
-        expect(node(doc, 'a:1')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 10, since: event.ts, protected: true, reason: 'no frame for 0.2s' });
+        expect(node(doc, 'a:1')).toMatchObject({
+          state: 'PUSH_LOAD_INFO',
+          load: 10,
+          since: event.ts,
+          protected: true,
+          reason: 'no frame for 0.2s',
+        });
         expect(node(doc, 'b:1')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 20, protected: true });
         // c:1's timeout is still to come: an ordinary node until then
         expect(node(doc, 'c:1')).not.toHaveProperty('protected');
@@ -45,7 +50,13 @@ describe('ProtectionStarted', () => {
     given(...four, ev.timedOut(1, 200), ev.protectionStarted(['a:1', 'b:1', 'c:1'], 3, 4, UNTIL))
       .when(ev.timedOut(3, 205))
       .then(({ doc, before, projection }) => {
-        expect(node(doc, 'c:1')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 30, since: node(before, 'c:1').since, protected: true, reason: 'no frame for 0.2s' });
+        expect(node(doc, 'c:1')).toMatchObject({
+          state: 'PUSH_LOAD_INFO',
+          load: 30,
+          since: node(before, 'c:1').since,
+          protected: true,
+          reason: 'no frame for 0.2s',
+        });
         expect(projection.conns.has(3)).toBe(false);
         expect(projection.nodes.get('c:1')?.conn).toBeNull();
         expect(ids(projection)).toEqual(['a:1', 'b:1', 'c:1', 'd:1']);
@@ -84,7 +95,15 @@ describe('ProtectionStarted', () => {
 });
 
 describe('ProtectionEnded', () => {
-  const episode = [...four, ev.timedOut(1, 200), ev.protectionStarted(['a:1', 'b:1', 'c:1'], 3, 4, UNTIL), ev.timedOut(2, 201), ev.timedOut(3, 202), ev.connected(5), ev.pushed(5, 'b:1', 22)];
+  const episode = [
+    ...four,
+    ev.timedOut(1, 200),
+    ev.protectionStarted(['a:1', 'b:1', 'c:1'], 3, 4, UNTIL),
+    ev.timedOut(2, 201),
+    ev.timedOut(3, 202),
+    ev.connected(5),
+    ev.pushed(5, 'b:1', 22),
+  ];
 
   it('expired: the protected nodes still absent go DOWN, with why; the reconnected one stays', () => {
     given(...episode)
@@ -92,7 +111,14 @@ describe('ProtectionEnded', () => {
       .then(({ doc, event, projection }) => {
         expect(doc.master).not.toHaveProperty('protection');
         expect(projection.protection).toBeNull();
-        expect(node(doc, 'a:1')).toEqual(expect.objectContaining({ state: 'DOWN', load: 10, since: event.ts, reason: 'no frame for 0.2s; kept eligible by mass-failure protection until it ended (expired)' }));
+        expect(node(doc, 'a:1')).toEqual(
+          expect.objectContaining({
+            state: 'DOWN',
+            load: 10,
+            since: event.ts,
+            reason: 'no frame for 0.2s; kept eligible by mass-failure protection until it ended (expired)',
+          }),
+        );
         expect(node(doc, 'c:1')).toMatchObject({ state: 'DOWN', load: 30 });
         expect(node(doc, 'a:1')).not.toHaveProperty('protected');
         expect(node(doc, 'b:1')).toMatchObject({ state: 'PUSH_LOAD_INFO', load: 22 });
@@ -122,7 +148,12 @@ describe('ProtectionEnded', () => {
 });
 
 describe('protection in snapshots and explain', () => {
-  const log = new Stamper().stampAll([...four, ev.timedOut(1, 200), ev.protectionStarted(['a:1', 'b:1', 'c:1'], 3, 4, UNTIL), ev.timedOut(2, 201)]);
+  const log = new Stamper().stampAll([
+    ...four,
+    ev.timedOut(1, 200),
+    ev.protectionStarted(['a:1', 'b:1', 'c:1'], 3, 4, UNTIL),
+    ev.timedOut(2, 201),
+  ]);
 
   it('a snapshot taken during protection (through the log encoding) restores it exactly', () => {
     const p = foldEvents(createProjection(), log);
@@ -130,7 +161,15 @@ describe('protection in snapshots and explain', () => {
     expect(diffProjections(back, p)).toBeUndefined();
     expect(stateDocument(back)).toEqual(stateDocument(p));
     // and it goes on the same way
-    const end = new Stamper().stampAll([...four, ev.timedOut(1, 200), ev.protectionStarted(['a:1', 'b:1', 'c:1'], 3, 4, UNTIL), ev.timedOut(2, 201), ev.protectionEnded('expired')]).at(-1)!;
+    const end = new Stamper()
+      .stampAll([
+        ...four,
+        ev.timedOut(1, 200),
+        ev.protectionStarted(['a:1', 'b:1', 'c:1'], 3, 4, UNTIL),
+        ev.timedOut(2, 201),
+        ev.protectionEnded('expired'),
+      ])
+      .at(-1)!;
     expect(stateDocument(evolve(back, end))).toEqual(stateDocument(evolve(p, end)));
   });
 
@@ -142,7 +181,11 @@ describe('protection in snapshots and explain', () => {
   });
 
   it('explain tells the timeout, the restore by protection and the end', () => {
-    const all = [...log, ...new Stamper((s) => T0 + s * 10).stampAll([]), { seq: log.length + 1, ts: T0 + 9999, type: 'ProtectionEnded', reason: 'expired' } as LedgerEvent];
+    const all = [
+      ...log,
+      ...new Stamper((s) => T0 + s * 10).stampAll([]),
+      { seq: log.length + 1, ts: T0 + 9999, type: 'ProtectionEnded', reason: 'expired' } as LedgerEvent,
+    ];
     const x = new NodeExplainer('a:1');
     const p = createProjection();
     for (const e of all) {
@@ -157,7 +200,9 @@ describe('protection in snapshots and explain', () => {
       ['DOWN', 'PUSH_LOAD_INFO', 'ProtectionStarted'],
       ['PUSH_LOAD_INFO', 'DOWN', 'ProtectionEnded'],
     ]);
-    expect(text).toContain('DOWN → PUSH_LOAD_INFO (protected): mass-failure protection: 3 of 4 eligible nodes timed out within one dead-after window');
+    expect(text).toContain(
+      'DOWN → PUSH_LOAD_INFO (protected): mass-failure protection: 3 of 4 eligible nodes timed out within one dead-after window',
+    );
     expect(text).toContain('PUSH_LOAD_INFO (protected) → DOWN: mass-failure protection ended (expired) before it reconnected');
     // b:1 timed out during protection: no state change, but the flag is shown
     const y = new NodeExplainer('b:1');
@@ -167,15 +212,22 @@ describe('protection in snapshots and explain', () => {
       evolve(q, e);
       y.after(q, e);
     }
-    expect(formatTransitions(y.transitions)).toContain('PUSH_LOAD_INFO → PUSH_LOAD_INFO (protected): no frame for 0.2s (last HELLO never, last load 20); mass-failure protection is on: kept eligible with its last load');
+    expect(formatTransitions(y.transitions)).toContain(
+      'PUSH_LOAD_INFO → PUSH_LOAD_INFO (protected): no frame for 0.2s (last HELLO never, last load 20); mass-failure protection is on: kept eligible with its last load',
+    );
   });
 });
 
 describe('the state table (query state, replay)', () => {
   it('says protection is on, and which nodes it keeps', () => {
-    const p = foldEvents(createProjection(), new Stamper().stampAll([...four, ev.timedOut(1, 200), ev.protectionStarted(['a:1', 'b:1', 'c:1'], 3, 4, UNTIL)]));
+    const p = foldEvents(
+      createProjection(),
+      new Stamper().stampAll([...four, ev.timedOut(1, 200), ev.protectionStarted(['a:1', 'b:1', 'c:1'], 3, 4, UNTIL)]),
+    );
     const text = stateText(stateDocument(p));
-    expect(text).toContain(`mass-failure protection since ${new Date(p.protection!.since).toISOString()} until ${new Date(UNTIL).toISOString()} at the latest: 3 of 4 eligible nodes timed out at once`);
+    expect(text).toContain(
+      `mass-failure protection since ${new Date(p.protection!.since).toISOString()} until ${new Date(UNTIL).toISOString()} at the latest: 3 of 4 eligible nodes timed out at once`,
+    );
     expect(text).toMatch(/^a:1 +PUSH_LOAD_INFO .*protected: no frame for 0\.2s$/m);
     expect(text).not.toMatch(/^d:1 .*protected/m);
   });

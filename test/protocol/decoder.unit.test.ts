@@ -6,8 +6,25 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { FrameDecoder } from '../../src/protocol/decoder.js';
-import { GOODBYE_FRAME, HELLO_ACK_FRAME, HELLO_FRAME, encodeFrame, encodeGoodbye, encodePush, encodePushPayload } from '../../src/protocol/encoder.js';
-import { DEFAULT_LIMITS, GOODBYE_MAX_PAYLOAD, MsgType, QUERY_MAX_PAYLOAD, type Attrs, type Frame, type LoadInfo, type PushLimits } from '../../src/protocol/messages.js';
+import {
+  GOODBYE_FRAME,
+  HELLO_ACK_FRAME,
+  HELLO_FRAME,
+  encodeFrame,
+  encodeGoodbye,
+  encodePush,
+  encodePushPayload,
+} from '../../src/protocol/encoder.js';
+import {
+  DEFAULT_LIMITS,
+  GOODBYE_MAX_PAYLOAD,
+  MsgType,
+  QUERY_MAX_PAYLOAD,
+  type Attrs,
+  type Frame,
+  type LoadInfo,
+  type PushLimits,
+} from '../../src/protocol/messages.js';
 import {
   BAD_PAYLOADS,
   byteByByte,
@@ -130,7 +147,12 @@ describe('FrameDecoder', () => {
   describe('any segmentation', () => {
     const stream = bytes(
       encodeGoodbye('SIGTERM'),
-      encodePush({ load: 1.5, addr: 'node-1.example.com:8080', capacity: 4, attrs: { zone: 'eu-west-1', version: 3, canary: true, temp: -12 } }),
+      encodePush({
+        load: 1.5,
+        addr: 'node-1.example.com:8080',
+        capacity: 4,
+        attrs: { zone: 'eu-west-1', version: 3, canary: true, temp: -12 },
+      }),
       HELLO_FRAME,
       HELLO_ACK_FRAME,
       GOODBYE_FRAME, // a pure decoder goes on after it: ignoring what follows is the master's rule
@@ -319,9 +341,17 @@ describe('FrameDecoder', () => {
 
     it.each([
       { first: 'HELLO', chunk: bytes(HELLO_FRAME, HELLO_ACK_FRAME, encodePush({ load: 1 }), HELLO_FRAME.subarray(0, 2)), frame: HELLO },
-      { first: 'PUSH_LOAD_INFO', chunk: bytes(encodePush({ load: 1 }), HELLO_ACK_FRAME, encodePush({ load: 2 }), HELLO_FRAME.subarray(0, 2)), frame: push({ load: 1 }) },
+      {
+        first: 'PUSH_LOAD_INFO',
+        chunk: bytes(encodePush({ load: 1 }), HELLO_ACK_FRAME, encodePush({ load: 2 }), HELLO_FRAME.subarray(0, 2)),
+        frame: push({ load: 1 }),
+      },
       { first: 'UNKNOWN', chunk: bytes(frame(9, [1]), HELLO_ACK_FRAME, HELLO_FRAME.subarray(0, 2)), frame: unknown(9, 1) },
-      { first: 'GOODBYE', chunk: bytes(encodeGoodbye('x'), encodePush({ load: 1 }), GOODBYE_FRAME, HELLO_FRAME.subarray(0, 2)), frame: goodbye('x') },
+      {
+        first: 'GOODBYE',
+        chunk: bytes(encodeGoodbye('x'), encodePush({ load: 1 }), GOODBYE_FRAME, HELLO_FRAME.subarray(0, 2)),
+        frame: goodbye('x'),
+      },
     ])('stops in the middle of a chunk when the sink closes it from the $first callback', ({ chunk, frame: f }) => {
       const seen: Frame[] = [];
       const d: FrameDecoder = new FrameDecoder({
@@ -343,7 +373,8 @@ describe('FrameDecoder', () => {
     const gb = (payload: ByteLike): Buffer => frame(MsgType.GOODBYE, payload);
     const reason = (v: Buffer): Buffer => mp.map([['reason', v]]);
     /** A valid GOODBYE payload of exactly GOODBYE_MAX_PAYLOAD bytes: a 256-byte reason and a padding key. */
-    const fullPayload = (): Buffer => bytes(mp.map16Header(2), mp.str('reason'), mp.str16('r'.repeat(256)), mp.str('pad'), mp.str8('p'.repeat(237)));
+    const fullPayload = (): Buffer =>
+      bytes(mp.map16Header(2), mp.str('reason'), mp.str16('r'.repeat(256)), mp.str('pad'), mp.str8('p'.repeat(237)));
 
     it.each([
       { name: 'empty payload', payload: [], frame: GOODBYE },
@@ -355,7 +386,14 @@ describe('FrameDecoder', () => {
       { name: 'reason of 256 bytes in 128 two-byte characters', payload: reason(mp.str('é'.repeat(128))), frame: goodbye('é'.repeat(128)) },
       {
         name: 'keys of later versions (ignored) around the reason',
-        payload: mp.map([['at', mp.uint32(7)], ['reason', mp.str('deploy')], ['drain', mp.true], ['w', mp.float64(0.5)], ['n', mp.int64(-3n)], ['s', mp.str('x')]]),
+        payload: mp.map([
+          ['at', mp.uint32(7)],
+          ['reason', mp.str('deploy')],
+          ['drain', mp.true],
+          ['w', mp.float64(0.5)],
+          ['n', mp.int64(-3n)],
+          ['s', mp.str('x')],
+        ]),
         frame: goodbye('deploy'),
       },
       { name: 'only keys of later versions', payload: mp.map([['x', mp.fixint(-1)]]), frame: GOODBYE },
@@ -373,13 +411,16 @@ describe('FrameDecoder', () => {
       expect(outcome(decodeAll(gb(fullPayload()), { maxPayload: 0 }))).toEqual([goodbye('r'.repeat(256))]);
     });
 
-    it.each([false, true])(`reports FRAME_TOO_LARGE for a GOODBYE of ${GOODBYE_MAX_PAYLOAD + 1} bytes from the header alone (split header: %s)`, (split) => {
-      const header = gb(bytes(fullPayload(), [0])).subarray(0, 4);
-      const r = decodeChunks(split ? [header.subarray(0, 3), header.subarray(3)] : [header]);
-      expect(outcome(r)).toEqual([{ error: ErrorCode.FRAME_TOO_LARGE }]);
-      expect(r.maxBuffered).toBeLessThanOrEqual(3);
-      expect(r.decoder.closed).toBe(true);
-    });
+    it.each([false, true])(
+      `reports FRAME_TOO_LARGE for a GOODBYE of ${GOODBYE_MAX_PAYLOAD + 1} bytes from the header alone (split header: %s)`,
+      (split) => {
+        const header = gb(bytes(fullPayload(), [0])).subarray(0, 4);
+        const r = decodeChunks(split ? [header.subarray(0, 3), header.subarray(3)] : [header]);
+        expect(outcome(r)).toEqual([{ error: ErrorCode.FRAME_TOO_LARGE }]);
+        expect(r.maxBuffered).toBeLessThanOrEqual(3);
+        expect(r.decoder.closed).toBe(true);
+      },
+    );
 
     it('holds an incomplete GOODBYE until its last byte arrives', () => {
       const f = encodeGoodbye('SIGTERM');
@@ -408,8 +449,20 @@ describe('FrameDecoder', () => {
       { name: 'an integer key', payload: mp.map([[mp.fixint(1), mp.str('bye')]]) },
       { name: 'key "__proto__"', payload: mp.map([['__proto__', mp.str('x')]]) },
       { name: 'a key of 65 bytes', payload: mp.map([['k'.repeat(65), mp.true]]) },
-      { name: 'a duplicate reason', payload: mp.map([['reason', mp.str('a')], ['reason', mp.str('b')]]) },
-      { name: 'a duplicate other key', payload: mp.map([['x', mp.true], ['x', mp.true]]) },
+      {
+        name: 'a duplicate reason',
+        payload: mp.map([
+          ['reason', mp.str('a')],
+          ['reason', mp.str('b')],
+        ]),
+      },
+      {
+        name: 'a duplicate other key',
+        payload: mp.map([
+          ['x', mp.true],
+          ['x', mp.true],
+        ]),
+      },
       { name: 'a nested map under another key', payload: mp.map([['x', mp.map([])]]) },
       { name: 'nil under another key', payload: mp.map([['x', mp.nil]]) },
       { name: 'NaN under another key', payload: mp.map([['x', mp.float64(NaN)]]) },
@@ -466,7 +519,11 @@ describe('FrameDecoder', () => {
     // A valid push payload with a few bytes overwritten or cut off.
     const mutatedPush = fc
       .tuple(
-        fc.record({ load: fc.double({ min: 0, noNaN: true }), addr: fc.constantFrom('h', 'h:1', '[::1]:2'), attrs: fc.dictionary(fc.string({ maxLength: 4 }), fc.oneof(fc.string(), fc.boolean(), fc.integer()), { maxKeys: 3 }) }),
+        fc.record({
+          load: fc.double({ min: 0, noNaN: true }),
+          addr: fc.constantFrom('h', 'h:1', '[::1]:2'),
+          attrs: fc.dictionary(fc.string({ maxLength: 4 }), fc.oneof(fc.string(), fc.boolean(), fc.integer()), { maxKeys: 3 }),
+        }),
         fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
         fc.option(fc.nat(), { nil: undefined }),
       )
@@ -477,7 +534,9 @@ describe('FrameDecoder', () => {
       });
     const garbageStream = fc.oneof(
       fc.uint8Array({ maxLength: 512 }),
-      fc.array(fc.oneof(validFrame, anyFrame, mutatedPush, fc.uint8Array({ maxLength: 8 })), { maxLength: 10 }).map((parts) => bytes(...parts)),
+      fc
+        .array(fc.oneof(validFrame, anyFrame, mutatedPush, fc.uint8Array({ maxLength: 8 })), { maxLength: 10 })
+        .map((parts) => bytes(...parts)),
     );
     const limitsArb = fc.option(
       fc.record(
@@ -499,7 +558,13 @@ describe('FrameDecoder', () => {
           const maxPayload = Math.max({ ...DEFAULT_LIMITS, ...limits }.maxPayload, GOODBYE_MAX_PAYLOAD, QUERY_MAX_PAYLOAD);
           let r!: DecodeResult;
           expect(() => {
-            r = decodeChunks(splitAt(stream, cuts.map((c) => c % (stream.length + 1))), limits);
+            r = decodeChunks(
+              splitAt(
+                stream,
+                cuts.map((c) => c % (stream.length + 1)),
+              ),
+              limits,
+            );
           }).not.toThrow();
           expect(r.errors.length).toBeLessThanOrEqual(1);
           if (r.errors.length === 1) {
@@ -536,24 +601,32 @@ describe('FrameDecoder', () => {
     describe('pause and resume (backpressure)', () => {
       it('pausing after any frames and resuming later changes nothing that is reported', () => {
         fc.assert(
-          fc.property(garbageStream, fc.array(fc.nat(), { maxLength: 20 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 32 }), (stream, cuts, pauseAfter) => {
-            const events: Array<Frame | { error: ErrorCode }> = [];
-            let n = 0;
-            const decoder: FrameDecoder = new FrameDecoder({
-              frame: (f) => {
-                events.push(f);
-                if (pauseAfter[n++ % pauseAfter.length]) decoder.pause();
-              },
-              error: (e) => events.push({ error: e.code }),
-            });
-            for (const chunk of splitAt(stream, cuts.map((c) => c % (stream.length + 1)))) {
-              decoder.push(chunk);
-              // resume only sometimes before the next chunk: input arrives while paused too
-              if (decoder.isPaused && n % 2 === 0) decoder.resume();
-            }
-            while (decoder.isPaused) decoder.resume();
-            expect(events).toEqual(outcome(decodeAll(stream)));
-          }),
+          fc.property(
+            garbageStream,
+            fc.array(fc.nat(), { maxLength: 20 }),
+            fc.array(fc.boolean(), { minLength: 1, maxLength: 32 }),
+            (stream, cuts, pauseAfter) => {
+              const events: Array<Frame | { error: ErrorCode }> = [];
+              let n = 0;
+              const decoder: FrameDecoder = new FrameDecoder({
+                frame: (f) => {
+                  events.push(f);
+                  if (pauseAfter[n++ % pauseAfter.length]) decoder.pause();
+                },
+                error: (e) => events.push({ error: e.code }),
+              });
+              for (const chunk of splitAt(
+                stream,
+                cuts.map((c) => c % (stream.length + 1)),
+              )) {
+                decoder.push(chunk);
+                // resume only sometimes before the next chunk: input arrives while paused too
+                if (decoder.isPaused && n % 2 === 0) decoder.resume();
+              }
+              while (decoder.isPaused) decoder.resume();
+              expect(events).toEqual(outcome(decodeAll(stream)));
+            },
+          ),
           { numRuns: 1000 },
         );
       });
@@ -612,7 +685,14 @@ describe('FrameDecoder', () => {
     });
 
     it('honours maxKeyBytes', () => {
-      const withKey = (k: string): Buffer => frame(0, mp.map([['load', mp.fixint(1)], [k, mp.true]]));
+      const withKey = (k: string): Buffer =>
+        frame(
+          0,
+          mp.map([
+            ['load', mp.fixint(1)],
+            [k, mp.true],
+          ]),
+        );
       expect(codes(withKey('zone'), { maxKeyBytes: 4 })).toEqual([]);
       expect(codes(withKey('zones'), { maxKeyBytes: 4 })).toEqual([ErrorCode.PUSH_KEY_TOO_LONG]);
       expect(codes(withKey('k'.repeat(100)), { maxKeyBytes: 100 })).toEqual([]);
@@ -620,7 +700,14 @@ describe('FrameDecoder', () => {
     });
 
     it('honours maxStringBytes, for attributes and addr', () => {
-      const withValue = (k: string, v: string): Buffer => frame(0, mp.map([['load', mp.fixint(1)], [k, mp.str(v)]]));
+      const withValue = (k: string, v: string): Buffer =>
+        frame(
+          0,
+          mp.map([
+            ['load', mp.fixint(1)],
+            [k, mp.str(v)],
+          ]),
+        );
       expect(codes(withValue('zone', 'abc'), { maxStringBytes: 3 })).toEqual([]);
       expect(codes(withValue('zone', 'abcd'), { maxStringBytes: 3 })).toEqual([ErrorCode.PUSH_VALUE_TOO_LONG]);
       expect(codes(withValue('addr', 'host'), { maxStringBytes: 3 })).toEqual([ErrorCode.PUSH_VALUE_TOO_LONG]);
@@ -631,9 +718,18 @@ describe('FrameDecoder', () => {
     it('keeps the defaults for the limits it is not given', () => {
       expect(codes(frame(0, attrsMap(33)), { maxKeyBytes: 100 })).toEqual([ErrorCode.PUSH_TOO_MANY_ATTRS]);
       expect(codes(frame(0, pushPayloadOfSize(8193)), { maxAttrs: 100 })).toEqual([ErrorCode.FRAME_TOO_LARGE]);
-      expect(codes(frame(0, mp.map([['load', mp.fixint(1)], ['k'.repeat(65), mp.true]])), { maxPayload: 100 })).toEqual([
-        ErrorCode.PUSH_KEY_TOO_LONG,
-      ]);
+      expect(
+        codes(
+          frame(
+            0,
+            mp.map([
+              ['load', mp.fixint(1)],
+              ['k'.repeat(65), mp.true],
+            ]),
+          ),
+          { maxPayload: 100 },
+        ),
+      ).toEqual([ErrorCode.PUSH_KEY_TOO_LONG]);
     });
 
     it('keeps limits per decoder', () => {

@@ -5,7 +5,17 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DnsType, encodeAnswer, ipv4Bytes, ipv6Bytes, parseQuery, udpLimit, type DnsAnswer, type DnsQuery, type DnsRecord } from '../../src/protocol/dns.js';
+import {
+  DnsType,
+  encodeAnswer,
+  ipv4Bytes,
+  ipv6Bytes,
+  parseQuery,
+  udpLimit,
+  type DnsAnswer,
+  type DnsQuery,
+  type DnsRecord,
+} from '../../src/protocol/dns.js';
 import { query, readAnswer } from '../helpers/dns.js';
 
 function parsed(b: Uint8Array): DnsQuery {
@@ -16,8 +26,17 @@ function parsed(b: Uint8Array): DnsQuery {
 
 describe('parseQuery', () => {
   it('reads the question (lower case), RD, the id and EDNS (size, version, options)', () => {
-    expect(parsed(query('Least.LoadLedger', DnsType.A))).toEqual({ id: 0x1234, rd: true, cd: false, question: { name: 'least.loadledger', type: DnsType.A, class: 1 } });
-    expect(parsed(query('_nodes._tcp.loadledger', DnsType.SRV, { udpSize: 4096, cookie: true })).edns).toEqual({ udpSize: 4096, version: 0, do: false });
+    expect(parsed(query('Least.LoadLedger', DnsType.A))).toEqual({
+      id: 0x1234,
+      rd: true,
+      cd: false,
+      question: { name: 'least.loadledger', type: DnsType.A, class: 1 },
+    });
+    expect(parsed(query('_nodes._tcp.loadledger', DnsType.SRV, { udpSize: 4096, cookie: true })).edns).toEqual({
+      udpSize: 4096,
+      version: 0,
+      do: false,
+    });
     expect(parsed(query('', DnsType.SOA)).question.name).toBe('');
   });
 
@@ -78,13 +97,35 @@ describe('parseQuery', () => {
 });
 
 describe('encodeAnswer', () => {
-  const srv = (i: number): DnsRecord => ({ name: '_nodes._tcp.loadledger', ttl: 1, type: 'SRV', priority: 0, weight: 50, port: 8080, target: `10-0-${i >> 8}-${i & 255}.addr.loadledger` });
-  const glue = (i: number): DnsRecord => ({ name: `10-0-${i >> 8}-${i & 255}.addr.loadledger`, ttl: 1, type: 'A', address: [10, 0, i >> 8, i & 255] });
-  const many = (n: number): DnsAnswer => ({ rcode: 'NOERROR', answers: Array.from({ length: n }, (_, i) => srv(i)), authorities: [], additionals: Array.from({ length: n }, (_, i) => glue(i)) });
+  const srv = (i: number): DnsRecord => ({
+    name: '_nodes._tcp.loadledger',
+    ttl: 1,
+    type: 'SRV',
+    priority: 0,
+    weight: 50,
+    port: 8080,
+    target: `10-0-${i >> 8}-${i & 255}.addr.loadledger`,
+  });
+  const glue = (i: number): DnsRecord => ({
+    name: `10-0-${i >> 8}-${i & 255}.addr.loadledger`,
+    ttl: 1,
+    type: 'A',
+    address: [10, 0, i >> 8, i & 255],
+  });
+  const many = (n: number): DnsAnswer => ({
+    rcode: 'NOERROR',
+    answers: Array.from({ length: n }, (_, i) => srv(i)),
+    authorities: [],
+    additionals: Array.from({ length: n }, (_, i) => glue(i)),
+  });
 
   it('echoes id, RD and the question; sets QR, AA and the rcode (NXDOMAIN in the header, not lost)', () => {
     const q = parsed(query('nope.loadledger', DnsType.A, { id: 77 }));
-    const { bytes, truncated } = encodeAnswer(q, { rcode: 'NXDOMAIN', answers: [], authorities: [], additionals: [] }, { limit: 512, authoritative: true });
+    const { bytes, truncated } = encodeAnswer(
+      q,
+      { rcode: 'NXDOMAIN', answers: [], authorities: [], additionals: [] },
+      { limit: 512, authoritative: true },
+    );
     expect(truncated).toBe(false);
     expect(readAnswer(bytes)).toEqual({ id: 77, rcode: 3, aa: true, tc: false, counts: [1, 0, 0, 0] });
     // flags: QR AA RD, rcode 3
@@ -133,6 +174,7 @@ describe('addresses', () => {
     expect(ipv6Bytes('fd00::7')).toEqual([0xfd, 0, ...new Array<number>(13).fill(0), 7]);
     expect(ipv6Bytes('::ffff:10.0.0.5')).toEqual([...new Array<number>(10).fill(0), 0xff, 0xff, 10, 0, 0, 5]);
     expect(ipv6Bytes('1:2:3:4:5:6:7:8')).toEqual([0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8]);
-    for (const bad of ['1::2::3', '1:2:3:4:5:6:7:8:9', 'fe80::1%eth0', '12345::', 'host', '1:2:3:4:5:6:7::8']) expect(ipv6Bytes(bad), bad).toBeUndefined();
+    for (const bad of ['1::2::3', '1:2:3:4:5:6:7:8:9', 'fe80::1%eth0', '12345::', 'host', '1:2:3:4:5:6:7::8'])
+      expect(ipv6Bytes(bad), bad).toBeUndefined();
   });
 });

@@ -248,7 +248,14 @@ export const BAD_PAYLOADS: readonly BadPayload[] = [
   // load
   { name: 'empty map (no load)', payload: mp.map([]), code: ErrorCode.PUSH_BAD_LOAD },
   { name: 'capacity but no load', payload: mp.map([['capacity', mp.fixint(1)]]), code: ErrorCode.PUSH_BAD_LOAD },
-  { name: 'addr and attributes but no load', payload: mp.map([['addr', mp.str('h:1')], ['zone', mp.str('a')]]), code: ErrorCode.PUSH_BAD_LOAD },
+  {
+    name: 'addr and attributes but no load',
+    payload: mp.map([
+      ['addr', mp.str('h:1')],
+      ['zone', mp.str('a')],
+    ]),
+    code: ErrorCode.PUSH_BAD_LOAD,
+  },
   { name: 'load under another case ("Load")', payload: mp.map([['Load', mp.fixint(1)]]), code: ErrorCode.PUSH_BAD_LOAD },
   { name: 'load -1 (negative fixint)', payload: mp.map([['load', mp.fixint(-1)]]), code: ErrorCode.PUSH_BAD_LOAD },
   { name: 'load -100 (int8)', payload: mp.map([['load', mp.int8(-100)]]), code: ErrorCode.PUSH_BAD_LOAD },
@@ -291,17 +298,37 @@ export const BAD_PAYLOADS: readonly BadPayload[] = [
   { name: 'key "__proto__"', payload: withLoad(['__proto__', mp.str('x')]), code: ErrorCode.PUSH_BAD_KEY },
   { name: 'key "__proto__" before load', payload: mp.map([['__proto__', mp.fixint(1)], load1]), code: ErrorCode.PUSH_BAD_KEY },
   { name: 'key of 65 ASCII bytes', payload: withLoad(['k'.repeat(65), mp.fixint(1)]), code: ErrorCode.PUSH_KEY_TOO_LONG },
-  { name: 'key of 66 bytes in 33 two-byte characters', payload: withLoad(['é'.repeat(33), mp.fixint(1)]), code: ErrorCode.PUSH_KEY_TOO_LONG },
+  {
+    name: 'key of 66 bytes in 33 two-byte characters',
+    payload: withLoad(['é'.repeat(33), mp.fixint(1)]),
+    code: ErrorCode.PUSH_KEY_TOO_LONG,
+  },
   // The limit is checked on the header, before the (absent) bytes are needed.
-  { name: 'key claiming 2^32-1 bytes (str32)', payload: bytes(mp.fixmapHeader(1), [0xdb, 0xff, 0xff, 0xff, 0xff], [0x01]), code: ErrorCode.PUSH_KEY_TOO_LONG },
+  {
+    name: 'key claiming 2^32-1 bytes (str32)',
+    payload: bytes(mp.fixmapHeader(1), [0xdb, 0xff, 0xff, 0xff, 0xff], [0x01]),
+    code: ErrorCode.PUSH_KEY_TOO_LONG,
+  },
 
   // values
   { name: 'string attribute of 257 bytes', payload: withLoad(['zone', mp.str('v'.repeat(257))]), code: ErrorCode.PUSH_VALUE_TOO_LONG },
-  { name: 'string attribute of 258 bytes in 129 two-byte characters', payload: withLoad(['zone', mp.str('é'.repeat(129))]), code: ErrorCode.PUSH_VALUE_TOO_LONG },
+  {
+    name: 'string attribute of 258 bytes in 129 two-byte characters',
+    payload: withLoad(['zone', mp.str('é'.repeat(129))]),
+    code: ErrorCode.PUSH_VALUE_TOO_LONG,
+  },
   { name: 'addr of 257 bytes', payload: withLoad(['addr', mp.str('h'.repeat(257))]), code: ErrorCode.PUSH_VALUE_TOO_LONG },
-  { name: 'value claiming 2^32-1 bytes (str32)', payload: bytes(mp.fixmapHeader(1), mp.str('zone'), [0xdb, 0xff, 0xff, 0xff, 0xff]), code: ErrorCode.PUSH_VALUE_TOO_LONG },
+  {
+    name: 'value claiming 2^32-1 bytes (str32)',
+    payload: bytes(mp.fixmapHeader(1), mp.str('zone'), [0xdb, 0xff, 0xff, 0xff, 0xff]),
+    code: ErrorCode.PUSH_VALUE_TOO_LONG,
+  },
   { name: '33 attributes', payload: withLoad(...attrs(33)), code: ErrorCode.PUSH_TOO_MANY_ATTRS },
-  { name: '33 attributes besides load, addr and capacity', payload: withLoad(['addr', mp.str('h')], ['capacity', mp.fixint(1)], ...attrs(33)), code: ErrorCode.PUSH_TOO_MANY_ATTRS },
+  {
+    name: '33 attributes besides load, addr and capacity',
+    payload: withLoad(['addr', mp.str('h')], ['capacity', mp.fixint(1)], ...attrs(33)),
+    code: ErrorCode.PUSH_TOO_MANY_ATTRS,
+  },
   { name: 'nested map attribute', payload: withLoad(['zone', mp.map([['a', mp.fixint(1)]])]), code: ErrorCode.PUSH_BAD_ATTR },
   { name: 'empty nested map attribute', payload: withLoad(['zone', mp.map([])]), code: ErrorCode.PUSH_BAD_ATTR },
   { name: 'nested array attribute', payload: withLoad(['zones', mp.fixarray(mp.str('a'), mp.str('b'))]), code: ErrorCode.PUSH_BAD_ATTR },
@@ -335,14 +362,34 @@ export const BAD_PAYLOADS: readonly BadPayload[] = [
   // control and bidi characters (src/protocol/names.ts): each class, in addr, a key and a value
   ...CONTROL_SAMPLES.flatMap(([what, c]) => [
     // whitespace (tab, newline) never had the shape of an addr: that code stays
-    { name: `${what} in addr`, payload: withLoad(['addr', mp.str(`node${c}1:80`)]), code: /\s/.test(c) ? ErrorCode.PUSH_BAD_ADDR : ErrorCode.PUSH_CONTROL_CHARACTER },
+    {
+      name: `${what} in addr`,
+      payload: withLoad(['addr', mp.str(`node${c}1:80`)]),
+      code: /\s/.test(c) ? ErrorCode.PUSH_BAD_ADDR : ErrorCode.PUSH_CONTROL_CHARACTER,
+    },
     { name: `${what} in a key`, payload: withLoad([`zo${c}ne`, mp.str('eu-1')]), code: ErrorCode.PUSH_CONTROL_CHARACTER },
     { name: `${what} in a string value`, payload: withLoad(['zone', mp.str(`eu${c}-1`)]), code: ErrorCode.PUSH_CONTROL_CHARACTER },
   ]),
-  { name: 'backspaces making one addr display as another', payload: withLoad(['addr', mp.str('10.0.0.66\b\b\b\b\b\b\b\b\b10.0.0.5')]), code: ErrorCode.PUSH_CONTROL_CHARACTER },
-  { name: 'a terminal title sequence (ESC ]0;TITLE BEL) in a value', payload: withLoad(['zone', mp.str('\x1b]0;owned\x07')]), code: ErrorCode.PUSH_CONTROL_CHARACTER },
-  { name: 'a control character in a str16 value, after 300 safe bytes', payload: withLoad(['note', mp.str16(`${'a'.repeat(250)}\x1b`)]), code: ErrorCode.PUSH_CONTROL_CHARACTER },
-  { name: 'a control character in a key before load', payload: mp.map([['\u202ez', mp.fixint(1)], load1]), code: ErrorCode.PUSH_CONTROL_CHARACTER },
+  {
+    name: 'backspaces making one addr display as another',
+    payload: withLoad(['addr', mp.str('10.0.0.66\b\b\b\b\b\b\b\b\b10.0.0.5')]),
+    code: ErrorCode.PUSH_CONTROL_CHARACTER,
+  },
+  {
+    name: 'a terminal title sequence (ESC ]0;TITLE BEL) in a value',
+    payload: withLoad(['zone', mp.str('\x1b]0;owned\x07')]),
+    code: ErrorCode.PUSH_CONTROL_CHARACTER,
+  },
+  {
+    name: 'a control character in a str16 value, after 300 safe bytes',
+    payload: withLoad(['note', mp.str16(`${'a'.repeat(250)}\x1b`)]),
+    code: ErrorCode.PUSH_CONTROL_CHARACTER,
+  },
+  {
+    name: 'a control character in a key before load',
+    payload: mp.map([['\u202ez', mp.fixint(1)], load1]),
+    code: ErrorCode.PUSH_CONTROL_CHARACTER,
+  },
   // a field of the wrong type or shape keeps the code it always had
   { name: 'load as a string holding ESC', payload: mp.map([['load', mp.str('4\x1b2')]]), code: ErrorCode.PUSH_BAD_LOAD },
   { name: 'addr with a newline (not host:port)', payload: withLoad(['addr', mp.str('host\n:80')]), code: ErrorCode.PUSH_BAD_ADDR },
@@ -352,10 +399,18 @@ export const BAD_PAYLOADS: readonly BadPayload[] = [
   { name: 'fixmap with a key and no value', payload: bytes([0x81], mp.str('load')), code: ErrorCode.PUSH_MALFORMED },
   { name: 'map16 header cut short', payload: bytes([0xde, 0x00]), code: ErrorCode.PUSH_MALFORMED },
   { name: 'map32 header cut short', payload: bytes([0xdf, 0x00, 0x00, 0x00]), code: ErrorCode.PUSH_MALFORMED },
-  { name: 'map32 claiming 2^32-1 entries', payload: bytes(mp.map32Header(0xffffffff), mp.str('load'), mp.fixint(1)), code: ErrorCode.PUSH_MALFORMED },
+  {
+    name: 'map32 claiming 2^32-1 entries',
+    payload: bytes(mp.map32Header(0xffffffff), mp.str('load'), mp.fixint(1)),
+    code: ErrorCode.PUSH_MALFORMED,
+  },
   { name: 'key string cut short', payload: bytes([0x81, 0xa4], Buffer.from('lo')), code: ErrorCode.PUSH_MALFORMED },
   { name: 'str8 key header cut short', payload: bytes([0x81, 0xd9]), code: ErrorCode.PUSH_MALFORMED },
-  { name: 'value string cut short', payload: bytes(mp.fixmapHeader(2), mp.str('load'), mp.fixint(1), mp.str('zone'), [0xa5, 0x61]), code: ErrorCode.PUSH_MALFORMED },
+  {
+    name: 'value string cut short',
+    payload: bytes(mp.fixmapHeader(2), mp.str('load'), mp.fixint(1), mp.str('zone'), [0xa5, 0x61]),
+    code: ErrorCode.PUSH_MALFORMED,
+  },
   { name: 'float64 cut short', payload: bytes([0x81], mp.str('load'), mp.float64(1).subarray(0, 5)), code: ErrorCode.PUSH_MALFORMED },
   { name: 'uint32 cut short', payload: bytes([0x81], mp.str('load'), mp.uint32(1).subarray(0, 3)), code: ErrorCode.PUSH_MALFORMED },
   { name: 'uint64 cut short', payload: bytes([0x81], mp.str('load'), mp.uint64(1n).subarray(0, 8)), code: ErrorCode.PUSH_MALFORMED },
@@ -363,10 +418,22 @@ export const BAD_PAYLOADS: readonly BadPayload[] = [
   { name: 'two maps back to back', payload: bytes(mp.map([load1]), mp.map([load1])), code: ErrorCode.PUSH_MALFORMED },
   { name: 'duplicate load', payload: mp.map([load1, ['load', mp.fixint(2)]]), code: ErrorCode.PUSH_MALFORMED },
   { name: 'duplicate attribute', payload: withLoad(['zone', mp.str('a')], ['zone', mp.str('b')]), code: ErrorCode.PUSH_MALFORMED },
-  { name: 'duplicate key spelled with different string headers', payload: withLoad(['zone', mp.str('a')], [mp.str8('zone'), mp.str('a')]), code: ErrorCode.PUSH_MALFORMED },
+  {
+    name: 'duplicate key spelled with different string headers',
+    payload: withLoad(['zone', mp.str('a')], [mp.str8('zone'), mp.str('a')]),
+    code: ErrorCode.PUSH_MALFORMED,
+  },
   { name: 'invalid UTF-8 key (0xff)', payload: withLoad([mp.rawstr([0xff]), mp.fixint(1)]), code: ErrorCode.PUSH_MALFORMED },
-  { name: 'invalid UTF-8 value (truncated sequence)', payload: withLoad(['zone', mp.rawstr([0x61, 0xc3])]), code: ErrorCode.PUSH_MALFORMED },
+  {
+    name: 'invalid UTF-8 value (truncated sequence)',
+    payload: withLoad(['zone', mp.rawstr([0x61, 0xc3])]),
+    code: ErrorCode.PUSH_MALFORMED,
+  },
   { name: 'overlong UTF-8 (c0 80)', payload: withLoad(['zone', mp.rawstr([0xc0, 0x80])]), code: ErrorCode.PUSH_MALFORMED },
-  { name: 'UTF-8-encoded surrogate (ed a0 80)', payload: withLoad(['zone', mp.rawstr([0xed, 0xa0, 0x80])]), code: ErrorCode.PUSH_MALFORMED },
+  {
+    name: 'UTF-8-encoded surrogate (ed a0 80)',
+    payload: withLoad(['zone', mp.rawstr([0xed, 0xa0, 0x80])]),
+    code: ErrorCode.PUSH_MALFORMED,
+  },
   { name: 'invalid UTF-8 addr', payload: withLoad(['addr', mp.rawstr([0x68, 0xfe])]), code: ErrorCode.PUSH_MALFORMED },
 ];

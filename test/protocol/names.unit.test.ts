@@ -7,7 +7,15 @@ import { controlProblem, findControl, isSafeName } from '../../src/protocol/name
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** Exactly what is refused: C0, DEL, C1, and Unicode's Bidi_Control. */
-const REFUSED = new Set([...range(0x00, 0x1f), ...range(0x7f, 0x9f), 0x061c, 0x200e, 0x200f, ...range(0x202a, 0x202e), ...range(0x2066, 0x2069)]);
+const REFUSED = new Set([
+  ...range(0x00, 0x1f),
+  ...range(0x7f, 0x9f),
+  0x061c,
+  0x200e,
+  0x200f,
+  ...range(0x202a, 0x202e),
+  ...range(0x2066, 0x2069),
+]);
 
 describe('isSafeName', () => {
   it('refuses exactly the C0 and C1 controls, DEL and the bidi controls, over every code point', () => {
@@ -20,7 +28,20 @@ describe('isSafeName', () => {
   });
 
   it('takes what names usually hold, and invisible characters that are not controls', () => {
-    for (const s of ['10.0.0.5:8080', '[::1]:8080', 'bücher.example', 'eu-1', '', 'a b', 'ünïcødé ✓ 😀', '🏳️\u200d🌈', '\u200b', '\u00a0', '\u2028', 'C:\\x1b']) {
+    for (const s of [
+      '10.0.0.5:8080',
+      '[::1]:8080',
+      'bücher.example',
+      'eu-1',
+      '',
+      'a b',
+      'ünïcødé ✓ 😀',
+      '🏳️\u200d🌈',
+      '\u200b',
+      '\u00a0',
+      '\u2028',
+      'C:\\x1b',
+    ]) {
       expect(isSafeName(s), JSON.stringify(s)).toBe(true);
     }
   });

@@ -29,13 +29,29 @@ describe('decodePush', () => {
     const ACCEPTED: ReadonlyArray<{ name: string; payload: Buffer; info: LoadInfo }> = [
       { name: 'fixmap, fixstr key, positive fixint load', payload: hex('81 a4 6c 6f 61 64 2a'), info: { load: 42, attrs: {} } },
       { name: 'map16 header', payload: bytes(mp.map16Header(1), mp.str('load'), mp.fixint(3)), info: { load: 3, attrs: {} } },
-      { name: 'map16 header with 20 entries', payload: mp.map([load1, ...Array.from({ length: 19 }, (_, i) => [`k${i}`, mp.fixint(i)] as const)]), info: { load: 1, attrs: Object.fromEntries(Array.from({ length: 19 }, (_, i) => [`k${i}`, i])) } },
-      { name: 'map32 header', payload: bytes(mp.map32Header(2), mp.str('load'), mp.fixint(3), mp.str('zone'), mp.str('a')), info: { load: 3, attrs: { zone: 'a' } } },
-      { name: 'map16 header for a small map', payload: bytes(mp.map16Header(2), mp.str('capacity'), mp.fixint(2), mp.str('load'), mp.fixint(0)), info: { load: 0, capacity: 2, attrs: {} } },
+      {
+        name: 'map16 header with 20 entries',
+        payload: mp.map([load1, ...Array.from({ length: 19 }, (_, i) => [`k${i}`, mp.fixint(i)] as const)]),
+        info: { load: 1, attrs: Object.fromEntries(Array.from({ length: 19 }, (_, i) => [`k${i}`, i])) },
+      },
+      {
+        name: 'map32 header',
+        payload: bytes(mp.map32Header(2), mp.str('load'), mp.fixint(3), mp.str('zone'), mp.str('a')),
+        info: { load: 3, attrs: { zone: 'a' } },
+      },
+      {
+        name: 'map16 header for a small map',
+        payload: bytes(mp.map16Header(2), mp.str('capacity'), mp.fixint(2), mp.str('load'), mp.fixint(0)),
+        info: { load: 0, capacity: 2, attrs: {} },
+      },
       { name: 'str8 key', payload: bytes(mp.fixmapHeader(1), mp.str8('load'), mp.fixint(5)), info: { load: 5, attrs: {} } },
       { name: 'str16 key', payload: bytes(mp.fixmapHeader(1), mp.str16('load'), mp.fixint(5)), info: { load: 5, attrs: {} } },
       { name: 'str32 key', payload: bytes(mp.fixmapHeader(1), mp.str32('load'), mp.fixint(5)), info: { load: 5, attrs: {} } },
-      { name: 'str8, str16 and str32 values', payload: mp.map([load1, ['a', mp.str8('x')], ['b', mp.str16('y')], ['addr', mp.str32('h:1')]]), info: { load: 1, addr: 'h:1', attrs: { a: 'x', b: 'y' } } },
+      {
+        name: 'str8, str16 and str32 values',
+        payload: mp.map([load1, ['a', mp.str8('x')], ['b', mp.str16('y')], ['addr', mp.str32('h:1')]]),
+        info: { load: 1, addr: 'h:1', attrs: { a: 'x', b: 'y' } },
+      },
       { name: 'empty string attribute', payload: mp.map([load1, ['zone', mp.str('')]]), info: { load: 1, attrs: { zone: '' } } },
       { name: 'load 0', payload: mp.map([['load', mp.fixint(0)]]), info: { load: 0, attrs: {} } },
       { name: 'load positive fixint 127', payload: mp.map([['load', mp.fixint(127)]]), info: { load: 127, attrs: {} } },
@@ -44,23 +60,47 @@ describe('decodePush', () => {
       { name: 'load uint16', payload: mp.map([['load', mp.uint16(65535)]]), info: { load: 65535, attrs: {} } },
       { name: 'load uint32', payload: mp.map([['load', mp.uint32(0xffffffff)]]), info: { load: 0xffffffff, attrs: {} } },
       { name: 'load uint64', payload: mp.map([['load', mp.uint64(2n ** 40n)]]), info: { load: 2 ** 40, attrs: {} } },
-      { name: 'load uint64 2^53-1', payload: mp.map([['load', mp.uint64(BigInt(Number.MAX_SAFE_INTEGER))]]), info: { load: Number.MAX_SAFE_INTEGER, attrs: {} } },
-      { name: 'load uint64 max (rounded to a double)', payload: mp.map([['load', mp.uint64(2n ** 64n - 1n)]]), info: { load: 2 ** 64, attrs: {} } },
+      {
+        name: 'load uint64 2^53-1',
+        payload: mp.map([['load', mp.uint64(BigInt(Number.MAX_SAFE_INTEGER))]]),
+        info: { load: Number.MAX_SAFE_INTEGER, attrs: {} },
+      },
+      {
+        name: 'load uint64 max (rounded to a double)',
+        payload: mp.map([['load', mp.uint64(2n ** 64n - 1n)]]),
+        info: { load: 2 ** 64, attrs: {} },
+      },
       { name: 'load int8', payload: mp.map([['load', mp.int8(100)]]), info: { load: 100, attrs: {} } },
       { name: 'load int8 0', payload: mp.map([['load', mp.int8(0)]]), info: { load: 0, attrs: {} } },
       { name: 'load int16', payload: mp.map([['load', mp.int16(30000)]]), info: { load: 30000, attrs: {} } },
       { name: 'load int32', payload: mp.map([['load', mp.int32(2 ** 31 - 1)]]), info: { load: 2 ** 31 - 1, attrs: {} } },
       { name: 'load int64', payload: mp.map([['load', mp.int64(2n ** 50n)]]), info: { load: 2 ** 50, attrs: {} } },
       { name: 'load float32', payload: mp.map([['load', mp.float32(1.5)]]), info: { load: 1.5, attrs: {} } },
-      { name: 'load float32 0.1 (as float32 rounds it)', payload: mp.map([['load', mp.float32(0.1)]]), info: { load: Math.fround(0.1), attrs: {} } },
+      {
+        name: 'load float32 0.1 (as float32 rounds it)',
+        payload: mp.map([['load', mp.float32(0.1)]]),
+        info: { load: Math.fround(0.1), attrs: {} },
+      },
       { name: 'load float64', payload: mp.map([['load', mp.float64(0.1)]]), info: { load: 0.1, attrs: {} } },
       { name: 'load float64 max', payload: mp.map([['load', mp.float64(Number.MAX_VALUE)]]), info: { load: Number.MAX_VALUE, attrs: {} } },
-      { name: 'load float64 smallest subnormal', payload: mp.map([['load', mp.float64(Number.MIN_VALUE)]]), info: { load: Number.MIN_VALUE, attrs: {} } },
+      {
+        name: 'load float64 smallest subnormal',
+        payload: mp.map([['load', mp.float64(Number.MIN_VALUE)]]),
+        info: { load: Number.MIN_VALUE, attrs: {} },
+      },
       { name: 'load -0.0 (not below zero; stored as 0)', payload: mp.map([['load', mp.float64(-0)]]), info: { load: 0, attrs: {} } },
       { name: 'capacity as float', payload: mp.map([load1, ['capacity', mp.float64(0.5)]]), info: { load: 1, capacity: 0.5, attrs: {} } },
       { name: 'capacity as uint16', payload: mp.map([load1, ['capacity', mp.uint16(1000)]]), info: { load: 1, capacity: 1000, attrs: {} } },
-      { name: 'capacity smallest subnormal', payload: mp.map([load1, ['capacity', mp.float64(Number.MIN_VALUE)]]), info: { load: 1, capacity: Number.MIN_VALUE, attrs: {} } },
-      { name: 'load last', payload: mp.map([['zone', mp.str('a')], ['addr', mp.str('h')], load1]), info: { load: 1, addr: 'h', attrs: { zone: 'a' } } },
+      {
+        name: 'capacity smallest subnormal',
+        payload: mp.map([load1, ['capacity', mp.float64(Number.MIN_VALUE)]]),
+        info: { load: 1, capacity: Number.MIN_VALUE, attrs: {} },
+      },
+      {
+        name: 'load last',
+        payload: mp.map([['zone', mp.str('a')], ['addr', mp.str('h')], load1]),
+        info: { load: 1, addr: 'h', attrs: { zone: 'a' } },
+      },
       {
         name: 'attributes of every scalar type',
         payload: mp.map([
@@ -77,25 +117,81 @@ describe('decodePush', () => {
           ['f32', mp.float32(-2.5)],
           ['f64', mp.float64(-1e300)],
         ]),
-        info: { load: 1, attrs: { s: 'x', t: true, f: false, neg: -32, i8: -128, i16: -30000, i32: -(2 ** 31), i64: -(2 ** 53) + 1, u64: 123, f32: -2.5, f64: -1e300 } },
+        info: {
+          load: 1,
+          attrs: {
+            s: 'x',
+            t: true,
+            f: false,
+            neg: -32,
+            i8: -128,
+            i16: -30000,
+            i32: -(2 ** 31),
+            i64: -(2 ** 53) + 1,
+            u64: 123,
+            f32: -2.5,
+            f64: -1e300,
+          },
+        },
       },
-      { name: 'key of exactly 64 bytes', payload: mp.map([load1, ['k'.repeat(64), mp.true]]), info: { load: 1, attrs: { ['k'.repeat(64)]: true } } },
-      { name: 'key of 64 bytes in 32 two-byte characters', payload: mp.map([load1, ['é'.repeat(32), mp.true]]), info: { load: 1, attrs: { ['é'.repeat(32)]: true } } },
-      { name: 'string value of exactly 256 bytes', payload: mp.map([load1, ['zone', mp.str('v'.repeat(256))]]), info: { load: 1, attrs: { zone: 'v'.repeat(256) } } },
-      { name: 'string value of 256 bytes in 64 four-byte characters', payload: mp.map([load1, ['zone', mp.str('😀'.repeat(64))]]), info: { load: 1, attrs: { zone: '😀'.repeat(64) } } },
+      {
+        name: 'key of exactly 64 bytes',
+        payload: mp.map([load1, ['k'.repeat(64), mp.true]]),
+        info: { load: 1, attrs: { ['k'.repeat(64)]: true } },
+      },
+      {
+        name: 'key of 64 bytes in 32 two-byte characters',
+        payload: mp.map([load1, ['é'.repeat(32), mp.true]]),
+        info: { load: 1, attrs: { ['é'.repeat(32)]: true } },
+      },
+      {
+        name: 'string value of exactly 256 bytes',
+        payload: mp.map([load1, ['zone', mp.str('v'.repeat(256))]]),
+        info: { load: 1, attrs: { zone: 'v'.repeat(256) } },
+      },
+      {
+        name: 'string value of 256 bytes in 64 four-byte characters',
+        payload: mp.map([load1, ['zone', mp.str('😀'.repeat(64))]]),
+        info: { load: 1, attrs: { zone: '😀'.repeat(64) } },
+      },
       {
         name: '32 attributes besides load, addr and capacity',
-        payload: mp.map([load1, ['addr', mp.str('h:1')], ['capacity', mp.fixint(2)], ...Array.from({ length: 32 }, (_, i) => [`a${i}`, mp.fixint(i)] as const)]),
+        payload: mp.map([
+          load1,
+          ['addr', mp.str('h:1')],
+          ['capacity', mp.fixint(2)],
+          ...Array.from({ length: 32 }, (_, i) => [`a${i}`, mp.fixint(i)] as const),
+        ]),
         info: { load: 1, addr: 'h:1', capacity: 2, attrs: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`a${i}`, i])) },
       },
-      { name: 'keys that are names on Object.prototype (but "__proto__")', payload: mp.map([load1, ['constructor', mp.true], ['toString', mp.fixint(1)], ['valueOf', mp.str('x')]]), info: { load: 1, attrs: { constructor: true, toString: 1, valueOf: 'x' } } },
+      {
+        name: 'keys that are names on Object.prototype (but "__proto__")',
+        payload: mp.map([load1, ['constructor', mp.true], ['toString', mp.fixint(1)], ['valueOf', mp.str('x')]]),
+        info: { load: 1, attrs: { constructor: true, toString: 1, valueOf: 'x' } },
+      },
       { name: 'the empty key', payload: mp.map([load1, ['', mp.true]]), info: { load: 1, attrs: { '': true } } },
-      { name: 'keys differing only in case from load, addr and capacity', payload: mp.map([load1, ['Load', mp.fixint(2)], ['ADDR', mp.str('x y')], ['Capacity', mp.fixint(0)]]), info: { load: 1, attrs: { Load: 2, ADDR: 'x y', Capacity: 0 } } },
-      { name: 'non-ASCII in keys and values', payload: mp.map([load1, ['zöne', mp.str('ünïcødé ✓ 😀')]]), info: { load: 1, attrs: { zöne: 'ünïcødé ✓ 😀' } } },
+      {
+        name: 'keys differing only in case from load, addr and capacity',
+        payload: mp.map([load1, ['Load', mp.fixint(2)], ['ADDR', mp.str('x y')], ['Capacity', mp.fixint(0)]]),
+        info: { load: 1, attrs: { Load: 2, ADDR: 'x y', Capacity: 0 } },
+      },
+      {
+        name: 'non-ASCII in keys and values',
+        payload: mp.map([load1, ['zöne', mp.str('ünïcødé ✓ 😀')]]),
+        info: { load: 1, attrs: { zöne: 'ünïcødé ✓ 😀' } },
+      },
       // Refused are controls and bidi controls only: format characters that are neither, and
       // whitespace other than the controls, stay (human output escapes the invisible ones).
-      { name: 'a zero-width joiner, a zero-width space, a no-break space, U+2028', payload: mp.map([load1, ['flag', mp.str('🏳️\u200d🌈\u200b\u00a0\u2028')]]), info: { load: 1, attrs: { flag: '🏳️\u200d🌈\u200b\u00a0\u2028' } } },
-      { name: 'an addr with a backslash and a non-ASCII host', payload: mp.map([load1, ['addr', mp.str('bücher\\x08.example:80')]]), info: { load: 1, addr: 'bücher\\x08.example:80', attrs: {} } },
+      {
+        name: 'a zero-width joiner, a zero-width space, a no-break space, U+2028',
+        payload: mp.map([load1, ['flag', mp.str('🏳️\u200d🌈\u200b\u00a0\u2028')]]),
+        info: { load: 1, attrs: { flag: '🏳️\u200d🌈\u200b\u00a0\u2028' } },
+      },
+      {
+        name: 'an addr with a backslash and a non-ASCII host',
+        payload: mp.map([load1, ['addr', mp.str('bücher\\x08.example:80')]]),
+        info: { load: 1, addr: 'bücher\\x08.example:80', attrs: {} },
+      },
     ];
 
     it.each(ACCEPTED)('$name', ({ payload, info }) => {
@@ -114,7 +210,12 @@ describe('decodePush', () => {
 
     // The event log (msgpackr) would read -0 back as 0: the live state must hold what a replay gives.
     it('stores a load or numeric attribute of -0 as 0', () => {
-      const r = accepted(mp.map([['load', mp.float64(-0)], ['t', mp.float32(-0)]]));
+      const r = accepted(
+        mp.map([
+          ['load', mp.float64(-0)],
+          ['t', mp.float32(-0)],
+        ]),
+      );
       expect(Object.is(r.load, 0)).toBe(true);
       expect(Object.is(r.attrs['t'], 0)).toBe(true);
     });
@@ -130,11 +231,19 @@ describe('decodePush', () => {
 
     // The event log (msgpackr) reads a "__proto__" key back as "__proto_": a replay would differ from the live state.
     it('refuses the key "__proto__" wherever it is, with a reason naming it', () => {
-      for (const payload of [mp.map([load1, ['__proto__', mp.str('x')]]), mp.map([['__proto__', mp.fixint(1)], load1]), mp.map([load1, [mp.str8('__proto__'), mp.true]])]) {
+      for (const payload of [
+        mp.map([load1, ['__proto__', mp.str('x')]]),
+        mp.map([['__proto__', mp.fixint(1)], load1]),
+        mp.map([load1, [mp.str8('__proto__'), mp.true]]),
+      ]) {
         expect(decode(payload)).toEqual({ code: ErrorCode.PUSH_BAD_KEY, reason: 'key "__proto__" is not allowed' });
       }
       // Only that exact key: its neighbours are ordinary attributes.
-      expect(accepted(mp.map([load1, ['__proto_', mp.true], ['__proto__x', mp.true], ['__PROTO__', mp.true]])).attrs).toEqual({ __proto_: true, __proto__x: true, __PROTO__: true });
+      expect(accepted(mp.map([load1, ['__proto_', mp.true], ['__proto__x', mp.true], ['__PROTO__', mp.true]])).attrs).toEqual({
+        __proto_: true,
+        __proto__x: true,
+        __PROTO__: true,
+      });
     });
 
     it('does not read past the payload slice it is given', () => {
@@ -150,7 +259,11 @@ describe('decodePush', () => {
     it('never throws on arbitrary bytes after a map header', () => {
       fc.assert(
         fc.property(
-          fc.oneof(fc.integer({ min: 0x80, max: 0x8f }).map((h) => [h]), fc.constant([0xde, 0x00, 0x03]), fc.constant([0xdf, 0x00, 0x00, 0x00, 0x02])),
+          fc.oneof(
+            fc.integer({ min: 0x80, max: 0x8f }).map((h) => [h]),
+            fc.constant([0xde, 0x00, 0x03]),
+            fc.constant([0xdf, 0x00, 0x00, 0x00, 0x02]),
+          ),
           fc.uint8Array({ maxLength: 128 }),
           (head, rest) => {
             const r = decode(bytes(head, rest));
@@ -164,15 +277,42 @@ describe('decodePush', () => {
   });
 
   describe('isValidAddr', () => {
-    it.each(['host', 'host:8080', 'node-1.example.com', 'node-1.example.com:7400', '10.0.0.1', '10.0.0.1:0', 'h:65535', '[::1]', '[::1]:8080', '[fe80::1%eth0]:80', '[2001:db8::ff00:42:8329]:443'])(
-      'accepts %j',
-      (a) => expect(isValidAddr(a)).toBe(true),
-    );
+    it.each([
+      'host',
+      'host:8080',
+      'node-1.example.com',
+      'node-1.example.com:7400',
+      '10.0.0.1',
+      '10.0.0.1:0',
+      'h:65535',
+      '[::1]',
+      '[::1]:8080',
+      '[fe80::1%eth0]:80',
+      '[2001:db8::ff00:42:8329]:443',
+    ])('accepts %j', (a) => expect(isValidAddr(a)).toBe(true));
 
-    it.each(['', ' ', 'my host', 'host ', ' host', 'host\n', 'host:', ':80', 'host:70000', 'host:65536', 'host:123456', 'host:-1', 'host:http', '::1', '[::1', '::1]', '[::1]:', 'a:b:c', 'http://host', 'host/path'])(
-      'refuses %j',
-      (a) => expect(isValidAddr(a)).toBe(false),
-    );
+    it.each([
+      '',
+      ' ',
+      'my host',
+      'host ',
+      ' host',
+      'host\n',
+      'host:',
+      ':80',
+      'host:70000',
+      'host:65536',
+      'host:123456',
+      'host:-1',
+      'host:http',
+      '::1',
+      '[::1',
+      '::1]',
+      '[::1]:',
+      'a:b:c',
+      'http://host',
+      'host/path',
+    ])('refuses %j', (a) => expect(isValidAddr(a)).toBe(false));
   });
 });
 
@@ -181,7 +321,11 @@ describe('encodePush', () => {
     expect(encodePushPayload({ load: 1, addr: 'h', capacity: 2, attrs: { z: true } }).toString('hex')).toBe(
       bytes([0x84], mp.str('load'), [0x01], mp.str('addr'), mp.str('h'), mp.str('capacity'), [0x02], mp.str('z'), mp.true).toString('hex'),
     );
-    expect(encodePushPayload({ capacity: 2, attrs: { z: true }, addr: 'h', load: 1 }).subarray(1, 6).equals(mp.str('load'))).toBe(true);
+    expect(
+      encodePushPayload({ capacity: 2, attrs: { z: true }, addr: 'h', load: 1 })
+        .subarray(1, 6)
+        .equals(mp.str('load')),
+    ).toBe(true);
   });
 
   it('writes a frame header around the payload', () => {
@@ -223,7 +367,11 @@ describe('encode → decode round trip', () => {
   // Without control and bidi characters: a master refuses them (the table of refusals has them).
   const stringOfBytes = (maxBytes: number, maxChars: number): fc.Arbitrary<string> =>
     fc
-      .oneof(fc.string({ maxLength: maxBytes }), fc.string({ unit: 'binary', maxLength: maxChars }), fc.string({ unit: 'grapheme', maxLength: maxChars / 2 }))
+      .oneof(
+        fc.string({ maxLength: maxBytes }),
+        fc.string({ unit: 'binary', maxLength: maxChars }),
+        fc.string({ unit: 'grapheme', maxLength: maxChars / 2 }),
+      )
       .filter((s) => utf8Length(s) <= maxBytes && isSafeName(s));
   const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
   const attrKey = stringOfBytes(DEFAULT_LIMITS.maxKeyBytes, 32)
@@ -237,13 +385,15 @@ describe('encode → decode round trip', () => {
     fc.boolean(),
   );
   const port = fc.integer({ min: 0, max: 65535 });
-  const addr = fc.oneof(
-    fc.domain(),
-    fc.ipV4(),
-    fc.tuple(fc.oneof(fc.domain(), fc.ipV4()), port).map(([h, p]) => `${h}:${p}`),
-    fc.ipV6().map((h) => `[${h}]`),
-    fc.tuple(fc.ipV6(), port).map(([h, p]) => `[${h}]:${p}`),
-  ).filter((a) => utf8Length(a) <= DEFAULT_LIMITS.maxStringBytes);
+  const addr = fc
+    .oneof(
+      fc.domain(),
+      fc.ipV4(),
+      fc.tuple(fc.oneof(fc.domain(), fc.ipV4()), port).map(([h, p]) => `${h}:${p}`),
+      fc.ipV6().map((h) => `[${h}]`),
+      fc.tuple(fc.ipV6(), port).map(([h, p]) => `[${h}]:${p}`),
+    )
+    .filter((a) => utf8Length(a) <= DEFAULT_LIMITS.maxStringBytes);
   const pushFields: fc.Arbitrary<PushFields> = fc.record(
     {
       load: fc.oneof(fc.nat(), fc.maxSafeNat(), fc.double({ min: 0, noNaN: true, noDefaultInfinity: true })),
@@ -255,7 +405,7 @@ describe('encode → decode round trip', () => {
   );
 
   // msgpackr writes -0 as the integer 0; the wire has no way to tell them apart for integers.
-  const norm = <T,>(v: T): T => (Object.is(v, -0) ? (0 as T) : v);
+  const norm = <T>(v: T): T => (Object.is(v, -0) ? (0 as T) : v);
   const expectedInfo = (p: PushFields): LoadInfo => {
     const info: LoadInfo = { load: norm(p.load), attrs: Object.fromEntries(Object.entries(p.attrs ?? {}).map(([k, v]) => [k, norm(v)])) };
     if (p.addr !== undefined) info.addr = p.addr;
@@ -278,7 +428,10 @@ describe('encode → decode round trip', () => {
         // And through the frame decoder, whose default maxPayload (8 KiB) a push of 32 long
         // attributes can exceed: allow the full u16 range here.
         const frames: Frame[] = [];
-        const d = new FrameDecoder({ frame: (f) => frames.push(f), error: (e) => expect.fail(`${e.code}: ${e.reason}`) }, { maxPayload: MAX_WIRE_PAYLOAD });
+        const d = new FrameDecoder(
+          { frame: (f) => frames.push(f), error: (e) => expect.fail(`${e.code}: ${e.reason}`) },
+          { maxPayload: MAX_WIRE_PAYLOAD },
+        );
         d.push(encodePush(p));
         expect(frames).toEqual([{ type: 'PUSH_LOAD_INFO', info: expected }]);
       }),
@@ -290,7 +443,8 @@ describe('encode → decode round trip', () => {
     // Re-encode a decoded push with randomly chosen (valid, not necessarily shortest) headers,
     // widths and entry order: the result must not change.
     const encodings = (n: number): Buffer[] => {
-      if (!Number.isInteger(n) || Object.is(n, -0)) return Math.fround(n) === n || Number.isNaN(n) ? [mp.float64(n), mp.float32(n)] : [mp.float64(n)];
+      if (!Number.isInteger(n) || Object.is(n, -0))
+        return Math.fround(n) === n || Number.isNaN(n) ? [mp.float64(n), mp.float32(n)] : [mp.float64(n)];
       const out: Buffer[] = [mp.float64(n)];
       if (Math.fround(n) === n) out.push(mp.float32(n));
       if (n >= 0 && n <= 0x7f) out.push(mp.fixint(n));
@@ -312,7 +466,8 @@ describe('encode → decode round trip', () => {
       if (len < 256) out.push(mp.str8(s));
       return out;
     };
-    const valueEncodings = (v: AttrValue): Buffer[] => (typeof v === 'boolean' ? [v ? mp.true : mp.false] : typeof v === 'string' ? strEncodings(v) : encodings(v));
+    const valueEncodings = (v: AttrValue): Buffer[] =>
+      typeof v === 'boolean' ? [v ? mp.true : mp.false] : typeof v === 'string' ? strEncodings(v) : encodings(v);
 
     fc.assert(
       fc.property(pushFields, fc.gen(), (p, g) => {
@@ -321,8 +476,11 @@ describe('encode → decode round trip', () => {
         if (info.addr !== undefined) entries.push(['addr', info.addr]);
         if (info.capacity !== undefined) entries.push(['capacity', info.capacity]);
         entries.push(...Object.entries(info.attrs));
-        const pick = <T,>(xs: readonly T[]): T => xs[g(fc.nat, { max: xs.length - 1 })]!;
-        const order = entries.map((e) => [g(fc.double, { noNaN: true }), e] as const).sort((a, b) => a[0] - b[0]).map(([, e]) => e);
+        const pick = <T>(xs: readonly T[]): T => xs[g(fc.nat, { max: xs.length - 1 })]!;
+        const order = entries
+          .map((e) => [g(fc.double, { noNaN: true }), e] as const)
+          .sort((a, b) => a[0] - b[0])
+          .map(([, e]) => e);
         const n = order.length;
         const header = pick([...(n < 16 ? [mp.fixmapHeader(n)] : []), mp.map16Header(n), mp.map32Header(n)]);
         const payload = bytes(header, ...order.flatMap(([k, v]) => [pick(strEncodings(k)), pick(valueEncodings(v))]));

@@ -62,7 +62,13 @@ describe('QUERY and QUERY_REPLY bytes (README)', () => {
 });
 
 describe('any segmentation', () => {
-  const stream = bytes(hex('00 01 00 00'), hex(QUERY_HEX), encodeQuery(), encodeQuery({ id: 1, where: { n: 3, up: true } }), hex('00 01 00 00'));
+  const stream = bytes(
+    hex('00 01 00 00'),
+    hex(QUERY_HEX),
+    encodeQuery(),
+    encodeQuery({ id: 1, where: { n: 3, up: true } }),
+    hex('00 01 00 00'),
+  );
   const whole = outcome(decodeAll(stream));
   const replies = bytes(hex(REPLY_OK_HEX), hex('00 01 00 00'), hex(REPLY_ERR_HEX));
   const wholeReplies = decodeReplies([replies]).frames;
@@ -81,7 +87,15 @@ describe('any segmentation', () => {
   it('refuses a QUERY longer than 8 KiB from its header, before its payload arrives', () => {
     const r = decodeAll(hex(`00 04 ${(QUERY_MAX_PAYLOAD + 1).toString(16).padStart(4, '0')}`));
     expect(r.errors.map((e) => e.code)).toEqual([ErrorCode.FRAME_TOO_LARGE]);
-    const ok = decodeAll(frame(4, mp.map([['where', mp.map([['k', mp.str8('x'.repeat(200))]])], ['id', mp.str16('y'.repeat(QUERY_MAX_PAYLOAD - 230))]])));
+    const ok = decodeAll(
+      frame(
+        4,
+        mp.map([
+          ['where', mp.map([['k', mp.str8('x'.repeat(200))]])],
+          ['id', mp.str16('y'.repeat(QUERY_MAX_PAYLOAD - 230))],
+        ]),
+      ),
+    );
     expect(ok.errors).toEqual([]);
     expect(ok.frames[0]!.type).toBe('QUERY');
   });
@@ -91,11 +105,42 @@ describe('decodeQuery', () => {
   const where = (...entries: Array<readonly [string, Uint8Array]>): Buffer => mp.map([['where', mp.map(entries)]]);
 
   it.each([
-    { name: 'map16 and map32 headers, str8 keys, every number encoding', payload: bytes(mp.map16Header(2), mp.str8('id'), mp.uint32(0xffffffff), mp.str('where'), mp.map32Header(3), mp.str('a'), mp.float32(1.5), mp.str('b'), mp.int64(-3n), mp.str('c'), mp.false), q: { id: 0xffffffff, where: [['a', 1.5], ['b', -3], ['c', false]] } },
+    {
+      name: 'map16 and map32 headers, str8 keys, every number encoding',
+      payload: bytes(
+        mp.map16Header(2),
+        mp.str8('id'),
+        mp.uint32(0xffffffff),
+        mp.str('where'),
+        mp.map32Header(3),
+        mp.str('a'),
+        mp.float32(1.5),
+        mp.str('b'),
+        mp.int64(-3n),
+        mp.str('c'),
+        mp.false,
+      ),
+      q: {
+        id: 0xffffffff,
+        where: [
+          ['a', 1.5],
+          ['b', -3],
+          ['c', false],
+        ],
+      },
+    },
     { name: 'policy only', payload: mp.map([['policy', mp.str('capacity')]]), q: { policy: 'capacity', where: [] } },
-    { name: 'an unknown policy is read (the master refuses it)', payload: mp.map([['policy', mp.str('round-robin')]]), q: { policy: 'round-robin', where: [] } },
+    {
+      name: 'an unknown policy is read (the master refuses it)',
+      payload: mp.map([['policy', mp.str('round-robin')]]),
+      q: { policy: 'round-robin', where: [] },
+    },
     { name: 'an empty where', payload: where(), q: { where: [] } },
-    { name: 'a filter of 256 bytes, a key of 64', payload: where(['k'.repeat(64), mp.str('v'.repeat(256))]), q: { where: [['k'.repeat(64), 'v'.repeat(256)]] } },
+    {
+      name: 'a filter of 256 bytes, a key of 64',
+      payload: where(['k'.repeat(64), mp.str('v'.repeat(256))]),
+      q: { where: [['k'.repeat(64), 'v'.repeat(256)]] },
+    },
     { name: '-0 as 0', payload: where(['n', mp.float64(-0)]), q: { where: [['n', 0]] } },
   ])('reads $name', ({ payload, q }) => {
     expect(query(payload)).toEqual(q);
@@ -103,13 +148,33 @@ describe('decodeQuery', () => {
 
   // Well-formed MessagePack asking for something that cannot be answered: BAD_ARGUMENT, connection kept.
   const INVALID: ReadonlyArray<{ name: string; payload: Buffer; id?: number; reason: RegExp }> = [
-    { name: 'an unknown key (a typo must not mean "no filter")', payload: mp.map([['id', mp.fixint(3)], ['wher', mp.map([])]]), id: 3, reason: /keys id, policy and where .*"wher"/ },
+    {
+      name: 'an unknown key (a typo must not mean "no filter")',
+      payload: mp.map([
+        ['id', mp.fixint(3)],
+        ['wher', mp.map([])],
+      ]),
+      id: 3,
+      reason: /keys id, policy and where .*"wher"/,
+    },
     { name: 'a negative id', payload: mp.map([['id', mp.fixint(-1)]]), reason: /"id" must be an integer/ },
     { name: 'an id over 2^32 - 1', payload: mp.map([['id', mp.uint64(2n ** 32n)]]), reason: /"id"/ },
     { name: 'a fractional id', payload: mp.map([['id', mp.float64(1.5)]]), reason: /"id"/ },
     { name: 'a string id', payload: mp.map([['id', mp.str('7')]]), reason: /"id"/ },
-    { name: 'a policy that is not a string', payload: mp.map([['policy', mp.fixint(1)], ['id', mp.fixint(9)]]), id: 9, reason: /"policy" must be a string/ },
-    { name: 'where that is not a map', payload: mp.map([['where', mp.fixarray(mp.str('zone'))]]), reason: /"where" must be a map .*an array/ },
+    {
+      name: 'a policy that is not a string',
+      payload: mp.map([
+        ['policy', mp.fixint(1)],
+        ['id', mp.fixint(9)],
+      ]),
+      id: 9,
+      reason: /"policy" must be a string/,
+    },
+    {
+      name: 'where that is not a map',
+      payload: mp.map([['where', mp.fixarray(mp.str('zone'))]]),
+      reason: /"where" must be a map .*an array/,
+    },
     { name: 'a nil filter', payload: where(['zone', mp.nil]), reason: /filter "zone" .*nil/ },
     { name: 'a nested filter', payload: where(['zone', mp.map([['a', mp.fixint(1)]])]), reason: /filter "zone" .*a map/ },
     { name: 'a bin filter', payload: where(['zone', mp.bin8([1, 2])]), reason: /bin/ },
@@ -122,9 +187,26 @@ describe('decodeQuery', () => {
     { name: 'a key of 65 bytes', payload: where(['k'.repeat(65), mp.fixint(1)]), reason: /key of 65 bytes/ },
     { name: 'a string of 257 bytes', payload: where(['k', mp.str('v'.repeat(257))]), reason: /257 bytes/ },
     // no attribute holds a control or bidi character (a master refuses them in pushes)
-    { name: 'a filter key holding ESC', payload: where(['zo\x1bne', mp.str('a')]), reason: /a filter key holds the control character U\+001B/ },
-    { name: 'a filter value holding U+202E', payload: where(['zone', mp.str('eu\u202e')]), reason: /filter "zone" holds the control character U\+202E/ },
-    { name: 'the first problem is named, the id still echoed', payload: mp.map([['policy', mp.nil], ['where', mp.nil], ['id', mp.fixint(5)]]), id: 5, reason: /"policy"/ },
+    {
+      name: 'a filter key holding ESC',
+      payload: where(['zo\x1bne', mp.str('a')]),
+      reason: /a filter key holds the control character U\+001B/,
+    },
+    {
+      name: 'a filter value holding U+202E',
+      payload: where(['zone', mp.str('eu\u202e')]),
+      reason: /filter "zone" holds the control character U\+202E/,
+    },
+    {
+      name: 'the first problem is named, the id still echoed',
+      payload: mp.map([
+        ['policy', mp.nil],
+        ['where', mp.nil],
+        ['id', mp.fixint(5)],
+      ]),
+      id: 5,
+      reason: /"policy"/,
+    },
   ];
 
   it.each(INVALID)('answers BAD_ARGUMENT to $name', ({ payload, id, reason }) => {
@@ -143,12 +225,24 @@ describe('decodeQuery', () => {
     { name: 'cut in a key', payload: bytes([0x81, 0xa5, 0x77, 0x68]) },
     { name: 'cut in a value', payload: bytes(mp.fixmapHeader(1), mp.str('id'), [0xcd, 0x01]) },
     { name: 'a map claiming more entries than the bytes hold', payload: bytes(mp.map32Header(0xffffffff), mp.str('id'), mp.fixint(1)) },
-    { name: 'an array claiming more items than the bytes hold', payload: bytes(mp.fixmapHeader(1), mp.str('x'), [0xdd, 0xff, 0xff, 0xff, 0xff]) },
+    {
+      name: 'an array claiming more items than the bytes hold',
+      payload: bytes(mp.fixmapHeader(1), mp.str('x'), [0xdd, 0xff, 0xff, 0xff, 0xff]),
+    },
     { name: 'bytes after the map', payload: bytes(mp.map([['id', mp.fixint(1)]]), [0xc0]) },
-    { name: 'a duplicate key', payload: mp.map([['id', mp.fixint(1)], ['id', mp.fixint(2)]]) },
+    {
+      name: 'a duplicate key',
+      payload: mp.map([
+        ['id', mp.fixint(1)],
+        ['id', mp.fixint(2)],
+      ]),
+    },
     { name: 'a duplicate filter', payload: where(['z', mp.fixint(1)], ['z', mp.fixint(2)]) },
     { name: 'a key that is not a string', payload: bytes(mp.fixmapHeader(1), mp.fixint(1), mp.fixint(2)) },
-    { name: 'a filter key that is not a string', payload: bytes(mp.fixmapHeader(1), mp.str('where'), mp.fixmapHeader(1), mp.true, mp.fixint(2)) },
+    {
+      name: 'a filter key that is not a string',
+      payload: bytes(mp.fixmapHeader(1), mp.str('where'), mp.fixmapHeader(1), mp.true, mp.fixint(2)),
+    },
     { name: 'invalid UTF-8 in a key', payload: bytes(mp.fixmapHeader(1), mp.rawstr([0xff, 0xfe]), mp.fixint(1)) },
     { name: 'invalid UTF-8 in a filter', payload: where(['z', mp.rawstr([0xc3, 0x28])]) },
     { name: 'the never-used byte 0xc1', payload: bytes(mp.fixmapHeader(1), mp.str('x'), [0xc1]) },
@@ -165,11 +259,17 @@ describe('decodeQuery', () => {
 
   it('never throws on random payloads, and only refuses with QUERY_MALFORMED', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.tuple(fc.integer({ min: 0x80, max: 0x8f }), fc.uint8Array({ maxLength: 64 })).map(([h, r]) => bytes([h], r))), (payload) => {
-        const q = decodeQuery(payload);
-        if (isQueryRejection(q)) expect(q.code).toBe(ErrorCode.QUERY_MALFORMED);
-        else expect(Array.isArray(q.where)).toBe(true);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 64 }),
+          fc.tuple(fc.integer({ min: 0x80, max: 0x8f }), fc.uint8Array({ maxLength: 64 })).map(([h, r]) => bytes([h], r)),
+        ),
+        (payload) => {
+          const q = decodeQuery(payload);
+          if (isQueryRejection(q)) expect(q.code).toBe(ErrorCode.QUERY_MALFORMED);
+          else expect(Array.isArray(q.where)).toBe(true);
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -177,12 +277,24 @@ describe('decodeQuery', () => {
 
 describe('round trips', () => {
   const key = fc.string({ minLength: 1, maxLength: 12 }).filter((k) => k !== '__proto__');
-  const attr: fc.Arbitrary<AttrValue> = fc.oneof(fc.string({ maxLength: 40 }), fc.boolean(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => d + 0));
+  const attr: fc.Arbitrary<AttrValue> = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc.boolean(),
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => d + 0),
+  );
 
   it('decodeQuery(encodeQuery(q)) gives q back', () => {
     fc.assert(
       fc.property(
-        fc.record({ id: fc.integer({ min: 0, max: 0xffffffff }), policy: fc.string({ maxLength: 20 }), where: fc.dictionary(key, attr, { maxKeys: 32 }) }, { requiredKeys: [] }),
+        fc.record(
+          {
+            id: fc.integer({ min: 0, max: 0xffffffff }),
+            policy: fc.string({ maxLength: 20 }),
+            where: fc.dictionary(key, attr, { maxKeys: 32 }),
+          },
+          { requiredKeys: [] },
+        ),
         (q) => {
           const f = encodeQuery(q);
           const r = decodeAll(f);
@@ -198,13 +310,30 @@ describe('round trips', () => {
 
   it('decodeQueryReply(encodeQueryReply(r)) gives r back', () => {
     const id = fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined });
-    const reply: fc.Arbitrary<QueryReply> = fc.oneof(
-      fc.record({ id, ok: fc.constant(true as const), node: fc.record({ id: fc.string({ maxLength: 30 }), load: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }).map((d) => d + 0), capacity: fc.double({ min: 0.01, max: 100, noNaN: true }), attrs: fc.dictionary(key, attr, { maxKeys: 32 }) }), seq: fc.nat() }),
-      fc.record({ id, ok: fc.constant(false as const), code: fc.constantFrom('NO_ELIGIBLE_NODE' as const, 'MASTER_DOWN' as const, 'BAD_ARGUMENT' as const), error: fc.string() }),
-    ).map((r) => {
-      if (r.id === undefined) delete r.id;
-      return r;
-    });
+    const reply: fc.Arbitrary<QueryReply> = fc
+      .oneof(
+        fc.record({
+          id,
+          ok: fc.constant(true as const),
+          node: fc.record({
+            id: fc.string({ maxLength: 30 }),
+            load: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }).map((d) => d + 0),
+            capacity: fc.double({ min: 0.01, max: 100, noNaN: true }),
+            attrs: fc.dictionary(key, attr, { maxKeys: 32 }),
+          }),
+          seq: fc.nat(),
+        }),
+        fc.record({
+          id,
+          ok: fc.constant(false as const),
+          code: fc.constantFrom('NO_ELIGIBLE_NODE' as const, 'MASTER_DOWN' as const, 'BAD_ARGUMENT' as const),
+          error: fc.string(),
+        }),
+      )
+      .map((r) => {
+        if (r.id === undefined) delete r.id;
+        return r;
+      });
     fc.assert(
       fc.property(reply, (r) => {
         const f = encodeQueryReply(r);
@@ -215,7 +344,17 @@ describe('round trips', () => {
   });
 
   it('refuses replies that are not the documented shape', () => {
-    for (const bad of [mp.fixarray(), mp.map([['ok', mp.str('yes')]]), mp.map([['ok', mp.true]]), mp.map([['ok', mp.false], ['code', mp.str('NOPE')], ['error', mp.str('')]]), bytes([0xc1])]) {
+    for (const bad of [
+      mp.fixarray(),
+      mp.map([['ok', mp.str('yes')]]),
+      mp.map([['ok', mp.true]]),
+      mp.map([
+        ['ok', mp.false],
+        ['code', mp.str('NOPE')],
+        ['error', mp.str('')],
+      ]),
+      bytes([0xc1]),
+    ]) {
       const r = decodeQueryReply(bad);
       expect(isQueryRejection(r) && r.code).toBe(ErrorCode.QUERY_MALFORMED);
     }

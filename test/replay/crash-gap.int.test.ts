@@ -38,17 +38,28 @@ async function crashedLog(): Promise<string> {
 }
 
 async function restart(dir: string): Promise<void> {
-  const m = await Master.start({ data: dir, listen: { host: '127.0.0.1', port: 0 }, http: null, helloInterval: 1000, deadAfter: 3000, maxSlaves: 10, clock: () => RESTART });
+  const m = await Master.start({
+    data: dir,
+    listen: { host: '127.0.0.1', port: 0 },
+    http: null,
+    helloInterval: 1000,
+    deadAfter: 3000,
+    maxSlaves: 10,
+    clock: () => RESTART,
+  });
   await m.stop('done');
 }
 
-describe('replay inside a crashed master\'s outage', () => {
+describe("replay inside a crashed master's outage", () => {
   it('the restart records MasterCrashed with the last seq and time of the epoch before', async () => {
     const dir = await crashedLog();
     await restart(dir);
     const r = await runCli(cleanup, ['replay', '--data', dir, '--events', '--json']);
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as LedgerEvent);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as LedgerEvent);
     expect(events.slice(4).map((e) => e.type)).toEqual(['MasterCrashed', 'MasterStarted', 'MasterStopped']);
     expect(events[4]).toEqual({ seq: 5, ts: RESTART, type: 'MasterCrashed', epoch: 1, lastSeq: 4, lastAt: LAST_AT });
   });
@@ -61,10 +72,17 @@ describe('replay inside a crashed master\'s outage', () => {
     expect(r.stdout).toMatch(new RegExp(`^seq 5  master DOWN \\(crashed\\) epoch 1 since ${iso(LAST_AT).replace(/\./g, '\\.')}`));
     expect(r.stdout).toMatch(/gw-a:8080\s+DOWN/);
     const j = await runCli(cleanup, ['replay', '--data', dir, '--at', iso(LAST_AT + 7_000), '--json']);
-    expect(JSON.parse(j.stdout)).toMatchObject({ seq: 5, master: { state: 'DOWN', since: LAST_AT, reason: 'crashed' }, nodes: [{ id: 'gw-a:8080', state: 'DOWN', since: LAST_AT }] });
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      seq: 5,
+      master: { state: 'DOWN', since: LAST_AT, reason: 'crashed' },
+      nodes: [{ id: 'gw-a:8080', state: 'DOWN', since: LAST_AT }],
+    });
     // at the last event itself the master was still up; after the restart it is up again
     expect((await runCli(cleanup, ['replay', '--data', dir, '--at', iso(LAST_AT), '--json'])).stdout).toMatch(/"state": "UP_LISTENING"/);
-    expect(JSON.parse((await runCli(cleanup, ['replay', '--data', dir, '--at', '6', '--json'])).stdout).master).toMatchObject({ state: 'UP_LISTENING', epoch: 2 });
+    expect(JSON.parse((await runCli(cleanup, ['replay', '--data', dir, '--at', '6', '--json'])).stdout).master).toMatchObject({
+      state: 'UP_LISTENING',
+      epoch: 2,
+    });
   });
 
   it('--explain NODE --at a time in the gap says the master crashed, dated at its last event', async () => {
@@ -74,6 +92,8 @@ describe('replay inside a crashed master\'s outage', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`gw-a:8080 at seq 5 (${iso(RESTART)}): DOWN since ${iso(LAST_AT).slice(11, 23)}`);
     expect(r.stdout).toContain('why: master crashed (its last event: seq 4)');
-    expect(r.stdout).toContain(`${iso(LAST_AT).slice(11, 23)} PUSH_LOAD_INFO → DOWN: master crashed: its last event was seq 4 at ${iso(LAST_AT).slice(11, 23)}, the next start came at ${iso(RESTART).slice(11, 23)}`);
+    expect(r.stdout).toContain(
+      `${iso(LAST_AT).slice(11, 23)} PUSH_LOAD_INFO → DOWN: master crashed: its last event was seq 4 at ${iso(LAST_AT).slice(11, 23)}, the next start came at ${iso(RESTART).slice(11, 23)}`,
+    );
   });
 });

@@ -113,8 +113,20 @@ describe('time travel', () => {
   // Date.parse turns 2026-02-30 into March 2: a mistyped date must not silently show another day.
   it('dates and times that do not exist are refused, not normalised', () => {
     const last = at('03:16:00.000');
-    for (const bad of ['2026-02-30T00:00:00Z', '2026-02-29T12:00:00Z', '2026-02-30', '2026-04-31T10:00', '2026-11-31 03:12', '2026-02-30T00:00:00+02:00', '2026-06-31T23:00:00-0500', '2026-11-24T24:00:00Z', '2026-00-10T00:00:00Z']) {
-      expect(() => parsePoint(bad, '--at', last), bad).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT', message: expect.stringMatching(/^--at: /) as unknown }));
+    for (const bad of [
+      '2026-02-30T00:00:00Z',
+      '2026-02-29T12:00:00Z',
+      '2026-02-30',
+      '2026-04-31T10:00',
+      '2026-11-31 03:12',
+      '2026-02-30T00:00:00+02:00',
+      '2026-06-31T23:00:00-0500',
+      '2026-11-24T24:00:00Z',
+      '2026-00-10T00:00:00Z',
+    ]) {
+      expect(() => parsePoint(bad, '--at', last), bad).toThrow(
+        expect.objectContaining({ code: 'BAD_ARGUMENT', message: expect.stringMatching(/^--at: /) as unknown }),
+      );
     }
     expect(() => parsePoint('2026-02-30T00:00:00Z', '--at', last)).toThrow(/not a real date/);
     // and real ones, leap days and offsets included, still parse to the same instant as before
@@ -219,28 +231,47 @@ describe('flags that do not go together', () => {
   };
 
   it('--at goes with the state and --explain only, not with --events or --diff', () => {
-    oneLine(replay('--events', '--at', '5'), /^loadledger replay: --at applies to the state and --explain only; with --events use --since and --until$/m);
-    oneLine(replay('--diff', '03:11..03:13', '--at', '03:12'), /^loadledger replay: --at applies to the state and --explain only; --diff takes/m);
+    oneLine(
+      replay('--events', '--at', '5'),
+      /^loadledger replay: --at applies to the state and --explain only; with --events use --since and --until$/m,
+    );
+    oneLine(
+      replay('--diff', '03:11..03:13', '--at', '03:12'),
+      /^loadledger replay: --at applies to the state and --explain only; --diff takes/m,
+    );
     expect(replay('--at', '5', '--json').status).toBe(0);
     expect(replay('--explain', A, '--at', '5').status).toBe(0);
   });
 
   it('--until does not go with --follow (checked before any connection)', () => {
-    oneLine(spawnSync('node', [...CLI, 'replay', '--http', 'http://127.0.0.1:1', '--follow', '--until', '10'], { encoding: 'utf8' }), /--until cannot be used with --follow/);
+    oneLine(
+      spawnSync('node', [...CLI, 'replay', '--http', 'http://127.0.0.1:1', '--follow', '--until', '10'], { encoding: 'utf8' }),
+      /--until cannot be used with --follow/,
+    );
   });
 
   it('--events with --until before --since is refused, for seqs and for times', () => {
     oneLine(replay('--events', '--since', '10', '--until', '5'), /^loadledger replay: --until 5 is before --since 10$/m);
-    oneLine(replay('--events', '--since', '03:14', '--until', '03:12'), /^loadledger replay: --until 03:12 \(2026-11-24T03:12:00\.000Z\) is before --since 03:14/m);
+    oneLine(
+      replay('--events', '--since', '03:14', '--until', '03:12'),
+      /^loadledger replay: --until 03:12 \(2026-11-24T03:12:00\.000Z\) is before --since 03:14/m,
+    );
     expect(replay('--events', '--since', '5', '--until', '5', '--json').status).toBe(0);
   });
 });
 
 describe('event timeline', () => {
   it('filters by node, type and time, as a table or JSON Lines', () => {
-    const r = spawnSync('node', [...CLI, 'replay', '--data', dir, '--events', '--node', A, '--since', '03:12', '--until', '03:14:30', '--json'], { encoding: 'utf8' });
+    const r = spawnSync(
+      'node',
+      [...CLI, 'replay', '--data', dir, '--events', '--node', A, '--since', '03:12', '--until', '03:14:30', '--json'],
+      { encoding: 'utf8' },
+    );
     expect(r.status).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; ts: number });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; ts: number });
     expect(events.map((e) => e.type)).toEqual(['HelloReceived', 'HelloAckSent', 'SlaveTimedOut', 'LoadPushed']);
     expect(events.every((e) => e.ts >= at('03:12:00.000') && e.ts <= at('03:14:30.000'))).toBe(true);
     expect(r.stderr).toBe(''); // --json: no progress, no summary noise
@@ -249,7 +280,12 @@ describe('event timeline', () => {
   });
 
   it('bad filters get one line and exit 2, never a stack trace', () => {
-    for (const args of [['--since', 'nonsense'], ['--type', 'HelloRecieved'], ['--until', '99:99'], ['--since', '2026-02-30T03:12:00Z']]) {
+    for (const args of [
+      ['--since', 'nonsense'],
+      ['--type', 'HelloRecieved'],
+      ['--until', '99:99'],
+      ['--since', '2026-02-30T03:12:00Z'],
+    ]) {
       const r = spawnSync('node', [...CLI, 'replay', '--data', dir, '--events', ...args], { encoding: 'utf8' });
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);

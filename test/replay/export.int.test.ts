@@ -62,7 +62,13 @@ const state = (m: Master, id: string): string | undefined => m.projection.nodes.
  */
 async function buildLog(): Promise<string> {
   const data = await cleanup.tempDir('loadledger-export-log-');
-  const m1 = await startMaster(cleanup, { data, http: null, listen: { host: '127.0.0.1', port: await closedPort() }, snapshotEvery: 40, snapshotInterval: 0 });
+  const m1 = await startMaster(cleanup, {
+    data,
+    http: null,
+    listen: { host: '127.0.0.1', port: await closedPort() },
+    snapshotEvery: 40,
+    snapshotInterval: 0,
+  });
   const port = m1.addresses.listen.port;
   const a = slave(m1, 'a:80');
   const b = slave(m1, 'b:80');
@@ -72,9 +78,16 @@ async function buildLog(): Promise<string> {
   leaving.push({ addr: 'leaving:80', load: 9, capacity: 2 });
   const dup1 = await raw(m1);
   dup1.startHeartbeat({ addr: 'dup:80', load: 1 }, 30);
-  await waitFor(() => state(m1, 'a:80') === 'PUSH_LOAD_INFO' && state(m1, 'b:80') === 'PUSH_LOAD_INFO' && state(m1, 'dup:80') === 'PUSH_LOAD_INFO' && state(m1, 'leaving:80'), {
-    what: 'every slave up',
-  });
+  await waitFor(
+    () =>
+      state(m1, 'a:80') === 'PUSH_LOAD_INFO' &&
+      state(m1, 'b:80') === 'PUSH_LOAD_INFO' &&
+      state(m1, 'dup:80') === 'PUSH_LOAD_INFO' &&
+      state(m1, 'leaving:80'),
+    {
+      what: 'every slave up',
+    },
+  );
   leaving.destroy();
   const dup2 = await raw(m1);
   dup2.startHeartbeat({ addr: 'dup:80', load: 2 }, 30);
@@ -110,7 +123,13 @@ async function allEvents(src: EventSource, from: number, to: number): Promise<Le
  * Folds `reference` (a projection at `from - 1`) over the source's events and `file`'s
  * from its own base, comparing the whole projection after every seq in [from - 1, to].
  */
-async function expectSameStates(reference: Projection, refSource: EventSource, file: EventSource, from: number, to: number): Promise<number> {
+async function expectSameStates(
+  reference: Projection,
+  refSource: EventSource,
+  file: EventSource,
+  from: number,
+  to: number,
+): Promise<number> {
   expect(reference.seq).toBe(from - 1);
   const p = await file.base(from - 1);
   expect(p.seq).toBe(from - 1);
@@ -129,7 +148,6 @@ async function expectSameStates(reference: Projection, refSource: EventSource, f
   expect(p.seq).toBe(to);
   return compared;
 }
-
 
 /** Opens a file source and folds every event: a damaged file fails one way or the other. */
 async function replayWhole(path: string): Promise<number> {
@@ -158,7 +176,16 @@ describe('export then replay of the file', () => {
     const events = await allEvents(src, 1, src.lastSeq);
     expect(events.map((e) => e.seq)).toEqual(Array.from({ length: src.lastSeq }, (_, i) => i + 1));
     const types = new Set(events.map((e) => e.type));
-    for (const t of ['MasterStarted', 'MasterStopped', 'SlaveConnected', 'LoadPushed', 'SlaveTimedOut', 'SlaveDisconnected', 'SlaveSuperseded', 'HelloReceived']) {
+    for (const t of [
+      'MasterStarted',
+      'MasterStopped',
+      'SlaveConnected',
+      'LoadPushed',
+      'SlaveTimedOut',
+      'SlaveDisconnected',
+      'SlaveSuperseded',
+      'HelloReceived',
+    ]) {
       expect(types, t).toContain(t);
     }
     const restart = events.find((e) => e.type === 'MasterStarted' && e.epoch === 2)!.seq;
@@ -174,7 +201,11 @@ describe('export then replay of the file', () => {
     expect(result).toMatchObject({ path: out, firstSeq: since, lastSeq: until, events: until - since + 1 });
     // Not a terminal: no progress bar, exactly the one-line summary.
     expect(err.text()).toBe(exportSummary(result) + '\n');
-    expect(err.text()).toMatch(new RegExp(`^exported ${until - since + 1} events \\(seq ${since}\\.\\.${until}\\) to .*incident\\.llog in \\d+\\.\\ds, [\\d,]+ events/s\\n$`));
+    expect(err.text()).toMatch(
+      new RegExp(
+        `^exported ${until - since + 1} events \\(seq ${since}\\.\\.${until}\\) to .*incident\\.llog in \\d+\\.\\ds, [\\d,]+ events/s\\n$`,
+      ),
+    );
     expect(await readdir(dir)).toEqual(['incident.llog']);
 
     const file = await openFileSource(out);
@@ -219,12 +250,21 @@ describe('export then replay of the file', () => {
 describe('export over --http from a running master whose old events were deleted by retention', () => {
   it('starts from the exact state the master rebuilds, and matches the log at every seq', async () => {
     const data = await cleanup.tempDir('loadledger-export-http-');
-    const master = await startMaster(cleanup, { data, retainEvents: 80, retentionInterval: 3_600_000, snapshotEvery: 30, snapshotInterval: 0 });
+    const master = await startMaster(cleanup, {
+      data,
+      retainEvents: 80,
+      retentionInterval: 3_600_000,
+      snapshotEvery: 30,
+      snapshotInterval: 0,
+    });
     slave(master, 'a:80');
     slave(master, 'b:80');
     const hung = await raw(master);
     hung.push({ addr: 'hung:80', load: 3 });
-    await waitFor(() => master.projection.seq > 300 && state(master, 'hung:80') === 'DOWN', { timeout: 5000, what: '300 events and a timeout' });
+    await waitFor(() => master.projection.seq > 300 && state(master, 'hung:80') === 'DOWN', {
+      timeout: 5000,
+      what: '300 events and a timeout',
+    });
     await master.applyRetention();
     expect(master.log.firstSeq).toBeGreaterThan(150);
 
@@ -320,8 +360,11 @@ describe('the export command refuses', () => {
     const dir = await cleanup.tempDir('loadledger-export-out-');
     const out = join(dir, 'x.llog');
     const quiet = captureStderr();
-    const run = (flags: Partial<Parameters<typeof runExport>[0]>): Promise<string> => codeOf(runExport({ data, output: out, ...flags }, { stderr: quiet.stream }));
-    const e = await runExport({ data, output: out, since: 'yesterday-ish' }, { stderr: quiet.stream }).catch((x: unknown) => x as LoadLedgerError);
+    const run = (flags: Partial<Parameters<typeof runExport>[0]>): Promise<string> =>
+      codeOf(runExport({ data, output: out, ...flags }, { stderr: quiet.stream }));
+    const e = await runExport({ data, output: out, since: 'yesterday-ish' }, { stderr: quiet.stream }).catch(
+      (x: unknown) => x as LoadLedgerError,
+    );
     expect((e as LoadLedgerError).code).toBe(ErrorCode.BAD_ARGUMENT);
     expect((e as LoadLedgerError).message).toMatch(/^--since: cannot read "yesterday-ish"/);
     expect(await run({ until: 'soon' })).toBe(ErrorCode.BAD_ARGUMENT);

@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FILE_MAGIC, FRAME_HEADER_SIZE, FrameKind, PREAMBLE_SIZE, encodeFrame, encodePreamble, type ExportHeader } from '../../replay/file-format.js';
+import {
+  FILE_MAGIC,
+  FRAME_HEADER_SIZE,
+  FrameKind,
+  PREAMBLE_SIZE,
+  encodeFrame,
+  encodePreamble,
+  type ExportHeader,
+} from '../../replay/file-format.js';
 import { ExportFile } from '../../replay/file-reader.js';
 import { ExportWriter } from '../../replay/file-writer.js';
 import { openFileSource } from '../../replay/file-source.js';
@@ -39,9 +47,13 @@ function history(n: number): LedgerEvent[] {
   while (seq < n) {
     const c = ++conn;
     add({ type: 'SlaveConnected', conn: c, remote: `10.0.0.${c % 250}:5000` });
-    for (let i = 0; i < 3 && seq < n; i++) add({ type: 'LoadPushed', conn: c, node: `n${c % 7}:80`, load: (c * 7 + i) % 100, capacity: 1, attrs: { zone: `z${c % 3}` } });
+    for (let i = 0; i < 3 && seq < n; i++)
+      add({ type: 'LoadPushed', conn: c, node: `n${c % 7}:80`, load: (c * 7 + i) % 100, capacity: 1, attrs: { zone: `z${c % 3}` } });
     if (seq < n) add({ type: 'HelloReceived', conn: c });
-    if (seq < n) add(c % 2 === 0 ? { type: 'SlaveTimedOut', conn: c, silentMs: 3000 } : { type: 'SlaveDisconnected', conn: c, reason: 'closed by peer' });
+    if (seq < n)
+      add(
+        c % 2 === 0 ? { type: 'SlaveTimedOut', conn: c, silentMs: 3000 } : { type: 'SlaveDisconnected', conn: c, reason: 'closed by peer' },
+      );
   }
   return out.slice(0, n);
 }
@@ -49,7 +61,16 @@ function history(n: number): LedgerEvent[] {
 function headerFor(events: LedgerEvent[], first: number, last: number): ExportHeader {
   const p = createProjection();
   for (const e of events) if (e.seq < first) evolve(p, e);
-  return { version: 1, created: 1, source: 'test', generator: 'test', firstSeq: first, lastSeq: last, eventCount: last - first + 1, snapshot: toSnapshot(p) };
+  return {
+    version: 1,
+    created: 1,
+    source: 'test',
+    generator: 'test',
+    firstSeq: first,
+    lastSeq: last,
+    eventCount: last - first + 1,
+    snapshot: toSnapshot(p),
+  };
 }
 
 async function writeExport(events: LedgerEvent[], first: number, last: number, blockEvents: number, name = 'x.llog'): Promise<string> {
@@ -78,7 +99,6 @@ async function readAll(path: string): Promise<LedgerEvent[] | ErrorCode> {
     await f?.close();
   }
 }
-
 
 /**
  * Runs `fn(i, slot)` for every i in [0, count), at most `SLOTS` at a time; `slot` (which of
@@ -145,16 +165,23 @@ describe('export file round trip', () => {
   it('property: any range and block size round-trips the events and the snapshot', async () => {
     const events = history(60);
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 61 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 9 }), async (a, len, block) => {
-        const first = a;
-        const last = Math.min(60, first + len - 1);
-        const path = await writeExport(events, first, last, block);
-        const got = await readAll(path);
-        expect(got).toEqual(events.filter((e) => e.seq >= first && e.seq <= last));
-        const f = await ExportFile.open(path);
-        await f.close();
-        expect(stateDocument(fromSnapshot(f.header.snapshot))).toEqual(stateDocument(fromSnapshot(headerFor(events, first, last).snapshot)));
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 61 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 1, max: 9 }),
+        async (a, len, block) => {
+          const first = a;
+          const last = Math.min(60, first + len - 1);
+          const path = await writeExport(events, first, last, block);
+          const got = await readAll(path);
+          expect(got).toEqual(events.filter((e) => e.seq >= first && e.seq <= last));
+          const f = await ExportFile.open(path);
+          await f.close();
+          expect(stateDocument(fromSnapshot(f.header.snapshot))).toEqual(
+            stateDocument(fromSnapshot(headerFor(events, first, last).snapshot)),
+          );
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -171,7 +198,8 @@ describe('damaged export files', () => {
       const cut = `${path}.cut${slot}`;
       await writeFile(cut, whole.subarray(0, n));
       const got = await readAll(cut);
-      if (got !== ErrorCode.FILE_TRUNCATED) throw new Error(`cut at ${n} of ${whole.length} bytes: got ${Array.isArray(got) ? `${got.length} events` : got}`);
+      if (got !== ErrorCode.FILE_TRUNCATED)
+        throw new Error(`cut at ${n} of ${whole.length} bytes: got ${Array.isArray(got) ? `${got.length} events` : got}`);
     });
   });
 
@@ -188,7 +216,8 @@ describe('damaged export files', () => {
       const bad = `${path}.bad${slot}`;
       await writeFile(bad, copy);
       const got = await readAll(bad);
-      if (got !== ErrorCode.FILE_CORRUPT) throw new Error(`byte ${i} ^ 0x${mask.toString(16)}: got ${Array.isArray(got) ? `${got.length} events` : got}`);
+      if (got !== ErrorCode.FILE_CORRUPT)
+        throw new Error(`byte ${i} ^ 0x${mask.toString(16)}: got ${Array.isArray(got) ? `${got.length} events` : got}`);
     });
   });
 
@@ -216,7 +245,8 @@ describe('damaged export files', () => {
     const events = history(12);
     const header = headerFor(events, 1, 12);
     const H = encodeFrame(FrameKind.HEADER, 1, logPackr.pack(header));
-    const E = (from: number, to: number, seq = from): Buffer => encodeFrame(FrameKind.EVENTS, seq, logPackr.pack(events.slice(from - 1, to)));
+    const E = (from: number, to: number, seq = from): Buffer =>
+      encodeFrame(FrameKind.EVENTS, seq, logPackr.pack(events.slice(from - 1, to)));
     const T = encodeFrame(FrameKind.TRAILER, 12, logPackr.pack({ eventCount: 12, lastSeq: 12 }));
 
     it('the reference file reads', async () => {
@@ -237,12 +267,26 @@ describe('damaged export files', () => {
 
     it.each([
       ['bytes after the trailer', () => [encodePreamble(), H, E(1, 12), T, Buffer.from([0])]],
-      ['a trailer that disagrees', () => [encodePreamble(), H, E(1, 12), encodeFrame(FrameKind.TRAILER, 12, logPackr.pack({ eventCount: 11, lastSeq: 12 }))]],
+      [
+        'a trailer that disagrees',
+        () => [encodePreamble(), H, E(1, 12), encodeFrame(FrameKind.TRAILER, 12, logPackr.pack({ eventCount: 11, lastSeq: 12 }))],
+      ],
       ['a second header', () => [encodePreamble(), H, H, E(1, 12), T]],
       ['events before the header', () => [encodePreamble(), E(1, 12), H, T]],
       ['an unknown frame kind', () => [encodePreamble(), H, encodeFrame(0x5a as FrameKind, 1, Buffer.from([1])), E(1, 12), T]],
-      ['a header whose snapshot is not at firstSeq - 1', () => [encodePreamble(), encodeFrame(FrameKind.HEADER, 1, logPackr.pack({ ...header, snapshot: { ...header.snapshot, seq: 3 } })), E(1, 12), T]],
-      ['a header whose count disagrees', () => [encodePreamble(), encodeFrame(FrameKind.HEADER, 1, logPackr.pack({ ...header, eventCount: 13 })), E(1, 12), T]],
+      [
+        'a header whose snapshot is not at firstSeq - 1',
+        () => [
+          encodePreamble(),
+          encodeFrame(FrameKind.HEADER, 1, logPackr.pack({ ...header, snapshot: { ...header.snapshot, seq: 3 } })),
+          E(1, 12),
+          T,
+        ],
+      ],
+      [
+        'a header whose count disagrees',
+        () => [encodePreamble(), encodeFrame(FrameKind.HEADER, 1, logPackr.pack({ ...header, eventCount: 13 })), E(1, 12), T],
+      ],
       ['a preamble with a bad checksum', () => [Buffer.concat([FILE_MAGIC, Buffer.from([0, 0, 0, 1, 0, 0, 0, 0])]), H, E(1, 12), T]],
     ])('%s: FILE_CORRUPT', async (_name, parts) => {
       expect(await readAll(await rawFile(parts()))).toBe(ErrorCode.FILE_CORRUPT);
@@ -271,7 +315,13 @@ describe('the file as an event source', () => {
       expect((err as LoadLedgerError).code).toBe(ErrorCode.SEQ_OUT_OF_RANGE);
       expect((err as LoadLedgerError).message).toMatch(/seq 9 is before the start of file .*seqs 11\.\.25/);
       expect(await codeOf(src.base(26))).toBe(ErrorCode.SEQ_OUT_OF_RANGE);
-      expect(await codeOf((async () => { for await (const _ of src.read(10, 12)) void _; })())).toBe(ErrorCode.SEQ_OUT_OF_RANGE);
+      expect(
+        await codeOf(
+          (async () => {
+            for await (const _ of src.read(10, 12)) void _;
+          })(),
+        ),
+      ).toBe(ErrorCode.SEQ_OUT_OF_RANGE);
       // The exact state at every seq of the file.
       const ref = createProjection();
       for (const e of events.slice(0, 10)) evolve(ref, e);

@@ -47,7 +47,6 @@ async function allEvents(src: EventSource, from: number, to: number): Promise<Le
   return out;
 }
 
-
 interface Follower {
   from: number | undefined;
   events: LedgerEvent[];
@@ -59,7 +58,13 @@ interface Follower {
 function follow(master: Master, from: number | undefined, withSnapshot = false): Follower {
   const abort = new AbortController();
   const f: Follower = { from, events: [], abort, done: undefined as unknown as Promise<FollowEnd> };
-  f.done = followHttp(httpBase(master), from, (e) => void f.events.push(e), abort.signal, withSnapshot ? { onSnapshot: (s) => void (f.snapshot = s) } : {});
+  f.done = followHttp(
+    httpBase(master),
+    from,
+    (e) => void f.events.push(e),
+    abort.signal,
+    withSnapshot ? { onSnapshot: (s) => void (f.snapshot = s) } : {},
+  );
   f.done.catch(() => {}); // awaited by the test; never an unhandled rejection
   cleanup.defer('abort follower', () => abort.abort());
   return f;
@@ -168,7 +173,14 @@ describe('GET /v1/events', () => {
 
   it('after retention: 410 before the oldest event; snapshot=1 rebuilds the exact state from what is kept', async () => {
     const data = await cleanup.tempDir('loadledger-events-retention-');
-    const master = await startMaster(cleanup, { data, ...QUIET, retainEvents: 500, retentionInterval: 3_600_000, snapshotEvery: 300, snapshotInterval: 0 });
+    const master = await startMaster(cleanup, {
+      data,
+      ...QUIET,
+      retainEvents: 500,
+      retentionInterval: 3_600_000,
+      snapshotEvery: 300,
+      snapshotInterval: 0,
+    });
     const c = await client(master);
     c.send(hellos(1000));
     await waitFor(() => c.count('HELLO_ACK') >= 1000, { what: '2,000 events' });
@@ -179,7 +191,10 @@ describe('GET /v1/events', () => {
 
     const gone = await fetch(`${base}/v1/events?from=1`);
     expect(gone.status).toBe(410);
-    expect(await gone.json()).toEqual({ error: `seq 1 is before the oldest retained event (seq ${oldest})`, code: ErrorCode.SEQ_OUT_OF_RANGE });
+    expect(await gone.json()).toEqual({
+      error: `seq 1 is before the oldest retained event (seq ${oldest})`,
+      code: ErrorCode.SEQ_OUT_OF_RANGE,
+    });
     const bounds = await masterBounds(base);
     expect(bounds.oldest).toBe(oldest);
     expect(bounds.stateFrom).toBeGreaterThanOrEqual(oldest);
@@ -233,7 +248,6 @@ describe('GET /v1/events', () => {
 });
 
 describe('an unreachable master, or one whose stream breaks', () => {
-
   /** A stand-in master on a real socket that answers /v1/events with `lines`, then does `end`. */
   async function standIn(lines: string[], end: 'end' | 'destroy'): Promise<string> {
     const server: Server = createServer((req, res) => {

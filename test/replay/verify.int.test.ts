@@ -85,7 +85,9 @@ describe('verify', () => {
       problemCount: 0,
     });
     expect(seen).toEqual(EVENTS.map((e) => e.seq));
-    expect(verifySummary(r)).toBe(`verified log ${dir}: 30 events (seq 1..30) in 6 records, 3 snapshots match, projection at seq 30 matches a fresh fold: OK`);
+    expect(verifySummary(r)).toBe(
+      `verified log ${dir}: 30 events (seq 1..30) in 6 records, 3 snapshots match, projection at seq 30 matches a fresh fold: OK`,
+    );
   });
 
   it('leaves the log as it was (it reads a private copy)', async () => {
@@ -131,13 +133,17 @@ describe('verify', () => {
     const r = await verifyLog(dir);
     expect(r.ok).toBe(false);
     expect(r.problems.every((p) => p.code === 'LOG_CORRUPT')).toBe(true);
-    expect(r.problems[0]!.message).toBe(`${dir}: seqs 26..30 damaged: the last record: a record without its checksum header, where every record has one`);
+    expect(r.problems[0]!.message).toBe(
+      `${dir}: seqs 26..30 damaged: the last record: a record without its checksum header, where every record has one`,
+    );
   });
 
   it('one flipped bit anywhere in a record: its checksum fails, the range is named, the scan goes on', async () => {
     const dir = await writeLog();
     const log = await EventLog.open(dir);
-    const [entry] = await (log as unknown as { ev: { iterator(o: object): { all(): Promise<[string, Buffer][]> } } }).ev.iterator({ gte: seqKey(11), limit: 1 }).all();
+    const [entry] = await (log as unknown as { ev: { iterator(o: object): { all(): Promise<[string, Buffer][]> } } }).ev
+      .iterator({ gte: seqKey(11), limit: 1 })
+      .all();
     await log.close();
     for (const at of [0, 5, 17, 20, entry![1].length - 1]) {
       const bad = Buffer.from(entry![1]);
@@ -177,8 +183,17 @@ describe('verify', () => {
     await log.close();
     const r = await verifyLog(dir);
     expect(messages(r)).toEqual([]);
-    expect(r).toMatchObject({ ok: true, firstSeq: 11, events: 20, baseSeq: 10, unreplayable: 0, snapshots: { total: 3, matched: 2, notChecked: 1 } });
-    expect(verifySummary(r)).toBe(`verified log ${dir}: 20 events (seq 11..30) in 4 records, replayed from the snapshot at seq 10, 2 snapshots match (1 not comparable: the replay base or older), projection at seq 30 matches a fresh fold: OK`);
+    expect(r).toMatchObject({
+      ok: true,
+      firstSeq: 11,
+      events: 20,
+      baseSeq: 10,
+      unreplayable: 0,
+      snapshots: { total: 3, matched: 2, notChecked: 1 },
+    });
+    expect(verifySummary(r)).toBe(
+      `verified log ${dir}: 20 events (seq 11..30) in 4 records, replayed from the snapshot at seq 10, 2 snapshots match (1 not comparable: the replay base or older), projection at seq 30 matches a fresh fold: OK`,
+    );
   });
 
   it('compares nodes and connections as sets, and names what is missing', () => {
@@ -197,19 +212,29 @@ const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npm test does it)`);
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOADLEDGER_DEBUG: '' } });
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOADLEDGER_DEBUG: '' },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return withTimeout(new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))), 15_000, `loadledger ${args.join(' ')}`);
+  return withTimeout(
+    new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))),
+    15_000,
+    `loadledger ${args.join(' ')}`,
+  );
 }
 
 describe('loadledger verify', () => {
   it('a sound log: the summary line on stdout, exit 0; --json: the result', async () => {
     const dir = await writeLog();
     const r = await cli(['verify', '--data', dir]);
-    expect(r).toMatchObject({ code: 0, stdout: `verified log ${dir}: 30 events (seq 1..30) in 6 records, 3 snapshots match, projection at seq 30 matches a fresh fold: OK\n` });
+    expect(r).toMatchObject({
+      code: 0,
+      stdout: `verified log ${dir}: 30 events (seq 1..30) in 6 records, 3 snapshots match, projection at seq 30 matches a fresh fold: OK\n`,
+    });
     const j = await cli(['verify', '--data', dir, '--json']);
     expect(j.code).toBe(0);
     expect(j.stderr).toBe('');

@@ -18,7 +18,12 @@ const q = (name: string, type: number = DnsType.A): DnsQuestion => ({ name, type
 function setup(build: (t: Table) => void = () => {}) {
   const t = new Table();
   build(t);
-  const weights = new WeightBoard(t, { scheduler: new ManualClock(), interval: 1000, policy: { min: 10, step: 100 }, serviceKey: 'service' });
+  const weights = new WeightBoard(t, {
+    scheduler: new ManualClock(),
+    interval: 1000,
+    policy: { min: 10, step: 100 },
+    serviceKey: 'service',
+  });
   weights.start();
   const selector = new Selector({ policy: 'p2c' });
   let degraded = false;
@@ -38,7 +43,11 @@ function setup(build: (t: Table) => void = () => {}) {
   return { t, weights, view, degrade: (on: boolean) => (degraded = on) };
 }
 
-const three = (t: Table) => t.report('10.0.0.5:8080', 0, { attrs: { service: 'api' } }).report('10.0.0.6:8080', 50, { attrs: { service: 'api' } }).report('[fd00::7]:9000', 50, { attrs: { service: 'Web' } });
+const three = (t: Table) =>
+  t
+    .report('10.0.0.5:8080', 0, { attrs: { service: 'api' } })
+    .report('10.0.0.6:8080', 50, { attrs: { service: 'api' } })
+    .report('[fd00::7]:9000', 50, { attrs: { service: 'Web' } });
 
 describe('dnsAnswer', () => {
   it('least.Z A: the node p2c picks among the IPv4 ones; AAAA among the IPv6 ones; least.S.Z within a service', () => {
@@ -54,7 +63,9 @@ describe('dnsAnswer', () => {
     }
     // p2c over two IPv4 nodes picks the less loaded of the pair: always .5 (the AAAA node is never drawn for A)
     expect([...seen]).toEqual(['10.0.0.5']);
-    expect(dnsAnswer(q('least.loadledger', DnsType.AAAA), view, ZONE).answers).toEqual([{ name: 'least.loadledger', ttl: 1, type: 'AAAA', address: [0xfd, 0, ...new Array<number>(13).fill(0), 7] }]);
+    expect(dnsAnswer(q('least.loadledger', DnsType.AAAA), view, ZONE).answers).toEqual([
+      { name: 'least.loadledger', ttl: 1, type: 'AAAA', address: [0xfd, 0, ...new Array<number>(13).fill(0), 7] },
+    ]);
     expect(dnsAnswer(q('least.web.loadledger', DnsType.AAAA), view, ZONE).answers).toHaveLength(1);
     // a service with no IPv4 node: NOERROR, no answer, the SOA for negative caching
     const none = dnsAnswer(q('least.web.loadledger'), view, ZONE);
@@ -69,7 +80,15 @@ describe('dnsAnswer', () => {
     expect(r.answers).toEqual([
       { name: '_nodes._tcp.loadledger', ttl: 1, type: 'SRV', priority: 0, weight: 100, port: 8080, target: '10-0-0-5.addr.loadledger' },
       { name: '_nodes._tcp.loadledger', ttl: 1, type: 'SRV', priority: 0, weight: 33, port: 8080, target: '10-0-0-6.addr.loadledger' },
-      { name: '_nodes._tcp.loadledger', ttl: 1, type: 'SRV', priority: 0, weight: 100, port: 9000, target: 'fd000000000000000000000000000007.addr.loadledger' },
+      {
+        name: '_nodes._tcp.loadledger',
+        ttl: 1,
+        type: 'SRV',
+        priority: 0,
+        weight: 100,
+        port: 9000,
+        target: 'fd000000000000000000000000000007.addr.loadledger',
+      },
     ]);
     expect(r.additionals.map((x) => [x.name, x.type])).toEqual([
       ['10-0-0-5.addr.loadledger', 'A'],
@@ -77,11 +96,15 @@ describe('dnsAnswer', () => {
       ['fd000000000000000000000000000007.addr.loadledger', 'AAAA'],
     ]);
     // each target resolves on its own
-    expect(dnsAnswer(q('10-0-0-6.addr.loadledger'), view, ZONE).answers).toEqual([{ name: '10-0-0-6.addr.loadledger', ttl: 1, type: 'A', address: [10, 0, 0, 6] }]);
+    expect(dnsAnswer(q('10-0-0-6.addr.loadledger'), view, ZONE).answers).toEqual([
+      { name: '10-0-0-6.addr.loadledger', ttl: 1, type: 'A', address: [10, 0, 0, 6] },
+    ]);
     expect(dnsAnswer(q('fd000000000000000000000000000007.addr.loadledger', DnsType.AAAA), view, ZONE).answers).toHaveLength(1);
     expect(dnsAnswer(q('10-0-0-9.addr.loadledger'), view, ZONE).rcode).toBe('NXDOMAIN');
     // one service (the attribute Web, asked as the parser gives names: lower case)
-    expect(dnsAnswer(q('_nodes._tcp.web.loadledger', DnsType.SRV), view, ZONE).answers.map((x) => x.type === 'SRV' && x.port)).toEqual([9000]);
+    expect(dnsAnswer(q('_nodes._tcp.web.loadledger', DnsType.SRV), view, ZONE).answers.map((x) => x.type === 'SRV' && x.port)).toEqual([
+      9000,
+    ]);
   });
 
   it('a drained or DOWN node is in no answer; a service with none eligible is NOERROR with no answer; an unknown one NXDOMAIN', () => {
@@ -98,16 +121,26 @@ describe('dnsAnswer', () => {
 
   it('a node whose host is a name: CNAME from least., its own name as SRV target, no glue', () => {
     const { view } = setup((t) => t.report('gw1.Example.com:8443', 1, { attrs: { service: 'edge' } }));
-    expect(dnsAnswer(q('least.edge.loadledger'), view, ZONE).answers).toEqual([{ name: 'least.edge.loadledger', ttl: 1, type: 'CNAME', target: 'gw1.example.com' }]);
+    expect(dnsAnswer(q('least.edge.loadledger'), view, ZONE).answers).toEqual([
+      { name: 'least.edge.loadledger', ttl: 1, type: 'CNAME', target: 'gw1.example.com' },
+    ]);
     expect(dnsAnswer(q('least.edge.loadledger', DnsType.AAAA), view, ZONE).answers[0]).toMatchObject({ type: 'CNAME' });
     const srv = dnsAnswer(q('_nodes._tcp.edge.loadledger', DnsType.SRV), view, ZONE);
-    expect(srv.answers).toEqual([{ name: '_nodes._tcp.edge.loadledger', ttl: 1, type: 'SRV', priority: 0, weight: 100, port: 8443, target: 'gw1.example.com' }]);
+    expect(srv.answers).toEqual([
+      { name: '_nodes._tcp.edge.loadledger', ttl: 1, type: 'SRV', priority: 0, weight: 100, port: 8443, target: 'gw1.example.com' },
+    ]);
     expect(srv.additionals).toEqual([]);
   });
 
   it('NXDOMAIN for other names of the zone, REFUSED outside it, NODATA for a type a name lacks, the SOA at the apex', () => {
     const { view } = setup(three);
-    for (const name of ['nope.loadledger', 'x.least.loadledger.example', 'least.api.x.loadledger', '_nodes.loadledger', 'a.b.addr.loadledger']) {
+    for (const name of [
+      'nope.loadledger',
+      'x.least.loadledger.example',
+      'least.api.x.loadledger',
+      '_nodes.loadledger',
+      'a.b.addr.loadledger',
+    ]) {
       const r = dnsAnswer(q(name), view, ZONE);
       if (name.endsWith('example')) expect(r).toMatchObject({ rcode: 'REFUSED', authoritative: false });
       else expect(r.rcode, name).toBe('NXDOMAIN');

@@ -38,7 +38,10 @@ describe.each(CASES)('%s, compensation %d', (policy, compensation) => {
 
   it('with a filter that only the drained node matches: no answer', () => {
     const s = new Selector({ policy, compensation, random: seededRandom(12) });
-    const t = new Table().report('a', 1, { attrs: { zone: 'x' } }).report('b', 5, { attrs: { zone: 'y' } }).report('c', 9, { attrs: { zone: 'y' } });
+    const t = new Table()
+      .report('a', 1, { attrs: { zone: 'x' } })
+      .report('b', 5, { attrs: { zone: 'y' } })
+      .report('c', 9, { attrs: { zone: 'y' } });
     t.apply(ev.drained('a'));
     expect(s.choose(t.projection, policy, zone('x'))).toBeUndefined();
     expect(picks(s, t, 100, policy, zone('y')).has('a')).toBe(false);
@@ -65,7 +68,12 @@ describe.each(CASES)('%s, compensation %d', (policy, compensation) => {
   it('property: random loads, drains, undrains and queries, with and without a filter: never a drained node', () => {
     const ids = ['a', 'b', 'c', 'd', 'e'];
     const op = fc.oneof(
-      fc.record({ k: fc.constant('report' as const), id: fc.constantFrom(...ids), load: fc.integer({ min: 0, max: 5 }), z: fc.constantFrom('x', 'y') }),
+      fc.record({
+        k: fc.constant('report' as const),
+        id: fc.constantFrom(...ids),
+        load: fc.integer({ min: 0, max: 5 }),
+        z: fc.constantFrom('x', 'y'),
+      }),
       fc.record({ k: fc.constant('drain' as const), id: fc.constantFrom(...ids) }),
       fc.record({ k: fc.constant('undrain' as const), id: fc.constantFrom(...ids) }),
       fc.record({ k: fc.constant('down' as const), id: fc.constantFrom(...ids) }),
@@ -84,7 +92,9 @@ describe.each(CASES)('%s, compensation %d', (policy, compensation) => {
           } else {
             const filter = o.z === undefined ? undefined : zone(o.z);
             const n = s.choose(t.projection, policy, filter);
-            const candidates = [...t.projection.nodes.values()].filter((x) => x.state === 'PUSH_LOAD_INFO' && !x.drained && (!filter || filter(x)));
+            const candidates = [...t.projection.nodes.values()].filter(
+              (x) => x.state === 'PUSH_LOAD_INFO' && !x.drained && (!filter || filter(x)),
+            );
             if (n === undefined) expect(candidates).toEqual([]);
             else {
               expect(n.drained).toBeUndefined();

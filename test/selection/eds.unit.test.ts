@@ -6,7 +6,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WeightBoard } from '../../src/ledger/weights.js';
-import { clusterLoadAssignments, EDS_MAX_NAMES, EDS_TYPE_URL, edsAnswer, edsVersion, isIpLiteral, parseClusterName, parseDiscoveryRequest, socketAddressOf, type EdsSource } from '../../src/selection/eds.js';
+import {
+  clusterLoadAssignments,
+  EDS_MAX_NAMES,
+  EDS_TYPE_URL,
+  edsAnswer,
+  edsVersion,
+  isIpLiteral,
+  parseClusterName,
+  parseDiscoveryRequest,
+  socketAddressOf,
+  type EdsSource,
+} from '../../src/selection/eds.js';
 import { ENVOY_POLL } from '../helpers/envoy-poll.js';
 import { ev } from '../helpers/events.js';
 import { ManualClock } from '../helpers/manual-clock.js';
@@ -29,8 +40,15 @@ const endpoint = (address: string, port: number, health_status: string, load_bal
 describe('parseDiscoveryRequest', () => {
   it("takes Envoy's poll, snake_case or lowerCamelCase, nulls as defaults; names each once, in order", () => {
     expect(parseDiscoveryRequest(JSON.stringify(ENVOY_POLL))).toEqual({ names: ['api'], version: '' });
-    expect(parseDiscoveryRequest(JSON.stringify({ ...ENVOY_POLL, version_info: 'abc', resource_names: ['b', 'a', 'b'] }))).toEqual({ names: ['b', 'a'], version: 'abc' });
-    expect(parseDiscoveryRequest('{"versionInfo":"v1","resourceNames":["api"],"typeUrl":null,"responseNonce":"","errorDetail":{"code":3,"message":"rejected"},"resourceLocators":[]}')).toEqual({ names: ['api'], version: 'v1' });
+    expect(parseDiscoveryRequest(JSON.stringify({ ...ENVOY_POLL, version_info: 'abc', resource_names: ['b', 'a', 'b'] }))).toEqual({
+      names: ['b', 'a'],
+      version: 'abc',
+    });
+    expect(
+      parseDiscoveryRequest(
+        '{"versionInfo":"v1","resourceNames":["api"],"typeUrl":null,"responseNonce":"","errorDetail":{"code":3,"message":"rejected"},"resourceLocators":[]}',
+      ),
+    ).toEqual({ names: ['api'], version: 'v1' });
     expect(parseDiscoveryRequest('{"resource_names":["api"]}')).toEqual({ names: ['api'], version: '' }); // no type_url: the path says it
   });
 
@@ -40,20 +58,38 @@ describe('parseDiscoveryRequest', () => {
       ['{"resource_names":["api"]', /^the body is not JSON/],
       ['["api"]', 'the body is not a JSON object: POST a DiscoveryRequest'],
       ['null', 'the body is not a JSON object: POST a DiscoveryRequest'],
-      ['{"resource_names":["api"],"resource_name":["x"]}', /^unknown field "resource_name" in the DiscoveryRequest \(its fields: version_info, node, resource_names/],
+      [
+        '{"resource_names":["api"],"resource_name":["x"]}',
+        /^unknown field "resource_name" in the DiscoveryRequest \(its fields: version_info, node, resource_names/,
+      ],
       ['{"resource_names":["api"],"resourceNames":["x"]}', 'resource_names given twice (as resource_names and resourceNames)'],
-      [`{"resource_names":["api"],"type_url":"type.googleapis.com/envoy.config.cluster.v3.Cluster"}`, `type_url must be ${EDS_TYPE_URL} (got "type.googleapis.com/envoy.config.cluster.v3.Cluster"): this path serves EDS only`],
+      [
+        `{"resource_names":["api"],"type_url":"type.googleapis.com/envoy.config.cluster.v3.Cluster"}`,
+        `type_url must be ${EDS_TYPE_URL} (got "type.googleapis.com/envoy.config.cluster.v3.Cluster"): this path serves EDS only`,
+      ],
       ['{"resource_names":["api"],"type_url":7}', 'type_url must be a string'],
       ['{"resource_names":["api"],"version_info":1}', 'version_info must be a string'],
       ['{"resource_names":["api"],"node":"envoy"}', 'node must be an object'],
-      ['{"resource_names":["api"],"resource_locators":[{"name":"xdstp://x"}]}', 'resource_locators (xdstp:// names) are not served: name the clusters in resource_names'],
-      [JSON.stringify({ ...ENVOY_POLL, resource_names: [] }), 'resource_names is empty: name the clusters (services) to answer, as Envoy does'],
-      ['{"type_url":"type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"}', 'resource_names is empty: name the clusters (services) to answer, as Envoy does'],
+      [
+        '{"resource_names":["api"],"resource_locators":[{"name":"xdstp://x"}]}',
+        'resource_locators (xdstp:// names) are not served: name the clusters in resource_names',
+      ],
+      [
+        JSON.stringify({ ...ENVOY_POLL, resource_names: [] }),
+        'resource_names is empty: name the clusters (services) to answer, as Envoy does',
+      ],
+      [
+        '{"type_url":"type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"}',
+        'resource_names is empty: name the clusters (services) to answer, as Envoy does',
+      ],
       ['{"resource_names":"api"}', 'resource_names must be a list of cluster names'],
       ['{"resource_names":["api",3]}', 'resource_names must be a list of strings'],
       ['{"resource_names":[""]}', 'a cluster name must be 1 to 1024 characters without control characters (got "")'],
       ['{"resource_names":["a\\u0000b"]}', /^a cluster name must be 1 to 1024 characters without control characters/],
-      [JSON.stringify({ resource_names: Array.from({ length: EDS_MAX_NAMES + 1 }, (_, i) => `s${i}`) }), `resource_names has ${EDS_MAX_NAMES + 1} names; at most ${EDS_MAX_NAMES}`],
+      [
+        JSON.stringify({ resource_names: Array.from({ length: EDS_MAX_NAMES + 1 }, (_, i) => `s${i}`) }),
+        `resource_names has ${EDS_MAX_NAMES + 1} names; at most ${EDS_MAX_NAMES}`,
+      ],
     ];
     for (const [body, why] of cases) {
       const r = parseDiscoveryRequest(body);
@@ -69,7 +105,19 @@ describe('socket addresses', () => {
     expect(socketAddressOf('10.0.0.5:8080')).toEqual({ address: '10.0.0.5', port_value: 8080 });
     expect(socketAddressOf('[::1]:8080')).toEqual({ address: '::1', port_value: 8080 });
     expect(socketAddressOf('[2001:db8::1]:80')).toEqual({ address: '2001:db8::1', port_value: 80 });
-    for (const id of ['db1:8080', '10.0.0.5', '::1', 'db1', '10.0.0.256:80', '010.0.0.1:80', '[fe80::1%eth0]:80', '[::g]:80', '10.0.0.1:0', '10.0.0.1:65536']) expect(socketAddressOf(id), id).toBeUndefined();
+    for (const id of [
+      'db1:8080',
+      '10.0.0.5',
+      '::1',
+      'db1',
+      '10.0.0.256:80',
+      '010.0.0.1:80',
+      '[fe80::1%eth0]:80',
+      '[::g]:80',
+      '10.0.0.1:0',
+      '10.0.0.1:65536',
+    ])
+      expect(socketAddressOf(id), id).toBeUndefined();
     expect(isIpLiteral('0.0.0.0')).toBe(true);
     expect(isIpLiteral('::ffff:10.0.0.1')).toBe(true);
     expect(isIpLiteral('1:2:3:4:5:6:7:8:9')).toBe(false);
@@ -130,7 +178,9 @@ describe('clusterLoadAssignments', () => {
 
 describe('edsAnswer and its version', () => {
   it('the same state gives the same version (a HELLO or a load that moves no weight changes nothing); a weight, a drain or a DOWN changes it; 304 when Envoy has it', async () => {
-    const t = new Table().report('127.0.0.1:80', 10, { attrs: { service: 'api' } }).report('127.0.0.2:80', 10, { attrs: { service: 'api' } });
+    const t = new Table()
+      .report('127.0.0.1:80', 10, { attrs: { service: 'api' } })
+      .report('127.0.0.2:80', 10, { attrs: { service: 'api' } });
     const clock = new ManualClock();
     const board = new WeightBoard(t, { scheduler: clock, interval: 1000, policy: { min: 10, step: 100 }, serviceKey: 'service' });
     board.start();
@@ -176,7 +226,11 @@ describe('a cluster name with attribute filters', () => {
       .report('127.0.0.2:80', 1, { attrs: { service: 'api', zone: 'eu-2' } })
       .report('127.0.0.3:80', 1, { attrs: { service: 'api', zone: 'eu 1' } })
       .report('127.0.0.4:80', 1, { attrs: { service: 'web', zone: 'eu-1' } });
-    const ids = (names: string[]) => clusterLoadAssignments(names, source(t)).map((c) => [c.cluster_name, c.endpoints.flatMap((l) => l.lb_endpoints.map((e) => e.endpoint.address.socket_address.address))]);
+    const ids = (names: string[]) =>
+      clusterLoadAssignments(names, source(t)).map((c) => [
+        c.cluster_name,
+        c.endpoints.flatMap((l) => l.lb_endpoints.map((e) => e.endpoint.address.socket_address.address)),
+      ]);
     expect(ids(['api?zone=eu-1', 'api', 'api?zone=eu-1&tier=gold', 'api?zone=eu+1', 'api?zone=eu%2D2', 'api?zone=nowhere'])).toEqual([
       ['api?zone=eu-1', ['127.0.0.1']],
       ['api', ['127.0.0.1', '127.0.0.2', '127.0.0.3']],
@@ -188,7 +242,13 @@ describe('a cluster name with attribute filters', () => {
   });
 
   it('refuses a name with no service or no filter after "?"', () => {
-    expect(parseClusterName('api?zone=eu-1&tier=gold')).toEqual({ service: 'api', filters: [['zone', 'eu-1'], ['tier', 'gold']] });
+    expect(parseClusterName('api?zone=eu-1&tier=gold')).toEqual({
+      service: 'api',
+      filters: [
+        ['zone', 'eu-1'],
+        ['tier', 'gold'],
+      ],
+    });
     expect(parseClusterName('api')).toEqual({ service: 'api', filters: [] });
     for (const [name, why] of [
       ['?zone=eu-1', 'the cluster name "?zone=eu-1" names no service before its "?"'],

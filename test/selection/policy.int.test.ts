@@ -36,7 +36,9 @@ class Slaves {
     }
     const before = this.master.projection.nodes.get(fields.addr)?.reportSeq ?? 0;
     cl.push(fields);
-    await waitFor(() => (this.master.projection.nodes.get(fields.addr)?.reportSeq ?? 0) > before, { what: `the push of ${fields.addr} in the projection` });
+    await waitFor(() => (this.master.projection.nodes.get(fields.addr)?.reportSeq ?? 0) > before, {
+      what: `the push of ${fields.addr} in the projection`,
+    });
   }
 }
 
@@ -85,12 +87,15 @@ describe('GET /v1/least-loaded?policy=', () => {
     expect(none.body).toMatchObject({ code: ErrorCode.NO_ELIGIBLE_NODE });
   });
 
-  it.each([['policy=fastest'], ['policy='], ['policy=P2C'], ['policy=p2c&policy=capacity'], ['zone=eu-1&policy=round-robin']])('?%s → 400 BAD_ARGUMENT', async (qs) => {
-    const { master } = await cluster();
-    const r = await api(master, `/v1/least-loaded?${qs}`);
-    expect(r.status).toBe(400);
-    expect(r.body).toEqual({ error: expect.stringMatching(/policy/), code: ErrorCode.BAD_ARGUMENT });
-  });
+  it.each([['policy=fastest'], ['policy='], ['policy=P2C'], ['policy=p2c&policy=capacity'], ['zone=eu-1&policy=round-robin']])(
+    '?%s → 400 BAD_ARGUMENT',
+    async (qs) => {
+      const { master } = await cluster();
+      const r = await api(master, `/v1/least-loaded?${qs}`);
+      expect(r.status).toBe(400);
+      expect(r.body).toEqual({ error: expect.stringMatching(/policy/), code: ErrorCode.BAD_ARGUMENT });
+    },
+  );
 
   it('no eligible node → 503 NO_ELIGIBLE_NODE under every policy', async () => {
     const master = await startMaster(cleanup, SLOW);
@@ -118,7 +123,7 @@ describe("the master's policy and compensation (--policy, --compensation)", () =
     expect((await api(master, '/v1/least-loaded?policy=least-loaded')).body).toMatchObject({ id: 'a:1' });
   });
 
-  it("compensation: each answer adds the increment to the node until its next report; a report resets it", async () => {
+  it('compensation: each answer adds the increment to the node until its next report; a report resets it', async () => {
     const master = await startMaster(cleanup, { ...SLOW, compensation: 5 });
     const slaves = new Slaves(master);
     await slaves.push({ addr: 'a:1', load: 10 });

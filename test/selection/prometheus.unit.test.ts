@@ -51,8 +51,17 @@ describe('Prometheus SD target groups', () => {
       __meta_loadledger_attr_service: 'api',
       __meta_loadledger_attr_zone: 'eu-1',
     });
-    expect(groups[1]!.labels).toMatchObject({ __meta_loadledger_drained: 'true', __meta_loadledger_eligible: 'false', __meta_loadledger_state: 'PUSH_LOAD_INFO', __meta_loadledger_capacity: '2' });
-    expect(groups[2]!.labels).toMatchObject({ __meta_loadledger_state: 'DOWN', __meta_loadledger_eligible: 'false', __meta_loadledger_service: '' });
+    expect(groups[1]!.labels).toMatchObject({
+      __meta_loadledger_drained: 'true',
+      __meta_loadledger_eligible: 'false',
+      __meta_loadledger_state: 'PUSH_LOAD_INFO',
+      __meta_loadledger_capacity: '2',
+    });
+    expect(groups[2]!.labels).toMatchObject({
+      __meta_loadledger_state: 'DOWN',
+      __meta_loadledger_eligible: 'false',
+      __meta_loadledger_service: '',
+    });
     expect(groups[3]!.labels.__meta_loadledger_load).toBe('0.3');
     for (const g of groups) for (const k of Object.keys(g.labels)) expect(k).toMatch(/^[a-zA-Z_][a-zA-Z0-9_]*$/);
   });

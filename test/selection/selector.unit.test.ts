@@ -34,7 +34,10 @@ describe('every policy', () => {
 
   it.each(POLICIES)('%s: a filter that nothing matches → undefined; a filter is applied before choosing', (policy) => {
     const s = new Selector({ policy, random: seededRandom(2) });
-    const t = new Table().report('a', 1, { attrs: { zone: 'x' } }).report('b', 5, { attrs: { zone: 'y' } }).report('c', 9, { attrs: { zone: 'y' } });
+    const t = new Table()
+      .report('a', 1, { attrs: { zone: 'x' } })
+      .report('b', 5, { attrs: { zone: 'y' } })
+      .report('c', 9, { attrs: { zone: 'y' } });
     expect(s.choose(t.projection, policy, zone('nowhere'))).toBeUndefined();
     const ys = picks(s, t, 100, policy, zone('y'));
     expect(ys.every((id) => id === 'b' || id === 'c')).toBe(true);
@@ -62,7 +65,10 @@ describe('least-loaded', () => {
 
   it('with a filter: the least loaded of the matching nodes', () => {
     const s = new Selector();
-    const t = new Table().report('a', 1, { attrs: { zone: 'x' } }).report('b', 9, { attrs: { zone: 'y' } }).report('c', 3, { attrs: { zone: 'y' } });
+    const t = new Table()
+      .report('a', 1, { attrs: { zone: 'x' } })
+      .report('b', 9, { attrs: { zone: 'y' } })
+      .report('c', 3, { attrs: { zone: 'y' } });
     expect(s.choose(t.projection, 'least-loaded', zone('y'))?.id).toBe('c');
   });
 
@@ -180,7 +186,10 @@ describe('in-flight compensation', () => {
 
   it("resets to 0 at the node's next report, even with the same load; other nodes keep theirs", () => {
     const s = new Selector({ compensation: 5 });
-    const t = new Table().report('a', 10).report('b', 12).report('c', 40, { attrs: { zone: 'z' } });
+    const t = new Table()
+      .report('a', 10)
+      .report('b', 12)
+      .report('c', 40, { attrs: { zone: 'z' } });
     picks(s, t, 4); // a, b, a, b: a 20, b 22
     expect(s.choose(t.projection, 'least-loaded', zone('z'))?.id).toBe('c'); // the last answer is not b's
     t.report('b', 12); // b: 12 again
@@ -244,7 +253,8 @@ describe('Selector options and the policy parameter', () => {
 
   it('a bad policy name or compensation is BAD_ARGUMENT', () => {
     expect(thrown(() => new Selector({ policy: 'random' as Policy })).code).toBe(ErrorCode.BAD_ARGUMENT);
-    for (const c of [-1, Number.NaN, Number.POSITIVE_INFINITY]) expect(thrown(() => new Selector({ compensation: c })).code).toBe(ErrorCode.BAD_ARGUMENT);
+    for (const c of [-1, Number.NaN, Number.POSITIVE_INFINITY])
+      expect(thrown(() => new Selector({ compensation: c })).code).toBe(ErrorCode.BAD_ARGUMENT);
   });
 
   it('?policy= is taken out of the attribute filters; absent → the default; unknown or repeated → an error', () => {
@@ -252,7 +262,9 @@ describe('Selector options and the policy parameter', () => {
     expect(takePolicyParam(q, 'least-loaded')).toEqual({ policy: 'p2c' });
     expect(q.toString()).toBe('zone=eu-1');
     expect(takePolicyParam(new URLSearchParams('zone=eu-1'), 'capacity')).toEqual({ policy: 'capacity' });
-    expect(takePolicyParam(new URLSearchParams('policy=fastest'), 'least-loaded')).toEqual({ error: 'policy must be one of least-loaded, p2c, capacity (got "fastest")' });
+    expect(takePolicyParam(new URLSearchParams('policy=fastest'), 'least-loaded')).toEqual({
+      error: 'policy must be one of least-loaded, p2c, capacity (got "fastest")',
+    });
     expect(takePolicyParam(new URLSearchParams('policy=p2c&policy=capacity'), 'least-loaded')).toHaveProperty('error');
   });
 });
@@ -278,7 +290,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('down' as const), node: fc.nat(5) }) },
   { weight: 1, arbitrary: fc.constant<Op>({ k: 'restart' }) },
-  { weight: 8, arbitrary: fc.record({ k: fc.constant('query' as const), policy: fc.constantFrom(...POLICIES), filter: fc.constantFrom(null, 'x' as const, 'y' as const) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      k: fc.constant('query' as const),
+      policy: fc.constantFrom(...POLICIES),
+      filter: fc.constantFrom(null, 'x' as const, 'y' as const),
+    }),
+  },
 );
 
 describe('the policies against a brute force (property)', () => {

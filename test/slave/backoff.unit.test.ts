@@ -43,7 +43,16 @@ describe('ReconnectSchedule', () => {
   it('one master: the same address, once right away after it worked, then the backoff doubling to its cap', () => {
     const s = new ReconnectSchedule(1, { initial: 100, max: 5000, jitter: 0.5 }, () => 0);
     s.worked();
-    expect(steps(s, 8).map((x) => [x.index, x.delay])).toEqual([[0, 0], [0, 100], [0, 200], [0, 400], [0, 800], [0, 1600], [0, 3200], [0, 5000]]);
+    expect(steps(s, 8).map((x) => [x.index, x.delay])).toEqual([
+      [0, 0],
+      [0, 100],
+      [0, 200],
+      [0, 400],
+      [0, 800],
+      [0, 1600],
+      [0, 3200],
+      [0, 5000],
+    ]);
   });
 
   it('jitter: each delay in (base·(1−jitter), base], the same for the same seed', () => {

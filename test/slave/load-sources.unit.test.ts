@@ -16,7 +16,6 @@ async function rejection(p: Promise<unknown>): Promise<LoadLedgerError> {
   throw new Error('expected a rejection');
 }
 
-
 describe('parseLoadSource: spec', () => {
   it.each([
     ['42', 42],
@@ -134,7 +133,7 @@ describe('file:PATH', () => {
 
 describe('cmd:COMMAND', () => {
   it('parses the stdout of /bin/sh -c COMMAND', async () => {
-    const src = parseLoadSource('cmd:echo 21 | awk \'{ print $1 * 2 }\'');
+    const src = parseLoadSource("cmd:echo 21 | awk '{ print $1 * 2 }'");
     expect(src.describe).toBe("cmd:echo 21 | awk '{ print $1 * 2 }'");
     expect(await src.read()).toBe(42);
     expect(await src.read()).toBe(42);

@@ -24,8 +24,20 @@ afterEach(() => cleanup.run());
 const QUIET = { helloInterval: 600_000, deadAfter: 1_200_000 } as const;
 const NODE = '10.0.0.5:8080';
 
-function slave(clock: ManualClock, options: Omit<SlaveOptions, 'load' | 'scheduler'>): { slave: Slave; reconnecting: Array<ReconnectInfo & { at: number }> } {
-  const s = createSlave({ load: () => 7, addr: NODE, capacity: 2, attrs: { zone: 'eu-1' }, scheduler: clock, interval: 1000, deadAfter: 3000, ...options });
+function slave(
+  clock: ManualClock,
+  options: Omit<SlaveOptions, 'load' | 'scheduler'>,
+): { slave: Slave; reconnecting: Array<ReconnectInfo & { at: number }> } {
+  const s = createSlave({
+    load: () => 7,
+    addr: NODE,
+    capacity: 2,
+    attrs: { zone: 'eu-1' },
+    scheduler: clock,
+    interval: 1000,
+    deadAfter: 3000,
+    ...options,
+  });
   const reconnecting: Array<ReconnectInfo & { at: number }> = [];
   s.on('reconnecting', (r) => reconnecting.push({ ...r, at: clock.now() }));
   s.on('error', () => {});
@@ -100,7 +112,9 @@ describe('a slave with a list of masters', () => {
     // the same delays as the schedule with the same seed; each attempt at the time they say
     const expected = new ReconnectSchedule(2, { initial: 100, max: LIST_BACKOFF_MAX_MS, jitter: 0.5 }, seededRandom(9));
     const want = Array.from({ length: 16 }, () => expected.ended());
-    expect(reconnecting.slice(0, 16).map((r) => [r.master.port, r.delay, r.attempt])).toEqual(want.map((w) => [ports[w.index], w.delay, w.attempt]));
+    expect(reconnecting.slice(0, 16).map((r) => [r.master.port, r.delay, r.attempt])).toEqual(
+      want.map((w) => [ports[w.index], w.delay, w.attempt]),
+    );
     expect(Math.max(...want.map((w) => w.delay))).toBeLessThanOrEqual(LIST_BACKOFF_MAX_MS);
     for (let i = 1; i < 16; i++) {
       // an attempt fails at once (refused on loopback): the next is scheduled when the last one's delay ran out
@@ -131,7 +145,9 @@ describe('a slave with a list of masters', () => {
     // the cap, and the other address of that pass (refused on loopback: a step or two of the clock)
     expect(Math.max(...arrivals) - elected).toBeLessThanOrEqual(LIST_BACKOFF_MAX_MS + 100);
     const spread = new Set(arrivals.map((t) => Math.floor(t / 25))).size;
-    console.log(`40 slaves: at the new leader ${Math.min(...arrivals) - elected}..${Math.max(...arrivals) - elected} ms after it answered, in ${spread} windows of 25 ms`);
+    console.log(
+      `40 slaves: at the new leader ${Math.min(...arrivals) - elected}..${Math.max(...arrivals) - elected} ms after it answered, in ${spread} windows of 25 ms`,
+    );
     expect(spread).toBeGreaterThanOrEqual(6); // not one burst: arrivals fall in many 25 ms windows
   });
 });

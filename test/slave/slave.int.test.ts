@@ -104,7 +104,16 @@ interface Recorded {
 
 function startSlave(options: SlaveOptions): { slave: Slave; ev: Recorded } {
   const slave = createSlave(options);
-  const ev: Recorded = { connects: 0, disconnects: [], pushes: [], loadErrors: [], recovered: [], masterDead: [], reconnecting: [], errors: [] };
+  const ev: Recorded = {
+    connects: 0,
+    disconnects: [],
+    pushes: [],
+    loadErrors: [],
+    recovered: [],
+    masterDead: [],
+    reconnecting: [],
+    errors: [],
+  };
   slave.on('connect', () => ev.connects++);
   slave.on('disconnect', (r) => ev.disconnects.push(r));
   slave.on('push', (l) => ev.pushes.push(l));
@@ -162,7 +171,14 @@ describe('slave ↔ master over TCP', () => {
     // The slave's time on a manual clock, each tick's HELLO_ACK read before time moves on: a
     // busy machine cannot make the answers late.
     const clock = new ManualClock();
-    const { ev } = startSlave({ master: master.address, load: () => ++load, interval: 20, deadAfter: 100, backoff: FAST_BACKOFF, scheduler: clock });
+    const { ev } = startSlave({
+      master: master.address,
+      load: () => ++load,
+      interval: 20,
+      deadAfter: 100,
+      backoff: FAST_BACKOFF,
+      scheduler: clock,
+    });
     // 15 intervals = 3 × deadAfter: long enough that a slave not counting HELLO_ACK as life would have given up.
     for (let k = 1; k < 15; k++) {
       await waitFor(`HELLO ${k} and its push`, () => count(master.conns[0], 'HELLO') >= k && pushesOf(master.conns[0]).length >= k);
@@ -227,7 +243,14 @@ describe('slave ↔ master over TCP', () => {
   it('a master that sends only HELLO (never acks) is alive', async () => {
     const master = await startMaster({ answerHello: false });
     const clock = new ManualClock();
-    const { ev } = startSlave({ master: master.address, load: () => 3, interval: 20, deadAfter: 100, backoff: FAST_BACKOFF, scheduler: clock });
+    const { ev } = startSlave({
+      master: master.address,
+      load: () => 3,
+      interval: 20,
+      deadAfter: 100,
+      backoff: FAST_BACKOFF,
+      scheduler: clock,
+    });
     const conn = await waitFor('a connection', () => master.conns[0]);
     // the master's HELLO every 20 ms of the slave's clock, each answered (so read) before time moves on
     for (let k = 1; k <= 15; k++) {
@@ -273,7 +296,13 @@ describe('slave ↔ master over TCP', () => {
       const path = join(dir, 'gw.load');
       await writeFile(path, '10\n');
       const master = await startMaster();
-      const { slave, ev } = startSlave({ master: master.address, load: `file:${path}`, interval: 30, deadAfter: 1000, backoff: FAST_BACKOFF });
+      const { slave, ev } = startSlave({
+        master: master.address,
+        load: `file:${path}`,
+        interval: 30,
+        deadAfter: 1000,
+        backoff: FAST_BACKOFF,
+      });
       const conn = await waitFor('a push of 10', () => (pushesOf(master.conns[0]).length >= 2 ? master.conns[0] : undefined));
       expect(pushesOf(conn)[0]!.load).toBe(10);
 
@@ -442,7 +471,11 @@ describe('createSlave: options', () => {
     ['a non-finite attr', { attrs: { w: Infinity } }, /^attrs.w: /],
     ['an object attr', { attrs: { w: {} } }, /^attrs.w: /],
     // a master refuses it (PUSH_BAD_KEY): the log would give it back as "__proto_"
-    ['the attr key "__proto__"', { attrs: JSON.parse('{"__proto__":"x"}') as Record<string, string> }, /^attrs: key "__proto__" is not allowed/],
+    [
+      'the attr key "__proto__"',
+      { attrs: JSON.parse('{"__proto__":"x"}') as Record<string, string> },
+      /^attrs: key "__proto__" is not allowed/,
+    ],
     // a master refuses them (PUSH_CONTROL_CHARACTER): names never hold control or bidi characters
     ['an addr holding a backspace', { addr: 'gw\b1' }, /^addr: the address holds the control character U\+0008/],
     ['an attr key holding ESC', { attrs: { 'zo\x1bne': 'a' } }, /^attrs: a key holds the control character U\+001B/],

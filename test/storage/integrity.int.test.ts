@@ -37,7 +37,18 @@ function history(n: number, from = 1): LedgerEvent[] {
   const out: LedgerEvent[] = [];
   for (let seq = from; seq < from + n; seq++) {
     const ts = T0 + seq * 10;
-    if (seq === 1) out.push({ seq, ts, type: 'MasterStarted', epoch: 1, listen: '127.0.0.1:7400', http: '', pid: 1, helloInterval: 1000, deadAfter: 3000 });
+    if (seq === 1)
+      out.push({
+        seq,
+        ts,
+        type: 'MasterStarted',
+        epoch: 1,
+        listen: '127.0.0.1:7400',
+        http: '',
+        pid: 1,
+        helloInterval: 1000,
+        deadAfter: 3000,
+      });
     else if (seq === 2) out.push({ seq, ts, type: 'SlaveConnected', conn: 1, remote: '10.0.0.1:4000' });
     else out.push({ seq, ts, type: 'LoadPushed', conn: 1, node: 'gw-a:8080', load: seq % 97, capacity: 1, attrs: { zone: 'eu' } });
   }
@@ -53,7 +64,14 @@ async function writeLog(events: readonly LedgerEvent[], chunk = 100): Promise<st
 }
 
 /** Raw access to the `ev` sublevel, behind EventLog's back. */
-async function rawEv<T>(dir: string, fn: (ev: { get(k: string): Promise<Buffer | undefined>; put(k: string, v: Buffer): Promise<void>; del(k: string): Promise<void> }) => Promise<T>): Promise<T> {
+async function rawEv<T>(
+  dir: string,
+  fn: (ev: {
+    get(k: string): Promise<Buffer | undefined>;
+    put(k: string, v: Buffer): Promise<void>;
+    del(k: string): Promise<void>;
+  }) => Promise<T>,
+): Promise<T> {
   const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
   await db.open();
   try {
@@ -79,7 +97,15 @@ async function failure(p: Promise<unknown>): Promise<{ code: string; message: st
 }
 
 function startOn(dir: string, opts: { acceptDamage?: boolean } = {}): Promise<Master> {
-  return Master.start({ data: dir, listen: { host: '127.0.0.1', port: 0 }, http: null, helloInterval: 1000, deadAfter: 3000, maxSlaves: 10, ...opts }).then((m) => {
+  return Master.start({
+    data: dir,
+    listen: { host: '127.0.0.1', port: 0 },
+    http: null,
+    helloInterval: 1000,
+    deadAfter: 3000,
+    maxSlaves: 10,
+    ...opts,
+  }).then((m) => {
     cleanup.defer('master.stop()', () => m.stop('test cleanup'));
     return m;
   });
@@ -224,7 +250,14 @@ describe('damage before the newest snapshot', () => {
       v[30]! ^= 0x01;
       await ev.put(seqKey(401), v);
     });
-    const m = await Master.start({ data: dir, listen: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, helloInterval: 1000, deadAfter: 3000, maxSlaves: 10 });
+    const m = await Master.start({
+      data: dir,
+      listen: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: 0 },
+      helloInterval: 1000,
+      deadAfter: 3000,
+      maxSlaves: 10,
+    });
     cleanup.defer('master.stop()', () => m.stop('test cleanup'));
     expect(m.projection.seq).toBe(1002); // MasterCrashed, MasterStarted after all 1000
     const res = await fetch(`http://127.0.0.1:${m.addresses.http!.port}/v1/events?from=1&to=600`);
@@ -236,7 +269,9 @@ describe('damage before the newest snapshot', () => {
     const out = join(await cleanup.tempDir('loadledger-export-'), 'x.llog');
     const r = await runCli(cleanup, ['export', '--data', dir, '--since', '1', '-o', out]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`loadledger export: ${dir}: seqs 401..500 damaged: the record at seq 401: the record fails its checksum (CRC-32C)\n`);
+    expect(r.stderr).toBe(
+      `loadledger export: ${dir}: seqs 401..500 damaged: the record at seq 401: the record fails its checksum (CRC-32C)\n`,
+    );
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -9,25 +9,53 @@ import { openError, writeError } from '../../storage/level-errors.js';
 
 /** What classic-level throws: a ModuleError with a LEVEL_* code, the cause from the C++ side. */
 function levelError(code: string, message: string, cause?: string): Error {
-  return Object.assign(new Error(message), { code, ...(cause !== undefined && { cause: Object.assign(new Error(cause), { code: 'LEVEL_IO_ERROR' }) }) });
+  return Object.assign(new Error(message), {
+    code,
+    ...(cause !== undefined && { cause: Object.assign(new Error(cause), { code: 'LEVEL_IO_ERROR' }) }),
+  });
 }
 
 describe('openError', () => {
   it('a full disk is LOG_WRITE_FAILED saying so, not LOG_NOT_FOUND', () => {
-    const e = openError('/srv/log', levelError('LEVEL_DATABASE_NOT_OPEN', 'Database failed to open', 'IO error: /srv/log/000005.log: No space left on device'));
+    const e = openError(
+      '/srv/log',
+      levelError('LEVEL_DATABASE_NOT_OPEN', 'Database failed to open', 'IO error: /srv/log/000005.log: No space left on device'),
+    );
     expect(e.code).toBe(ErrorCode.LOG_WRITE_FAILED);
     expect(e.message).toMatch(/^the event log in \/srv\/log cannot be opened: the disk is full: IO error/);
   });
 
   it('permission denied is PERMISSION_DENIED', () => {
-    const e = openError('/srv/log', levelError('LEVEL_DATABASE_NOT_OPEN', 'Database failed to open', 'IO error: /srv/log/LOCK: Permission denied'));
+    const e = openError(
+      '/srv/log',
+      levelError('LEVEL_DATABASE_NOT_OPEN', 'Database failed to open', 'IO error: /srv/log/LOCK: Permission denied'),
+    );
     expect(e.code).toBe(ErrorCode.PERMISSION_DENIED);
   });
 
   it('a missing log is LOG_NOT_FOUND, a locked one LOG_LOCKED', () => {
-    expect(openError('/x', levelError('LEVEL_DATABASE_NOT_OPEN', 'Database failed to open', 'Invalid argument: /x/CURRENT: does not exist (create_if_missing is false)')).code).toBe(ErrorCode.LOG_NOT_FOUND);
-    expect(openError('/x', levelError('LEVEL_DATABASE_NOT_OPEN', 'Database failed to open', undefined)).code).toBe(ErrorCode.LOG_WRITE_FAILED);
-    expect(openError('/x', Object.assign(new Error('Database failed to open'), { code: 'LEVEL_DATABASE_NOT_OPEN', cause: Object.assign(new Error('lock held'), { code: 'LEVEL_LOCKED' }) })).code).toBe(ErrorCode.LOG_LOCKED);
+    expect(
+      openError(
+        '/x',
+        levelError(
+          'LEVEL_DATABASE_NOT_OPEN',
+          'Database failed to open',
+          'Invalid argument: /x/CURRENT: does not exist (create_if_missing is false)',
+        ),
+      ).code,
+    ).toBe(ErrorCode.LOG_NOT_FOUND);
+    expect(openError('/x', levelError('LEVEL_DATABASE_NOT_OPEN', 'Database failed to open', undefined)).code).toBe(
+      ErrorCode.LOG_WRITE_FAILED,
+    );
+    expect(
+      openError(
+        '/x',
+        Object.assign(new Error('Database failed to open'), {
+          code: 'LEVEL_DATABASE_NOT_OPEN',
+          cause: Object.assign(new Error('lock held'), { code: 'LEVEL_LOCKED' }),
+        }),
+      ).code,
+    ).toBe(ErrorCode.LOG_LOCKED);
   });
 
   it('never passes a library code through', () => {

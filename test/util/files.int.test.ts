@@ -45,7 +45,9 @@ describe('readRegularFile', () => {
 
   it('refuses a FIFO at once (no writer: it would block for ever), a device, a directory, a missing file', () => {
     expect(refusal(() => readRegularFile(fifo, `--x ${fifo}`, 100))).toBe(`--x ${fifo}: is a FIFO, not a regular file`);
-    expect(refusal(() => readRegularFile('/dev/zero', '--x /dev/zero', 100))).toBe('--x /dev/zero: is a character device, not a regular file');
+    expect(refusal(() => readRegularFile('/dev/zero', '--x /dev/zero', 100))).toBe(
+      '--x /dev/zero: is a character device, not a regular file',
+    );
     expect(refusal(() => readRegularFile(dir, '--x d', 100))).toBe('--x d: is a directory, not a file');
     expect(refusal(() => readRegularFile(join(dir, 'nope'), '--x n', 100))).toBe('--x n: no such file');
   });
@@ -63,11 +65,15 @@ describe('readRegularFile', () => {
 
 describe('every file the CLI reads goes through it', () => {
   it('token files: a device, a FIFO, over 4 KiB, two lines', () => {
-    expect(refusal(() => readTokenFile('/dev/zero', '--admin-token-file'))).toBe('--admin-token-file /dev/zero: is a character device, not a regular file');
+    expect(refusal(() => readTokenFile('/dev/zero', '--admin-token-file'))).toBe(
+      '--admin-token-file /dev/zero: is a character device, not a regular file',
+    );
     expect(refusal(() => readTokenFile(fifo, '--token-file'))).toBe(`--token-file ${fifo}: is a FIFO, not a regular file`);
     const big = join(dir, 'big-token');
     writeFileSync(big, 'x'.repeat(4097));
-    expect(refusal(() => readTokenFile(big, '--admin-token-file'))).toBe(`--admin-token-file ${big}: larger than 4 KiB; a token file holds one line`);
+    expect(refusal(() => readTokenFile(big, '--admin-token-file'))).toBe(
+      `--admin-token-file ${big}: larger than 4 KiB; a token file holds one line`,
+    );
   });
 
   it('config, TLS and identities files', () => {

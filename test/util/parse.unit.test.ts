@@ -4,7 +4,6 @@ import { parseDuration } from '../../src/util/duration.js';
 import { parseHostPort } from '../../src/util/hostport.js';
 import { thrown } from '../helpers/errors.js';
 
-
 describe('parseDuration', () => {
   it.each([
     ['500ms', 500],
@@ -25,15 +24,32 @@ describe('parseDuration', () => {
     expect(parseDuration(s, '--interval')).toBe(ms);
   });
 
-  it.each(['', ' ', 's', 'ms', '3 s', '-1s', '+1s', '1e3', '0x10', '3S', '3D', '3days', '1w', '1.s', '1..5s', 'Infinity', 'NaN', '3sec', '1h30m'])(
-    'refuses %j with BAD_ARGUMENT naming the flag',
-    (s) => {
-      const e = thrown(() => parseDuration(s, '--dead-after'));
-      expect(e.code).toBe(ErrorCode.BAD_ARGUMENT);
-      expect(e.message).toMatch(/^--dead-after: expected a duration/);
-      expect(e.message).not.toContain('\n');
-    },
-  );
+  it.each([
+    '',
+    ' ',
+    's',
+    'ms',
+    '3 s',
+    '-1s',
+    '+1s',
+    '1e3',
+    '0x10',
+    '3S',
+    '3D',
+    '3days',
+    '1w',
+    '1.s',
+    '1..5s',
+    'Infinity',
+    'NaN',
+    '3sec',
+    '1h30m',
+  ])('refuses %j with BAD_ARGUMENT naming the flag', (s) => {
+    const e = thrown(() => parseDuration(s, '--dead-after'));
+    expect(e.code).toBe(ErrorCode.BAD_ARGUMENT);
+    expect(e.message).toMatch(/^--dead-after: expected a duration/);
+    expect(e.message).not.toContain('\n');
+  });
 
   it('names 7d in its example, among the units', () => {
     expect(thrown(() => parseDuration('3w', '--retain')).message).toMatch(/7d/);

@@ -38,7 +38,9 @@ export type Answer = { url: string; cluster: ClusterDoc } | { url: string; error
 export function clusterCommand(): Command {
   const cmd = new Command('cluster')
     .description("show the masters of a cluster (master HA): each one's role, term, seq and how far it is behind the leader")
-    .addOption(withDefault('--http <urls>', 'the masters to ask, comma-separated (each is asked; any one lists the others)', DEFAULT_HTTP_URL))
+    .addOption(
+      withDefault('--http <urls>', 'the masters to ask, comma-separated (each is asked; any one lists the others)', DEFAULT_HTTP_URL),
+    )
     .option('--json', 'print what each address answered (its /v1/cluster document, or the error)')
     .addHelpText(
       'after',
@@ -58,7 +60,10 @@ Example:
       else if (answers.some((a) => 'cluster' in a)) writeOut(clusterText(answers));
       if (!answers.some((a) => 'cluster' in a)) {
         const lines = answers.map((a) => `${a.url}: ${'error' in a ? a.error : ''}`);
-        throw new LoadLedgerError(ErrorCode.MASTER_UNREACHABLE, urls.length === 1 ? lines[0]! : `no master answered (${urls.length} tried): ${lines.join('; ')}`);
+        throw new LoadLedgerError(
+          ErrorCode.MASTER_UNREACHABLE,
+          urls.length === 1 ? lines[0]! : `no master answered (${urls.length} tried): ${lines.join('; ')}`,
+        );
       }
     } catch (e) {
       die(e);
@@ -74,8 +79,13 @@ async function ask(u: URL, creds: ReturnType<typeof readCredentials>): Promise<A
     const r = await getJson(u, '/v1/cluster', creds);
     const body = r.body as { error?: unknown; code?: unknown; role?: unknown };
     if (r.status === 200 && typeof body.role === 'string') return { url, cluster: r.body as ClusterDoc };
-    if (r.status === 404) return { url, error: 'no GET /v1/cluster (HTTP 404): a loadledger older than master HA', code: ErrorCode.NOT_FOUND };
-    return { url, error: `HTTP ${r.status}${typeof body.code === 'string' ? ` ${body.code}` : ''}${typeof body.error === 'string' ? `: ${body.error}` : ''}`, code: typeof body.code === 'string' ? body.code : ErrorCode.MASTER_UNREACHABLE };
+    if (r.status === 404)
+      return { url, error: 'no GET /v1/cluster (HTTP 404): a loadledger older than master HA', code: ErrorCode.NOT_FOUND };
+    return {
+      url,
+      error: `HTTP ${r.status}${typeof body.code === 'string' ? ` ${body.code}` : ''}${typeof body.error === 'string' ? `: ${body.error}` : ''}`,
+      code: typeof body.code === 'string' ? body.code : ErrorCode.MASTER_UNREACHABLE,
+    };
   } catch (e) {
     if (!isLoadLedgerError(e)) throw e;
     return { url, error: e.message.replace(`master unreachable at ${u.origin} `, 'unreachable '), code: e.code };
@@ -96,25 +106,42 @@ export function clusterText(answers: readonly Answer[]): string {
   // what the members say of each other first; a member's own answer wins
   for (const a of asked) {
     for (const m of a.cluster.members ?? []) {
-      if (!rows.has(m.node)) rows.set(m.node, { node: m.node, role: m.role ?? '?', term: '', seq: '', lag: '', http: m.http ?? '', note: `not asked (listed by ${a.cluster.node || a.url})` });
+      if (!rows.has(m.node))
+        rows.set(m.node, {
+          node: m.node,
+          role: m.role ?? '?',
+          term: '',
+          seq: '',
+          lag: '',
+          http: m.http ?? '',
+          note: `not asked (listed by ${a.cluster.node || a.url})`,
+        });
     }
   }
   for (const a of asked) {
     const d = a.cluster;
     const key = d.node || a.url;
-    const ack = d.role === 'leader' && d.ack ? `ack ${d.ack.mode}${d.ack.mode === 'standby' ? (d.ack.local ? ', none in sync: acknowledging locally' : `, in sync: ${(d.ack.inSync ?? []).join(',') || '-'}`) : ''}` : '';
+    const ack =
+      d.role === 'leader' && d.ack
+        ? `ack ${d.ack.mode}${d.ack.mode === 'standby' ? (d.ack.local ? ', none in sync: acknowledging locally' : `, in sync: ${(d.ack.inSync ?? []).join(',') || '-'}`) : ''}`
+        : '';
     rows.set(key, { node: d.node || '-', role: d.role, term: String(d.term), seq: String(d.seq), lag: lagText(d), http: a.url, note: ack });
   }
-  for (const a of answers) if ('error' in a) rows.set(a.url, { node: '?', role: '?', term: '', seq: '', lag: '', http: a.url, note: a.error });
+  for (const a of answers)
+    if ('error' in a) rows.set(a.url, { node: '?', role: '?', term: '', seq: '', lag: '', http: a.url, note: a.error });
 
   const rank = (r: Row): number => (r.role === 'leader' || r.role === 'standalone' ? 0 : r.role === '?' ? 2 : 1);
   const sorted = [...rows.values()].sort((x, y) => rank(x) - rank(y) || x.node.localeCompare(y.node));
   let head: string;
-  const leaders = new Map(asked.flatMap((a) => (a.cluster.leader ? [[`${a.cluster.leader.node}@${a.cluster.term}`, a.cluster] as const] : [])));
+  const leaders = new Map(
+    asked.flatMap((a) => (a.cluster.leader ? [[`${a.cluster.leader.node}@${a.cluster.term}`, a.cluster] as const] : [])),
+  );
   if (asked.length === 0) head = 'no master answered';
-  else if (asked.every((a) => a.cluster.role === 'standalone')) head = asked.length === 1 ? 'a master running alone (no --etcd)' : 'masters running alone (no --etcd): not one cluster';
+  else if (asked.every((a) => a.cluster.role === 'standalone'))
+    head = asked.length === 1 ? 'a master running alone (no --etcd)' : 'masters running alone (no --etcd): not one cluster';
   else if (leaders.size === 0) head = 'no leader right now';
-  else if (leaders.size > 1) head = `members disagree on the leader: ${[...leaders.values()].map((d) => `${d.node} says ${d.leader!.node} (term ${d.term})`).join(', ')}`;
+  else if (leaders.size > 1)
+    head = `members disagree on the leader: ${[...leaders.values()].map((d) => `${d.node} says ${d.leader!.node} (term ${d.term})`).join(', ')}`;
   else {
     const d = [...leaders.values()][0]!;
     head = `leader ${d.leader!.node} (term ${d.term})${d.leader!.http ? `, HTTP ${d.leader!.http}` : ''}${d.leader!.listen ? `, slaves ${d.leader!.listen}` : ''}`;

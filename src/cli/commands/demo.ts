@@ -80,7 +80,9 @@ export function demoCommand(): Command {
       const refresh = (): void => {
         const v = view();
         // On a terminal, never more lines than it has rows: a scrolled screen breaks the redraw.
-        out.write(tty ? redraw(renderScreen(v, out.columns || 100, color).slice(0, Math.max(1, (out.rows || 50) - 1))) : `${renderLine(v)}\n`);
+        out.write(
+          tty ? redraw(renderScreen(v, out.columns || 100, color).slice(0, Math.max(1, (out.rows || 50) - 1))) : `${renderLine(v)}\n`,
+        );
       };
       refresh();
       const timer = setInterval(refresh, flags.refresh);
@@ -90,7 +92,9 @@ export function demoCommand(): Command {
         demo.stop(`demo stopped (${signal})`).then(
           (s) => {
             const log = s.kept ? `log kept in ${s.dir} (try: npx loadledger replay --data ${s.dir})` : 'temporary log removed';
-            process.stderr.write(`loadledger demo: stopped (${signal}) after ${formatDuration(s.durationMs)}: ${s.events} events recorded; ${log}\n`);
+            process.stderr.write(
+              `loadledger demo: stopped (${signal}) after ${formatDuration(s.durationMs)}: ${s.events} events recorded; ${log}\n`,
+            );
             process.exit(0);
           },
           (e: unknown) => die(e),

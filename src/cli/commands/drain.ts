@@ -19,7 +19,9 @@ interface NodeActionFlags extends CredentialFlags {
 /** `loadledger drain ID [--reason TEXT]`: the node stays connected and reported, but is not eligible. */
 export function drainCommand(): Command {
   return nodeActionCommand('drain')
-    .description("take a node out of the answers (maintenance): it stays connected and reported, but no policy picks it until undrain; recorded in the log")
+    .description(
+      'take a node out of the answers (maintenance): it stays connected and reported, but no policy picks it until undrain; recorded in the log',
+    )
     .option('--reason <text>', `why, kept in the log (at most ${MAX_DRAIN_REASON_BYTES} bytes)`)
     .addHelpText(
       'after',
@@ -43,7 +45,13 @@ export function undrainCommand(): Command {
 function nodeActionCommand(action: NodeAction): Command {
   const cmd = new Command(action)
     .addArgument(new Argument('<id>', 'the node id, as in the table: host:port (IPv6 as [::1]:8080), host, or an IP'))
-    .addOption(withDefault('--http <urls>', "the master's HTTP API (http:// or https://); a cluster's masters comma-separated: the drain goes to the leader", DEFAULT_HTTP_URL))
+    .addOption(
+      withDefault(
+        '--http <urls>',
+        "the master's HTTP API (http:// or https://); a cluster's masters comma-separated: the drain goes to the leader",
+        DEFAULT_HTTP_URL,
+      ),
+    )
     .option('--json', 'print the node document the master answered');
   addCredentialOptions(cmd).action(async (id: string, flags: NodeActionFlags) => {
     try {
@@ -61,7 +69,8 @@ async function run(action: NodeAction, id: string, flags: NodeActionFlags): Prom
   if (control !== undefined) throw badArgument(control);
   if (!isNodeId(id)) throw badArgument(`${JSON.stringify(id)} is not a node id: host:port (IPv6 as [::1]:8080), host, or an IP address`);
   if (flags.reason !== undefined) {
-    if (Buffer.byteLength(flags.reason) > MAX_DRAIN_REASON_BYTES) throw badArgument(`--reason: longer than ${MAX_DRAIN_REASON_BYTES} bytes`);
+    if (Buffer.byteLength(flags.reason) > MAX_DRAIN_REASON_BYTES)
+      throw badArgument(`--reason: longer than ${MAX_DRAIN_REASON_BYTES} bytes`);
     const control = controlProblem(flags.reason, '--reason');
     if (control !== undefined) throw badArgument(control);
   }

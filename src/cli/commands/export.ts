@@ -54,7 +54,9 @@ export async function runExport(flags: ExportFlags, io: { stderr?: NodeJS.WriteS
 }
 
 export function exportCommand(): Command {
-  const cmd = new Command('export').description('write a range of a log to a portable, self-describing file that replays to exact states on its own');
+  const cmd = new Command('export').description(
+    'write a range of a log to a portable, self-describing file that replays to exact states on its own',
+  );
   addSourceOptions(cmd, 'another export file (to cut a smaller range out of it)')
     .option('--since <point>', 'first point of the range: a seq (included), an ISO time, a time of day (03:10) or relative (1h)')
     .option('--until <point>', 'last point of the range (default: the last event)')

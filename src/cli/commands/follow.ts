@@ -49,7 +49,10 @@ export async function follow(flags: FollowFlags): Promise<void> {
     if (!matches(filter, e, node)) return;
     shown++;
     if (flags.json) writeJson(e);
-    else writeOut(`${isoTime(e.ts)}  ${String(e.seq).padStart(8)}  ${e.type.padEnd(19)}  ${'conn' in e ? String(e.conn).padStart(5) : '     '}  ${printable(node ?? '').padEnd(21)}  ${eventDetails(e)}\n`);
+    else
+      writeOut(
+        `${isoTime(e.ts)}  ${String(e.seq).padStart(8)}  ${e.type.padEnd(19)}  ${'conn' in e ? String(e.conn).padStart(5) : '     '}  ${printable(node ?? '').padEnd(21)}  ${eventDetails(e)}\n`,
+      );
   };
   let waiting = false;
   while (!ac.signal.aborted) {
@@ -57,7 +60,9 @@ export async function follow(flags: FollowFlags): Promise<void> {
       const end = await followHttp(masters, from, onEvent, ac.signal, { ...creds, onSnapshot: (s) => void (state = fromSnapshot(s)) });
       from = end.lastSeq + 1;
       if (end.reason === 'aborted') break;
-      sayErr(`${urls.length > 1 ? 'the masters stopped' : 'the master stopped'} at seq ${end.lastSeq}; waiting for ${urls.length > 1 ? 'one' : 'it'} to come back (Ctrl-C to quit)`);
+      sayErr(
+        `${urls.length > 1 ? 'the masters stopped' : 'the master stopped'} at seq ${end.lastSeq}; waiting for ${urls.length > 1 ? 'one' : 'it'} to come back (Ctrl-C to quit)`,
+      );
       waiting = true;
     } catch (e) {
       if (!waiting || !isLoadLedgerError(e) || e.code !== ErrorCode.MASTER_UNREACHABLE) throw e;

@@ -38,11 +38,11 @@ export function replayCommand(): Command {
     .option('--at <point>', 'the state just after this point: a seq, an ISO time, a time of day (03:12:05) or relative (-5m)')
     .option('--json', 'machine output: the /v1/state document, or JSON Lines of events')
     .option('--events', 'print the event timeline instead of the state')
-    .option('--node <id>', 'with --events: only this node\'s events')
+    .option('--node <id>', "with --events: only this node's events")
     .option('--type <types>', `with --events: only these types (comma-separated: ${EVENT_TYPES.join(', ')})`)
     .option('--since <point>', 'with --events: from this point')
     .option('--until <point>', 'with --events: up to this point')
-    .option('--explain <node>', 'the node\'s state history with causes, up to --at, and where it went next')
+    .option('--explain <node>', "the node's state history with causes, up to --at, and where it went next")
     .option('--diff <A..B>', 'what changed between two points')
     .addOption(withDefault('--threshold <load>', 'with --diff: report load changes larger than this', 10, numberArg(0)))
     .option('--follow', 'with --http: print events live as the master appends them')
@@ -80,8 +80,13 @@ async function run(flags: ReplayFlags): Promise<void> {
     if (flags.diff !== undefined) throw badArgument('--at applies to the state and --explain only; --diff takes its two points as A..B');
     if (flags.follow) throw badArgument('--at applies to the state and --explain only; with --follow use --since SEQ');
   }
-  if (flags.follow && flags.until !== undefined) throw badArgument('--until cannot be used with --follow: following has no end (use --events --until for a range)');
-  if (!flags.events && (flags.node !== undefined || flags.type !== undefined || flags.since !== undefined || flags.until !== undefined) && !flags.follow) {
+  if (flags.follow && flags.until !== undefined)
+    throw badArgument('--until cannot be used with --follow: following has no end (use --events --until for a range)');
+  if (
+    !flags.events &&
+    (flags.node !== undefined || flags.type !== undefined || flags.since !== undefined || flags.until !== undefined) &&
+    !flags.follow
+  ) {
     throw badArgument('--node, --type, --since and --until filter --events (or --follow)');
   }
   if (flags.follow) {
@@ -188,7 +193,8 @@ async function explain(source: EventSource, node: string, flags: ReplayFlags): P
   else {
     out += `${atDoc.state} since ${clock(atDoc.since)}, load ${formatNumber(atDoc.load)}, last seen ${atDoc.lastSeen > 0 ? clock(atDoc.lastSeen) : 'never'}`;
     out += atDoc.reason ? `\n  why: ${printable(atDoc.reason)}\n` : '\n';
-    if (atDoc.drained) out += `  drained since ${clock(atDoc.drainedSince ?? 0)}${atDoc.drainReason !== undefined ? ` (${printable(atDoc.drainReason)})` : ''}: not eligible\n`;
+    if (atDoc.drained)
+      out += `  drained since ${clock(atDoc.drainedSince ?? 0)}${atDoc.drainReason !== undefined ? ` (${printable(atDoc.drainReason)})` : ''}: not eligible\n`;
   }
   out += `history:\n${formatTransitions(history) || '  (none)\n'}`;
   out += `next:\n${next.length > 0 ? formatTransitions(next) : '  (nothing after this point: it stays ' + (atDoc?.state ?? 'absent') + ' to the end of the log)\n'}`;
@@ -198,7 +204,8 @@ async function explain(source: EventSource, node: string, flags: ReplayFlags): P
 
 async function diff(source: EventSource, spec: string, flags: ReplayFlags): Promise<void> {
   const parts = spec.split('..');
-  if (parts.length !== 2 || !parts[0] || !parts[1]) throw badArgument(`--diff: expected A..B (two points, e.g. 03:00..03:15 or 1000..2000), got ${JSON.stringify(spec)}`);
+  if (parts.length !== 2 || !parts[0] || !parts[1])
+    throw badArgument(`--diff: expected A..B (two points, e.g. 03:00..03:15 or 1000..2000), got ${JSON.stringify(spec)}`);
   const lastTs = await lastEventTs(source);
   const a = await resolvePoint(parts[0], { source, flag: '--diff', lastTs });
   const b = await resolvePoint(parts[1], { source, flag: '--diff', lastTs });
@@ -222,13 +229,16 @@ function formatDiff(d: StateDiff, a: StateDocument, b: StateDocument, tsA: numbe
   const up = (doc: StateDocument): number => doc.nodes.filter((n) => n.state === 'PUSH_LOAD_INFO').length;
   let out = `from seq ${a.seq} (${isoTime(tsA)}): ${a.nodes.length} nodes, ${up(a)} up\n`;
   out += `to   seq ${b.seq} (${isoTime(tsB)}): ${b.nodes.length} nodes, ${up(b)} up\n`;
-  if (d.term) out += `the master changed: ${d.term.was ? `${d.term.was.node} (term ${d.term.was.term})` : 'a master running alone'} → ${d.term.now.node} (term ${d.term.now.term})\n`;
+  if (d.term)
+    out += `the master changed: ${d.term.was ? `${d.term.was.node} (term ${d.term.was.term})` : 'a master running alone'} → ${d.term.now.node} (term ${d.term.now.term})\n`;
   const rows: string[][] = [];
-  const why = (n: NodeDocument): string => (n.drained ? `drained${n.drainReason !== undefined ? ` (${n.drainReason})` : ''}` : (n.reason ?? ''));
+  const why = (n: NodeDocument): string =>
+    n.drained ? `drained${n.drainReason !== undefined ? ` (${n.drainReason})` : ''}` : (n.reason ?? '');
   for (const x of d.appeared) rows.push(['appeared', x.id, `${x.was} → ${stateOf(x.now)}`, `load ${formatNumber(x.now.load)}`]);
   for (const x of d.disappeared) rows.push(['disappeared', x.id, `${stateOf(x.was)} → ${stateOf(x.now)}`, why(x.now)]);
   for (const x of d.changed) rows.push(['changed', x.id, `${stateOf(x.was)} → ${stateOf(x.now)}`, why(x.now)]);
-  for (const x of d.load) rows.push(['load', x.id, `${formatNumber(x.was)} → ${formatNumber(x.now)}`, `${x.delta > 0 ? '+' : ''}${formatNumber(x.delta)}`]);
+  for (const x of d.load)
+    rows.push(['load', x.id, `${formatNumber(x.was)} → ${formatNumber(x.now)}`, `${x.delta > 0 ? '+' : ''}${formatNumber(x.delta)}`]);
   out += rows.length > 0 ? table(['CHANGE', 'NODE', 'WAS → NOW', 'DETAILS'], rows) : `no changes (load threshold ${threshold})\n`;
   return out;
 }

@@ -27,7 +27,8 @@ interface SlaveFlags {
 
 /** The TLS options of the --tls-* flags (any of them turns TLS on), files read. */
 export function slaveTlsFromFlags(flags: Pick<SlaveFlags, 'tlsCert' | 'tlsKey' | 'tlsCa' | 'tlsServername'>): SlaveTlsOptions | undefined {
-  if (flags.tlsCert === undefined && flags.tlsKey === undefined && flags.tlsCa === undefined && flags.tlsServername === undefined) return undefined;
+  if (flags.tlsCert === undefined && flags.tlsKey === undefined && flags.tlsCa === undefined && flags.tlsServername === undefined)
+    return undefined;
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
     throw badArgument(`--tls-cert and --tls-key go together: missing ${flags.tlsCert === undefined ? '--tls-cert' : '--tls-key'}`);
   }
@@ -130,10 +131,17 @@ export function slaveCommand(): Command {
           ...(tls ? { tls } : {}),
         });
         if (!flags.quiet) {
-          const to = slave.masters.length > 1 ? `whichever of ${slave.masters.map(formatHostPort).join(', ')} leads` : formatHostPort(slave.master);
-          process.stderr.write(`loadledger slave: reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${to}${tls ? ' over TLS' : ''} every ${flags.interval}ms\n`);
+          const to =
+            slave.masters.length > 1 ? `whichever of ${slave.masters.map(formatHostPort).join(', ')} leads` : formatHostPort(slave.master);
+          process.stderr.write(
+            `loadledger slave: reporting ${load.describe} for ${flags.addr ?? '(our IP)'} to ${to}${tls ? ' over TLS' : ''} every ${flags.interval}ms\n`,
+          );
         }
-        reportSlave(slave, { quiet: flags.quiet === true, write: (line) => process.stderr.write(`${line}\n`), now: () => systemClock.now() });
+        reportSlave(slave, {
+          quiet: flags.quiet === true,
+          write: (line) => process.stderr.write(`${line}\n`),
+          now: () => systemClock.now(),
+        });
         // GOODBYE (with the signal as its reason): the master marks the node DOWN at once.
         const stop = (signal: string): void => void slave.close({ reason: signal }).then(() => process.exit(0));
         process.on('SIGINT', () => stop('SIGINT'));

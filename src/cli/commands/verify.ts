@@ -15,7 +15,9 @@ const SHOWN = 10;
 
 export function verifyCommand(): Command {
   return new Command('verify')
-    .description("check a log read-only: seq gapless, every record decodes, every snapshot and the projection a master would load equal a fresh fold")
+    .description(
+      'check a log read-only: seq gapless, every record decodes, every snapshot and the projection a master would load equal a fresh fold',
+    )
     .addOption(withDefault('--data <dir>', "a stopped master's log directory, or a copy of it", './data'))
     .option('--json', 'machine output: the result as one JSON document')
     .addHelpText(

@@ -36,7 +36,10 @@ export function readConfigFile(file: string): Record<string, unknown> {
     const err = doc.errors[0];
     if (err) {
       const at = err.linePos?.[0];
-      const what = err.code === 'MULTIPLE_DOCS' ? 'more than one document (---)' : (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+      const what =
+        err.code === 'MULTIPLE_DOCS'
+          ? 'more than one document (---)'
+          : (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
       throw fail(`not valid YAML: ${at ? `line ${at.line}, column ${at.col}: ` : ''}${what}`);
     }
     try {

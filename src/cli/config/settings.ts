@@ -26,7 +26,8 @@ export interface Setting {
   readonly negate?: Option;
 }
 
-export type Source = { kind: 'cli' } | { kind: 'env'; name: string } | { kind: 'config'; file: string } | { kind: 'default' } | { kind: 'unset' };
+export type Source =
+  { kind: 'cli' } | { kind: 'env'; name: string } | { kind: 'config'; file: string } | { kind: 'default' } | { kind: 'unset' };
 
 /** Where each setting's value came from. */
 export type Provenance = ReadonlyMap<string, Source>;

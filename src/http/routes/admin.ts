@@ -38,7 +38,11 @@ export function nodeRoute(path: string): Route | undefined {
       if (host.cluster && !host.cluster.leading) {
         req.resume();
         const l = host.cluster.document().leader;
-        return fail(res, ErrorCode.NOT_LEADER, `this master is a standby: drains go to the leader${l ? ` (${l.node}, HTTP on ${l.http})` : ' (none right now)'}`);
+        return fail(
+          res,
+          ErrorCode.NOT_LEADER,
+          `this master is a standby: drains go to the leader${l ? ` (${l.node}, HTTP on ${l.http})` : ' (none right now)'}`,
+        );
       }
       const read = await readBody(req);
       const body = 'problem' in read ? read.problem : parseActionBody(read.text, parsed.action);

@@ -60,7 +60,9 @@ export function checkLag(call: Call, parse: (s: string) => number): boolean {
     return false;
   }
   if (lag.ms > max) {
-    fail(call.res, ErrorCode.STALE, `this master is ${lag.ms} ms (${lag.seq} events) behind its leader, more than max-lag ${asked}`, { [LAG_HEADER]: `seq=${lag.seq}, ms=${lag.ms}` });
+    fail(call.res, ErrorCode.STALE, `this master is ${lag.ms} ms (${lag.seq} events) behind its leader, more than max-lag ${asked}`, {
+      [LAG_HEADER]: `seq=${lag.seq}, ms=${lag.ms}`,
+    });
     return false;
   }
   return true;

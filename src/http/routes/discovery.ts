@@ -24,7 +24,11 @@ export async function served(call: Call, name: string, answer: () => boolean | P
   const view = integration(call.host, name);
   if (!view) {
     call.req.resume();
-    return fail(call.res, ErrorCode.NOT_FOUND, `${call.req.url?.split('?')[0] ?? ''} is off on this master (start it with ${FLAGS[name] ?? name})`);
+    return fail(
+      call.res,
+      ErrorCode.NOT_FOUND,
+      `${call.req.url?.split('?')[0] ?? ''} is off on this master (start it with ${FLAGS[name] ?? name})`,
+    );
   }
   const started = performance.now();
   let error = true;
@@ -77,7 +81,11 @@ export function envoyEds(call: Call): Promise<void> {
       return true;
     }
     const { weights, projection } = call.host;
-    const answer = edsAnswer(req, { nodes: projection.nodes.values(), serviceOf: (n) => weights.serviceOf(n), weight: (n) => weights.weight(n) });
+    const answer = edsAnswer(req, {
+      nodes: projection.nodes.values(),
+      serviceOf: (n) => weights.serviceOf(n),
+      weight: (n) => weights.weight(n),
+    });
     if (answer.notModified) {
       call.res.writeHead(304, { etag: `"${answer.version}"` });
       call.res.end();
@@ -94,7 +102,9 @@ export function serviceKey(host: ApiHost): string {
 }
 
 /** The interfaces that are on, by name, as `/healthz` and `/v1/cluster` show them (`{}`: none). */
-export function integrationsDocument(host: ApiHost): Record<string, { at: string; requests: number; errors: number; [count: string]: string | number }> {
+export function integrationsDocument(
+  host: ApiHost,
+): Record<string, { at: string; requests: number; errors: number; [count: string]: string | number }> {
   const doc: Record<string, { at: string; requests: number; errors: number; [count: string]: string | number }> = {};
   for (const i of host.integrations ?? []) doc[i.name] = { at: i.at, requests: i.stats.requests, errors: i.stats.errors, ...i.counts?.() };
   return doc;

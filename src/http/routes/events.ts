@@ -109,7 +109,12 @@ async function serveEvents(master: RegistryView, q: EventsQuery, res: ServerResp
     stream = followers.open(res, q.follow, from, to);
     if (!stream) {
       const { maxFollowers } = followers.limits;
-      return fail(res, ErrorCode.TOO_MANY_FOLLOWERS, `this master already serves ${maxFollowers} live tails (--max-followers ${maxFollowers}); try again later`, { 'retry-after': '5' });
+      return fail(
+        res,
+        ErrorCode.TOO_MANY_FOLLOWERS,
+        `this master already serves ${maxFollowers} live tails (--max-followers ${maxFollowers}); try again later`,
+        { 'retry-after': '5' },
+      );
     }
   }
   try {
@@ -119,7 +124,13 @@ async function serveEvents(master: RegistryView, q: EventsQuery, res: ServerResp
   }
 }
 
-async function answer(master: RegistryView, q: EventsQuery, res: ServerResponse, from: number, stream: EventStream | undefined): Promise<void> {
+async function answer(
+  master: RegistryView,
+  q: EventsQuery,
+  res: ServerResponse,
+  from: number,
+  stream: EventStream | undefined,
+): Promise<void> {
   const log = master.log;
   const last = master.projection.seq;
   const oldest = log.firstSeq;
@@ -128,7 +139,11 @@ async function answer(master: RegistryView, q: EventsQuery, res: ServerResponse,
     return fail(res, ErrorCode.SEQ_OUT_OF_RANGE, `seq ${from} is before the oldest retained event (seq ${oldest})`);
   }
   if (q.snapshot && from < rebuildFrom) {
-    return fail(res, ErrorCode.SEQ_OUT_OF_RANGE, `the state at seq ${from - 1} cannot be rebuilt: the oldest this master can rebuild is at seq ${rebuildFrom - 1}`);
+    return fail(
+      res,
+      ErrorCode.SEQ_OUT_OF_RANGE,
+      `the state at seq ${from - 1} cannot be rebuilt: the oldest this master can rebuild is at seq ${rebuildFrom - 1}`,
+    );
   }
   if (q.snapshot && from - 1 > last) {
     return fail(res, ErrorCode.SEQ_OUT_OF_RANGE, `the state at seq ${from - 1} does not exist yet (last seq ${last})`, undefined, true);

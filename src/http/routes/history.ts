@@ -84,7 +84,8 @@ async function resolve(spec: string, name: string, source: EventSource, lastTs: 
   try {
     return await resolvePoint(spec, { source, flag: name, lastTs });
   } catch (e) {
-    if (e instanceof LoadLedgerError && e.code === ErrorCode.SEQ_OUT_OF_RANGE && isAhead(spec, source, lastTs)) (e as LoadLedgerError & { ahead?: true }).ahead = true;
+    if (e instanceof LoadLedgerError && e.code === ErrorCode.SEQ_OUT_OF_RANGE && isAhead(spec, source, lastTs))
+      (e as LoadLedgerError & { ahead?: true }).ahead = true;
     throw e;
   }
 }
@@ -112,7 +113,12 @@ function gated(call: Call, path: string, query: (source: EventSource, lastTs: nu
     }
   });
   if (run === false) {
-    return fail(res, ErrorCode.TIME_TRAVEL_BUSY, `${path}: this master already answers ${timeTravel.max} time-travel queries (at once at most); try again shortly`, { 'retry-after': '1' });
+    return fail(
+      res,
+      ErrorCode.TIME_TRAVEL_BUSY,
+      `${path}: this master already answers ${timeTravel.max} time-travel queries (at once at most); try again shortly`,
+      { 'retry-after': '1' },
+    );
   }
   return run;
 }
@@ -153,12 +159,18 @@ export function diff(call: Call): Promise<void> | void {
   if (problem !== undefined) return fail(res, ErrorCode.BAD_ARGUMENT, problem);
   const fromSpec = params.get('from');
   const toSpec = params.get('to');
-  if (fromSpec === null || toSpec === null) return fail(res, ErrorCode.BAD_ARGUMENT, '/v1/diff needs from=POINT and to=POINT (a seq, an ISO time, a time of day or a relative time each)');
+  if (fromSpec === null || toSpec === null)
+    return fail(
+      res,
+      ErrorCode.BAD_ARGUMENT,
+      '/v1/diff needs from=POINT and to=POINT (a seq, an ISO time, a time of day or a relative time each)',
+    );
   let threshold = DIFF_THRESHOLD;
   const t = params.get('threshold');
   if (t !== null) {
     threshold = Number(t);
-    if (t.trim() === '' || !Number.isFinite(threshold) || threshold < 0) return fail(res, ErrorCode.BAD_ARGUMENT, `threshold must be a load (a number ≥ 0), got ${JSON.stringify(t)}`);
+    if (t.trim() === '' || !Number.isFinite(threshold) || threshold < 0)
+      return fail(res, ErrorCode.BAD_ARGUMENT, `threshold must be a load (a number ≥ 0), got ${JSON.stringify(t)}`);
   }
   return gated(call, '/v1/diff', async (source, lastTs) => {
     const a = await resolve(fromSpec, 'from', source, lastTs);
@@ -211,22 +223,40 @@ function history(call: Call, encoded: string): Promise<void> | void {
   }
   const control = controlProblem(id, 'the node id');
   if (control !== undefined) return fail(res, ErrorCode.BAD_ARGUMENT, control);
-  if (!isNodeId(id)) return fail(res, ErrorCode.BAD_ARGUMENT, `${JSON.stringify(id)} is not a node id (host:port, host, or an IP address; URL-encoded in the path)`);
+  if (!isNodeId(id))
+    return fail(
+      res,
+      ErrorCode.BAD_ARGUMENT,
+      `${JSON.stringify(id)} is not a node id (host:port, host, or an IP address; URL-encoded in the path)`,
+    );
   const problem = paramsProblem(params, '/v1/nodes/{id}/history', ['at', 'type', 'limit']);
   if (problem !== undefined) return fail(res, ErrorCode.BAD_ARGUMENT, problem);
   let types: ReadonlySet<EventType> | undefined;
   const typeText = params.get('type');
   if (typeText !== null) {
-    const list = typeText.split(',').map((x) => x.trim()).filter(Boolean);
+    const list = typeText
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     const unknown = list.find((x) => !isEventType(x));
-    if (list.length === 0 || unknown !== undefined) return fail(res, ErrorCode.BAD_ARGUMENT, `type: unknown event type ${JSON.stringify(unknown ?? typeText)}; known: ${EVENT_TYPES.join(', ')}`);
+    if (list.length === 0 || unknown !== undefined)
+      return fail(
+        res,
+        ErrorCode.BAD_ARGUMENT,
+        `type: unknown event type ${JSON.stringify(unknown ?? typeText)}; known: ${EVENT_TYPES.join(', ')}`,
+      );
     types = new Set(list as EventType[]);
   }
   let limit = HISTORY_EVENTS;
   const limitText = params.get('limit');
   if (limitText !== null) {
     limit = Number(limitText);
-    if (!/^\d+$/.test(limitText) || limit > HISTORY_EVENTS_MAX) return fail(res, ErrorCode.BAD_ARGUMENT, `limit must be an integer from 0 to ${HISTORY_EVENTS_MAX}, got ${JSON.stringify(limitText)}`);
+    if (!/^\d+$/.test(limitText) || limit > HISTORY_EVENTS_MAX)
+      return fail(
+        res,
+        ErrorCode.BAD_ARGUMENT,
+        `limit must be an integer from 0 to ${HISTORY_EVENTS_MAX}, got ${JSON.stringify(limitText)}`,
+      );
   }
   const atSpec = params.get('at');
   return gated(call, '/v1/nodes/{id}/history', async (source, lastTs) => {
@@ -247,6 +277,11 @@ function history(call: Call, encoded: string): Promise<void> | void {
     const start = matched > limit ? matched % limit : 0;
     const events = Array.from({ length: kept }, (_, i) => ring[(start + i) % limit]!);
     if (res.destroyed) return;
-    send(res, 200, { ...x, history: x.history.map(entry), next: x.next.map(entry), events, eventsOmitted: matched - kept }, { 'cache-control': 'no-store' });
+    send(
+      res,
+      200,
+      { ...x, history: x.history.map(entry), next: x.next.map(entry), events, eventsOmitted: matched - kept },
+      { 'cache-control': 'no-store' },
+    );
   });
 }

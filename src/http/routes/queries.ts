@@ -38,7 +38,11 @@ export function leastLoaded({ host, params, res, metrics, answers }: Call): void
   const n = selector.choose(p, policy, attrFilter(params));
   if (!n) {
     metrics.query(policy, 'no_eligible');
-    return fail(res, ErrorCode.NO_ELIGIBLE_NODE, params.size > 0 ? `no eligible node matches ${params.toString()}` : 'no eligible node (none in state PUSH_LOAD_INFO and not drained)');
+    return fail(
+      res,
+      ErrorCode.NO_ELIGIBLE_NODE,
+      params.size > 0 ? `no eligible node matches ${params.toString()}` : 'no eligible node (none in state PUSH_LOAD_INFO and not drained)',
+    );
   }
   metrics.query(policy, 'ok');
   if (!cache) return send(res, 200, nodeDocument(n));
@@ -55,7 +59,8 @@ export function state(call: Call): void | Promise<void> {
   if (params.size > 0) return fail(res, ErrorCode.BAD_ARGUMENT, `/v1/state takes no parameters (got ${params.toString()})`);
   const doc = stateDocument(host.projection);
   // The log holds UP_LISTENING (the failure itself could not be written); say what is true.
-  if (host.degraded) doc.master = { state: 'DOWN', epoch: doc.master.epoch, since: host.degraded.since, reason: downMessage(host.degraded) };
+  if (host.degraded)
+    doc.master = { state: 'DOWN', epoch: doc.master.epoch, since: host.degraded.since, reason: downMessage(host.degraded) };
   return send(res, 200, doc);
 }
 
@@ -83,7 +88,16 @@ export function healthz({ host, res }: Call): void {
   const p = host.projection;
   const d = host.degraded;
   const integrations = integrationsDocument(host);
-  if (d) return send(res, httpStatus(ErrorCode.MASTER_DOWN), { status: 'unavailable', master: 'DOWN', seq: p.seq, code: ErrorCode.MASTER_DOWN, reason: downMessage(d), since: d.since, integrations });
+  if (d)
+    return send(res, httpStatus(ErrorCode.MASTER_DOWN), {
+      status: 'unavailable',
+      master: 'DOWN',
+      seq: p.seq,
+      code: ErrorCode.MASTER_DOWN,
+      reason: downMessage(d),
+      since: d.since,
+      integrations,
+    });
   // Mass-failure protection is the master working as designed (answers stay available): 200, flagged.
   const protection = p.protection ? { protection: protectionDocument(p.protection) } : {};
   return send(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', master: p.master.state, seq: p.seq, ...protection, integrations });

@@ -3,43 +3,17 @@
  * term, /v1/cluster and /v1/leader, a standby that follows the leader's log byte for byte
  * and serves reads with its lag, a graceful hand-over.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Master } from '../../src/node/master.js';
 import type { LedgerEvent } from '../../src/events.js';
-import { Cleanup } from '../helpers/cleanup.js';
-import { etcdAvailable, startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { inProcessHa } from '../helpers/ha-inproc.js';
 import { api, httpBase, logEvents, pushedClient, startMaster } from '../helpers/master.js';
 import { waitFor } from '../helpers/wait.js';
 import type { EventLog } from '../../storage/event-log.js';
 
-const run = etcdAvailable();
-const fileCleanup = new Cleanup();
-const cleanup = new Cleanup();
-let etcd: TestEtcd;
-let n = 0;
-
-beforeAll(async () => {
-  if (run) etcd = await startEtcd(fileCleanup);
-});
-afterEach(() => cleanup.run());
-afterAll(() => fileCleanup.run());
-
-/**
- * Nothing here waits for a lease to run out (a hand-over resigns), so the lease is long: with
- * 1 s a leader on a busy machine (two suites at once) could miss its deadline, fence itself as
- * designed and let the other win, and the test's client would reach a standby.
- */
-function ha(node: string, extra: Record<string, unknown> = {}): Parameters<typeof startMaster>[1] {
-  return {
-    etcd: [etcd.url],
-    nodeId: node,
-    leaseTtl: 5000,
-    cluster: `t${++n}-${process.pid}`,
-    helloInterval: 200,
-    deadAfter: 1000,
-    ...extra,
-  };
-}
+const { run, cleanup, cluster: newCluster, member } = inProcessHa();
+/** A member of a cluster of its own: each test passes `cluster` to put two in one. */
+const ha = (node: string, extra: Parameters<typeof member>[2] = {}) => member(node, newCluster(), extra);
 
 async function rawRecords(log: EventLog): Promise<{ seq: number; value: Buffer }[]> {
   const out: { seq: number; value: Buffer }[] = [];
@@ -49,7 +23,7 @@ async function rawRecords(log: EventLog): Promise<{ seq: number; value: Buffer }
 
 describe.runIf(run)('master HA: election and replication', () => {
   it('one leader: LeaderElected opens its term, /v1/leader is 200 only there, the standby follows byte for byte', async () => {
-    const cluster = `t${++n}-${process.pid}`;
+    const cluster = newCluster();
     const a = await startMaster(cleanup, { ...ha('a'), cluster });
     const b = await startMaster(cleanup, { ...ha('b'), cluster });
     const leaderDoc = (await api(a, '/v1/cluster')).body;
@@ -91,7 +65,7 @@ describe.runIf(run)('master HA: election and replication', () => {
   });
 
   it('a graceful stop hands over: the standby leads the next term with nothing lost', async () => {
-    const cluster = `t${++n}-${process.pid}`;
+    const cluster = newCluster();
     const a = await startMaster(cleanup, { ...ha('a'), cluster });
     const b = await startMaster(cleanup, { ...ha('b'), cluster });
     await pushedClient(cleanup, a, { addr: '10.0.0.2:80', load: 0.5 });
@@ -112,7 +86,7 @@ describe.runIf(run)('master HA: election and replication', () => {
   });
 
   it('--ack standby, two masters: after a hand-over the new leader has nobody to wait for and acknowledges locally from its first commit', async () => {
-    const cluster = `t${++n}-${process.pid}`;
+    const cluster = newCluster();
     const a = await startMaster(cleanup, { ...ha('a', { ack: 'standby' }), cluster });
     const b = await startMaster(cleanup, { ...ha('b', { ack: 'standby' }), cluster });
     await pushedClient(cleanup, a, { addr: '10.0.0.3:80', load: 1 });

@@ -4,37 +4,17 @@
  * port, when the standby leads.
  */
 import { promises as dnsPromises } from 'node:dns';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Cleanup } from '../helpers/cleanup.js';
-import { etcdAvailable, startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { describe, expect, it } from 'vitest';
+import { inProcessHa } from '../helpers/ha-inproc.js';
 import { api, pushedClient, startMaster } from '../helpers/master.js';
 import { waitFor } from '../helpers/wait.js';
 
-const run = etcdAvailable();
-const fileCleanup = new Cleanup();
-const cleanup = new Cleanup();
-let etcd: TestEtcd;
-let n = 0;
-
-beforeAll(async () => {
-  if (run) etcd = await startEtcd(fileCleanup);
-});
-afterEach(() => cleanup.run());
-afterAll(() => fileCleanup.run());
-
-const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({
-  etcd: [etcd.url],
-  nodeId: node,
-  leaseTtl: 5000,
-  cluster,
-  helloInterval: 200,
-  deadAfter: 1000,
-  dns: { host: '127.0.0.1', port: 0 },
-});
+const { run, cleanup, cluster: newCluster, member } = inProcessHa();
+const ha = (node: string, cluster: string) => member(node, cluster, { dns: { host: '127.0.0.1', port: 0 } });
 
 describe.runIf(run)('master HA: DNS on a standby', () => {
   it("answers least. and SRV from the standby's own log, and on the same port once it leads", async () => {
-    const cluster = `dns${++n}-${process.pid}`;
+    const cluster = newCluster('dns');
     const a = await startMaster(cleanup, ha('a', cluster));
     const b = await startMaster(cleanup, ha('b', cluster));
     await waitFor(async () => (await api(a, '/v1/leader')).status === 200, { what: 'a to lead' });

@@ -4,39 +4,19 @@
  * records nothing, so a slave goes on to the leader. When the standby leads, its slave port
  * is on the same address and takes slaves.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { QueryClient } from '../../src/client/query-client.js';
 import { createSlave } from '../../src/slave/slave.js';
-import { Cleanup } from '../helpers/cleanup.js';
-import { etcdAvailable, startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { inProcessHa } from '../helpers/ha-inproc.js';
 import { api, pushedClient, slavePort, startMaster } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 
-const run = etcdAvailable();
-const fileCleanup = new Cleanup();
-const cleanup = new Cleanup();
-let etcd: TestEtcd;
-let n = 0;
-
-beforeAll(async () => {
-  if (run) etcd = await startEtcd(fileCleanup);
-});
-afterEach(() => cleanup.run());
-afterAll(() => fileCleanup.run());
-
-const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({
-  etcd: [etcd.url],
-  nodeId: node,
-  leaseTtl: 5000,
-  cluster,
-  helloInterval: 200,
-  deadAfter: 1000,
-});
+const { run, cleanup, cluster: newCluster, member: ha } = inProcessHa();
 
 describe.runIf(run)("master HA: a standby's slave port", () => {
   it('answers QUERY from its own log, closes on a slave without recording anything, and takes slaves on the same address once it leads', async () => {
-    const cluster = `q${++n}-${process.pid}`;
+    const cluster = newCluster('q');
     const a = await startMaster(cleanup, ha('a', cluster));
     const b = await startMaster(cleanup, ha('b', cluster));
     await pushedClient(cleanup, a, { addr: '10.0.0.9:80', load: 0.5 });

@@ -2,36 +2,17 @@
  * Master HA: a standby answers time travel (/v1/state?at=, /v1/diff, /v1/nodes/{id}/history)
  * from its own replicated log, with the same answers as the leader (issue 15, server side).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StateDocument } from '../../src/projection/document.js';
-import { Cleanup } from '../helpers/cleanup.js';
-import { etcdAvailable, startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { inProcessHa } from '../helpers/ha-inproc.js';
 import { api, pushedClient, startMaster } from '../helpers/master.js';
 import { waitFor } from '../helpers/wait.js';
 
-const run = etcdAvailable();
-const fileCleanup = new Cleanup();
-const cleanup = new Cleanup();
-let etcd: TestEtcd;
-
-beforeAll(async () => {
-  if (run) etcd = await startEtcd(fileCleanup);
-});
-afterEach(() => cleanup.run());
-afterAll(() => fileCleanup.run());
-
-const ha = (node: string, cluster: string): Parameters<typeof startMaster>[1] => ({
-  etcd: [etcd.url],
-  nodeId: node,
-  leaseTtl: 5000,
-  cluster,
-  helloInterval: 200,
-  deadAfter: 1000,
-});
+const { run, cleanup, cluster: newCluster, member: ha } = inProcessHa();
 
 describe.runIf(run)('master HA: time travel on a standby', () => {
   it('answers /v1/state?at=, /v1/diff and a node history from its own log, as the leader does', async () => {
-    const cluster = `tt-${process.pid}`;
+    const cluster = newCluster('tt');
     const a = await startMaster(cleanup, ha('a', cluster));
     const b = await startMaster(cleanup, ha('b', cluster));
     const node = '10.0.0.9:80';

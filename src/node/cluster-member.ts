@@ -263,7 +263,9 @@ export class ClusterMember implements ClusterView, ReplicationSource, ReplicaSin
     this.host.stepDown();
     this.known = null;
     this.host.cluster$.next({ type: 'fenced', term, reason });
-    void this.register('standby');
+    // A stopping member stays 'stopping' (registered before it resigned): a 'standby' put here
+    // could land with the session's next lease and make the next leader wait for it (doStop)
+    if (!this.stopped) void this.register('standby');
   }
 
   /**

@@ -38,6 +38,10 @@ export type { Refusal } from '../util/refusals.js';
  * retention). `stop()` undoes it in order. Nothing below this file knows the others are
  * here: the slave port and the HTTP API see the ledger through small interfaces
  * (src/ledger/view.ts). HA and integrations plug in here (docs/architecture.md).
+ *
+ * Over ~350 lines because it is the one place that wires every part (log, slave port, HTTP,
+ * metrics, cluster member, four consumer interfaces) and unwinds them in order; each part's
+ * logic is in its own file, and what stays here is which part gets which view, and when.
  */
 export class Master implements RegistryControl, MetricsSource {
   /** @internal the cluster member (src/node/cluster-member.ts) works on it */

@@ -1,3 +1,9 @@
+/**
+ * `loadledger master`: its flags and the action that starts a Master (src/node/master.ts).
+ * Longer than the ~350 lines a file should keep to because it is one list: 58 flags, each
+ * with its parser, default and help text (several lines apiece since the tree is formatted
+ * at 140 columns); what the flags do lives below src/cli.
+ */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Master, MASTER_DEFAULTS, type ResolvedMasterOptions } from '../../node/master.js';
 import type { HostPort } from '../../util/hostport.js';

@@ -11,9 +11,9 @@
  * packet is dropped by the adapter (and counted), never answered: an answer to a forged
  * source would be a reflection.
  *
- * Over ~350 lines because the reader and the writer are one format and check each other
- * (every length the writer emits is one the reader accepts); split, each would need the
- * other's constants and limits.
+ * Over ~350 lines because it is one format: the query reader, the answer writer and the
+ * address helpers share its record types, classes, name limits (63/255) and the EDNS size
+ * rules; split, each file would import the other's constants.
  */
 
 /** Record types the registry answers or reads (RFC 1035, 2782, 3596, 6891). */

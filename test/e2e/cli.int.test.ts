@@ -139,23 +139,27 @@ const SLAVES = [
 ] as const;
 const LEAST = '10.0.0.2:8080';
 
+/** A `loadledger slave` reporting `load` for `addr` to `master` every 50 ms (dead-after 10 s: nothing here tests timeouts). */
+function startCliSlave(master: CliMaster, addr: string, load: string, extra: string[] = []): Proc {
+  return spawnCli([
+    'slave',
+    '--master',
+    `127.0.0.1:${master.slavePort}`,
+    '--addr',
+    addr,
+    '--load',
+    load,
+    '--interval',
+    '50ms',
+    '--dead-after',
+    '10s',
+    '-q',
+    ...extra,
+  ]);
+}
+
 function startCliSlaves(master: CliMaster): Proc[] {
-  return SLAVES.map(([addr, load]) =>
-    spawnCli([
-      'slave',
-      '--master',
-      `127.0.0.1:${master.slavePort}`,
-      '--addr',
-      addr,
-      '--load',
-      load,
-      '--interval',
-      '50ms',
-      '--dead-after',
-      '10s',
-      '-q',
-    ]),
-  );
+  return SLAVES.map(([addr, load]) => startCliSlave(master, addr, load));
 }
 
 async function clusterUp(master: CliMaster): Promise<void> {
@@ -197,22 +201,7 @@ describe('loadledger CLI', () => {
 
   it('master --policy capacity --compensation 0.5: query least-loaded answers by load / capacity; --policy least-loaded and --policy p2c choose per query', async () => {
     const master = await startCliMaster(['--policy', 'capacity', '--compensation', '0.5']);
-    const slave = (addr: string, load: string, extra: string[] = []): Proc =>
-      spawnCli([
-        'slave',
-        '--master',
-        `127.0.0.1:${master.slavePort}`,
-        '--addr',
-        addr,
-        '--load',
-        load,
-        '--interval',
-        '50ms',
-        '--dead-after',
-        '10s',
-        '-q',
-        ...extra,
-      ]);
+    const slave = (addr: string, load: string, extra: string[] = []): Proc => startCliSlave(master, addr, load, extra);
     slave('10.0.0.1:8080', '30', ['--capacity', '4']); // 7.5 by capacity
     slave('10.0.0.2:8080', '10'); // least loaded
     await waitFor(

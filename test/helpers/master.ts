@@ -136,3 +136,13 @@ export async function pushedClient(
   );
   return { cl, conn };
 }
+
+/**
+ * Makes `master` say its log cannot be written (as `degraded` reads while a disk is full), without
+ * failing a write: for what an interface answers meanwhile. Returns the undo.
+ */
+export function pretendDegraded(master: Master): () => void {
+  const degraded = { since: Date.now(), at: 0, cause: new Error('disk full'), error: new Error('disk full'), attempts: 1 };
+  Object.defineProperty(master, 'degraded', { get: () => degraded, configurable: true });
+  return () => void delete (master as { degraded?: unknown }).degraded;
+}

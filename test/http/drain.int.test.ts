@@ -6,11 +6,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyLog } from '../../replay/verify.js';
-import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { AdminToken } from '../../src/http/auth.js';
 import type { Master } from '../../src/node/master.js';
-import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { Cleanup } from '../helpers/cleanup.js';
+import { faultyStorage } from '../helpers/faulty-storage.js';
 import { bearer, request, type RawResponse } from '../helpers/http.js';
 import { api, connOf, httpBase, logEvents, slavePort, startMaster, type TestMasterOptions } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
@@ -250,17 +250,7 @@ describe('POST /v1/nodes/{id}/drain and /undrain', () => {
   });
 
   it('while the log cannot be written: 503 MASTER_DOWN, nothing takes effect; after recovery it works', async () => {
-    const disk = { full: false };
-    const openLog = async (dir: string, o: EventLogOptions): Promise<EventLog> => {
-      const log = await EventLog.open(dir, o);
-      const append = log.append.bind(log);
-      log.append = async (events) => {
-        if (disk.full)
-          throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${dir}: ENOSPC: no space left on device`);
-        return append(events);
-      };
-      return log;
-    };
+    const { disk, openLog } = faultyStorage();
     const master = await tokenMaster({ openLog, logRetryInterval: 50, logRetryFor: 0 });
     await slave(master, 'a:1', 1);
     disk.full = true;

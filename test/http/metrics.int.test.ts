@@ -6,11 +6,11 @@
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { EVENT_TYPES } from '../../src/events.js';
 import type { Master } from '../../src/node/master.js';
-import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { Cleanup } from '../helpers/cleanup.js';
+import { faultyStorage } from '../helpers/faulty-storage.js';
 import { api, httpBase, slavePort, startMaster } from '../helpers/master.js';
 import { RawClient, rawFrame } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
@@ -181,14 +181,7 @@ describe('GET /metrics', () => {
   });
 
   it('a query while the master cannot write its log counts as down; the stats outlive the recorder that replaced the failed one', async () => {
-    const disk = { full: false };
-    const openLog = async (dir: string, o: EventLogOptions): Promise<EventLog> => {
-      const log = await EventLog.open(dir, o);
-      const append = log.append.bind(log);
-      log.append = (events) =>
-        disk.full ? Promise.reject(new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, 'ENOSPC: no space left on device')) : append(events);
-      return log;
-    };
+    const { disk, openLog } = faultyStorage();
     const master = await startMaster(cleanup, { ...SLOW, openLog, logRetryInterval: 50, logRetryFor: 0 });
     disk.full = true;
     const cl = await RawClient.connect(slavePort(master)); // its SlaveConnected fails to commit

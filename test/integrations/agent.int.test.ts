@@ -13,7 +13,7 @@ import { agentReply, AGENT_BAD_REQUEST } from '../../src/selection/agent.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { ev } from '../helpers/events.js';
 import { request } from '../helpers/http.js';
-import { api, httpBase, pushedClient, startMaster } from '../helpers/master.js';
+import { api, httpBase, pushedClient, startMaster, pretendDegraded } from '../helpers/master.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { Table } from '../selection/table.js';
 
@@ -180,11 +180,10 @@ describe('the agent as an interface for consumers', () => {
     const m = await startMaster(cleanup, { helloInterval: 10_000, deadAfter: 20_000, agent: { host: '127.0.0.1', port: 0 } });
     await pushedClient(cleanup, m, { addr: '10.0.0.1:80', load: 5 });
     const port = m.agent!.address.port;
-    const degraded = { since: Date.now(), at: 0, cause: new Error('disk full'), error: new Error('disk full'), attempts: 1 };
-    Object.defineProperty(m, 'degraded', { get: () => degraded, configurable: true });
+    const recover = pretendDegraded(m);
     expect(await check(port, '10.0.0.1:80\n')).toBe('');
     expect(m.agent!.stats).toMatchObject({ requests: 1, errors: 1 });
-    delete (m as { degraded?: unknown }).degraded;
+    recover();
     expect(await check(port, '10.0.0.1:80\n')).toMatch(/^up ready \d+%\n$/);
     expect(m.agent!.stats).toMatchObject({ requests: 2, errors: 1 });
   });

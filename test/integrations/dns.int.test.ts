@@ -10,12 +10,11 @@ import { createSocket } from 'node:dgram';
 import { promises as dnsPromises } from 'node:dns';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
 import type { Master } from '../../src/node/master.js';
 import { DnsType } from '../../src/protocol/dns.js';
 import type { Attrs } from '../../src/protocol/messages.js';
-import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { Cleanup } from '../helpers/cleanup.js';
+import { faultyStorage } from '../helpers/faulty-storage.js';
 import { dig, digAvailable, header, section } from '../helpers/dig.js';
 import { dnsmasqAvailable, dnsmasqForward, startDnsmasq } from '../helpers/dnsmasq.js';
 import { readFileSync } from 'node:fs';
@@ -167,17 +166,7 @@ describe('DNS interface', () => {
   });
 
   it('SERVFAIL while the log cannot be written (once announced), answers again after it recovers', async () => {
-    const disk = { full: false };
-    const openLog = async (dir: string, o: EventLogOptions): Promise<EventLog> => {
-      const log = await EventLog.open(dir, o);
-      const append = log.append.bind(log);
-      log.append = async (events) => {
-        if (disk.full)
-          throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${dir}: ENOSPC: no space left on device`);
-        return append(events);
-      };
-      return log;
-    };
+    const { disk, openLog } = faultyStorage();
     const { m, resolver } = await dnsMaster({ openLog, logRetryInterval: 100 });
     const announced: unknown[] = [];
     m.dns!.servfail$.subscribe((x) => announced.push(x));

@@ -17,7 +17,7 @@ import { checkDiscoveryResponse, documentedEnvoyConfig, type DecodedAssignment }
 import { ENVOY_POLL } from '../helpers/envoy-poll.js';
 import { etcdAvailable, startEtcd, type TestEtcd } from '../helpers/etcd.js';
 import { bearer, request, type RawResponse } from '../helpers/http.js';
-import { api, httpBase, logEvents, pushedClient, startMaster } from '../helpers/master.js';
+import { api, httpBase, logEvents, pushedClient, startMaster, pretendDegraded } from '../helpers/master.js';
 import { waitFor } from '../helpers/wait.js';
 
 const cleanup = new Cleanup();
@@ -221,12 +221,11 @@ describe('POST /v3/discovery:endpoints (Envoy EDS over REST)', () => {
 
   it('answers 503 MASTER_DOWN while the log cannot be written (Envoy keeps what it has)', async () => {
     const m = await startMaster(cleanup, { ...TIMING, envoyEds: true });
-    const degraded = { since: Date.now(), at: 0, cause: new Error('disk full'), error: new Error('disk full'), attempts: 1 };
-    Object.defineProperty(m, 'degraded', { get: () => degraded, configurable: true });
+    const recover = pretendDegraded(m);
     const r = await post(m, poll(['api']));
     expect(r.status).toBe(503);
     expect(r.json.code).toBe(ErrorCode.MASTER_DOWN);
-    delete (m as { degraded?: unknown }).degraded;
+    recover();
     expect((await post(m, poll(['api']))).status).toBe(200);
   });
 

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.js';
 import { Cleanup } from '../helpers/cleanup.js';
 import { request } from '../helpers/http.js';
-import { api, httpBase, slavePort, startMaster } from '../helpers/master.js';
+import { api, httpBase, slavePort, startMaster, pretendDegraded } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 import type { Master } from '../../src/node/master.js';
@@ -97,12 +97,11 @@ describe('GET /v1/sd/prometheus', () => {
 
   it('answers 503 MASTER_DOWN while the log cannot be written (Prometheus keeps its last targets)', async () => {
     const m = await startMaster(cleanup, { ...SLOW, prometheusSd: true });
-    const degraded = { since: Date.now(), at: 0, cause: new Error('disk full'), error: new Error('disk full'), attempts: 1 };
-    Object.defineProperty(m, 'degraded', { get: () => degraded, configurable: true });
+    const recover = pretendDegraded(m);
     const r = await api(m, '/v1/sd/prometheus');
     expect(r.status).toBe(503);
     expect(r.body.code).toBe(ErrorCode.MASTER_DOWN);
-    delete (m as { degraded?: unknown }).degraded;
+    recover();
     expect((await api(m, '/v1/sd/prometheus')).status).toBe(200);
   });
 

@@ -5,14 +5,13 @@
  * succeed again, with the outage recorded; or gives up and stops.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, LoadLedgerError } from '../../src/errors.js';
 import type { LedgerEvent } from '../../src/events.js';
 import type { HealthChange, Master } from '../../src/node/master.js';
 import { stateDocument } from '../../src/projection/document.js';
 import { foldEvents } from '../../src/projection/evolve.js';
 import { createProjection } from '../../src/projection/state.js';
-import { EventLog, type EventLogOptions } from '../../storage/event-log.js';
 import { Cleanup } from '../helpers/cleanup.js';
+import { faultyStorage } from '../helpers/faulty-storage.js';
 import { api, connOf, logEvents, slavePort, startMaster } from '../helpers/master.js';
 import { RawClient } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
@@ -21,31 +20,6 @@ const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 const SLOW = { helloInterval: 10_000, deadAfter: 20_000 } as const;
-
-/** A real LevelDB log whose appends fail while `disk.full`; `disk.writeThenFail` makes an append reach the disk and still report an error (a failed fsync). */
-function faultyStorage() {
-  const disk = { full: false, writeThenFail: false, failures: 0, opens: 0 };
-  const openLog = async (dir: string, o: EventLogOptions): Promise<EventLog> => {
-    disk.opens++;
-    const log = await EventLog.open(dir, o);
-    const append = log.append.bind(log);
-    log.append = async (events) => {
-      if (disk.writeThenFail) {
-        disk.writeThenFail = false;
-        disk.failures++;
-        await append(events);
-        throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${dir}: EIO: i/o error, fsync`);
-      }
-      if (disk.full) {
-        disk.failures++;
-        throw new LoadLedgerError(ErrorCode.LOG_WRITE_FAILED, `cannot write to the event log in ${dir}: ENOSPC: no space left on device`);
-      }
-      return append(events);
-    };
-    return log;
-  };
-  return { disk, openLog };
-}
 
 function healthOf(master: Master): HealthChange[] {
   const seen: HealthChange[] = [];
